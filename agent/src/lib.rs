@@ -1,0 +1,2 @@
+//! ferrobeat agent library (under construction).
+#![warn(missing_docs)]

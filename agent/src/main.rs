@@ -1,0 +1,2 @@
+//! The ferrobeat-agent binary.
+fn main() {}

@@ -1,0 +1,2 @@
+//! ferrobeat processor library (under construction).
+#![warn(missing_docs)]

@@ -1,0 +1,2 @@
+//! The ferrobeat-processor binary.
+fn main() {}

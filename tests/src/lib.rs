@@ -1,0 +1,2 @@
+//! Broker harness.
+#![warn(missing_docs)]
