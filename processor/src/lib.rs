@@ -1,2 +1,9 @@
-//! ferrobeat processor library (under construction).
+//! ferrobeat-processor: a small Kafka Streams for Rust and the metric topology built on it.
+//!
+//! * `topology`: the pure DSL (`StreamsBuilder`, `KStream`, `Topology::describe`), no Kafka;
+//! * `driver`: the `TopologyTestDriver`, running a topology synchronously without a broker;
+//! * `metric_topology`: the seed application (route by metricset, alert on hot CPUs);
+//! * `runtime`: the Kafka runtime (consumer group, tasks, at-least-once commits, states).
 #![warn(missing_docs)]
+
+pub mod record;

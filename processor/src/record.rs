@@ -1,0 +1,57 @@
+//! Records as they cross the boundary between the Kafka runtime and a topology.
+//!
+//! The runtime hands each consumed message to [`crate::topology::Topology::process`] as an
+//! [`InputRecord`] that borrows the consumer's buffers; the topology emits [`OutputRecord`]s that
+//! may keep borrowing them (a pass-through record is never copied before the producer takes it).
+
+use std::borrow::Cow;
+
+/// One record header: a key and an optional value, as Kafka carries them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Header {
+    /// Header key.
+    pub key: String,
+    /// Header value; `None` is Kafka's null header value.
+    pub value: Option<Vec<u8>>,
+}
+
+/// Where a consumed record came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SourcePosition<'a> {
+    /// Source topic.
+    pub topic: &'a str,
+    /// Source partition.
+    pub partition: i32,
+    /// Offset in that partition.
+    pub offset: i64,
+}
+
+/// A consumed record, borrowing the consumer's buffers.
+#[derive(Debug, Clone)]
+pub struct InputRecord<'a> {
+    /// Topic, partition and offset it was read from.
+    pub source: SourcePosition<'a>,
+    /// Record timestamp in milliseconds since the epoch (create or log-append time).
+    pub timestamp: i64,
+    /// Record key, `None` for a null key.
+    pub key: Option<&'a [u8]>,
+    /// Record value, `None` for a null value (a tombstone).
+    pub value: Option<&'a [u8]>,
+    /// Record headers, in order.
+    pub headers: Vec<Header>,
+}
+
+/// A record a topology sends to a sink topic.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutputRecord<'a> {
+    /// Destination topic.
+    pub topic: Cow<'a, str>,
+    /// Record key, `None` for a null key (the producer's partitioner then spreads records).
+    pub key: Option<Cow<'a, [u8]>>,
+    /// Record value.
+    pub value: Option<Cow<'a, [u8]>>,
+    /// Record timestamp in milliseconds since the epoch (inherited from the input by default).
+    pub timestamp: i64,
+    /// Record headers, in order.
+    pub headers: Vec<Header>,
+}
