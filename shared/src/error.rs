@@ -17,10 +17,17 @@ pub enum SchemaError {
 
 impl SchemaError {
     pub(crate) fn from_path(err: serde_path_to_error::Error<serde_json::Error>) -> Self {
-        SchemaError::Json {
-            path: err.path().to_string(),
-            message: err.into_inner().to_string(),
+        let mut path = err.path().to_string();
+        let message = err.into_inner().to_string();
+        // serde reports a missing field at its parent; name the field itself.
+        if let Some(field) = missing_field(&message) {
+            path = if path == "." {
+                field.to_owned()
+            } else {
+                format!("{path}.{field}")
+            };
         }
+        SchemaError::Json { path, message }
     }
 
     pub(crate) fn trailing(err: serde_json::Error) -> Self {
@@ -36,6 +43,12 @@ impl SchemaError {
             SchemaError::Json { path, .. } => path,
         }
     }
+}
+
+/// The field name in serde's "missing field `name`" message.
+fn missing_field(message: &str) -> Option<&str> {
+    let rest = message.strip_prefix("missing field `")?;
+    rest.split('`').next()
 }
 
 struct PathDisplay<'a>(&'a str);

@@ -14,14 +14,22 @@ pub fn round4(value: f64) -> f64 {
 
 /// `part / whole` as a 4-decimal fraction; 0 when `whole` is 0.
 pub fn fraction(part: f64, whole: f64) -> f64 {
-    if whole == 0.0 { 0.0 } else { round4(part / whole) }
+    if whole == 0.0 {
+        0.0
+    } else {
+        round4(part / whole)
+    }
 }
 
 /// A `norm.pct` from a `pct` that ranges over `0..cores`: `pct / cores`, rounded.
 ///
 /// Metricbeat normalises the unrounded value; pass the unrounded `pct` for exact agreement.
 pub fn normalize(pct: f64, cores: u32) -> f64 {
-    if cores == 0 { 0.0 } else { round4(pct / f64::from(cores)) }
+    if cores == 0 {
+        0.0
+    } else {
+        round4(pct / f64::from(cores))
+    }
 }
 
 /// Formats a sample time the way `@timestamp` carries it: UTC, milliseconds, `Z`.

@@ -1,2 +1,495 @@
-//! Broker harness.
+//! The Kafka broker harness for ferrobeat's tests.
+//!
+//! [`TestKafka::start`] runs a real Kafka-protocol broker, Tansu 0.6.0, on a free loopback port
+//! with memory storage (or SQLite storage that survives a restart), waits until it answers a
+//! metadata request, and stops it when dropped — also when the test panics. Tansu is built once by
+//! `tests/install-tansu.sh` and cached.
+//!
+//! With `FERROBEAT_TEST_BOOTSTRAP=host:port,…` the same tests run against that cluster instead
+//! (for example a real Apache Kafka); topics then get unique names via [`TestKafka::unique_topic`]
+//! and [`TestKafka::stop`]/[`TestKafka::restart`] are refused.
+//!
+//! Everything here reads results back with its own, independent clients: a plain producer and a
+//! group-less consumer assigned to every partition.
 #![warn(missing_docs)]
+
+use std::fs::File;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context as _, anyhow, bail};
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::KafkaError;
+use rdkafka::message::{Headers, Message};
+use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
+use rdkafka::{ClientContext, Offset, TopicPartitionList};
+
+/// Environment variable naming an external cluster to test against instead of Tansu.
+pub const BOOTSTRAP_ENV: &str = "FERROBEAT_TEST_BOOTSTRAP";
+
+/// How long a starting broker may take to answer its first metadata request.
+const START_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A record read back by [`TestKafka::read_topic`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadRecord {
+    /// Partition it was read from.
+    pub partition: i32,
+    /// Its offset there.
+    pub offset: i64,
+    /// Key, `None` for a null key.
+    pub key: Option<Vec<u8>>,
+    /// Value, `None` for a null value.
+    pub value: Option<Vec<u8>>,
+    /// Timestamp in milliseconds, when the record has one.
+    pub timestamp: Option<i64>,
+    /// Headers in order.
+    pub headers: Vec<(String, Option<Vec<u8>>)>,
+}
+
+/// Where the broker's data lives.
+#[derive(Debug, Clone)]
+enum Storage {
+    Memory,
+    Sqlite(PathBuf),
+}
+
+/// A Tansu process this harness started.
+#[derive(Debug)]
+struct Broker {
+    binary: PathBuf,
+    port: u16,
+    storage: Storage,
+    log: PathBuf,
+    child: Option<Child>,
+    _scratch: tempfile::TempDir,
+}
+
+/// A Kafka cluster for one test: a Tansu broker of its own, or the external cluster named by
+/// [`BOOTSTRAP_ENV`].
+#[derive(Debug)]
+pub struct TestKafka {
+    bootstrap: String,
+    broker: Option<Broker>,
+}
+
+impl TestKafka {
+    /// Starts a broker with memory storage (or connects to [`BOOTSTRAP_ENV`]).
+    ///
+    /// # Errors
+    /// When Tansu cannot be installed or started, or does not answer within 30 s.
+    pub fn start() -> anyhow::Result<TestKafka> {
+        Self::launch(Storage::Memory)
+    }
+
+    /// Starts a broker whose topics and records survive [`TestKafka::restart`] (SQLite at `db`).
+    ///
+    /// # Errors
+    /// As [`TestKafka::start`].
+    pub fn start_persistent(db: &Path) -> anyhow::Result<TestKafka> {
+        let db = std::path::absolute(db).context("making the SQLite path absolute")?;
+        Self::launch(Storage::Sqlite(db))
+    }
+
+    fn launch(storage: Storage) -> anyhow::Result<TestKafka> {
+        if let Ok(bootstrap) = std::env::var(BOOTSTRAP_ENV)
+            && !bootstrap.trim().is_empty()
+        {
+            let mut kafka = TestKafka {
+                bootstrap,
+                broker: None,
+            };
+            kafka.wait_until_answering()?;
+            return Ok(kafka);
+        }
+        let scratch = tempfile::tempdir().context("creating the broker's scratch directory")?;
+        let port = free_port()?;
+        let mut broker = Broker {
+            binary: tansu_binary()?,
+            port,
+            storage,
+            log: scratch.path().join("tansu.log"),
+            child: None,
+            _scratch: scratch,
+        };
+        broker.spawn()?;
+        let mut kafka = TestKafka {
+            bootstrap: format!("127.0.0.1:{port}"),
+            broker: Some(broker),
+        };
+        kafka.wait_until_answering()?;
+        Ok(kafka)
+    }
+
+    /// The `bootstrap.servers` list of this cluster.
+    pub fn bootstrap_servers(&self) -> &str {
+        &self.bootstrap
+    }
+
+    /// Whether the cluster is external ([`BOOTSTRAP_ENV`]) rather than a broker of this harness.
+    pub fn is_external(&self) -> bool {
+        self.broker.is_none()
+    }
+
+    /// A client configuration with `bootstrap.servers` set, to add settings to.
+    pub fn client_config(&self) -> ClientConfig {
+        let mut config = ClientConfig::new();
+        config
+            .set("bootstrap.servers", &self.bootstrap)
+            .set("broker.address.family", "v4")
+            .set("log_level", "3");
+        config
+    }
+
+    /// A topic name unique to this run: `prefix` and a suffix of time and a counter.
+    pub fn unique_topic(&self, prefix: &str) -> String {
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or_default();
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        format!("{prefix}-{}-{nanos:x}-{n}", std::process::id())
+    }
+
+    /// Creates `name` with `partitions` partitions (replication factor 1) and waits until its
+    /// metadata shows every partition.
+    ///
+    /// # Errors
+    /// When the broker refuses the topic (an existing topic is not an error) or it does not appear.
+    pub fn create_topic(&self, name: &str, partitions: i32) -> anyhow::Result<()> {
+        let admin: AdminClient<DefaultClientContext> = self
+            .client_config()
+            .create()
+            .context("creating the admin client")?;
+        let topic = NewTopic::new(name, partitions, TopicReplication::Fixed(1));
+        let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
+        let results = block_on(admin.create_topics([&topic], &options))
+            .with_context(|| format!("creating topic {name}"))?;
+        for result in results {
+            match result {
+                Ok(_) | Err((_, rdkafka::types::RDKafkaErrorCode::TopicAlreadyExists)) => {}
+                Err((topic, code)) => bail!("creating topic {topic}: {code}"),
+            }
+        }
+        let consumer = self.plain_consumer()?;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if partition_count(&consumer, name)? == partitions as usize {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                bail!("topic {name} did not show {partitions} partitions within 10 s");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Produces `values` without keys to `topic` and waits until every one is acknowledged.
+    ///
+    /// # Errors
+    /// When any record is not acknowledged within 30 s, naming the first failure.
+    pub fn produce(&self, topic: &str, values: &[Vec<u8>]) -> anyhow::Result<()> {
+        let context = FailureLog::default();
+        let producer: BaseProducer<FailureLog> = self
+            .client_config()
+            .set("acks", "all")
+            .set("linger.ms", "5")
+            .set("message.timeout.ms", "30000")
+            .create_with_context(context)
+            .context("creating the test producer")?;
+        for value in values {
+            let mut record = BaseRecord::<(), [u8]>::to(topic).payload(value.as_slice());
+            loop {
+                match producer.send(record) {
+                    Ok(()) => break,
+                    Err((
+                        KafkaError::MessageProduction(rdkafka::types::RDKafkaErrorCode::QueueFull),
+                        back,
+                    )) => {
+                        producer.poll(Duration::from_millis(50));
+                        record = back;
+                    }
+                    Err((e, _)) => bail!("producing to {topic}: {e}"),
+                }
+            }
+            producer.poll(Duration::ZERO);
+        }
+        producer
+            .flush(Duration::from_secs(30))
+            .with_context(|| format!("flushing records to {topic}"))?;
+        if let Some(failure) = producer.context().first_failure() {
+            bail!("a record to {topic} was not acknowledged: {failure}");
+        }
+        Ok(())
+    }
+
+    /// Reads `topic` from the beginning of every partition with a consumer of its own (no group,
+    /// no commits) until at least `at_least` records arrived and the topic stayed quiet for a
+    /// moment, or `timeout` passed. Returns what was read, sorted by partition and offset.
+    ///
+    /// # Errors
+    /// When the topic does not exist or the consumer fails.
+    pub fn read_topic(
+        &self,
+        topic: &str,
+        at_least: usize,
+        timeout: Duration,
+    ) -> anyhow::Result<Vec<ReadRecord>> {
+        const QUIET: Duration = Duration::from_millis(750);
+        let consumer = self.plain_consumer()?;
+        let partitions = partition_count(&consumer, topic)?;
+        if partitions == 0 {
+            bail!("topic {topic} does not exist");
+        }
+        let mut assignment = TopicPartitionList::new();
+        for partition in 0..partitions {
+            assignment.add_partition_offset(topic, partition as i32, Offset::Beginning)?;
+        }
+        consumer.assign(&assignment)?;
+        let deadline = Instant::now() + timeout;
+        let mut last_arrival = Instant::now();
+        let mut records = Vec::new();
+        while Instant::now() < deadline {
+            match consumer.poll(Duration::from_millis(100)) {
+                Some(Ok(message)) => {
+                    last_arrival = Instant::now();
+                    records.push(ReadRecord {
+                        partition: message.partition(),
+                        offset: message.offset(),
+                        key: message.key().map(<[u8]>::to_vec),
+                        value: message.payload().map(<[u8]>::to_vec),
+                        timestamp: message.timestamp().to_millis(),
+                        headers: message
+                            .headers()
+                            .map(|headers| {
+                                headers
+                                    .iter()
+                                    .map(|h| (h.key.to_owned(), h.value.map(<[u8]>::to_vec)))
+                                    .collect()
+                            })
+                            .unwrap_or_default(),
+                    });
+                }
+                Some(Err(KafkaError::PartitionEOF(_))) => {}
+                Some(Err(e)) => return Err(anyhow!("reading {topic}: {e}")),
+                None => {}
+            }
+            if records.len() >= at_least && last_arrival.elapsed() >= QUIET {
+                break;
+            }
+        }
+        records.sort_by_key(|r| (r.partition, r.offset));
+        Ok(records)
+    }
+
+    /// Stops the broker (SIGKILL, like a crash). Clients see it unreachable until
+    /// [`TestKafka::restart`].
+    ///
+    /// # Panics
+    /// On an external cluster, which this harness cannot stop.
+    pub fn stop(&mut self) {
+        let broker = self
+            .broker
+            .as_mut()
+            .expect("an external cluster (FERROBEAT_TEST_BOOTSTRAP) cannot be stopped by a test");
+        broker.kill();
+    }
+
+    /// Starts the stopped broker again on the same port (with SQLite storage, with its data).
+    ///
+    /// # Errors
+    /// On an external cluster, or when the broker does not come back within 30 s.
+    pub fn restart(&mut self) -> anyhow::Result<()> {
+        let broker = self
+            .broker
+            .as_mut()
+            .ok_or_else(|| anyhow!("an external cluster cannot be restarted by a test"))?;
+        broker.kill();
+        broker.spawn()?;
+        self.wait_until_answering()
+    }
+
+    fn plain_consumer(&self) -> anyhow::Result<BaseConsumer> {
+        self.client_config()
+            .set("group.id", self.unique_topic("ferrobeat-test-reader"))
+            .set("enable.auto.commit", "false")
+            .set("enable.partition.eof", "false")
+            .set("auto.offset.reset", "earliest")
+            .create()
+            .context("creating the test consumer")
+    }
+
+    fn wait_until_answering(&mut self) -> anyhow::Result<()> {
+        let consumer = self.plain_consumer()?;
+        let deadline = Instant::now() + START_TIMEOUT;
+        loop {
+            if let Some(broker) = &mut self.broker {
+                broker.ensure_alive()?;
+            }
+            match consumer.fetch_metadata(None, Duration::from_secs(1)) {
+                Ok(metadata) if !metadata.brokers().is_empty() => return Ok(()),
+                Ok(_) | Err(_) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(100))
+                }
+                Ok(_) => bail!("{} answers with no brokers", self.bootstrap),
+                Err(e) => bail!(
+                    "{} did not answer a metadata request within {START_TIMEOUT:?}: {e}{}",
+                    self.bootstrap,
+                    self.broker
+                        .as_ref()
+                        .map(Broker::log_tail)
+                        .unwrap_or_default()
+                ),
+            }
+        }
+    }
+}
+
+impl Broker {
+    fn spawn(&mut self) -> anyhow::Result<()> {
+        let url = format!("tcp://127.0.0.1:{}", self.port);
+        let storage = match &self.storage {
+            Storage::Memory => "memory://tansu/".to_owned(),
+            Storage::Sqlite(path) => format!("sqlite://{}", path.display()),
+        };
+        // The broker's output goes to a file, never to an inherited pipe: an orphaned broker
+        // must not hold a test runner's or CI's output open.
+        let log = File::options()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .context("opening the broker log")?;
+        let child = Command::new(&self.binary)
+            .args([
+                "broker",
+                "--listener-url",
+                &url,
+                "--advertised-listener-url",
+                &url,
+            ])
+            .args(["--storage-engine", &storage])
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()
+            .with_context(|| format!("starting {}", self.binary.display()))?;
+        self.child = Some(child);
+        Ok(())
+    }
+
+    fn ensure_alive(&mut self) -> anyhow::Result<()> {
+        let Some(child) = &mut self.child else {
+            bail!("the broker is stopped");
+        };
+        match child.try_wait()? {
+            None => Ok(()),
+            Some(status) => bail!(
+                "the broker exited at start-up ({status}){}",
+                self.log_tail()
+            ),
+        }
+    }
+
+    fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    fn log_tail(&self) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let tail: Vec<&str> = text.lines().rev().take(20).collect();
+        let tail: Vec<&str> = tail.into_iter().rev().collect();
+        format!(
+            "\n--- broker log ({}) ---\n{}",
+            self.log.display(),
+            tail.join("\n")
+        )
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Delivery reports of the test producer: the first failure, if any.
+#[derive(Debug, Default, Clone)]
+struct FailureLog(Arc<Mutex<Option<String>>>);
+
+impl FailureLog {
+    fn first_failure(&self) -> Option<String> {
+        self.0.lock().ok().and_then(|f| f.clone())
+    }
+}
+
+impl ClientContext for FailureLog {}
+
+impl ProducerContext for FailureLog {
+    type DeliveryOpaque = ();
+
+    fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
+        if let Err((error, _)) = result
+            && let Ok(mut first) = self.0.lock()
+        {
+            first.get_or_insert_with(|| error.to_string());
+        }
+    }
+}
+
+fn partition_count(consumer: &BaseConsumer, topic: &str) -> anyhow::Result<usize> {
+    let metadata = consumer
+        .fetch_metadata(Some(topic), Duration::from_secs(5))
+        .with_context(|| format!("fetching metadata of {topic}"))?;
+    Ok(metadata
+        .topics()
+        .iter()
+        .find(|t| t.name() == topic && t.error().is_none())
+        .map_or(0, |t| t.partitions().len()))
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    let listener = TcpListener::bind("127.0.0.1:0").context("finding a free loopback port")?;
+    Ok(listener.local_addr()?.port())
+}
+
+/// Finds Tansu 0.6.0, installing it once through `tests/install-tansu.sh` when it is missing.
+fn tansu_binary() -> anyhow::Result<PathBuf> {
+    static FOUND: Mutex<Option<PathBuf>> = Mutex::new(None);
+    let mut found = FOUND.lock().map_err(|_| anyhow!("tansu lookup poisoned"))?;
+    if let Some(path) = found.as_ref() {
+        return Ok(path.clone());
+    }
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("install-tansu.sh");
+    let output = Command::new("bash")
+        .arg(&script)
+        .stderr(Stdio::inherit())
+        .output()
+        .with_context(|| format!("running {}", script.display()))?;
+    if !output.status.success() {
+        bail!("{} failed ({})", script.display(), output.status);
+    }
+    let path = PathBuf::from(String::from_utf8_lossy(&output.stdout).trim());
+    *found = Some(path.clone());
+    Ok(path)
+}
+
+/// Runs an admin future to completion on a small runtime of its own.
+fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("building a tokio runtime for an admin call")
+        .block_on(future)
+}

@@ -14,8 +14,8 @@ mod network;
 
 pub use cpu::{Cpu, CpuState, CpuTotal, Norm};
 pub use diskio::{
-    Diskio, DiskioCounters, DiskioIo, Iostat, IostatBytes, IostatDirection, IostatQueue, IostatRate,
-    IostatRequest,
+    Diskio, DiskioCounters, DiskioIo, Iostat, IostatBytes, IostatDirection, IostatQueue,
+    IostatRate, IostatRequest,
 };
 pub use filesystem::Filesystem;
 pub use load::{Load, LoadAverages};
