@@ -1,2 +1,3 @@
 //! ferrobeat agent library (under construction).
 #![warn(missing_docs)]
+pub mod spool;

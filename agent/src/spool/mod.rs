@@ -1,0 +1,574 @@
+//! A bounded, crash-safe, append-only disk spool of records not yet acknowledged by Kafka.
+//!
+//! Layout of the spool directory:
+//! * `NNNNNNNNNNNNNNNNNNNN.seg`: segment files named by the sequence number of their first
+//!   record, holding checksummed frames (see `frame`), appended and fsynced one round at a time;
+//! * `ack-cursor`: the lowest sequence number not yet settled (delivered or given up), with its
+//!   own checksum, replaced atomically by [`Spool::commit_cursor`].
+//!
+//! A record is *settled* when Kafka acknowledged it, when it was lost to corruption, or when it
+//! was dropped because the spool was full. Settlements arrive in any order; the cursor advances
+//! over the contiguous settled prefix, and segments wholly below the cursor are deleted. On
+//! start the spool replays everything from the cursor: duplicates are possible after a crash,
+//! loss is not (except for dropped and corrupt records, which are counted).
+
+mod frame;
+
+use std::collections::{BTreeSet, VecDeque};
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use frame::Decoded;
+
+const SEGMENT_SUFFIX: &str = ".seg";
+const CURSOR_FILE: &str = "ack-cursor";
+const CURSOR_TMP_FILE: &str = "ack-cursor.tmp";
+/// Bytes read from a segment at a time while streaming records out.
+const READ_CHUNK: usize = 256 * 1024;
+
+/// Size bounds of a spool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SpoolLimits {
+    /// The most bytes the segment files may hold; past it the oldest segments are dropped.
+    pub max_bytes: u64,
+    /// A segment is sealed and a new one started once it holds this many bytes.
+    pub segment_bytes: u64,
+}
+
+/// Why the spool could not do what was asked.
+#[derive(Debug, thiserror::Error)]
+pub enum SpoolError {
+    /// A file operation failed.
+    #[error("spool: cannot {action} {}: {source}", path.display())]
+    Io {
+        /// What was being done (`create`, `write`, `fsync`, …).
+        action: &'static str,
+        /// The file or directory concerned.
+        path: PathBuf,
+        /// The operating system's error.
+        source: io::Error,
+    },
+    /// A record is larger than a frame can carry.
+    #[error("spool: a record of {len} bytes exceeds the limit of {max} bytes")]
+    RecordTooLarge {
+        /// The record's length.
+        len: usize,
+        /// The frame limit.
+        max: usize,
+    },
+}
+
+/// A record read back from the spool.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpooledRecord {
+    /// Its sequence number, to pass to [`Spool::settle`] once delivered.
+    pub seq: u64,
+    /// The bytes that were appended.
+    pub payload: Vec<u8>,
+}
+
+/// Figures about the spool, for self-monitoring.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SpoolStats {
+    /// Records appended and not yet settled.
+    pub depth: u64,
+    /// Bytes in the segment files.
+    pub bytes: u64,
+    /// Records dropped since opening because the spool was full.
+    pub dropped: u64,
+    /// Damaged frames skipped since opening.
+    pub corrupt: u64,
+}
+
+/// What opening the spool found on disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Recovery {
+    /// Records found unsettled, to be replayed.
+    pub replay: u64,
+    /// Bytes of an incomplete last write cut off the newest segment (a torn tail).
+    pub torn_bytes: u64,
+    /// Whether the cursor file was missing or damaged, so replay starts at the oldest segment.
+    pub cursor_lost: bool,
+}
+
+#[derive(Debug)]
+struct Segment {
+    first_seq: u64,
+    path: PathBuf,
+    bytes: u64,
+}
+
+/// Where the next [`Spool::read`] continues.
+#[derive(Debug, Clone, Copy)]
+struct ReadPosition {
+    segment_first_seq: u64,
+    offset: u64,
+    next_seq: u64,
+}
+
+/// The spool. See the module documentation.
+#[derive(Debug)]
+pub struct Spool {
+    dir: PathBuf,
+    limits: SpoolLimits,
+    /// Oldest first; never empty; the last one is the active segment.
+    segments: VecDeque<Segment>,
+    active: File,
+    next_seq: u64,
+    /// Lowest unsettled sequence number.
+    cursor: u64,
+    /// Settled sequence numbers above the cursor.
+    settled_ahead: BTreeSet<u64>,
+    cursor_dirty: bool,
+    reader: ReadPosition,
+    dropped: u64,
+    corrupt: u64,
+}
+
+impl Spool {
+    /// Opens (or creates) the spool in `dir`, cutting off a torn tail and positioning the
+    /// reader at the oldest unsettled record.
+    ///
+    /// # Errors
+    /// [`SpoolError::Io`] when the directory or its files cannot be read or written.
+    pub fn open(dir: &Path, limits: SpoolLimits) -> Result<(Spool, Recovery), SpoolError> {
+        fs::create_dir_all(dir).map_err(io_error("create directory", dir))?;
+        let mut segments = list_segments(dir)?;
+        let mut recovery = Recovery::default();
+        let stored_cursor = read_cursor(&dir.join(CURSOR_FILE));
+        recovery.cursor_lost = stored_cursor.is_none() && !segments.is_empty();
+
+        let mut next_seq = stored_cursor.unwrap_or(0);
+        if let Some(newest) = segments.back_mut() {
+            let (end_seq, torn_bytes) = cut_torn_tail(newest)?;
+            recovery.torn_bytes = torn_bytes;
+            next_seq = next_seq.max(end_seq);
+        }
+        let oldest_first = segments.front().map_or(next_seq, |s| s.first_seq);
+        let cursor = stored_cursor
+            .unwrap_or(oldest_first)
+            .max(oldest_first)
+            .min(next_seq);
+
+        let reuse_newest = segments.back().is_some_and(|s| s.first_seq == next_seq);
+        if !reuse_newest {
+            segments.push_back(Segment {
+                first_seq: next_seq,
+                path: segment_path(dir, next_seq),
+                bytes: 0,
+            });
+        }
+        let active = open_for_append(&segments.back().expect("a segment was just ensured").path)?;
+        sync_dir(dir)?;
+
+        let mut spool = Spool {
+            dir: dir.to_path_buf(),
+            limits,
+            segments,
+            active,
+            next_seq,
+            cursor,
+            settled_ahead: BTreeSet::new(),
+            cursor_dirty: stored_cursor != Some(cursor),
+            reader: ReadPosition {
+                segment_first_seq: 0,
+                offset: 0,
+                next_seq: 0,
+            },
+            dropped: 0,
+            corrupt: 0,
+        };
+        spool.delete_settled_segments()?;
+        spool.rewind();
+        recovery.replay = spool.next_seq - spool.cursor;
+        Ok((spool, recovery))
+    }
+
+    /// Appends one round of records and fsyncs them; returns the first sequence number
+    /// given. Drops the oldest segments, counting their unsettled records, when the spool
+    /// grows past its bound.
+    ///
+    /// # Errors
+    /// [`SpoolError::RecordTooLarge`] before anything is written; [`SpoolError::Io`] when
+    /// writing fails (the partial write is cut off again where possible).
+    pub fn append<P: AsRef<[u8]>>(&mut self, records: &[P]) -> Result<u64, SpoolError> {
+        if let Some(len) = records
+            .iter()
+            .map(|r| r.as_ref().len())
+            .find(|&len| len > frame::MAX_PAYLOAD_LEN)
+        {
+            return Err(SpoolError::RecordTooLarge {
+                len,
+                max: frame::MAX_PAYLOAD_LEN,
+            });
+        }
+        if self.active_segment().bytes >= self.limits.segment_bytes {
+            self.roll()?;
+        }
+        let first_seq = self.next_seq;
+        let size: usize = records
+            .iter()
+            .map(|r| frame::frame_len(r.as_ref().len()))
+            .sum();
+        let mut buf = Vec::with_capacity(size);
+        for (seq, record) in (first_seq..).zip(records) {
+            frame::encode(seq, record.as_ref(), &mut buf);
+        }
+        let path = self.active_segment().path.clone();
+        if let Err(err) = self.write_active(&buf, &path) {
+            let previous_len = self.active_segment().bytes;
+            // Best effort: a failed cut leaves a torn tail that the next open removes.
+            let _ = self.active.set_len(previous_len);
+            return Err(err);
+        }
+        self.active_segment_mut().bytes += buf.len() as u64;
+        self.next_seq += records.len() as u64;
+        self.enforce_bound()?;
+        Ok(first_seq)
+    }
+
+    /// Reads up to `max` unsettled records after the ones already read, oldest first.
+    ///
+    /// Damaged frames are skipped and counted in [`SpoolStats::corrupt`].
+    ///
+    /// # Errors
+    /// [`SpoolError::Io`] when a segment cannot be read.
+    pub fn read(&mut self, max: usize) -> Result<Vec<SpooledRecord>, SpoolError> {
+        let mut out = Vec::new();
+        let mut min_read = READ_CHUNK;
+        while out.len() < max {
+            let Some(index) = self.segment_index(self.reader.segment_first_seq) else {
+                self.rewind();
+                continue;
+            };
+            let segment_bytes = self.segments[index].bytes;
+            if self.reader.offset >= segment_bytes {
+                if index + 1 == self.segments.len() {
+                    break;
+                }
+                self.advance_reader_to_segment(index + 1);
+                continue;
+            }
+            let path = self.segments[index].path.clone();
+            let want = (segment_bytes - self.reader.offset).min(min_read as u64);
+            let chunk = read_at(&path, self.reader.offset, want as usize)?;
+            let rest_of_segment = (segment_bytes - self.reader.offset) as usize;
+            let mut consumed = 0;
+            while out.len() < max && consumed < chunk.len() {
+                match frame::decode(&chunk[consumed..]) {
+                    Decoded::Frame {
+                        seq,
+                        payload,
+                        frame_len,
+                    } => {
+                        consumed += frame_len;
+                        if let Some(record) = self.accept(seq, payload) {
+                            out.push(record);
+                        }
+                    }
+                    Decoded::Corrupt { frame_len } => {
+                        consumed += frame_len;
+                        self.corrupt += 1;
+                    }
+                    Decoded::Incomplete { frame_len } if chunk.len() < rest_of_segment => {
+                        // The frame continues past this chunk: read again from it.
+                        min_read = min_read.max(frame_len.unwrap_or(0));
+                        break;
+                    }
+                    Decoded::Incomplete { .. } | Decoded::Unreadable => {
+                        // A tail that never completed, or a header too damaged to find the
+                        // next frame: nothing more can be read from this segment.
+                        self.corrupt += 1;
+                        consumed = rest_of_segment;
+                    }
+                }
+            }
+            self.reader.offset += consumed as u64;
+        }
+        self.delete_settled_segments()?;
+        Ok(out)
+    }
+
+    /// Marks a record settled (delivered, or given up on). Unknown or already settled
+    /// sequence numbers are ignored. Deletes segments that became wholly settled.
+    ///
+    /// # Errors
+    /// [`SpoolError::Io`] when a settled segment cannot be deleted.
+    pub fn settle(&mut self, seq: u64) -> Result<(), SpoolError> {
+        if seq < self.cursor || seq >= self.next_seq {
+            return Ok(());
+        }
+        self.settled_ahead.insert(seq);
+        self.advance_cursor();
+        self.delete_settled_segments()
+    }
+
+    /// Moves the reader back to the oldest unsettled record, so that records read but not
+    /// settled (failed deliveries) are read again, in order.
+    pub fn rewind(&mut self) {
+        let index = self
+            .segments
+            .iter()
+            .rposition(|s| s.first_seq <= self.cursor)
+            .unwrap_or(0);
+        let first_seq = self.segments[index].first_seq;
+        self.reader = ReadPosition {
+            segment_first_seq: first_seq,
+            offset: 0,
+            next_seq: first_seq,
+        };
+    }
+
+    /// Persists the cursor (atomically: write, fsync, rename) if it moved.
+    ///
+    /// # Errors
+    /// [`SpoolError::Io`] when the cursor file cannot be written.
+    pub fn commit_cursor(&mut self) -> Result<(), SpoolError> {
+        if !self.cursor_dirty {
+            return Ok(());
+        }
+        let tmp = self.dir.join(CURSOR_TMP_FILE);
+        let mut bytes = self.cursor.to_le_bytes().to_vec();
+        bytes.extend_from_slice(&crc32fast::hash(&bytes).to_le_bytes());
+        let mut file = File::create(&tmp).map_err(io_error("create", &tmp))?;
+        file.write_all(&bytes).map_err(io_error("write", &tmp))?;
+        file.sync_data().map_err(io_error("fsync", &tmp))?;
+        let target = self.dir.join(CURSOR_FILE);
+        fs::rename(&tmp, &target).map_err(io_error("rename into place", &target))?;
+        self.cursor_dirty = false;
+        Ok(())
+    }
+
+    /// Whether records appended after the reader's position remain to be read.
+    pub fn has_unread(&self) -> bool {
+        self.reader.next_seq < self.next_seq
+    }
+
+    /// Current figures.
+    pub fn stats(&self) -> SpoolStats {
+        SpoolStats {
+            depth: self.next_seq - self.cursor - self.settled_ahead.len() as u64,
+            bytes: self.segments.iter().map(|s| s.bytes).sum(),
+            dropped: self.dropped,
+            corrupt: self.corrupt,
+        }
+    }
+
+    /// The directory the spool lives in.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Decides whether a decoded frame is handed out, and moves the reader past it.
+    fn accept(&mut self, seq: u64, payload: &[u8]) -> Option<SpooledRecord> {
+        if seq < self.reader.next_seq {
+            return None;
+        }
+        self.settle_lost(seq);
+        self.reader.next_seq = seq + 1;
+        let unsettled = seq >= self.cursor && !self.settled_ahead.contains(&seq);
+        unsettled.then(|| SpooledRecord {
+            seq,
+            payload: payload.to_vec(),
+        })
+    }
+
+    fn advance_reader_to_segment(&mut self, index: usize) {
+        let first_seq = self.segments[index].first_seq;
+        self.settle_lost(first_seq);
+        self.reader = ReadPosition {
+            segment_first_seq: first_seq,
+            offset: 0,
+            next_seq: self.reader.next_seq.max(first_seq),
+        };
+    }
+
+    /// Settles the sequence numbers from the reader's position up to `end`: the reader
+    /// jumped over them, so their frames were damaged and will never be delivered.
+    fn settle_lost(&mut self, end: u64) {
+        self.settled_ahead
+            .extend(self.reader.next_seq.max(self.cursor)..end);
+        self.advance_cursor();
+    }
+
+    fn advance_cursor(&mut self) {
+        while self.settled_ahead.remove(&self.cursor) {
+            self.cursor += 1;
+            self.cursor_dirty = true;
+        }
+    }
+
+    fn segment_index(&self, first_seq: u64) -> Option<usize> {
+        self.segments.iter().position(|s| s.first_seq == first_seq)
+    }
+
+    fn active_segment(&self) -> &Segment {
+        self.segments
+            .back()
+            .expect("the spool always has an active segment")
+    }
+
+    fn active_segment_mut(&mut self) -> &mut Segment {
+        self.segments
+            .back_mut()
+            .expect("the spool always has an active segment")
+    }
+
+    fn write_active(&mut self, buf: &[u8], path: &Path) -> Result<(), SpoolError> {
+        self.active
+            .write_all(buf)
+            .map_err(io_error("write", path))?;
+        self.active.sync_data().map_err(io_error("fsync", path))
+    }
+
+    fn roll(&mut self) -> Result<(), SpoolError> {
+        let path = segment_path(&self.dir, self.next_seq);
+        self.active = open_for_append(&path)?;
+        self.segments.push_back(Segment {
+            first_seq: self.next_seq,
+            path,
+            bytes: 0,
+        });
+        sync_dir(&self.dir)
+    }
+
+    /// Drops the oldest sealed segments while the spool is over its byte bound.
+    fn enforce_bound(&mut self) -> Result<(), SpoolError> {
+        while self.stats().bytes > self.limits.max_bytes && self.segments.len() > 1 {
+            let end = self.segments[1].first_seq;
+            let start = self.cursor;
+            let already_settled = self.settled_ahead.range(start..end).count() as u64;
+            self.dropped += end.saturating_sub(start) - already_settled;
+            self.move_cursor_to(end);
+            self.delete_settled_segments()?;
+        }
+        Ok(())
+    }
+
+    fn move_cursor_to(&mut self, seq: u64) {
+        if seq > self.cursor {
+            self.settled_ahead = self.settled_ahead.split_off(&seq);
+            self.cursor = seq;
+            self.cursor_dirty = true;
+            self.advance_cursor();
+        }
+    }
+
+    fn delete_settled_segments(&mut self) -> Result<(), SpoolError> {
+        while self.segments.len() > 1 && self.segments[1].first_seq <= self.cursor {
+            let segment = self.segments.pop_front().expect("checked above");
+            match fs::remove_file(&segment.path) {
+                Ok(()) => {}
+                Err(err) if err.kind() == io::ErrorKind::NotFound => {}
+                Err(err) => return Err(io_error("delete", &segment.path)(err)),
+            }
+            if self.reader.segment_first_seq == segment.first_seq {
+                self.advance_reader_to_segment(0);
+            }
+        }
+        Ok(())
+    }
+}
+
+fn io_error(action: &'static str, path: &Path) -> impl FnOnce(io::Error) -> SpoolError {
+    let path = path.to_path_buf();
+    move |source| SpoolError::Io {
+        action,
+        path,
+        source,
+    }
+}
+
+fn segment_path(dir: &Path, first_seq: u64) -> PathBuf {
+    dir.join(format!("{first_seq:020}{SEGMENT_SUFFIX}"))
+}
+
+fn list_segments(dir: &Path) -> Result<VecDeque<Segment>, SpoolError> {
+    let mut segments = Vec::new();
+    for entry in fs::read_dir(dir).map_err(io_error("list", dir))? {
+        let entry = entry.map_err(io_error("list", dir))?;
+        let name = entry.file_name();
+        let Some(first_seq) = name
+            .to_str()
+            .and_then(|n| n.strip_suffix(SEGMENT_SUFFIX))
+            .and_then(|n| n.parse::<u64>().ok())
+        else {
+            continue;
+        };
+        let path = entry.path();
+        let bytes = entry.metadata().map_err(io_error("inspect", &path))?.len();
+        segments.push(Segment {
+            first_seq,
+            path,
+            bytes,
+        });
+    }
+    segments.sort_by_key(|s| s.first_seq);
+    Ok(segments.into())
+}
+
+/// Finds the end of the newest segment's intact frames and cuts off what follows a torn
+/// write. Returns the sequence number after the last intact frame and the bytes cut.
+fn cut_torn_tail(segment: &mut Segment) -> Result<(u64, u64), SpoolError> {
+    let bytes = fs::read(&segment.path).map_err(io_error("read", &segment.path))?;
+    let mut end_seq = segment.first_seq;
+    let mut valid = 0;
+    loop {
+        match frame::decode(&bytes[valid..]) {
+            Decoded::Frame { seq, frame_len, .. } => {
+                end_seq = end_seq.max(seq + 1);
+                valid += frame_len;
+            }
+            Decoded::Corrupt { frame_len } if valid + frame_len < bytes.len() => {
+                // Damage in the middle: the reader skips and counts it later.
+                valid += frame_len;
+            }
+            Decoded::Corrupt { .. } | Decoded::Incomplete { .. } | Decoded::Unreadable => break,
+        }
+    }
+    let torn = (bytes.len() - valid) as u64;
+    if torn > 0 {
+        let file = OpenOptions::new()
+            .write(true)
+            .open(&segment.path)
+            .map_err(io_error("open", &segment.path))?;
+        file.set_len(valid as u64)
+            .map_err(io_error("truncate", &segment.path))?;
+        file.sync_all().map_err(io_error("fsync", &segment.path))?;
+        segment.bytes = valid as u64;
+    }
+    Ok((end_seq, torn))
+}
+
+fn read_cursor(path: &Path) -> Option<u64> {
+    let bytes = fs::read(path).ok()?;
+    let (seq, crc) = (bytes.get(..8)?, bytes.get(8..12)?);
+    (bytes.len() == 12 && crc32fast::hash(seq).to_le_bytes() == crc)
+        .then(|| u64::from_le_bytes(seq.try_into().expect("8 bytes")))
+}
+
+fn open_for_append(path: &Path) -> Result<File, SpoolError> {
+    OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(io_error("open for append", path))
+}
+
+fn read_at(path: &Path, offset: u64, len: usize) -> Result<Vec<u8>, SpoolError> {
+    let mut file = File::open(path).map_err(io_error("open", path))?;
+    file.seek(SeekFrom::Start(offset))
+        .map_err(io_error("seek", path))?;
+    let mut buf = Vec::with_capacity(len);
+    file.take(len as u64)
+        .read_to_end(&mut buf)
+        .map_err(io_error("read", path))?;
+    Ok(buf)
+}
+
+fn sync_dir(dir: &Path) -> Result<(), SpoolError> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io_error("fsync directory", dir))
+}

@@ -1,0 +1,234 @@
+//! The disk spool against a real directory: append, settle, replay, damage and bounds.
+
+use std::fs::{self, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use ferrobeat_agent::spool::{Spool, SpoolLimits};
+
+const ROOMY: SpoolLimits = SpoolLimits {
+    max_bytes: 64 * 1024 * 1024,
+    segment_bytes: 1024 * 1024,
+};
+
+fn record(i: u64) -> Vec<u8> {
+    format!("{{\"record\":{i:04}}}").into_bytes()
+}
+
+fn round(range: std::ops::Range<u64>) -> Vec<Vec<u8>> {
+    range.map(record).collect()
+}
+
+fn read_all(spool: &mut Spool) -> Vec<(u64, Vec<u8>)> {
+    spool
+        .read(usize::MAX)
+        .expect("read")
+        .into_iter()
+        .map(|r| (r.seq, r.payload))
+        .collect()
+}
+
+fn segment_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = fs::read_dir(dir)
+        .expect("list spool dir")
+        .map(|e| e.expect("dir entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "seg"))
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn append_read_settle_and_replay_in_order_after_restart() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    {
+        let (mut spool, recovery) = Spool::open(dir.path(), ROOMY).expect("open");
+        assert_eq!(recovery.replay, 0);
+        assert_eq!(spool.append(&round(0..5)).expect("append"), 0);
+        assert_eq!(spool.append(&round(5..10)).expect("append"), 5);
+        let read = read_all(&mut spool);
+        assert_eq!(read, (0..10).map(|i| (i, record(i))).collect::<Vec<_>>());
+        assert!(
+            spool.read(10).expect("read").is_empty(),
+            "nothing left to read"
+        );
+        // Deliveries come back out of order: 0, 1, 2 and 5 succeed.
+        for seq in [2, 0, 5, 1] {
+            spool.settle(seq).expect("settle");
+        }
+        assert_eq!(spool.stats().depth, 6);
+        spool.commit_cursor().expect("commit");
+    }
+    let (mut spool, recovery) = Spool::open(dir.path(), ROOMY).expect("reopen");
+    assert_eq!(
+        recovery.replay, 7,
+        "replay starts at the first unsettled record"
+    );
+    assert!(!recovery.cursor_lost);
+    let replayed: Vec<u64> = read_all(&mut spool).into_iter().map(|(s, _)| s).collect();
+    assert_eq!(
+        replayed,
+        (3..10).collect::<Vec<_>>(),
+        "in order, 5 duplicated"
+    );
+    // New records continue the sequence after the replayed ones.
+    assert_eq!(spool.append(&round(10..11)).expect("append"), 10);
+}
+
+#[test]
+fn rewind_reads_again_only_what_is_unsettled() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut spool, _) = Spool::open(dir.path(), ROOMY).expect("open");
+    spool.append(&round(0..6)).expect("append");
+    assert_eq!(read_all(&mut spool).len(), 6);
+    for seq in [0, 2, 3] {
+        spool.settle(seq).expect("settle");
+    }
+    spool.rewind();
+    let again: Vec<u64> = read_all(&mut spool).into_iter().map(|(s, _)| s).collect();
+    assert_eq!(again, vec![1, 4, 5]);
+}
+
+#[test]
+fn settled_segments_are_deleted() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let limits = SpoolLimits {
+        max_bytes: 1024 * 1024,
+        segment_bytes: 64,
+    };
+    let (mut spool, _) = Spool::open(dir.path(), limits).expect("open");
+    for i in 0..5 {
+        spool.append(&round(i * 3..i * 3 + 3)).expect("append");
+    }
+    assert_eq!(segment_files(dir.path()).len(), 5);
+    for record in spool.read(usize::MAX).expect("read") {
+        spool.settle(record.seq).expect("settle");
+    }
+    assert_eq!(spool.stats().depth, 0);
+    assert_eq!(
+        segment_files(dir.path()).len(),
+        1,
+        "only the active segment stays"
+    );
+}
+
+#[test]
+fn checksum_damage_is_detected_skipped_and_counted() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    {
+        let (mut spool, _) = Spool::open(dir.path(), ROOMY).expect("open");
+        spool.append(&round(0..3)).expect("append");
+    }
+    let segment = &segment_files(dir.path())[0];
+    let mut bytes = fs::read(segment).expect("read segment");
+    let middle_payload = bytes.len() / 2; // inside record 1's frame
+    bytes[middle_payload] ^= 0x5a;
+    fs::write(segment, &bytes).expect("write damaged segment");
+
+    let (mut spool, recovery) = Spool::open(dir.path(), ROOMY).expect("reopen");
+    assert_eq!(
+        recovery.torn_bytes, 0,
+        "damage in the middle is not a torn tail"
+    );
+    let read = read_all(&mut spool);
+    assert_eq!(read, vec![(0, record(0)), (2, record(2))]);
+    assert_eq!(spool.stats().corrupt, 1);
+    spool.settle(0).expect("settle");
+    spool.settle(2).expect("settle");
+    assert_eq!(
+        spool.stats().depth,
+        0,
+        "the damaged record does not hold the cursor"
+    );
+}
+
+#[test]
+fn torn_tail_after_kill_is_cut_and_appending_continues() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    {
+        let (mut spool, _) = Spool::open(dir.path(), ROOMY).expect("open");
+        spool.append(&round(0..4)).expect("append");
+    }
+    // A write interrupted by kill -9: the last frame is only partly on disk.
+    let segment = &segment_files(dir.path())[0];
+    let intact = fs::metadata(segment).expect("stat").len();
+    let mut torn = Vec::new();
+    torn.extend_from_slice(&100u32.to_le_bytes());
+    torn.extend_from_slice(b"\x01\x02\x03\x04partial");
+    OpenOptions::new()
+        .append(true)
+        .open(segment)
+        .and_then(|mut f| f.write_all(&torn))
+        .expect("append torn frame");
+
+    let (mut spool, recovery) = Spool::open(dir.path(), ROOMY).expect("reopen");
+    assert_eq!(recovery.torn_bytes, torn.len() as u64);
+    assert_eq!(fs::metadata(segment).expect("stat").len(), intact);
+    assert_eq!(spool.append(&round(4..5)).expect("append"), 4);
+    let seqs: Vec<u64> = read_all(&mut spool).into_iter().map(|(s, _)| s).collect();
+    assert_eq!(seqs, vec![0, 1, 2, 3, 4]);
+    assert_eq!(spool.stats().corrupt, 0);
+}
+
+#[test]
+fn lost_cursor_replays_from_the_oldest_segment() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    {
+        let (mut spool, _) = Spool::open(dir.path(), ROOMY).expect("open");
+        spool.append(&round(0..3)).expect("append");
+        for r in spool.read(2).expect("read") {
+            spool.settle(r.seq).expect("settle");
+        }
+        spool.commit_cursor().expect("commit");
+    }
+    fs::write(dir.path().join("ack-cursor"), b"garbage").expect("damage cursor");
+    let (mut spool, recovery) = Spool::open(dir.path(), ROOMY).expect("reopen");
+    assert!(recovery.cursor_lost);
+    assert_eq!(read_all(&mut spool).len(), 3, "duplicates rather than loss");
+}
+
+#[test]
+fn full_spool_drops_the_oldest_and_counts_them() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let frame = 16 + record(0).len() as u64;
+    let limits = SpoolLimits {
+        max_bytes: frame * 20,
+        segment_bytes: frame * 5,
+    };
+    let (mut spool, _) = Spool::open(dir.path(), limits).expect("open");
+    for i in 0..10 {
+        spool.append(&round(i * 5..i * 5 + 5)).expect("append");
+        assert!(spool.stats().bytes <= limits.max_bytes, "bound kept");
+    }
+    let stats = spool.stats();
+    assert_eq!(
+        stats.dropped + stats.depth,
+        50,
+        "every record is either kept or counted"
+    );
+    assert_eq!(stats.dropped, 30);
+    let seqs: Vec<u64> = read_all(&mut spool).into_iter().map(|(s, _)| s).collect();
+    assert_eq!(
+        seqs,
+        (30..50).collect::<Vec<_>>(),
+        "the newest survive, in order"
+    );
+}
+
+#[test]
+fn dropping_moves_a_reader_that_was_behind() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let frame = 16 + record(0).len() as u64;
+    let limits = SpoolLimits {
+        max_bytes: frame * 10,
+        segment_bytes: frame * 5,
+    };
+    let (mut spool, _) = Spool::open(dir.path(), limits).expect("open");
+    spool.append(&round(0..5)).expect("append");
+    assert_eq!(spool.read(2).expect("read").len(), 2);
+    for i in 1..4 {
+        spool.append(&round(i * 5..i * 5 + 5)).expect("append");
+    }
+    let seqs: Vec<u64> = read_all(&mut spool).into_iter().map(|(s, _)| s).collect();
+    assert_eq!(seqs, (10..20).collect::<Vec<_>>());
+}
