@@ -1,0 +1,147 @@
+//! The pure core: readings in, events out. Keeps what deltas need from the previous round.
+
+use ferrobeat_schema::metricsets::Network;
+use ferrobeat_schema::{Event, Metricset, System};
+
+use super::cpu::{
+    CpuBusy, CpuDeltaError, CpuFigures, CpuSnapshot, CpuTimes, cpu_from_busy, cpu_usage,
+};
+use super::diskio::{DiskStats, diskio, host_disk};
+use super::filesystem::{MountUsage, filesystem};
+use super::load::{LoadSnapshot, load};
+use super::memory::{MemInfo, memory};
+use super::network::host_network;
+use super::{
+    CollectConfig, Identity, Payload, Round, diskio as disk_filter, network as net_filter,
+};
+
+/// One reading of one metricset, as the OS adapter ([`crate::source`]) produces it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Snapshot {
+    /// CPU time counters.
+    Cpu(CpuSnapshot),
+    /// CPU busy fraction, where there are no counters.
+    CpuBusy(CpuBusy),
+    /// Memory counters.
+    Memory(MemInfo),
+    /// Every interface's counters.
+    Network(Vec<Network>),
+    /// Every block device's counters.
+    Diskio(Vec<DiskStats>),
+    /// Load averages.
+    Load(LoadSnapshot),
+    /// Usage of every reported mount.
+    Filesystem(Vec<MountUsage>),
+}
+
+impl Snapshot {
+    /// The metricset this reading belongs to.
+    pub fn metricset(&self) -> Metricset {
+        match self {
+            Snapshot::Cpu(_) | Snapshot::CpuBusy(_) => Metricset::Cpu,
+            Snapshot::Memory(_) => Metricset::Memory,
+            Snapshot::Network(_) => Metricset::Network,
+            Snapshot::Diskio(_) => Metricset::Diskio,
+            Snapshot::Load(_) => Metricset::Load,
+            Snapshot::Filesystem(_) => Metricset::Filesystem,
+        }
+    }
+}
+
+/// Turns readings into Metricbeat events, remembering the previous reading of the
+/// metricsets that report deltas (cpu, and the network and diskio summaries).
+#[derive(Debug)]
+pub struct EventMaker {
+    identity: Identity,
+    cpu_figures: CpuFigures,
+    interfaces: Vec<String>,
+    diskio_devices: Vec<String>,
+    cpu_previous: CpuTimes,
+    network_previous: Option<Vec<Network>>,
+    diskio_previous: Option<Vec<DiskStats>>,
+}
+
+impl EventMaker {
+    /// A maker with no previous readings, for `identity` and the filters of `config`.
+    pub fn new(identity: Identity, config: &CollectConfig) -> Self {
+        EventMaker {
+            identity,
+            cpu_figures: CpuFigures::from_metrics(&config.cpu_metrics),
+            interfaces: config.interfaces.clone(),
+            diskio_devices: config.diskio_devices.clone(),
+            cpu_previous: CpuTimes::default(),
+            network_previous: None,
+            diskio_previous: None,
+        }
+    }
+
+    /// The identity stamped on every event.
+    pub fn identity(&self) -> &Identity {
+        &self.identity
+    }
+
+    /// The events of `snapshot` taken in `round`, in Metricbeat's order (per-item documents,
+    /// then the host-level summary). The reading becomes the previous one even on error, so
+    /// the next round recovers.
+    ///
+    /// # Errors
+    /// [`CpuDeltaError`] when a cpu reading shows no elapsed time or went backwards.
+    pub fn events(
+        &mut self,
+        round: &Round,
+        snapshot: Snapshot,
+    ) -> Result<Vec<Event>, CpuDeltaError> {
+        let event = |payload| self.identity.event(round, payload);
+        let system_events = |docs: Vec<System>| -> Vec<Event> {
+            docs.into_iter()
+                .map(|doc| event(Payload::System(doc, None)))
+                .collect()
+        };
+        match snapshot {
+            Snapshot::Cpu(current) => {
+                let previous = std::mem::replace(&mut self.cpu_previous, current.times);
+                let (cpu, host) = cpu_usage(&previous, &current, self.cpu_figures)?;
+                Ok(vec![self.identity.event(
+                    round,
+                    Payload::System(System::Cpu(cpu), Some(host)),
+                )])
+            }
+            Snapshot::CpuBusy(reading) => {
+                let (cpu, host) = cpu_from_busy(&reading, self.cpu_figures);
+                Ok(vec![event(Payload::System(System::Cpu(cpu), Some(host)))])
+            }
+            Snapshot::Memory(info) => Ok(vec![event(Payload::System(
+                System::Memory(memory(&info)),
+                None,
+            ))]),
+            Snapshot::Load(snapshot) => Ok(vec![event(Payload::System(
+                System::Load(load(&snapshot)),
+                None,
+            ))]),
+            Snapshot::Filesystem(mounts) => Ok(system_events(
+                mounts
+                    .iter()
+                    .map(|m| System::Filesystem(filesystem(m)))
+                    .collect(),
+            )),
+            Snapshot::Network(mut interfaces) => {
+                interfaces.retain(|i| net_filter::is_selected(&i.name, &self.interfaces));
+                let summary = host_network(self.network_previous.as_deref(), &interfaces);
+                let mut events =
+                    system_events(interfaces.iter().cloned().map(System::Network).collect());
+                events.extend(summary.map(|s| self.identity.event(round, Payload::HostNetwork(s))));
+                self.network_previous = Some(interfaces);
+                Ok(events)
+            }
+            Snapshot::Diskio(mut devices) => {
+                devices.retain(|d| disk_filter::is_selected(&d.name, &self.diskio_devices));
+                let summary = host_disk(self.diskio_previous.as_deref(), &devices);
+                let mut events =
+                    system_events(devices.iter().map(|d| System::Diskio(diskio(d))).collect());
+                events.extend(summary.map(|s| self.identity.event(round, Payload::HostDisk(s))));
+                self.diskio_previous = Some(devices);
+                Ok(events)
+            }
+        }
+    }
+}

@@ -1,0 +1,125 @@
+//! `system.memory` from one reading of the kernel's memory counters.
+//!
+//! Metricbeat's Linux arithmetic: `used.bytes = total − free`; `actual.free = MemAvailable`
+//! (on kernels before 3.14, which lack it, `free + buffers + cached`);
+//! `actual.used.bytes = total − actual.free`; `swap.used.bytes = swap.total − swap.free`;
+//! every `pct` is `used / total` rounded to 4 decimals (0 when the total is 0).
+
+use ferrobeat_schema::metricsets::{ActualMemory, Hugepages, Memory, Swap, Used};
+use ferrobeat_schema::numeric::fraction;
+
+/// The memory counters, in bytes (huge pages in pages), as `/proc/meminfo` gives them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MemInfo {
+    /// `MemTotal`.
+    pub total: u64,
+    /// `MemFree`.
+    pub free: u64,
+    /// `MemAvailable`, absent before Linux 3.14 and on systems that do not estimate it.
+    pub available: Option<u64>,
+    /// `Buffers`.
+    pub buffers: u64,
+    /// `Cached` (page cache); `None` where the system does not report it.
+    pub cached: Option<u64>,
+    /// `SwapTotal`.
+    pub swap_total: u64,
+    /// `SwapFree`.
+    pub swap_free: u64,
+    /// The huge page pool, when the kernel reports one.
+    pub hugepages: Option<HugePageInfo>,
+}
+
+/// The `HugePages_*` lines of `/proc/meminfo`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HugePageInfo {
+    /// `HugePages_Total`.
+    pub total: u64,
+    /// `HugePages_Free`.
+    pub free: u64,
+    /// `HugePages_Rsvd`.
+    pub reserved: u64,
+    /// `HugePages_Surp`.
+    pub surplus: u64,
+    /// `Hugepagesize`, in bytes.
+    pub page_size: u64,
+}
+
+/// The memory document of one reading.
+pub fn memory(info: &MemInfo) -> Memory {
+    let actual_free = info
+        .available
+        .unwrap_or_else(|| info.free + info.buffers + info.cached.unwrap_or(0));
+    Memory {
+        total: info.total,
+        used: used_of(info.total, info.free),
+        free: info.free,
+        cached: info.cached,
+        actual: ActualMemory {
+            free: actual_free,
+            used: used_of(info.total, actual_free),
+        },
+        swap: Swap {
+            total: info.swap_total,
+            used: used_of(info.swap_total, info.swap_free),
+            free: info.swap_free,
+        },
+        hugepages: info.hugepages.map(|pages| {
+            // Metricbeat counts reserved pages as used: they are promised to a mapping.
+            let used = (pages.total + pages.reserved).saturating_sub(pages.free);
+            Hugepages {
+                total: pages.total,
+                used: Used {
+                    bytes: used * pages.page_size,
+                    pct: fraction(used as f64, pages.total as f64),
+                },
+                free: pages.free,
+                reserved: pages.reserved,
+                surplus: pages.surplus,
+                default_size: pages.page_size,
+            }
+        }),
+    }
+}
+
+/// `{bytes: total − free, pct}`; a `free` above `total` (a racy reading) counts as all free.
+fn used_of(total: u64, free: u64) -> Used {
+    let bytes = total.saturating_sub(free);
+    Used {
+        bytes,
+        pct: fraction(bytes as f64, total as f64),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn without_mem_available_actual_free_counts_buffers_and_cache() {
+        let info = MemInfo {
+            total: 1000,
+            free: 100,
+            available: None,
+            buffers: 50,
+            cached: Some(250),
+            ..MemInfo::default()
+        };
+        let memory = memory(&info);
+        assert_eq!(memory.actual.free, 400);
+        assert_eq!(
+            memory.actual.used,
+            Used {
+                bytes: 600,
+                pct: 0.6
+            }
+        );
+        assert_eq!(
+            memory.used,
+            Used {
+                bytes: 900,
+                pct: 0.9
+            }
+        );
+        assert_eq!(memory.swap.used, Used { bytes: 0, pct: 0.0 });
+    }
+}

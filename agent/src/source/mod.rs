@@ -1,0 +1,66 @@
+//! The operating-system adapter: reads the raw counters of each metricset into the plain
+//! [`Snapshot`]s the pure core ([`crate::collect`]) turns into events.
+//!
+//! * **Linux** ([`ProcSource`]): `/proc/stat`, `/proc/meminfo`, `/proc/net/dev`,
+//!   `/proc/diskstats`, `/proc/loadavg`, `/proc/self/mounts` and `/proc/filesystems`, parsed
+//!   by the [`parse`] functions into one reused buffer, and `statvfs(2)` per mount. Every
+//!   metricset field of Metricbeat's Linux output that the schema models is produced.
+//! * **macOS** (`SysinfoSource`, built on the `sysinfo` crate, compiled only there):
+//!   cpu reports `total` and `host.cpu.usage` only (sysinfo gives usage, not per-state ticks;
+//!   Metricbeat's macOS cpu has user, system, idle and nice); memory has no `cached` and
+//!   `actual.free` is sysinfo's available memory; network has no `dropped` counts (0);
+//!   load is the same; filesystem reports `free = available` and no inode counts (0);
+//!   diskio is not available and its rounds fail with [`SourceError::Unsupported`].
+//!   This adapter is not compiled on Linux, so it is not checked by the Linux CI.
+
+use std::io;
+use std::path::PathBuf;
+
+use ferrobeat_schema::Metricset;
+
+pub mod parse;
+
+#[cfg(target_os = "linux")]
+mod procfs;
+#[cfg(target_os = "linux")]
+pub use procfs::ProcSource;
+/// The adapter of the platform being built for.
+#[cfg(target_os = "linux")]
+pub type HostSource = ProcSource;
+
+#[cfg(target_os = "macos")]
+mod sysinfo_source;
+#[cfg(target_os = "macos")]
+pub use sysinfo_source::SysinfoSource;
+/// The adapter of the platform being built for.
+#[cfg(target_os = "macos")]
+pub type HostSource = SysinfoSource;
+
+pub use crate::collect::Snapshot;
+
+/// Why the OS could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    /// A file could not be read.
+    #[error("reading {}: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: io::Error,
+    },
+    /// A file's content is not what the kernel writes.
+    #[error("{}: {source}", path.display())]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, and on which line.
+        source: parse::ParseError,
+    },
+    /// The metricset is not available on this platform.
+    #[error("the {metricset} metricset is not available on this platform")]
+    Unsupported {
+        /// The metricset asked for.
+        metricset: Metricset,
+    },
+}

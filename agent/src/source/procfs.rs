@@ -1,0 +1,137 @@
+//! The Linux adapter: `/proc` and `statvfs(2)`.
+
+use std::fs::File;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use ferrobeat_schema::Metricset;
+
+use super::parse::{self, ParseError};
+use super::{Snapshot, SourceError};
+use crate::collect::CollectConfig;
+use crate::collect::filesystem::{Mount, MountUsage, is_reported};
+
+/// Reads the metricsets' counters from a `/proc` tree (the real one, or a recorded copy:
+/// Metricbeat's `HOST_PROC`) through one reused text buffer.
+#[derive(Debug)]
+pub struct ProcSource {
+    root: PathBuf,
+    text: String,
+    configured_ignored_types: Vec<String>,
+    /// The configured types plus the kernel's `nodev` types, read on the first filesystem round.
+    ignored_types: Option<Vec<String>>,
+    mounts: Vec<Mount>,
+}
+
+impl ProcSource {
+    /// An adapter reading below `root` (normally `/proc`), not reporting file systems of
+    /// `ignored_fs_types` nor of the kernel's `nodev` types.
+    pub fn new(root: impl Into<PathBuf>, ignored_fs_types: Vec<String>) -> Self {
+        ProcSource {
+            root: root.into(),
+            text: String::with_capacity(8 * 1024),
+            configured_ignored_types: ignored_fs_types,
+            ignored_types: None,
+            mounts: Vec::new(),
+        }
+    }
+
+    /// An adapter reading the real `/proc`, with the `[collect]` file system filter.
+    pub fn from_config(config: &CollectConfig) -> Self {
+        Self::new("/proc", config.filesystem_ignore_types.clone())
+    }
+
+    /// Reads the counters of `metricset`.
+    ///
+    /// # Errors
+    /// [`SourceError`] naming the file that could not be read or parsed.
+    pub fn read(&mut self, metricset: Metricset) -> Result<Snapshot, SourceError> {
+        match metricset {
+            Metricset::Cpu => self.parsed("stat", parse::parse_stat).map(Snapshot::Cpu),
+            Metricset::Memory => self
+                .parsed("meminfo", parse::parse_meminfo)
+                .map(Snapshot::Memory),
+            Metricset::Network => {
+                let mut interfaces = Vec::new();
+                self.parsed("net/dev", |text| {
+                    parse::parse_net_dev(text, &mut interfaces)
+                })?;
+                Ok(Snapshot::Network(interfaces))
+            }
+            Metricset::Diskio => {
+                let mut devices = Vec::new();
+                self.parsed("diskstats", |text| {
+                    parse::parse_diskstats(text, &mut devices)
+                })?;
+                Ok(Snapshot::Diskio(devices))
+            }
+            Metricset::Load => {
+                let mut load = self.parsed("loadavg", parse::parse_loadavg)?;
+                load.cores = self.parsed("stat", parse::parse_stat)?.cores;
+                Ok(Snapshot::Load(load))
+            }
+            Metricset::Filesystem => self.filesystems().map(Snapshot::Filesystem),
+        }
+    }
+
+    /// Reads `root/relative` into the buffer and parses it.
+    fn parsed<T>(
+        &mut self,
+        relative: &str,
+        parse: impl FnOnce(&str) -> Result<T, ParseError>,
+    ) -> Result<T, SourceError> {
+        let path = self.root.join(relative);
+        read_into(&path, &mut self.text)?;
+        parse(&self.text).map_err(|source| SourceError::Parse { path, source })
+    }
+
+    fn filesystems(&mut self) -> Result<Vec<MountUsage>, SourceError> {
+        if self.ignored_types.is_none() {
+            let mut types =
+                self.parsed("filesystems", |text| Ok(parse::parse_nodev_types(text)))?;
+            types.extend(self.configured_ignored_types.iter().cloned());
+            self.ignored_types = Some(types);
+        }
+        let mut mounts = std::mem::take(&mut self.mounts);
+        self.parsed("self/mounts", |text| parse::parse_mounts(text, &mut mounts))?;
+        let ignored = self.ignored_types.as_deref().unwrap_or_default();
+        let usages = mounts
+            .iter()
+            .filter(|mount| is_reported(mount, ignored))
+            .filter_map(|mount| match statvfs(mount) {
+                Ok(usage) => Some(usage),
+                Err(error) => {
+                    // Metricbeat skips a mount it cannot stat (permissions, stale NFS).
+                    tracing::debug!(mount = %mount.mount_point, %error, "skipping file system");
+                    None
+                }
+            })
+            .collect();
+        self.mounts = mounts;
+        Ok(usages)
+    }
+}
+
+fn read_into(path: &Path, text: &mut String) -> Result<(), SourceError> {
+    text.clear();
+    File::open(path)
+        .and_then(|mut file| file.read_to_string(text))
+        .map(drop)
+        .map_err(|source| SourceError::Read {
+            path: path.to_owned(),
+            source,
+        })
+}
+
+fn statvfs(mount: &Mount) -> std::io::Result<MountUsage> {
+    let stat = rustix::fs::statvfs(mount.mount_point.as_str())?;
+    Ok(MountUsage {
+        mount: mount.clone(),
+        block_size: stat.f_frsize,
+        blocks: stat.f_blocks,
+        blocks_free: stat.f_bfree,
+        blocks_available: stat.f_bavail,
+        files: stat.f_files,
+        files_free: stat.f_ffree,
+    })
+}
