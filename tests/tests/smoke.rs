@@ -43,6 +43,7 @@ fn a_group_of_two_splits_the_partitions() {
             .set("group.id", &group)
             .set("session.timeout.ms", "6000")
             .set("heartbeat.interval.ms", "500")
+            .set("enable.auto.commit", "false")
             .set("auto.offset.reset", "earliest")
             .create()
             .expect("consumer");
