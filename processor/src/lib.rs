@@ -5,6 +5,8 @@
 //! * `metric_topology`: the seed application (route by metricset, alert on hot CPUs);
 //! * `runtime`: the Kafka runtime (consumer group, tasks, at-least-once commits, states).
 #![warn(missing_docs)]
-
+pub mod errors;
+pub mod metric_topology;
 pub mod record;
 pub mod runtime;
+pub mod topology;

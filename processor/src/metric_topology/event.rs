@@ -1,0 +1,392 @@
+//! A borrowed view of a Metricbeat event: the few fields routing and alerting need, found in
+//! one pass over the JSON, with the record bytes kept as they are.
+//!
+//! Input rules (deterministic, documented):
+//! * the value must be one JSON object, optionally surrounded by whitespace; a UTF-8 byte-order
+//!   mark, trailing data, `NaN`/`Infinity` and other non-JSON are refused with the position;
+//! * a duplicate `@timestamp`, `host`, `metricset`, `metricset.name`, `system`, `system.cpu`,
+//!   `system.cpu.total`, `...norm` or `...norm.pct` key is refused; duplicates elsewhere are
+//!   not looked at (the record is passed through unchanged);
+//! * `metricset.name` is required and must be a string; `null` counts as missing;
+//! * `@timestamp` (a string) and `host` (an object) are needed only to build an alert, and
+//!   `system.cpu.total.norm.pct` (a number) only for cpu events.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::marker::PhantomData;
+
+use serde::Deserialize;
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde_json::value::RawValue;
+
+use super::minify::minify_json;
+use crate::topology::serdes::{Serde, SerdeError};
+
+/// A Metricbeat event as the metric topology sees it, borrowing the record bytes.
+#[derive(Debug, Clone)]
+pub struct MetricEvent<'a> {
+    raw: &'a [u8],
+    metricset: Cow<'a, str>,
+    timestamp: Option<Cow<'a, str>>,
+    host: Option<&'a RawValue>,
+    cpu_total_norm_pct: Option<f64>,
+}
+
+impl<'a> MetricEvent<'a> {
+    /// Reads the view from a record value.
+    ///
+    /// # Errors
+    /// [`SerdeError`] naming the JSON path and position of what is wrong (see the module doc).
+    pub fn parse(raw: &'a [u8]) -> Result<Self, SerdeError> {
+        if raw.starts_with(b"\xEF\xBB\xBF") {
+            return Err(SerdeError::new(
+                "the value starts with a UTF-8 byte-order mark; JSON records must not",
+            ));
+        }
+        let envelope = parse_envelope(raw)?;
+        let metricset = envelope
+            .metricset_name
+            .ok_or_else(|| SerdeError::new("missing field `metricset.name`"))?;
+        Ok(Self {
+            raw,
+            metricset: metricset.0,
+            timestamp: envelope.timestamp.map(|t| t.0),
+            host: envelope.host,
+            cpu_total_norm_pct: envelope.cpu_total_norm_pct,
+        })
+    }
+
+    /// The record value, unchanged.
+    pub fn raw(&self) -> &'a [u8] {
+        self.raw
+    }
+
+    /// `metricset.name` (`cpu`, `memory`, ...).
+    pub fn metricset(&self) -> &str {
+        &self.metricset
+    }
+
+    /// `system.cpu.total.norm.pct`.
+    ///
+    /// # Errors
+    /// A message saying the field is missing.
+    pub fn cpu_total_norm_pct(&self) -> Result<f64, String> {
+        self.cpu_total_norm_pct.ok_or_else(|| {
+            format!(
+                "{} event lacks the number `system.cpu.total.norm.pct`",
+                self.metricset
+            )
+        })
+    }
+
+    /// The alert for this event: its `host` object, members in their original order, with
+    /// `"timestamp"` = `@timestamp` appended, as compact JSON.
+    ///
+    /// # Errors
+    /// A message naming the missing or ill-typed field.
+    pub fn alert(&self) -> Result<Vec<u8>, String> {
+        let host = self.host.ok_or("event lacks the object `host`")?.get();
+        if !host.starts_with('{') {
+            return Err(format!("`host` must be an object, found {}", preview(host)));
+        }
+        let timestamp = self
+            .timestamp
+            .as_deref()
+            .ok_or("event lacks the string `@timestamp`")?;
+        let host = minify_json(host.as_bytes());
+        // `host` is a valid compact object: "{}" or "{...}".
+        let members = &host[1..host.len() - 1];
+        let mut alert = Vec::with_capacity(host.len() + timestamp.len() + 16);
+        alert.push(b'{');
+        alert.extend_from_slice(members);
+        if !members.is_empty() {
+            alert.push(b',');
+        }
+        alert.extend_from_slice(b"\"timestamp\":");
+        serde_json::to_writer(&mut alert, timestamp)
+            .map_err(|e| format!("cannot write the alert timestamp: {e}"))?;
+        alert.push(b'}');
+        Ok(alert)
+    }
+}
+
+/// The start of a JSON value, for error messages.
+fn preview(json: &str) -> String {
+    let end = json.char_indices().nth(20).map_or(json.len(), |(i, _)| i);
+    if end < json.len() {
+        format!("{}...", &json[..end])
+    } else {
+        json.to_owned()
+    }
+}
+
+fn parse_envelope(raw: &[u8]) -> Result<Envelope<'_>, SerdeError> {
+    let mut de = serde_json::Deserializer::from_slice(raw);
+    match Envelope::deserialize(&mut de).and_then(|envelope| de.end().map(|()| envelope)) {
+        Ok(envelope) => Ok(envelope),
+        // Only on failure: parse again, tracking the path, to say where the problem is.
+        Err(error) => {
+            let mut de = serde_json::Deserializer::from_slice(raw);
+            let path_error = match serde_path_to_error::deserialize::<_, Envelope<'_>>(&mut de) {
+                Err(e) if e.path().iter().next().is_some() => {
+                    format!("invalid JSON at `{}`: {}", e.path(), e.inner())
+                }
+                _ => format!("invalid JSON: {error}"),
+            };
+            Err(SerdeError::new(path_error))
+        }
+    }
+}
+
+/// A string that borrows the input when it has no escapes.
+#[derive(Deserialize)]
+struct Text<'a>(#[serde(borrow)] Cow<'a, str>);
+
+/// Which of `names` an object key is, if any, without allocating.
+struct KeyIndex(&'static [&'static str]);
+
+impl<'de> DeserializeSeed<'de> for KeyIndex {
+    type Value = Option<usize>;
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_identifier(self)
+    }
+}
+
+impl Visitor<'_> for KeyIndex {
+    type Value = Option<usize>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an object key")
+    }
+    fn visit_str<E: de::Error>(self, key: &str) -> Result<Self::Value, E> {
+        Ok(self.0.iter().position(|name| *name == key))
+    }
+}
+
+/// Reads the members of an object named in `names` into `slots` (each once; `null` = absent)
+/// and skips the others; refuses anything but an object.
+fn visit_members<'de, A: MapAccess<'de>>(
+    mut map: A,
+    names: &'static [&'static str],
+    mut read: impl FnMut(usize, &mut A) -> Result<(), A::Error>,
+) -> Result<(), A::Error> {
+    let mut seen = 0u32;
+    while let Some(member) = map.next_key_seed(KeyIndex(names))? {
+        match member {
+            Some(index) => {
+                if seen & (1 << index) != 0 {
+                    return Err(de::Error::duplicate_field(names[index]));
+                }
+                seen |= 1 << index;
+                read(index, &mut map)?;
+            }
+            None => {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Names one member of an object.
+trait MemberName {
+    const NAME: &'static str;
+}
+
+/// The member `K` of an object, read as a `T` (`None` when absent or `null`).
+struct Member<K, T>(Option<T>, PhantomData<K>);
+
+impl<'de, K: MemberName, T: Deserialize<'de>> Deserialize<'de> for Member<K, T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(Member::<K, T>(None, PhantomData))
+    }
+}
+
+impl<'de, K: MemberName, T: Deserialize<'de>> Visitor<'de> for Member<K, T> {
+    type Value = Self;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "an object (with member `{}`)", K::NAME)
+    }
+    fn visit_map<A: MapAccess<'de>>(mut self, map: A) -> Result<Self, A::Error> {
+        visit_members(map, &[K::NAME], |_, map| {
+            self.0 = map.next_value::<Option<T>>()?;
+            Ok(())
+        })?;
+        Ok(self)
+    }
+}
+
+macro_rules! member_names {
+    ($($marker:ident = $name:literal),* $(,)?) => {$(
+        struct $marker;
+        impl MemberName for $marker {
+            const NAME: &'static str = $name;
+        }
+    )*};
+}
+
+member_names!(
+    NameKey = "name",
+    CpuKey = "cpu",
+    TotalKey = "total",
+    NormKey = "norm",
+    PctKey = "pct"
+);
+
+/// `system.cpu.total.norm.pct`, seen from `system`.
+type SystemCpuNormPct = Member<CpuKey, Member<TotalKey, Member<NormKey, Member<PctKey, f64>>>>;
+
+/// The top-level members the topology needs.
+#[derive(Default)]
+struct Envelope<'a> {
+    timestamp: Option<Text<'a>>,
+    host: Option<&'a RawValue>,
+    metricset_name: Option<Text<'a>>,
+    cpu_total_norm_pct: Option<f64>,
+}
+
+const ENVELOPE_MEMBERS: &[&str] = &["@timestamp", "host", "metricset", "system"];
+
+impl<'de: 'a, 'a> Deserialize<'de> for Envelope<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(EnvelopeVisitor(PhantomData))
+    }
+}
+
+struct EnvelopeVisitor<'a>(PhantomData<Envelope<'a>>);
+
+impl<'de: 'a, 'a> Visitor<'de> for EnvelopeVisitor<'a> {
+    type Value = Envelope<'a>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a Metricbeat event (a JSON object)")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Envelope<'a>, A::Error> {
+        let mut envelope = Envelope::default();
+        visit_members(map, ENVELOPE_MEMBERS, |index, map| {
+            match index {
+                0 => envelope.timestamp = map.next_value()?,
+                1 => envelope.host = map.next_value()?,
+                2 => {
+                    envelope.metricset_name = map
+                        .next_value::<Option<Member<NameKey, Text<'a>>>>()?
+                        .and_then(|m| m.0)
+                }
+                _ => {
+                    let pct = map.next_value::<Option<SystemCpuNormPct>>()?;
+                    envelope.cpu_total_norm_pct = pct
+                        .and_then(|cpu| cpu.0)
+                        .and_then(|total| total.0)
+                        .and_then(|norm| norm.0)
+                        .and_then(|pct| pct.0);
+                }
+            }
+            Ok(())
+        })?;
+        Ok(envelope)
+    }
+}
+
+/// The serde of [`MetricEvent`] values: parses the view, writes the original bytes back.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct MetricEventSerde;
+
+impl Serde for MetricEventSerde {
+    type Value<'a> = MetricEvent<'a>;
+    const NAME: &'static str = "metricbeat event";
+
+    fn deserialize<'a>(bytes: Option<&'a [u8]>) -> Result<Self::Value<'a>, SerdeError> {
+        MetricEvent::parse(bytes.ok_or_else(|| {
+            SerdeError::new("null value (tombstone) where a Metricbeat event was expected")
+        })?)
+    }
+
+    fn serialize<'a>(value: Self::Value<'a>) -> Result<Option<Cow<'a, [u8]>>, SerdeError> {
+        Ok(Some(Cow::Borrowed(value.raw)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_error(raw: &str) -> String {
+        MetricEvent::parse(raw.as_bytes())
+            .map(|_| ())
+            .map_err(|e| e.message)
+            .expect_err("must fail")
+    }
+
+    #[test]
+    fn finds_the_routing_fields() {
+        let raw = br#"{"host":{"name":"h"},"system":{"cpu":{"total":{"pct":1.2,"norm":{"pct":0.6}}}},"@timestamp":"t","metricset":{"name":"cpu"}}"#;
+        let event = MetricEvent::parse(raw).expect("valid event");
+        assert_eq!(event.metricset(), "cpu");
+        assert_eq!(event.cpu_total_norm_pct(), Ok(0.6));
+        assert_eq!(event.raw(), raw);
+        assert_eq!(
+            event.alert().as_deref(),
+            Ok(br#"{"name":"h","timestamp":"t"}"#.as_slice())
+        );
+    }
+
+    #[test]
+    fn refuses_bad_input_with_reasons() {
+        assert_eq!(
+            parse_error("\u{feff}{}"),
+            "the value starts with a UTF-8 byte-order mark; JSON records must not"
+        );
+        assert_eq!(parse_error("{}"), "missing field `metricset.name`");
+        assert_eq!(
+            parse_error(r#"{"metricset":{"name":null}}"#),
+            "missing field `metricset.name`"
+        );
+        assert_eq!(
+            parse_error(r#"{"metricset":{"name":"cpu","name":"memory"}}"#),
+            "invalid JSON at `metricset`: duplicate field `name` at line 1 column 33"
+        );
+        assert_eq!(
+            parse_error(r#"{"metricset":{"name":3}}"#),
+            "invalid JSON at `metricset.name`: invalid type: integer `3`, expected a string at line 1 column 22"
+        );
+        assert_eq!(
+            parse_error(r#"{"metricset":{"name":"cpu"}} x"#),
+            "invalid JSON: trailing characters at line 1 column 30"
+        );
+        assert_eq!(
+            parse_error(r#"{"a":NaN,"metricset":{"name":"cpu"}}"#),
+            "invalid JSON at `a`: expected value at line 1 column 6"
+        );
+        assert_eq!(
+            parse_error("[1]"),
+            "invalid JSON: invalid type: sequence, expected a Metricbeat event (a JSON object) at line 1 column 1"
+        );
+        assert_eq!(
+            parse_error(
+                r#"{"metricset":{"name":"cpu"},"system":{"cpu":{"total":{"norm":{"pct":"high"}}}}}"#
+            ),
+            "invalid JSON at `system.cpu.total.norm.pct`: invalid type: string \"high\", expected f64 at line 1 column 75"
+        );
+    }
+
+    #[test]
+    fn alert_needs_host_object_and_timestamp() {
+        let event = |raw: &'static str| MetricEvent::parse(raw.as_bytes()).expect("valid event");
+        assert_eq!(
+            event(r#"{"metricset":{"name":"cpu"},"@timestamp":"t"}"#).alert(),
+            Err("event lacks the object `host`".to_owned())
+        );
+        assert_eq!(
+            event(r#"{"metricset":{"name":"cpu"},"host":"h","@timestamp":"t"}"#).alert(),
+            Err("`host` must be an object, found \"h\"".to_owned())
+        );
+        assert_eq!(
+            event(r#"{"metricset":{"name":"cpu"},"host":{}}"#).alert(),
+            Err("event lacks the string `@timestamp`".to_owned())
+        );
+        assert_eq!(
+            event(r#"{"metricset":{"name":"cpu"},"host":{},"@timestamp":"a\"b"}"#)
+                .alert()
+                .as_deref(),
+            Ok(br#"{"timestamp":"a\"b"}"#.as_slice())
+        );
+    }
+}

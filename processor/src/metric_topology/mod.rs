@@ -1,0 +1,243 @@
+//! The metric topology (the reference design's `MetricStreams`), built with the DSL:
+//!
+//! * from `metric.all`, split by `metricset.name`: `cpu` → `metric.cpu`, `memory` →
+//!   `metric.memory`, each extra route `name` → its topic; the record bytes unchanged;
+//!   other metricsets are dropped;
+//! * cpu events whose `system.cpu.total.norm.pct` is strictly greater than the threshold →
+//!   `metric.cpu.alert`, value = the event's `host` object with `"timestamp"` = `@timestamp`
+//!   appended, compact.
+//!
+//! Each record is parsed once into a borrowed [`MetricEvent`]; pass-through outputs borrow
+//! the input. A record that is not a Metricbeat event, lacks `metricset.name`, or (cpu)
+//! lacks what routing or the alert needs fails with a [`crate::topology::ProcessingError`].
+
+mod event;
+mod minify;
+
+use std::collections::BTreeMap;
+
+use ferrobeat_schema::topics;
+use serde::Deserialize;
+
+pub use event::{MetricEvent, MetricEventSerde};
+
+use crate::topology::serdes::{Bytes, Nullable};
+use crate::topology::{StreamsBuilder, Topology, validate_topic_name};
+
+/// The metricset routed to the cpu topic and checked for alerts.
+pub const CPU_METRICSET: &str = "cpu";
+/// The metricset routed to the memory topic.
+pub const MEMORY_METRICSET: &str = "memory";
+
+/// Topics and threshold of the metric topology; every key is optional.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricTopologyConfig {
+    /// Where events are read (default `metric.all`).
+    pub input_topic: String,
+    /// Where cpu events go (default `metric.cpu`).
+    pub cpu_topic: String,
+    /// Where memory events go (default `metric.memory`).
+    pub memory_topic: String,
+    /// Where alerts go (default `metric.cpu.alert`).
+    pub alert_topic: String,
+    /// Alert when `system.cpu.total.norm.pct` is strictly greater than this (default 0.5).
+    pub alert_threshold: f64,
+    /// More routes: metricset name → topic (e.g. `network = "metric.network"`).
+    pub extra_routes: BTreeMap<String, String>,
+}
+
+impl Default for MetricTopologyConfig {
+    fn default() -> Self {
+        Self {
+            input_topic: topics::ALL.to_owned(),
+            cpu_topic: topics::CPU.to_owned(),
+            memory_topic: topics::MEMORY.to_owned(),
+            alert_topic: topics::CPU_ALERT.to_owned(),
+            alert_threshold: 0.5,
+            extra_routes: BTreeMap::new(),
+        }
+    }
+}
+
+/// A metric topology setting that cannot work, naming the key and the reason.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid `{key}`: {reason}")]
+pub struct MetricTopologyConfigError {
+    /// The offending key (`alert_threshold`, `extra_routes.network`, ...).
+    pub key: String,
+    /// Why it is refused.
+    pub reason: String,
+}
+
+impl MetricTopologyConfig {
+    /// Checks the settings: valid topic names, no output topic equal to the input topic, a
+    /// finite threshold in `0..=1`, extra routes for other metricsets than cpu and memory.
+    ///
+    /// # Errors
+    /// The first problem found, naming the key.
+    pub fn validate(&self) -> Result<(), MetricTopologyConfigError> {
+        let refuse = |key: &str, reason: String| MetricTopologyConfigError {
+            key: key.to_owned(),
+            reason,
+        };
+        if !(self.alert_threshold.is_finite() && (0.0..=1.0).contains(&self.alert_threshold)) {
+            return Err(refuse(
+                "alert_threshold",
+                format!(
+                    "{} is not a fraction between 0 and 1 (norm.pct ranges 0..1)",
+                    self.alert_threshold
+                ),
+            ));
+        }
+        validate_topic_name(&self.input_topic).map_err(|reason| refuse("input_topic", reason))?;
+        let outputs = [
+            ("cpu_topic".to_owned(), &self.cpu_topic),
+            ("memory_topic".to_owned(), &self.memory_topic),
+            ("alert_topic".to_owned(), &self.alert_topic),
+        ]
+        .into_iter()
+        .chain(
+            self.extra_routes
+                .iter()
+                .map(|(metricset, topic)| (format!("extra_routes.{metricset}"), topic)),
+        );
+        for (key, topic) in outputs {
+            validate_topic_name(topic).map_err(|reason| refuse(&key, reason))?;
+            if *topic == self.input_topic {
+                return Err(refuse(
+                    &key,
+                    format!("{topic:?} is also the input topic; records would loop"),
+                ));
+            }
+        }
+        for metricset in self.extra_routes.keys() {
+            let key = format!("extra_routes.{metricset}");
+            if metricset.is_empty() {
+                return Err(refuse(
+                    "extra_routes",
+                    "a metricset name cannot be empty".to_owned(),
+                ));
+            }
+            if metricset == CPU_METRICSET || metricset == MEMORY_METRICSET {
+                return Err(refuse(
+                    &key,
+                    format!("{metricset} is routed by `{metricset}_topic`"),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Builds the metric topology. Call [`MetricTopologyConfig::validate`] first: invalid
+/// topic names are not checked here.
+pub fn metric_topology(config: &MetricTopologyConfig) -> Topology {
+    let builder = StreamsBuilder::new();
+    let events = builder.stream::<Nullable<Bytes>, MetricEventSerde>(&config.input_topic);
+    let mut routes = events.split_named("route-");
+    let cpu = routes.branch(CPU_METRICSET, |_, event| event.metricset() == CPU_METRICSET);
+    let memory = routes.branch(MEMORY_METRICSET, |_, event| {
+        event.metricset() == MEMORY_METRICSET
+    });
+    for (metricset, topic) in &config.extra_routes {
+        let wanted = metricset.clone();
+        routes
+            .branch(metricset, move |_, event| event.metricset() == wanted)
+            .to(topic);
+    }
+    // No default branch: events of other metricsets are dropped.
+    cpu.to(&config.cpu_topic);
+    memory.to(&config.memory_topic);
+    let threshold = config.alert_threshold;
+    cpu.try_filter(move |_, event| event.cpu_total_norm_pct().map(|pct| pct > threshold))
+        .try_map_values(|event| event.alert())
+        .to(&config.alert_topic);
+    builder
+        .build()
+        .expect("the metric topology has one source and unique node names by construction")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refused(config: &MetricTopologyConfig) -> (String, String) {
+        let err = config.validate().expect_err("invalid config");
+        (err.key, err.reason)
+    }
+
+    #[test]
+    fn defaults_are_the_pipeline_topics() {
+        let config: MetricTopologyConfig = toml::from_str("").expect("empty config");
+        assert_eq!(config, MetricTopologyConfig::default());
+        assert_eq!(config.validate(), Ok(()));
+        let topology = metric_topology(&config);
+        assert_eq!(topology.source_topics(), ["metric.all"]);
+        assert_eq!(
+            topology.sink_topics(),
+            ["metric.cpu", "metric.memory", "metric.cpu.alert"]
+        );
+    }
+
+    #[test]
+    fn config_reads_extra_routes_and_refuses_unknown_keys() {
+        let config: MetricTopologyConfig =
+            toml::from_str("alert_threshold = 0.9\n[extra_routes]\nnetwork = \"metric.network\"")
+                .expect("valid config");
+        assert_eq!(config.alert_threshold, 0.9);
+        assert_eq!(
+            config.extra_routes.get("network").map(String::as_str),
+            Some("metric.network")
+        );
+        let err =
+            toml::from_str::<MetricTopologyConfig>("threshold = 0.9").expect_err("unknown key");
+        assert!(
+            err.to_string().contains("unknown field `threshold`"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn validate_names_the_key() {
+        for threshold in [f64::NAN, -0.1, 1.5, f64::INFINITY] {
+            let config = MetricTopologyConfig {
+                alert_threshold: threshold,
+                ..Default::default()
+            };
+            assert_eq!(refused(&config).0, "alert_threshold");
+        }
+        let config = MetricTopologyConfig {
+            cpu_topic: "metric.all".to_owned(),
+            ..Default::default()
+        };
+        assert_eq!(
+            refused(&config),
+            (
+                "cpu_topic".to_owned(),
+                "\"metric.all\" is also the input topic; records would loop".to_owned()
+            )
+        );
+        let config = MetricTopologyConfig {
+            alert_topic: String::new(),
+            ..Default::default()
+        };
+        assert_eq!(
+            refused(&config),
+            (
+                "alert_topic".to_owned(),
+                "a topic name cannot be empty".to_owned()
+            )
+        );
+        let mut config = MetricTopologyConfig::default();
+        config
+            .extra_routes
+            .insert("memory".to_owned(), "metric.mem2".to_owned());
+        assert_eq!(refused(&config).0, "extra_routes.memory");
+        let mut config = MetricTopologyConfig::default();
+        config
+            .extra_routes
+            .insert("network".to_owned(), "metric/net".to_owned());
+        assert_eq!(refused(&config).0, "extra_routes.network");
+    }
+}

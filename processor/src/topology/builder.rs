@@ -1,0 +1,530 @@
+//! The DSL: [`StreamsBuilder`], [`KStream`] and [`BranchedKStream`], building a [`Topology`].
+
+use std::any::Any;
+use std::cell::RefCell;
+use std::fmt;
+use std::marker::PhantomData;
+use std::rc::Rc;
+use std::sync::Arc;
+
+use super::describe::{NodeDescription, NodeRole};
+use super::node::{
+    Downstream, Node, NodeRef, OperatorFailure, PassThrough, Processor, RecordContext, Sink,
+    Source, SourceNode, operator,
+};
+use super::serdes::{IntoValue, Serde};
+use super::{Topology, TopologyError, intern};
+
+/// Turns a graph node into its executable form once its children are known.
+type Factory = Box<dyn FnOnce(&[usize], &mut Assembler<'_>) -> Result<Built, TopologyError>>;
+
+/// An executable node: a source, or a `NodeRef<K, V>` behind `Any`.
+enum Built {
+    Source(Arc<dyn SourceNode>),
+    Node(Box<dyn Any>),
+}
+
+struct GraphNode {
+    description: NodeDescription,
+    children: Vec<usize>,
+    factory: Option<Factory>,
+}
+
+#[derive(Default)]
+struct Graph {
+    nodes: Vec<GraphNode>,
+    /// Kafka Streams' per-builder counter behind generated names.
+    next_index: usize,
+}
+
+impl Graph {
+    fn generated_name(&mut self, prefix: &str) -> String {
+        let name = format!("{prefix}{:010}", self.next_index);
+        self.next_index += 1;
+        name
+    }
+
+    fn add(&mut self, description: NodeDescription, parents: &[usize], factory: Factory) -> usize {
+        let id = self.nodes.len();
+        for &parent in parents {
+            self.nodes[parent].children.push(id);
+        }
+        self.nodes.push(GraphNode {
+            description,
+            children: Vec::new(),
+            factory: Some(factory),
+        });
+        id
+    }
+}
+
+/// Builds executable nodes in dependency order, each once (merge points have several parents).
+struct Assembler<'g> {
+    nodes: &'g mut [GraphNode],
+    built: Vec<Option<Built>>,
+}
+
+impl Assembler<'_> {
+    fn build(&mut self, id: usize) -> Result<(), TopologyError> {
+        if self.built[id].is_some() {
+            return Ok(());
+        }
+        let factory = self.nodes[id]
+            .factory
+            .take()
+            .ok_or_else(|| TopologyError::Internal(id.to_string()))?;
+        let children = self.nodes[id].children.clone();
+        let built = factory(&children, self)?;
+        self.built[id] = Some(built);
+        Ok(())
+    }
+
+    fn downstream<K: Serde, V: Serde>(
+        &mut self,
+        children: &[usize],
+    ) -> Result<Downstream<K, V>, TopologyError> {
+        let mut nodes = Vec::with_capacity(children.len());
+        for &child in children {
+            self.build(child)?;
+            let node = match &self.built[child] {
+                Some(Built::Node(node)) => node.downcast_ref::<NodeRef<K, V>>(),
+                _ => None,
+            };
+            let node = node.ok_or_else(|| TopologyError::Internal(child.to_string()))?;
+            nodes.push(Arc::clone(node));
+        }
+        Ok(Downstream::new(nodes))
+    }
+}
+
+/// Where a topology is declared: sources, then operators on the streams they return.
+///
+/// ```
+/// use ferrobeat_processor::topology::{StreamsBuilder, serdes::{Nullable, Bytes, Utf8}};
+/// let builder = StreamsBuilder::new();
+/// builder
+///     .stream::<Nullable<Bytes>, Utf8>("in")
+///     .filter(|_key, value| value.len() > 5)
+///     .to("out");
+/// let topology = builder.build().expect("valid topology");
+/// assert_eq!(topology.sink_topics(), ["out"]);
+/// ```
+#[derive(Clone, Default)]
+pub struct StreamsBuilder {
+    graph: Rc<RefCell<Graph>>,
+}
+
+impl fmt::Debug for StreamsBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StreamsBuilder")
+            .field("nodes", &self.graph.borrow().nodes.len())
+            .finish()
+    }
+}
+
+impl StreamsBuilder {
+    /// An empty builder.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A stream of the records of `topic`, read with key serde `K` and value serde `V`.
+    pub fn stream<K: Serde, V: Serde>(&self, topic: &str) -> KStream<K, V> {
+        let mut graph = self.graph.borrow_mut();
+        let name = graph.generated_name("KSTREAM-SOURCE-");
+        let description = NodeDescription::new(
+            &name,
+            NodeRole::Source {
+                topics: vec![topic.to_owned()],
+            },
+        );
+        let factory: Factory = Box::new(move |children, assembler| {
+            let down = assembler.downstream::<K, V>(children)?;
+            Ok(Built::Source(Arc::new(Source { name, down })))
+        });
+        let id = graph.add(description, &[], factory);
+        KStream::new(Rc::clone(&self.graph), id)
+    }
+
+    /// Freezes the declared graph into a runnable, shareable [`Topology`].
+    ///
+    /// # Errors
+    /// [`TopologyError`] when two sources read the same topic or two nodes share a name.
+    pub fn build(&self) -> Result<Topology, TopologyError> {
+        let mut graph = self.graph.borrow_mut();
+        let descriptions: Vec<NodeDescription> = graph
+            .nodes
+            .iter()
+            .map(|node| node.description.clone())
+            .collect();
+        let children: Vec<Vec<usize>> = graph
+            .nodes
+            .iter()
+            .map(|node| node.children.clone())
+            .collect();
+        check_unique_names(&descriptions)?;
+        let mut assembler = Assembler {
+            built: (0..graph.nodes.len()).map(|_| None).collect(),
+            nodes: &mut graph.nodes,
+        };
+        let mut sources: Vec<(String, Arc<dyn SourceNode>)> = Vec::new();
+        for (id, description) in descriptions.iter().enumerate() {
+            let NodeRole::Source { topics } = &description.role else {
+                continue;
+            };
+            assembler.build(id)?;
+            let Some(Built::Source(source)) = &assembler.built[id] else {
+                return Err(TopologyError::Internal(description.name.clone()));
+            };
+            for topic in topics {
+                if sources.iter().any(|(known, _)| known == topic) {
+                    return Err(TopologyError::DuplicateSourceTopic(topic.clone()));
+                }
+                sources.push((topic.clone(), Arc::clone(source)));
+            }
+        }
+        // Nodes not reachable from a source are not possible: every node hangs off a source.
+        Ok(Topology::new(
+            sources,
+            super::describe::describe(&descriptions, &children),
+        ))
+    }
+}
+
+fn check_unique_names(descriptions: &[NodeDescription]) -> Result<(), TopologyError> {
+    let mut names: Vec<&str> = descriptions.iter().map(|d| d.name.as_str()).collect();
+    names.sort_unstable();
+    match names.windows(2).find(|pair| pair[0] == pair[1]) {
+        Some(pair) => Err(TopologyError::DuplicateNodeName(pair[0].to_owned())),
+        None => Ok(()),
+    }
+}
+
+/// A stream of records with key serde `K` and value serde `V`, as Kafka Streams' `KStream`.
+///
+/// Operators add a node to the builder's graph and return the stream of its output.
+pub struct KStream<K: Serde, V: Serde> {
+    graph: Rc<RefCell<Graph>>,
+    id: usize,
+    types: PhantomData<fn() -> (K, V)>,
+}
+
+impl<K: Serde, V: Serde> Clone for KStream<K, V> {
+    fn clone(&self) -> Self {
+        Self::new(Rc::clone(&self.graph), self.id)
+    }
+}
+
+impl<K: Serde, V: Serde> fmt::Debug for KStream<K, V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = self.graph.borrow().nodes[self.id].description.name.clone();
+        f.debug_struct("KStream")
+            .field("node", &name)
+            .field("key", &K::NAME)
+            .field("value", &V::NAME)
+            .finish()
+    }
+}
+
+impl<K: Serde, V: Serde> KStream<K, V> {
+    fn new(graph: Rc<RefCell<Graph>>, id: usize) -> Self {
+        Self {
+            graph,
+            id,
+            types: PhantomData,
+        }
+    }
+
+    /// Adds a processor fed by `parents`, whose body `make` builds from its children.
+    fn add_processor<K2: Serde, V2: Serde>(
+        &self,
+        name: String,
+        parents: &[usize],
+        make: impl FnOnce(Downstream<K2, V2>) -> super::node::Operator<K, V> + 'static,
+    ) -> KStream<K2, V2> {
+        let description = NodeDescription::new(&name, NodeRole::Processor);
+        let factory: Factory = Box::new(move |children, assembler| {
+            let down = assembler.downstream::<K2, V2>(children)?;
+            let node: NodeRef<K, V> = Arc::new(Processor {
+                name,
+                operator: make(down),
+            });
+            Ok(Built::Node(Box::new(node)))
+        });
+        let id = self.graph.borrow_mut().add(description, parents, factory);
+        KStream::new(Rc::clone(&self.graph), id)
+    }
+
+    fn named(&self, prefix: &str) -> String {
+        self.graph.borrow_mut().generated_name(prefix)
+    }
+
+    /// Keeps the records for which `predicate` is true (`KSTREAM-FILTER-`).
+    pub fn filter<F>(&self, predicate: F) -> Self
+    where
+        F: for<'a> Fn(&K::Value<'a>, &V::Value<'a>) -> bool + Send + Sync + 'static,
+    {
+        self.filter_where(predicate, true)
+    }
+
+    /// Drops the records for which `predicate` is true (`KSTREAM-FILTER-`).
+    pub fn filter_not<F>(&self, predicate: F) -> Self
+    where
+        F: for<'a> Fn(&K::Value<'a>, &V::Value<'a>) -> bool + Send + Sync + 'static,
+    {
+        self.filter_where(predicate, false)
+    }
+
+    fn filter_where<F>(&self, predicate: F, keep: bool) -> Self
+    where
+        F: for<'a> Fn(&K::Value<'a>, &V::Value<'a>) -> bool + Send + Sync + 'static,
+    {
+        self.try_filter(move |key, value| {
+            Ok::<_, std::convert::Infallible>(predicate(key, value) == keep)
+        })
+    }
+
+    /// Keeps the records for which `predicate` is `Ok(true)`; an `Err` is a processing error
+    /// naming this node, handled by the error policy (`KSTREAM-FILTER-`).
+    pub fn try_filter<F, E>(&self, predicate: F) -> Self
+    where
+        F: for<'a> Fn(&K::Value<'a>, &V::Value<'a>) -> Result<bool, E> + Send + Sync + 'static,
+        E: fmt::Display,
+    {
+        let name = self.named("KSTREAM-FILTER-");
+        self.add_processor(name, &[self.id], move |down: Downstream<K, V>| {
+            operator::<K, V, _>(move |ctx, key, value| {
+                if predicate(&key, &value).map_err(refused)? {
+                    down.forward(ctx, key, value)?;
+                }
+                Ok(())
+            })
+        })
+    }
+
+    /// Replaces each value by `mapper(value)`, keeping key, timestamp and headers (`KSTREAM-MAPVALUES-`).
+    pub fn map_values<VR, F>(&self, mapper: F) -> KStream<K, VR::Serde>
+    where
+        VR: IntoValue,
+        F: for<'a> Fn(V::Value<'a>) -> VR + Send + Sync + 'static,
+    {
+        self.try_map_values(move |value| Ok::<_, std::convert::Infallible>(mapper(value)))
+    }
+
+    /// As [`KStream::map_values`]; an `Err` is a processing error naming this node.
+    pub fn try_map_values<VR, F, E>(&self, mapper: F) -> KStream<K, VR::Serde>
+    where
+        VR: IntoValue,
+        F: for<'a> Fn(V::Value<'a>) -> Result<VR, E> + Send + Sync + 'static,
+        E: fmt::Display,
+    {
+        let name = self.named("KSTREAM-MAPVALUES-");
+        self.add_processor(name, &[self.id], move |down: Downstream<K, VR::Serde>| {
+            operator::<K, V, _>(move |ctx, key, value| {
+                let value = mapper(value).map_err(refused)?.into_value();
+                Ok(down.forward(ctx, key, value)?)
+            })
+        })
+    }
+
+    /// Replaces each record by `mapper(key, value)` = `(new key, new value)` (`KSTREAM-MAP-`).
+    pub fn map<KR, VR, F>(&self, mapper: F) -> KStream<KR::Serde, VR::Serde>
+    where
+        KR: IntoValue,
+        VR: IntoValue,
+        F: for<'a> Fn(K::Value<'a>, V::Value<'a>) -> (KR, VR) + Send + Sync + 'static,
+    {
+        let name = self.named("KSTREAM-MAP-");
+        self.add_processor(
+            name,
+            &[self.id],
+            move |down: Downstream<KR::Serde, VR::Serde>| {
+                operator::<K, V, _>(move |ctx, key, value| {
+                    let (key, value) = mapper(key, value);
+                    Ok(down.forward(ctx, key.into_value(), value.into_value())?)
+                })
+            },
+        )
+    }
+
+    /// Replaces each value by zero or more values, each with the record's key (`KSTREAM-FLATMAPVALUES-`).
+    pub fn flat_map_values<VR, I, F>(&self, mapper: F) -> KStream<K, VR::Serde>
+    where
+        VR: IntoValue,
+        I: IntoIterator<Item = VR>,
+        F: for<'a> Fn(V::Value<'a>) -> I + Send + Sync + 'static,
+    {
+        let name = self.named("KSTREAM-FLATMAPVALUES-");
+        self.add_processor(name, &[self.id], move |down: Downstream<K, VR::Serde>| {
+            operator::<K, V, _>(move |ctx, key, value| {
+                for value in mapper(value) {
+                    down.forward(ctx, key.clone(), value.into_value())?;
+                }
+                Ok(())
+            })
+        })
+    }
+
+    /// Calls `action` on each record and forwards it unchanged (`KSTREAM-PEEK-`).
+    pub fn peek<F>(&self, action: F) -> Self
+    where
+        F: for<'a> Fn(&K::Value<'a>, &V::Value<'a>) + Send + Sync + 'static,
+    {
+        let name = self.named("KSTREAM-PEEK-");
+        self.add_processor(name, &[self.id], move |down: Downstream<K, V>| {
+            operator::<K, V, _>(move |ctx, key, value| {
+                action(&key, &value);
+                Ok(down.forward(ctx, key, value)?)
+            })
+        })
+    }
+
+    /// Calls `action` on each record; the stream ends here (`KSTREAM-FOREACH-`).
+    pub fn foreach<F>(&self, action: F)
+    where
+        F: for<'a> Fn(&K::Value<'a>, &V::Value<'a>) + Send + Sync + 'static,
+    {
+        let name = self.named("KSTREAM-FOREACH-");
+        self.add_processor::<K, V>(name, &[self.id], move |_down| {
+            operator::<K, V, _>(move |_ctx, key, value| {
+                action(&key, &value);
+                Ok(())
+            })
+        });
+    }
+
+    /// One stream of the records of both streams (`KSTREAM-MERGE-`).
+    pub fn merge(&self, other: &KStream<K, V>) -> Self {
+        let name = self.named("KSTREAM-MERGE-");
+        self.pass_through(name, &[self.id, other.id])
+    }
+
+    fn pass_through(&self, name: String, parents: &[usize]) -> Self {
+        let description = NodeDescription::new(&name, NodeRole::Processor);
+        let factory: Factory = Box::new(move |children, assembler| {
+            let node: NodeRef<K, V> = Arc::new(PassThrough {
+                down: assembler.downstream::<K, V>(children)?,
+            });
+            Ok(Built::Node(Box::new(node)))
+        });
+        let id = self.graph.borrow_mut().add(description, parents, factory);
+        KStream::new(Rc::clone(&self.graph), id)
+    }
+
+    /// Splits the stream into named branches, each record going to the first whose predicate
+    /// holds (`KSTREAM-BRANCH-`; branch nodes are named after it plus the branch name).
+    pub fn split(&self) -> BranchedKStream<K, V> {
+        let prefix = self.named("KSTREAM-BRANCH-");
+        self.split_named(&prefix)
+    }
+
+    /// As [`KStream::split`], naming the split node `prefix` and its branches `prefix` + name.
+    pub fn split_named(&self, prefix: &str) -> BranchedKStream<K, V> {
+        let predicates: Rc<RefCell<Vec<Option<Predicate<K, V>>>>> = Rc::default();
+        let pending = Rc::clone(&predicates);
+        let description = NodeDescription::new(prefix, NodeRole::Processor);
+        let factory: Factory = Box::new(move |children, assembler| {
+            let predicates = pending.take();
+            let down = assembler.downstream::<K, V>(children)?;
+            let node: NodeRef<K, V> = Arc::new(Splitter { predicates, down });
+            Ok(Built::Node(Box::new(node)))
+        });
+        let id = self
+            .graph
+            .borrow_mut()
+            .add(description, &[self.id], factory);
+        BranchedKStream {
+            splitter: KStream::new(Rc::clone(&self.graph), id),
+            prefix: prefix.to_owned(),
+            predicates,
+        }
+    }
+
+    /// Writes every record to `topic` with the stream's serdes (`KSTREAM-SINK-`).
+    pub fn to(&self, topic: &str) {
+        let name = self.named("KSTREAM-SINK-");
+        let description = NodeDescription::new(
+            &name,
+            NodeRole::Sink {
+                topic: topic.to_owned(),
+            },
+        );
+        let topic = intern(topic);
+        let factory: Factory = Box::new(move |_children, _assembler| {
+            let node: NodeRef<K, V> = Arc::new(Sink { name, topic });
+            Ok(Built::Node(Box::new(node)))
+        });
+        self.graph
+            .borrow_mut()
+            .add(description, &[self.id], factory);
+    }
+}
+
+fn refused(error: impl fmt::Display) -> OperatorFailure {
+    OperatorFailure::Refused(error.to_string())
+}
+
+/// A branch predicate of a split.
+type Predicate<K, V> =
+    Box<dyn for<'a> Fn(&<K as Serde>::Value<'a>, &<V as Serde>::Value<'a>) -> bool + Send + Sync>;
+
+/// Sends each record to the first branch whose predicate holds (`None` = default branch).
+struct Splitter<K: Serde, V: Serde> {
+    predicates: Vec<Option<Predicate<K, V>>>,
+    down: Downstream<K, V>,
+}
+
+impl<K: Serde, V: Serde> Node<K, V> for Splitter<K, V> {
+    fn process<'a>(
+        &self,
+        ctx: &mut RecordContext<'a, '_>,
+        key: K::Value<'a>,
+        value: V::Value<'a>,
+    ) -> Result<(), super::ProcessingError> {
+        let chosen = self
+            .predicates
+            .iter()
+            .position(|predicate| predicate.as_ref().is_none_or(|holds| holds(&key, &value)));
+        match chosen {
+            Some(branch) => self.down.forward_to(branch, ctx, key, value),
+            None => Ok(()),
+        }
+    }
+}
+
+/// The branches of a split stream, as Kafka Streams' `BranchedKStream`.
+pub struct BranchedKStream<K: Serde, V: Serde> {
+    splitter: KStream<K, V>,
+    prefix: String,
+    predicates: Rc<RefCell<Vec<Option<Predicate<K, V>>>>>,
+}
+
+impl<K: Serde, V: Serde> fmt::Debug for BranchedKStream<K, V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BranchedKStream")
+            .field("prefix", &self.prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<K: Serde, V: Serde> BranchedKStream<K, V> {
+    /// The stream of records for which `predicate` holds and no earlier branch's did,
+    /// from a node named the split's prefix + `name`.
+    pub fn branch<F>(&mut self, name: &str, predicate: F) -> KStream<K, V>
+    where
+        F: for<'a> Fn(&K::Value<'a>, &V::Value<'a>) -> bool + Send + Sync + 'static,
+    {
+        self.add_branch(name, Some(Box::new(predicate)))
+    }
+
+    /// The stream of records no branch took, from a node named the split's prefix + `0`.
+    pub fn default_branch(mut self) -> KStream<K, V> {
+        self.add_branch("0", None)
+    }
+
+    fn add_branch(&mut self, name: &str, predicate: Option<Predicate<K, V>>) -> KStream<K, V> {
+        self.predicates.borrow_mut().push(predicate);
+        let splitter = &self.splitter;
+        splitter.pass_through(format!("{}{name}", self.prefix), &[splitter.id])
+    }
+}

@@ -1,0 +1,214 @@
+//! The pure stream-processing DSL (no Kafka): declare a graph with [`StreamsBuilder`] and
+//! [`KStream`], freeze it into a [`Topology`], run records through [`Topology::process`].
+//!
+//! Records keep their key, value, timestamp and headers and know their source topic,
+//! partition and offset ([`crate::record::InputRecord`]). Serdes ([`serdes`]) turn bytes into
+//! the values operators see at the sources and back at the sinks; values may borrow the
+//! consumed bytes, so pass-through records are never copied.
+
+mod builder;
+mod describe;
+mod node;
+pub mod serdes;
+
+use std::collections::HashSet;
+use std::fmt;
+use std::sync::{Arc, Mutex, OnceLock};
+
+pub use builder::{BranchedKStream, KStream, StreamsBuilder};
+pub use describe::{NodeDescription, NodeRole, Subtopology, TopologyDescription};
+
+use crate::record::{InputRecord, OutputRecord};
+use node::{RecordContext, SourceNode};
+
+/// Which stage of a record's trip failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ProcessingErrorKind {
+    /// The source could not read the record's key or value.
+    Deserialization,
+    /// An operator refused the record (e.g. a field it needs is missing).
+    Processing,
+    /// A sink could not write the key or value.
+    Serialization,
+}
+
+impl ProcessingErrorKind {
+    /// The kind as one word, as used in logs and dead-letter headers.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Deserialization => "deserialization",
+            Self::Processing => "processing",
+            Self::Serialization => "serialization",
+        }
+    }
+}
+
+impl fmt::Display for ProcessingErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A record the topology could not process, naming the node and the reason.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{kind} error in node {node}: {message}")]
+pub struct ProcessingError {
+    /// Which stage failed.
+    pub kind: ProcessingErrorKind,
+    /// The name of the node that failed (`KSTREAM-SOURCE-0000000000`, a branch name, ...).
+    pub node: String,
+    /// What is wrong with the record, and where.
+    pub message: String,
+}
+
+impl ProcessingError {
+    /// An error of `kind` at `node`.
+    pub fn new(kind: ProcessingErrorKind, node: &str, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            node: node.to_owned(),
+            message: message.into(),
+        }
+    }
+}
+
+/// A graph that cannot become a topology.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TopologyError {
+    /// Two sources read the same topic (a record would not know which to take).
+    #[error("topic {0:?} is read by more than one source")]
+    DuplicateSourceTopic(String),
+    /// Two nodes were given the same name.
+    #[error("node name {0:?} is used more than once")]
+    DuplicateNodeName(String),
+    /// A bug in this crate: the graph's edges do not match its node types.
+    #[error("internal error: graph node {0} could not be assembled")]
+    Internal(String),
+}
+
+/// A runnable topology: immutable, shareable between threads, built by
+/// [`StreamsBuilder::build`].
+#[derive(Clone)]
+pub struct Topology {
+    sources: Arc<[(String, Arc<dyn SourceNode>)]>,
+    description: TopologyDescription,
+}
+
+impl fmt::Debug for Topology {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Topology")
+            .field("description", &self.description.to_string())
+            .finish()
+    }
+}
+
+impl Topology {
+    fn new(sources: Vec<(String, Arc<dyn SourceNode>)>, description: TopologyDescription) -> Self {
+        Self {
+            sources: sources.into(),
+            description,
+        }
+    }
+
+    /// The topics its sources read, in declaration order.
+    pub fn source_topics(&self) -> Vec<&str> {
+        self.sources
+            .iter()
+            .map(|(topic, _)| topic.as_str())
+            .collect()
+    }
+
+    /// The topics its sinks write, each once, in declaration order.
+    pub fn sink_topics(&self) -> Vec<&str> {
+        let mut topics: Vec<&str> = Vec::new();
+        for node in self.description.subtopologies.iter().flat_map(|s| &s.nodes) {
+            if let NodeRole::Sink { topic } = &node.role {
+                if !topics.contains(&topic.as_str()) {
+                    topics.push(topic);
+                }
+            }
+        }
+        topics
+    }
+
+    /// Its shape; `Display` prints Kafka Streams' format, see also
+    /// [`TopologyDescription::to_dot`] and [`TopologyDescription::to_mermaid`].
+    pub fn describe(&self) -> TopologyDescription {
+        self.description.clone()
+    }
+
+    /// Runs one consumed record through the topology, handing each output to `emit` (in order).
+    ///
+    /// Outputs inherit the record's timestamp and headers; pass-through values borrow it.
+    ///
+    /// # Errors
+    /// [`ProcessingError`] naming the node and the reason when the record cannot be
+    /// processed, or when no source reads its topic. The caller discards what was emitted
+    /// for this record and applies its error policy ([`crate::errors`]).
+    pub fn process<'a>(
+        &self,
+        record: &InputRecord<'a>,
+        emit: &mut dyn FnMut(OutputRecord<'a>),
+    ) -> Result<(), ProcessingError> {
+        let topic = record.source.topic;
+        let source = self
+            .sources
+            .iter()
+            .find(|(known, _)| known == topic)
+            .ok_or_else(|| {
+                ProcessingError::new(
+                    ProcessingErrorKind::Processing,
+                    "topology",
+                    format!("no source reads topic {topic:?}"),
+                )
+            })?;
+        source.1.process(&mut RecordContext {
+            input: record,
+            emit,
+        })
+    }
+}
+
+/// Checks a Kafka topic name: 1 to 249 characters among ASCII letters, digits, `.`, `_`, `-`,
+/// and not `.` or `..`.
+///
+/// # Errors
+/// A message saying what is wrong with the name.
+pub fn validate_topic_name(name: &str) -> Result<(), String> {
+    if name.is_empty() {
+        return Err("a topic name cannot be empty".to_owned());
+    }
+    if name == "." || name == ".." {
+        return Err(format!("{name:?} is not a valid topic name"));
+    }
+    if name.len() > 249 {
+        return Err(format!("topic name {name:?} is longer than 249 characters"));
+    }
+    match name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
+    {
+        Some(bad) => Err(format!(
+            "topic name {name:?} contains {bad:?}; only ASCII letters, digits, '.', '_' and '-' are allowed"
+        )),
+        None => Ok(()),
+    }
+}
+
+/// Gives a topic name the `'static` lifetime sinks hand out, leaking each distinct name once
+/// (the set of sink topic names of a process is small and fixed).
+fn intern(topic: &str) -> &'static str {
+    static NAMES: OnceLock<Mutex<HashSet<&'static str>>> = OnceLock::new();
+    let mut names = NAMES
+        .get_or_init(Mutex::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    match names.get(topic) {
+        Some(name) => name,
+        None => {
+            let name: &'static str = Box::leak(topic.to_owned().into_boxed_str());
+            names.insert(name);
+            name
+        }
+    }
+}

@@ -1,0 +1,211 @@
+//! The executable graph: typed nodes that push one record at a time to their children.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use super::serdes::Serde;
+use super::{ProcessingError, ProcessingErrorKind};
+use crate::record::{InputRecord, OutputRecord};
+
+/// What every node of one record's trip shares: the consumed record and the output sink.
+pub(crate) struct RecordContext<'a, 'r> {
+    /// The consumed record (its timestamp and headers are inherited by every output).
+    pub(crate) input: &'r InputRecord<'a>,
+    /// Where sink nodes hand their records.
+    pub(crate) emit: &'r mut dyn FnMut(OutputRecord<'a>),
+}
+
+/// A node fed with records of key serde `K` and value serde `V`.
+pub(crate) trait Node<K: Serde, V: Serde>: Send + Sync {
+    /// Processes one record, forwarding results to the node's children.
+    fn process<'a>(
+        &self,
+        ctx: &mut RecordContext<'a, '_>,
+        key: K::Value<'a>,
+        value: V::Value<'a>,
+    ) -> Result<(), ProcessingError>;
+}
+
+/// A shared, type-erased handle on a node.
+pub(crate) type NodeRef<K, V> = Arc<dyn Node<K, V>>;
+
+/// The children of a node, in the order they were attached.
+pub(crate) struct Downstream<K: Serde, V: Serde> {
+    children: Box<[NodeRef<K, V>]>,
+}
+
+impl<K: Serde, V: Serde> Downstream<K, V> {
+    pub(crate) fn new(children: Vec<NodeRef<K, V>>) -> Self {
+        Self {
+            children: children.into_boxed_slice(),
+        }
+    }
+
+    /// Hands the record to every child; only fan-out clones it.
+    pub(crate) fn forward<'a>(
+        &self,
+        ctx: &mut RecordContext<'a, '_>,
+        key: K::Value<'a>,
+        value: V::Value<'a>,
+    ) -> Result<(), ProcessingError> {
+        let Some((last, others)) = self.children.split_last() else {
+            return Ok(());
+        };
+        for child in others {
+            child.process(ctx, key.clone(), value.clone())?;
+        }
+        last.process(ctx, key, value)
+    }
+
+    /// Hands the record to the child at `index` only (a split's chosen branch).
+    pub(crate) fn forward_to<'a>(
+        &self,
+        index: usize,
+        ctx: &mut RecordContext<'a, '_>,
+        key: K::Value<'a>,
+        value: V::Value<'a>,
+    ) -> Result<(), ProcessingError> {
+        match self.children.get(index) {
+            Some(child) => child.process(ctx, key, value),
+            None => Ok(()),
+        }
+    }
+}
+
+/// The entry node of one source topic, taking raw bytes.
+pub(crate) trait SourceNode: Send + Sync {
+    /// Deserialises the record and pushes it down the graph.
+    fn process<'a>(&self, ctx: &mut RecordContext<'a, '_>) -> Result<(), ProcessingError>;
+}
+
+/// Reads key and value with their serdes and forwards them.
+pub(crate) struct Source<K: Serde, V: Serde> {
+    pub(crate) name: String,
+    pub(crate) down: Downstream<K, V>,
+}
+
+impl<K: Serde, V: Serde> SourceNode for Source<K, V> {
+    fn process<'a>(&self, ctx: &mut RecordContext<'a, '_>) -> Result<(), ProcessingError> {
+        let fail = |what: &str, e: super::serdes::SerdeError| {
+            ProcessingError::new(
+                ProcessingErrorKind::Deserialization,
+                &self.name,
+                format!("{what}: {e}"),
+            )
+        };
+        let key = K::deserialize(ctx.input.key).map_err(|e| fail("key", e))?;
+        let value = V::deserialize(ctx.input.value).map_err(|e| fail("value", e))?;
+        self.down.forward(ctx, key, value)
+    }
+}
+
+/// Writes key and value with their serdes to one topic.
+pub(crate) struct Sink {
+    pub(crate) name: String,
+    pub(crate) topic: &'static str,
+}
+
+impl<K: Serde, V: Serde> Node<K, V> for Sink {
+    fn process<'a>(
+        &self,
+        ctx: &mut RecordContext<'a, '_>,
+        key: K::Value<'a>,
+        value: V::Value<'a>,
+    ) -> Result<(), ProcessingError> {
+        let fail = |what: &str, e: super::serdes::SerdeError| {
+            ProcessingError::new(
+                ProcessingErrorKind::Serialization,
+                &self.name,
+                format!("{what}: {e}"),
+            )
+        };
+        let key = K::serialize(key).map_err(|e| fail("key", e))?;
+        let value = V::serialize(value).map_err(|e| fail("value", e))?;
+        (ctx.emit)(OutputRecord {
+            topic: Cow::Borrowed(self.topic),
+            key,
+            value,
+            timestamp: ctx.input.timestamp,
+            headers: ctx.input.headers.clone(),
+        });
+        Ok(())
+    }
+}
+
+/// Forwards every record unchanged (merge points and split branches).
+pub(crate) struct PassThrough<K: Serde, V: Serde> {
+    pub(crate) down: Downstream<K, V>,
+}
+
+impl<K: Serde, V: Serde> Node<K, V> for PassThrough<K, V> {
+    fn process<'a>(
+        &self,
+        ctx: &mut RecordContext<'a, '_>,
+        key: K::Value<'a>,
+        value: V::Value<'a>,
+    ) -> Result<(), ProcessingError> {
+        self.down.forward(ctx, key, value)
+    }
+}
+
+/// Why a processor's function did not complete: its own refusal, or an error further down.
+pub(crate) enum OperatorFailure {
+    /// The user function refused the record with this message.
+    Refused(String),
+    /// A node further down failed.
+    Downstream(ProcessingError),
+}
+
+impl From<ProcessingError> for OperatorFailure {
+    fn from(error: ProcessingError) -> Self {
+        Self::Downstream(error)
+    }
+}
+
+/// The body of a processor: runs the user function and forwards what it yields.
+pub(crate) type Operator<K, V> = Box<
+    dyn for<'a, 'r> Fn(
+            &mut RecordContext<'a, 'r>,
+            <K as Serde>::Value<'a>,
+            <V as Serde>::Value<'a>,
+        ) -> Result<(), OperatorFailure>
+        + Send
+        + Sync,
+>;
+
+/// Boxes a processor body (the bound lets closures infer their higher-ranked signature).
+pub(crate) fn operator<K: Serde, V: Serde, F>(body: F) -> Operator<K, V>
+where
+    F: for<'a, 'r> Fn(
+            &mut RecordContext<'a, 'r>,
+            K::Value<'a>,
+            V::Value<'a>,
+        ) -> Result<(), OperatorFailure>
+        + Send
+        + Sync
+        + 'static,
+{
+    Box::new(body)
+}
+
+/// A named processor node.
+pub(crate) struct Processor<K: Serde, V: Serde> {
+    pub(crate) name: String,
+    pub(crate) operator: Operator<K, V>,
+}
+
+impl<K: Serde, V: Serde> Node<K, V> for Processor<K, V> {
+    fn process<'a>(
+        &self,
+        ctx: &mut RecordContext<'a, '_>,
+        key: K::Value<'a>,
+        value: V::Value<'a>,
+    ) -> Result<(), ProcessingError> {
+        (self.operator)(ctx, key, value).map_err(|failure| match failure {
+            OperatorFailure::Refused(message) => {
+                ProcessingError::new(ProcessingErrorKind::Processing, &self.name, message)
+            }
+            OperatorFailure::Downstream(error) => error,
+        })
+    }
+}
