@@ -17,7 +17,9 @@ use ferrobeat_agent::source::parse;
 use ferrobeat_schema::{Event, Metricset};
 
 fn fixture(relative: &str) -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(relative);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(relative);
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
@@ -53,7 +55,8 @@ fn round() -> Round {
 }
 
 fn expected(metricset: Metricset) -> serde_json::Value {
-    let text = fixture(&format!("real/expected/{metricset}.json")).replace("@VERSION@", AGENT_VERSION);
+    let text =
+        fixture(&format!("real/expected/{metricset}.json")).replace("@VERSION@", AGENT_VERSION);
     serde_json::from_str(&text).expect("expected events are JSON")
 }
 
@@ -62,7 +65,11 @@ fn assert_rounds(metricset: Metricset, snapshots: [Snapshot; 2]) {
     let mut maker = maker();
     let rounds: Vec<Vec<Event>> = snapshots
         .into_iter()
-        .map(|s| maker.events(&round(), s).expect("both rounds produce events"))
+        .map(|s| {
+            maker
+                .events(&round(), s)
+                .expect("both rounds produce events")
+        })
         .collect();
     let actual = serde_json::to_value(&rounds).expect("events serialise");
     let expected = expected(metricset);
@@ -75,7 +82,10 @@ fn assert_rounds(metricset: Metricset, snapshots: [Snapshot; 2]) {
     // Every event also survives the schema crate's own round trip.
     for event in rounds.iter().flatten() {
         let bytes = ferrobeat_schema::to_vec(event);
-        assert_eq!(&ferrobeat_schema::from_slice(&bytes).expect("reparses"), event);
+        assert_eq!(
+            &ferrobeat_schema::from_slice(&bytes).expect("reparses"),
+            event
+        );
     }
 }
 
@@ -165,10 +175,18 @@ fn proc_source_reads_a_recorded_tree() {
     // The adapter reads the same files as the parsers above, below any root.
     let root: PathBuf = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/real/b");
     let mut source = ferrobeat_agent::source::ProcSource::new(root, Vec::new());
-    for metricset in [Metricset::Cpu, Metricset::Memory, Metricset::Network, Metricset::Diskio, Metricset::Load] {
+    for metricset in [
+        Metricset::Cpu,
+        Metricset::Memory,
+        Metricset::Network,
+        Metricset::Diskio,
+        Metricset::Load,
+    ] {
         let read = source.read(metricset).expect("recorded tree reads");
         assert_eq!(read, snapshot(metricset, "b"));
     }
-    let err = source.read(Metricset::Filesystem).expect_err("no filesystems file recorded there");
+    let err = source
+        .read(Metricset::Filesystem)
+        .expect_err("no filesystems file recorded there");
     assert!(err.to_string().contains("real/b/filesystems"), "{err}");
 }

@@ -1,0 +1,194 @@
+//! The sampler on the real host: cadence, shutdown, failure counting, and one-shot rounds.
+
+use std::path::Path;
+use std::time::Duration;
+
+use ferrobeat_agent::collect::{
+    CollectConfig, Collector, Identity, collect_once, next_due, run_sampler,
+};
+use ferrobeat_agent::source::ProcSource;
+use ferrobeat_schema::{Event, Metricset, System};
+use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
+
+fn identity() -> Identity {
+    Identity {
+        host_name: "sampler-host".into(),
+        agent_name: "sampler-agent".into(),
+        agent_id: "id".into(),
+        ephemeral_id: "eph".into(),
+    }
+}
+
+fn config(metricsets: &[Metricset], period: Duration) -> CollectConfig {
+    CollectConfig {
+        period,
+        metricsets: metricsets.to_vec(),
+        ..CollectConfig::default()
+    }
+}
+
+#[test]
+fn rounds_stay_on_the_grid_however_late_they_run() {
+    let start = Instant::now();
+    let period = Duration::from_secs(10);
+    // A day of rounds, each finishing up to 9.9 s late: every next round is still exactly
+    // on start + k × period.
+    let mut due = start;
+    for k in 1..=8_640u32 {
+        let lateness = Duration::from_millis(u64::from(k * 7_919 % 9_900));
+        due = next_due(start, period, due + lateness);
+        assert_eq!(due, start + period * k);
+    }
+    // A stall longer than a period skips the missed rounds instead of bursting.
+    let after_stall = next_due(start, period, start + Duration::from_secs(35));
+    assert_eq!(after_stall, start + Duration::from_secs(40));
+}
+
+/// Receives until `deadline`, returning every batch.
+async fn drain(rx: &mut mpsc::Receiver<Vec<Event>>, deadline: Instant) -> Vec<Vec<Event>> {
+    let mut batches = Vec::new();
+    while let Ok(Some(batch)) = tokio::time::timeout_at(deadline, rx.recv()).await {
+        batches.push(batch);
+    }
+    batches
+}
+
+#[tokio::test]
+async fn samples_each_metricset_on_its_period_until_shutdown() {
+    let mut config = config(
+        &[Metricset::Cpu, Metricset::Memory],
+        Duration::from_millis(200),
+    );
+    config
+        .periods
+        .insert(Metricset::Memory, Duration::from_millis(500));
+    let collector = Collector::new(config, identity());
+    let stats = collector.stats();
+    let (tx, mut rx) = mpsc::channel(64);
+    let (stop, shutdown) = watch::channel(false);
+    let sampler = tokio::spawn(run_sampler(collector, tx, shutdown));
+
+    let batches = drain(&mut rx, Instant::now() + Duration::from_millis(1_100)).await;
+    stop.send(true).expect("sampler listens");
+    tokio::time::timeout(Duration::from_secs(2), sampler)
+        .await
+        .expect("sampler stops promptly on shutdown")
+        .expect("sampler does not panic");
+
+    let count = |m: Metricset| {
+        batches
+            .iter()
+            .filter(|b| b[0].metricset() == Some(m))
+            .count()
+    };
+    // 1.1 s: cpu at 0, 200, …, 1000 ms (6 rounds), memory at 0, 500, 1000 ms (3).
+    assert!(
+        (4..=7).contains(&count(Metricset::Cpu)),
+        "cpu rounds: {}",
+        count(Metricset::Cpu)
+    );
+    assert!(
+        (2..=4).contains(&count(Metricset::Memory)),
+        "memory rounds: {}",
+        count(Metricset::Memory)
+    );
+    assert_eq!(stats.failures(Metricset::Cpu), 0);
+    assert!(stats.rounds(Metricset::Cpu) >= count(Metricset::Cpu) as u64);
+    for batch in &batches {
+        let event = &batch[0];
+        let period = if event.metricset() == Some(Metricset::Memory) {
+            500
+        } else {
+            200
+        };
+        assert_eq!(event.metricset.period, period);
+        assert_eq!(event.host.name, "sampler-host");
+        assert!(event.event.duration > 0 && event.event.duration < 1_000_000_000);
+        if let Some(System::Cpu(cpu)) = &event.system {
+            let usage = cpu.total_norm_pct().expect("normalized by default");
+            assert!((0.0..=1.0).contains(&usage), "{usage}");
+            assert_eq!(event.host.cpu.map(|c| c.usage), Some(usage));
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_failing_metricset_is_counted_and_the_others_go_on() {
+    // A /proc copy with only `stat`: cpu works, diskio cannot read `diskstats`.
+    let root = tempfile::tempdir().expect("tempdir");
+    let stat = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/real/a/stat");
+    std::fs::copy(stat, root.path().join("stat")).expect("copy stat");
+    let config = config(
+        &[Metricset::Cpu, Metricset::Diskio],
+        Duration::from_millis(100),
+    );
+    let source = ProcSource::new(root.path(), Vec::new());
+    let collector = Collector::with_source(config, identity(), source);
+    let stats = collector.stats();
+    let (tx, mut rx) = mpsc::channel(64);
+    let (stop, shutdown) = watch::channel(false);
+    let sampler = tokio::spawn(run_sampler(collector, tx, shutdown));
+
+    let batches = drain(&mut rx, Instant::now() + Duration::from_millis(450)).await;
+    drop(stop); // a dropped shutdown sender also ends sampling
+    tokio::time::timeout(Duration::from_secs(2), sampler)
+        .await
+        .expect("sampler stops when the shutdown sender is gone")
+        .expect("sampler does not panic");
+
+    // The copied `stat` never changes: only the first cpu round (since boot) has events,
+    // the others fail with "no CPU time elapsed" and are counted like the diskio rounds.
+    assert_eq!(batches.len(), 1, "{batches:?}");
+    assert!(stats.failures(Metricset::Diskio) >= 3, "{stats:?}");
+    assert_eq!(
+        stats.rounds(Metricset::Diskio),
+        stats.failures(Metricset::Diskio)
+    );
+    assert!(stats.failures(Metricset::Cpu) >= 2, "{stats:?}");
+    assert_eq!(
+        stats.rounds(Metricset::Cpu),
+        stats.failures(Metricset::Cpu) + 1
+    );
+}
+
+#[tokio::test]
+async fn sampling_stops_when_the_receiver_is_gone() {
+    let collector = Collector::new(
+        config(&[Metricset::Memory], Duration::from_millis(100)),
+        identity(),
+    );
+    let (tx, rx) = mpsc::channel(1);
+    let (_stop, shutdown) = watch::channel(false);
+    drop(rx);
+    tokio::time::timeout(Duration::from_secs(2), run_sampler(collector, tx, shutdown))
+        .await
+        .expect("sampler returns once nobody receives");
+}
+
+#[test]
+fn once_collects_every_enabled_metricset_of_this_host() {
+    let mut collector =
+        Collector::new(config(&Metricset::ALL, Duration::from_secs(10)), identity());
+    let events = collect_once(&mut collector).expect("this Linux host can be read");
+    for metricset in Metricset::ALL {
+        assert!(
+            events.iter().any(|e| e.metricset() == Some(metricset)),
+            "no {metricset} event in {events:?}"
+        );
+    }
+    // First round: no host-level network or disk summary yet, as in Metricbeat.
+    assert!(events.iter().all(|e| e.system.is_some()));
+    let err = {
+        let root = tempfile::tempdir().expect("tempdir");
+        let source = ProcSource::new(root.path(), Vec::new());
+        let mut empty = Collector::with_source(CollectConfig::default(), identity(), source);
+        collect_once(&mut empty).expect_err("an empty /proc cannot be read")
+    };
+    assert!(err.to_string().starts_with("cpu: reading "), "{err}");
+    assert!(
+        err.to_string()
+            .ends_with("/stat: No such file or directory (os error 2)"),
+        "{err}"
+    );
+}
