@@ -5,6 +5,7 @@
 //! * `metric_topology`: the seed application (route by metricset, alert on hot CPUs);
 //! * `runtime`: the Kafka runtime (consumer group, tasks, at-least-once commits, states).
 #![warn(missing_docs)]
+pub mod config;
 pub mod errors;
 pub mod metric_topology;
 pub mod record;

@@ -1,2 +1,168 @@
-//! The ferrobeat-processor binary.
-fn main() {}
+//! The ferrobeat-processor binary: `run` (the default) processes until SIGTERM or Ctrl-C;
+//! `describe` prints the topology without touching a broker.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::builder::NonEmptyStringValueParser;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use ferrobeat_processor::config::{MAX_THREADS, ProcessorConfig};
+use ferrobeat_processor::metric_topology::metric_topology;
+use ferrobeat_processor::runtime::{ClientState, StreamsRuntime};
+
+/// Routes Metricbeat events by metricset and raises hot-CPU alerts, as a Kafka Streams
+/// application does.
+#[derive(Debug, Parser)]
+#[command(version, about, args_conflicts_with_subcommands = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Process records until SIGTERM or Ctrl-C (the default command).
+    Run(RunArgs),
+    /// Print the topology (no broker needed).
+    Describe(DescribeArgs),
+}
+
+#[derive(Debug, Args)]
+struct ConfigArg {
+    /// Configuration file (TOML); every key has a default when omitted.
+    #[arg(short, long, env = "FERROBEAT_PROCESSOR_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+}
+
+impl ConfigArg {
+    fn load(&self) -> anyhow::Result<ProcessorConfig> {
+        Ok(match &self.config {
+            Some(file) => ProcessorConfig::load(file)?,
+            None => ProcessorConfig::default(),
+        })
+    }
+}
+
+#[derive(Debug, Args)]
+struct RunArgs {
+    #[command(flatten)]
+    config: ConfigArg,
+    /// Bootstrap brokers, `host:port,...` (overrides `kafka.bootstrap_servers`).
+    #[arg(long, value_name = "LIST", value_parser = NonEmptyStringValueParser::new())]
+    bootstrap_servers: Option<String>,
+    /// Application id, the consumer group (overrides `kafka.application_id`).
+    #[arg(long, value_name = "ID", value_parser = NonEmptyStringValueParser::new())]
+    application_id: Option<String>,
+    /// Worker threads (overrides `runtime.threads`).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=MAX_THREADS as i64))]
+    threads: Option<u16>,
+}
+
+#[derive(Debug, Args)]
+struct DescribeArgs {
+    #[command(flatten)]
+    config: ConfigArg,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = DescribeFormat::Text)]
+    format: DescribeFormat,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum DescribeFormat {
+    /// Kafka Streams' `Topology.describe()` text.
+    Text,
+    /// Graphviz.
+    Dot,
+    /// Mermaid flowchart.
+    Mermaid,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    let result = match cli.command {
+        Some(Command::Describe(args)) => describe(&args),
+        Some(Command::Run(args)) => run(&args),
+        None => run(&cli.run),
+    };
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("ferrobeat-processor: {error:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn describe(args: &DescribeArgs) -> anyhow::Result<ExitCode> {
+    let config = args.config.load()?;
+    let description = metric_topology(&config.topology).describe();
+    match args.format {
+        DescribeFormat::Text => print!("{description}"),
+        DescribeFormat::Dot => print!("{}", description.to_dot()),
+        DescribeFormat::Mermaid => print!("{}", description.to_mermaid()),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
+    let mut config = args.config.load()?;
+    if let Some(servers) = &args.bootstrap_servers {
+        config.kafka.bootstrap_servers.clone_from(servers);
+    }
+    if let Some(id) = &args.application_id {
+        config.kafka.application_id.clone_from(id);
+    }
+    if let Some(threads) = args.threads {
+        config.runtime.threads = usize::from(threads);
+    }
+    let runtime = StreamsRuntime::new(metric_topology(&config.topology), &config);
+    let stopped = Arc::new(tokio::sync::Notify::new());
+    let notify = Arc::clone(&stopped);
+    runtime.add_state_listener(Box::new(move |_, new| {
+        if new.is_terminal() || new == ClientState::PendingError {
+            notify.notify_one();
+        }
+    }));
+    tracing::info!(
+        bootstrap_servers = %config.kafka.bootstrap_servers,
+        application_id = %config.kafka.application_id,
+        threads = config.runtime.threads,
+        "starting"
+    );
+    runtime.start()?;
+    let signals = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the signal handler")?;
+    signals.block_on(async {
+        let mut terminate =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                .context("cannot listen for SIGTERM")?;
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => tracing::info!("interrupted: shutting down"),
+            _ = terminate.recv() => tracing::info!("SIGTERM: shutting down"),
+            () = stopped.notified() => tracing::warn!(state = %runtime.state(), "the client stopped by itself"),
+        }
+        anyhow::Ok(())
+    })?;
+    // Workers bound their own wait by shutdown_timeout; allow them that plus leaving the group.
+    let bound = config.runtime.shutdown_timeout() + Duration::from_secs(10);
+    let state = runtime.close(bound);
+    let stats = runtime.stats();
+    tracing::info!(%state, ?stats, "stopped");
+    Ok(match state {
+        ClientState::NotRunning => ExitCode::SUCCESS,
+        _ => ExitCode::FAILURE,
+    })
+}

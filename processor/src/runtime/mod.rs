@@ -1,4 +1,313 @@
-//! The Kafka runtime: consumer-group workers running a [`crate::topology::Topology`] at least once.
+//! The Kafka runtime (Kafka Streams' `KafkaStreams`): worker threads in one consumer group
+//! running a [`Topology`] at least once, with Kafka Streams' client states.
+//!
+//! ```no_run
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use ferrobeat_processor::config::ProcessorConfig;
+//! use ferrobeat_processor::metric_topology::metric_topology;
+//! use ferrobeat_processor::runtime::StreamsRuntime;
+//!
+//! let config = ProcessorConfig::default();
+//! let runtime = StreamsRuntime::new(metric_topology(&config.topology), &config);
+//! runtime.add_state_listener(Box::new(|old, new| println!("{old} -> {new}")));
+//! runtime.start()?;
+//! // ... until SIGTERM:
+//! runtime.close(std::time::Duration::from_secs(30));
+//! # Ok(()) }
+//! ```
+//!
+//! Threads, not tokio: every worker blocks in librdkafka's poll and owns its clients, like a
+//! Kafka Streams `StreamThread`; an async executor would add nothing but a layer.
 
+mod clients;
 pub mod offsets;
+pub mod policy;
 pub mod state;
+pub mod stats;
+mod worker;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Sender};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+pub use state::{ClientState, IllegalTransition, StateListener, StateMachine};
+pub use stats::{RuntimeStats, StatsSnapshot};
+pub use worker::WorkerError;
+
+use crate::config::{KafkaConfig, ProcessorConfig, RuntimeConfig, UncaughtErrorPolicy};
+use crate::errors::ErrorHandlingConfig;
+use crate::topology::Topology;
+
+/// What the workers of one client share.
+struct Shared {
+    topology: Topology,
+    source_topics: Vec<String>,
+    kafka: KafkaConfig,
+    runtime: RuntimeConfig,
+    errors: ErrorHandlingConfig,
+    stats: RuntimeStats,
+    state: StateMachine,
+    shutdown: AtomicBool,
+    /// Live workers and whether each currently holds an assignment.
+    assignments: Mutex<HashMap<usize, bool>>,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Shared {
+    /// Records whether worker `id` holds an assignment, and moves the client between
+    /// REBALANCING and RUNNING: RUNNING once every live worker has its assignment.
+    fn set_assigned(&self, id: usize, assigned: bool) {
+        let mut assignments = lock(&self.assignments);
+        assignments.insert(id, assigned);
+        self.update_running_state(&assignments);
+    }
+
+    fn remove_worker(&self, id: usize) {
+        let mut assignments = lock(&self.assignments);
+        assignments.remove(&id);
+        self.update_running_state(&assignments);
+    }
+
+    fn is_assigned(&self, id: usize) -> bool {
+        lock(&self.assignments).get(&id).copied().unwrap_or(false)
+    }
+
+    fn update_running_state(&self, assignments: &HashMap<usize, bool>) {
+        let all_assigned =
+            !assignments.is_empty() && assignments.values().all(|&assigned| assigned);
+        let (next, from) = if all_assigned {
+            (ClientState::Running, ClientState::Rebalancing)
+        } else {
+            (ClientState::Rebalancing, ClientState::Running)
+        };
+        // Only between the two running states: a shutdown in progress is never undone.
+        if let Err(error) = self.state.transition_if(next, |current| current == from) {
+            tracing::error!("{error}");
+        }
+    }
+}
+
+/// Why the client could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    /// `start` was called on a client that is not in CREATED.
+    #[error("cannot start: the client is {0}, not CREATED")]
+    AlreadyStarted(ClientState),
+    /// The operating system refused a thread.
+    #[error("cannot spawn the supervisor thread: {0}")]
+    Spawn(#[source] std::io::Error),
+}
+
+/// A stream-processing client: start it, watch its state, close it.
+pub struct StreamsRuntime {
+    shared: Arc<Shared>,
+    supervisor: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl std::fmt::Debug for StreamsRuntime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StreamsRuntime")
+            .field("application_id", &self.shared.kafka.application_id)
+            .field("state", &self.state())
+            .finish_non_exhaustive()
+    }
+}
+
+impl StreamsRuntime {
+    /// A client in CREATED running `topology` with `config`'s `[kafka]`, `[runtime]` and
+    /// `[errors]` settings (validated beforehand by [`ProcessorConfig::parse`]).
+    pub fn new(topology: Topology, config: &ProcessorConfig) -> Self {
+        let source_topics = topology
+            .source_topics()
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
+        StreamsRuntime {
+            shared: Arc::new(Shared {
+                topology,
+                source_topics,
+                kafka: config.kafka.clone(),
+                runtime: config.runtime.clone(),
+                errors: config.errors.clone(),
+                stats: RuntimeStats::default(),
+                state: StateMachine::new(),
+                shutdown: AtomicBool::new(false),
+                assignments: Mutex::new(HashMap::new()),
+            }),
+            supervisor: Mutex::new(None),
+        }
+    }
+
+    /// Registers a listener called with `(old, new)` after every state transition.
+    pub fn add_state_listener(&self, listener: StateListener) {
+        self.shared.state.add_listener(listener);
+    }
+
+    /// The current state.
+    pub fn state(&self) -> ClientState {
+        self.shared.state.state()
+    }
+
+    /// The counters so far.
+    pub fn stats(&self) -> StatsSnapshot {
+        self.shared.stats.snapshot()
+    }
+
+    /// Starts the workers: CREATED → REBALANCING, then RUNNING once every worker has its
+    /// partitions.
+    pub fn start(&self) -> Result<(), RuntimeError> {
+        self.shared
+            .state
+            .transition(ClientState::Rebalancing)
+            .map_err(|error| RuntimeError::AlreadyStarted(error.from))?;
+        let shared = Arc::clone(&self.shared);
+        let handle = std::thread::Builder::new()
+            .name(format!("{}-supervisor", shared.kafka.application_id))
+            .spawn(move || supervise(&shared))
+            .map_err(RuntimeError::Spawn)?;
+        *lock(&self.supervisor) = Some(handle);
+        Ok(())
+    }
+
+    /// Asks the workers to finish their in-flight records, commit and leave the group, and waits
+    /// up to `timeout` for NOT_RUNNING (or ERROR). Returns the state reached.
+    pub fn close(&self, timeout: Duration) -> ClientState {
+        self.shared.shutdown.store(true, Ordering::Release);
+        let started =
+            |state: ClientState| state.is_running_or_rebalancing() || state == ClientState::Created;
+        if let Err(error) = self
+            .shared
+            .state
+            .transition_if(ClientState::PendingShutdown, started)
+        {
+            tracing::error!("{error}");
+        }
+        let supervisor = lock(&self.supervisor).take();
+        if supervisor.is_none() {
+            // Never started: nothing to wait for.
+            if let Err(error) = self
+                .shared
+                .state
+                .transition_if(ClientState::NotRunning, |state| {
+                    state == ClientState::PendingShutdown
+                })
+            {
+                tracing::error!("{error}");
+            }
+        }
+        let reached = self.wait_until(timeout, ClientState::is_terminal);
+        match supervisor {
+            Some(handle) if reached.is_terminal() => {
+                if handle.join().is_err() {
+                    tracing::error!("the supervisor thread panicked");
+                }
+            }
+            Some(handle) => {
+                tracing::warn!(state = %reached, "workers still finishing after {timeout:?}");
+                *lock(&self.supervisor) = Some(handle);
+            }
+            None => {}
+        }
+        reached
+    }
+
+    /// Blocks until the state satisfies `done` or `timeout` passes; returns the state then.
+    pub fn wait_until(&self, timeout: Duration, done: impl Fn(ClientState) -> bool) -> ClientState {
+        self.shared.state.wait_for(timeout, done)
+    }
+}
+
+/// Exit report of one worker thread.
+type WorkerExit = (usize, Result<(), WorkerError>);
+
+fn spawn_worker(shared: &Arc<Shared>, id: usize, exits: &Sender<WorkerExit>) {
+    shared.set_assigned(id, false);
+    let name = format!("{}-StreamThread-{id}", shared.kafka.application_id);
+    let worker_shared = Arc::clone(shared);
+    let exits_for_worker = exits.clone();
+    let spawned = std::thread::Builder::new()
+        .name(name.clone())
+        .spawn(move || {
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                worker::run(Arc::clone(&worker_shared), id)
+            }))
+            .unwrap_or_else(|panic| {
+                let message = panic
+                    .downcast_ref::<&str>()
+                    .map(|text| (*text).to_owned())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "unknown panic".to_owned());
+                Err(WorkerError::Panicked {
+                    worker: name,
+                    message,
+                })
+            });
+            // The supervisor outlives every worker; if it is gone there is nobody to tell.
+            let _ = exits_for_worker.send((id, result));
+        });
+    if let Err(error) = spawned {
+        let failure = WorkerError::Panicked {
+            worker: format!("{}-StreamThread-{id}", shared.kafka.application_id),
+            message: format!("cannot spawn the thread: {error}"),
+        };
+        let _ = exits.send((id, Err(failure)));
+    }
+}
+
+/// Starts the workers, replaces or gives up on failed ones, and makes the final transition.
+fn supervise(shared: &Arc<Shared>) {
+    let (exits, exit_reports) = mpsc::channel();
+    let threads = shared.runtime.threads;
+    for id in 1..=threads {
+        spawn_worker(shared, id, &exits);
+    }
+    let mut next_id = threads + 1;
+    let mut live = threads;
+    while live > 0 {
+        let Ok((id, result)) = exit_reports.recv() else {
+            break;
+        };
+        live -= 1;
+        shared.remove_worker(id);
+        let Err(error) = result else { continue };
+        if shared.shutdown.load(Ordering::Acquire) {
+            tracing::error!("{error} (while shutting down)");
+            continue;
+        }
+        match shared.runtime.uncaught_error_policy {
+            UncaughtErrorPolicy::ReplaceWorker => {
+                tracing::error!("{error}; replacing the worker");
+                shared.stats.add(stats::Counter::WorkersReplaced, 1);
+                spawn_worker(shared, next_id, &exits);
+                next_id += 1;
+                live += 1;
+            }
+            UncaughtErrorPolicy::ShutdownClient => {
+                tracing::error!("{error}; shutting the client down");
+                shared.shutdown.store(true, Ordering::Release);
+                if let Err(illegal) = shared.state.transition(ClientState::PendingError) {
+                    tracing::error!("{illegal}");
+                }
+            }
+        }
+    }
+    // Workers stop only on request or failure, so the client is PENDING_SHUTDOWN or
+    // PENDING_ERROR by now; RUNNING or REBALANCING would mean every worker stopped by itself.
+    let result = match shared.state.state() {
+        ClientState::PendingError => shared.state.transition(ClientState::Error),
+        ClientState::Running | ClientState::Rebalancing => shared
+            .state
+            .transition(ClientState::PendingShutdown)
+            .and_then(|()| shared.state.transition(ClientState::NotRunning)),
+        _ => shared.state.transition(ClientState::NotRunning),
+    };
+    if let Err(illegal) = result {
+        tracing::error!("{illegal}");
+    }
+}

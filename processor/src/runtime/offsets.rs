@@ -41,6 +41,16 @@ impl PartitionProgress {
     }
 }
 
+/// Which offsets [`OffsetTracker::take_commits`] returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CommitScope {
+    /// Only partitions whose committable offset moved since it was last taken (periodic commits).
+    Changed,
+    /// Every partition that consumed anything (a final commit on revocation or shutdown, which
+    /// must not rely on an earlier asynchronous commit having succeeded).
+    All,
+}
+
 /// In-flight records and committable offsets of every partition a worker owns.
 #[derive(Debug, Default)]
 pub struct OffsetTracker {
@@ -100,10 +110,7 @@ impl OffsetTracker {
             .binary_search_by_key(&offset, |record| record.offset)
             .map_err(|_| unknown)?;
         let record = &mut progress.in_flight[index];
-        record.outstanding_outputs = record
-            .outstanding_outputs
-            .checked_sub(1)
-            .ok_or(unknown)?;
+        record.outstanding_outputs = record.outstanding_outputs.checked_sub(1).ok_or(unknown)?;
         while progress
             .in_flight
             .front()
@@ -117,14 +124,15 @@ impl OffsetTracker {
         Ok(())
     }
 
-    /// Offsets that moved since they were last taken, to commit now; marks them taken.
-    pub fn take_commits(&mut self) -> Vec<(SourcePartition, i64)> {
+    /// Offsets to commit now, marked as taken: those that moved since last taken, or all of them.
+    pub fn take_commits(&mut self, scope: CommitScope) -> Vec<(SourcePartition, i64)> {
         let mut commits: Vec<_> = self
             .partitions
             .iter_mut()
             .filter_map(|(partition, progress)| {
                 let committable = progress.committable()?;
-                (progress.committed != Some(committable)).then(|| {
+                let wanted = scope == CommitScope::All || progress.committed != Some(committable);
+                wanted.then(|| {
                     progress.committed = Some(committable);
                     (*partition, committable)
                 })
@@ -182,7 +190,10 @@ mod tests {
         tracker.record_consumed(P0, 11, 1, 50);
         tracker.record_consumed(P0, 12, 0, 10);
         assert_eq!(tracker.committable(P0), Some(10));
-        assert_eq!((tracker.in_flight_records(), tracker.in_flight_bytes()), (2, 150));
+        assert_eq!(
+            (tracker.in_flight_records(), tracker.in_flight_bytes()),
+            (2, 150)
+        );
 
         // Acks out of order: the later record is done, the first is not.
         tracker.output_acknowledged(P0, 11).expect("known");
@@ -190,7 +201,10 @@ mod tests {
         assert_eq!(tracker.committable(P0), Some(10));
         tracker.output_acknowledged(P0, 10).expect("known");
         assert_eq!(tracker.committable(P0), Some(13));
-        assert_eq!((tracker.in_flight_records(), tracker.in_flight_bytes()), (0, 0));
+        assert_eq!(
+            (tracker.in_flight_records(), tracker.in_flight_bytes()),
+            (0, 0)
+        );
     }
 
     #[test]
@@ -198,10 +212,17 @@ mod tests {
         let mut tracker = OffsetTracker::new();
         tracker.record_consumed(P0, 0, 1, 1);
         tracker.record_consumed(P1, 5, 0, 1);
-        assert_eq!(tracker.take_commits(), vec![(P0, 0), (P1, 6)]);
-        assert_eq!(tracker.take_commits(), vec![]);
+        assert_eq!(
+            tracker.take_commits(CommitScope::Changed),
+            vec![(P0, 0), (P1, 6)]
+        );
+        assert_eq!(tracker.take_commits(CommitScope::Changed), vec![]);
         tracker.output_acknowledged(P0, 0).expect("known");
-        assert_eq!(tracker.take_commits(), vec![(P0, 1)]);
+        assert_eq!(tracker.take_commits(CommitScope::Changed), vec![(P0, 1)]);
+        assert_eq!(
+            tracker.take_commits(CommitScope::All),
+            vec![(P0, 1), (P1, 6)]
+        );
     }
 
     #[test]
@@ -220,7 +241,10 @@ mod tests {
         tracker.record_consumed(P0, 0, 3, 40);
         tracker.record_consumed(P1, 0, 1, 2);
         tracker.forget(P0);
-        assert_eq!((tracker.in_flight_records(), tracker.in_flight_bytes()), (1, 2));
+        assert_eq!(
+            (tracker.in_flight_records(), tracker.in_flight_bytes()),
+            (1, 2)
+        );
         assert_eq!(tracker.committable(P0), None);
     }
 }

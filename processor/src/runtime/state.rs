@@ -52,7 +52,10 @@ impl ClientState {
             (self, next),
             (Created, Rebalancing | PendingShutdown)
                 | (Rebalancing, Running | PendingShutdown | PendingError)
-                | (Running, Rebalancing | Running | PendingShutdown | PendingError)
+                | (
+                    Running,
+                    Rebalancing | Running | PendingShutdown | PendingError
+                )
                 | (PendingShutdown, NotRunning)
                 | (PendingError, Error)
         )
@@ -250,16 +253,22 @@ mod tests {
                 to: Running
             })
         );
-        machine.transition(Rebalancing).expect("created -> rebalancing");
+        machine
+            .transition(Rebalancing)
+            .expect("created -> rebalancing");
         machine.transition(Running).expect("rebalancing -> running");
         machine.transition(Running).expect("same state is a no-op");
         assert_eq!(
             machine.transition_if(Rebalancing, |s| s == Created),
             Ok(false)
         );
-        machine.transition(PendingShutdown).expect("running -> pending");
+        machine
+            .transition(PendingShutdown)
+            .expect("running -> pending");
         assert!(machine.transition(Error).is_err());
-        machine.transition(NotRunning).expect("pending -> not running");
+        machine
+            .transition(NotRunning)
+            .expect("pending -> not running");
         assert!(machine.transition(Rebalancing).is_err());
 
         assert_eq!(

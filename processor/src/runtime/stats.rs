@@ -1,0 +1,107 @@
+//! Counters of the runtime, shared by its workers and read by anyone.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Running totals since the client started; every field is a monotonic counter.
+#[derive(Debug, Default)]
+pub struct RuntimeStats {
+    records_processed: AtomicU64,
+    outputs_sent: AtomicU64,
+    outputs_acknowledged: AtomicU64,
+    production_retries: AtomicU64,
+    outputs_dropped: AtomicU64,
+    records_dead_lettered: AtomicU64,
+    records_skipped: AtomicU64,
+    commits: AtomicU64,
+    fetch_pauses: AtomicU64,
+    workers_replaced: AtomicU64,
+}
+
+/// A copy of [`RuntimeStats`] at one moment.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StatsSnapshot {
+    /// Input records the topology was run on.
+    pub records_processed: u64,
+    /// Output records handed to the producer (re-sends included).
+    pub outputs_sent: u64,
+    /// Output records the brokers acknowledged.
+    pub outputs_acknowledged: u64,
+    /// Re-sends after a retriable delivery error.
+    pub production_retries: u64,
+    /// Outputs given up on after a non-retriable error or the last retry.
+    pub outputs_dropped: u64,
+    /// Input records the topology failed on that went to the dead-letter topic.
+    pub records_dead_lettered: u64,
+    /// Input records the topology failed on that were logged and skipped.
+    pub records_skipped: u64,
+    /// Offset commits requested.
+    pub commits: u64,
+    /// Times fetching paused because too much was in flight.
+    pub fetch_pauses: u64,
+    /// Failed workers replaced by new ones.
+    pub workers_replaced: u64,
+}
+
+/// Names a counter of [`RuntimeStats`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Counter {
+    /// See [`StatsSnapshot::records_processed`].
+    RecordsProcessed,
+    /// See [`StatsSnapshot::outputs_sent`].
+    OutputsSent,
+    /// See [`StatsSnapshot::outputs_acknowledged`].
+    OutputsAcknowledged,
+    /// See [`StatsSnapshot::production_retries`].
+    ProductionRetries,
+    /// See [`StatsSnapshot::outputs_dropped`].
+    OutputsDropped,
+    /// See [`StatsSnapshot::records_dead_lettered`].
+    RecordsDeadLettered,
+    /// See [`StatsSnapshot::records_skipped`].
+    RecordsSkipped,
+    /// See [`StatsSnapshot::commits`].
+    Commits,
+    /// See [`StatsSnapshot::fetch_pauses`].
+    FetchPauses,
+    /// See [`StatsSnapshot::workers_replaced`].
+    WorkersReplaced,
+}
+
+impl RuntimeStats {
+    fn counter(&self, counter: Counter) -> &AtomicU64 {
+        match counter {
+            Counter::RecordsProcessed => &self.records_processed,
+            Counter::OutputsSent => &self.outputs_sent,
+            Counter::OutputsAcknowledged => &self.outputs_acknowledged,
+            Counter::ProductionRetries => &self.production_retries,
+            Counter::OutputsDropped => &self.outputs_dropped,
+            Counter::RecordsDeadLettered => &self.records_dead_lettered,
+            Counter::RecordsSkipped => &self.records_skipped,
+            Counter::Commits => &self.commits,
+            Counter::FetchPauses => &self.fetch_pauses,
+            Counter::WorkersReplaced => &self.workers_replaced,
+        }
+    }
+
+    /// Adds `amount` to `counter`.
+    pub fn add(&self, counter: Counter, amount: u64) {
+        self.counter(counter).fetch_add(amount, Ordering::Relaxed);
+    }
+
+    /// The current totals.
+    pub fn snapshot(&self) -> StatsSnapshot {
+        let read = |counter| self.counter(counter).load(Ordering::Relaxed);
+        StatsSnapshot {
+            records_processed: read(Counter::RecordsProcessed),
+            outputs_sent: read(Counter::OutputsSent),
+            outputs_acknowledged: read(Counter::OutputsAcknowledged),
+            production_retries: read(Counter::ProductionRetries),
+            outputs_dropped: read(Counter::OutputsDropped),
+            records_dead_lettered: read(Counter::RecordsDeadLettered),
+            records_skipped: read(Counter::RecordsSkipped),
+            commits: read(Counter::Commits),
+            fetch_pauses: read(Counter::FetchPauses),
+            workers_replaced: read(Counter::WorkersReplaced),
+        }
+    }
+}

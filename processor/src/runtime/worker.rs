@@ -1,0 +1,670 @@
+//! One worker thread (Kafka Streams' `StreamThread`): a group member with its own consumer and
+//! idempotent producer, running the topology on every record of the partitions it is assigned.
+//!
+//! Offsets are committed only up to the first record whose outputs are not all acknowledged: every
+//! commit interval, when partitions are revoked, and on shutdown. Fetching pauses while too many
+//! records (or bytes) await acknowledgement.
+
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use rdkafka::client::ClientContext;
+use rdkafka::config::RDKafkaLogLevel;
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::{
+    BorrowedMessage, DeliveryResult, Header as KafkaHeader, Headers, OwnedHeaders, OwnedMessage,
+};
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer, ProducerContext};
+use rdkafka::{Message, Offset, TopicPartitionList};
+
+use super::Shared;
+use super::offsets::{CommitScope, OffsetTracker, SourcePartition};
+use super::policy::is_retriable;
+use super::stats::Counter;
+use crate::errors::{ErrorAction, ErrorPolicy, LogRateLimiter};
+use crate::record::{Header, InputRecord, SourcePosition};
+use crate::topology::ProcessingError;
+
+/// How long one consumer poll may block: bounds how fast a worker notices a shutdown request.
+const POLL_INTERVAL: Duration = Duration::from_millis(100);
+/// At most one line per this interval for each kind of repeated error.
+const ERROR_LOG_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Why a worker stopped before it was asked to.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkerError {
+    /// A Kafka client could not be created or subscribed.
+    #[error("worker {worker}: {action}: {source}")]
+    Kafka {
+        /// Worker name.
+        worker: String,
+        /// What it was doing.
+        action: &'static str,
+        /// The client's error.
+        source: KafkaError,
+    },
+    /// The topology failed on a record and the error policy is `fail`.
+    #[error(
+        "worker {worker}: record {topic}-{partition}@{offset} failed and the error policy is fail: {error}"
+    )]
+    Processing {
+        /// Worker name.
+        worker: String,
+        /// Source topic.
+        topic: String,
+        /// Source partition.
+        partition: i32,
+        /// Source offset.
+        offset: i64,
+        /// What the topology reported.
+        error: ProcessingError,
+    },
+    /// An output could not be delivered and the error policy is `fail`.
+    #[error(
+        "worker {worker}: output to {topic} could not be delivered and the error policy is fail: {error}"
+    )]
+    Delivery {
+        /// Worker name.
+        worker: String,
+        /// Destination topic.
+        topic: String,
+        /// The producer's error.
+        error: KafkaError,
+    },
+    /// A client hit a fatal error (e.g. the idempotent producer lost its sequence).
+    #[error("worker {worker}: fatal {client} error {code:?}: {reason}")]
+    Fatal {
+        /// Worker name.
+        worker: String,
+        /// `consumer` or `producer`.
+        client: &'static str,
+        /// librdkafka's error code.
+        code: RDKafkaErrorCode,
+        /// librdkafka's explanation.
+        reason: String,
+    },
+    /// The worker thread panicked.
+    #[error("worker {worker} panicked: {message}")]
+    Panicked {
+        /// Worker name.
+        worker: String,
+        /// The panic message.
+        message: String,
+    },
+}
+
+/// Which output of which input record a delivery report is about.
+#[derive(Debug, Clone, Copy)]
+struct OutputTag {
+    source: SourcePartition,
+    offset: i64,
+    attempt: u32,
+}
+
+/// A delivery report, moved from the producer's callback to the worker.
+struct Delivery {
+    tag: OutputTag,
+    result: Result<(), (KafkaError, OwnedMessage)>,
+}
+
+/// The producer's context: hands every delivery report to the worker through a channel.
+struct DeliveryReports {
+    worker: String,
+    sender: Sender<Delivery>,
+}
+
+impl ClientContext for DeliveryReports {
+    fn log(&self, level: RDKafkaLogLevel, fac: &str, log_message: &str) {
+        log_client_message(&self.worker, "producer", level, fac, log_message);
+    }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        tracing::warn!(worker = %self.worker, "producer error: {error}: {reason}");
+    }
+}
+
+impl ProducerContext for DeliveryReports {
+    type DeliveryOpaque = Box<OutputTag>;
+
+    fn delivery(&self, result: &DeliveryResult<'_>, tag: Box<OutputTag>) {
+        let result = match result {
+            Ok(_) => Ok(()),
+            Err((error, message)) => Err((error.clone(), message.detach())),
+        };
+        // The receiver lives as long as the producer; a send error means the worker is gone.
+        let _ = self.sender.send(Delivery { tag: *tag, result });
+    }
+}
+
+fn log_client_message(
+    worker: &str,
+    client: &str,
+    level: RDKafkaLogLevel,
+    fac: &str,
+    message: &str,
+) {
+    match level {
+        RDKafkaLogLevel::Emerg
+        | RDKafkaLogLevel::Alert
+        | RDKafkaLogLevel::Critical
+        | RDKafkaLogLevel::Error => tracing::error!(worker, client, fac, "{message}"),
+        RDKafkaLogLevel::Warning => tracing::warn!(worker, client, fac, "{message}"),
+        RDKafkaLogLevel::Notice | RDKafkaLogLevel::Info => {
+            tracing::info!(worker, client, fac, "{message}")
+        }
+        RDKafkaLogLevel::Debug => tracing::debug!(worker, client, fac, "{message}"),
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The part of a worker its rebalance callbacks need: producer, offsets, backpressure state.
+struct Pipeline {
+    shared: Arc<Shared>,
+    worker: String,
+    producer: BaseProducer<DeliveryReports>,
+    deliveries: Receiver<Delivery>,
+    tracker: OffsetTracker,
+    fetch_paused: bool,
+    processing_errors: LogRateLimiter,
+    delivery_errors: LogRateLimiter,
+    /// An error met inside a rebalance callback, for the poll loop to raise.
+    failure: Option<WorkerError>,
+}
+
+impl Pipeline {
+    fn source_partition(&self, topic: &str, partition: i32) -> SourcePartition {
+        let topic = self
+            .shared
+            .source_topics
+            .iter()
+            .position(|source| source == topic)
+            .unwrap_or(usize::MAX);
+        SourcePartition { topic, partition }
+    }
+
+    /// Runs the topology on one record, applies the error policy, and sends the outputs.
+    fn process(&mut self, message: &BorrowedMessage<'_>) -> Result<(), WorkerError> {
+        let source = self.source_partition(message.topic(), message.partition());
+        let headers = message.headers().map_or_else(Vec::new, |headers| {
+            headers
+                .iter()
+                .map(|header| Header {
+                    key: header.key.to_owned(),
+                    value: header.value.map(<[u8]>::to_vec),
+                })
+                .collect()
+        });
+        let input = InputRecord {
+            source: SourcePosition {
+                topic: message.topic(),
+                partition: message.partition(),
+                offset: message.offset(),
+            },
+            timestamp: message.timestamp().to_millis().unwrap_or(-1),
+            key: message.key(),
+            value: message.payload(),
+            headers,
+        };
+        let shared = Arc::clone(&self.shared);
+        let mut outputs = Vec::new();
+        if let Err(error) = shared
+            .topology
+            .process(&input, &mut |output| outputs.push(output))
+        {
+            outputs.clear();
+            let counter = match shared.errors.action(&input, &error) {
+                ErrorAction::DeadLetter(letter) => {
+                    outputs.push(letter);
+                    Counter::RecordsDeadLettered
+                }
+                ErrorAction::Skip => Counter::RecordsSkipped,
+                ErrorAction::Fail => {
+                    return Err(WorkerError::Processing {
+                        worker: self.worker.clone(),
+                        topic: input.source.topic.to_owned(),
+                        partition: input.source.partition,
+                        offset: input.source.offset,
+                        error,
+                    });
+                }
+            };
+            shared.stats.add(counter, 1);
+            if let Some(held_back) = self.processing_errors.admit(Instant::now()) {
+                tracing::warn!(
+                    worker = %self.worker,
+                    policy = ?shared.errors.policy,
+                    "record {}-{}@{} failed: {error} ({held_back} similar messages held back)",
+                    input.source.topic,
+                    input.source.partition,
+                    input.source.offset,
+                );
+            }
+        }
+        shared.stats.add(Counter::RecordsProcessed, 1);
+        let bytes = message.payload_len() + message.key_len();
+        self.tracker
+            .record_consumed(source, message.offset(), outputs.len(), bytes);
+        let tag = OutputTag {
+            source,
+            offset: message.offset(),
+            attempt: 0,
+        };
+        for output in outputs {
+            let headers = (!output.headers.is_empty()).then(|| owned_headers(&output.headers));
+            let record = OutgoingRecord {
+                topic: &output.topic,
+                key: output.key.as_deref(),
+                value: output.value.as_deref(),
+                timestamp: output.timestamp,
+                headers,
+            };
+            self.send(record, tag)?;
+        }
+        Ok(())
+    }
+
+    /// Hands one output to the producer, waiting (and serving delivery reports) while its
+    /// queue is full.
+    fn send(&mut self, record: OutgoingRecord<'_>, tag: OutputTag) -> Result<(), WorkerError> {
+        let mut base = BaseRecord::with_opaque_to(record.topic, Box::new(tag));
+        if let Some(key) = record.key {
+            base = base.key(key);
+        }
+        if let Some(value) = record.value {
+            base = base.payload(value);
+        }
+        if record.timestamp >= 0 {
+            base = base.timestamp(record.timestamp);
+        }
+        if let Some(headers) = record.headers {
+            base = base.headers(headers);
+        }
+        loop {
+            match self.producer.send(base) {
+                Ok(()) => {
+                    self.shared.stats.add(Counter::OutputsSent, 1);
+                    return Ok(());
+                }
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), returned)) => {
+                    base = returned;
+                    self.producer.poll(POLL_INTERVAL);
+                }
+                Err((error, returned)) => {
+                    let message = OwnedMessage::new(
+                        returned.payload.map(<[u8]>::to_vec),
+                        returned.key.map(<[u8]>::to_vec),
+                        returned.topic.to_owned(),
+                        returned.timestamp.map_or(
+                            rdkafka::Timestamp::NotAvailable,
+                            rdkafka::Timestamp::CreateTime,
+                        ),
+                        -1,
+                        -1,
+                        returned.headers,
+                    );
+                    return self.delivery_failed(*returned.delivery_opaque, error, message);
+                }
+            }
+        }
+    }
+
+    /// Applies every delivery report received so far.
+    fn serve_deliveries(&mut self) -> Result<(), WorkerError> {
+        self.producer.poll(Duration::ZERO);
+        while let Ok(delivery) = self.deliveries.try_recv() {
+            match delivery.result {
+                Ok(()) => {
+                    self.shared.stats.add(Counter::OutputsAcknowledged, 1);
+                    self.acknowledge(delivery.tag);
+                }
+                Err((error, message)) => self.delivery_failed(delivery.tag, error, message)?,
+            }
+        }
+        Ok(())
+    }
+
+    fn acknowledge(&mut self, tag: OutputTag) {
+        if let Err(stale) = self.tracker.output_acknowledged(tag.source, tag.offset) {
+            // Its partition was revoked before the acknowledgement came: the new owner redoes it.
+            tracing::debug!(worker = %self.worker, "{stale}");
+        }
+    }
+
+    /// Re-sends an output after a retriable error, else applies the error policy.
+    fn delivery_failed(
+        &mut self,
+        tag: OutputTag,
+        error: KafkaError,
+        mut message: OwnedMessage,
+    ) -> Result<(), WorkerError> {
+        let retries = self.shared.runtime.production_retries;
+        if is_retriable(&error) && tag.attempt < retries {
+            self.shared.stats.add(Counter::ProductionRetries, 1);
+            let headers = message.detach_headers();
+            let record = OutgoingRecord {
+                topic: message.topic(),
+                key: message.key(),
+                value: message.payload(),
+                timestamp: message.timestamp().to_millis().unwrap_or(-1),
+                headers,
+            };
+            let retry = OutputTag {
+                attempt: tag.attempt + 1,
+                ..tag
+            };
+            return self.send(record, retry);
+        }
+        if self.shared.errors.policy == ErrorPolicy::Fail {
+            return Err(WorkerError::Delivery {
+                worker: self.worker.clone(),
+                topic: message.topic().to_owned(),
+                error,
+            });
+        }
+        self.shared.stats.add(Counter::OutputsDropped, 1);
+        if let Some(held_back) = self.delivery_errors.admit(Instant::now()) {
+            tracing::error!(
+                worker = %self.worker,
+                "output to {} dropped after {} attempts: {error} ({held_back} similar messages held back)",
+                message.topic(),
+                tag.attempt + 1,
+            );
+        }
+        self.acknowledge(tag);
+        Ok(())
+    }
+
+    /// Serves delivery reports until nothing is in flight or `deadline` passes; returns whether
+    /// everything was acknowledged.
+    fn finish_in_flight(&mut self, deadline: Instant) -> Result<bool, WorkerError> {
+        loop {
+            self.serve_deliveries()?;
+            if self.tracker.in_flight_records() == 0 {
+                return Ok(true);
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                tracing::warn!(
+                    worker = %self.worker,
+                    in_flight = self.tracker.in_flight_records(),
+                    "gave up waiting for acknowledgements; those records will be processed again"
+                );
+                return Ok(false);
+            }
+            self.producer.poll(POLL_INTERVAL.min(deadline - now));
+        }
+    }
+
+    /// Commits the committable offsets of `scope`.
+    fn commit(
+        &mut self,
+        consumer: &BaseConsumer<WorkerContext>,
+        scope: CommitScope,
+        mode: CommitMode,
+    ) {
+        let commits = self.tracker.take_commits(scope);
+        if commits.is_empty() {
+            return;
+        }
+        let mut offsets = TopicPartitionList::new();
+        for (partition, offset) in &commits {
+            let Some(topic) = self.shared.source_topics.get(partition.topic) else {
+                continue;
+            };
+            if let Err(error) =
+                offsets.add_partition_offset(topic, partition.partition, Offset::Offset(*offset))
+            {
+                tracing::warn!(worker = %self.worker, "cannot commit {topic}-{}: {error}", partition.partition);
+            }
+        }
+        match consumer.commit(&offsets, mode) {
+            Ok(()) => self.shared.stats.add(Counter::Commits, 1),
+            Err(error) => tracing::warn!(worker = %self.worker, "commit failed: {error}"),
+        }
+    }
+
+    /// Pauses fetching while too much is in flight; resumes once half of it drained.
+    fn apply_backpressure(&mut self, consumer: &BaseConsumer<WorkerContext>) {
+        let limits = &self.shared.runtime;
+        let (records, bytes) = (
+            self.tracker.in_flight_records(),
+            self.tracker.in_flight_bytes(),
+        );
+        let over = records >= limits.max_in_flight_records || bytes >= limits.max_in_flight_bytes;
+        let drained =
+            records <= limits.max_in_flight_records / 2 && bytes <= limits.max_in_flight_bytes / 2;
+        let change = if !self.fetch_paused && over {
+            Some(true)
+        } else if self.fetch_paused && drained {
+            Some(false)
+        } else {
+            None
+        };
+        let Some(pause) = change else { return };
+        let result = consumer.assignment().and_then(|assignment| {
+            if pause {
+                consumer.pause(&assignment)
+            } else {
+                consumer.resume(&assignment)
+            }
+        });
+        match result {
+            Ok(()) => {
+                self.fetch_paused = pause;
+                if pause {
+                    self.shared.stats.add(Counter::FetchPauses, 1);
+                }
+                tracing::debug!(worker = %self.worker, pause, records, bytes, "fetch backpressure");
+            }
+            Err(error) => {
+                tracing::warn!(worker = %self.worker, "cannot pause/resume fetching: {error}")
+            }
+        }
+    }
+}
+
+/// An output about to be handed to the producer.
+struct OutgoingRecord<'a> {
+    topic: &'a str,
+    key: Option<&'a [u8]>,
+    value: Option<&'a [u8]>,
+    timestamp: i64,
+    headers: Option<OwnedHeaders>,
+}
+
+fn owned_headers(headers: &[Header]) -> OwnedHeaders {
+    headers.iter().fold(
+        OwnedHeaders::new_with_capacity(headers.len()),
+        |owned, header| {
+            owned.insert(KafkaHeader {
+                key: &header.key,
+                value: header.value.as_ref(),
+            })
+        },
+    )
+}
+
+/// The consumer's context: rebalance callbacks commit what is acknowledged and track membership.
+struct WorkerContext {
+    shared: Arc<Shared>,
+    id: usize,
+    worker: String,
+    pipeline: Mutex<Pipeline>,
+}
+
+impl ClientContext for WorkerContext {
+    fn log(&self, level: RDKafkaLogLevel, fac: &str, log_message: &str) {
+        log_client_message(&self.worker, "consumer", level, fac, log_message);
+    }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        tracing::warn!(worker = %self.worker, "consumer error: {error}: {reason}");
+    }
+}
+
+impl ConsumerContext for WorkerContext {
+    fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        let Rebalance::Revoke(revoked) = rebalance else {
+            return;
+        };
+        self.shared.set_assigned(self.id, false);
+        tracing::info!(worker = %self.worker, partitions = revoked.count(), "partitions revoked");
+        let mut pipeline = lock(&self.pipeline);
+        let deadline = Instant::now() + self.shared.runtime.shutdown_timeout();
+        if let Err(error) = pipeline.finish_in_flight(deadline) {
+            pipeline.failure.get_or_insert(error);
+        }
+        pipeline.commit(consumer, CommitScope::All, CommitMode::Sync);
+        for element in revoked.elements() {
+            let partition = pipeline.source_partition(element.topic(), element.partition());
+            pipeline.tracker.forget(partition);
+        }
+        pipeline.fetch_paused = false;
+    }
+
+    fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        match rebalance {
+            Rebalance::Assign(assigned) => {
+                let partitions: Vec<String> = assigned
+                    .elements()
+                    .iter()
+                    .map(|element| format!("{}-{}", element.topic(), element.partition()))
+                    .collect();
+                tracing::info!(worker = %self.worker, ?partitions, "partitions assigned");
+                self.shared.set_assigned(self.id, true);
+            }
+            Rebalance::Revoke(_) => {}
+            Rebalance::Error(error) => {
+                tracing::warn!(worker = %self.worker, "rebalance failed: {error}");
+            }
+        }
+    }
+}
+
+/// Runs worker `id` until shutdown is requested or it fails.
+pub(super) fn run(shared: Arc<Shared>, id: usize) -> Result<(), WorkerError> {
+    let worker = format!("{}-StreamThread-{id}", shared.kafka.application_id);
+    let kafka_error = |action| {
+        let worker = worker.clone();
+        move |source| WorkerError::Kafka {
+            worker,
+            action,
+            source,
+        }
+    };
+    let (sender, deliveries) = mpsc::channel();
+    let producer: BaseProducer<DeliveryReports> =
+        super::clients::producer_config(&shared.kafka, &format!("{worker}-producer"))
+            .create_with_context(DeliveryReports {
+                worker: worker.clone(),
+                sender,
+            })
+            .map_err(kafka_error("creating the producer"))?;
+    let pipeline = Pipeline {
+        shared: Arc::clone(&shared),
+        worker: worker.clone(),
+        producer,
+        deliveries,
+        tracker: OffsetTracker::new(),
+        fetch_paused: false,
+        processing_errors: LogRateLimiter::new(ERROR_LOG_INTERVAL),
+        delivery_errors: LogRateLimiter::new(ERROR_LOG_INTERVAL),
+        failure: None,
+    };
+    let context = WorkerContext {
+        shared: Arc::clone(&shared),
+        id,
+        worker: worker.clone(),
+        pipeline: Mutex::new(pipeline),
+    };
+    let consumer: BaseConsumer<WorkerContext> =
+        super::clients::consumer_config(&shared.kafka, &format!("{worker}-consumer"))
+            .create_with_context(context)
+            .map_err(kafka_error("creating the consumer"))?;
+    let topics: Vec<&str> = shared.source_topics.iter().map(String::as_str).collect();
+    consumer
+        .subscribe(&topics)
+        .map_err(kafka_error("subscribing"))?;
+    tracing::info!(worker = %worker, ?topics, "worker started");
+    poll_loop(&shared, &consumer, &worker)?;
+
+    let deadline = Instant::now() + shared.runtime.shutdown_timeout();
+    let mut pipeline = lock(&consumer.context().pipeline);
+    let complete = pipeline.finish_in_flight(deadline)?;
+    pipeline.commit(&consumer, CommitScope::All, CommitMode::Sync);
+    drop(pipeline);
+    // Dropping the consumer closes it: its partitions are revoked (committing again, with nothing
+    // new) and it leaves the group.
+    drop(consumer);
+    tracing::info!(worker = %worker, complete, "worker stopped");
+    Ok(())
+}
+
+fn poll_loop(
+    shared: &Shared,
+    consumer: &BaseConsumer<WorkerContext>,
+    worker: &str,
+) -> Result<(), WorkerError> {
+    let commit_interval = shared.runtime.commit_interval();
+    let mut next_commit = Instant::now() + commit_interval;
+    let started = Instant::now();
+    let mut next_assignment_warning = started + shared.runtime.assignment_warning();
+    let mut consumer_errors = LogRateLimiter::new(ERROR_LOG_INTERVAL);
+    while !shared.shutdown.load(Ordering::Acquire) {
+        let polled = consumer.poll(POLL_INTERVAL);
+        let mut pipeline = lock(&consumer.context().pipeline);
+        if let Some(failure) = pipeline.failure.take() {
+            return Err(failure);
+        }
+        match polled {
+            Some(Ok(message)) => pipeline.process(&message)?,
+            Some(Err(error)) => {
+                if let Some(held_back) = consumer_errors.admit(Instant::now()) {
+                    tracing::warn!(
+                        worker,
+                        "consumer error: {error} ({held_back} similar held back)"
+                    );
+                }
+            }
+            None => {}
+        }
+        pipeline.serve_deliveries()?;
+        pipeline.apply_backpressure(consumer);
+        let now = Instant::now();
+        if now >= next_commit {
+            pipeline.commit(consumer, CommitScope::Changed, CommitMode::Async);
+            next_commit = now + commit_interval;
+        }
+        let clients = [
+            ("consumer", consumer.client().fatal_error()),
+            ("producer", pipeline.producer.client().fatal_error()),
+        ];
+        if let Some((client, Some((code, reason)))) =
+            clients.into_iter().find(|(_, fatal)| fatal.is_some())
+        {
+            return Err(WorkerError::Fatal {
+                worker: worker.to_owned(),
+                client,
+                code,
+                reason,
+            });
+        }
+        if now >= next_assignment_warning && !shared.is_assigned(consumer.context().id) {
+            tracing::warn!(
+                worker,
+                bootstrap_servers = %shared.kafka.bootstrap_servers,
+                "no partition assignment after {:.0} s: are the brokers reachable and do the topics {:?} exist?",
+                (now - started).as_secs_f64(),
+                shared.source_topics,
+            );
+            next_assignment_warning = now + shared.runtime.assignment_warning();
+        }
+    }
+    Ok(())
+}
