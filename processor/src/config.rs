@@ -15,7 +15,7 @@ use crate::errors::ErrorHandlingConfig;
 use crate::metric_topology::MetricTopologyConfig;
 
 /// The whole configuration file.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProcessorConfig {
     /// `[kafka]`: where the brokers are, the application id, librdkafka properties.
@@ -33,7 +33,7 @@ pub struct ProcessorConfig {
 }
 
 /// `[kafka]`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct KafkaConfig {
     /// Comma-separated `host:port` list of bootstrap brokers.
@@ -121,7 +121,7 @@ pub enum UncaughtErrorPolicy {
 }
 
 /// `[runtime]`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RuntimeConfig {
     /// Worker threads, each a group member with its own partitions (`num.stream.threads`).
@@ -315,7 +315,7 @@ impl ProcessorConfig {
             ));
         }
         for (name, value) in &kafka.properties {
-            let key = format!("kafka.properties.\"{name}\"");
+            let key = format!("kafka.properties.{name}");
             if RUNTIME_OWNED_PROPERTIES.contains(&name.as_str()) {
                 return Err(ConfigError::invalid(
                     file,

@@ -1,0 +1,177 @@
+//! Bad configurations are refused naming the file, the key and the reason; the example file is
+//! valid and lists exactly the defaults.
+
+use std::path::Path;
+
+use ferrobeat_processor::config::{ConfigError, ProcessorConfig, UncaughtErrorPolicy};
+
+const FILE: &str = "/etc/ferrobeat/processor.toml";
+
+fn refusal(text: &str) -> String {
+    match ProcessorConfig::parse(text, Path::new(FILE)) {
+        Ok(config) => panic!("accepted {text:?} as {config:?}"),
+        Err(error) => error.to_string(),
+    }
+}
+
+fn assert_refused(text: &str, key: &str, reason: &str) {
+    let message = refusal(text);
+    assert!(message.starts_with(FILE), "no file in {message:?}");
+    assert!(
+        message.contains(&format!("`{key}`")),
+        "no key {key:?} in {message:?}"
+    );
+    assert!(
+        message.contains(reason),
+        "no reason {reason:?} in {message:?}"
+    );
+}
+
+#[test]
+fn unknown_keys_are_refused_with_their_path_and_line() {
+    assert_refused(
+        "[kafka]\nbootstrap = \"x:1\"\n",
+        "kafka.bootstrap",
+        "unknown field `bootstrap`",
+    );
+    assert_refused(
+        "\n\n[runtime]\nthread = 2\n",
+        "runtime.thread",
+        "unknown field `thread`",
+    );
+    assert_refused("[processor]\n", "processor", "unknown field `processor`");
+    let located = refusal("\n\n[runtime]\nthread = 2\n");
+    assert!(located.starts_with(&format!("{FILE}:4:1")), "{located}");
+}
+
+#[test]
+fn values_of_the_wrong_type_are_refused() {
+    assert_refused(
+        "[runtime]\nthreads = \"four\"\n",
+        "runtime.threads",
+        "invalid type: string \"four\"",
+    );
+    assert_refused(
+        "[runtime]\ncommit_interval_ms = -1\n",
+        "runtime.commit_interval_ms",
+        "invalid value",
+    );
+    assert_refused(
+        "[runtime]\nuncaught_error_policy = \"restart\"\n",
+        "runtime.uncaught_error_policy",
+        "unknown variant `restart`",
+    );
+    assert_refused(
+        "[errors]\npolicy = \"explode\"\n",
+        "errors.policy",
+        "unknown variant `explode`",
+    );
+    assert_refused(
+        "[kafka.properties]\n\"ssl.ca.location\" = [1]\n",
+        "kafka.properties.ssl.ca.location",
+        "a string, an integer or a boolean",
+    );
+}
+
+#[test]
+fn values_out_of_range_are_refused() {
+    assert_refused(
+        "[runtime]\nthreads = 0\n",
+        "runtime.threads",
+        "greater than 0",
+    );
+    assert_refused(
+        "[runtime]\nthreads = 100000\n",
+        "runtime.threads",
+        "at most 256",
+    );
+    assert_refused(
+        "[runtime]\ncommit_interval_ms = 0\n",
+        "runtime.commit_interval_ms",
+        "greater than 0",
+    );
+    assert_refused(
+        "[kafka]\napplication_id = \" \"\n",
+        "kafka.application_id",
+        "must not be empty",
+    );
+    assert_refused(
+        "[kafka]\nbootstrap_servers = \"\"\n",
+        "kafka.bootstrap_servers",
+        "at least one broker",
+    );
+    assert_refused(
+        "[topology]\nalert_threshold = 1.5\n",
+        "topology.alert_threshold",
+        "between 0 and 1",
+    );
+    assert_refused(
+        "[topology]\ncpu_topic = \"metric.all\"\n",
+        "topology.cpu_topic",
+        "also the input topic",
+    );
+    assert_refused(
+        "[errors]\ndead_letter_topic = \"\"\n",
+        "errors.dead_letter_topic",
+        "empty",
+    );
+}
+
+#[test]
+fn librdkafka_properties_are_checked_by_librdkafka() {
+    assert_refused(
+        "[kafka.properties]\n\"sesion.timeout.ms\" = 6000\n",
+        "kafka.properties.sesion.timeout.ms",
+        "No such configuration property",
+    );
+    assert_refused(
+        "[kafka.properties]\n\"session.timeout.ms\" = \"soon\"\n",
+        "kafka.properties.session.timeout.ms",
+        "Invalid value",
+    );
+    assert_refused(
+        "[kafka.properties]\n\"group.id\" = \"other\"\n",
+        "kafka.properties.group.id",
+        "set by the runtime",
+    );
+    let accepted = ProcessorConfig::parse(
+        "[kafka.properties]\n\"session.timeout.ms\" = 6000\n\"enable.ssl.certificate.verification\" = false\n",
+        Path::new(FILE),
+    )
+    .expect("valid properties");
+    assert_eq!(accepted.kafka.properties["session.timeout.ms"].0, "6000");
+    assert_eq!(
+        accepted.kafka.properties["enable.ssl.certificate.verification"].0,
+        "false"
+    );
+}
+
+#[test]
+fn syntax_errors_and_missing_files_name_the_file() {
+    let message = refusal("[runtime]\nthreads = = 2\n");
+    assert!(message.starts_with(&format!("{FILE}:2:")), "{message}");
+    assert!(message.contains("invalid TOML"), "{message}");
+
+    let missing =
+        ProcessorConfig::load(Path::new("/nonexistent/ferrobeat.toml")).expect_err("no such file");
+    assert!(matches!(missing, ConfigError::Read { .. }));
+    assert!(
+        missing.to_string().contains("/nonexistent/ferrobeat.toml"),
+        "{missing}"
+    );
+}
+
+#[test]
+fn the_example_file_is_valid_and_lists_the_defaults() {
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("ferrobeat-processor.toml");
+    let config = ProcessorConfig::load(&example).expect("the example configuration is valid");
+    assert_eq!(config, ProcessorConfig::default());
+    assert_eq!(
+        config.runtime.uncaught_error_policy,
+        UncaughtErrorPolicy::ShutdownClient
+    );
+    assert_eq!(
+        ProcessorConfig::parse("", Path::new(FILE)).expect("empty is valid"),
+        config
+    );
+}
