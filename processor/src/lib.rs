@@ -6,6 +6,7 @@
 //! * `runtime`: the Kafka runtime (consumer group, tasks, at-least-once commits, states).
 #![warn(missing_docs)]
 pub mod config;
+pub mod driver;
 pub mod errors;
 pub mod metric_topology;
 pub mod record;

@@ -128,10 +128,20 @@ fn parse_envelope(raw: &[u8]) -> Result<Envelope<'_>, SerdeError> {
         Err(error) => {
             let mut de = serde_json::Deserializer::from_slice(raw);
             let path_error = match serde_path_to_error::deserialize::<_, Envelope<'_>>(&mut de) {
-                Err(e) if e.path().iter().next().is_some() => {
-                    format!("invalid JSON at `{}`: {}", e.path(), e.inner())
+                Err(e) => {
+                    let known: Vec<String> = e
+                        .path()
+                        .iter()
+                        .filter(|segment| !matches!(segment, serde_path_to_error::Segment::Unknown))
+                        .map(ToString::to_string)
+                        .collect();
+                    if known.is_empty() {
+                        format!("invalid JSON: {}", e.inner())
+                    } else {
+                        format!("invalid JSON at `{}`: {}", known.join("."), e.inner())
+                    }
                 }
-                _ => format!("invalid JSON: {error}"),
+                Ok(_) => format!("invalid JSON: {error}"),
             };
             Err(SerdeError::new(path_error))
         }
@@ -357,13 +367,13 @@ mod tests {
         );
         assert_eq!(
             parse_error("[1]"),
-            "invalid JSON: invalid type: sequence, expected a Metricbeat event (a JSON object) at line 1 column 1"
+            "invalid JSON: invalid type: sequence, expected a Metricbeat event (a JSON object) at line 1 column 0"
         );
         assert_eq!(
             parse_error(
                 r#"{"metricset":{"name":"cpu"},"system":{"cpu":{"total":{"norm":{"pct":"high"}}}}}"#
             ),
-            "invalid JSON at `system.cpu.total.norm.pct`: invalid type: string \"high\", expected f64 at line 1 column 75"
+            "invalid JSON at `system.cpu.total.norm.pct`: invalid type: string \"high\", expected f64 at line 1 column 74"
         );
     }
 

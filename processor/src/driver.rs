@@ -1,0 +1,391 @@
+//! The `TopologyTestDriver` of this library: runs a [`Topology`] synchronously, without a
+//! broker. Pipe records into input topics, read what the topology wrote from output topics.
+//!
+//! ```
+//! use ferrobeat_processor::driver::TopologyTestDriver;
+//! use ferrobeat_processor::topology::{StreamsBuilder, serdes::{Bytes, Nullable, Utf8}};
+//! let builder = StreamsBuilder::new();
+//! builder.stream::<Nullable<Bytes>, Utf8>("in").filter(|_, v| v.len() > 5).to("out");
+//! let driver = TopologyTestDriver::new(builder.build().expect("valid topology"));
+//! let input = driver.create_input_topic("in");
+//! input.pipe_values(["short", "longer one"]);
+//! let output = driver.create_output_topic("out");
+//! assert_eq!(output.read_value_strings_to_list(), ["longer one"]);
+//! assert!(output.is_empty());
+//! ```
+//!
+//! Failed records go through the [`ErrorHandlingConfig`] as in the runtime: by default they
+//! land on the dead-letter topic (read it with [`TopologyTestDriver::create_output_topic`]);
+//! under the `fail` policy piping panics, as Kafka Streams' driver throws (use
+//! [`TestInputTopic::try_pipe_record`] to get the error instead).
+
+use std::cell::{Cell, RefCell};
+use std::collections::{HashMap, VecDeque};
+
+use crate::errors::{ErrorAction, ErrorHandlingConfig};
+use crate::record::{Header, InputRecord, OutputRecord, SourcePosition};
+use crate::topology::{ProcessingError, Topology};
+
+/// A record piped into or read from the driver, owning its bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TestRecord {
+    /// Record key, `None` for a null key.
+    pub key: Option<Vec<u8>>,
+    /// Record value, `None` for a null value.
+    pub value: Option<Vec<u8>>,
+    /// Timestamp in milliseconds; when piping, `None` takes the input topic's clock.
+    pub timestamp: Option<i64>,
+    /// Headers, in order.
+    pub headers: Vec<Header>,
+}
+
+impl TestRecord {
+    /// A keyless record with this value.
+    pub fn from_value(value: impl AsRef<[u8]>) -> Self {
+        Self {
+            value: Some(value.as_ref().to_vec()),
+            ..Self::default()
+        }
+    }
+
+    /// A record with this key and value.
+    pub fn from_key_value(key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> Self {
+        Self {
+            key: Some(key.as_ref().to_vec()),
+            ..Self::from_value(value)
+        }
+    }
+
+    /// The same record with this timestamp.
+    pub fn with_timestamp(mut self, timestamp: i64) -> Self {
+        self.timestamp = Some(timestamp);
+        self
+    }
+
+    /// The same record with one more header.
+    pub fn with_header(mut self, key: &str, value: impl AsRef<[u8]>) -> Self {
+        self.headers.push(Header {
+            key: key.to_owned(),
+            value: Some(value.as_ref().to_vec()),
+        });
+        self
+    }
+
+    /// The value as text (lossy), `None` for a null value.
+    pub fn value_string(&self) -> Option<String> {
+        self.value
+            .as_deref()
+            .map(|v| String::from_utf8_lossy(v).into_owned())
+    }
+
+    /// The value of the last header named `key`, as text (lossy).
+    pub fn header_string(&self, key: &str) -> Option<String> {
+        self.headers
+            .iter()
+            .rev()
+            .find(|h| h.key == key)
+            .and_then(|h| h.value.as_deref())
+            .map(|v| String::from_utf8_lossy(v).into_owned())
+    }
+
+    fn from_output(output: OutputRecord<'_>) -> Self {
+        Self {
+            key: output.key.map(|k| k.into_owned()),
+            value: output.value.map(|v| v.into_owned()),
+            timestamp: Some(output.timestamp),
+            headers: output.headers,
+        }
+    }
+}
+
+#[derive(Default)]
+struct DriverState {
+    /// Records written per topic, oldest first.
+    outputs: HashMap<String, VecDeque<TestRecord>>,
+    /// Next offset per input topic (all input is on partition 0).
+    next_offsets: HashMap<String, i64>,
+    /// Every error the error policy handled, in order.
+    errors: Vec<ProcessingError>,
+}
+
+/// Runs a topology on piped records, synchronously and without a broker.
+pub struct TopologyTestDriver {
+    topology: Topology,
+    error_handling: ErrorHandlingConfig,
+    state: RefCell<DriverState>,
+}
+
+impl std::fmt::Debug for TopologyTestDriver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TopologyTestDriver")
+            .field("topology", &self.topology)
+            .field("error_handling", &self.error_handling)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TopologyTestDriver {
+    /// A driver with the default error handling (dead letters to `metric.dlq`).
+    pub fn new(topology: Topology) -> Self {
+        Self::with_error_handling(topology, ErrorHandlingConfig::default())
+    }
+
+    /// A driver applying `error_handling` to records the topology fails on.
+    pub fn with_error_handling(topology: Topology, error_handling: ErrorHandlingConfig) -> Self {
+        Self {
+            topology,
+            error_handling,
+            state: RefCell::default(),
+        }
+    }
+
+    /// An input topic whose records get timestamps 0, 1, 2, ... unless they carry one.
+    ///
+    /// # Panics
+    /// When no source of the topology reads `topic` (Kafka Streams' driver throws too).
+    pub fn create_input_topic(&self, topic: &str) -> TestInputTopic<'_> {
+        self.create_input_topic_with_clock(topic, 0, 1)
+    }
+
+    /// An input topic whose records get timestamps `start`, `start + advance`, ... unless
+    /// they carry one.
+    ///
+    /// # Panics
+    /// When no source of the topology reads `topic`.
+    pub fn create_input_topic_with_clock(
+        &self,
+        topic: &str,
+        start: i64,
+        advance: i64,
+    ) -> TestInputTopic<'_> {
+        assert!(
+            self.topology.source_topics().contains(&topic),
+            "the topology reads no topic {topic:?} (it reads {:?})",
+            self.topology.source_topics()
+        );
+        TestInputTopic {
+            driver: self,
+            topic: topic.to_owned(),
+            clock: Cell::new(start),
+            advance,
+        }
+    }
+
+    /// An output topic: a reader of the records written to `topic`.
+    pub fn create_output_topic(&self, topic: &str) -> TestOutputTopic<'_> {
+        TestOutputTopic {
+            driver: self,
+            topic: topic.to_owned(),
+        }
+    }
+
+    /// Every processing error handled so far (dead-lettered or skipped), oldest first.
+    pub fn errors(&self) -> Vec<ProcessingError> {
+        self.state.borrow().errors.clone()
+    }
+
+    /// Names of the topics written to so far, sorted.
+    pub fn produced_topic_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.state.borrow().outputs.keys().cloned().collect();
+        names.sort();
+        names
+    }
+
+    fn pipe(&self, topic: &str, record: TestRecord, timestamp: i64) -> Result<(), ProcessingError> {
+        let offset = {
+            let mut state = self.state.borrow_mut();
+            let next = state.next_offsets.entry(topic.to_owned()).or_insert(0);
+            *next += 1;
+            *next - 1
+        };
+        let input = InputRecord {
+            source: SourcePosition {
+                topic,
+                partition: 0,
+                offset,
+            },
+            timestamp,
+            key: record.key.as_deref(),
+            value: record.value.as_deref(),
+            headers: record.headers.clone(),
+        };
+        let mut produced = Vec::new();
+        let outcome = self
+            .topology
+            .process(&input, &mut |output| produced.push(output));
+        let mut state = self.state.borrow_mut();
+        if let Err(error) = outcome {
+            // As the runtime: what was emitted for a failed record is discarded.
+            produced.clear();
+            match self.error_handling.action(&input, &error) {
+                ErrorAction::DeadLetter(letter) => produced.push(letter),
+                ErrorAction::Skip => {}
+                ErrorAction::Fail => return Err(error),
+            }
+            state.errors.push(error);
+        }
+        for output in produced {
+            state
+                .outputs
+                .entry(output.topic.to_string())
+                .or_default()
+                .push_back(TestRecord::from_output(output));
+        }
+        Ok(())
+    }
+}
+
+/// Pipes records into one input topic of a [`TopologyTestDriver`].
+#[derive(Debug)]
+pub struct TestInputTopic<'d> {
+    driver: &'d TopologyTestDriver,
+    topic: String,
+    clock: Cell<i64>,
+    advance: i64,
+}
+
+impl TestInputTopic<'_> {
+    /// Pipes a record; a record without timestamp takes the topic's clock, which advances.
+    ///
+    /// # Errors
+    /// The record's [`ProcessingError`] under the `fail` policy only; other policies handle it.
+    pub fn try_pipe_record(&self, record: TestRecord) -> Result<(), ProcessingError> {
+        let timestamp = record.timestamp.unwrap_or_else(|| {
+            let now = self.clock.get();
+            self.clock.set(now + self.advance);
+            now
+        });
+        self.driver.pipe(&self.topic, record, timestamp)
+    }
+
+    /// Pipes a record.
+    ///
+    /// # Panics
+    /// Under the `fail` policy, when the topology fails on the record.
+    pub fn pipe_record(&self, record: TestRecord) {
+        if let Err(error) = self.try_pipe_record(record) {
+            panic!(
+                "the topology failed on a record piped into {:?}: {error}",
+                self.topic
+            );
+        }
+    }
+
+    /// Pipes a keyless record with this value.
+    pub fn pipe_value(&self, value: impl AsRef<[u8]>) {
+        self.pipe_record(TestRecord::from_value(value));
+    }
+
+    /// Pipes a record with this key and value.
+    pub fn pipe_key_value(&self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) {
+        self.pipe_record(TestRecord::from_key_value(key, value));
+    }
+
+    /// Pipes a keyless record with this value and timestamp.
+    pub fn pipe_value_at(&self, value: impl AsRef<[u8]>, timestamp: i64) {
+        self.pipe_record(TestRecord::from_value(value).with_timestamp(timestamp));
+    }
+
+    /// Pipes keyless records with these values, in order.
+    pub fn pipe_values<V: AsRef<[u8]>>(&self, values: impl IntoIterator<Item = V>) {
+        values.into_iter().for_each(|value| self.pipe_value(value));
+    }
+
+    /// Pipes records with these keys and values, in order.
+    pub fn pipe_key_values<K: AsRef<[u8]>, V: AsRef<[u8]>>(
+        &self,
+        pairs: impl IntoIterator<Item = (K, V)>,
+    ) {
+        pairs
+            .into_iter()
+            .for_each(|(key, value)| self.pipe_key_value(key, value));
+    }
+}
+
+/// Reads, oldest first, the records a [`TopologyTestDriver`] wrote to one topic.
+#[derive(Debug)]
+pub struct TestOutputTopic<'d> {
+    driver: &'d TopologyTestDriver,
+    topic: String,
+}
+
+/// A key and a value as read from an output topic (`None` = null).
+pub type KeyValue = (Option<Vec<u8>>, Option<Vec<u8>>);
+
+impl TestOutputTopic<'_> {
+    /// Takes the oldest unread record.
+    pub fn read_record(&self) -> Option<TestRecord> {
+        self.driver
+            .state
+            .borrow_mut()
+            .outputs
+            .get_mut(&self.topic)
+            .and_then(VecDeque::pop_front)
+    }
+
+    /// Takes the oldest unread record's value (`Some(None)` for a null value).
+    pub fn read_value(&self) -> Option<Option<Vec<u8>>> {
+        self.read_record().map(|record| record.value)
+    }
+
+    /// Takes the oldest unread record's value as text (lossy; a null value reads as `""`).
+    pub fn read_value_string(&self) -> Option<String> {
+        self.read_record()
+            .map(|record| record.value_string().unwrap_or_default())
+    }
+
+    /// Takes the oldest unread record's key and value.
+    pub fn read_key_value(&self) -> Option<KeyValue> {
+        self.read_record().map(|record| (record.key, record.value))
+    }
+
+    /// Takes every unread record.
+    pub fn read_records_to_list(&self) -> Vec<TestRecord> {
+        self.driver
+            .state
+            .borrow_mut()
+            .outputs
+            .get_mut(&self.topic)
+            .map(|queue| queue.drain(..).collect())
+            .unwrap_or_default()
+    }
+
+    /// Takes every unread value.
+    pub fn read_values_to_list(&self) -> Vec<Option<Vec<u8>>> {
+        self.read_records_to_list()
+            .into_iter()
+            .map(|record| record.value)
+            .collect()
+    }
+
+    /// Takes every unread value as text (lossy; null values read as `""`).
+    pub fn read_value_strings_to_list(&self) -> Vec<String> {
+        self.read_records_to_list()
+            .iter()
+            .map(|record| record.value_string().unwrap_or_default())
+            .collect()
+    }
+
+    /// Takes every unread key and value.
+    pub fn read_key_values_to_list(&self) -> Vec<KeyValue> {
+        self.read_records_to_list()
+            .into_iter()
+            .map(|record| (record.key, record.value))
+            .collect()
+    }
+
+    /// How many records are unread.
+    pub fn queue_size(&self) -> usize {
+        self.driver
+            .state
+            .borrow()
+            .outputs
+            .get(&self.topic)
+            .map_or(0, VecDeque::len)
+    }
+
+    /// Whether every record written so far has been read.
+    pub fn is_empty(&self) -> bool {
+        self.queue_size() == 0
+    }
+}

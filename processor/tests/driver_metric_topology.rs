@@ -1,0 +1,410 @@
+//! The metric topology run by the test driver: routing, alerts, dead letters.
+
+use ferrobeat_processor::driver::{TestRecord, TopologyTestDriver};
+use ferrobeat_processor::errors::{ErrorHandlingConfig, ErrorPolicy};
+use ferrobeat_processor::metric_topology::{MetricTopologyConfig, metric_topology};
+
+/// The cpu event of the mission, verbatim (total.norm.pct 0.1889: no alert).
+const CPU_EVENT: &str = r#"{"@timestamp":"2025-01-31T07:55:26.555Z","@metadata":{"beat":"metricbeat","type":"_doc","version":"8.17.1"},"service":{"type":"system"},"system":{"cpu":{"idle":{"pct":8.1113,"norm":{"pct":0.8111}},"nice":{"pct":0,"norm":{"pct":0}},"cores":10,"total":{"pct":1.8887,"norm":{"pct":0.1889}},"user":{"norm":{"pct":0.1148},"pct":1.1476},"system":{"pct":0.7411,"norm":{"pct":0.0741}}}},"host":{"cpu":{"usage":0.1889},"name":"Aaronui-MacBookPro.local"},"event":{"dataset":"system.cpu","module":"system","duration":2847417},"ecs":{"version":"8.0.0"},"agent":{"name":"Aaronui-MacBookPro.local","type":"metricbeat","version":"8.17.1","ephemeral_id":"abcd-efgh-1234-5678","id":"abcdefghijk-1234567-ababna"},"metricset":{"period":10000,"name":"cpu"}}"#;
+
+/// The memory event of the mission, verbatim.
+const MEMORY_EVENT: &str = r#"{"@timestamp":"2025-01-31T07:55:28.919Z","@metadata":{"beat":"metricbeat","type":"_doc","version":"8.17.1"},"event":{"duration":1807750,"dataset":"system.memory","module":"system"},"metricset":{"name":"memory","period":10000},"service":{"type":"system"},"system":{"memory":{"total":17179869184,"used":{"pct":0.9976,"bytes":17138380800},"free":41488384,"actual":{"free":763154432,"used":{"bytes":16416714752,"pct":0.9556}},"swap":{"used":{"bytes":11371479040,"pct":0.8825},"free":1513422848,"total":12884901888}}},"ecs":{"version":"8.0.0"},"host":{"name":"Aaronui-MacBookPro.local"},"agent":{"name":"Aaronui-MacBookPro.local","type":"metricbeat","version":"8.17.1","ephemeral_id":"abcd-efgh-1234-5678","id":"abcdefghijk-1234567-ababna"}}"#;
+
+/// The alert of the mission, verbatim.
+const MISSION_ALERT: &str = r#"{"cpu":{"usage":0.8586},"name":"Aaronui-MacBookPro.local","timestamp":"2025-01-31T08:00:26.557Z"}"#;
+
+/// The mission's cpu event as it was at 08:00:26.557, when the cpu ran hot (0.8586).
+fn hot_cpu_event() -> String {
+    CPU_EVENT
+        .replace("07:55:26.555Z", "08:00:26.557Z")
+        .replace(
+            r#""total":{"pct":1.8887,"norm":{"pct":0.1889}}"#,
+            r#""total":{"pct":8.586,"norm":{"pct":0.8586}}"#,
+        )
+        .replace(r#""usage":0.1889"#, r#""usage":0.8586"#)
+}
+
+/// A cpu event with this `system.cpu.total.norm.pct` spelled as given.
+fn cpu_event_with_norm_pct(pct: &str) -> String {
+    CPU_EVENT.replace(
+        r#""norm":{"pct":0.1889}"#,
+        &format!(r#""norm":{{"pct":{pct}}}"#),
+    )
+}
+
+const OUTPUTS: [&str; 4] = [
+    "metric.cpu",
+    "metric.memory",
+    "metric.cpu.alert",
+    "metric.dlq",
+];
+
+/// Pipes `values` into the default metric topology and returns what each output topic got.
+fn run(values: &[&str]) -> [Vec<String>; 4] {
+    run_with(&MetricTopologyConfig::default(), values)
+}
+
+fn run_with(config: &MetricTopologyConfig, values: &[&str]) -> [Vec<String>; 4] {
+    let driver = TopologyTestDriver::new(metric_topology(config));
+    driver
+        .create_input_topic(&config.input_topic)
+        .pipe_values(values);
+    OUTPUTS.map(|topic| {
+        driver
+            .create_output_topic(topic)
+            .read_value_strings_to_list()
+    })
+}
+
+#[test]
+fn mission_documents_are_routed_byte_for_byte() {
+    let [cpu, memory, alerts, dead] = run(&[CPU_EVENT, MEMORY_EVENT]);
+    assert_eq!(cpu, [CPU_EVENT]);
+    assert_eq!(memory, [MEMORY_EVENT]);
+    assert!(alerts.is_empty(), "0.1889 must not alert: {alerts:?}");
+    assert!(dead.is_empty(), "{dead:?}");
+}
+
+#[test]
+fn hot_cpu_event_raises_the_mission_alert() {
+    let hot = hot_cpu_event();
+    let [cpu, memory, alerts, dead] = run(&[&hot]);
+    assert_eq!(cpu, [hot.as_str()]);
+    assert!(memory.is_empty() && dead.is_empty());
+    assert_eq!(alerts, [MISSION_ALERT]);
+}
+
+#[test]
+fn alert_threshold_is_strictly_greater() {
+    let at = cpu_event_with_norm_pct("0.5");
+    let above = cpu_event_with_norm_pct("0.5001");
+    let integer_one = cpu_event_with_norm_pct("1");
+    let [cpu, _, alerts, dead] = run(&[&at, &above, &integer_one]);
+    assert_eq!(cpu.len(), 3);
+    assert!(dead.is_empty(), "{dead:?}");
+    let expected = r#"{"cpu":{"usage":0.1889},"name":"Aaronui-MacBookPro.local","timestamp":"2025-01-31T07:55:26.555Z"}"#;
+    assert_eq!(
+        alerts,
+        [expected, expected],
+        "0.5 must not alert, 0.5001 and 1 must"
+    );
+}
+
+#[test]
+fn threshold_and_topics_are_configurable() {
+    let config: MetricTopologyConfig = toml::from_str(
+        "input_topic = \"in\"\ncpu_topic = \"metric.cpu\"\nalert_topic = \"metric.cpu.alert\"\nalert_threshold = 0.1",
+    )
+    .expect("valid config");
+    config.validate().expect("valid config");
+    let [cpu, _, alerts, _] = run_with(&config, &[CPU_EVENT]);
+    assert_eq!(cpu, [CPU_EVENT]);
+    assert_eq!(alerts.len(), 1, "0.1889 > 0.1 must alert");
+}
+
+#[test]
+fn alert_keeps_extra_host_fields_in_their_order() {
+    let event = hot_cpu_event().replace(
+        r#""host":{"cpu":{"usage":0.8586},"name":"Aaronui-MacBookPro.local"}"#,
+        r#""host":{"name":"web-1","os":{"type":"linux","kernel":"6.1.0"},"cpu":{"usage":0.8586},"architecture":"x86_64","ip":["10.0.0.5","fe80::1"],"zeta":null,"alpha":true}"#,
+    );
+    let [_, _, alerts, _] = run(&[&event]);
+    assert_eq!(
+        alerts,
+        [
+            r#"{"name":"web-1","os":{"type":"linux","kernel":"6.1.0"},"cpu":{"usage":0.8586},"architecture":"x86_64","ip":["10.0.0.5","fe80::1"],"zeta":null,"alpha":true,"timestamp":"2025-01-31T08:00:26.557Z"}"#
+        ]
+    );
+}
+
+#[test]
+fn pretty_printed_input_passes_unchanged_and_alerts_compactly() {
+    let value: serde_json::Value = serde_json::from_str(&hot_cpu_event()).expect("valid JSON");
+    let pretty = serde_json::to_string_pretty(&value).expect("printable");
+    // serde_json's Map sorts keys, so build the host with its original member order by hand.
+    let pretty = pretty.replace(
+        "\"host\": {\n    \"cpu\": {\n      \"usage\": 0.8586\n    },\n    \"name\": \"Aaronui-MacBookPro.local\"\n  }",
+        "\"host\" :\t{\r\n    \"name\" : \"Aaronui MacBookPro.local\",\n    \"cpu\": { \"usage\" : 0.8586 }\n  }",
+    );
+    assert!(
+        pretty.contains("\"host\" :\t{"),
+        "fixture must hold the hand-made host:\n{pretty}"
+    );
+    let [cpu, _, alerts, dead] = run(&[&pretty]);
+    assert!(dead.is_empty(), "{dead:?}");
+    assert_eq!(cpu, [pretty.as_str()]);
+    assert_eq!(
+        alerts,
+        [
+            r#"{"name":"Aaronui MacBookPro.local","cpu":{"usage":0.8586},"timestamp":"2025-01-31T08:00:26.557Z"}"#
+        ]
+    );
+}
+
+#[test]
+fn unknown_metricsets_are_dropped_unless_routed() {
+    let network = CPU_EVENT.replace(r#""name":"cpu""#, r#""name":"network""#);
+    let diskio = CPU_EVENT.replace(r#""name":"cpu""#, r#""name":"diskio""#);
+    let outputs = run(&[&network, &diskio]);
+    assert!(outputs.iter().all(Vec::is_empty), "{outputs:?}");
+
+    let mut config = MetricTopologyConfig::default();
+    config
+        .extra_routes
+        .insert("network".to_owned(), "metric.network".to_owned());
+    config.validate().expect("valid config");
+    let driver = TopologyTestDriver::new(metric_topology(&config));
+    driver
+        .create_input_topic("metric.all")
+        .pipe_values([&network, &diskio]);
+    assert_eq!(
+        driver
+            .create_output_topic("metric.network")
+            .read_value_strings_to_list(),
+        [network]
+    );
+    assert_eq!(driver.produced_topic_names(), ["metric.network"]);
+}
+
+#[test]
+fn keys_timestamps_and_headers_are_kept() {
+    let driver = TopologyTestDriver::new(metric_topology(&MetricTopologyConfig::default()));
+    let input = driver.create_input_topic("metric.all");
+    input.pipe_record(
+        TestRecord::from_key_value("host-7", hot_cpu_event())
+            .with_timestamp(1_738_310_426_557)
+            .with_header("origin", "agent-7"),
+    );
+    for topic in ["metric.cpu", "metric.cpu.alert"] {
+        let record = driver
+            .create_output_topic(topic)
+            .read_record()
+            .expect("one record");
+        assert_eq!(record.key.as_deref(), Some(b"host-7".as_slice()), "{topic}");
+        assert_eq!(record.timestamp, Some(1_738_310_426_557), "{topic}");
+        assert_eq!(
+            record.header_string("origin").as_deref(),
+            Some("agent-7"),
+            "{topic}"
+        );
+    }
+}
+
+/// Pipes one bad value and returns the dead letter's message header, checking the others.
+fn dead_letter_reason(value: Option<&[u8]>) -> String {
+    let driver = TopologyTestDriver::new(metric_topology(&MetricTopologyConfig::default()));
+    let input = driver.create_input_topic("metric.all");
+    input.pipe_value(CPU_EVENT); // offset 0, fine
+    input.pipe_record(
+        TestRecord {
+            key: Some(b"k".to_vec()),
+            value: value.map(<[u8]>::to_vec),
+            ..TestRecord::default()
+        }
+        .with_header("h", "v"),
+    );
+    let letters = driver
+        .create_output_topic("metric.dlq")
+        .read_records_to_list();
+    assert_eq!(letters.len(), 1, "{letters:?}");
+    let letter = &letters[0];
+    assert_eq!(letter.value.as_deref(), value, "the original value");
+    assert_eq!(
+        letter.key.as_deref(),
+        Some(b"k".as_slice()),
+        "the original key"
+    );
+    assert_eq!(
+        letter.header_string("h").as_deref(),
+        Some("v"),
+        "the original headers"
+    );
+    assert_eq!(
+        letter.header_string("__streams.errors.topic").as_deref(),
+        Some("metric.all")
+    );
+    assert_eq!(
+        letter
+            .header_string("__streams.errors.partition")
+            .as_deref(),
+        Some("0")
+    );
+    assert_eq!(
+        letter.header_string("__streams.errors.offset").as_deref(),
+        Some("1")
+    );
+    assert_eq!(driver.errors().len(), 1);
+    // The failed record produced nothing else; the good one went through.
+    assert_eq!(
+        driver
+            .create_output_topic("metric.cpu")
+            .read_value_strings_to_list(),
+        [CPU_EVENT]
+    );
+    assert!(driver.create_output_topic("metric.cpu.alert").is_empty());
+    let kind = letter
+        .header_string("__streams.errors.exception")
+        .unwrap_or_default();
+    let message = letter
+        .header_string("__streams.errors.message")
+        .unwrap_or_default();
+    format!("{kind}: {message}")
+}
+
+#[test]
+fn malformed_records_are_dead_lettered_with_reasons() {
+    let cases: [(&[u8], &str); 6] = [
+        (
+            b"not json",
+            "deserialization: value: invalid JSON: expected ident at line 1 column 2",
+        ),
+        (
+            br#"{"metricset":{"name":"cpu""#,
+            "deserialization: value: invalid JSON at `metricset`: EOF while parsing an object at line 1 column 26",
+        ),
+        (
+            b"\xEF\xBB\xBF{}",
+            "deserialization: value: the value starts with a UTF-8 byte-order mark; JSON records must not",
+        ),
+        (
+            br#"{"metricset":{"name":"cpu"},"a":NaN}"#,
+            "deserialization: value: invalid JSON at `a`: expected value at line 1 column 33",
+        ),
+        (
+            br#"{"metricset":{"name":"cpu"}} {}"#,
+            "deserialization: value: invalid JSON: trailing characters at line 1 column 30",
+        ),
+        (
+            b"[]",
+            "deserialization: value: invalid JSON: invalid type: sequence, expected a Metricbeat event (a JSON object) at line 1 column 0",
+        ),
+    ];
+    for (value, reason) in cases {
+        assert_eq!(
+            dead_letter_reason(Some(value)),
+            reason,
+            "{}",
+            String::from_utf8_lossy(value)
+        );
+    }
+    assert_eq!(
+        dead_letter_reason(None),
+        "deserialization: value: null value (tombstone) where a Metricbeat event was expected"
+    );
+}
+
+#[test]
+fn incomplete_records_are_dead_lettered_with_reasons() {
+    let no_metricset = MEMORY_EVENT.replace(r#""metricset":{"name":"memory","period":10000},"#, "");
+    let no_pct = CPU_EVENT.replace(r#""norm":{"pct":0.1889}"#, r#""norm":{}"#);
+    let hot = hot_cpu_event();
+    let hot_without_host = hot.replace(
+        r#""host":{"cpu":{"usage":0.8586},"name":"Aaronui-MacBookPro.local"},"#,
+        "",
+    );
+    let hot_without_timestamp = hot.replace(r#""@timestamp":"2025-01-31T08:00:26.557Z","#, "");
+    let hot_with_string_host = hot.replace(
+        r#""host":{"cpu":{"usage":0.8586},"name":"Aaronui-MacBookPro.local"}"#,
+        r#""host":"web-1""#,
+    );
+    let cases = [
+        (
+            no_metricset,
+            "deserialization: value: missing field `metricset.name`",
+        ),
+        (
+            no_pct,
+            "processing: cpu event lacks the number `system.cpu.total.norm.pct`",
+        ),
+        (
+            hot_without_host,
+            "processing: event lacks the object `host`",
+        ),
+        (
+            hot_without_timestamp,
+            "processing: event lacks the string `@timestamp`",
+        ),
+        (
+            hot_with_string_host,
+            "processing: `host` must be an object, found \"web-1\"",
+        ),
+    ];
+    for (value, reason) in cases {
+        assert_eq!(
+            dead_letter_reason(Some(value.as_bytes())),
+            reason,
+            "{value}"
+        );
+    }
+}
+
+#[test]
+fn error_policies_skip_or_fail() {
+    let topology = metric_topology(&MetricTopologyConfig::default());
+    let skip = ErrorHandlingConfig {
+        policy: ErrorPolicy::LogAndContinue,
+        ..ErrorHandlingConfig::default()
+    };
+    let driver = TopologyTestDriver::with_error_handling(topology.clone(), skip);
+    driver
+        .create_input_topic("metric.all")
+        .pipe_values(["{", CPU_EVENT]);
+    assert_eq!(driver.produced_topic_names(), ["metric.cpu"]);
+    assert_eq!(driver.errors().len(), 1);
+
+    let fail = ErrorHandlingConfig {
+        policy: ErrorPolicy::Fail,
+        ..ErrorHandlingConfig::default()
+    };
+    let driver = TopologyTestDriver::with_error_handling(topology, fail);
+    let error = driver
+        .create_input_topic("metric.all")
+        .try_pipe_record(TestRecord::from_value("{"))
+        .expect_err("fail policy");
+    assert_eq!(error.node, "KSTREAM-SOURCE-0000000000");
+    assert!(driver.produced_topic_names().is_empty());
+}
+
+#[test]
+fn describe_prints_kafka_streams_format() {
+    let mut config = MetricTopologyConfig::default();
+    config
+        .extra_routes
+        .insert("network".to_owned(), "metric.network".to_owned());
+    let description = metric_topology(&config).describe().to_string();
+    assert_eq!(
+        description,
+        "Topologies:
+   Sub-topology: 0
+    Source: KSTREAM-SOURCE-0000000000 (topics: [metric.all])
+      --> route-
+    Processor: route- (stores: [])
+      --> route-cpu, route-memory, route-network
+      <-- KSTREAM-SOURCE-0000000000
+    Processor: route-cpu (stores: [])
+      --> KSTREAM-FILTER-0000000004, KSTREAM-SINK-0000000002
+      <-- route-
+    Processor: KSTREAM-FILTER-0000000004 (stores: [])
+      --> KSTREAM-MAPVALUES-0000000005
+      <-- route-cpu
+    Processor: KSTREAM-MAPVALUES-0000000005 (stores: [])
+      --> KSTREAM-SINK-0000000006
+      <-- KSTREAM-FILTER-0000000004
+    Processor: route-memory (stores: [])
+      --> KSTREAM-SINK-0000000003
+      <-- route-
+    Processor: route-network (stores: [])
+      --> KSTREAM-SINK-0000000001
+      <-- route-
+    Sink: KSTREAM-SINK-0000000001 (topic: metric.network)
+      <-- route-network
+    Sink: KSTREAM-SINK-0000000002 (topic: metric.cpu)
+      <-- route-cpu
+    Sink: KSTREAM-SINK-0000000003 (topic: metric.memory)
+      <-- route-memory
+    Sink: KSTREAM-SINK-0000000006 (topic: metric.cpu.alert)
+      <-- KSTREAM-MAPVALUES-0000000005
+
+"
+    );
+}
