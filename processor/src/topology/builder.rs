@@ -420,7 +420,7 @@ impl<K: Serde, V: Serde> KStream<K, V> {
 
     /// As [`KStream::split`], naming the split node `prefix` and its branches `prefix` + name.
     pub fn split_named(&self, prefix: &str) -> BranchedKStream<K, V> {
-        let predicates: Rc<RefCell<Vec<Option<Predicate<K, V>>>>> = Rc::default();
+        let predicates: BranchPredicates<K, V> = Rc::default();
         let pending = Rc::clone(&predicates);
         let description = NodeDescription::new(prefix, NodeRole::Processor);
         let factory: Factory = Box::new(move |children, assembler| {
@@ -468,6 +468,10 @@ fn refused(error: impl fmt::Display) -> OperatorFailure {
 type Predicate<K, V> =
     Box<dyn for<'a> Fn(&<K as Serde>::Value<'a>, &<V as Serde>::Value<'a>) -> bool + Send + Sync>;
 
+/// The predicates of a split's branches in order, `None` for the default branch; shared
+/// between the [`BranchedKStream`] adding them and the splitter's factory.
+type BranchPredicates<K, V> = Rc<RefCell<Vec<Option<Predicate<K, V>>>>>;
+
 /// Sends each record to the first branch whose predicate holds (`None` = default branch).
 struct Splitter<K: Serde, V: Serde> {
     predicates: Vec<Option<Predicate<K, V>>>,
@@ -496,7 +500,7 @@ impl<K: Serde, V: Serde> Node<K, V> for Splitter<K, V> {
 pub struct BranchedKStream<K: Serde, V: Serde> {
     splitter: KStream<K, V>,
     prefix: String,
-    predicates: Rc<RefCell<Vec<Option<Predicate<K, V>>>>>,
+    predicates: BranchPredicates<K, V>,
 }
 
 impl<K: Serde, V: Serde> fmt::Debug for BranchedKStream<K, V> {

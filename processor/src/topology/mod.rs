@@ -118,14 +118,14 @@ impl Topology {
             .collect()
     }
 
-    /// The topics its sinks write, each once, in declaration order.
+    /// The topics its sinks write, each once, in the order of [`Topology::describe`].
     pub fn sink_topics(&self) -> Vec<&str> {
         let mut topics: Vec<&str> = Vec::new();
         for node in self.description.subtopologies.iter().flat_map(|s| &s.nodes) {
-            if let NodeRole::Sink { topic } = &node.role {
-                if !topics.contains(&topic.as_str()) {
-                    topics.push(topic);
-                }
+            if let NodeRole::Sink { topic } = &node.role
+                && !topics.contains(&topic.as_str())
+            {
+                topics.push(topic);
             }
         }
         topics
