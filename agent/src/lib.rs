@@ -2,5 +2,9 @@
 #![warn(missing_docs)]
 pub mod collect;
 pub mod config;
+pub mod identity;
+pub mod monitor;
+pub mod run;
+pub mod ship;
 pub mod source;
 pub mod spool;

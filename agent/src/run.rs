@@ -1,0 +1,197 @@
+//! The agent's commands wired together: `run` (sample, spool, ship, monitor until told to
+//! stop), `once` (one round of every metricset) and `test output`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use ferrobeat_schema::Event;
+use tokio::sync::{mpsc, watch};
+
+use crate::collect::{CollectError, Collector, Identity, collect_once, run_sampler};
+use crate::config::{AgentConfig, OutputKind, RecordKey};
+use crate::identity::{self, IdentityError};
+use crate::monitor::{self, AgentMetrics};
+use crate::ship::check::{Step, check_output};
+use crate::ship::{KafkaShipper, ShipSummary, stdout};
+use crate::spool::{Spool, SpoolError};
+
+/// Rounds the sampler may hand over before it waits; the shipper only appends them to the
+/// spool, so this never fills because of Kafka.
+const ROUND_QUEUE: usize = 64;
+
+/// The spool's directory below the data directory.
+pub const SPOOL_DIR: &str = "spool";
+
+/// Why a command could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The agent's identity could not be established.
+    #[error(transparent)]
+    Identity(#[from] IdentityError),
+    /// The spool could not be opened.
+    #[error(transparent)]
+    Spool(#[from] SpoolError),
+    /// The Kafka producer could not be created.
+    #[error("cannot create the Kafka producer: {0}")]
+    Producer(#[from] rdkafka::error::KafkaError),
+    /// The metrics endpoint could not be bound.
+    #[error("cannot serve metrics on {addr}: {source}")]
+    Endpoint {
+        /// The configured address.
+        addr: SocketAddr,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
+    /// Collection failed (for `once` and `test output`).
+    #[error(transparent)]
+    Collect(#[from] CollectError),
+    /// Standard output could not be written.
+    #[error("cannot write to standard output: {0}")]
+    Stdout(std::io::Error),
+}
+
+/// What a `run` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunReport {
+    /// The Kafka shipper's summary (`None` for stdout output).
+    pub shipped: Option<ShipSummary>,
+}
+
+/// Runs the agent until `shutdown` turns true: samples on the configured periods, spools and
+/// ships (or prints) every round, logs and serves its counters. On shutdown, sampling stops,
+/// delivery goes on for at most `kafka.flush_timeout`, and the rest stays in the spool.
+///
+/// # Errors
+/// Start-up failures: identity, spool, producer or metrics endpoint. Once running, only a
+/// stdout output that cannot be written ends the run with an error.
+pub async fn run(
+    config: AgentConfig,
+    shutdown: watch::Receiver<bool>,
+) -> Result<RunReport, RunError> {
+    let identity = persistent_identity(&config)?;
+    let metrics = AgentMetrics::new();
+    let (monitor_stop, monitor_shutdown) = watch::channel(false);
+    let mut background = Vec::new();
+    if let Some(addr) = config.monitoring.metrics_addr {
+        let listener = monitor::bind_endpoint(addr)
+            .await
+            .map_err(|source| RunError::Endpoint { addr, source })?;
+        tracing::info!(%addr, "serving Prometheus metrics at /metrics");
+        background.push(tokio::spawn(monitor::serve_endpoint(
+            listener,
+            Arc::clone(&metrics),
+            monitor_shutdown.clone(),
+        )));
+    }
+    background.push(tokio::spawn(monitor::log_changes(
+        Arc::clone(&metrics),
+        config.monitoring.log_interval,
+        monitor_shutdown,
+    )));
+
+    let shipper = match config.output {
+        OutputKind::Kafka => Some(kafka_shipper(&config, &identity, Arc::clone(&metrics))?),
+        OutputKind::Stdout => None,
+    };
+    tracing::info!(
+        agent_id = %identity.agent_id,
+        ephemeral_id = %identity.ephemeral_id,
+        host = %identity.host_name,
+        output = ?config.output,
+        "ferrobeat-agent started"
+    );
+    let (rounds_in, rounds_out) = mpsc::channel(ROUND_QUEUE);
+    let sampler = tokio::spawn(run_sampler(
+        Collector::new(config.collect.clone(), identity),
+        rounds_in,
+        shutdown,
+    ));
+    let result = match shipper {
+        Some(shipper) => Ok(RunReport {
+            shipped: Some(shipper.run(rounds_out).await),
+        }),
+        None => stdout::run(rounds_out, Arc::clone(&metrics))
+            .await
+            .map(|()| RunReport { shipped: None })
+            .map_err(RunError::Stdout),
+    };
+    if let Err(error) = sampler.await {
+        tracing::error!(%error, "the sampler task failed");
+    }
+    let _ = monitor_stop.send(true);
+    for task in background {
+        let _ = task.await;
+    }
+    tracing::info!("ferrobeat-agent stopped");
+    result
+}
+
+fn kafka_shipper(
+    config: &AgentConfig,
+    identity: &Identity,
+    metrics: Arc<AgentMetrics>,
+) -> Result<KafkaShipper, RunError> {
+    let spool_dir: PathBuf = config.data_dir.join(SPOOL_DIR);
+    let (spool, recovery) = Spool::open(&spool_dir, config.spool.into())?;
+    if recovery.replay > 0 || recovery.torn_bytes > 0 || recovery.cursor_lost {
+        tracing::info!(
+            replay = recovery.replay,
+            torn_bytes = recovery.torn_bytes,
+            cursor_lost = recovery.cursor_lost,
+            dir = %spool_dir.display(),
+            "spool recovered"
+        );
+    }
+    let key = record_key(config, identity);
+    Ok(KafkaShipper::new(&config.kafka, key, spool, metrics)?)
+}
+
+fn record_key(config: &AgentConfig, identity: &Identity) -> Option<Vec<u8>> {
+    match config.kafka.key {
+        RecordKey::None => None,
+        RecordKey::Hostname => Some(identity.host_name.clone().into_bytes()),
+    }
+}
+
+fn persistent_identity(config: &AgentConfig) -> Result<Identity, IdentityError> {
+    let agent_id = identity::load_or_create_agent_id(&config.data_dir)?;
+    identity::identity(config.name.as_deref(), agent_id)
+}
+
+/// The persistent identity when the data directory is usable, else a temporary one (for
+/// the one-shot commands, which should not need the service's permissions).
+fn best_effort_identity(config: &AgentConfig) -> Result<Identity, IdentityError> {
+    persistent_identity(config).or_else(|error| {
+        tracing::warn!(%error, "using a temporary agent id");
+        identity::identity(config.name.as_deref(), uuid::Uuid::new_v4())
+    })
+}
+
+/// One round of every enabled metricset.
+///
+/// # Errors
+/// The host name cannot be read, or a metricset fails.
+pub fn once(config: &AgentConfig) -> Result<Vec<Event>, RunError> {
+    let mut collector = Collector::new(config.collect.clone(), best_effort_identity(config)?);
+    Ok(collect_once(&mut collector)?)
+}
+
+/// `test output`: samples one round, then checks the Kafka output step by step, producing
+/// that round.
+pub async fn test_output(config: &AgentConfig) -> Vec<Step> {
+    let sampled = best_effort_identity(config)
+        .map_err(RunError::from)
+        .and_then(|identity| {
+            let key = record_key(config, &identity);
+            let mut collector = Collector::new(config.collect.clone(), identity);
+            Ok((key, collect_once(&mut collector)?))
+        });
+    match sampled {
+        Ok((key, events)) => check_output(&config.kafka, key, &events).await,
+        Err(error) => vec![Step {
+            name: "sample",
+            outcome: Err(error.to_string()),
+        }],
+    }
+}

@@ -1,0 +1,179 @@
+//! The Kafka adapter: an idempotent, acks=all producer whose delivery reports come back on a
+//! channel, each carrying what it was about.
+
+use std::time::Duration;
+
+use rdkafka::ClientConfig;
+use rdkafka::client::ClientContext;
+use rdkafka::error::KafkaError;
+use rdkafka::message::{DeliveryResult, Message};
+use rdkafka::producer::{BaseRecord, Producer, ProducerContext, ThreadedProducer};
+use tokio::sync::mpsc;
+
+use crate::config::KafkaConfig;
+
+/// What a record sent to Kafka was, so its delivery report can be acted on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Pending {
+    /// A spooled record: settle this sequence number once delivered.
+    Spooled(u64),
+    /// A record kept only in memory (the spool could not be written): its bytes, to send
+    /// again if delivery fails.
+    InMemory(Vec<u8>),
+}
+
+/// Where a delivered record landed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Landed {
+    /// The partition.
+    pub partition: i32,
+    /// The offset in the partition.
+    pub offset: i64,
+}
+
+/// One delivery report.
+#[derive(Debug)]
+pub struct Delivery {
+    /// What was sent.
+    pub pending: Pending,
+    /// Where it landed, or why it did not.
+    pub result: Result<Landed, KafkaError>,
+}
+
+/// Forwards librdkafka's delivery reports (on its polling thread) to the shipper.
+#[derive(Debug)]
+pub struct DeliveryForwarder {
+    reports: mpsc::UnboundedSender<Delivery>,
+}
+
+impl ClientContext for DeliveryForwarder {}
+
+impl ProducerContext for DeliveryForwarder {
+    type DeliveryOpaque = Box<Pending>;
+
+    fn delivery(&self, result: &DeliveryResult<'_>, pending: Box<Pending>) {
+        let result = match result {
+            Ok(message) => Ok(Landed {
+                partition: message.partition(),
+                offset: message.offset(),
+            }),
+            Err((error, _)) => Err(error.clone()),
+        };
+        // The receiver is gone only while the agent shuts down: the record stays spooled.
+        let _ = self.reports.send(Delivery {
+            pending: *pending,
+            result,
+        });
+    }
+}
+
+/// librdkafka settings for `config`: the agent's delivery guarantees first, then the
+/// pass-through `[kafka.properties]`.
+pub fn client_config(config: &KafkaConfig) -> ClientConfig {
+    let mut client = ClientConfig::new();
+    client
+        .set("bootstrap.servers", &config.bootstrap_servers)
+        .set("client.id", "ferrobeat-agent")
+        .set("acks", "all")
+        .set("enable.idempotence", "true")
+        .set("compression.type", config.compression.librdkafka_name())
+        .set("linger.ms", config.linger.as_millis().to_string())
+        .set(
+            "message.timeout.ms",
+            config.delivery_timeout.as_millis().to_string(),
+        )
+        // Room for everything the shipper may have in flight, and some.
+        .set(
+            "queue.buffering.max.messages",
+            (config.max_in_flight.saturating_mul(2))
+                .max(1000)
+                .to_string(),
+        );
+    for (name, value) in &config.properties {
+        client.set(name, value);
+    }
+    client
+}
+
+/// Checks that librdkafka accepts `config`'s settings, without connecting anywhere.
+///
+/// # Errors
+/// An unknown or invalid `[kafka.properties]` entry, named in the error.
+pub fn check_settings(config: &KafkaConfig) -> Result<(), KafkaError> {
+    client_config(config).create_native_config().map(drop)
+}
+
+/// The producer and where its records go.
+pub struct KafkaOutput {
+    producer: ThreadedProducer<DeliveryForwarder>,
+    topic: String,
+    key: Option<Vec<u8>>,
+}
+
+impl std::fmt::Debug for KafkaOutput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KafkaOutput")
+            .field("topic", &self.topic)
+            .field("key", &self.key)
+            .finish_non_exhaustive()
+    }
+}
+
+impl KafkaOutput {
+    /// Creates the producer (no connection is made yet) and the channel its delivery
+    /// reports arrive on. `key` is the record key, if any.
+    ///
+    /// # Errors
+    /// librdkafka refuses the settings (an unknown or invalid `[kafka.properties]` entry).
+    pub fn new(
+        config: &KafkaConfig,
+        key: Option<Vec<u8>>,
+    ) -> Result<(KafkaOutput, mpsc::UnboundedReceiver<Delivery>), KafkaError> {
+        let (reports, deliveries) = mpsc::unbounded_channel();
+        let producer = client_config(config).create_with_context(DeliveryForwarder { reports })?;
+        let output = KafkaOutput {
+            producer,
+            topic: config.topic.clone(),
+            key,
+        };
+        Ok((output, deliveries))
+    }
+
+    /// Hands one record to the producer; its report arrives on the deliveries channel.
+    ///
+    /// # Errors
+    /// The producer refused it at once (its queue is full, …): the error and the record's
+    /// [`Pending`] are given back.
+    pub fn send(&self, pending: Pending, payload: &[u8]) -> Result<(), (KafkaError, Pending)> {
+        let mut record =
+            BaseRecord::<[u8], [u8], Box<Pending>>::with_opaque_to(&self.topic, Box::new(pending))
+                .payload(payload);
+        if let Some(key) = &self.key {
+            record = record.key(key);
+        }
+        self.producer
+            .send(record)
+            .map_err(|(error, record)| (error, *record.delivery_opaque))
+    }
+
+    /// The producer's fatal error, if it has one (it must then be replaced).
+    pub fn fatal_error(&self) -> Option<String> {
+        self.producer
+            .client()
+            .fatal_error()
+            .map(|(code, reason)| format!("{code:?}: {reason}"))
+    }
+
+    /// The cluster's metadata, for `test output`.
+    ///
+    /// # Errors
+    /// No broker answered within `timeout`.
+    pub fn metadata(&self, timeout: Duration) -> Result<rdkafka::metadata::Metadata, KafkaError> {
+        self.producer.client().fetch_metadata(None, timeout)
+    }
+
+    /// The topic records go to.
+    pub fn topic(&self) -> &str {
+        &self.topic
+    }
+}

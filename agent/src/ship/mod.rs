@@ -1,0 +1,308 @@
+//! Shipping: every round the sampler hands over is written to the disk spool first, then
+//! streamed from the spool to Kafka; a record leaves the spool only when its delivery report
+//! succeeds. Sampling never waits for Kafka.
+//!
+//! * Rounds are appended (and fsynced) as they arrive, whatever Kafka's state.
+//! * At most `kafka.max_in_flight` records are with the producer at a time; the rest wait on
+//!   disk, so memory stays bounded during an outage.
+//! * When a delivery fails, nothing new is sent until every outstanding report is back; then,
+//!   after a growing pause, the spool is rewound to its oldest unsettled record and sending
+//!   resumes in order (records already delivered are skipped).
+//! * If the spool cannot be written, the round is kept in a bounded memory queue instead and
+//!   the error is logged and counted.
+//! * On shutdown the shipper keeps delivering for at most `kafka.flush_timeout`; what is still
+//!   unacknowledged stays in the spool for the next start.
+
+pub mod check;
+pub mod kafka;
+pub mod stdout;
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ferrobeat_schema::Event;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use crate::config::KafkaConfig;
+use crate::monitor::{AgentMetrics, Count};
+use crate::spool::{Spool, SpoolStats, SpooledRecord};
+use kafka::{Delivery, KafkaOutput, Pending};
+
+/// The most events kept in memory when the spool cannot be written; past it the oldest are
+/// dropped and counted.
+const MEMORY_QUEUE_LIMIT: usize = 100_000;
+/// The most records read from the spool at once.
+const READ_BATCH: usize = 1000;
+/// How often the spool cursor is persisted and the gauges refreshed.
+const HOUSEKEEPING_PERIOD: Duration = Duration::from_secs(1);
+/// The first pause after a failed delivery; it doubles up to [`MAX_RETRY_PAUSE`].
+const FIRST_RETRY_PAUSE: Duration = Duration::from_millis(500);
+const MAX_RETRY_PAUSE: Duration = Duration::from_secs(30);
+
+/// What shipping did, reported when it ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShipSummary {
+    /// Events acknowledged during this run.
+    pub acknowledged: u64,
+    /// Events left unacknowledged in the spool for the next start.
+    pub left_in_spool: u64,
+    /// Events kept only in memory that were lost at exit (the spool was unwritable).
+    pub lost_from_memory: u64,
+}
+
+/// Whether new records may be sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Flow {
+    /// Sending.
+    Open,
+    /// A delivery failed: waiting for the outstanding reports before retrying.
+    Failing,
+    /// Every report is back: retrying from the spool at this instant.
+    PausedUntil(Instant),
+}
+
+/// Streams spooled rounds to Kafka. See the module documentation.
+#[derive(Debug)]
+pub struct KafkaShipper {
+    config: KafkaConfig,
+    key: Option<Vec<u8>>,
+    output: KafkaOutput,
+    deliveries: mpsc::UnboundedReceiver<Delivery>,
+    spool: Spool,
+    /// Records read from the spool that the producer has not taken yet.
+    unsent: VecDeque<SpooledRecord>,
+    /// Records that could not be spooled.
+    memory: VecDeque<Vec<u8>>,
+    in_flight: usize,
+    flow: Flow,
+    retry_pause: Duration,
+    metrics: Arc<AgentMetrics>,
+    spool_seen: SpoolStats,
+}
+
+impl KafkaShipper {
+    /// A shipper producing to `config`'s topic with record key `key`, from `spool`.
+    ///
+    /// # Errors
+    /// The producer cannot be created from `config`.
+    pub fn new(
+        config: &KafkaConfig,
+        key: Option<Vec<u8>>,
+        spool: Spool,
+        metrics: Arc<AgentMetrics>,
+    ) -> Result<Self, rdkafka::error::KafkaError> {
+        let (output, deliveries) = KafkaOutput::new(config, key.clone())?;
+        let shipper = KafkaShipper {
+            config: config.clone(),
+            key,
+            output,
+            deliveries,
+            spool,
+            unsent: VecDeque::new(),
+            memory: VecDeque::new(),
+            in_flight: 0,
+            flow: Flow::Open,
+            retry_pause: FIRST_RETRY_PAUSE,
+            metrics,
+            spool_seen: SpoolStats::default(),
+        };
+        shipper.metrics.set_spool(&shipper.spool.stats());
+        Ok(shipper)
+    }
+
+    /// Ships every round received until `rounds` closes (the sampler stopped), then keeps
+    /// delivering for at most the flush timeout.
+    pub async fn run(mut self, mut rounds: mpsc::Receiver<Vec<Event>>) -> ShipSummary {
+        let acknowledged_before = self.metrics.get(Count::Acknowledged);
+        let mut housekeeping = tokio::time::interval(HOUSEKEEPING_PERIOD);
+        loop {
+            self.feed();
+            tokio::select! {
+                round = rounds.recv() => match round {
+                    Some(events) => self.accept_round(&events),
+                    None => break,
+                },
+                Some(delivery) = self.deliveries.recv() => self.on_delivery(delivery),
+                _ = housekeeping.tick() => self.housekeeping(),
+                () = sleep_until_retry(self.flow) => self.retry(),
+            }
+        }
+        let deadline = Instant::now() + self.config.flush_timeout;
+        while !self.is_idle() {
+            self.feed();
+            tokio::select! {
+                Some(delivery) = self.deliveries.recv() => self.on_delivery(delivery),
+                () = sleep_until_retry(self.flow) => self.retry(),
+                () = tokio::time::sleep_until(deadline) => break,
+            }
+        }
+        self.housekeeping();
+        let summary = ShipSummary {
+            acknowledged: self.metrics.get(Count::Acknowledged) - acknowledged_before,
+            left_in_spool: self.spool.stats().depth,
+            lost_from_memory: self.memory.len() as u64,
+        };
+        if summary.left_in_spool > 0 {
+            tracing::info!(
+                events = summary.left_in_spool,
+                "unacknowledged events stay in the spool for the next start"
+            );
+        }
+        summary
+    }
+
+    /// Writes a round to the spool (or, failing that, to memory).
+    fn accept_round(&mut self, events: &[Event]) {
+        let payloads: Vec<Vec<u8>> = events.iter().map(ferrobeat_schema::to_vec).collect();
+        let n = payloads.len() as u64;
+        self.metrics.add(Count::Sampled, n);
+        match self.spool.append(&payloads) {
+            Ok(_) => self.metrics.add(Count::Spooled, n),
+            Err(error) => {
+                self.metrics.add(Count::SpoolErrors, 1);
+                tracing::error!(%error, "cannot spool a round; keeping it in memory");
+                self.memory.extend(payloads);
+                let excess = self.memory.len().saturating_sub(MEMORY_QUEUE_LIMIT);
+                self.memory.drain(..excess);
+                self.metrics.add(Count::Dropped, excess as u64);
+            }
+        }
+        self.refresh_spool_metrics();
+    }
+
+    /// Hands records to the producer while the flow is open and there is room.
+    fn feed(&mut self) {
+        while self.flow == Flow::Open && self.in_flight < self.config.max_in_flight {
+            if self.unsent.is_empty() {
+                let room = (self.config.max_in_flight - self.in_flight).min(READ_BATCH);
+                match self.spool.read(room) {
+                    Ok(records) => self.unsent.extend(records),
+                    Err(error) => {
+                        tracing::error!(%error, "cannot read the spool");
+                        self.metrics.add(Count::SpoolErrors, 1);
+                    }
+                }
+            }
+            let sent = if let Some(record) = self.unsent.pop_front() {
+                let sent = self
+                    .output
+                    .send(Pending::Spooled(record.seq), &record.payload);
+                if sent.is_err() {
+                    self.unsent.push_front(record);
+                }
+                sent
+            } else if let Some(payload) = self.memory.pop_front() {
+                let sent = self
+                    .output
+                    .send(Pending::InMemory(payload.clone()), &payload);
+                if sent.is_err() {
+                    self.memory.push_front(payload);
+                }
+                sent
+            } else {
+                return;
+            };
+            match sent {
+                Ok(()) => self.in_flight += 1,
+                Err((error, _)) => {
+                    // The producer's queue is full: wait for reports to make room.
+                    tracing::debug!(%error, "producer refused a record for now");
+                    return;
+                }
+            }
+        }
+    }
+
+    fn on_delivery(&mut self, delivery: Delivery) {
+        self.in_flight = self.in_flight.saturating_sub(1);
+        match (delivery.pending, delivery.result) {
+            (pending, Ok(_)) => {
+                if let Pending::Spooled(seq) = pending
+                    && let Err(error) = self.spool.settle(seq)
+                {
+                    tracing::error!(%error, "cannot settle a delivered record in the spool");
+                }
+                self.metrics.add(Count::Acknowledged, 1);
+                self.retry_pause = FIRST_RETRY_PAUSE;
+            }
+            (pending, Err(error)) => {
+                self.metrics.add(Count::Failed, 1);
+                if self.flow == Flow::Open {
+                    tracing::warn!(
+                        %error,
+                        "delivery failed; holding new records and retrying from the spool"
+                    );
+                    self.flow = Flow::Failing;
+                }
+                if let Pending::InMemory(payload) = pending {
+                    self.memory.push_front(payload);
+                }
+            }
+        }
+        if self.flow == Flow::Failing && self.in_flight == 0 {
+            self.flow = Flow::PausedUntil(Instant::now() + self.retry_pause);
+            self.retry_pause = (self.retry_pause * 2).min(MAX_RETRY_PAUSE);
+        }
+    }
+
+    /// Rewinds the spool to the oldest unsettled record and opens the flow again,
+    /// replacing the producer first if it hit a fatal error.
+    fn retry(&mut self) {
+        if let Some(fatal) = self.output.fatal_error() {
+            tracing::warn!(error = %fatal, "producer failed fatally; creating a new one");
+            match KafkaOutput::new(&self.config, self.key.clone()) {
+                Ok((output, deliveries)) => {
+                    self.output = output;
+                    self.deliveries = deliveries;
+                }
+                Err(error) => {
+                    tracing::error!(%error, "cannot create a new producer");
+                    self.flow = Flow::PausedUntil(Instant::now() + self.retry_pause);
+                    return;
+                }
+            }
+        }
+        self.spool.rewind();
+        self.unsent.clear();
+        self.flow = Flow::Open;
+        tracing::info!(
+            pending = self.spool.stats().depth,
+            "resending from the spool"
+        );
+    }
+
+    fn housekeeping(&mut self) {
+        if let Err(error) = self.spool.commit_cursor() {
+            tracing::error!(%error, "cannot persist the spool cursor");
+            self.metrics.add(Count::SpoolErrors, 1);
+        }
+        self.refresh_spool_metrics();
+    }
+
+    fn refresh_spool_metrics(&mut self) {
+        let stats = self.spool.stats();
+        self.metrics
+            .add(Count::Dropped, stats.dropped - self.spool_seen.dropped);
+        self.metrics
+            .add(Count::Corrupt, stats.corrupt - self.spool_seen.corrupt);
+        self.metrics.set_spool(&stats);
+        self.spool_seen = stats;
+    }
+
+    fn is_idle(&self) -> bool {
+        self.in_flight == 0
+            && self.unsent.is_empty()
+            && self.memory.is_empty()
+            && !self.spool.has_unread()
+    }
+}
+
+/// Completes when a paused flow may retry; never otherwise.
+async fn sleep_until_retry(flow: Flow) {
+    match flow {
+        Flow::PausedUntil(at) => tokio::time::sleep_until(at).await,
+        Flow::Open | Flow::Failing => std::future::pending().await,
+    }
+}
