@@ -11,4 +11,5 @@ pub mod errors;
 pub mod metric_topology;
 pub mod record;
 pub mod runtime;
+pub mod setup;
 pub mod topology;

@@ -1,0 +1,142 @@
+//! `ferrobeat-processor setup` against a real broker: it creates the pipeline's topics, a second
+//! run changes nothing, an existing topic with the wrong partition count is reported, and a
+//! replication factor above the broker count is refused before anything is created.
+
+use std::time::Duration;
+
+use anyhow::Context as _;
+use ferrobeat_processor::setup::{
+    ClusterView, Difference, SetupError, SetupReport, SetupSpec, setup_topics,
+};
+use ferrobeat_schema::topics::PIPELINE;
+use ferrobeat_tests::TestKafka;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+
+const TIMEOUT: Duration = Duration::from_secs(20);
+
+/// The pipeline's topic names made unique to this run, so tests can share an external cluster.
+fn unique_pipeline(kafka: &TestKafka) -> Vec<String> {
+    PIPELINE
+        .iter()
+        .map(|topic| kafka.unique_topic(topic))
+        .collect()
+}
+
+/// The cluster as an independent client (not the one `setup` uses) sees it.
+fn cluster_view(kafka: &TestKafka) -> anyhow::Result<ClusterView> {
+    let consumer: BaseConsumer = kafka
+        .client_config()
+        .create()
+        .context("creating a metadata client")?;
+    let metadata = consumer
+        .fetch_metadata(None, TIMEOUT)
+        .context("fetching metadata")?;
+    Ok(ClusterView::from_metadata(&metadata))
+}
+
+fn run_setup(kafka: &TestKafka, spec: &SetupSpec) -> Result<SetupReport, SetupError> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime")
+        .block_on(setup_topics(&kafka.client_config(), spec, TIMEOUT))
+}
+
+#[test]
+fn creates_the_pipeline_topics_then_changes_nothing_on_a_second_run() -> anyhow::Result<()> {
+    let kafka = TestKafka::start()?;
+    let topics = unique_pipeline(&kafka);
+    let spec = SetupSpec::new(topics.clone(), 3, 1)?;
+
+    let first = run_setup(&kafka, &spec)?;
+    assert_eq!(first.created, topics);
+    assert!(first.existing.is_empty());
+    assert!(first.is_consistent(), "{first}");
+
+    let seen = cluster_view(&kafka)?;
+    for topic in &topics {
+        let layout = seen
+            .topics
+            .get(topic)
+            .context("a created topic is missing")?;
+        assert_eq!(
+            (layout.partitions, layout.replication_factor),
+            (3, 1),
+            "{topic}"
+        );
+        assert_eq!(first.layouts.get(topic), Some(layout), "{topic}");
+    }
+    // The topics carry records on every partition.
+    let value = br#"{"metricset":{"name":"cpu"}}"#.to_vec();
+    kafka.produce(&topics[0], &vec![value; 30])?;
+    let records = kafka.read_topic(&topics[0], 30, TIMEOUT)?;
+    assert_eq!(records.len(), 30);
+
+    let second = run_setup(&kafka, &spec)?;
+    assert!(second.created.is_empty(), "{second}");
+    assert_eq!(second.existing, topics);
+    assert_eq!(second.layouts, first.layouts);
+    assert!(second.is_consistent(), "{second}");
+    Ok(())
+}
+
+#[test]
+fn reports_an_existing_topic_with_the_wrong_partition_count() -> anyhow::Result<()> {
+    let kafka = TestKafka::start()?;
+    let topics = unique_pipeline(&kafka);
+    kafka.create_topic(&topics[1], 1)?;
+    let spec = SetupSpec::new(topics.clone(), 3, 1)?;
+
+    let report = run_setup(&kafka, &spec)?;
+    assert_eq!(report.existing, [topics[1].clone()]);
+    assert_eq!(report.created.len(), topics.len() - 1);
+    assert_eq!(
+        report.differences,
+        [Difference::PartitionCount {
+            topic: topics[1].clone(),
+            expected: 3,
+            actual: 1,
+        }]
+    );
+    assert!(
+        report.to_string().contains(&format!(
+            "DIFFERS {}: has 1 partition(s), expected 3",
+            topics[1]
+        )),
+        "{report}"
+    );
+    // setup never alters an existing topic.
+    assert_eq!(cluster_view(&kafka)?.topics[&topics[1]].partitions, 1);
+    Ok(())
+}
+
+#[test]
+fn refuses_a_replication_factor_above_the_broker_count_and_creates_nothing() -> anyhow::Result<()> {
+    let kafka = TestKafka::start()?;
+    let brokers = cluster_view(&kafka)?.brokers;
+    let topics = unique_pipeline(&kafka);
+    let too_many = i32::try_from(brokers + 1)?;
+    let spec = SetupSpec::new(topics.clone(), 3, too_many)?;
+
+    let error = run_setup(&kafka, &spec).expect_err("the replication factor is refused");
+    assert!(
+        matches!(
+            &error,
+            SetupError::ReplicationFactorTooHigh { replication_factor, brokers: seen, topics: refused }
+                if *replication_factor == too_many && *seen == brokers && *refused == topics
+        ),
+        "{error:?}"
+    );
+    assert!(
+        error.to_string().starts_with(&format!(
+            "replication factor {too_many} exceeds the {brokers} broker(s) of the cluster"
+        )),
+        "{error}"
+    );
+    let seen = cluster_view(&kafka)?;
+    assert!(
+        topics.iter().all(|topic| !seen.topics.contains_key(topic)),
+        "nothing is created"
+    );
+    Ok(())
+}
