@@ -358,7 +358,9 @@ impl Broker {
         let url = format!("tcp://127.0.0.1:{}", self.port);
         let storage = match &self.storage {
             Storage::Memory => "memory://tansu/".to_owned(),
-            Storage::Sqlite(path) => format!("sqlite://{}", path.display()),
+            // Tansu strips one slash after `sqlite://` and resolves the rest against its cwd:
+            // an absolute path needs four slashes in all (see shared/test-broker.md).
+            Storage::Sqlite(path) => format!("sqlite:///{}", path.display()),
         };
         // The broker's output goes to a file, never to an inherited pipe: an orphaned broker
         // must not hold a test runner's or CI's output open.

@@ -156,14 +156,6 @@ impl KafkaOutput {
             .map_err(|(error, record)| (error, *record.delivery_opaque))
     }
 
-    /// The producer's fatal error, if it has one (it must then be replaced).
-    pub fn fatal_error(&self) -> Option<String> {
-        self.producer
-            .client()
-            .fatal_error()
-            .map(|(code, reason)| format!("{code:?}: {reason}"))
-    }
-
     /// The cluster's metadata, for `test output`.
     ///
     /// # Errors

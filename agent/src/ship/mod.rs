@@ -6,8 +6,9 @@
 //! * At most `kafka.max_in_flight` records are with the producer at a time; the rest wait on
 //!   disk, so memory stays bounded during an outage.
 //! * When a delivery fails, nothing new is sent until every outstanding report is back; then,
-//!   after a growing pause, the spool is rewound to its oldest unsettled record and sending
-//!   resumes in order (records already delivered are skipped).
+//!   after a growing pause, a fresh producer replaces the old one, the spool is rewound to its
+//!   oldest unsettled record and sending resumes in order (records already delivered are
+//!   skipped).
 //! * If the spool cannot be written, the round is kept in a bounded memory queue instead and
 //!   the error is logged and counted.
 //! * On shutdown the shipper keeps delivering for at most `kafka.flush_timeout`; what is still
@@ -247,21 +248,22 @@ impl KafkaShipper {
         }
     }
 
-    /// Rewinds the spool to the oldest unsettled record and opens the flow again,
-    /// replacing the producer first if it hit a fatal error.
+    /// Replaces the producer, rewinds the spool to the oldest unsettled record and opens
+    /// the flow again. A fresh producer gets a new producer id, so no state of the failed
+    /// session (sequence numbers, a fenced or forgotten id after a broker restart) can keep
+    /// failing the retry; every report of the old one is already in.
     fn retry(&mut self) {
-        if let Some(fatal) = self.output.fatal_error() {
-            tracing::warn!(error = %fatal, "producer failed fatally; creating a new one");
-            match KafkaOutput::new(&self.config, self.key.clone()) {
-                Ok((output, deliveries)) => {
-                    self.output = output;
-                    self.deliveries = deliveries;
-                }
-                Err(error) => {
-                    tracing::error!(%error, "cannot create a new producer");
-                    self.flow = Flow::PausedUntil(Instant::now() + self.retry_pause);
-                    return;
-                }
+        match KafkaOutput::new(&self.config, self.key.clone()) {
+            Ok((output, deliveries)) => {
+                let old = std::mem::replace(&mut self.output, output);
+                self.deliveries = deliveries;
+                // Destroying a producer waits on librdkafka's threads: not on this task.
+                tokio::task::spawn_blocking(move || drop(old));
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot create a new producer");
+                self.flow = Flow::PausedUntil(Instant::now() + self.retry_pause);
+                return;
             }
         }
         self.spool.rewind();
