@@ -45,11 +45,12 @@ fn maker() -> EventMaker {
     EventMaker::new(identity(), &config)
 }
 
-fn round() -> Round {
-    let at: DateTime<Utc> = "2025-01-31T07:55:26.555Z".parse().expect("valid time");
+/// Round `index` (0 for snapshot a, 1 for b), the rounds 3 s apart as recorded.
+fn round(index: u32) -> Round {
+    let first: DateTime<Utc> = "2025-01-31T07:55:26.555Z".parse().expect("valid time");
     Round {
         period: Duration::from_secs(10),
-        at,
+        at: first + Duration::from_secs(3) * index,
         duration: Duration::from_nanos(1_234_567),
     }
 }
@@ -65,9 +66,10 @@ fn assert_rounds(metricset: Metricset, snapshots: [Snapshot; 2]) {
     let mut maker = maker();
     let rounds: Vec<Vec<Event>> = snapshots
         .into_iter()
-        .map(|s| {
+        .zip(0..)
+        .map(|(s, index)| {
             maker
-                .events(&round(), s)
+                .events(&round(index), s)
                 .expect("both rounds produce events")
         })
         .collect();
@@ -164,7 +166,7 @@ fn filesystem_reports_real_mounts_only() {
         })
         .collect();
     let events = maker()
-        .events(&round(), Snapshot::Filesystem(usages))
+        .events(&round(0), Snapshot::Filesystem(usages))
         .expect("filesystem never fails");
     let actual = serde_json::to_value([events]).expect("events serialise");
     assert_eq!(actual, expected(Metricset::Filesystem));

@@ -1,12 +1,13 @@
 //! The pure core: readings in, events out. Keeps what deltas need from the previous round.
 
+use chrono::{DateTime, Utc};
 use ferrobeat_schema::metricsets::Network;
 use ferrobeat_schema::{Event, Metricset, System};
 
 use super::cpu::{
     CpuBusy, CpuDeltaError, CpuFigures, CpuSnapshot, CpuTimes, cpu_from_busy, cpu_usage,
 };
-use super::diskio::{DiskStats, diskio, host_disk};
+use super::diskio::{DiskStats, diskio, host_disk, iostat};
 use super::filesystem::{MountUsage, filesystem};
 use super::load::{LoadSnapshot, load};
 use super::memory::{MemInfo, memory};
@@ -58,7 +59,8 @@ pub struct EventMaker {
     diskio_devices: Vec<String>,
     cpu_previous: CpuTimes,
     network_previous: Option<Vec<Network>>,
-    diskio_previous: Option<Vec<DiskStats>>,
+    /// The previous diskio reading and when it was taken (iostat's interval).
+    diskio_previous: Option<(DateTime<Utc>, Vec<DiskStats>)>,
 }
 
 impl EventMaker {
@@ -135,11 +137,26 @@ impl EventMaker {
             }
             Snapshot::Diskio(mut devices) => {
                 devices.retain(|d| disk_filter::is_selected(&d.name, &self.diskio_devices));
-                let summary = host_disk(self.diskio_previous.as_deref(), &devices);
-                let mut events =
-                    system_events(devices.iter().map(|d| System::Diskio(diskio(d))).collect());
-                events.extend(summary.map(|s| self.identity.event(round, Payload::HostDisk(s))));
-                self.diskio_previous = Some(devices);
+                let previous = self.diskio_previous.take();
+                let (previous_at, previous_devices) = match &previous {
+                    Some((at, devices)) => (Some(*at), Some(devices.as_slice())),
+                    None => (None, None),
+                };
+                let elapsed = previous_at
+                    .and_then(|at| (round.at - at).to_std().ok())
+                    .unwrap_or_default();
+                let mut events: Vec<Event> = devices
+                    .iter()
+                    .map(|device| {
+                        let before =
+                            previous_devices.map(|all| all.iter().find(|d| d.name == device.name));
+                        let stats = iostat(before.flatten(), device, elapsed);
+                        event(Payload::System(System::Diskio(diskio(device, stats)), None))
+                    })
+                    .collect();
+                let summary = host_disk(previous_devices, &devices);
+                events.extend(summary.map(|s| event(Payload::HostDisk(s))));
+                self.diskio_previous = Some((round.at, devices));
                 Ok(events)
             }
         }

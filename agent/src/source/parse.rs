@@ -213,25 +213,29 @@ pub fn parse_diskstats(text: &str, out: &mut Vec<DiskStats>) -> Result<(), Parse
             .ok_or_else(|| ParseError::new(n, "missing field `device name`"))?;
         let mut next = |what| next_field::<u64>(&mut fields, n, what);
         let reads = next("reads completed")?;
-        next("reads merged")?;
+        let reads_merged = next("reads merged")?;
         let read_sectors = next("sectors read")?;
         let read_time_ms = next("time reading")?;
         let writes = next("writes completed")?;
-        next("writes merged")?;
+        let writes_merged = next("writes merged")?;
         let write_sectors = next("sectors written")?;
         let write_time_ms = next("time writing")?;
         let in_progress = next("I/Os in progress")?;
         let io_time_ms = next("time doing I/O")?;
+        let weighted_io_time_ms = next("weighted time doing I/O")?;
         out.push(DiskStats {
             name: name.to_owned(),
             reads,
+            reads_merged,
             read_sectors,
             read_time_ms,
             writes,
+            writes_merged,
             write_sectors,
             write_time_ms,
             in_progress,
             io_time_ms,
+            weighted_io_time_ms,
         });
     }
     Ok(())
