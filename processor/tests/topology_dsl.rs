@@ -441,18 +441,52 @@ fn describe_matches_kafka_streams_text() {
 }
 
 #[test]
+fn describe_shows_terminal_processors_and_topics_named_like_nodes() {
+    let builder = StreamsBuilder::new();
+    let s = builder.stream::<Bytes, Bytes>("KSTREAM-FOREACH-0000000001");
+    s.foreach(|_, _| {});
+    let description = builder.build().expect("valid topology").describe();
+    assert_eq!(
+        description.to_string(),
+        "Topologies:
+   Sub-topology: 0
+    Source: KSTREAM-SOURCE-0000000000 (topics: [KSTREAM-FOREACH-0000000001])
+      --> KSTREAM-FOREACH-0000000001
+    Processor: KSTREAM-FOREACH-0000000001 (stores: [])
+      --> none
+      <-- KSTREAM-SOURCE-0000000000
+
+"
+    );
+    // A topic and a node of the same name stay two vertices in the drawings.
+    assert!(
+        description
+            .to_mermaid()
+            .ends_with("  t0 --> n0\n  n0 --> n1\n"),
+        "{}",
+        description.to_mermaid()
+    );
+    assert!(
+        description
+            .to_dot()
+            .contains("\"topic:KSTREAM-FOREACH-0000000001\" -> \"node:KSTREAM-SOURCE-0000000000\"")
+    );
+}
+
+#[test]
 fn describe_renders_dot_and_mermaid() {
     let description = two_subtopologies().describe();
     let dot = description.to_dot();
     for line in [
         "digraph topology {",
-        "  \"words\" [shape=cylinder];",
+        "  \"topic:words\" [shape=cylinder, label=\"words\"];",
         "  subgraph cluster_1 {",
         "    label=\"Sub-topology: 1\";",
-        "  \"streams-plaintext-input\" -> \"KSTREAM-SOURCE-0000000000\";",
-        "  \"KSTREAM-SINK-0000000003\" -> \"words\";",
-        "  \"words\" -> \"KSTREAM-SOURCE-0000000004\";",
-        "  \"KSTREAM-PEEK-0000000005\" -> \"KSTREAM-SINK-0000000006\";",
+        "    \"node:KSTREAM-PEEK-0000000005\" [shape=box, label=\"KSTREAM-PEEK-0000000005\"];",
+        "  \"topic:streams-plaintext-input\" -> \"node:KSTREAM-SOURCE-0000000000\";",
+        "  \"node:KSTREAM-SINK-0000000003\" -> \"topic:words\";",
+        "  \"topic:words\" -> \"node:KSTREAM-SOURCE-0000000004\";",
+        "  \"node:KSTREAM-PEEK-0000000005\" -> \"node:KSTREAM-SINK-0000000006\";",
     ] {
         assert!(dot.lines().any(|l| l == line), "missing {line:?} in\n{dot}");
     }

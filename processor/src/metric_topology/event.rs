@@ -9,7 +9,11 @@
 //!   not looked at (the record is passed through unchanged);
 //! * `metricset.name` is required and must be a string; `null` counts as missing;
 //! * `@timestamp` (a string) and `host` (an object) are needed only to build an alert, and
-//!   `system.cpu.total.norm.pct` (a number) only for cpu events.
+//!   `system.cpu.total.norm.pct` (a number) only for cpu events;
+//! * strings and numbers the topology skips are checked for JSON structure only (serde_json's
+//!   `IgnoredAny`: no UTF-8 check inside skipped strings);
+//! * the alert appends `"timestamp"` after the `host` members as they are, even if `host`
+//!   already has a `timestamp` member (readers keeping the last duplicate see `@timestamp`).
 
 use std::borrow::Cow;
 use std::fmt;
@@ -374,6 +378,17 @@ mod tests {
                 r#"{"metricset":{"name":"cpu"},"system":{"cpu":{"total":{"norm":{"pct":"high"}}}}}"#
             ),
             "invalid JSON at `system.cpu.total.norm.pct`: invalid type: string \"high\", expected f64 at line 1 column 74"
+        );
+    }
+
+    #[test]
+    fn skipped_strings_are_not_utf8_checked_but_read_ones_are() {
+        let skipped = b"{\"agent\":\"\xff\",\"metricset\":{\"name\":\"memory\"}}";
+        assert!(MetricEvent::parse(skipped).is_ok());
+        let read = b"{\"metricset\":{\"name\":\"\xff\"}}";
+        assert_eq!(
+            MetricEvent::parse(read).map(|_| ()).map_err(|e| e.message),
+            Err("invalid JSON at `metricset.name`: invalid unicode code point at line 1 column 23".to_owned())
         );
     }
 

@@ -192,31 +192,38 @@ impl TopologyDescription {
         topics
     }
 
-    /// Every edge: topic → source, node → successor, sink → topic, as display names.
-    fn edges(&self) -> Vec<(&str, &str)> {
+    /// Every edge: topic → source, node → successor, sink → topic.
+    fn edges(&self) -> Vec<(Endpoint<'_>, Endpoint<'_>)> {
         let mut edges = Vec::new();
         for node in self.subtopologies.iter().flat_map(|s| &s.nodes) {
+            let this = Endpoint::Node(&node.name);
             match &node.role {
                 NodeRole::Source { topics } => {
-                    edges.extend(topics.iter().map(|t| (t.as_str(), node.name.as_str())))
+                    edges.extend(topics.iter().map(|t| (Endpoint::Topic(t), this)))
                 }
-                NodeRole::Sink { topic } => edges.push((node.name.as_str(), topic.as_str())),
+                NodeRole::Sink { topic } => edges.push((this, Endpoint::Topic(topic))),
                 NodeRole::Processor => {}
             }
-            edges.extend(
-                node.successors
-                    .iter()
-                    .map(|s| (node.name.as_str(), s.as_str())),
-            );
+            edges.extend(node.successors.iter().map(|s| (this, Endpoint::Node(s))));
         }
         edges
     }
 
     /// The topology as a Graphviz digraph: one cluster per sub-topology, topics as cylinders.
+    /// Ids are `topic:<name>` and `node:<name>`, labels the bare names.
     pub fn to_dot(&self) -> String {
-        let mut out = String::from("digraph topology {\n  rankdir=LR;\n  node [shape=box];\n");
+        let id = |endpoint: Endpoint<'_>| match endpoint {
+            Endpoint::Topic(name) => quoted(&format!("topic:{name}")),
+            Endpoint::Node(name) => quoted(&format!("node:{name}")),
+        };
+        let mut out = String::from("digraph topology {\n  rankdir=LR;\n");
         for topic in self.topics() {
-            let _ = writeln!(out, "  {} [shape=cylinder];", quoted(topic));
+            let _ = writeln!(
+                out,
+                "  {} [shape=cylinder, label={}];",
+                id(Endpoint::Topic(topic)),
+                quoted(topic)
+            );
         }
         for subtopology in &self.subtopologies {
             let _ = writeln!(out, "  subgraph cluster_{} {{", subtopology.id);
@@ -230,51 +237,69 @@ impl TopologyDescription {
                     NodeRole::Source { .. } | NodeRole::Sink { .. } => "ellipse",
                     NodeRole::Processor => "box",
                 };
-                let _ = writeln!(out, "    {} [shape={shape}];", quoted(&node.name));
+                let _ = writeln!(
+                    out,
+                    "    {} [shape={shape}, label={}];",
+                    id(Endpoint::Node(&node.name)),
+                    quoted(&node.name)
+                );
             }
             out.push_str("  }\n");
         }
         for (from, to) in self.edges() {
-            let _ = writeln!(out, "  {} -> {};", quoted(from), quoted(to));
+            let _ = writeln!(out, "  {} -> {};", id(from), id(to));
         }
         out.push_str("}\n");
         out
     }
 
     /// The topology as a Mermaid flowchart: one subgraph per sub-topology, topics as cylinders.
+    /// Ids are `t<i>` for topics and `n<i>` for nodes (Mermaid ids cannot hold dots).
     pub fn to_mermaid(&self) -> String {
         let topics = self.topics();
-        let nodes: Vec<&NodeDescription> =
-            self.subtopologies.iter().flat_map(|s| &s.nodes).collect();
-        // Mermaid ids cannot hold dots, so every name gets a short id: t<i> topics, n<i> nodes.
-        let id_of = |name: &str| -> String {
-            match nodes.iter().position(|n| n.name == name) {
-                Some(i) => format!("n{i}"),
-                None => format!(
-                    "t{}",
-                    topics.iter().position(|t| *t == name).unwrap_or(usize::MAX)
-                ),
-            }
+        let nodes: Vec<&str> = self
+            .subtopologies
+            .iter()
+            .flat_map(|s| &s.nodes)
+            .map(|n| n.name.as_str())
+            .collect();
+        let id = |endpoint: Endpoint<'_>| match endpoint {
+            Endpoint::Topic(name) => format!(
+                "t{}",
+                topics.iter().position(|t| *t == name).unwrap_or_default()
+            ),
+            Endpoint::Node(name) => format!(
+                "n{}",
+                nodes.iter().position(|n| *n == name).unwrap_or_default()
+            ),
         };
         let mut out = String::from("flowchart LR\n");
-        for (i, topic) in topics.iter().enumerate() {
-            let _ = writeln!(out, "  t{i}[({})]", quoted(topic));
+        for topic in &topics {
+            let _ = writeln!(out, "  {}[({})]", id(Endpoint::Topic(topic)), quoted(topic));
         }
         for subtopology in &self.subtopologies {
-            let _ = writeln!(
-                out,
-                "  subgraph s{}[{}]",
-                subtopology.id,
-                quoted(&format!("Sub-topology: {}", subtopology.id))
-            );
+            let label = quoted(&format!("Sub-topology: {}", subtopology.id));
+            let _ = writeln!(out, "  subgraph s{}[{label}]", subtopology.id);
             for node in &subtopology.nodes {
-                let _ = writeln!(out, "    {}[{}]", id_of(&node.name), quoted(&node.name));
+                let _ = writeln!(
+                    out,
+                    "    {}[{}]",
+                    id(Endpoint::Node(&node.name)),
+                    quoted(&node.name)
+                );
             }
             out.push_str("  end\n");
         }
         for (from, to) in self.edges() {
-            let _ = writeln!(out, "  {} --> {}", id_of(from), id_of(to));
+            let _ = writeln!(out, "  {} --> {}", id(from), id(to));
         }
         out
     }
+}
+
+/// One end of a drawn edge: a topic or a node, by name.
+#[derive(Debug, Clone, Copy)]
+enum Endpoint<'d> {
+    Topic(&'d str),
+    Node(&'d str),
 }

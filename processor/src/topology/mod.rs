@@ -212,3 +212,53 @@ fn intern(topic: &str) -> &'static str {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn topology_can_be_shared_between_threads() {
+        fn shareable<T: Send + Sync + 'static>() {}
+        shareable::<Topology>();
+    }
+
+    #[test]
+    fn topic_names_follow_kafka_rules() {
+        assert_eq!(validate_topic_name("metric.cpu-alert_2"), Ok(()));
+        assert!(validate_topic_name("").is_err());
+        assert!(validate_topic_name("..").is_err());
+        assert!(validate_topic_name(&"a".repeat(250)).is_err());
+        assert_eq!(
+            validate_topic_name("métric"),
+            Err("topic name \"métric\" contains 'é'; only ASCII letters, digits, '.', '_' and '-' are allowed".to_owned())
+        );
+    }
+
+    #[test]
+    fn unknown_source_topic_is_an_error() {
+        let builder = StreamsBuilder::new();
+        builder
+            .stream::<serdes::Bytes, serdes::Bytes>("in")
+            .to("out");
+        let topology = builder.build().expect("valid topology");
+        let record = InputRecord {
+            source: crate::record::SourcePosition {
+                topic: "other",
+                partition: 0,
+                offset: 0,
+            },
+            timestamp: 0,
+            key: None,
+            value: None,
+            headers: Vec::new(),
+        };
+        let error = topology
+            .process(&record, &mut |_| {})
+            .expect_err("unknown topic");
+        assert_eq!(
+            error.to_string(),
+            "processing error in node topology: no source reads topic \"other\""
+        );
+    }
+}
