@@ -355,11 +355,6 @@ impl Spool {
         }
     }
 
-    /// The directory the spool lives in.
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
     /// Decides whether a decoded frame is handed out, and moves the reader past it.
     fn accept(&mut self, seq: u64, payload: &[u8]) -> Option<SpooledRecord> {
         if seq < self.reader.next_seq {
