@@ -38,7 +38,9 @@ pub struct CollectConfig {
     pub interfaces: Vec<String>,
     /// Block devices to report (diskio); empty reports all.
     pub diskio_devices: Vec<String>,
-    /// File system types not reported, in addition to the kernel's `nodev` types.
+    /// File system types not reported, in addition to the kernel's `nodev` types (proc,
+    /// tmpfs, cgroup, …), which are never reported on Linux. (Metricbeat's
+    /// `filesystem.ignore_types` replaces the `nodev` default instead.)
     pub filesystem_ignore_types: Vec<String>,
 }
 

@@ -2,7 +2,7 @@
 //! Metricbeat's host-level summary (`host.network`) of the traffic since the previous sample.
 //!
 //! The summary sums, over the interfaces present in both readings, the growth of bytes and
-//! packets ([`growth`](super::counter::growth), wrap-around aware). It is absent on the
+//! packets ([`super::counter::growth`], wrap-around aware). It is absent on the
 //! first sample, as in Metricbeat. An interface that appears counts from its second reading;
 //! one that disappears stops counting (Metricbeat keeps adding its last growth — a bug we do
 //! not copy).
