@@ -26,7 +26,8 @@ pub enum Count {
     Failed,
     /// Events written to the disk spool.
     Spooled,
-    /// Events dropped, unsent, because the spool was full.
+    /// Events dropped, unsent, because the spool (or, when it is unwritable, the memory
+    /// queue) was full.
     Dropped,
     /// Spool frames found damaged and skipped.
     Corrupt,
@@ -65,7 +66,9 @@ impl Count {
             Count::Acknowledged => "Events whose delivery was acknowledged",
             Count::Failed => "Delivery attempts that failed and will be retried from the spool",
             Count::Spooled => "Events written to the disk spool",
-            Count::Dropped => "Events dropped unsent because the spool was full",
+            Count::Dropped => {
+                "Events dropped unsent because the spool (or the memory queue) was full"
+            }
             Count::Corrupt => "Damaged spool frames skipped",
             Count::SpoolErrors => "Spool writes that failed; those events were kept in memory",
         }

@@ -232,3 +232,42 @@ fn dropping_moves_a_reader_that_was_behind() {
     let seqs: Vec<u64> = read_all(&mut spool).into_iter().map(|(s, _)| s).collect();
     assert_eq!(seqs, (10..20).collect::<Vec<_>>());
 }
+
+/// Throughput figures (run with `--ignored --nocapture`): appends of 10 × 1 KB rounds, each
+/// fsynced, then reading back and settling everything.
+#[test]
+#[ignore = "measurement, not a check"]
+fn throughput_figures() {
+    const ROUNDS: usize = 2000;
+    const PER_ROUND: usize = 10;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut spool, _) = Spool::open(dir.path(), ROOMY).expect("open");
+    let round: Vec<Vec<u8>> = (0..PER_ROUND).map(|_| vec![b'x'; 1024]).collect();
+    let started = std::time::Instant::now();
+    for _ in 0..ROUNDS {
+        spool.append(&round).expect("append");
+    }
+    let append = started.elapsed();
+    let started = std::time::Instant::now();
+    let mut read = 0;
+    loop {
+        let batch = spool.read(1000).expect("read");
+        if batch.is_empty() {
+            break;
+        }
+        read += batch.len();
+        for record in batch {
+            spool.settle(record.seq).expect("settle");
+        }
+    }
+    spool.commit_cursor().expect("commit");
+    let drain = started.elapsed();
+    assert_eq!(read, ROUNDS * PER_ROUND);
+    eprintln!(
+        "append+fsync: {:.1} µs per round of {PER_ROUND} KB ({:.0} rounds/s); \
+         read+settle: {:.0} records/s",
+        append.as_secs_f64() * 1e6 / ROUNDS as f64,
+        ROUNDS as f64 / append.as_secs_f64(),
+        read as f64 / drain.as_secs_f64()
+    );
+}
