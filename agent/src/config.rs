@@ -387,24 +387,28 @@ fn platform_app_dir() -> PathBuf {
 /// # Errors
 /// The first problem found, naming its origin, key and reason.
 pub fn load(path: Option<&Path>, overrides: &Overrides) -> Result<AgentConfig, ConfigError> {
-    let (mut config, file) = match path {
-        Some(path) => (read_file(path)?, Some(path.to_path_buf())),
-        None => {
-            let default = default_config_path();
-            if default.is_file() {
-                (read_file(&default)?, Some(default))
-            } else {
-                (AgentConfig::default(), None)
-            }
-        }
+    let file = match path {
+        Some(path) => Some(path.to_path_buf()),
+        None => Some(default_config_path()).filter(|p| p.is_file()),
+    };
+    let text = match &file {
+        Some(path) => std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.clone(),
+            source,
+        })?,
+        None => String::new(),
+    };
+    let mut config = match &file {
+        Some(path) => parse(&text, path)?,
+        None => AgentConfig::default(),
     };
     overrides.apply(&mut config);
     config.validate().map_err(|invalid| {
-        let origin = match (overrides.flag_for(&invalid.key), &file) {
+        let origin = match (overrides.flag_for(&invalid.key), file) {
             (Some(flag), _) => Origin::Flag(flag),
             (None, Some(path)) => Origin::File {
-                path: path.clone(),
-                position: None,
+                position: key_position(&text, &invalid.key),
+                path,
             },
             (None, None) => Origin::Default,
         };
@@ -415,14 +419,6 @@ pub fn load(path: Option<&Path>, overrides: &Overrides) -> Result<AgentConfig, C
         }
     })?;
     Ok(config)
-}
-
-fn read_file(path: &Path) -> Result<AgentConfig, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    parse(&text, path)
 }
 
 /// Parses configuration text; `path` is only used to name the file in errors.
@@ -448,6 +444,42 @@ pub fn parse(text: &str, path: &Path) -> Result<AgentConfig, ConfigError> {
             reason: inner.message().trim().to_owned(),
         }
     })
+}
+
+/// Line and column of `key` (dotted, segments with dots quoted) in the TOML `text`, when
+/// the file sets it.
+fn key_position(text: &str, key: &str) -> Option<(usize, usize)> {
+    let document = toml::de::DeTable::parse(text).ok()?;
+    let mut table = document.get_ref();
+    let mut position = None;
+    for segment in key_segments(key) {
+        let (name, value) = table.iter().find(|(name, _)| name.get_ref() == segment)?;
+        position = Some(line_column(text, name.span().start));
+        match value.get_ref().as_table() {
+            Some(inner) => table = inner,
+            None => break,
+        }
+    }
+    position
+}
+
+/// Splits `kafka.properties."ssl.ca.location"` into its three segments.
+fn key_segments(key: &str) -> Vec<&str> {
+    let mut segments = Vec::new();
+    let mut rest = key;
+    while !rest.is_empty() {
+        if let Some(quoted) = rest.strip_prefix('"') {
+            let end = quoted.find('"').unwrap_or(quoted.len());
+            segments.push(&quoted[..end]);
+            rest = quoted.get(end + 1..).unwrap_or_default();
+        } else {
+            let end = rest.find('.').unwrap_or(rest.len());
+            segments.push(&rest[..end]);
+            rest = &rest[end..];
+        }
+        rest = rest.strip_prefix('.').unwrap_or(rest);
+    }
+    segments
 }
 
 fn line_column(text: &str, offset: usize) -> (usize, usize) {
@@ -637,5 +669,30 @@ impl<'de> Deserialize<'de> for PropertyValue {
             }
         }
         d.deserialize_any(Visitor)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_segments_respect_quotes() {
+        assert_eq!(key_segments("kafka.topic"), ["kafka", "topic"]);
+        assert_eq!(
+            key_segments("kafka.properties.\"ssl.ca.location\""),
+            ["kafka", "properties", "ssl.ca.location"]
+        );
+        assert_eq!(key_segments("name"), ["name"]);
+    }
+
+    #[test]
+    fn key_position_finds_nested_keys() {
+        let text =
+            "output = \"kafka\"\n\n[kafka]\ntopic = \"x\"\n  [kafka.properties]\n  \"a.b\" = 1\n";
+        assert_eq!(key_position(text, "output"), Some((1, 1)));
+        assert_eq!(key_position(text, "kafka.topic"), Some((4, 1)));
+        assert_eq!(key_position(text, "kafka.properties.\"a.b\""), Some((6, 3)));
+        assert_eq!(key_position(text, "spool.max_bytes"), None);
     }
 }

@@ -210,10 +210,15 @@ fn wrong_type() {
 
 #[test]
 fn empty_or_malformed_bootstrap() {
-    refused(
+    let err = refused(
         "[kafka]\nbootstrap_servers = \"\"\n",
         "kafka.bootstrap_servers",
         "at least one broker",
+    );
+    assert_eq!(
+        position(&err),
+        Some((2, 1)),
+        "validation errors point at the key"
     );
     refused(
         "[kafka]\nbootstrap_servers = \"a:9092,localhost\"\n",
@@ -260,11 +265,12 @@ fn bad_topic_name() {
 
 #[test]
 fn reserved_librdkafka_property() {
-    refused(
+    let err = refused(
         "[kafka.properties]\n\"acks\" = \"1\"\n",
         "kafka.properties.\"acks\"",
         "acks=all",
     );
+    assert_eq!(position(&err), Some((2, 1)));
     refused(
         "[kafka.properties]\n\"bootstrap.servers\" = \"x:1\"\n",
         "kafka.properties.\"bootstrap.servers\"",

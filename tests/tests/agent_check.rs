@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use ferrobeat_agent::config::AgentConfig;
+use ferrobeat_agent::config::{AgentConfig, RecordKey};
 use ferrobeat_agent::run;
 use ferrobeat_agent::ship::check::Step;
 use ferrobeat_schema::Metricset;
@@ -41,7 +41,10 @@ fn every_step_passes_and_the_write_lands() {
     kafka.create_topic(&topic, 3).expect("topic");
     let data_dir = tempfile::tempdir().expect("data dir");
 
-    let steps = check(&config(kafka.bootstrap_servers(), &topic, data_dir.path()));
+    let mut config = config(kafka.bootstrap_servers(), &topic, data_dir.path());
+    config.name = Some("check-host".to_owned());
+    config.kafka.key = RecordKey::Hostname;
+    let steps = check(&config);
     let names: Vec<&str> = steps.iter().map(|s| s.name).collect();
     assert_eq!(names, ["settings", "connect", "topic", "write"]);
     assert!(steps.iter().all(|s| s.outcome.is_ok()), "{steps:#?}");
@@ -55,6 +58,12 @@ fn every_step_passes_and_the_write_lands() {
     let event = ferrobeat_schema::from_slice(records[0].value.as_deref().expect("value"))
         .expect("a Metricbeat event");
     assert_eq!(event.metricset.name, "memory");
+    assert_eq!(event.host.name, "check-host");
+    assert_eq!(
+        records[0].key.as_deref(),
+        Some(&b"check-host"[..]),
+        "key = \"hostname\" keys records by host name"
+    );
 }
 
 #[test]
