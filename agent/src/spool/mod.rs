@@ -562,8 +562,14 @@ fn read_at(path: &Path, offset: u64, len: usize) -> Result<Vec<u8>, SpoolError> 
     Ok(buf)
 }
 
+/// Makes file creations, deletions and renames in `dir` durable (Unix; elsewhere the file
+/// system offers no such call on directories).
 fn sync_dir(dir: &Path) -> Result<(), SpoolError> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(io_error("fsync directory", dir))
+    if cfg!(unix) {
+        File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(io_error("fsync directory", dir))
+    } else {
+        Ok(())
+    }
 }
