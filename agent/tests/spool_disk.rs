@@ -143,6 +143,39 @@ fn checksum_damage_is_detected_skipped_and_counted() {
 }
 
 #[test]
+fn damaged_length_skips_the_rest_of_its_segment_only() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let limits = SpoolLimits {
+        max_bytes: 1024 * 1024,
+        segment_bytes: 64,
+    };
+    {
+        let (mut spool, _) = Spool::open(dir.path(), limits).expect("open");
+        spool.append(&round(0..3)).expect("append");
+        spool.append(&round(3..6)).expect("append");
+    }
+    // The second frame's length field of the first (sealed) segment becomes impossible.
+    let first = &segment_files(dir.path())[0];
+    let mut bytes = fs::read(first).expect("read segment");
+    let second_frame = bytes.len() / 3;
+    bytes[second_frame..second_frame + 4].copy_from_slice(&u32::MAX.to_le_bytes());
+    fs::write(first, &bytes).expect("write damaged segment");
+
+    let (mut spool, _) = Spool::open(dir.path(), limits).expect("reopen");
+    let seqs: Vec<u64> = read_all(&mut spool).into_iter().map(|(s, _)| s).collect();
+    assert_eq!(seqs, vec![0, 3, 4, 5], "records 1 and 2 cannot be located");
+    assert_eq!(spool.stats().corrupt, 1);
+    for seq in seqs {
+        spool.settle(seq).expect("settle");
+    }
+    assert_eq!(
+        spool.stats().depth,
+        0,
+        "the unreadable records do not hold the cursor"
+    );
+}
+
+#[test]
 fn torn_tail_after_kill_is_cut_and_appending_continues() {
     let dir = tempfile::tempdir().expect("tempdir");
     {
