@@ -2,6 +2,8 @@
 //! while the agent samples every second, the agent is killed with SIGKILL during the outage
 //! and started again, then the broker comes back. Every sample's timestamp must arrive,
 //! except at most the round in flight at the kill; SIGTERM then stops the agent with exit 0.
+//! Without any broker, SIGTERM still exits 0 within the flush bound, the samples kept in the
+//! spool.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -9,6 +11,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
+use ferrobeat_agent::spool::{Spool, SpoolLimits};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
 use rdkafka::mocking::MockCluster;
@@ -22,7 +25,8 @@ fn start_agent(bootstrap: &str, dir: &Path, run: usize) -> Child {
     let config = dir.join("agent.toml");
     std::fs::write(
         &config,
-        "[kafka]\ndelivery_timeout = \"3s\"\nlinger = \"10ms\"\n[monitoring]\nlog_interval = \"5s\"\n",
+        "[kafka]\ndelivery_timeout = \"3s\"\nflush_timeout = \"2s\"\nlinger = \"10ms\"\n\
+         [monitoring]\nlog_interval = \"5s\"\n",
     )
     .expect("write config");
     let log = std::fs::File::create(dir.join(format!("agent-{run}.log"))).expect("log file");
@@ -200,5 +204,38 @@ fn outage_and_kill_lose_at_most_the_round_in_flight() {
         ms(stopped_at, *second_run.last().expect("sample")) <= 2100,
         "the second run's samples up to SIGTERM arrived\n{}",
         logs()
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn sigterm_without_kafka_exits_within_the_flush_bound_and_keeps_the_rest() {
+    // A port nothing listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut agent = start_agent(&format!("127.0.0.1:{port}"), dir.path(), 1);
+    std::thread::sleep(Duration::from_millis(3500));
+    let asked = Instant::now();
+    let status = terminate(&mut agent);
+    let took = asked.elapsed();
+    assert!(status.success(), "SIGTERM exits 0, got {status}");
+    assert!(
+        took < Duration::from_secs(2 + 3),
+        "shutdown took {took:?}, beyond the 2 s flush bound"
+    );
+    let (spool, recovery) = Spool::open(
+        &dir.path().join("data").join("spool"),
+        SpoolLimits {
+            max_bytes: 1 << 30,
+            segment_bytes: 1 << 20,
+        },
+    )
+    .expect("open the agent's spool");
+    assert!(
+        recovery.replay >= 3 && spool.stats().depth == recovery.replay,
+        "the unsent samples wait in the spool: {recovery:?}"
     );
 }
