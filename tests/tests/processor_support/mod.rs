@@ -1,0 +1,202 @@
+//! What the processor's broker and fault tests share: mixed input records, the expected outputs
+//! computed by the topology itself, a processor configuration on unique topics, a state log.
+
+#![allow(dead_code)] // each test crate uses a different part
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use ferrobeat_processor::config::{ProcessorConfig, PropertyValue};
+use ferrobeat_processor::errors::ErrorAction;
+use ferrobeat_processor::metric_topology::metric_topology;
+use ferrobeat_processor::record::{InputRecord, SourcePosition};
+use ferrobeat_processor::runtime::{ClientState, StateListener};
+
+/// Output records as a multiset: (topic, value) → how many times.
+pub(crate) type Multiset = BTreeMap<(String, Vec<u8>), usize>;
+
+/// Logs of the runtime on the test's output (`RUST_LOG` to change the level).
+pub(crate) fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_test_writer()
+        .try_init();
+}
+
+fn cpu_event(index: usize, norm_pct: f64) -> String {
+    let total = norm_pct * 4.0;
+    format!(
+        r#"{{"@timestamp":"2025-01-31T07:55:26.555Z","@metadata":{{"beat":"metricbeat","type":"_doc","version":"8.17.1"}},"service":{{"type":"system"}},"system":{{"cpu":{{"idle":{{"pct":{idle:.4},"norm":{{"pct":{idle_norm:.4}}}}},"nice":{{"pct":0,"norm":{{"pct":0}}}},"cores":4,"total":{{"pct":{total:.4},"norm":{{"pct":{norm_pct:.4}}}}},"user":{{"norm":{{"pct":{norm_pct:.4}}},"pct":{total:.4}}},"system":{{"pct":0,"norm":{{"pct":0}}}}}}}},"host":{{"cpu":{{"usage":{norm_pct:.4}}},"name":"host-{index}"}},"event":{{"dataset":"system.cpu","module":"system","duration":2847417}},"ecs":{{"version":"8.0.0"}},"agent":{{"name":"host-{index}","type":"metricbeat","version":"8.17.1","ephemeral_id":"e-{index}","id":"a-{index}"}},"metricset":{{"period":10000,"name":"cpu"}}}}"#,
+        idle = 4.0 - total,
+        idle_norm = 1.0 - norm_pct,
+    )
+}
+
+fn memory_event(index: usize) -> String {
+    format!(
+        r#"{{"@timestamp":"2025-01-31T07:55:28.919Z","@metadata":{{"beat":"metricbeat","type":"_doc","version":"8.17.1"}},"event":{{"duration":1807750,"dataset":"system.memory","module":"system"}},"metricset":{{"name":"memory","period":10000}},"service":{{"type":"system"}},"system":{{"memory":{{"total":17179869184,"used":{{"pct":0.9976,"bytes":17138380800}},"free":41488384,"actual":{{"free":763154432,"used":{{"bytes":16416714752,"pct":0.9556}}}},"swap":{{"used":{{"bytes":11371479040,"pct":0.8825}},"free":1513422848,"total":12884901888}}}}}},"ecs":{{"version":"8.0.0"}},"host":{{"name":"host-{index}"}},"agent":{{"name":"host-{index}","type":"metricbeat","version":"8.17.1","ephemeral_id":"e-{index}","id":"a-{index}"}}}}"#
+    )
+}
+
+fn network_event(index: usize) -> String {
+    format!(
+        r#"{{"@timestamp":"2025-01-31T07:55:28.919Z","metricset":{{"name":"network","period":10000}},"service":{{"type":"system"}},"system":{{"network":{{"name":"eth0","in":{{"bytes":{index},"packets":1,"errors":0,"dropped":0}},"out":{{"bytes":1,"packets":1,"errors":0,"dropped":0}}}}}},"host":{{"name":"host-{index}"}}}}"#
+    )
+}
+
+/// `count` distinct records: cpu events (about a third above a 0.5 alert threshold), memory
+/// events, network events (no route: dropped) and, every 97th, a value that is not JSON
+/// (dead-lettered).
+pub(crate) fn mixed_values(count: usize) -> Vec<Vec<u8>> {
+    (0..count)
+        .map(|index| {
+            let value = if index % 97 == 0 {
+                format!("not json {index}")
+            } else {
+                match index % 10 {
+                    0..=4 => cpu_event(index, (index * 37 % 100) as f64 / 100.0),
+                    5..=7 => memory_event(index),
+                    _ => network_event(index),
+                }
+            };
+            value.into_bytes()
+        })
+        .collect()
+}
+
+/// What the topology and the error policy make of `inputs`, run directly (no broker).
+pub(crate) fn expected_outputs(config: &ProcessorConfig, inputs: &[Vec<u8>]) -> Multiset {
+    let topology = metric_topology(&config.topology);
+    let mut expected = Multiset::new();
+    for (offset, value) in inputs.iter().enumerate() {
+        let input = InputRecord {
+            source: SourcePosition {
+                topic: &config.topology.input_topic,
+                partition: 0,
+                offset: offset as i64,
+            },
+            timestamp: 0,
+            key: None,
+            value: Some(value),
+            headers: Vec::new(),
+        };
+        let mut outputs = Vec::new();
+        let result = topology.process(&input, &mut |output| {
+            outputs.push((
+                output.topic.into_owned(),
+                output.value.unwrap_or_default().into_owned(),
+            ));
+        });
+        if let Err(error) = result {
+            outputs.clear();
+            if let ErrorAction::DeadLetter(letter) = config.errors.action(&input, &error) {
+                outputs.push((
+                    letter.topic.into_owned(),
+                    letter.value.unwrap_or_default().into_owned(),
+                ));
+            }
+        }
+        for output in outputs {
+            *expected.entry(output).or_default() += 1;
+        }
+    }
+    expected
+}
+
+/// Records per topic of a multiset.
+pub(crate) fn count_by_topic(records: &Multiset) -> BTreeMap<String, usize> {
+    let mut counts = BTreeMap::new();
+    for ((topic, _), count) in records {
+        *counts.entry(topic.clone()).or_default() += count;
+    }
+    counts
+}
+
+/// The topics the metric topology writes (dead-letter topic included).
+pub(crate) fn output_topics(config: &ProcessorConfig) -> Vec<String> {
+    let topology = &config.topology;
+    vec![
+        topology.cpu_topic.clone(),
+        topology.memory_topic.clone(),
+        topology.alert_topic.clone(),
+        config.errors.dead_letter_topic.clone(),
+    ]
+}
+
+/// A processor configuration on topics named by `unique` (one call per topic), talking to
+/// `bootstrap_servers` with group timings fit for a test broker.
+pub(crate) fn test_config(
+    bootstrap_servers: &str,
+    unique: impl Fn(&str) -> String,
+) -> ProcessorConfig {
+    let mut config = ProcessorConfig::default();
+    config.kafka.bootstrap_servers = bootstrap_servers.to_owned();
+    config.kafka.application_id = unique("app");
+    for (name, value) in [
+        ("session.timeout.ms", "6000"),
+        ("heartbeat.interval.ms", "500"),
+        ("broker.address.family", "v4"),
+    ] {
+        config
+            .kafka
+            .properties
+            .insert(name.to_owned(), PropertyValue(value.to_owned()));
+    }
+    config.runtime.commit_interval_ms = 200;
+    config.runtime.shutdown_timeout_ms = 10_000;
+    config.topology.input_topic = unique("all");
+    config.topology.cpu_topic = unique("cpu");
+    config.topology.memory_topic = unique("memory");
+    config.topology.alert_topic = unique("alert");
+    config.errors.dead_letter_topic = unique("dlq");
+    config
+        .validate(Path::new("<test>"))
+        .expect("the test configuration is valid");
+    config
+}
+
+/// Every state transition a client went through.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct TransitionLog(Arc<Mutex<Vec<(ClientState, ClientState)>>>);
+
+impl TransitionLog {
+    /// A listener appending to this log.
+    pub(crate) fn listener(&self) -> StateListener {
+        let log = Arc::clone(&self.0);
+        Box::new(move |old, new| log.lock().expect("transition log").push((old, new)))
+    }
+
+    /// The transitions so far.
+    pub(crate) fn transitions(&self) -> Vec<(ClientState, ClientState)> {
+        self.0.lock().expect("transition log").clone()
+    }
+
+    /// The states visited, starting with the first `old` state.
+    pub(crate) fn states(&self) -> Vec<ClientState> {
+        let transitions = self.transitions();
+        transitions
+            .first()
+            .map(|(first, _)| *first)
+            .into_iter()
+            .chain(transitions.iter().map(|(_, new)| *new))
+            .collect()
+    }
+}
+
+/// Polls `condition` every 100 ms until it holds or `timeout` passes; returns whether it held.
+pub(crate) fn eventually(timeout: Duration, mut condition: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if condition() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
