@@ -1,0 +1,95 @@
+//! The binary's command line: `--version`, `test config` on good and bad files, flags that
+//! override the file, `once` as NDJSON.
+
+use std::process::{Command, Output};
+
+fn agent(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ferrobeat-agent"))
+        .args(args)
+        .env("FERROBEAT_LOG", "warn")
+        .output()
+        .expect("run ferrobeat-agent")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn version_is_printed() {
+    let out = agent(&["--version"]);
+    assert!(out.status.success());
+    assert_eq!(
+        text(&out.stdout).trim(),
+        format!("ferrobeat-agent {}", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+#[test]
+fn test_config_accepts_the_example_and_refuses_a_bad_file() {
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/ferrobeat-agent.toml");
+    let out = agent(&["test", "config", "-c", example]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).starts_with("Config OK"),
+        "{}",
+        text(&out.stdout)
+    );
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "[kafka]\ncompression = \"brotli\"\n").expect("write");
+    let out = agent(&["test", "config", "-c", bad.to_str().expect("utf-8")]);
+    assert!(!out.status.success());
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains(&format!("{}:2:", bad.display()))
+            && stderr.contains("key `kafka.compression`")
+            && stderr.contains("brotli"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_bad_flag_is_refused_naming_the_flag() {
+    let out = agent(&["test", "config", "--bootstrap-servers", "nohostport"]);
+    assert!(!out.status.success());
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("flag --bootstrap-servers: key `kafka.bootstrap_servers`"),
+        "{stderr}"
+    );
+    let out = agent(&["test", "config", "--period", "soon"]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("--period"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn once_prints_one_round_as_ndjson() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data_dir = dir.path().to_str().expect("utf-8");
+    let out = agent(&[
+        "once",
+        "--metricsets",
+        "cpu,memory,load",
+        "--data-dir",
+        data_dir,
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let lines: Vec<String> = text(&out.stdout).lines().map(str::to_owned).collect();
+    let names: Vec<String> = lines
+        .iter()
+        .map(|line| {
+            ferrobeat_schema::from_slice(line.as_bytes())
+                .expect("each line is an event")
+                .metricset
+                .name
+        })
+        .collect();
+    assert_eq!(names, ["cpu", "memory", "load"]);
+}
