@@ -70,41 +70,46 @@ fn bench_topology(c: &mut Criterion) {
     }
     assert_eq!(outputs, 4 + 2 + 2, "4 cpu + 2 alerts + 2 memory");
 
+    let process_all = || {
+        let mut produced = 0usize;
+        for record in &records {
+            let emitted = topology.process(black_box(record), &mut |output| {
+                produced += output.value.map_or(0, |v| v.len());
+            });
+            black_box(emitted).ok();
+        }
+        produced
+    };
+    let parse_all = || {
+        documents
+            .iter()
+            .filter(|doc| MetricEvent::parse(black_box(doc)).is_ok())
+            .count()
+    };
+    let ignore_all = || {
+        documents
+            .iter()
+            .filter(|doc| serde_json::from_slice::<serde::de::IgnoredAny>(black_box(doc)).is_ok())
+            .count()
+    };
+    let full_all = || {
+        documents
+            .iter()
+            .filter(|doc| serde_json::from_slice::<ferrobeat_schema::Event>(black_box(doc)).is_ok())
+            .count()
+    };
+    let cases: [(&str, &dyn Fn() -> usize); 4] = [
+        ("metric_topology_process", &process_all),
+        ("metric_event_parse", &parse_all),
+        ("serde_json_ignored_any", &ignore_all),
+        ("serde_json_full_event", &full_all),
+    ];
+
     let mut group = c.benchmark_group("metric_records");
     group.throughput(Throughput::Elements(records.len() as u64));
-    group.bench_function("metric_topology_process", |b| {
-        b.iter(|| {
-            let mut produced = 0usize;
-            for record in &records {
-                let emitted = topology.process(black_box(record), &mut |output| {
-                    produced += output.value.map_or(0, |v| v.len());
-                });
-                black_box(emitted).ok();
-            }
-            produced
-        })
-    });
-    group.bench_function("metric_event_parse", |b| {
-        b.iter(|| documents.iter().filter(|doc| MetricEvent::parse(black_box(doc)).is_ok()).count())
-    });
-    group.bench_function("serde_json_ignored_any", |b| {
-        b.iter(|| {
-            documents
-                .iter()
-                .filter(|doc| serde_json::from_slice::<serde::de::IgnoredAny>(black_box(doc)).is_ok())
-                .count()
-        })
-    });
-    group.bench_function("serde_json_full_event", |b| {
-        b.iter(|| {
-            documents
-                .iter()
-                .filter(|doc| {
-                    serde_json::from_slice::<ferrobeat_schema::Event>(black_box(doc)).is_ok()
-                })
-                .count()
-        })
-    });
+    for (name, case) in cases {
+        group.bench_function(name, |b| b.iter(case));
+    }
     group.finish();
 }
 

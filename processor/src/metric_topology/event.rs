@@ -124,29 +124,32 @@ fn preview(json: &str) -> String {
     }
 }
 
-fn parse_envelope(raw: &[u8]) -> Result<Envelope<'_>, SerdeError> {
+fn parse_envelope(raw: &[u8]) -> Result<Envelope<'_, FAST>, SerdeError> {
     let mut de = serde_json::Deserializer::from_slice(raw);
     match Envelope::deserialize(&mut de).and_then(|envelope| de.end().map(|()| envelope)) {
         Ok(envelope) => Ok(envelope),
         // Only on failure: parse again, tracking the path, to say where the problem is.
         Err(error) => {
             let mut de = serde_json::Deserializer::from_slice(raw);
-            let path_error = match serde_path_to_error::deserialize::<_, Envelope<'_>>(&mut de) {
-                Err(e) => {
-                    let known: Vec<String> = e
-                        .path()
-                        .iter()
-                        .filter(|segment| !matches!(segment, serde_path_to_error::Segment::Unknown))
-                        .map(ToString::to_string)
-                        .collect();
-                    if known.is_empty() {
-                        format!("invalid JSON: {}", e.inner())
-                    } else {
-                        format!("invalid JSON at `{}`: {}", known.join("."), e.inner())
+            let path_error =
+                match serde_path_to_error::deserialize::<_, Envelope<'_, TRACED>>(&mut de) {
+                    Err(e) => {
+                        let known: Vec<String> = e
+                            .path()
+                            .iter()
+                            .filter(|segment| {
+                                !matches!(segment, serde_path_to_error::Segment::Unknown)
+                            })
+                            .map(ToString::to_string)
+                            .collect();
+                        if known.is_empty() {
+                            format!("invalid JSON: {}", e.inner())
+                        } else {
+                            format!("invalid JSON at `{}`: {}", known.join("."), e.inner())
+                        }
                     }
-                }
-                Ok(_) => format!("invalid JSON: {error}"),
-            };
+                    Ok(_) => format!("invalid JSON: {error}"),
+                };
             Err(SerdeError::new(path_error))
         }
     }
@@ -156,35 +159,48 @@ fn parse_envelope(raw: &[u8]) -> Result<Envelope<'_>, SerdeError> {
 #[derive(Deserialize)]
 struct Text<'a>(#[serde(borrow)] Cow<'a, str>);
 
-/// Which of `names` an object key is, if any, without allocating.
-struct KeyIndex(&'static [&'static str]);
+/// Parse mode of the view types: `FAST` reads object keys as bytes (no UTF-8 check, as they
+/// are only compared); `TRACED` reads them as strings so `serde_path_to_error` can name them.
+const FAST: bool = false;
+/// See [`FAST`].
+const TRACED: bool = true;
 
-impl<'de> DeserializeSeed<'de> for KeyIndex {
+/// Which of `names` an object key is, if any, without allocating.
+struct KeyIndex<const TRACE: bool>(&'static [&'static str]);
+
+impl<'de, const TRACE: bool> DeserializeSeed<'de> for KeyIndex<TRACE> {
     type Value = Option<usize>;
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
-        deserializer.deserialize_identifier(self)
+        if TRACE {
+            deserializer.deserialize_identifier(self)
+        } else {
+            deserializer.deserialize_bytes(self)
+        }
     }
 }
 
-impl Visitor<'_> for KeyIndex {
+impl<const TRACE: bool> Visitor<'_> for KeyIndex<TRACE> {
     type Value = Option<usize>;
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("an object key")
     }
     fn visit_str<E: de::Error>(self, key: &str) -> Result<Self::Value, E> {
-        Ok(self.0.iter().position(|name| *name == key))
+        self.visit_bytes(key.as_bytes())
+    }
+    fn visit_bytes<E: de::Error>(self, key: &[u8]) -> Result<Self::Value, E> {
+        Ok(self.0.iter().position(|name| name.as_bytes() == key))
     }
 }
 
 /// Reads the members of an object named in `names` into `slots` (each once; `null` = absent)
 /// and skips the others; refuses anything but an object.
-fn visit_members<'de, A: MapAccess<'de>>(
+fn visit_members<'de, A: MapAccess<'de>, const TRACE: bool>(
     mut map: A,
     names: &'static [&'static str],
     mut read: impl FnMut(usize, &mut A) -> Result<(), A::Error>,
 ) -> Result<(), A::Error> {
     let mut seen = 0u32;
-    while let Some(member) = map.next_key_seed(KeyIndex(names))? {
+    while let Some(member) = map.next_key_seed(KeyIndex::<TRACE>(names))? {
         match member {
             Some(index) => {
                 if seen & (1 << index) != 0 {
@@ -207,21 +223,25 @@ trait MemberName {
 }
 
 /// The member `K` of an object, read as a `T` (`None` when absent or `null`).
-struct Member<K, T>(Option<T>, PhantomData<K>);
+struct Member<K, T, const TRACE: bool>(Option<T>, PhantomData<K>);
 
-impl<'de, K: MemberName, T: Deserialize<'de>> Deserialize<'de> for Member<K, T> {
+impl<'de, K: MemberName, T: Deserialize<'de>, const TRACE: bool> Deserialize<'de>
+    for Member<K, T, TRACE>
+{
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_map(Member::<K, T>(None, PhantomData))
+        deserializer.deserialize_map(Member::<K, T, TRACE>(None, PhantomData))
     }
 }
 
-impl<'de, K: MemberName, T: Deserialize<'de>> Visitor<'de> for Member<K, T> {
+impl<'de, K: MemberName, T: Deserialize<'de>, const TRACE: bool> Visitor<'de>
+    for Member<K, T, TRACE>
+{
     type Value = Self;
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "an object (with member `{}`)", K::NAME)
     }
     fn visit_map<A: MapAccess<'de>>(mut self, map: A) -> Result<Self, A::Error> {
-        visit_members(map, &[K::NAME], |_, map| {
+        visit_members::<_, TRACE>(map, &[K::NAME], |_, map| {
             self.0 = map.next_value::<Option<T>>()?;
             Ok(())
         })?;
@@ -247,11 +267,12 @@ member_names!(
 );
 
 /// `system.cpu.total.norm.pct`, seen from `system`.
-type SystemCpuNormPct = Member<CpuKey, Member<TotalKey, Member<NormKey, Member<PctKey, f64>>>>;
+type SystemCpuNormPct<const T: bool> =
+    Member<CpuKey, Member<TotalKey, Member<NormKey, Member<PctKey, f64, T>, T>, T>, T>;
 
 /// The top-level members the topology needs.
 #[derive(Default)]
-struct Envelope<'a> {
+struct Envelope<'a, const TRACE: bool> {
     timestamp: Option<Text<'a>>,
     host: Option<&'a RawValue>,
     metricset_name: Option<Text<'a>>,
@@ -260,32 +281,32 @@ struct Envelope<'a> {
 
 const ENVELOPE_MEMBERS: &[&str] = &["@timestamp", "host", "metricset", "system"];
 
-impl<'de: 'a, 'a> Deserialize<'de> for Envelope<'a> {
+impl<'de: 'a, 'a, const TRACE: bool> Deserialize<'de> for Envelope<'a, TRACE> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         deserializer.deserialize_map(EnvelopeVisitor(PhantomData))
     }
 }
 
-struct EnvelopeVisitor<'a>(PhantomData<Envelope<'a>>);
+struct EnvelopeVisitor<'a, const TRACE: bool>(PhantomData<Envelope<'a, TRACE>>);
 
-impl<'de: 'a, 'a> Visitor<'de> for EnvelopeVisitor<'a> {
-    type Value = Envelope<'a>;
+impl<'de: 'a, 'a, const TRACE: bool> Visitor<'de> for EnvelopeVisitor<'a, TRACE> {
+    type Value = Envelope<'a, TRACE>;
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a Metricbeat event (a JSON object)")
     }
-    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Envelope<'a>, A::Error> {
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Envelope<'a, TRACE>, A::Error> {
         let mut envelope = Envelope::default();
-        visit_members(map, ENVELOPE_MEMBERS, |index, map| {
+        visit_members::<_, TRACE>(map, ENVELOPE_MEMBERS, |index, map| {
             match index {
                 0 => envelope.timestamp = map.next_value()?,
                 1 => envelope.host = map.next_value()?,
                 2 => {
                     envelope.metricset_name = map
-                        .next_value::<Option<Member<NameKey, Text<'a>>>>()?
+                        .next_value::<Option<Member<NameKey, Text<'a>, TRACE>>>()?
                         .and_then(|m| m.0)
                 }
                 _ => {
-                    let pct = map.next_value::<Option<SystemCpuNormPct>>()?;
+                    let pct = map.next_value::<Option<SystemCpuNormPct<TRACE>>>()?;
                     envelope.cpu_total_norm_pct = pct
                         .and_then(|cpu| cpu.0)
                         .and_then(|total| total.0)
@@ -382,13 +403,24 @@ mod tests {
     }
 
     #[test]
+    fn escaped_keys_and_values_are_read() {
+        let raw = br#"{"metric\u0073et":{"n\u0061me":"c\u0070u"},"h\u006fst":{"a":1},"@timestamp":"t\/1"}"#;
+        let event = MetricEvent::parse(raw).expect("valid event");
+        assert_eq!(event.metricset(), "cpu");
+        assert_eq!(event.alert().as_deref(), Ok(br#"{"a":1,"timestamp":"t/1"}"#.as_slice()));
+    }
+
+    #[test]
     fn skipped_strings_are_not_utf8_checked_but_read_ones_are() {
         let skipped = b"{\"agent\":\"\xff\",\"metricset\":{\"name\":\"memory\"}}";
         assert!(MetricEvent::parse(skipped).is_ok());
         let read = b"{\"metricset\":{\"name\":\"\xff\"}}";
         assert_eq!(
             MetricEvent::parse(read).map(|_| ()).map_err(|e| e.message),
-            Err("invalid JSON at `metricset.name`: invalid unicode code point at line 1 column 23".to_owned())
+            Err(
+                "invalid JSON at `metricset.name`: invalid unicode code point at line 1 column 23"
+                    .to_owned()
+            )
         );
     }
 
