@@ -407,7 +407,10 @@ mod tests {
         let raw = br#"{"metric\u0073et":{"n\u0061me":"c\u0070u"},"h\u006fst":{"a":1},"@timestamp":"t\/1"}"#;
         let event = MetricEvent::parse(raw).expect("valid event");
         assert_eq!(event.metricset(), "cpu");
-        assert_eq!(event.alert().as_deref(), Ok(br#"{"a":1,"timestamp":"t/1"}"#.as_slice()));
+        assert_eq!(
+            event.alert().as_deref(),
+            Ok(br#"{"a":1,"timestamp":"t/1"}"#.as_slice())
+        );
     }
 
     #[test]
