@@ -382,14 +382,14 @@ fn describe_prints_kafka_streams_format() {
       --> route-cpu, route-memory, route-network
       <-- KSTREAM-SOURCE-0000000000
     Processor: route-cpu (stores: [])
-      --> KSTREAM-FILTER-0000000004, KSTREAM-SINK-0000000002
+      --> cpu-above-threshold, KSTREAM-SINK-0000000002
       <-- route-
-    Processor: KSTREAM-FILTER-0000000004 (stores: [])
-      --> KSTREAM-MAPVALUES-0000000005
+    Processor: cpu-above-threshold (stores: [])
+      --> cpu-alert
       <-- route-cpu
-    Processor: KSTREAM-MAPVALUES-0000000005 (stores: [])
+    Processor: cpu-alert (stores: [])
       --> KSTREAM-SINK-0000000006
-      <-- KSTREAM-FILTER-0000000004
+      <-- cpu-above-threshold
     Processor: route-memory (stores: [])
       --> KSTREAM-SINK-0000000003
       <-- route-
@@ -403,7 +403,7 @@ fn describe_prints_kafka_streams_format() {
     Sink: KSTREAM-SINK-0000000003 (topic: metric.memory)
       <-- route-memory
     Sink: KSTREAM-SINK-0000000006 (topic: metric.cpu.alert)
-      <-- KSTREAM-MAPVALUES-0000000005
+      <-- cpu-alert
 
 "
     );

@@ -474,6 +474,40 @@ fn describe_shows_terminal_processors_and_topics_named_like_nodes() {
 }
 
 #[test]
+fn named_nodes_show_in_descriptions_and_errors() {
+    let builder = StreamsBuilder::new();
+    builder
+        .stream::<Nullable<Bytes>, Utf8>("in")
+        .named("lines")
+        .try_map_values(|v| v.parse::<i64>().map(|n| n.to_string()))
+        .named("parse-number")
+        .to("out");
+    let topology = builder.build().expect("valid topology");
+    let text = topology.describe().to_string();
+    assert!(
+        text.contains("    Source: lines (topics: [in])\n      --> parse-number\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("    Processor: parse-number (stores: [])\n"),
+        "{text}"
+    );
+    let driver = TopologyTestDriver::new(topology);
+    driver.create_input_topic("in").pipe_value("x");
+    assert_eq!(driver.errors()[0].node, "parse-number");
+    let letter = driver
+        .create_output_topic("metric.dlq")
+        .read_record()
+        .expect("a dead letter");
+    assert_eq!(
+        letter
+            .header_string("__streams.errors.stacktrace")
+            .as_deref(),
+        Some("processing error in node parse-number: invalid digit found in string")
+    );
+}
+
+#[test]
 fn describe_renders_dot_and_mermaid() {
     let description = two_subtopologies().describe();
     let dot = description.to_dot();

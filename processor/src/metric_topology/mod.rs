@@ -151,7 +151,9 @@ pub fn metric_topology(config: &MetricTopologyConfig) -> Topology {
     memory.to(&config.memory_topic);
     let threshold = config.alert_threshold;
     cpu.try_filter(move |_, event| event.cpu_total_norm_pct().map(|pct| pct > threshold))
+        .named("cpu-above-threshold")
         .try_map_values(|event| event.alert())
+        .named("cpu-alert")
         .to(&config.alert_topic);
     builder
         .build()

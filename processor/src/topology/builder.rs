@@ -16,7 +16,9 @@ use super::serdes::{IntoValue, Serde};
 use super::{Topology, TopologyError, intern};
 
 /// Turns a graph node into its executable form once its children are known.
-type Factory = Box<dyn FnOnce(&[usize], &mut Assembler<'_>) -> Result<Built, TopologyError>>;
+/// It gets the node's final name, its children and the assembler building them.
+type Factory =
+    Box<dyn FnOnce(String, &[usize], &mut Assembler<'_>) -> Result<Built, TopologyError>>;
 
 /// An executable node: a source, or a `NodeRef<K, V>` behind `Any`.
 enum Built {
@@ -74,7 +76,8 @@ impl Assembler<'_> {
             .take()
             .ok_or_else(|| TopologyError::Internal(id.to_string()))?;
         let children = self.nodes[id].children.clone();
-        let built = factory(&children, self)?;
+        let name = self.nodes[id].description.name.clone();
+        let built = factory(name, &children, self)?;
         self.built[id] = Some(built);
         Ok(())
     }
@@ -138,7 +141,7 @@ impl StreamsBuilder {
                 topics: vec![topic.to_owned()],
             },
         );
-        let factory: Factory = Box::new(move |children, assembler| {
+        let factory: Factory = Box::new(move |name, children, assembler| {
             let down = assembler.downstream::<K, V>(children)?;
             Ok(Built::Source(Arc::new(Source { name, down })))
         });
@@ -243,7 +246,7 @@ impl<K: Serde, V: Serde> KStream<K, V> {
         make: impl FnOnce(Downstream<K2, V2>) -> super::node::Operator<K, V> + 'static,
     ) -> KStream<K2, V2> {
         let description = NodeDescription::new(&name, NodeRole::Processor);
-        let factory: Factory = Box::new(move |children, assembler| {
+        let factory: Factory = Box::new(move |name, children, assembler| {
             let down = assembler.downstream::<K2, V2>(children)?;
             let node: NodeRef<K, V> = Arc::new(Processor {
                 name,
@@ -255,8 +258,16 @@ impl<K: Serde, V: Serde> KStream<K, V> {
         KStream::new(Rc::clone(&self.graph), id)
     }
 
-    fn named(&self, prefix: &str) -> String {
+    fn generated_name(&self, prefix: &str) -> String {
         self.graph.borrow_mut().generated_name(prefix)
+    }
+
+    /// Names the node that produces this stream, instead of its generated name (Kafka
+    /// Streams' `Named.as`): the name shows in [`Topology::describe`] and in errors.
+    /// Names must be unique in the topology ([`StreamsBuilder::build`] checks).
+    pub fn named(self, name: &str) -> Self {
+        self.graph.borrow_mut().nodes[self.id].description.name = name.to_owned();
+        self
     }
 
     /// Keeps the records for which `predicate` is true (`KSTREAM-FILTER-`).
@@ -291,7 +302,7 @@ impl<K: Serde, V: Serde> KStream<K, V> {
         F: for<'a> Fn(&K::Value<'a>, &V::Value<'a>) -> Result<bool, E> + Send + Sync + 'static,
         E: fmt::Display,
     {
-        let name = self.named("KSTREAM-FILTER-");
+        let name = self.generated_name("KSTREAM-FILTER-");
         self.add_processor(name, &[self.id], move |down: Downstream<K, V>| {
             operator::<K, V, _>(move |ctx, key, value| {
                 if predicate(&key, &value).map_err(refused)? {
@@ -318,7 +329,7 @@ impl<K: Serde, V: Serde> KStream<K, V> {
         F: for<'a> Fn(V::Value<'a>) -> Result<VR, E> + Send + Sync + 'static,
         E: fmt::Display,
     {
-        let name = self.named("KSTREAM-MAPVALUES-");
+        let name = self.generated_name("KSTREAM-MAPVALUES-");
         self.add_processor(name, &[self.id], move |down: Downstream<K, VR::Serde>| {
             operator::<K, V, _>(move |ctx, key, value| {
                 let value = mapper(value).map_err(refused)?.into_value();
@@ -334,7 +345,7 @@ impl<K: Serde, V: Serde> KStream<K, V> {
         VR: IntoValue,
         F: for<'a> Fn(K::Value<'a>, V::Value<'a>) -> (KR, VR) + Send + Sync + 'static,
     {
-        let name = self.named("KSTREAM-MAP-");
+        let name = self.generated_name("KSTREAM-MAP-");
         self.add_processor(
             name,
             &[self.id],
@@ -354,7 +365,7 @@ impl<K: Serde, V: Serde> KStream<K, V> {
         I: IntoIterator<Item = VR>,
         F: for<'a> Fn(V::Value<'a>) -> I + Send + Sync + 'static,
     {
-        let name = self.named("KSTREAM-FLATMAPVALUES-");
+        let name = self.generated_name("KSTREAM-FLATMAPVALUES-");
         self.add_processor(name, &[self.id], move |down: Downstream<K, VR::Serde>| {
             operator::<K, V, _>(move |ctx, key, value| {
                 for value in mapper(value) {
@@ -370,7 +381,7 @@ impl<K: Serde, V: Serde> KStream<K, V> {
     where
         F: for<'a> Fn(&K::Value<'a>, &V::Value<'a>) + Send + Sync + 'static,
     {
-        let name = self.named("KSTREAM-PEEK-");
+        let name = self.generated_name("KSTREAM-PEEK-");
         self.add_processor(name, &[self.id], move |down: Downstream<K, V>| {
             operator::<K, V, _>(move |ctx, key, value| {
                 action(&key, &value);
@@ -384,7 +395,7 @@ impl<K: Serde, V: Serde> KStream<K, V> {
     where
         F: for<'a> Fn(&K::Value<'a>, &V::Value<'a>) + Send + Sync + 'static,
     {
-        let name = self.named("KSTREAM-FOREACH-");
+        let name = self.generated_name("KSTREAM-FOREACH-");
         self.add_processor::<K, V>(name, &[self.id], move |_down| {
             operator::<K, V, _>(move |_ctx, key, value| {
                 action(&key, &value);
@@ -395,13 +406,13 @@ impl<K: Serde, V: Serde> KStream<K, V> {
 
     /// One stream of the records of both streams (`KSTREAM-MERGE-`).
     pub fn merge(&self, other: &KStream<K, V>) -> Self {
-        let name = self.named("KSTREAM-MERGE-");
+        let name = self.generated_name("KSTREAM-MERGE-");
         self.pass_through(name, &[self.id, other.id])
     }
 
     fn pass_through(&self, name: String, parents: &[usize]) -> Self {
         let description = NodeDescription::new(&name, NodeRole::Processor);
-        let factory: Factory = Box::new(move |children, assembler| {
+        let factory: Factory = Box::new(move |_name, children, assembler| {
             let node: NodeRef<K, V> = Arc::new(PassThrough {
                 down: assembler.downstream::<K, V>(children)?,
             });
@@ -414,7 +425,7 @@ impl<K: Serde, V: Serde> KStream<K, V> {
     /// Splits the stream into named branches, each record going to the first whose predicate
     /// holds (`KSTREAM-BRANCH-`; branch nodes are named after it plus the branch name).
     pub fn split(&self) -> BranchedKStream<K, V> {
-        let prefix = self.named("KSTREAM-BRANCH-");
+        let prefix = self.generated_name("KSTREAM-BRANCH-");
         self.split_named(&prefix)
     }
 
@@ -423,7 +434,7 @@ impl<K: Serde, V: Serde> KStream<K, V> {
         let predicates: BranchPredicates<K, V> = Rc::default();
         let pending = Rc::clone(&predicates);
         let description = NodeDescription::new(prefix, NodeRole::Processor);
-        let factory: Factory = Box::new(move |children, assembler| {
+        let factory: Factory = Box::new(move |_name, children, assembler| {
             let predicates = pending.take();
             let down = assembler.downstream::<K, V>(children)?;
             let node: NodeRef<K, V> = Arc::new(Splitter { predicates, down });
@@ -442,7 +453,7 @@ impl<K: Serde, V: Serde> KStream<K, V> {
 
     /// Writes every record to `topic` with the stream's serdes (`KSTREAM-SINK-`).
     pub fn to(&self, topic: &str) {
-        let name = self.named("KSTREAM-SINK-");
+        let name = self.generated_name("KSTREAM-SINK-");
         let description = NodeDescription::new(
             &name,
             NodeRole::Sink {
@@ -450,7 +461,7 @@ impl<K: Serde, V: Serde> KStream<K, V> {
             },
         );
         let topic = intern(topic);
-        let factory: Factory = Box::new(move |_children, _assembler| {
+        let factory: Factory = Box::new(move |name, _children, _assembler| {
             let node: NodeRef<K, V> = Arc::new(Sink { name, topic });
             Ok(Built::Node(Box::new(node)))
         });
