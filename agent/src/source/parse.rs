@@ -357,6 +357,49 @@ mod tests {
         assert_eq!(unescape_octal("a\\\\b\\9"), "a\\\\b\\9");
     }
 
+    /// A poor man's fuzzer: thousands of mutations of a real file (byte flips, cuts,
+    /// insertions of the characters the parsers split on) through every parser.
+    #[test]
+    fn mutated_proc_files_never_panic() {
+        let real = [
+            "cpu  123011 0 12321 22799 471 0 89 119 0 0\ncpu0 60269 0 5868 12675 195 0 5 59 0 0\n",
+            "MemTotal: 24684092 kB\nMemFree: 21478552 kB\nHugePages_Total: 0\n",
+            "h\nh\n  eth0: 251306625 13396 0 0 0 0 0 0 811149 7438 0 0 0 0 0 0\n",
+            " 254 0 vda 109381 7948 6038666 227445 8302 49620 6481784 34473 0 13952 262878\n",
+            "/dev/vda / ext4 rw,relatime 0 0\nnodev\tproc\n2.60 2.31 1.41 5/118 19512\n",
+        ];
+        let inserts = [b' ', b'\n', b':', b'\\', b'0', b'7', b'-', 0xff];
+        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+        let mut random = move |bound: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % bound as u64) as usize
+        };
+        for _ in 0..3_000 {
+            let mut bytes = real[random(real.len())].as_bytes().to_vec();
+            for _ in 0..=random(4) {
+                let at = random(bytes.len());
+                match random(3) {
+                    0 => bytes[at] = inserts[random(inserts.len())],
+                    1 => bytes.truncate(at),
+                    _ => bytes.insert(at, inserts[random(inserts.len())]),
+                }
+                if bytes.is_empty() {
+                    break;
+                }
+            }
+            let text = String::from_utf8_lossy(&bytes);
+            let _ = parse_stat(&text);
+            let _ = parse_meminfo(&text);
+            let _ = parse_net_dev(&text, &mut Vec::new());
+            let _ = parse_diskstats(&text, &mut Vec::new());
+            let _ = parse_loadavg(&text);
+            let _ = parse_mounts(&text, &mut Vec::new());
+            let _ = parse_nodev_types(&text);
+        }
+    }
+
     #[test]
     fn arbitrary_bytes_never_panic() {
         let samples = [
