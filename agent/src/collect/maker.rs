@@ -103,10 +103,7 @@ impl EventMaker {
             Snapshot::Cpu(current) => {
                 let previous = std::mem::replace(&mut self.cpu_previous, current.times);
                 let (cpu, host) = cpu_usage(&previous, &current, self.cpu_figures)?;
-                Ok(vec![self.identity.event(
-                    round,
-                    Payload::System(System::Cpu(cpu), Some(host)),
-                )])
+                Ok(vec![event(Payload::System(System::Cpu(cpu), Some(host)))])
             }
             Snapshot::CpuBusy(reading) => {
                 let (cpu, host) = cpu_from_busy(&reading, self.cpu_figures);
@@ -131,26 +128,24 @@ impl EventMaker {
                 let summary = host_network(self.network_previous.as_deref(), &interfaces);
                 let mut events =
                     system_events(interfaces.iter().cloned().map(System::Network).collect());
-                events.extend(summary.map(|s| self.identity.event(round, Payload::HostNetwork(s))));
+                events.extend(summary.map(|s| event(Payload::HostNetwork(s))));
                 self.network_previous = Some(interfaces);
                 Ok(events)
             }
             Snapshot::Diskio(mut devices) => {
                 devices.retain(|d| disk_filter::is_selected(&d.name, &self.diskio_devices));
                 let previous = self.diskio_previous.take();
-                let (previous_at, previous_devices) = match &previous {
-                    Some((at, devices)) => (Some(*at), Some(devices.as_slice())),
-                    None => (None, None),
-                };
-                let elapsed = previous_at
-                    .and_then(|at| (round.at - at).to_std().ok())
+                let previous_devices = previous.as_ref().map(|(_, all)| all.as_slice());
+                let elapsed = previous
+                    .as_ref()
+                    .and_then(|(at, _)| (round.at - *at).to_std().ok())
                     .unwrap_or_default();
                 let mut events: Vec<Event> = devices
                     .iter()
                     .map(|device| {
-                        let before =
-                            previous_devices.map(|all| all.iter().find(|d| d.name == device.name));
-                        let stats = iostat(before.flatten(), device, elapsed);
+                        let before = previous_devices
+                            .and_then(|all| all.iter().find(|d| d.name == device.name));
+                        let stats = iostat(before, device, elapsed);
                         event(Payload::System(System::Diskio(diskio(device, stats)), None))
                     })
                     .collect();
