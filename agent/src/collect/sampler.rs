@@ -23,7 +23,9 @@ pub fn next_due(start: Instant, period: Duration, now: Instant) -> Instant {
 /// Runs every enabled metricset on its own fixed cadence, the first round of each at once,
 /// sending each round's events to `out` (waiting for room), until `shutdown` turns true or
 /// its sender is dropped. A failed round is logged and counted ([`Collector::stats`]); the
-/// next round comes at its usual time. Returns early if `out` is closed.
+/// next round comes at its usual time. Returns early if `out` is closed. The OS is read
+/// inline on the runtime: a round of cpu+memory+network+diskio costs about 0.3 ms of CPU
+/// (see `benches/sample_round.rs`), too little to warrant the blocking pool.
 pub async fn run_sampler(
     mut collector: Collector,
     out: mpsc::Sender<Vec<Event>>,
