@@ -377,6 +377,11 @@ fn build_refuses_ambiguous_graphs() {
         Some(TopologyError::DuplicateSourceTopic("in".to_owned()))
     );
 
+    let builder = StreamsBuilder::new();
+    builder.stream::<Bytes, Bytes>("in").to("a");
+    assert!(builder.build().is_ok());
+    assert_eq!(builder.build().err(), Some(TopologyError::AlreadyBuilt));
+
     // Branch "x" + "y" and split "xy" would both be node "xy".
     let builder = StreamsBuilder::new();
     let s = builder.stream::<Bytes, Bytes>("in");

@@ -152,9 +152,13 @@ impl StreamsBuilder {
     /// Freezes the declared graph into a runnable, shareable [`Topology`].
     ///
     /// # Errors
-    /// [`TopologyError`] when two sources read the same topic or two nodes share a name.
+    /// [`TopologyError`] when two sources read the same topic, two nodes share a name, or
+    /// this builder was built already (a builder builds one topology).
     pub fn build(&self) -> Result<Topology, TopologyError> {
         let mut graph = self.graph.borrow_mut();
+        if graph.nodes.iter().any(|node| node.factory.is_none()) {
+            return Err(TopologyError::AlreadyBuilt);
+        }
         let descriptions: Vec<NodeDescription> = graph
             .nodes
             .iter()
@@ -166,25 +170,34 @@ impl StreamsBuilder {
             .map(|node| node.children.clone())
             .collect();
         check_unique_names(&descriptions)?;
+        let source_topics: Vec<(usize, &String)> = descriptions
+            .iter()
+            .enumerate()
+            .filter_map(|(id, description)| match &description.role {
+                NodeRole::Source { topics } => Some(topics.iter().map(move |topic| (id, topic))),
+                _ => None,
+            })
+            .flatten()
+            .collect();
+        for (index, (_, topic)) in source_topics.iter().enumerate() {
+            if source_topics[..index]
+                .iter()
+                .any(|(_, known)| known == topic)
+            {
+                return Err(TopologyError::DuplicateSourceTopic((*topic).clone()));
+            }
+        }
         let mut assembler = Assembler {
             built: (0..graph.nodes.len()).map(|_| None).collect(),
             nodes: &mut graph.nodes,
         };
         let mut sources: Vec<(String, Arc<dyn SourceNode>)> = Vec::new();
-        for (id, description) in descriptions.iter().enumerate() {
-            let NodeRole::Source { topics } = &description.role else {
-                continue;
-            };
+        for (id, topic) in source_topics {
             assembler.build(id)?;
             let Some(Built::Source(source)) = &assembler.built[id] else {
-                return Err(TopologyError::Internal(description.name.clone()));
+                return Err(TopologyError::Internal(descriptions[id].name.clone()));
             };
-            for topic in topics {
-                if sources.iter().any(|(known, _)| known == topic) {
-                    return Err(TopologyError::DuplicateSourceTopic(topic.clone()));
-                }
-                sources.push((topic.clone(), Arc::clone(source)));
-            }
+            sources.push((topic.clone(), Arc::clone(source)));
         }
         // Nodes not reachable from a source are not possible: every node hangs off a source.
         Ok(Topology::new(

@@ -81,6 +81,9 @@ pub enum TopologyError {
     /// Two nodes were given the same name.
     #[error("node name {0:?} is used more than once")]
     DuplicateNodeName(String),
+    /// The builder was built already; declare a new one.
+    #[error("this StreamsBuilder was built already; a builder builds one topology")]
+    AlreadyBuilt,
     /// A bug in this crate: the graph's edges do not match its node types.
     #[error("internal error: graph node {0} could not be assembled")]
     Internal(String),
