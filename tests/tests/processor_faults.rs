@@ -1,0 +1,263 @@
+//! The processor's runtime under produce faults, on librdkafka's mock cluster: injected
+//! NOT_LEADER_OR_FOLLOWER / REQUEST_TIMED_OUT / NOT_ENOUGH_REPLICAS lose nothing, and while the
+//! brokers of the output topics are down, offsets are not committed past unacknowledged outputs.
+
+mod processor_support;
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use ferrobeat_processor::config::ProcessorConfig;
+use ferrobeat_processor::metric_topology::metric_topology;
+use ferrobeat_processor::runtime::{ClientState, StreamsRuntime};
+use processor_support::{
+    Multiset, count_by_topic, eventually, expected_outputs, init_logging, mixed_values,
+    output_topics, test_config,
+};
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::KafkaError;
+use rdkafka::mocking::{MockCluster, MockCoordinator};
+use rdkafka::producer::{BaseProducer, BaseRecord, DefaultProducerContext, Producer};
+use rdkafka::types::{RDKafkaApiKey, RDKafkaRespErr};
+use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
+
+const RECORDS: usize = 2_000;
+const PARTITIONS: i32 = 3;
+/// Broker leading the input partitions and coordinating the group.
+const INPUT_BROKER: i32 = 1;
+/// Broker leading every output partition.
+const OUTPUT_BROKER: i32 = 2;
+const WAIT: Duration = Duration::from_secs(20);
+
+type Cluster = MockCluster<'static, DefaultProducerContext>;
+
+/// A three-broker mock cluster with the processor's topics, the input preloaded.
+fn cluster_with_input(inputs: &[Vec<u8>]) -> (Cluster, ProcessorConfig) {
+    let cluster = MockCluster::new(3).expect("mock cluster");
+    let counter = std::sync::atomic::AtomicUsize::new(0);
+    let config = test_config(&cluster.bootstrap_servers(), |name| {
+        let n = counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        format!("fault-{name}-{n}")
+    });
+    let place = |topic: &str, broker: i32| {
+        cluster.create_topic(topic, PARTITIONS, 1).expect("topic");
+        for partition in 0..PARTITIONS {
+            cluster
+                .partition_leader(topic, partition, Some(broker))
+                .expect("leader");
+        }
+    };
+    place(&config.topology.input_topic, INPUT_BROKER);
+    for topic in output_topics(&config) {
+        place(&topic, OUTPUT_BROKER);
+    }
+    cluster
+        .coordinator(
+            MockCoordinator::Group(config.kafka.application_id.clone()),
+            INPUT_BROKER,
+        )
+        .expect("coordinator");
+
+    let producer: BaseProducer = client_config(&cluster)
+        .set("acks", "all")
+        .create()
+        .expect("preload producer");
+    for value in inputs {
+        producer
+            .send(BaseRecord::<(), [u8]>::to(&config.topology.input_topic).payload(value))
+            .expect("queue a preload record");
+    }
+    producer
+        .flush(Duration::from_secs(30))
+        .expect("preload acknowledged");
+    (cluster, config)
+}
+
+fn client_config(cluster: &Cluster) -> ClientConfig {
+    let mut config = ClientConfig::new();
+    config.set("bootstrap.servers", cluster.bootstrap_servers());
+    config
+}
+
+/// Every record of `topic`, as (partition, offset, value), read without a group.
+fn read_all(cluster: &Cluster, topic: &str, at_least: usize) -> Vec<(i32, i64, Vec<u8>)> {
+    let consumer: BaseConsumer = client_config(cluster)
+        .set("group.id", "fault-test-reader")
+        .set("enable.auto.commit", "false")
+        .create()
+        .expect("reader");
+    let mut assignment = TopicPartitionList::new();
+    for partition in 0..PARTITIONS {
+        assignment
+            .add_partition_offset(topic, partition, Offset::Beginning)
+            .expect("partition");
+    }
+    consumer.assign(&assignment).expect("assign");
+    let mut records = Vec::new();
+    let mut idle_polls = 0;
+    let deadline = Instant::now() + WAIT;
+    while Instant::now() < deadline && (records.len() < at_least || idle_polls < 5) {
+        match consumer.poll(Duration::from_millis(100)) {
+            Some(Ok(message)) => {
+                idle_polls = 0;
+                records.push((
+                    message.partition(),
+                    message.offset(),
+                    message.payload().unwrap_or_default().to_vec(),
+                ));
+            }
+            Some(Err(KafkaError::PartitionEOF(_))) | None => idle_polls += 1,
+            Some(Err(error)) => panic!("reading {topic}: {error}"),
+        }
+    }
+    records
+}
+
+fn read_outputs(cluster: &Cluster, config: &ProcessorConfig, expected: &Multiset) -> Multiset {
+    let mut outputs = Multiset::new();
+    for topic in output_topics(config) {
+        let at_least = expected.keys().filter(|(t, _)| *t == topic).count();
+        for (_, _, value) in read_all(cluster, &topic, at_least) {
+            *outputs.entry((topic.clone(), value)).or_default() += 1;
+        }
+    }
+    outputs
+}
+
+fn committed_offsets(cluster: &Cluster, config: &ProcessorConfig) -> BTreeMap<i32, i64> {
+    let consumer: BaseConsumer = client_config(cluster)
+        .set("group.id", &config.kafka.application_id)
+        .create()
+        .expect("offset reader");
+    let mut partitions = TopicPartitionList::new();
+    for partition in 0..PARTITIONS {
+        partitions.add_partition(&config.topology.input_topic, partition);
+    }
+    consumer
+        .committed_offsets(partitions, Duration::from_secs(10))
+        .expect("committed offsets")
+        .elements()
+        .iter()
+        .filter_map(|element| match element.offset() {
+            Offset::Offset(offset) => Some((element.partition(), offset)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn start(config: &ProcessorConfig) -> StreamsRuntime {
+    let runtime = StreamsRuntime::new(metric_topology(&config.topology), config);
+    runtime.start().expect("start");
+    assert_eq!(
+        runtime.wait_until(WAIT, |state| state == ClientState::Running),
+        ClientState::Running
+    );
+    runtime
+}
+
+#[test]
+fn injected_produce_errors_lose_nothing() {
+    init_logging();
+    let inputs = mixed_values(RECORDS);
+    let (cluster, config) = cluster_with_input(&inputs);
+    let expected = expected_outputs(&config, &inputs);
+    let errors = [
+        RDKafkaRespErr::RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
+        RDKafkaRespErr::RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT,
+        RDKafkaRespErr::RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS,
+    ];
+    // The next 30 produce requests fail, in turn with each error.
+    let injected: Vec<_> = errors.iter().copied().cycle().take(30).collect();
+    cluster.request_errors(RDKafkaApiKey::Produce, &injected);
+
+    let runtime = start(&config);
+    let total = expected.values().sum::<usize>() as u64;
+    assert!(
+        eventually(WAIT, || runtime.stats().outputs_acknowledged >= total),
+        "every output acknowledged despite the errors: {:?}",
+        runtime.stats()
+    );
+    assert_eq!(runtime.close(WAIT), ClientState::NotRunning);
+
+    let outputs = read_outputs(&cluster, &config, &expected);
+    // The idempotent producer retries on its own: no loss, and no duplicate either.
+    assert!(
+        outputs == expected,
+        "outputs {:?} differ from the topology's own result {:?}",
+        count_by_topic(&outputs),
+        count_by_topic(&expected)
+    );
+    let stats = runtime.stats();
+    assert_eq!(stats.outputs_dropped, 0, "{stats:?}");
+    let committed: i64 = committed_offsets(&cluster, &config).values().sum();
+    assert_eq!(
+        committed, RECORDS as i64,
+        "everything committed at shutdown"
+    );
+    println!("30 injected produce errors: {stats:?}");
+}
+
+#[test]
+fn commits_wait_for_acknowledgements() {
+    init_logging();
+    let inputs = mixed_values(RECORDS);
+    let (cluster, config) = cluster_with_input(&inputs);
+    let expected = expected_outputs(&config, &inputs);
+    // Where each input landed, and the first offset of each partition that has outputs: no
+    // commit may pass it while its outputs cannot be delivered.
+    let mut first_with_outputs: BTreeMap<i32, i64> = BTreeMap::new();
+    for (partition, offset, value) in read_all(&cluster, &config.topology.input_topic, RECORDS) {
+        if !expected_outputs(&config, &[value]).is_empty() {
+            let first = first_with_outputs.entry(partition).or_insert(offset);
+            *first = (*first).min(offset);
+        }
+    }
+
+    cluster
+        .broker_down(OUTPUT_BROKER)
+        .expect("output broker down");
+    let runtime = start(&config);
+    assert!(
+        eventually(WAIT, || runtime.stats().records_processed >= 100),
+        "records are processed while outputs cannot be delivered: {:?}",
+        runtime.stats()
+    );
+    // Let ten commit intervals pass.
+    std::thread::sleep(config.runtime.commit_interval() * 10);
+    let stats = runtime.stats();
+    assert_eq!(stats.outputs_acknowledged, 0, "{stats:?}");
+    let committed = committed_offsets(&cluster, &config);
+    for (partition, offset) in &committed {
+        let limit = first_with_outputs
+            .get(partition)
+            .copied()
+            .unwrap_or(i64::MAX);
+        assert!(
+            *offset <= limit,
+            "partition {partition} committed {offset} past unacknowledged offset {limit}"
+        );
+    }
+    let held_back = stats.records_processed;
+
+    cluster.broker_up(OUTPUT_BROKER).expect("output broker up");
+    let total = expected.values().sum::<usize>() as u64;
+    assert!(
+        eventually(WAIT, || runtime.stats().outputs_acknowledged >= total),
+        "every output acknowledged once the broker is back: {:?}",
+        runtime.stats()
+    );
+    assert_eq!(runtime.close(WAIT), ClientState::NotRunning);
+    let outputs = read_outputs(&cluster, &config, &expected);
+    assert!(
+        outputs == expected,
+        "outputs {:?} differ from the topology's own result {:?}",
+        count_by_topic(&outputs),
+        count_by_topic(&expected)
+    );
+    let committed_after: i64 = committed_offsets(&cluster, &config).values().sum();
+    assert_eq!(committed_after, RECORDS as i64);
+    println!(
+        "output broker down: {held_back} records processed, commits held at {committed:?}; \
+         after it came back everything was delivered and committed"
+    );
+}
