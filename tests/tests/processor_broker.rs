@@ -14,7 +14,7 @@ use ferrobeat_processor::runtime::{ClientState, StreamsRuntime};
 use ferrobeat_tests::TestKafka;
 use processor_support::{
     Multiset, TransitionLog, count_by_topic, eventually, expected_outputs, init_logging,
-    mixed_values, output_topics, test_config,
+    mixed_values, output_topics, processor_binary, terminate, test_config,
 };
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
@@ -104,9 +104,7 @@ fn ten_thousand_mixed_records_give_exactly_the_expected_outputs() {
     config.runtime.threads = 2;
     let inputs = mixed_values(RECORDS);
     let expected = expected_outputs(&config, &inputs);
-    kafka
-        .produce(&config.topology.input_topic, &inputs)
-        .expect("preload");
+    produce_one_record_per_batch(&kafka, &config.topology.input_topic, &inputs);
 
     let runtime = StreamsRuntime::new(metric_topology(&config.topology), &config);
     let log = TransitionLog::default();
@@ -186,9 +184,7 @@ fn two_instances_share_the_partitions_and_take_over_from_each_other() {
             ClientState::Running
         );
     }
-    kafka
-        .produce(&config.topology.input_topic, first_half)
-        .expect("first half");
+    produce_one_record_per_batch(&kafka, &config.topology.input_topic, first_half);
     assert!(
         eventually(READ_TIMEOUT, || first.stats().records_processed
             + second.stats().records_processed
@@ -209,9 +205,7 @@ fn two_instances_share_the_partitions_and_take_over_from_each_other() {
         first.close(Duration::from_secs(30)),
         ClientState::NotRunning
     );
-    kafka
-        .produce(&config.topology.input_topic, second_half)
-        .expect("second half");
+    produce_one_record_per_batch(&kafka, &config.topology.input_topic, second_half);
     assert!(
         eventually(READ_TIMEOUT, || first.stats().records_processed
             + second.stats().records_processed
@@ -238,37 +232,6 @@ fn two_instances_share_the_partitions_and_take_over_from_each_other() {
         "first instance: {by_first} records before leaving; second: {} in all",
         second.stats().records_processed
     );
-}
-
-/// The processor binary of this workspace, built on first use.
-fn processor_binary() -> PathBuf {
-    let cargo = option_env!("CARGO").unwrap_or("cargo");
-    let status = Command::new(cargo)
-        .args([
-            "build",
-            "--quiet",
-            "-p",
-            "ferrobeat-processor",
-            "--bin",
-            "ferrobeat-processor",
-        ])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .status()
-        .expect("run cargo build");
-    assert!(
-        status.success(),
-        "cargo build of ferrobeat-processor failed"
-    );
-    // This test runs from target/<profile>/deps/.
-    let profile_dir = std::env::current_exe()
-        .expect("test executable path")
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("target/<profile>")
-        .to_owned();
-    let binary = profile_dir.join("ferrobeat-processor");
-    assert!(binary.exists(), "{} was not built", binary.display());
-    binary
 }
 
 fn spawn_processor(binary: &PathBuf, config_file: &PathBuf, log: &PathBuf) -> Child {
@@ -379,24 +342,17 @@ fn kill_9_mid_stream_then_restart_loses_nothing() {
     );
 
     let mut survivor = spawn_processor(&binary, &config_file, &log);
+    let ends = input_end_offsets(&kafka, &config);
+    assert!(
+        eventually(READ_TIMEOUT * 3, || committed_offsets(&kafka, &config)
+            == ends),
+        "the restarted processor commits every input: {:?} of {ends:?}\n{}",
+        committed_offsets(&kafka, &config),
+        log_tail()
+    );
     let outputs = read_outputs(&kafka, &config, &expected);
-    let status = Command::new("kill")
-        .args(["-TERM", &survivor.id().to_string()])
-        .status()
-        .expect("send SIGTERM");
-    assert!(status.success());
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let exit = loop {
-        if let Some(exit) = survivor.try_wait().expect("wait") {
-            break exit;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no exit within 30 s of SIGTERM\n{}",
-            log_tail()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let exit = terminate(&mut survivor, Duration::from_secs(30))
+        .unwrap_or_else(|| panic!("no exit within 30 s of SIGTERM\n{}", log_tail()));
     assert!(
         exit.success(),
         "exit {exit:?} after SIGTERM\n{}",
@@ -404,7 +360,6 @@ fn kill_9_mid_stream_then_restart_loses_nothing() {
     );
 
     let committed = committed_offsets(&kafka, &config);
-    let ends = input_end_offsets(&kafka, &config);
     println!(
         "committed {committed:?}, ends {ends:?}; outputs by topic {:?}, expected {:?}",
         count_by_topic(&outputs),
@@ -435,7 +390,7 @@ fn kill_9_mid_stream_then_restart_loses_nothing() {
          outputs; {duplicates} duplicate outputs of {} expected",
         expected.values().sum::<usize>()
     );
-    assert_eq!(committed, ends);
+    assert_eq!(committed, ends, "{}", log_tail());
     assert_eq!(
         ends.values().sum::<i64>(),
         RECORDS as i64,

@@ -27,7 +27,7 @@ pub mod stats;
 mod worker;
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Sender};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
@@ -43,6 +43,8 @@ use crate::topology::Topology;
 
 /// What the workers of one client share.
 struct Shared {
+    /// `{application id}-{process id}-{instance number}`, the prefix of thread and client names.
+    client_id: String,
     topology: Topology,
     source_topics: Vec<String>,
     kafka: KafkaConfig,
@@ -72,6 +74,11 @@ impl Shared {
         let mut assignments = lock(&self.assignments);
         assignments.remove(&id);
         self.update_running_state(&assignments);
+    }
+
+    /// The name of worker `id`, as Kafka Streams names its threads.
+    fn worker_name(&self, id: usize) -> String {
+        format!("{}-StreamThread-{id}", self.client_id)
     }
 
     fn is_assigned(&self, id: usize) -> bool {
@@ -104,6 +111,9 @@ pub enum RuntimeError {
     Spawn(#[source] std::io::Error),
 }
 
+/// Clients created in this process, to tell their threads and Kafka clients apart.
+static INSTANCES: AtomicUsize = AtomicUsize::new(1);
+
 /// A stream-processing client: start it, watch its state, close it.
 pub struct StreamsRuntime {
     shared: Arc<Shared>,
@@ -130,6 +140,12 @@ impl StreamsRuntime {
             .collect();
         StreamsRuntime {
             shared: Arc::new(Shared {
+                client_id: format!(
+                    "{}-{}-{}",
+                    config.kafka.application_id,
+                    std::process::id(),
+                    INSTANCES.fetch_add(1, Ordering::Relaxed)
+                ),
                 topology,
                 source_topics,
                 kafka: config.kafka.clone(),
@@ -168,7 +184,7 @@ impl StreamsRuntime {
             .map_err(|error| RuntimeError::AlreadyStarted(error.from))?;
         let shared = Arc::clone(&self.shared);
         let handle = std::thread::Builder::new()
-            .name(format!("{}-supervisor", shared.kafka.application_id))
+            .name(format!("{}-supervisor", shared.client_id))
             .spawn(move || supervise(&shared))
             .map_err(RuntimeError::Spawn)?;
         *lock(&self.supervisor) = Some(handle);
@@ -203,11 +219,9 @@ impl StreamsRuntime {
         }
         let reached = self.wait_until(timeout, ClientState::is_terminal);
         match supervisor {
-            Some(handle) if reached.is_terminal() => {
-                if handle.join().is_err() {
-                    tracing::error!("the supervisor thread panicked");
-                }
-            }
+            Some(handle) if reached.is_terminal() => handle
+                .join()
+                .unwrap_or_else(|_| tracing::error!("the supervisor thread panicked")),
             Some(handle) => {
                 tracing::warn!(state = %reached, "workers still finishing after {timeout:?}");
                 *lock(&self.supervisor) = Some(handle);
@@ -228,7 +242,7 @@ type WorkerExit = (usize, Result<(), WorkerError>);
 
 fn spawn_worker(shared: &Arc<Shared>, id: usize, exits: &Sender<WorkerExit>) {
     shared.set_assigned(id, false);
-    let name = format!("{}-StreamThread-{id}", shared.kafka.application_id);
+    let name = shared.worker_name(id);
     let worker_shared = Arc::clone(shared);
     let exits_for_worker = exits.clone();
     let spawned = std::thread::Builder::new()
@@ -253,7 +267,7 @@ fn spawn_worker(shared: &Arc<Shared>, id: usize, exits: &Sender<WorkerExit>) {
         });
     if let Err(error) = spawned {
         let failure = WorkerError::Panicked {
-            worker: format!("{}-StreamThread-{id}", shared.kafka.application_id),
+            worker: shared.worker_name(id),
             message: format!("cannot spawn the thread: {error}"),
         };
         let _ = exits.send((id, Err(failure)));

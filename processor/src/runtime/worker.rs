@@ -44,7 +44,7 @@ pub enum WorkerError {
         /// What it was doing.
         action: &'static str,
         /// The client's error.
-        source: KafkaError,
+        source: Box<KafkaError>,
     },
     /// The topology failed on a record and the error policy is `fail`.
     #[error(
@@ -60,7 +60,7 @@ pub enum WorkerError {
         /// Source offset.
         offset: i64,
         /// What the topology reported.
-        error: ProcessingError,
+        error: Box<ProcessingError>,
     },
     /// An output could not be delivered and the error policy is `fail`.
     #[error(
@@ -72,7 +72,7 @@ pub enum WorkerError {
         /// Destination topic.
         topic: String,
         /// The producer's error.
-        error: KafkaError,
+        error: Box<KafkaError>,
     },
     /// A client hit a fatal error (e.g. the idempotent producer lost its sequence).
     #[error("worker {worker}: fatal {client} error {code:?}: {reason}")]
@@ -151,6 +151,11 @@ fn log_client_message(
         | RDKafkaLogLevel::Alert
         | RDKafkaLogLevel::Critical
         | RDKafkaLogLevel::Error => tracing::error!(worker, client, fac, "{message}"),
+        // The `[kafka.properties]` go to consumers and producers alike, so each client warns
+        // about the other's properties: expected, not worth a warning.
+        RDKafkaLogLevel::Warning if fac == "CONFWARN" => {
+            tracing::debug!(worker, client, fac, "{message}")
+        }
         RDKafkaLogLevel::Warning => tracing::warn!(worker, client, fac, "{message}"),
         RDKafkaLogLevel::Notice | RDKafkaLogLevel::Info => {
             tracing::info!(worker, client, fac, "{message}")
@@ -230,7 +235,7 @@ impl Pipeline {
                         topic: input.source.topic.to_owned(),
                         partition: input.source.partition,
                         offset: input.source.offset,
-                        error,
+                        error: Box::new(error),
                     });
                 }
             };
@@ -364,7 +369,7 @@ impl Pipeline {
             return Err(WorkerError::Delivery {
                 worker: self.worker.clone(),
                 topic: message.topic().to_owned(),
-                error,
+                error: Box::new(error),
             });
         }
         self.shared.stats.add(Counter::OutputsDropped, 1);
@@ -549,13 +554,13 @@ impl ConsumerContext for WorkerContext {
 
 /// Runs worker `id` until shutdown is requested or it fails.
 pub(super) fn run(shared: Arc<Shared>, id: usize) -> Result<(), WorkerError> {
-    let worker = format!("{}-StreamThread-{id}", shared.kafka.application_id);
+    let worker = shared.worker_name(id);
     let kafka_error = |action| {
         let worker = worker.clone();
         move |source| WorkerError::Kafka {
             worker,
             action,
-            source,
+            source: Box::new(source),
         }
     };
     let (sender, deliveries) = mpsc::channel();

@@ -4,7 +4,8 @@
 #![allow(dead_code)] // each test crate uses a different part
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -198,5 +199,58 @@ pub(crate) fn eventually(timeout: Duration, mut condition: impl FnMut() -> bool)
             return false;
         }
         std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The processor binary of this workspace, built (by cargo, incrementally) before use.
+pub(crate) fn processor_binary() -> PathBuf {
+    let cargo = option_env!("CARGO").unwrap_or("cargo");
+    let status = Command::new(cargo)
+        .args([
+            "build",
+            "--quiet",
+            "-p",
+            "ferrobeat-processor",
+            "--bin",
+            "ferrobeat-processor",
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .status()
+        .expect("run cargo build");
+    assert!(
+        status.success(),
+        "cargo build of ferrobeat-processor failed"
+    );
+    // This test runs from target/<profile>/deps/.
+    let profile_dir = std::env::current_exe()
+        .expect("test executable path")
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target/<profile>")
+        .to_owned();
+    let binary = profile_dir.join("ferrobeat-processor");
+    assert!(binary.exists(), "{} was not built", binary.display());
+    binary
+}
+
+/// Sends SIGTERM to `child` and waits up to `timeout` for it to exit; `None` if it did not.
+pub(crate) fn terminate(
+    child: &mut std::process::Child,
+    timeout: Duration,
+) -> Option<std::process::ExitStatus> {
+    let sent = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("run kill");
+    assert!(sent.success(), "kill -TERM {} failed", child.id());
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(exit) = child.try_wait().expect("wait for the child") {
+            return Some(exit);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
     }
 }

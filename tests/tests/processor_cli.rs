@@ -1,0 +1,133 @@
+//! The `ferrobeat-processor` binary's command line: `--version`, `describe` in three formats
+//! without a broker, refusal of a bad configuration, and an unreachable broker that is reported
+//! rather than waited for silently.
+
+mod processor_support;
+
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use processor_support::{processor_binary, terminate};
+
+fn run(args: &[&str]) -> Output {
+    Command::new(processor_binary())
+        .args(args)
+        .env_remove("FERROBEAT_PROCESSOR_CONFIG")
+        .output()
+        .expect("run the processor")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn version_names_the_program_and_its_version() {
+    let output = run(&["--version"]);
+    assert!(output.status.success());
+    assert_eq!(
+        stdout(&output).trim(),
+        format!("ferrobeat-processor {}", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+#[test]
+fn describe_prints_the_topology_in_each_format_without_a_broker() {
+    let text = run(&["describe"]);
+    assert!(text.status.success(), "{}", stderr(&text));
+    let text = stdout(&text);
+    assert!(text.starts_with("Topologies:"), "{text}");
+    for topic in [
+        "metric.all",
+        "metric.cpu",
+        "metric.memory",
+        "metric.cpu.alert",
+    ] {
+        assert!(text.contains(topic), "{topic} missing from\n{text}");
+    }
+    let dot = stdout(&run(&["describe", "--format", "dot"]));
+    assert!(dot.starts_with("digraph"), "{dot}");
+    let mermaid = stdout(&run(&["describe", "--format", "mermaid"]));
+    assert!(mermaid.starts_with("flowchart"), "{mermaid}");
+
+    let scratch = tempfile::tempdir().expect("scratch");
+    let config = scratch.path().join("processor.toml");
+    std::fs::write(&config, "[topology]\ncpu_topic = \"hot.cpu\"\n").expect("write config");
+    let custom = stdout(&run(&["describe", "--config", &config.to_string_lossy()]));
+    assert!(
+        custom.contains("hot.cpu"),
+        "the configured topic is described:\n{custom}"
+    );
+}
+
+#[test]
+fn a_bad_configuration_is_refused_naming_file_key_and_reason() {
+    let scratch = tempfile::tempdir().expect("scratch");
+    let config = scratch.path().join("processor.toml");
+    std::fs::write(&config, "[runtime]\ncommit_interval_ms = \"soon\"\n").expect("write config");
+    let output = run(&["run", "--config", &config.to_string_lossy()]);
+    assert_eq!(output.status.code(), Some(2));
+    let message = stderr(&output);
+    assert!(
+        message.contains(&format!("{}:2:", config.display())),
+        "{message}"
+    );
+    assert!(
+        message.contains("`runtime.commit_interval_ms`"),
+        "{message}"
+    );
+    assert!(
+        message.contains("invalid type: string \"soon\""),
+        "{message}"
+    );
+
+    let flags = run(&["--threads", "0"]);
+    assert_eq!(flags.status.code(), Some(2));
+    assert!(stderr(&flags).contains("--threads"), "{}", stderr(&flags));
+}
+
+#[test]
+fn an_unreachable_broker_is_reported_and_sigterm_still_stops_promptly() {
+    // A port nobody listens on: bind one, then free it.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("free port")
+        .port();
+    let scratch = tempfile::tempdir().expect("scratch");
+    let config = scratch.path().join("processor.toml");
+    std::fs::write(&config, "[runtime]\nassignment_warning_ms = 1000\n").expect("write config");
+    let log = scratch.path().join("stderr.log");
+    let mut child = Command::new(processor_binary())
+        .args(["--config", &config.to_string_lossy()])
+        .args(["--bootstrap-servers", &format!("127.0.0.1:{port}")])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).expect("log file"))
+        .spawn()
+        .expect("spawn the processor");
+    let read_log = || std::fs::read_to_string(&log).unwrap_or_default();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !read_log().contains("no partition assignment") && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let warned = read_log();
+    let stopping = Instant::now();
+    let exit = terminate(&mut child, Duration::from_secs(15));
+    let took = stopping.elapsed();
+    if exit.is_none() {
+        let _ = child.kill();
+    }
+    assert!(warned.contains("no partition assignment"), "{warned}");
+    assert!(
+        warned.contains("Connection refused"),
+        "the cause is logged:\n{warned}"
+    );
+    let exit = exit.unwrap_or_else(|| panic!("no exit within 15 s of SIGTERM\n{}", read_log()));
+    assert!(exit.success(), "{exit:?}\n{}", read_log());
+    assert!(read_log().contains("NOT_RUNNING"), "{}", read_log());
+    println!("stopped {took:?} after SIGTERM without ever reaching the broker");
+}
