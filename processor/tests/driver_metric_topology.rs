@@ -408,3 +408,130 @@ fn describe_prints_kafka_streams_format() {
 "
     );
 }
+
+/// A tiny deterministic generator (no `rand` needed): xorshift64.
+struct Xorshift(u64);
+
+impl Xorshift {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn pick<'a>(&mut self, options: &[&'a str]) -> &'a str {
+        options[(self.next() % options.len() as u64) as usize]
+    }
+}
+
+/// Whether JSON text has insignificant whitespace (is not compact).
+fn has_whitespace_outside_strings(json: &str) -> bool {
+    let (mut in_string, mut escaped) = (false, false);
+    json.chars().any(|c| {
+        if in_string {
+            match (escaped, c) {
+                (true, _) => escaped = false,
+                (false, '\\') => escaped = true,
+                (false, '"') => in_string = false,
+                _ => {}
+            }
+            false
+        } else {
+            in_string = c == '"';
+            c.is_ascii_whitespace()
+        }
+    })
+}
+
+/// What the topology must do with `value`, computed the slow, obvious way with
+/// `serde_json::Value`: (cpu, memory, alert as a `Value`).
+fn model(value: &str, threshold: f64) -> (bool, bool, Option<serde_json::Value>) {
+    let event: serde_json::Value =
+        serde_json::from_str(value).expect("generated events are valid JSON");
+    match event["metricset"]["name"].as_str() {
+        Some("cpu") => {
+            let pct = event["system"]["cpu"]["total"]["norm"]["pct"]
+                .as_f64()
+                .expect("generated with a pct");
+            let alert = (pct > threshold).then(|| {
+                let mut host = event["host"].clone();
+                host["timestamp"] = event["@timestamp"].clone();
+                host
+            });
+            (true, false, alert)
+        }
+        Some("memory") => (false, true, None),
+        _ => (false, false, None),
+    }
+}
+
+#[test]
+fn agrees_with_a_naive_model_on_generated_events() {
+    let mut random = Xorshift(0x9E37_79B9_7F4A_7C15);
+    let threshold = 0.5;
+    let driver = TopologyTestDriver::new(metric_topology(&MetricTopologyConfig::default()));
+    let input = driver.create_input_topic("metric.all");
+    let outputs = OUTPUTS.map(|topic| driver.create_output_topic(topic));
+    for round in 0..500 {
+        let metricset = random.pick(&["cpu", "cpu", "memory", "network", "load", "c\\u0070u"]);
+        let pct = random.pick(&[
+            "0.4999",
+            "0.5",
+            "0.5001",
+            "0",
+            "1",
+            "0.75",
+            "5e-1",
+            "0.50000000001",
+        ]);
+        let host = random.pick(&[
+            r#"{"name":"a"}"#,
+            r#"{"z":1,"a":{"b":[1,2,{"c":null}]},"name":"h \"q\""}"#,
+            r#"{}"#,
+            r#"{ "name" : "spaced" , "os" : { "kernel" : "6.1" } }"#,
+        ]);
+        let timestamp = random.pick(&["2025-01-31T08:00:26.557Z", "2025-02-01T00:00:00.000Z"]);
+        let mut value = format!(
+            r#"{{"@timestamp":"{timestamp}","host":{host},"metricset":{{"period":10000,"name":"{metricset}"}},"system":{{"cpu":{{"cores":4,"total":{{"pct":1.2,"norm":{{"pct":{pct}}}}}}}}}}}"#
+        );
+        if random.next() % 3 == 0 {
+            // Whitespace between tokens only (no generated string holds `":` or `,"`).
+            value = value.replace("\":", "\" :\t").replace(",\"", ",\r\n  \"");
+        }
+        input.pipe_value(&value);
+        let (cpu, memory, alert) = model(&value, threshold);
+        let context = format!("round {round}: {value}");
+        assert_eq!(
+            outputs[0].read_value_string().as_deref(),
+            cpu.then_some(value.as_str()),
+            "{context}"
+        );
+        assert_eq!(
+            outputs[1].read_value_string().as_deref(),
+            memory.then_some(value.as_str()),
+            "{context}"
+        );
+        let produced = outputs[2].read_value_string();
+        match (alert, produced) {
+            (None, None) => {}
+            (Some(expected), Some(produced)) => {
+                let parsed: serde_json::Value =
+                    serde_json::from_str(&produced).expect("alerts are JSON");
+                assert_eq!(parsed, expected, "{context}");
+                assert!(
+                    !has_whitespace_outside_strings(&produced),
+                    "compact: {produced}"
+                );
+                assert!(
+                    produced.ends_with(&format!(r#""timestamp":"{timestamp}"}}"#)),
+                    "{produced}"
+                );
+            }
+            (expected, produced) => {
+                panic!("{context}: expected alert {expected:?}, got {produced:?}")
+            }
+        }
+        assert!(outputs[3].is_empty(), "{context}");
+    }
+}
