@@ -495,7 +495,7 @@ fn agrees_with_a_naive_model_on_generated_events() {
         let mut value = format!(
             r#"{{"@timestamp":"{timestamp}","host":{host},"metricset":{{"period":10000,"name":"{metricset}"}},"system":{{"cpu":{{"cores":4,"total":{{"pct":1.2,"norm":{{"pct":{pct}}}}}}}}}}}"#
         );
-        if random.next() % 3 == 0 {
+        if random.next().is_multiple_of(3) {
             // Whitespace between tokens only (no generated string holds `":` or `,"`).
             value = value.replace("\":", "\" :\t").replace(",\"", ",\r\n  \"");
         }
