@@ -7,12 +7,13 @@ mod processor_support;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use ferrobeat_processor::config::ProcessorConfig;
+use ferrobeat_processor::config::{ProcessorConfig, UncaughtErrorPolicy};
+use ferrobeat_processor::errors::ErrorPolicy;
 use ferrobeat_processor::metric_topology::metric_topology;
 use ferrobeat_processor::runtime::{ClientState, StreamsRuntime};
 use processor_support::{
-    Multiset, count_by_topic, eventually, expected_outputs, init_logging, mixed_values,
-    output_topics, test_config,
+    Multiset, TransitionLog, count_by_topic, eventually, expected_outputs, init_logging,
+    mixed_values, output_topics, test_config,
 };
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
@@ -201,7 +202,8 @@ fn injected_produce_errors_lose_nothing() {
 fn commits_wait_for_acknowledgements() {
     init_logging();
     let inputs = mixed_values(RECORDS);
-    let (cluster, config) = cluster_with_input(&inputs);
+    let (cluster, mut config) = cluster_with_input(&inputs);
+    config.runtime.max_in_flight_records = 200;
     let expected = expected_outputs(&config, &inputs);
     // Where each input landed, and the first offset of each partition that has outputs: no
     // commit may pass it while its outputs cannot be delivered.
@@ -237,6 +239,11 @@ fn commits_wait_for_acknowledgements() {
             "partition {partition} committed {offset} past unacknowledged offset {limit}"
         );
     }
+    assert!(stats.fetch_pauses >= 1, "fetching paused: {stats:?}");
+    assert!(
+        stats.records_processed < RECORDS as u64 / 2,
+        "backpressure bounds what is read while nothing is acknowledged: {stats:?}"
+    );
     let held_back = stats.records_processed;
 
     cluster.broker_up(OUTPUT_BROKER).expect("output broker up");
@@ -258,6 +265,54 @@ fn commits_wait_for_acknowledgements() {
     assert_eq!(committed_after, RECORDS as i64);
     println!(
         "output broker down: {held_back} records processed, commits held at {committed:?}; \
-         after it came back everything was delivered and committed"
+         fetching paused; after it came back everything was delivered and committed"
     );
+}
+
+#[test]
+fn a_failing_record_under_the_fail_policy_moves_the_client_to_error() {
+    init_logging();
+    let inputs = mixed_values(RECORDS);
+    let (_cluster, mut config) = cluster_with_input(&inputs);
+    config.errors.policy = ErrorPolicy::Fail;
+    let runtime = StreamsRuntime::new(metric_topology(&config.topology), &config);
+    let log = TransitionLog::default();
+    runtime.add_state_listener(log.listener());
+    runtime.start().expect("start");
+    assert_eq!(
+        runtime.wait_until(WAIT, ClientState::is_terminal),
+        ClientState::Error,
+        "{:?}",
+        runtime.stats()
+    );
+    let states = log.states();
+    assert_eq!(
+        &states[states.len() - 2..],
+        [ClientState::PendingError, ClientState::Error],
+        "{states:?}"
+    );
+    assert_eq!(runtime.close(WAIT), ClientState::Error, "close keeps ERROR");
+}
+
+#[test]
+fn the_replace_worker_policy_replaces_a_failed_worker_and_keeps_running() {
+    init_logging();
+    let inputs = mixed_values(RECORDS);
+    let (_cluster, mut config) = cluster_with_input(&inputs);
+    config.errors.policy = ErrorPolicy::Fail;
+    config.runtime.uncaught_error_policy = UncaughtErrorPolicy::ReplaceWorker;
+    let runtime = StreamsRuntime::new(metric_topology(&config.topology), &config);
+    runtime.start().expect("start");
+    // The bad record fails every worker that reaches it; each one is replaced.
+    assert!(
+        eventually(WAIT, || runtime.stats().workers_replaced >= 2),
+        "failed workers are replaced: {:?}",
+        runtime.stats()
+    );
+    assert!(
+        runtime.state().is_running_or_rebalancing(),
+        "{}",
+        runtime.state()
+    );
+    assert_eq!(runtime.close(WAIT), ClientState::NotRunning);
 }
