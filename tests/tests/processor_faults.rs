@@ -7,7 +7,7 @@ mod processor_support;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use ferrobeat_processor::config::{ProcessorConfig, UncaughtErrorPolicy};
+use ferrobeat_processor::config::{ProcessorConfig, PropertyValue, UncaughtErrorPolicy};
 use ferrobeat_processor::errors::ErrorPolicy;
 use ferrobeat_processor::metric_topology::metric_topology;
 use ferrobeat_processor::runtime::{ClientState, StreamsRuntime};
@@ -204,6 +204,12 @@ fn commits_wait_for_acknowledgements() {
     let inputs = mixed_values(RECORDS);
     let (cluster, mut config) = cluster_with_input(&inputs);
     config.runtime.max_in_flight_records = 200;
+    // Deliveries time out after a second while the broker is down: the runtime re-sends them.
+    config.runtime.production_retries = 30;
+    config.kafka.properties.insert(
+        "message.timeout.ms".to_owned(),
+        PropertyValue("1000".to_owned()),
+    );
     let expected = expected_outputs(&config, &inputs);
     // Where each input landed, and the first offset of each partition that has outputs: no
     // commit may pass it while its outputs cannot be delivered.
@@ -263,9 +269,17 @@ fn commits_wait_for_acknowledgements() {
     );
     let committed_after: i64 = committed_offsets(&cluster, &config).values().sum();
     assert_eq!(committed_after, RECORDS as i64);
+    let stats = runtime.stats();
+    assert!(
+        stats.production_retries > 0,
+        "timed-out outputs re-sent: {stats:?}"
+    );
+    assert_eq!(stats.outputs_dropped, 0, "{stats:?}");
     println!(
         "output broker down: {held_back} records processed, commits held at {committed:?}; \
-         fetching paused; after it came back everything was delivered and committed"
+         fetching paused; after it came back everything was delivered and committed \
+         ({} re-sends of timed-out outputs)",
+        stats.production_retries
     );
 }
 
