@@ -134,8 +134,9 @@ pub struct RuntimeConfig {
     pub max_in_flight_bytes: usize,
     /// How long a shutdown may take to finish in-flight work and commit, in milliseconds.
     pub shutdown_timeout_ms: u64,
-    /// Re-sends of an output whose delivery failed with a retriable error, before the error
-    /// policy applies.
+    /// Re-sends of an output whose delivery failed with a retriable error. Then the `[errors]`
+    /// policy applies: `dead-letter` sends it to the dead-letter topic, `log-and-continue` drops
+    /// it (counted), `fail` fails the worker.
     pub production_retries: u32,
     /// What to do when a worker fails unexpectedly.
     pub uncaught_error_policy: UncaughtErrorPolicy,

@@ -330,3 +330,62 @@ fn the_replace_worker_policy_replaces_a_failed_worker_and_keeps_running() {
     );
     assert_eq!(runtime.close(WAIT), ClientState::NotRunning);
 }
+
+#[test]
+fn outputs_that_cannot_be_delivered_go_to_the_dead_letter_topic() {
+    init_logging();
+    let inputs = mixed_values(RECORDS);
+    let (cluster, config) = cluster_with_input(&inputs);
+    // Every write to the alert topic is refused for good.
+    cluster
+        .topic_error(
+            &config.topology.alert_topic,
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED,
+        )
+        .expect("topic error");
+    let mut expected = Multiset::new();
+    for ((topic, value), count) in expected_outputs(&config, &inputs) {
+        let topic = if topic == config.topology.alert_topic {
+            config.errors.dead_letter_topic.clone()
+        } else {
+            topic
+        };
+        *expected.entry((topic, value)).or_default() += count;
+    }
+
+    let runtime = start(&config);
+    let total = expected.values().sum::<usize>() as u64;
+    assert!(
+        eventually(WAIT, || runtime.stats().outputs_acknowledged >= total),
+        "every output acknowledged, alerts by the dead-letter topic: {:?}",
+        runtime.stats()
+    );
+    assert_eq!(runtime.close(WAIT), ClientState::NotRunning);
+    let stats = runtime.stats();
+    let alerts = expected_outputs(&config, &inputs)
+        .keys()
+        .filter(|(topic, _)| *topic == config.topology.alert_topic)
+        .count() as u64;
+    assert_eq!(stats.outputs_dead_lettered, alerts, "{stats:?}");
+    assert_eq!(stats.outputs_dropped, 0, "{stats:?}");
+
+    let mut outputs = Multiset::new();
+    for topic in output_topics(&config) {
+        if topic == config.topology.alert_topic {
+            continue;
+        }
+        let at_least = expected.keys().filter(|(t, _)| *t == topic).count();
+        for (_, _, value) in read_all(&cluster, &topic, at_least) {
+            *outputs.entry((topic.clone(), value)).or_default() += 1;
+        }
+    }
+    assert!(
+        outputs == expected,
+        "outputs {:?} differ from the expected {:?}",
+        count_by_topic(&outputs),
+        count_by_topic(&expected)
+    );
+    let committed: i64 = committed_offsets(&cluster, &config).values().sum();
+    assert_eq!(committed, RECORDS as i64);
+    println!("{alerts} undeliverable alerts dead-lettered: {stats:?}");
+}

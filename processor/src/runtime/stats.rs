@@ -10,6 +10,7 @@ pub struct RuntimeStats {
     outputs_acknowledged: AtomicU64,
     production_retries: AtomicU64,
     outputs_dropped: AtomicU64,
+    outputs_dead_lettered: AtomicU64,
     records_dead_lettered: AtomicU64,
     records_skipped: AtomicU64,
     commits: AtomicU64,
@@ -28,8 +29,11 @@ pub struct StatsSnapshot {
     pub outputs_acknowledged: u64,
     /// Re-sends after a retriable delivery error.
     pub production_retries: u64,
-    /// Outputs given up on after a non-retriable error or the last retry.
+    /// Outputs given up on after a non-retriable error or the last retry (and, under the
+    /// dead-letter policy, after the dead-letter topic failed too).
     pub outputs_dropped: u64,
+    /// Outputs sent to the dead-letter topic instead after their delivery failed.
+    pub outputs_dead_lettered: u64,
     /// Input records the topology failed on that went to the dead-letter topic.
     pub records_dead_lettered: u64,
     /// Input records the topology failed on that were logged and skipped.
@@ -55,6 +59,8 @@ pub enum Counter {
     ProductionRetries,
     /// See [`StatsSnapshot::outputs_dropped`].
     OutputsDropped,
+    /// See [`StatsSnapshot::outputs_dead_lettered`].
+    OutputsDeadLettered,
     /// See [`StatsSnapshot::records_dead_lettered`].
     RecordsDeadLettered,
     /// See [`StatsSnapshot::records_skipped`].
@@ -75,6 +81,7 @@ impl RuntimeStats {
             Counter::OutputsAcknowledged => &self.outputs_acknowledged,
             Counter::ProductionRetries => &self.production_retries,
             Counter::OutputsDropped => &self.outputs_dropped,
+            Counter::OutputsDeadLettered => &self.outputs_dead_lettered,
             Counter::RecordsDeadLettered => &self.records_dead_lettered,
             Counter::RecordsSkipped => &self.records_skipped,
             Counter::Commits => &self.commits,
@@ -97,6 +104,7 @@ impl RuntimeStats {
             outputs_acknowledged: read(Counter::OutputsAcknowledged),
             production_retries: read(Counter::ProductionRetries),
             outputs_dropped: read(Counter::OutputsDropped),
+            outputs_dead_lettered: read(Counter::OutputsDeadLettered),
             records_dead_lettered: read(Counter::RecordsDeadLettered),
             records_skipped: read(Counter::RecordsSkipped),
             commits: read(Counter::Commits),

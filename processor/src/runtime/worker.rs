@@ -24,7 +24,10 @@ use super::Shared;
 use super::offsets::{CommitScope, OffsetTracker, SourcePartition};
 use super::policy::is_retriable;
 use super::stats::Counter;
-use crate::errors::{ErrorAction, ErrorPolicy, LogRateLimiter};
+use crate::errors::{
+    ErrorAction, ErrorPolicy, HEADER_EXCEPTION, HEADER_MESSAGE, HEADER_OFFSET, HEADER_PARTITION,
+    HEADER_STACKTRACE, HEADER_TOPIC, LogRateLimiter,
+};
 use crate::record::{Header, InputRecord, SourcePosition};
 use crate::topology::ProcessingError;
 
@@ -365,6 +368,41 @@ impl Pipeline {
             };
             return self.send(record, retry);
         }
+        let shared = Arc::clone(&self.shared);
+        let dead_letter_topic = shared.errors.dead_letter_topic();
+        if let Some(dead_letter_topic) = dead_letter_topic.filter(|dlq| *dlq != message.topic()) {
+            self.shared.stats.add(Counter::OutputsDeadLettered, 1);
+            if let Some(held_back) = self.delivery_errors.admit(Instant::now()) {
+                tracing::error!(
+                    worker = %self.worker,
+                    "output to {} failed after {} attempts: {error}; sent to {dead_letter_topic} \
+                     ({held_back} similar messages held back)",
+                    message.topic(),
+                    tag.attempt + 1,
+                );
+            }
+            let source_topic = shared.source_topics.get(tag.source.topic);
+            let headers = production_error_headers(
+                message.detach_headers(),
+                &error,
+                message.topic(),
+                source_topic.map_or("", String::as_str),
+                tag,
+            );
+            let record = OutgoingRecord {
+                topic: dead_letter_topic,
+                key: message.key(),
+                value: message.payload(),
+                timestamp: message.timestamp().to_millis().unwrap_or(-1),
+                headers: Some(headers),
+            };
+            // One attempt only: if the dead-letter topic fails too, the output is dropped.
+            let last_attempt = OutputTag {
+                attempt: retries,
+                ..tag
+            };
+            return self.send(record, last_attempt);
+        }
         if self.shared.errors.policy == ErrorPolicy::Fail {
             return Err(WorkerError::Delivery {
                 worker: self.worker.clone(),
@@ -481,6 +519,38 @@ struct OutgoingRecord<'a> {
     value: Option<&'a [u8]>,
     timestamp: i64,
     headers: Option<OwnedHeaders>,
+}
+
+/// The headers of an output that could not be delivered, for the dead-letter topic: its own,
+/// then KIP-1034's `__streams.errors.*` naming the production error, where it was going and the
+/// input record it came from.
+fn production_error_headers(
+    headers: Option<OwnedHeaders>,
+    error: &KafkaError,
+    destination: &str,
+    source_topic: &str,
+    tag: OutputTag,
+) -> OwnedHeaders {
+    let added = [
+        (HEADER_EXCEPTION, "production".to_owned()),
+        (HEADER_MESSAGE, error.to_string()),
+        (
+            HEADER_STACKTRACE,
+            format!("production error sending to {destination}: {error}"),
+        ),
+        (HEADER_TOPIC, source_topic.to_owned()),
+        (HEADER_PARTITION, tag.source.partition.to_string()),
+        (HEADER_OFFSET, tag.offset.to_string()),
+    ];
+    added.iter().fold(
+        headers.unwrap_or_else(|| OwnedHeaders::new_with_capacity(added.len())),
+        |owned, (key, value)| {
+            owned.insert(KafkaHeader {
+                key,
+                value: Some(value.as_bytes()),
+            })
+        },
+    )
 }
 
 fn owned_headers(headers: &[Header]) -> OwnedHeaders {
