@@ -397,3 +397,47 @@ fn kill_9_mid_stream_then_restart_loses_nothing() {
         "every input was preloaded"
     );
 }
+
+/// Throughput of one instance on the test broker, records in to outputs acknowledged.
+/// `cargo test -p ferrobeat-tests --release --test processor_broker -- --ignored --nocapture`
+#[test]
+#[ignore = "a measurement, not a check: takes about a minute"]
+fn throughput_of_one_hundred_thousand_records() {
+    const MANY: usize = 100_000;
+    let kafka = TestKafka::start().expect("broker");
+    let mut config = pipeline(&kafka);
+    config.runtime.threads = 1;
+    let inputs = mixed_values(MANY);
+    let total_outputs = expected_outputs(&config, &inputs).values().sum::<usize>() as u64;
+    kafka
+        .produce(&config.topology.input_topic, &inputs)
+        .expect("preload");
+    let runtime = StreamsRuntime::new(metric_topology(&config.topology), &config);
+    runtime.start().expect("start");
+    assert_eq!(
+        runtime.wait_until(Duration::from_secs(30), |state| state
+            == ClientState::Running),
+        ClientState::Running
+    );
+    let started = Instant::now();
+    assert!(
+        eventually(Duration::from_secs(300), || runtime
+            .stats()
+            .outputs_acknowledged
+            >= total_outputs),
+        "{:?}",
+        runtime.stats()
+    );
+    let elapsed = started.elapsed();
+    assert_eq!(
+        runtime.close(Duration::from_secs(30)),
+        ClientState::NotRunning
+    );
+    let bytes: usize = inputs.iter().map(Vec::len).sum();
+    println!(
+        "{MANY} records ({} MB) → {total_outputs} outputs acknowledged in {elapsed:.2?}: \
+         {:.0} records/s, one worker",
+        bytes / 1_000_000,
+        MANY as f64 / elapsed.as_secs_f64()
+    );
+}
