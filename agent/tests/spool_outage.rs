@@ -126,6 +126,21 @@ fn assert_every_second(run: &str, times: &[DateTime<Utc>]) {
 #[cfg(unix)]
 #[test]
 fn outage_and_kill_lose_at_most_the_round_in_flight() {
+    outage_with_kill(Duration::from_secs(10), Duration::from_secs(11));
+}
+
+/// The long version (`tests/faults.sh`): the broker is down for more than 60 s.
+#[cfg(unix)]
+#[test]
+#[ignore = "long (about 90 s): run by tests/faults.sh"]
+fn long_outage_and_kill_lose_at_most_the_round_in_flight() {
+    outage_with_kill(Duration::from_secs(30), Duration::from_secs(32));
+}
+
+/// The broker goes down 3 s after the first run starts; `before_kill` later that run is
+/// killed and a second one started; `after_restart` later the broker comes back.
+#[cfg(unix)]
+fn outage_with_kill(before_kill: Duration, after_restart: Duration) {
     let cluster = MockCluster::new(1).expect("mock cluster");
     cluster
         .create_topic(TOPIC, PARTITIONS, 1)
@@ -137,15 +152,17 @@ fn outage_and_kill_lose_at_most_the_round_in_flight() {
     let mut first = start_agent(&bootstrap, dir.path(), 1);
     std::thread::sleep(Duration::from_secs(3));
     cluster.broker_down(BROKER).expect("broker down");
-    std::thread::sleep(Duration::from_secs(10));
+    let down_at = Instant::now();
+    std::thread::sleep(before_kill);
     first.kill().expect("SIGKILL");
     let killed_at = Utc::now();
     first.wait().expect("reap");
 
     let second_start = Utc::now();
     let mut second = start_agent(&bootstrap, dir.path(), 2);
-    std::thread::sleep(Duration::from_secs(11));
+    std::thread::sleep(after_restart);
     cluster.broker_up(BROKER).expect("broker up");
+    println!("broker down for {:.1} s", down_at.elapsed().as_secs_f64());
     std::thread::sleep(Duration::from_secs(8));
     let stopped_at = Utc::now();
     let status = terminate(&mut second);
@@ -195,6 +212,11 @@ fn outage_and_kill_lose_at_most_the_round_in_flight() {
         "the first run lost more than the round in flight: last sample {} killed at {killed_at}\n{}",
         first_run.last().expect("sample"),
         logs()
+    );
+    println!(
+        "delivered {} samples of the first run, {} of the second",
+        first_run.len(),
+        second_run.len()
     );
     assert!(
         ms(second_run[0], second_start) < 1500,
