@@ -4,6 +4,7 @@
 //! * `driver`: the `TopologyTestDriver`, running a topology synchronously without a broker;
 //! * `metric_topology`: the seed application (route by metricset, alert on hot CPUs);
 //! * `runtime`: the Kafka runtime (consumer group, tasks, at-least-once commits, states).
+//! * `config`: the TOML configuration file (`[kafka]`, `[runtime]`, `[topology]`, `[errors]`).
 #![warn(missing_docs)]
 pub mod config;
 pub mod driver;
