@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -253,4 +253,119 @@ pub(crate) fn terminate(
         }
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// The configuration file of the processor binary for `config`.
+pub(crate) fn config_file_text(config: &ProcessorConfig) -> String {
+    let properties: String = config
+        .kafka
+        .properties
+        .iter()
+        .map(|(name, value)| format!("{name:?} = {:?}\n", value.0))
+        .collect();
+    format!(
+        "[kafka]\nbootstrap_servers = {:?}\napplication_id = {:?}\n[kafka.properties]\n{properties}\
+         [runtime]\ncommit_interval_ms = {}\nmax_in_flight_records = {}\nshutdown_timeout_ms = {}\n\
+         [topology]\ninput_topic = {:?}\ncpu_topic = {:?}\nmemory_topic = {:?}\nalert_topic = {:?}\n\
+         [errors]\ndead_letter_topic = {:?}\n",
+        config.kafka.bootstrap_servers,
+        config.kafka.application_id,
+        config.runtime.commit_interval_ms,
+        config.runtime.max_in_flight_records,
+        config.runtime.shutdown_timeout_ms,
+        config.topology.input_topic,
+        config.topology.cpu_topic,
+        config.topology.memory_topic,
+        config.topology.alert_topic,
+        config.errors.dead_letter_topic,
+    )
+}
+
+/// Starts the processor binary on `config_file`, its log appended to `log`.
+pub(crate) fn spawn_processor_binary(binary: &Path, config_file: &Path, log: &Path) -> Child {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .expect("log file");
+    Command::new(binary)
+        .arg("run")
+        .arg("--config")
+        .arg(config_file)
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("spawn the processor")
+}
+
+/// Offsets the processor's group committed on its input topic's `partitions` partitions, by
+/// partition, read through a client made from `client` (bootstrap servers set).
+pub(crate) fn committed_input_offsets(
+    client: &rdkafka::ClientConfig,
+    config: &ProcessorConfig,
+    partitions: i32,
+) -> BTreeMap<i32, i64> {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    let consumer: BaseConsumer = client
+        .clone()
+        .set("group.id", &config.kafka.application_id)
+        .create()
+        .expect("offset reader");
+    let mut wanted = rdkafka::TopicPartitionList::new();
+    for partition in 0..partitions {
+        wanted.add_partition(&config.topology.input_topic, partition);
+    }
+    consumer
+        .committed_offsets(wanted, Duration::from_secs(10))
+        .expect("committed offsets")
+        .elements()
+        .iter()
+        .filter_map(|element| match element.offset() {
+            rdkafka::Offset::Offset(offset) => Some((element.partition(), offset)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The values of every record of `topic` (`partitions` partitions), read from the beginning
+/// without a group through a client made from `client`, until at least `at_least` are read
+/// and the topic has been quiet for half a second, or `timeout` passes.
+pub(crate) fn read_topic_values(
+    client: &rdkafka::ClientConfig,
+    topic: &str,
+    partitions: i32,
+    at_least: usize,
+    timeout: Duration,
+) -> Vec<Vec<u8>> {
+    use rdkafka::Message;
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    let consumer: BaseConsumer = client
+        .clone()
+        .set("group.id", "ferrobeat-test-reader")
+        .set("enable.auto.commit", "false")
+        .create()
+        .expect("reader");
+    let mut assignment = rdkafka::TopicPartitionList::new();
+    for partition in 0..partitions {
+        assignment
+            .add_partition_offset(topic, partition, rdkafka::Offset::Beginning)
+            .expect("partition");
+    }
+    consumer.assign(&assignment).expect("assign");
+    let mut values = Vec::new();
+    let mut idle_polls = 0;
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline && (values.len() < at_least || idle_polls < 5) {
+        match consumer.poll(Duration::from_millis(100)) {
+            Some(Ok(message)) => {
+                idle_polls = 0;
+                values.push(message.payload().unwrap_or_default().to_vec());
+            }
+            Some(Err(rdkafka::error::KafkaError::PartitionEOF(_))) | None => idle_polls += 1,
+            Some(Err(error)) => panic!("reading {topic}: {error}"),
+        }
+    }
+    values
 }
