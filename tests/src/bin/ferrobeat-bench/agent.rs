@@ -1,0 +1,74 @@
+//! The real agent binary's footprint: run against the test broker sampling cpu, memory, network
+//! and diskio every period, CPU time over a steady window after a warm-up divided by the rounds
+//! in it, and its peak RSS.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use ferrobeat_tests::TestKafka;
+
+use crate::process::{footprint, terminate, threads_cpu_ns};
+
+/// Metricsets the agent samples in the run.
+pub(crate) const METRICSETS: &str = "cpu,memory,network,diskio";
+
+/// The agent's figures.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct AgentReport {
+    /// Sampling period.
+    pub(crate) period: Duration,
+    /// Rounds in the measured window.
+    pub(crate) rounds: u32,
+    /// CPU time per round (all threads, including the Kafka client's), in µs.
+    pub(crate) cpu_per_round_us: f64,
+    /// Peak RSS at the end, in kB.
+    pub(crate) peak_rss_kb: u64,
+}
+
+/// Runs `binary` for a warm-up plus `rounds` periods of `period`, producing to `topic`.
+pub(crate) fn measure(
+    binary: &Path,
+    kafka: &TestKafka,
+    topic: &str,
+    period: Duration,
+    rounds: u32,
+    scratch: &Path,
+) -> anyhow::Result<AgentReport> {
+    let log = scratch.join("agent.log");
+    let mut child = Command::new(binary)
+        .args([
+            "run",
+            "--bootstrap-servers",
+            kafka.bootstrap_servers(),
+            "--topic",
+            topic,
+        ])
+        .args(["--period", &format!("{}ms", period.as_millis())])
+        .args(["--metricsets", METRICSETS, "--log", "warn", "--data-dir"])
+        .arg(scratch.join("agent-data"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).context("creating the agent log")?)
+        .spawn()
+        .with_context(|| format!("starting {}", binary.display()))?;
+    let pid = child.id();
+    let measured = (|| {
+        // Warm-up: start, connect, first rounds (the cpu metricset needs two samples).
+        std::thread::sleep(period * 3);
+        let before = threads_cpu_ns(pid)?;
+        std::thread::sleep(period * rounds);
+        let after = threads_cpu_ns(pid)?;
+        Ok::<_, anyhow::Error>(AgentReport {
+            period,
+            rounds,
+            cpu_per_round_us: (after - before) as f64 / 1000.0 / f64::from(rounds),
+            peak_rss_kb: footprint(pid)?.peak_rss_kb,
+        })
+    })();
+    let stopped = terminate(&mut child, Duration::from_secs(15));
+    let report = measured.with_context(|| crate::log_tail(&log))?;
+    stopped.with_context(|| format!("stopping the agent{}", crate::log_tail(&log)))?;
+    Ok(report)
+}

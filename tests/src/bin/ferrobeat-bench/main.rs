@@ -1,0 +1,402 @@
+//! `ferrobeat-bench`: measures the pipeline on this machine and writes `BENCHMARKS.md`.
+//!
+//! In one run it starts the test broker (Tansu, through `ferrobeat_tests::TestKafka`), preloads
+//! realistic ~1 KB Metricbeat documents, and measures the real `ferrobeat-processor` binary
+//! draining them against a raw consume → produce byte copy (`passthrough`, this binary as a child
+//! process) — records/s, CPU seconds and peak RSS of each child from `/proc`; the pure topology's
+//! cost per record against a full serde_json parse; end-to-end latency percentiles at a steady
+//! rate; and the real agent binary's CPU per sample round and peak RSS.
+
+mod agent;
+mod documents;
+mod drain;
+mod latency;
+mod passthrough;
+mod process;
+mod report;
+mod topology_cost;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitCode, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+use clap::{Parser, Subcommand};
+use ferrobeat_tests::TestKafka;
+use rdkafka::Offset;
+
+use crate::documents::DocumentGenerator;
+use crate::drain::OutputWatch;
+use crate::passthrough::{GROUP_PROPERTIES, PassthroughArgs};
+use crate::report::{Figures, Throughput};
+
+/// Partitions of every bench topic (the production layout).
+const PARTITIONS: i32 = 3;
+
+/// How long a child may take to drain the preloaded records.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// Measures the processor, the topology, the end-to-end latency and the agent; writes
+/// BENCHMARKS.md.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Hidden>,
+    #[command(flatten)]
+    options: Options,
+}
+
+/// The bench's settings.
+#[derive(Debug, clap::Args)]
+struct Options {
+    /// Documents preloaded for the drain measurements.
+    #[arg(long, default_value_t = 200_000)]
+    records: usize,
+    /// Documents per second during the latency measurement.
+    #[arg(long, default_value_t = 1000)]
+    latency_rate: u32,
+    /// Seconds of the latency measurement.
+    #[arg(long, default_value_t = 20)]
+    latency_seconds: u64,
+    /// Seconds per case of the topology cost measurement.
+    #[arg(long, default_value_t = 3)]
+    topology_seconds: u64,
+    /// The agent's sampling period in the footprint run, in ms.
+    #[arg(long, default_value_t = 1000)]
+    agent_period_ms: u64,
+    /// Sample rounds measured in the agent footprint run.
+    #[arg(long, default_value_t = 15)]
+    agent_rounds: u32,
+    /// Where to write the report.
+    #[arg(long, default_value = "BENCHMARKS.md")]
+    output: PathBuf,
+    /// Do not run `cargo build` for the processor and agent binaries (use what is there).
+    #[arg(long)]
+    no_build: bool,
+}
+
+/// Subcommands the bench runs itself with.
+#[derive(Debug, Subcommand)]
+enum Hidden {
+    /// The raw consume → produce byte copy (the broker-bound ceiling).
+    #[command(hide = true)]
+    Passthrough(PassthroughArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match &cli.command {
+        Some(Hidden::Passthrough(args)) => passthrough::run(args),
+        None => run(&cli.options),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("ferrobeat-bench: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The topics of one measurement.
+#[derive(Debug)]
+struct Topics {
+    input: String,
+    copy: String,
+    cpu: String,
+    memory: String,
+    alert: String,
+    dead_letter: String,
+}
+
+fn run(options: &Options) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let binaries = Binaries::locate(!options.no_build)?;
+    let scratch = tempfile::tempdir().context("creating a scratch directory")?;
+    let generator = DocumentGenerator::new();
+    let (documents, expected) = generator.batch(options.records);
+    let mean_bytes = documents.iter().map(Vec::len).sum::<usize>() / documents.len().max(1);
+    eprintln!(
+        "{} documents of {mean_bytes} bytes on average: {} cpu ({} hot), {} memory",
+        documents.len(),
+        expected.cpu,
+        expected.alerts,
+        expected.memory
+    );
+
+    eprintln!("topology cost per record (one core, no broker)…");
+    let distinct = &documents[..documents.len().min(1000)];
+    let topology = topology_cost::measure(distinct, Duration::from_secs(options.topology_seconds))?;
+
+    eprintln!("starting the broker and preloading…");
+    let kafka = TestKafka::start()?;
+    let topics = Topics {
+        input: kafka.unique_topic("bench-all"),
+        copy: kafka.unique_topic("bench-copy"),
+        cpu: kafka.unique_topic("bench-cpu"),
+        memory: kafka.unique_topic("bench-memory"),
+        alert: kafka.unique_topic("bench-alert"),
+        dead_letter: kafka.unique_topic("bench-dlq"),
+    };
+    let agent_topic = kafka.unique_topic("bench-agent");
+    for topic in [
+        &topics.input,
+        &topics.copy,
+        &topics.cpu,
+        &topics.memory,
+        &topics.alert,
+        &topics.dead_letter,
+        &agent_topic,
+    ] {
+        kafka.create_topic(topic, PARTITIONS)?;
+    }
+    let preload = Instant::now();
+    for chunk in documents.chunks(10_000) {
+        kafka.produce(&topics.input, chunk)?;
+    }
+    let preload_rate = documents.len() as f64 / preload.elapsed().as_secs_f64();
+    drop(documents);
+
+    eprintln!("passthrough draining {} records…", options.records);
+    let passthrough_watch =
+        OutputWatch::new(&kafka, &[&topics.copy], PARTITIONS, Offset::Beginning)?;
+    let mut copier = Command::new(&binaries.bench)
+        .args([
+            "passthrough",
+            "--bootstrap-servers",
+            kafka.bootstrap_servers(),
+        ])
+        .args(["--input", &topics.input, "--output", &topics.copy])
+        .args(["--group", &kafka.unique_topic("bench-passthrough")])
+        .args(["--records", &options.records.to_string()])
+        .stdin(Stdio::null())
+        .spawn()
+        .context("starting the passthrough")?;
+    let passthrough = measure_drain(
+        &mut copier,
+        &passthrough_watch,
+        options.records,
+        options.records,
+    )
+    .context("measuring the passthrough")?;
+    process::wait_for_exit(&mut copier, Duration::from_secs(30)).context("the passthrough")?;
+
+    eprintln!("processor draining {} records…", options.records);
+    let processor_watch = OutputWatch::new(
+        &kafka,
+        &[&topics.cpu, &topics.memory, &topics.alert],
+        PARTITIONS,
+        Offset::Beginning,
+    )?;
+    let processor_log = scratch.path().join("processor.log");
+    let mut processor = start_processor(
+        &binaries.processor,
+        &kafka,
+        &topics,
+        scratch.path(),
+        &processor_log,
+    )?;
+    let measured = (|| {
+        let drain = measure_drain(
+            &mut processor,
+            &processor_watch,
+            options.records,
+            expected.total(),
+        )?;
+        eprintln!(
+            "end-to-end latency at {} records/s for {} s…",
+            options.latency_rate, options.latency_seconds
+        );
+        let latency = latency::measure(
+            &kafka,
+            &generator,
+            &topics.input,
+            &topics.alert,
+            PARTITIONS,
+            options.latency_rate,
+            Duration::from_secs(options.latency_seconds),
+        )?;
+        let peak_rss_kb = process::footprint(processor.id())?.peak_rss_kb;
+        Ok::<_, anyhow::Error>((drain, latency, peak_rss_kb))
+    })();
+    let stopped = process::terminate(&mut processor, Duration::from_secs(30));
+    let (processor_drain, latency, processor_peak_after_latency_kb) =
+        measured.with_context(|| format!("measuring the processor{}", log_tail(&processor_log)))?;
+    stopped.with_context(|| format!("stopping the processor{}", log_tail(&processor_log)))?;
+    let dead_letters = kafka
+        .read_topic(&topics.dead_letter, 0, Duration::from_secs(2))?
+        .len();
+    if dead_letters > 0 {
+        bail!(
+            "the processor dead-lettered {dead_letters} bench records{}",
+            log_tail(&processor_log)
+        );
+    }
+
+    eprintln!("agent footprint…");
+    let agent = agent::measure(
+        &binaries.agent,
+        &kafka,
+        &agent_topic,
+        Duration::from_millis(options.agent_period_ms),
+        options.agent_rounds,
+        scratch.path(),
+    )?;
+
+    let figures = Figures {
+        records: options.records,
+        mean_bytes,
+        expected,
+        preload_rate,
+        passthrough,
+        processor: processor_drain,
+        processor_peak_after_latency_kb,
+        topology,
+        latency,
+        agent,
+        run_seconds: started.elapsed().as_secs_f64(),
+    };
+    let text = report::render(&figures, &report::Machine::this());
+    print!("{text}");
+    std::fs::write(&options.output, &text)
+        .with_context(|| format!("writing {}", options.output.display()))?;
+    eprintln!("wrote {}", options.output.display());
+    Ok(())
+}
+
+/// Waits until `watch` has seen `outputs` records from `child` draining `inputs` input records,
+/// and takes the child's footprint right then.
+fn measure_drain(
+    child: &mut Child,
+    watch: &OutputWatch,
+    inputs: usize,
+    outputs: usize,
+) -> anyhow::Result<Throughput> {
+    let arrivals = watch.wait_for(outputs, DRAIN_TIMEOUT)?;
+    let footprint = process::footprint(child.id())?;
+    Ok(Throughput {
+        records_per_second: arrivals.rate(inputs),
+        seconds: arrivals.last.duration_since(arrivals.first).as_secs_f64(),
+        cpu_seconds: footprint.cpu_seconds,
+        peak_rss_kb: footprint.peak_rss_kb,
+    })
+}
+
+/// Writes the processor's configuration for `topics` and starts the binary with it.
+fn start_processor(
+    binary: &Path,
+    kafka: &TestKafka,
+    topics: &Topics,
+    scratch: &Path,
+    log: &Path,
+) -> anyhow::Result<Child> {
+    let mut properties = String::new();
+    for (key, value) in GROUP_PROPERTIES {
+        properties.push_str(&format!("\"{key}\" = \"{value}\"\n"));
+    }
+    let config = format!(
+        r#"[kafka]
+bootstrap_servers = "{bootstrap}"
+application_id = "{group}"
+
+[kafka.properties]
+{properties}
+[topology]
+input_topic = "{input}"
+cpu_topic = "{cpu}"
+memory_topic = "{memory}"
+alert_topic = "{alert}"
+alert_threshold = {threshold}
+
+[errors]
+dead_letter_topic = "{dead_letter}"
+"#,
+        bootstrap = kafka.bootstrap_servers(),
+        group = kafka.unique_topic("bench-processor"),
+        input = topics.input,
+        cpu = topics.cpu,
+        memory = topics.memory,
+        alert = topics.alert,
+        threshold = documents::ALERT_THRESHOLD,
+        dead_letter = topics.dead_letter,
+    );
+    let path = scratch.join("processor.toml");
+    std::fs::write(&path, config).context("writing the processor configuration")?;
+    Command::new(binary)
+        .arg("--config")
+        .arg(&path)
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(log).context("creating the processor log")?)
+        .spawn()
+        .with_context(|| format!("starting {}", binary.display()))
+}
+
+/// The release binaries the bench runs.
+#[derive(Debug)]
+struct Binaries {
+    bench: PathBuf,
+    processor: PathBuf,
+    agent: PathBuf,
+}
+
+impl Binaries {
+    /// Next to this executable; built first by the cargo that runs this bench when `build`.
+    fn locate(build: bool) -> anyhow::Result<Binaries> {
+        let bench = std::env::current_exe().context("locating this executable")?;
+        let directory = bench.parent().context("this executable has no directory")?;
+        if build && let Some(cargo) = std::env::var_os("CARGO") {
+            let profile = directory
+                .file_name()
+                .and_then(|name| name.to_str())
+                .unwrap_or("release");
+            let mut command = Command::new(cargo);
+            command.args([
+                "build",
+                "--quiet",
+                "-p",
+                "ferrobeat-processor",
+                "-p",
+                "ferrobeat-agent",
+                "--bins",
+            ]);
+            if profile == "release" {
+                command.arg("--release");
+            }
+            let status = command.status().context("running cargo build")?;
+            if !status.success() {
+                bail!("cargo build of the processor and agent binaries failed ({status})");
+            }
+        }
+        let binary = |name: &str| -> anyhow::Result<PathBuf> {
+            let path = directory.join(name);
+            if path.is_file() {
+                Ok(path)
+            } else {
+                bail!(
+                    "{} is missing: build it with `cargo build --release --bins -p {name}`",
+                    path.display()
+                )
+            }
+        };
+        Ok(Binaries {
+            processor: binary("ferrobeat-processor")?,
+            agent: binary("ferrobeat-agent")?,
+            bench,
+        })
+    }
+}
+
+/// The last lines of a child's log, for an error message.
+fn log_tail(log: &Path) -> String {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    let tail = lines[lines.len().saturating_sub(20)..].join("\n");
+    if tail.is_empty() {
+        String::new()
+    } else {
+        format!("\n--- {} ---\n{tail}", log.display())
+    }
+}

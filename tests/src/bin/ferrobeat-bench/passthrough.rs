@@ -1,0 +1,108 @@
+//! The broker-bound ceiling: a raw consume → produce byte copy with the processor's client
+//! settings (a consumer group reading from the earliest offset with 16 MiB prefetch per
+//! partition; an idempotent, `acks=all`, lz4, `linger.ms=5` producer), run as a child process of
+//! the bench so it is measured exactly as the processor is.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+use rdkafka::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::KafkaError;
+use rdkafka::message::Message;
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+use rdkafka::types::RDKafkaErrorCode;
+
+/// Where the passthrough reads and writes.
+#[derive(Debug, clap::Args)]
+pub(crate) struct PassthroughArgs {
+    /// Bootstrap servers.
+    #[arg(long)]
+    pub(crate) bootstrap_servers: String,
+    /// Topic to copy from.
+    #[arg(long)]
+    pub(crate) input: String,
+    /// Topic to copy to.
+    #[arg(long)]
+    pub(crate) output: String,
+    /// Consumer group.
+    #[arg(long)]
+    pub(crate) group: String,
+    /// Stop after copying this many records.
+    #[arg(long)]
+    pub(crate) records: usize,
+    /// Give up after this many seconds.
+    #[arg(long, default_value_t = 300)]
+    pub(crate) timeout_secs: u64,
+}
+
+/// The group-member settings both the processor and the passthrough use on Tansu.
+pub(crate) const GROUP_PROPERTIES: [(&str, &str); 2] = [
+    ("session.timeout.ms", "6000"),
+    ("heartbeat.interval.ms", "500"),
+];
+
+/// Copies `args.records` records from the input topic to the output topic, keyless, keeping
+/// their timestamps, and waits until every copy is acknowledged.
+pub(crate) fn run(args: &PassthroughArgs) -> anyhow::Result<()> {
+    let mut consumer_config = ClientConfig::new();
+    consumer_config
+        .set("bootstrap.servers", &args.bootstrap_servers)
+        .set("group.id", &args.group)
+        .set("enable.auto.commit", "false")
+        .set("auto.offset.reset", "earliest")
+        .set("queued.max.messages.kbytes", "16384");
+    let mut producer_config = ClientConfig::new();
+    producer_config
+        .set("bootstrap.servers", &args.bootstrap_servers)
+        .set("enable.idempotence", "true")
+        .set("acks", "all")
+        .set("compression.type", "lz4")
+        .set("linger.ms", "5");
+    for (key, value) in GROUP_PROPERTIES {
+        consumer_config.set(key, value);
+    }
+    let consumer: BaseConsumer = consumer_config.create().context("creating the consumer")?;
+    let producer: BaseProducer = producer_config.create().context("creating the producer")?;
+    consumer
+        .subscribe(&[&args.input])
+        .with_context(|| format!("subscribing to {}", args.input))?;
+
+    let deadline = Instant::now() + Duration::from_secs(args.timeout_secs);
+    let mut copied = 0;
+    while copied < args.records {
+        if Instant::now() > deadline {
+            bail!(
+                "copied {copied} of {} records within {} s",
+                args.records,
+                args.timeout_secs
+            );
+        }
+        let message = match consumer.poll(Duration::from_millis(100)) {
+            None => continue,
+            Some(Err(e)) => bail!("consuming {}: {e}", args.input),
+            Some(Ok(message)) => message,
+        };
+        let mut record =
+            BaseRecord::<(), [u8]>::to(&args.output).payload(message.payload().unwrap_or_default());
+        if let Some(timestamp) = message.timestamp().to_millis() {
+            record = record.timestamp(timestamp);
+        }
+        loop {
+            match producer.send(record) {
+                Ok(()) => break,
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
+                    producer.poll(Duration::from_millis(10));
+                    record = back;
+                }
+                Err((e, _)) => bail!("producing to {}: {e}", args.output),
+            }
+        }
+        producer.poll(Duration::ZERO);
+        copied += 1;
+    }
+    producer
+        .flush(Duration::from_secs(30))
+        .with_context(|| format!("flushing the copies to {}", args.output))?;
+    Ok(())
+}

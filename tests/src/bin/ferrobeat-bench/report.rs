@@ -1,0 +1,288 @@
+//! BENCHMARKS.md: the machine, the command, every figure with its unit, ratios to its peer and
+//! each target as met or missed.
+
+use crate::agent::{AgentReport, METRICSETS};
+use crate::documents::ExpectedOutputs;
+use crate::latency::LatencyReport;
+use crate::topology_cost::TopologyCost;
+
+/// The targets of issue 9.
+const TARGET_PROCESSOR_RATIO: f64 = 0.8;
+const TARGET_TOPOLOGY_NS: f64 = 1000.0;
+const TARGET_PROCESSOR_RSS_KB: u64 = 50 * 1024;
+const TARGET_AGENT_RSS_KB: u64 = 8 * 1024;
+const TARGET_AGENT_CPU_US: f64 = 1000.0;
+const TARGET_P99_MS: f64 = 50.0;
+
+/// A child draining the preloaded records.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Throughput {
+    /// Input records per second from the first output to the last.
+    pub(crate) records_per_second: f64,
+    /// Seconds from the first output to the last.
+    pub(crate) seconds: f64,
+    /// The child's CPU seconds (user + system) when the last output arrived.
+    pub(crate) cpu_seconds: f64,
+    /// The child's peak RSS then, in kB.
+    pub(crate) peak_rss_kb: u64,
+}
+
+/// Everything one run measured.
+#[derive(Debug, Clone)]
+pub(crate) struct Figures {
+    /// Documents preloaded.
+    pub(crate) records: usize,
+    /// Their mean size in bytes.
+    pub(crate) mean_bytes: usize,
+    /// What the processor makes of them.
+    pub(crate) expected: ExpectedOutputs,
+    /// Preload rate of the harness's producer, records/s.
+    pub(crate) preload_rate: f64,
+    /// The raw byte copy.
+    pub(crate) passthrough: Throughput,
+    /// The processor.
+    pub(crate) processor: Throughput,
+    /// The processor's peak RSS after the latency run too, in kB.
+    pub(crate) processor_peak_after_latency_kb: u64,
+    /// Pure topology against serde_json.
+    pub(crate) topology: TopologyCost,
+    /// End-to-end latency.
+    pub(crate) latency: LatencyReport,
+    /// The agent's footprint.
+    pub(crate) agent: AgentReport,
+    /// Wall time of the whole run, in seconds.
+    pub(crate) run_seconds: f64,
+}
+
+/// Where the run happened.
+#[derive(Debug, Clone)]
+pub(crate) struct Machine {
+    /// CPU model.
+    pub(crate) cpu: String,
+    /// Logical CPUs available.
+    pub(crate) cpus: usize,
+    /// Memory in MiB.
+    pub(crate) memory_mib: u64,
+    /// Kernel release.
+    pub(crate) kernel: String,
+    /// UTC date and time of the run.
+    pub(crate) date: String,
+}
+
+impl Machine {
+    /// This machine, now.
+    pub(crate) fn this() -> Machine {
+        let read = |path: &str| std::fs::read_to_string(path).unwrap_or_default();
+        let cpuinfo = read("/proc/cpuinfo");
+        let meminfo = read("/proc/meminfo");
+        Machine {
+            cpu: cpuinfo
+                .lines()
+                .find_map(|line| line.strip_prefix("model name")?.split_once(':'))
+                .map_or_else(
+                    || "unknown".to_owned(),
+                    |(_, model)| model.trim().to_owned(),
+                ),
+            cpus: std::thread::available_parallelism().map_or(0, usize::from),
+            memory_mib: meminfo
+                .lines()
+                .find_map(|line| line.strip_prefix("MemTotal:"))
+                .and_then(|rest| rest.split_whitespace().next()?.parse::<u64>().ok())
+                .map_or(0, |kb| kb / 1024),
+            kernel: read("/proc/sys/kernel/osrelease").trim().to_owned(),
+            date: chrono::Utc::now().format("%Y-%m-%d %H:%M UTC").to_string(),
+        }
+    }
+}
+
+/// Met or missed, for a table cell.
+fn verdict(met: bool) -> &'static str {
+    if met { "met" } else { "**missed**" }
+}
+
+/// The report as Markdown.
+pub(crate) fn render(figures: &Figures, machine: &Machine) -> String {
+    let Figures {
+        passthrough,
+        processor,
+        topology,
+        latency,
+        agent,
+        ..
+    } = figures;
+    let ratio = processor.records_per_second / passthrough.records_per_second;
+    let cpu_per_record = |t: &Throughput| t.cpu_seconds * 1e6 / figures.records as f64;
+    let processor_rss = figures
+        .processor_peak_after_latency_kb
+        .max(processor.peak_rss_kb);
+    let p99 = latency.percentile_ms(0.99);
+    let received = latency.latencies_us.len();
+
+    let mut out = String::new();
+    let mut line = |text: String| {
+        out.push_str(&text);
+        out.push('\n');
+    };
+    line("# Benchmarks".into());
+    line(String::new());
+    line("Written by `cargo bench-pipeline` (the `ferrobeat-bench` binary of the `ferrobeat-tests` crate); \
+          every figure below comes from its last run. Re-run it to refresh this file; `--records N` scales \
+          the drain measurements, `--help` lists the other settings."
+        .into());
+    line(String::new());
+    line(format!(
+        "- Machine: {} × {}, {} MiB RAM, Linux {}, shared by the broker, the bench and the measured process",
+        machine.cpus, machine.cpu, machine.memory_mib, machine.kernel
+    ));
+    line(format!(
+        "- Date: {}; whole run {:.0} s",
+        machine.date, figures.run_seconds
+    ));
+    line(format!(
+        "- Broker: Tansu 0.6.0 (memory storage) on loopback, all topics {} partitions; documents: {} of \
+         {} bytes on average (cpu {}, of which {} above the 0.5 threshold; memory {}; network, diskio, \
+         load, filesystem the rest), preloaded at {:.0} records/s",
+        crate::PARTITIONS,
+        figures.records,
+        figures.mean_bytes,
+        figures.expected.cpu,
+        figures.expected.alerts,
+        figures.expected.memory,
+        figures.preload_rate
+    ));
+    line(String::new());
+    line("## Targets".into());
+    line(String::new());
+    line("| Target | Measured | Verdict |".into());
+    line("|---|---|---|".into());
+    line(format!(
+        "| processor ≥ 0.8 × passthrough | {ratio:.2} × ({:.0} vs {:.0} records/s) | {} |",
+        processor.records_per_second,
+        passthrough.records_per_second,
+        verdict(ratio >= TARGET_PROCESSOR_RATIO)
+    ));
+    line(format!(
+        "| pure topology ≤ 1 µs per record per core | {:.0} ns | {} |",
+        topology.topology_ns,
+        verdict(topology.topology_ns <= TARGET_TOPOLOGY_NS)
+    ));
+    line(format!(
+        "| processor peak RSS ≤ 50 MB at full speed | {:.1} MiB | {} |",
+        processor_rss as f64 / 1024.0,
+        verdict(processor_rss <= TARGET_PROCESSOR_RSS_KB)
+    ));
+    line(format!(
+        "| agent peak RSS ≤ 8 MB | {:.1} MiB | {} |",
+        agent.peak_rss_kb as f64 / 1024.0,
+        verdict(agent.peak_rss_kb <= TARGET_AGENT_RSS_KB)
+    ));
+    line(format!(
+        "| agent ≤ 1 ms CPU per round | {:.0} µs | {} |",
+        agent.cpu_per_round_us,
+        verdict(agent.cpu_per_round_us <= TARGET_AGENT_CPU_US)
+    ));
+    line(format!(
+        "| end-to-end p99 ≤ 50 ms on loopback | {p99:.1} ms ({received} of {} alerts) | {} |",
+        latency.expected_alerts,
+        verdict(p99 <= TARGET_P99_MS && received == latency.expected_alerts)
+    ));
+    line(String::new());
+    line("## Draining the preloaded topic".into());
+    line(String::new());
+    line("Each is a child process of the bench, reading the same preloaded topic with a consumer group of \
+          its own (`session.timeout.ms` 6000) and the same client settings; its rate is input records \
+          over the time from its first output to its last as seen by an independent consumer, CPU \
+          seconds and peak RSS (`VmHWM`) are read from `/proc/<pid>` when the last output arrives."
+        .into());
+    line(String::new());
+    line("| | records/s | drain time | CPU seconds | CPU µs per record | peak RSS |".into());
+    line("|---|---|---|---|---|---|".into());
+    for (name, t) in [
+        ("raw passthrough (consume → produce bytes)", passthrough),
+        ("ferrobeat-processor (1 thread)", processor),
+    ] {
+        line(format!(
+            "| {name} | {:.0} | {:.2} s | {:.2} s | {:.1} µs | {:.1} MiB |",
+            t.records_per_second,
+            t.seconds,
+            t.cpu_seconds,
+            cpu_per_record(t),
+            t.peak_rss_kb as f64 / 1024.0
+        ));
+    }
+    line(format!(
+        "| processor / passthrough | {ratio:.2} × | | {:.2} × | | {:.2} × |",
+        processor.cpu_seconds / passthrough.cpu_seconds,
+        processor.peak_rss_kb as f64 / passthrough.peak_rss_kb as f64
+    ));
+    line(String::new());
+    line("## Pure topology cost (one core, no broker)".into());
+    line(String::new());
+    line(format!(
+        "Over {} distinct documents of {} bytes on average, best of three runs:",
+        topology.documents, topology.mean_bytes
+    ));
+    line(String::new());
+    line("| | ns per record | records/s per core |".into());
+    line("|---|---|---|".into());
+    for (name, ns) in [
+        (
+            "metric topology `process` (route + alert)",
+            topology.topology_ns,
+        ),
+        (
+            "`serde_json::from_slice::<ferrobeat_schema::Event>`",
+            topology.serde_event_ns,
+        ),
+    ] {
+        line(format!("| {name} | {ns:.0} | {:.0} |", 1e9 / ns));
+    }
+    line(format!(
+        "| topology / full parse | {:.2} × | |",
+        topology.topology_ns / topology.serde_event_ns
+    ));
+    line(String::new());
+    line("## End-to-end latency".into());
+    line(String::new());
+    line(format!(
+        "{} documents at {} records/s into the running processor, each handed to a producer with \
+         `linger.ms=0`, `acks=all`; each hot cpu document's alert timed from that moment until an \
+         independent consumer (`fetch.wait.max.ms=10`) receives it. Received {received} of {} alerts.",
+        latency.sent, latency.rate, latency.expected_alerts
+    ));
+    line(String::new());
+    line("| p50 | p90 | p99 | p99.9 | max |".into());
+    line("|---|---|---|---|---|".into());
+    line(format!(
+        "| {:.1} ms | {:.1} ms | {:.1} ms | {:.1} ms | {:.1} ms |",
+        latency.percentile_ms(0.5),
+        latency.percentile_ms(0.9),
+        p99,
+        latency.percentile_ms(0.999),
+        latency.percentile_ms(1.0)
+    ));
+    line(String::new());
+    line(format!(
+        "Processor peak RSS after the drain and the latency run: {:.1} MiB.",
+        figures.processor_peak_after_latency_kb as f64 / 1024.0
+    ));
+    line(String::new());
+    line("## Agent".into());
+    line(String::new());
+    line(format!(
+        "The real `ferrobeat-agent` binary producing to the broker, sampling {METRICSETS} every {} ms: \
+         CPU time of all its threads (including the Kafka client's) over {} rounds after a warm-up, \
+         from `/proc/<pid>/task/*/schedstat`, and its peak RSS (`VmHWM`).",
+        agent.period.as_millis(),
+        agent.rounds
+    ));
+    line(String::new());
+    line("| CPU per round | peak RSS |".into());
+    line("|---|---|".into());
+    line(format!(
+        "| {:.0} µs | {:.1} MiB |",
+        agent.cpu_per_round_us,
+        agent.peak_rss_kb as f64 / 1024.0
+    ));
+    out
+}
