@@ -1,0 +1,209 @@
+//! Fault suite, broker side, on librdkafka's mock cluster with the processor's runtime: the
+//! consumer side's requests fail (Fetch, OffsetCommit, Heartbeat, JoinGroup errors), every
+//! round trip takes 400 ms, the input partitions' broker goes down and comes back. Each time
+//! every input gets its outputs and the committed offsets reach the end of the input.
+//! (Produce-side faults are in `processor_faults.rs`, agent outages in `agent/tests/`.)
+
+mod processor_support;
+
+use std::time::{Duration, Instant};
+
+use ferrobeat_processor::config::ProcessorConfig;
+use ferrobeat_processor::metric_topology::metric_topology;
+use ferrobeat_processor::runtime::{ClientState, StreamsRuntime};
+use processor_support::{
+    Multiset, committed_input_offsets, count_by_topic, eventually, expected_outputs, init_logging,
+    mixed_values, output_topics, read_topic_values, test_config,
+};
+use rdkafka::ClientConfig;
+use rdkafka::mocking::{MockCluster, MockCoordinator};
+use rdkafka::producer::{BaseProducer, BaseRecord, DefaultProducerContext, Producer};
+use rdkafka::types::{RDKafkaApiKey, RDKafkaRespErr};
+
+const RECORDS: usize = 1_000;
+const PARTITIONS: i32 = 3;
+const BROKERS: i32 = 3;
+/// Broker leading the input partitions and coordinating the group.
+const INPUT_BROKER: i32 = 1;
+const WAIT: Duration = Duration::from_secs(40);
+
+type Cluster = MockCluster<'static, DefaultProducerContext>;
+
+/// A mock cluster with the processor's topics (input on [`INPUT_BROKER`], outputs spread),
+/// the input preloaded, and the outputs the inputs must give.
+fn cluster_with_input() -> (Cluster, ProcessorConfig, Multiset) {
+    let cluster = MockCluster::new(BROKERS).expect("mock cluster");
+    let counter = std::sync::atomic::AtomicUsize::new(0);
+    let config = test_config(&cluster.bootstrap_servers(), |name| {
+        let n = counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        format!("mock-fault-{name}-{n}")
+    });
+    cluster
+        .create_topic(&config.topology.input_topic, PARTITIONS, 1)
+        .expect("input topic");
+    for partition in 0..PARTITIONS {
+        cluster
+            .partition_leader(&config.topology.input_topic, partition, Some(INPUT_BROKER))
+            .expect("leader");
+    }
+    for topic in output_topics(&config) {
+        cluster
+            .create_topic(&topic, PARTITIONS, 1)
+            .expect("output topic");
+    }
+    cluster
+        .coordinator(
+            MockCoordinator::Group(config.kafka.application_id.clone()),
+            INPUT_BROKER,
+        )
+        .expect("coordinator");
+    let inputs = mixed_values(RECORDS);
+    let producer: BaseProducer = client_config(&cluster)
+        .set("acks", "all")
+        .create()
+        .expect("preload producer");
+    for value in &inputs {
+        producer
+            .send(BaseRecord::<(), [u8]>::to(&config.topology.input_topic).payload(value))
+            .expect("queue a preload record");
+    }
+    producer
+        .flush(Duration::from_secs(30))
+        .expect("preload acknowledged");
+    let expected = expected_outputs(&config, &inputs);
+    (cluster, config, expected)
+}
+
+fn client_config(cluster: &Cluster) -> ClientConfig {
+    let mut config = ClientConfig::new();
+    config.set("bootstrap.servers", cluster.bootstrap_servers());
+    config
+}
+
+/// Starts the processor, runs `fault` on the cluster, lets the processor run until every
+/// input is committed (or [`WAIT`] passes), stops it, and checks that every expected output
+/// is there and nothing else; returns the duplicates.
+fn run_to_the_end(
+    cluster: &Cluster,
+    config: &ProcessorConfig,
+    expected: &Multiset,
+    fault: impl FnOnce(&Cluster),
+) -> usize {
+    let started = Instant::now();
+    let runtime = StreamsRuntime::new(metric_topology(&config.topology), config);
+    runtime.start().expect("start");
+    fault(cluster);
+    let all_committed = eventually(WAIT, || {
+        committed_input_offsets(&client_config(cluster), config, PARTITIONS)
+            .values()
+            .sum::<i64>()
+            == RECORDS as i64
+    });
+    assert_eq!(runtime.close(WAIT), ClientState::NotRunning);
+    assert!(
+        all_committed,
+        "not every input committed within {WAIT:?}: {:?}",
+        committed_input_offsets(&client_config(cluster), config, PARTITIONS)
+    );
+    let wanted = count_by_topic(expected);
+    let mut outputs = Multiset::new();
+    for topic in output_topics(config) {
+        let at_least = wanted.get(&topic).copied().unwrap_or(0);
+        for value in read_topic_values(&client_config(cluster), &topic, PARTITIONS, at_least, WAIT)
+        {
+            *outputs.entry((topic.clone(), value)).or_default() += 1;
+        }
+    }
+    let missing = expected
+        .iter()
+        .filter(|(record, count)| outputs.get(*record).copied().unwrap_or(0) < **count)
+        .count();
+    assert_eq!(
+        missing,
+        0,
+        "lost outputs: by topic {:?}, expected {wanted:?}",
+        count_by_topic(&outputs)
+    );
+    assert!(
+        outputs.keys().all(|record| expected.contains_key(record)),
+        "outputs the topology would not make"
+    );
+    let duplicates = outputs
+        .iter()
+        .map(|(record, count)| count - expected[record])
+        .sum();
+    println!(
+        "{RECORDS} inputs, {} outputs, 0 lost, {duplicates} duplicates, {:.1} s",
+        expected.values().sum::<usize>(),
+        started.elapsed().as_secs_f64()
+    );
+    duplicates
+}
+
+#[test]
+fn consumer_side_request_errors_lose_nothing() {
+    init_logging();
+    let (cluster, config, expected) = cluster_with_input();
+    use RDKafkaRespErr::*;
+    let injected: [(RDKafkaApiKey, &[RDKafkaRespErr]); 5] = [
+        (
+            RDKafkaApiKey::Fetch,
+            &[
+                RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
+                RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT,
+                RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART,
+                RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT,
+            ],
+        ),
+        (
+            RDKafkaApiKey::OffsetCommit,
+            &[
+                RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT,
+                RD_KAFKA_RESP_ERR_COORDINATOR_NOT_AVAILABLE,
+                RD_KAFKA_RESP_ERR_NOT_COORDINATOR,
+            ],
+        ),
+        (
+            RDKafkaApiKey::OffsetFetch,
+            &[RD_KAFKA_RESP_ERR_COORDINATOR_LOAD_IN_PROGRESS],
+        ),
+        (
+            RDKafkaApiKey::Heartbeat,
+            &[RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT],
+        ),
+        (
+            RDKafkaApiKey::JoinGroup,
+            &[RD_KAFKA_RESP_ERR_COORDINATOR_NOT_AVAILABLE],
+        ),
+    ];
+    run_to_the_end(&cluster, &config, &expected, |cluster| {
+        for (api, errors) in injected {
+            cluster.request_errors(api, errors);
+        }
+    });
+}
+
+#[test]
+fn slow_round_trips_lose_nothing() {
+    init_logging();
+    let (cluster, config, expected) = cluster_with_input();
+    run_to_the_end(&cluster, &config, &expected, |cluster| {
+        for broker in 1..=BROKERS {
+            cluster
+                .broker_round_trip_time(broker, Duration::from_millis(400))
+                .expect("round-trip time");
+        }
+    });
+}
+
+#[test]
+fn input_broker_down_and_back_loses_nothing() {
+    init_logging();
+    let (cluster, config, expected) = cluster_with_input();
+    run_to_the_end(&cluster, &config, &expected, |cluster| {
+        std::thread::sleep(Duration::from_millis(1500));
+        cluster.broker_down(INPUT_BROKER).expect("broker down");
+        std::thread::sleep(Duration::from_secs(4));
+        cluster.broker_up(INPUT_BROKER).expect("broker up");
+    });
+}
