@@ -4,8 +4,6 @@
 mod processor_support;
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use ferrobeat_processor::config::ProcessorConfig;
@@ -13,13 +11,12 @@ use ferrobeat_processor::metric_topology::metric_topology;
 use ferrobeat_processor::runtime::{ClientState, StreamsRuntime};
 use ferrobeat_tests::TestKafka;
 use processor_support::{
-    Multiset, TransitionLog, count_by_topic, eventually, expected_outputs, init_logging,
-    mixed_values, output_topics, processor_binary, terminate, test_config,
+    Multiset, TransitionLog, committed_input_offsets, config_file_text, count_by_topic, eventually,
+    expected_outputs, init_logging, mixed_values, output_topics, processor_binary,
+    spawn_processor_binary, terminate, test_config,
 };
-use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
-use rdkafka::{Offset, TopicPartitionList};
 
 const RECORDS: usize = 10_000;
 const PARTITIONS: i32 = 3;
@@ -61,25 +58,7 @@ fn read_outputs(kafka: &TestKafka, config: &ProcessorConfig, expected: &Multiset
 
 /// Offsets committed by the group for the input topic, by partition.
 fn committed_offsets(kafka: &TestKafka, config: &ProcessorConfig) -> BTreeMap<i32, i64> {
-    let consumer: BaseConsumer = kafka
-        .client_config()
-        .set("group.id", &config.kafka.application_id)
-        .create()
-        .expect("offset reader");
-    let mut partitions = TopicPartitionList::new();
-    for partition in 0..PARTITIONS {
-        partitions.add_partition(&config.topology.input_topic, partition);
-    }
-    consumer
-        .committed_offsets(partitions, Duration::from_secs(10))
-        .expect("committed offsets")
-        .elements()
-        .iter()
-        .filter_map(|element| match element.offset() {
-            Offset::Offset(offset) => Some((element.partition(), offset)),
-            _ => None,
-        })
-        .collect()
+    committed_input_offsets(&kafka.client_config(), config, PARTITIONS)
 }
 
 /// One past the last offset of every input partition, from the records themselves (Tansu's
@@ -234,24 +213,6 @@ fn two_instances_share_the_partitions_and_take_over_from_each_other() {
     );
 }
 
-fn spawn_processor(binary: &PathBuf, config_file: &PathBuf, log: &PathBuf) -> Child {
-    let log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(log)
-        .expect("log file");
-    Command::new(binary)
-        .arg("run")
-        .arg("--config")
-        .arg(config_file)
-        .env("RUST_LOG", "info")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .expect("spawn the processor")
-}
-
 /// Produces `values` in batches of one record each.
 ///
 /// Tansu 0.6.0 answers a fetch from an offset inside a stored batch with the *next* batch only,
@@ -293,39 +254,18 @@ fn kill_9_mid_stream_then_restart_loses_nothing() {
     init_logging();
     let binary = processor_binary();
     let kafka = TestKafka::start().expect("broker");
-    let config = pipeline(&kafka);
+    let mut config = pipeline(&kafka);
+    config.runtime.max_in_flight_records = 500;
     let inputs = mixed_values(RECORDS);
     let expected = expected_outputs(&config, &inputs);
     let scratch = tempfile::tempdir().expect("scratch dir");
     let config_file = scratch.path().join("processor.toml");
     let log = scratch.path().join("processor.log");
-    let properties: String = config
-        .kafka
-        .properties
-        .iter()
-        .map(|(name, value)| format!("{name:?} = {:?}\n", value.0))
-        .collect();
-    std::fs::write(
-        &config_file,
-        format!(
-            "[kafka]\nbootstrap_servers = {:?}\napplication_id = {:?}\n[kafka.properties]\n{properties}\
-             [runtime]\ncommit_interval_ms = 200\nmax_in_flight_records = 500\n\
-             [topology]\ninput_topic = {:?}\ncpu_topic = {:?}\nmemory_topic = {:?}\nalert_topic = {:?}\n\
-             [errors]\ndead_letter_topic = {:?}\n",
-            config.kafka.bootstrap_servers,
-            config.kafka.application_id,
-            config.topology.input_topic,
-            config.topology.cpu_topic,
-            config.topology.memory_topic,
-            config.topology.alert_topic,
-            config.errors.dead_letter_topic,
-        ),
-    )
-    .expect("write config");
+    std::fs::write(&config_file, config_file_text(&config)).expect("write config");
     let log_tail = || std::fs::read_to_string(&log).unwrap_or_default();
     produce_one_record_per_batch(&kafka, &config.topology.input_topic, &inputs);
 
-    let mut victim = spawn_processor(&binary, &config_file, &log);
+    let mut victim = spawn_processor_binary(&binary, &config_file, &log);
     // Kill it once some of its progress is committed, but not all of it.
     let mut committed_at_kill = 0;
     let partway = eventually(READ_TIMEOUT, || {
@@ -341,7 +281,7 @@ fn kill_9_mid_stream_then_restart_loses_nothing() {
         log_tail()
     );
 
-    let mut survivor = spawn_processor(&binary, &config_file, &log);
+    let mut survivor = spawn_processor_binary(&binary, &config_file, &log);
     let ends = input_end_offsets(&kafka, &config);
     assert!(
         eventually(READ_TIMEOUT * 3, || committed_offsets(&kafka, &config)

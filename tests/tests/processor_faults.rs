@@ -5,22 +5,20 @@
 mod processor_support;
 
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use ferrobeat_processor::config::{ProcessorConfig, PropertyValue, UncaughtErrorPolicy};
 use ferrobeat_processor::errors::ErrorPolicy;
 use ferrobeat_processor::metric_topology::metric_topology;
 use ferrobeat_processor::runtime::{ClientState, StreamsRuntime};
 use processor_support::{
-    Multiset, TransitionLog, count_by_topic, eventually, expected_outputs, init_logging,
-    mixed_values, output_topics, test_config,
+    Multiset, TransitionLog, committed_input_offsets, count_by_topic, eventually, expected_outputs,
+    init_logging, mixed_values, output_topics, read_topic_records, test_config,
 };
-use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::error::KafkaError;
+use rdkafka::ClientConfig;
 use rdkafka::mocking::{MockCluster, MockCoordinator};
 use rdkafka::producer::{BaseProducer, BaseRecord, DefaultProducerContext, Producer};
 use rdkafka::types::{RDKafkaApiKey, RDKafkaRespErr};
-use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
 
 const RECORDS: usize = 2_000;
 const PARTITIONS: i32 = 3;
@@ -82,36 +80,7 @@ fn client_config(cluster: &Cluster) -> ClientConfig {
 
 /// Every record of `topic`, as (partition, offset, value), read without a group.
 fn read_all(cluster: &Cluster, topic: &str, at_least: usize) -> Vec<(i32, i64, Vec<u8>)> {
-    let consumer: BaseConsumer = client_config(cluster)
-        .set("group.id", "fault-test-reader")
-        .set("enable.auto.commit", "false")
-        .create()
-        .expect("reader");
-    let mut assignment = TopicPartitionList::new();
-    for partition in 0..PARTITIONS {
-        assignment
-            .add_partition_offset(topic, partition, Offset::Beginning)
-            .expect("partition");
-    }
-    consumer.assign(&assignment).expect("assign");
-    let mut records = Vec::new();
-    let mut idle_polls = 0;
-    let deadline = Instant::now() + WAIT;
-    while Instant::now() < deadline && (records.len() < at_least || idle_polls < 5) {
-        match consumer.poll(Duration::from_millis(100)) {
-            Some(Ok(message)) => {
-                idle_polls = 0;
-                records.push((
-                    message.partition(),
-                    message.offset(),
-                    message.payload().unwrap_or_default().to_vec(),
-                ));
-            }
-            Some(Err(KafkaError::PartitionEOF(_))) | None => idle_polls += 1,
-            Some(Err(error)) => panic!("reading {topic}: {error}"),
-        }
-    }
-    records
+    read_topic_records(&client_config(cluster), topic, PARTITIONS, at_least, WAIT)
 }
 
 fn read_outputs(cluster: &Cluster, config: &ProcessorConfig, expected: &Multiset) -> Multiset {
@@ -126,24 +95,7 @@ fn read_outputs(cluster: &Cluster, config: &ProcessorConfig, expected: &Multiset
 }
 
 fn committed_offsets(cluster: &Cluster, config: &ProcessorConfig) -> BTreeMap<i32, i64> {
-    let consumer: BaseConsumer = client_config(cluster)
-        .set("group.id", &config.kafka.application_id)
-        .create()
-        .expect("offset reader");
-    let mut partitions = TopicPartitionList::new();
-    for partition in 0..PARTITIONS {
-        partitions.add_partition(&config.topology.input_topic, partition);
-    }
-    consumer
-        .committed_offsets(partitions, Duration::from_secs(10))
-        .expect("committed offsets")
-        .elements()
-        .iter()
-        .filter_map(|element| match element.offset() {
-            Offset::Offset(offset) => Some((element.partition(), offset)),
-            _ => None,
-        })
-        .collect()
+    committed_input_offsets(&client_config(cluster), config, PARTITIONS)
 }
 
 fn start(config: &ProcessorConfig) -> StreamsRuntime {

@@ -339,6 +339,20 @@ pub(crate) fn read_topic_values(
     at_least: usize,
     timeout: Duration,
 ) -> Vec<Vec<u8>> {
+    read_topic_records(client, topic, partitions, at_least, timeout)
+        .into_iter()
+        .map(|(_, _, value)| value)
+        .collect()
+}
+
+/// As [`read_topic_values`], with each value's partition and offset: `(partition, offset, value)`.
+pub(crate) fn read_topic_records(
+    client: &rdkafka::ClientConfig,
+    topic: &str,
+    partitions: i32,
+    at_least: usize,
+    timeout: Duration,
+) -> Vec<(i32, i64, Vec<u8>)> {
     use rdkafka::Message;
     use rdkafka::consumer::{BaseConsumer, Consumer};
     let consumer: BaseConsumer = client
@@ -354,18 +368,22 @@ pub(crate) fn read_topic_values(
             .expect("partition");
     }
     consumer.assign(&assignment).expect("assign");
-    let mut values = Vec::new();
+    let mut records = Vec::new();
     let mut idle_polls = 0;
     let deadline = Instant::now() + timeout;
-    while Instant::now() < deadline && (values.len() < at_least || idle_polls < 5) {
+    while Instant::now() < deadline && (records.len() < at_least || idle_polls < 5) {
         match consumer.poll(Duration::from_millis(100)) {
             Some(Ok(message)) => {
                 idle_polls = 0;
-                values.push(message.payload().unwrap_or_default().to_vec());
+                records.push((
+                    message.partition(),
+                    message.offset(),
+                    message.payload().unwrap_or_default().to_vec(),
+                ));
             }
             Some(Err(rdkafka::error::KafkaError::PartitionEOF(_))) | None => idle_polls += 1,
             Some(Err(error)) => panic!("reading {topic}: {error}"),
         }
     }
-    values
+    records
 }
