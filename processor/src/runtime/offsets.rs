@@ -1,11 +1,12 @@
 //! At-least-once offset bookkeeping, pure: which input offsets may be committed.
 //!
-//! Every consumed record enters its partition's queue with the number of outputs it produced; each
-//! acknowledged output decrements that count. The committable offset of a partition is the first
-//! record that still has unacknowledged outputs (or one past the last consumed record when none
-//! has), so a commit never covers a record whose outputs could still be lost.
+//! Every consumed record with outputs is kept, by offset, with the number of outputs still
+//! unacknowledged; each acknowledgement decrements it. The committable offset of a partition is
+//! the lowest record that still has unacknowledged outputs, or the consumer's position (one past
+//! the last record consumed) if that is lower, so a commit never covers a record whose outputs
+//! could still be lost — also when the position moves backwards (an offset reset re-delivers).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap};
 
 /// A source partition, with its topic as an index into the runtime's source-topic list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -18,14 +19,14 @@ pub struct SourcePartition {
 
 #[derive(Debug)]
 struct InFlightRecord {
-    offset: i64,
     outstanding_outputs: usize,
     bytes: usize,
 }
 
 #[derive(Debug, Default)]
 struct PartitionProgress {
-    in_flight: VecDeque<InFlightRecord>,
+    /// Records with unacknowledged outputs, by offset.
+    in_flight: BTreeMap<i64, InFlightRecord>,
     /// One past the last record consumed, once one was.
     consumed_up_to: Option<i64>,
     /// The offset last handed out for commit.
@@ -34,9 +35,10 @@ struct PartitionProgress {
 
 impl PartitionProgress {
     fn committable(&self) -> Option<i64> {
-        match self.in_flight.front() {
-            Some(first) => Some(first.offset),
-            None => self.consumed_up_to,
+        let first_unacknowledged = self.in_flight.keys().next().copied();
+        match (first_unacknowledged, self.consumed_up_to) {
+            (Some(first), Some(position)) => Some(first.min(position)),
+            (first, position) => first.or(position),
         }
     }
 }
@@ -75,8 +77,8 @@ impl OffsetTracker {
         Self::default()
     }
 
-    /// Records that `offset` of `partition` was consumed and produced `outputs` records.
-    /// Offsets of a partition must arrive in increasing order (as a consumer delivers them).
+    /// Records that `offset` of `partition` was consumed and produced `outputs` records. The same
+    /// offset consumed again while still in flight adds its outputs to the ones outstanding.
     pub fn record_consumed(
         &mut self,
         partition: SourcePartition,
@@ -86,15 +88,19 @@ impl OffsetTracker {
     ) {
         let progress = self.partitions.entry(partition).or_default();
         progress.consumed_up_to = Some(offset + 1);
-        if outputs > 0 {
-            progress.in_flight.push_back(InFlightRecord {
-                offset,
-                outstanding_outputs: outputs,
-                bytes,
-            });
-            self.in_flight_records += 1;
-            self.in_flight_bytes += bytes;
+        if outputs == 0 {
+            return;
         }
+        let record = progress.in_flight.entry(offset).or_insert_with(|| {
+            self.in_flight_records += 1;
+            InFlightRecord {
+                outstanding_outputs: 0,
+                bytes: 0,
+            }
+        });
+        record.outstanding_outputs += outputs;
+        record.bytes += bytes;
+        self.in_flight_bytes += bytes;
     }
 
     /// Records that one output of the record at `offset` of `partition` was acknowledged.
@@ -105,21 +111,13 @@ impl OffsetTracker {
     ) -> Result<(), UnknownAcknowledgement> {
         let unknown = UnknownAcknowledgement { partition, offset };
         let progress = self.partitions.get_mut(&partition).ok_or(unknown)?;
-        let index = progress
-            .in_flight
-            .binary_search_by_key(&offset, |record| record.offset)
-            .map_err(|_| unknown)?;
-        let record = &mut progress.in_flight[index];
+        let record = progress.in_flight.get_mut(&offset).ok_or(unknown)?;
         record.outstanding_outputs = record.outstanding_outputs.checked_sub(1).ok_or(unknown)?;
-        while progress
-            .in_flight
-            .front()
-            .is_some_and(|first| first.outstanding_outputs == 0)
-        {
-            if let Some(done) = progress.in_flight.pop_front() {
-                self.in_flight_records -= 1;
-                self.in_flight_bytes -= done.bytes;
-            }
+        if record.outstanding_outputs == 0 {
+            let bytes = record.bytes;
+            progress.in_flight.remove(&offset);
+            self.in_flight_records -= 1;
+            self.in_flight_bytes -= bytes;
         }
         Ok(())
     }
@@ -153,7 +151,7 @@ impl OffsetTracker {
             self.in_flight_records -= progress.in_flight.len();
             self.in_flight_bytes -= progress
                 .in_flight
-                .iter()
+                .values()
                 .map(|record| record.bytes)
                 .sum::<usize>();
         }
@@ -201,6 +199,30 @@ mod tests {
         assert_eq!(tracker.committable(P0), Some(10));
         tracker.output_acknowledged(P0, 10).expect("known");
         assert_eq!(tracker.committable(P0), Some(13));
+        assert_eq!(
+            (tracker.in_flight_records(), tracker.in_flight_bytes()),
+            (0, 0)
+        );
+    }
+
+    #[test]
+    fn a_position_moving_backwards_keeps_the_commit_behind_every_unacknowledged_record() {
+        let mut tracker = OffsetTracker::new();
+        tracker.record_consumed(P0, 100, 1, 1);
+        tracker.record_consumed(P0, 101, 0, 1);
+        // An offset reset re-delivers from 40 while 100 still awaits its acknowledgement.
+        tracker.record_consumed(P0, 40, 0, 1);
+        assert_eq!(tracker.committable(P0), Some(41));
+        tracker.record_consumed(P0, 41, 1, 1);
+        assert_eq!(tracker.committable(P0), Some(41));
+        tracker.output_acknowledged(P0, 41).expect("known");
+        assert_eq!(tracker.committable(P0), Some(42));
+        // Consumed again while in flight: both deliveries' outputs are awaited.
+        tracker.record_consumed(P0, 100, 1, 1);
+        tracker.output_acknowledged(P0, 100).expect("known");
+        assert_eq!(tracker.committable(P0), Some(100));
+        tracker.output_acknowledged(P0, 100).expect("known");
+        assert_eq!(tracker.committable(P0), Some(101));
         assert_eq!(
             (tracker.in_flight_records(), tracker.in_flight_bytes()),
             (0, 0)
