@@ -688,8 +688,9 @@ fn poll_loop(
 ) -> Result<(), WorkerError> {
     let commit_interval = shared.runtime.commit_interval();
     let mut next_commit = Instant::now() + commit_interval;
-    let started = Instant::now();
-    let mut next_assignment_warning = started + shared.runtime.assignment_warning();
+    let warning_delay = shared.runtime.assignment_warning();
+    // Since when the worker has been without an assignment, and when to warn about it next.
+    let mut unassigned = Some((Instant::now(), Instant::now() + warning_delay));
     let mut consumer_errors = LogRateLimiter::new(ERROR_LOG_INTERVAL);
     while !shared.shutdown.load(Ordering::Acquire) {
         let polled = consumer.poll(POLL_INTERVAL);
@@ -730,16 +731,22 @@ fn poll_loop(
                 reason,
             });
         }
-        if now >= next_assignment_warning && !shared.is_assigned(consumer.context().id) {
-            tracing::warn!(
-                worker,
-                bootstrap_servers = %shared.kafka.bootstrap_servers,
-                "no partition assignment after {:.0} s: are the brokers reachable and do the topics {:?} exist?",
-                (now - started).as_secs_f64(),
-                shared.source_topics,
-            );
-            next_assignment_warning = now + shared.runtime.assignment_warning();
-        }
+        unassigned = match (shared.is_assigned(consumer.context().id), unassigned) {
+            (true, _) => None,
+            (false, None) => Some((now, now + warning_delay)),
+            (false, Some((since, warn_at))) if now >= warn_at => {
+                tracing::warn!(
+                    worker,
+                    bootstrap_servers = %shared.kafka.bootstrap_servers,
+                    "no partition assignment for {:.0} s: are the brokers reachable and do the \
+                     topics {:?} exist?",
+                    (now - since).as_secs_f64(),
+                    shared.source_topics,
+                );
+                Some((since, now + warning_delay))
+            }
+            (false, waiting) => waiting,
+        };
     }
     Ok(())
 }
