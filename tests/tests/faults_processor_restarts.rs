@@ -155,6 +155,21 @@ impl Rig {
         now
     }
 
+    /// Waits until the group has committed all `produced` inputs: their outputs are then
+    /// all acknowledged (a commit waits for them), so reading them cannot stop early.
+    fn wait_until_all_committed(&self, produced: usize) {
+        let mut committed = 0;
+        let done = eventually(Duration::from_secs(90), || {
+            committed = self.committed();
+            committed >= produced
+        });
+        assert!(
+            done,
+            "{committed} of {produced} inputs committed within 90 s\n{}",
+            self.log_text()
+        );
+    }
+
     /// `kill -9`s `child` and returns how many inputs it may have left uncommitted: those
     /// sent so far minus those committed just before the kill (a commit racing the kill only
     /// makes this larger).
@@ -348,6 +363,7 @@ fn kill_9_repeatedly(kills: usize) {
     let mut survivor = rig.spawn();
     rig.wait_for_progress(committed);
     let produced = load.finish();
+    rig.wait_until_all_committed(produced);
     let expected = expected_outputs(&rig.config, &inputs[..produced]);
     let duplicates = rig.check_outputs(&expected);
     rig.sigterm(&mut survivor);
@@ -408,6 +424,7 @@ fn join_leave_and_death(rig: Rig) {
     let uncommitted = rig.kill_9(&mut second, &load);
     rig.wait_for_progress(committed);
     let produced = load.finish();
+    rig.wait_until_all_committed(produced);
     let expected = expected_outputs(&rig.config, &inputs[..produced]);
     let duplicates = rig.check_outputs(&expected);
     rig.sigterm(&mut third);
