@@ -1,23 +1,33 @@
-//! End-to-end latency at a steady rate: documents are produced to the processor's input one by
-//! one (`linger.ms=0`, `acks=all`), and each hot cpu document's alert is timed from the moment
-//! the document was handed to the producer to the moment an independent consumer receives the
-//! alert. The send time travels in the document's host name (`lat-<ns since start>`), which the
-//! alert copies, so no clock other than this process's monotonic one is involved.
+//! End-to-end latency at a steady rate: documents (probes) are produced to a child's input one by
+//! one (`linger.ms=0`, `acks=all`), and what each makes on the child's output — the processor's
+//! alert for a hot cpu probe, the passthrough's copy of any probe — is timed from the moment the
+//! probe was handed to the producer to the moment an independent consumer receives it. The send
+//! time travels in the probe's host name (`lat-<ns since start>`), which alerts and copies keep,
+//! so no clock other than this process's monotonic one is involved.
 
+use std::collections::HashSet;
+use std::sync::atomic::AtomicUsize;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context as _, bail};
+use anyhow::Context as _;
 use ferrobeat_tests::TestKafka;
 use rdkafka::Offset;
-use rdkafka::error::KafkaError;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
-use rdkafka::types::RDKafkaErrorCode;
 
 use crate::documents::DocumentGenerator;
 use crate::drain::OutputWatch;
 
 /// Host-name prefix marking a latency probe.
 const PROBE_PREFIX: &str = "lat-";
+
+/// Which record a probe makes on the measured output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ProbeOutput {
+    /// A copy of every probe (the passthrough): its `host.name` carries the send time.
+    Copy,
+    /// An alert for each hot cpu probe (the processor): its `name` carries the send time.
+    Alert,
+}
 
 /// The latency run's figures.
 #[derive(Debug, Clone)]
@@ -26,10 +36,14 @@ pub(crate) struct LatencyReport {
     pub(crate) sent: usize,
     /// Rate asked for, records/s.
     pub(crate) rate: u32,
-    /// Alerts expected (hot cpu documents sent).
-    pub(crate) expected_alerts: usize,
-    /// Produce → alert latencies, sorted, in µs.
+    /// Outputs expected: alerts for the hot cpu probes, or a copy of each probe.
+    pub(crate) expected_outputs: usize,
+    /// Produce → output latencies of the first copy of each output, sorted, in µs.
     pub(crate) latencies_us: Vec<u64>,
+    /// Outputs written more than once (at-least-once duplicates, at other offsets).
+    pub(crate) duplicates: usize,
+    /// Records the broker returned to the watching consumer more than once (same offset).
+    pub(crate) read_again: usize,
 }
 
 impl LatencyReport {
@@ -48,19 +62,17 @@ fn percentile(sorted: &[u64], quantile: f64) -> u64 {
     sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
-/// Produces `rate` documents/s to `input` for `duration` and times the alerts on `alert_topic`.
+/// Produces `rate` documents/s to `input` for `duration` and times what they make on `output`.
 pub(crate) fn measure(
     kafka: &TestKafka,
     generator: &DocumentGenerator,
     input: &str,
-    alert_topic: &str,
+    (output, kind): (&str, ProbeOutput),
     partitions: i32,
     rate: u32,
     duration: Duration,
 ) -> anyhow::Result<LatencyReport> {
-    let watch = OutputWatch::new(kafka, &[alert_topic], partitions, Offset::End)?;
-    // Let the watch take its position before the first probe.
-    watch.next_value(Duration::from_millis(500))?;
+    let mut watch = OutputWatch::new(kafka, &[output], partitions, Offset::End)?;
     let producer: BaseProducer = kafka
         .client_config()
         .set("acks", "all")
@@ -70,66 +82,119 @@ pub(crate) fn measure(
     let base = Instant::now();
     let total = (f64::from(rate) * duration.as_secs_f64()) as usize;
     let interval = Duration::from_secs_f64(1.0 / f64::from(rate.max(1)));
-    let mut expected_alerts = 0;
-    let mut latencies_us = Vec::new();
-    let receive = |latencies_us: &mut Vec<u64>, value: &[u8]| {
-        if let Some(sent_ns) = probe_send_time(value) {
-            let now = base.elapsed().as_nanos() as u64;
-            latencies_us.push(now.saturating_sub(sent_ns) / 1000);
-        }
-    };
+    // Known once every probe is sent; the receiver stops when it has them all (or at its grace).
+    let expected_alerts = AtomicUsize::new(usize::MAX);
+    let (sent, probes) = std::thread::scope(|scope| {
+        let receiver = scope.spawn(|| receive_probes(&mut watch, base, kind, &expected_alerts));
+        let sent = send_probes(&producer, generator, input, (base, interval), total, kind);
+        expected_alerts.store(
+            *sent.as_ref().unwrap_or(&0),
+            std::sync::atomic::Ordering::SeqCst,
+        );
+        let probes = receiver.join().expect("the probe receiver does not panic");
+        (sent, probes)
+    });
+    let expected_alerts = sent?;
+    let mut probes = probes?;
+    probes.latencies_us.sort_unstable();
+    Ok(LatencyReport {
+        sent: total,
+        rate,
+        expected_outputs: expected_alerts,
+        latencies_us: probes.latencies_us,
+        duplicates: probes.duplicates,
+        read_again: probes.read_again,
+    })
+}
+
+/// Sends `total` probes, one every `interval` from `base`, and waits for their acknowledgements.
+/// Returns how many outputs of `kind` they make.
+fn send_probes(
+    producer: &BaseProducer,
+    generator: &DocumentGenerator,
+    input: &str,
+    (base, interval): (Instant, Duration),
+    total: usize,
+    kind: ProbeOutput,
+) -> anyhow::Result<usize> {
+    let mut expected_outputs = 0;
     for index in 0..total {
         let due = base + interval * index as u32;
-        // Receive alerts while waiting for the next send.
-        while let Some(wait) = due.checked_duration_since(Instant::now()) {
-            producer.poll(Duration::ZERO);
-            if let Some(value) = watch.next_value(wait.min(Duration::from_millis(5)))? {
-                receive(&mut latencies_us, &value);
-            }
+        if let Some(wait) = due.checked_duration_since(Instant::now()) {
+            std::thread::sleep(wait);
         }
         let host = format!("{PROBE_PREFIX}{}", base.elapsed().as_nanos());
         let epoch_ms = chrono::Utc::now().timestamp_millis();
         let (document, hot) = generator.document(index, &host, epoch_ms);
-        expected_alerts += usize::from(hot);
-        let mut record = BaseRecord::<(), [u8]>::to(input).payload(&document);
-        loop {
-            match producer.send(record) {
-                Ok(()) => break,
-                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
-                    producer.poll(Duration::from_millis(1));
-                    record = back;
-                }
-                Err((e, _)) => bail!("producing a latency probe to {input}: {e}"),
-            }
-        }
+        expected_outputs += usize::from(hot || kind == ProbeOutput::Copy);
+        crate::send::send(producer, BaseRecord::to(input).payload(&document))
+            .with_context(|| format!("producing a latency probe to {input}"))?;
     }
     producer
         .flush(Duration::from_secs(30))
         .context("flushing the latency probes")?;
-    let grace = Instant::now() + Duration::from_secs(10);
-    while latencies_us.len() < expected_alerts && Instant::now() < grace {
-        if let Some(value) = watch.next_value(Duration::from_millis(100))? {
-            receive(&mut latencies_us, &value);
-        }
-    }
-    latencies_us.sort_unstable();
-    Ok(LatencyReport {
-        sent: total,
-        rate,
-        expected_alerts,
-        latencies_us,
-    })
+    Ok(expected_outputs)
 }
 
-/// The send time (ns since the run's start) a probe's alert carries in its host name, or `None`
-/// for an alert that is not a probe.
-fn probe_send_time(alert: &[u8]) -> Option<u64> {
-    let alert: serde_json::Value = serde_json::from_slice(alert).ok()?;
-    alert["name"]
-        .as_str()?
-        .strip_prefix(PROBE_PREFIX)?
-        .parse()
-        .ok()
+/// Receives probe alerts until `expected` of them arrived, or for at most 10 s after `expected`
+/// became known.
+fn receive_probes(
+    watch: &mut OutputWatch,
+    base: Instant,
+    kind: ProbeOutput,
+    expected: &AtomicUsize,
+) -> anyhow::Result<ProbeArrivals> {
+    const GRACE: Duration = Duration::from_secs(10);
+    let mut probes = ProbeArrivals::default();
+    let mut known_at = None;
+    loop {
+        let expected = expected.load(std::sync::atomic::Ordering::SeqCst);
+        if expected != usize::MAX {
+            let known_at = *known_at.get_or_insert_with(Instant::now);
+            if probes.latencies_us.len() >= expected || known_at.elapsed() > GRACE {
+                probes.read_again = watch.read_again();
+                return Ok(probes);
+            }
+        }
+        if let Some(value) = watch.next_value(Duration::from_millis(50))? {
+            probes.receive(base, kind, &value);
+        }
+    }
+}
+
+/// The probes' alerts received so far.
+#[derive(Debug, Default)]
+struct ProbeArrivals {
+    seen: HashSet<u64>,
+    latencies_us: Vec<u64>,
+    duplicates: usize,
+    read_again: usize,
+}
+
+impl ProbeArrivals {
+    /// Times a received alert against `base`; a second copy of an alert counts as a duplicate.
+    fn receive(&mut self, base: Instant, kind: ProbeOutput, output: &[u8]) {
+        let Some(sent_ns) = probe_send_time(kind, output) else {
+            return;
+        };
+        if !self.seen.insert(sent_ns) {
+            self.duplicates += 1;
+            return;
+        }
+        let now = base.elapsed().as_nanos() as u64;
+        self.latencies_us.push(now.saturating_sub(sent_ns) / 1000);
+    }
+}
+
+/// The send time (ns since the run's start) a probe's output carries in its host name, or
+/// `None` for an output that is not from a probe.
+fn probe_send_time(kind: ProbeOutput, output: &[u8]) -> Option<u64> {
+    let output: serde_json::Value = serde_json::from_slice(output).ok()?;
+    let name = match kind {
+        ProbeOutput::Copy => &output["host"]["name"],
+        ProbeOutput::Alert => &output["name"],
+    };
+    name.as_str()?.strip_prefix(PROBE_PREFIX)?.parse().ok()
 }
 
 #[cfg(test)]
@@ -148,11 +213,13 @@ mod tests {
 
     #[test]
     fn probes_are_recognised_by_their_host_name() {
-        assert_eq!(
-            probe_send_time(br#"{"name":"lat-1234","cpu":{"usage":0.9},"timestamp":"x"}"#),
-            Some(1234)
-        );
-        assert_eq!(probe_send_time(br#"{"name":"bench-host-01"}"#), None);
-        assert_eq!(probe_send_time(b"not json"), None);
+        let alert = br#"{"name":"lat-1234","cpu":{"usage":0.9},"timestamp":"x"}"#;
+        assert_eq!(probe_send_time(ProbeOutput::Alert, alert), Some(1234));
+        assert_eq!(probe_send_time(ProbeOutput::Copy, alert), None);
+        let copy = br#"{"agent":{"name":"lat-1"},"host":{"name":"lat-99"}}"#;
+        assert_eq!(probe_send_time(ProbeOutput::Copy, copy), Some(99));
+        let other = br#"{"name":"bench-host-01"}"#;
+        assert_eq!(probe_send_time(ProbeOutput::Alert, other), None);
+        assert_eq!(probe_send_time(ProbeOutput::Alert, b"not json"), None);
     }
 }

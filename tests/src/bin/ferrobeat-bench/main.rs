@@ -14,6 +14,7 @@ mod latency;
 mod passthrough;
 mod process;
 mod report;
+mod send;
 mod topology_cost;
 
 use std::path::{Path, PathBuf};
@@ -27,7 +28,8 @@ use rdkafka::Offset;
 
 use crate::documents::DocumentGenerator;
 use crate::drain::OutputWatch;
-use crate::passthrough::{GROUP_PROPERTIES, PassthroughArgs};
+use crate::latency::{LatencyReport, ProbeOutput};
+use crate::passthrough::PassthroughArgs;
 use crate::report::{Figures, Throughput};
 
 /// Partitions of every bench topic (the production layout).
@@ -35,6 +37,9 @@ const PARTITIONS: i32 = 3;
 
 /// How long a child may take to drain the preloaded records.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// A drain is over, short of what was expected, when no output arrived for this long.
+const DRAIN_QUIET: Duration = Duration::from_secs(15);
 
 /// Measures the processor, the topology, the end-to-end latency and the agent; writes
 /// BENCHMARKS.md.
@@ -53,8 +58,9 @@ struct Options {
     /// Documents preloaded for the drain measurements.
     #[arg(long, default_value_t = 200_000)]
     records: usize,
-    /// Documents per second during the latency measurement.
-    #[arg(long, default_value_t = 1000)]
+    /// Documents per second during the latency measurement (200/s: a fleet of 1000 agents
+    /// sending cpu and memory every 10 s).
+    #[arg(long, default_value_t = 200)]
     latency_rate: u32,
     /// Seconds of the latency measurement.
     #[arg(long, default_value_t = 20)]
@@ -71,6 +77,15 @@ struct Options {
     /// Where to write the report.
     #[arg(long, default_value = "BENCHMARKS.md")]
     output: PathBuf,
+    /// `fetch.wait.max.ms` of both children's consumers. Tansu 0.6.0 holds every fetch for its
+    /// full max wait even when records arrive (Apache Kafka answers once `fetch.min.bytes` is
+    /// there), so librdkafka's default of 500 ms would measure Tansu, not the processor.
+    #[arg(long, default_value_t = 10)]
+    fetch_wait_ms: u32,
+    /// A further librdkafka property for both children (the processor's `[kafka.properties]`),
+    /// `KEY=VALUE`; repeatable.
+    #[arg(long, value_name = "KEY=VALUE", value_parser = parse_property)]
+    property: Vec<(String, String)>,
     /// Do not run `cargo build` for the processor and agent binaries (use what is there).
     #[arg(long)]
     no_build: bool,
@@ -152,14 +167,14 @@ fn run(options: &Options) -> anyhow::Result<()> {
         kafka.create_topic(topic, PARTITIONS)?;
     }
     let preload = Instant::now();
-    for chunk in documents.chunks(10_000) {
-        kafka.produce(&topics.input, chunk)?;
-    }
+    send::preload(&kafka.client_config(), &topics.input, &documents)?;
     let preload_rate = documents.len() as f64 / preload.elapsed().as_secs_f64();
     drop(documents);
 
+    let properties = child_properties(options);
+    let probes = options.latency_rate as usize * options.latency_seconds as usize;
     eprintln!("passthrough draining {} records…", options.records);
-    let passthrough_watch =
+    let mut passthrough_watch =
         OutputWatch::new(&kafka, &[&topics.copy], PARTITIONS, Offset::Beginning)?;
     let mut copier = Command::new(&binaries.bench)
         .args([
@@ -169,21 +184,39 @@ fn run(options: &Options) -> anyhow::Result<()> {
         ])
         .args(["--input", &topics.input, "--output", &topics.copy])
         .args(["--group", &kafka.unique_topic("bench-passthrough")])
-        .args(["--records", &options.records.to_string()])
+        .args(["--records", &(options.records + probes).to_string()])
+        .args(
+            properties
+                .iter()
+                .flat_map(|(key, value)| ["--property".to_owned(), format!("{key}={value}")]),
+        )
         .stdin(Stdio::null())
         .spawn()
         .context("starting the passthrough")?;
-    let passthrough = measure_drain(
-        &mut copier,
-        &passthrough_watch,
-        options.records,
-        options.records,
-    )
-    .context("measuring the passthrough")?;
-    process::wait_for_exit(&mut copier, Duration::from_secs(30)).context("the passthrough")?;
+    let passthrough_measured = (|| {
+        let drain = measure_drain(
+            &mut copier,
+            &mut passthrough_watch,
+            options.records,
+            options.records,
+        )?;
+        let latency = measure_latency(
+            &kafka,
+            &generator,
+            &topics,
+            &topics.copy,
+            ProbeOutput::Copy,
+            options,
+        )?;
+        Ok::<_, anyhow::Error>((drain, latency))
+    })();
+    let stopped = process::wait_for_exit(&mut copier, Duration::from_secs(30));
+    let (passthrough, passthrough_latency) =
+        passthrough_measured.context("measuring the passthrough")?;
+    stopped.context("the passthrough")?;
 
     eprintln!("processor draining {} records…", options.records);
-    let processor_watch = OutputWatch::new(
+    let mut processor_watch = OutputWatch::new(
         &kafka,
         &[&topics.cpu, &topics.memory, &topics.alert],
         PARTITIONS,
@@ -194,28 +227,24 @@ fn run(options: &Options) -> anyhow::Result<()> {
         &binaries.processor,
         &kafka,
         &topics,
+        &properties,
         scratch.path(),
         &processor_log,
     )?;
     let measured = (|| {
         let drain = measure_drain(
             &mut processor,
-            &processor_watch,
+            &mut processor_watch,
             options.records,
             expected.total(),
         )?;
-        eprintln!(
-            "end-to-end latency at {} records/s for {} s…",
-            options.latency_rate, options.latency_seconds
-        );
-        let latency = latency::measure(
+        let latency = measure_latency(
             &kafka,
             &generator,
-            &topics.input,
+            &topics,
             &topics.alert,
-            PARTITIONS,
-            options.latency_rate,
-            Duration::from_secs(options.latency_seconds),
+            ProbeOutput::Alert,
+            options,
         )?;
         let peak_rss_kb = process::footprint(processor.id())?.peak_rss_kb;
         Ok::<_, anyhow::Error>((drain, latency, peak_rss_kb))
@@ -254,6 +283,8 @@ fn run(options: &Options) -> anyhow::Result<()> {
         processor_peak_after_latency_kb,
         topology,
         latency,
+        passthrough_latency,
+        fetch_wait_ms: options.fetch_wait_ms,
         agent,
         run_seconds: started.elapsed().as_secs_f64(),
     };
@@ -265,17 +296,56 @@ fn run(options: &Options) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The librdkafka properties both children get.
+fn child_properties(options: &Options) -> Vec<(String, String)> {
+    [
+        ("session.timeout.ms", "6000".to_owned()),
+        ("heartbeat.interval.ms", "500".to_owned()),
+        ("fetch.wait.max.ms", options.fetch_wait_ms.to_string()),
+    ]
+    .into_iter()
+    .map(|(key, value)| (key.to_owned(), value))
+    .chain(options.property.iter().cloned())
+    .collect()
+}
+
+/// Probes the running child from `topics.input` to `output` at the configured rate.
+fn measure_latency(
+    kafka: &TestKafka,
+    generator: &DocumentGenerator,
+    topics: &Topics,
+    output: &str,
+    kind: ProbeOutput,
+    options: &Options,
+) -> anyhow::Result<LatencyReport> {
+    eprintln!(
+        "  end-to-end latency at {} records/s for {} s…",
+        options.latency_rate, options.latency_seconds
+    );
+    latency::measure(
+        kafka,
+        generator,
+        &topics.input,
+        (output, kind),
+        PARTITIONS,
+        options.latency_rate,
+        Duration::from_secs(options.latency_seconds),
+    )
+}
+
 /// Waits until `watch` has seen `outputs` records from `child` draining `inputs` input records,
 /// and takes the child's footprint right then.
 fn measure_drain(
     child: &mut Child,
-    watch: &OutputWatch,
+    watch: &mut OutputWatch,
     inputs: usize,
     outputs: usize,
 ) -> anyhow::Result<Throughput> {
-    let arrivals = watch.wait_for(outputs, DRAIN_TIMEOUT)?;
+    let arrivals = watch.wait_for(outputs, DRAIN_QUIET, DRAIN_TIMEOUT)?;
     let footprint = process::footprint(child.id())?;
     Ok(Throughput {
+        outputs: arrivals.records,
+        expected_outputs: outputs,
         records_per_second: arrivals.rate(inputs),
         seconds: arrivals.last.duration_since(arrivals.first).as_secs_f64(),
         cpu_seconds: footprint.cpu_seconds,
@@ -288,12 +358,13 @@ fn start_processor(
     binary: &Path,
     kafka: &TestKafka,
     topics: &Topics,
+    properties: &[(String, String)],
     scratch: &Path,
     log: &Path,
 ) -> anyhow::Result<Child> {
-    let mut properties = String::new();
-    for (key, value) in GROUP_PROPERTIES {
-        properties.push_str(&format!("\"{key}\" = \"{value}\"\n"));
+    let mut toml_properties = String::new();
+    for (key, value) in properties {
+        toml_properties.push_str(&format!("{key:?} = {value:?}\n"));
     }
     let config = format!(
         r#"[kafka]
@@ -301,7 +372,7 @@ bootstrap_servers = "{bootstrap}"
 application_id = "{group}"
 
 [kafka.properties]
-{properties}
+{toml_properties}
 [topology]
 input_topic = "{input}"
 cpu_topic = "{cpu}"
@@ -386,6 +457,16 @@ impl Binaries {
             agent: binary("ferrobeat-agent")?,
             bench,
         })
+    }
+}
+
+/// A `KEY=VALUE` command-line property.
+fn parse_property(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((key, value)) if !key.trim().is_empty() => {
+            Ok((key.trim().to_owned(), value.trim().to_owned()))
+        }
+        _ => Err(format!("expected KEY=VALUE, got {text:?}")),
     }
 }
 

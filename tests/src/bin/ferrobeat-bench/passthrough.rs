@@ -8,10 +8,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, bail};
 use rdkafka::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
-use rdkafka::types::RDKafkaErrorCode;
 
 /// Where the passthrough reads and writes.
 #[derive(Debug, clap::Args)]
@@ -31,18 +29,15 @@ pub(crate) struct PassthroughArgs {
     /// Stop after copying this many records.
     #[arg(long)]
     pub(crate) records: usize,
+    /// A librdkafka property for the consumer and the producer, `KEY=VALUE`; repeatable.
+    #[arg(long, value_name = "KEY=VALUE", value_parser = crate::parse_property)]
+    pub(crate) property: Vec<(String, String)>,
     /// Give up after this many seconds.
     #[arg(long, default_value_t = 300)]
     pub(crate) timeout_secs: u64,
 }
 
-/// The group-member settings both the processor and the passthrough use on Tansu.
-pub(crate) const GROUP_PROPERTIES: [(&str, &str); 2] = [
-    ("session.timeout.ms", "6000"),
-    ("heartbeat.interval.ms", "500"),
-];
-
-/// Copies `args.records` records from the input topic to the output topic, keyless, keeping
+/// Copies `args.records` records (then stops) from the input topic to the output topic, keyless, keeping
 /// their timestamps, and waits until every copy is acknowledged.
 pub(crate) fn run(args: &PassthroughArgs) -> anyhow::Result<()> {
     let mut consumer_config = ClientConfig::new();
@@ -59,8 +54,9 @@ pub(crate) fn run(args: &PassthroughArgs) -> anyhow::Result<()> {
         .set("acks", "all")
         .set("compression.type", "lz4")
         .set("linger.ms", "5");
-    for (key, value) in GROUP_PROPERTIES {
+    for (key, value) in &args.property {
         consumer_config.set(key, value);
+        producer_config.set(key, value);
     }
     let consumer: BaseConsumer = consumer_config.create().context("creating the consumer")?;
     let producer: BaseProducer = producer_config.create().context("creating the producer")?;
@@ -88,17 +84,8 @@ pub(crate) fn run(args: &PassthroughArgs) -> anyhow::Result<()> {
         if let Some(timestamp) = message.timestamp().to_millis() {
             record = record.timestamp(timestamp);
         }
-        loop {
-            match producer.send(record) {
-                Ok(()) => break,
-                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
-                    producer.poll(Duration::from_millis(10));
-                    record = back;
-                }
-                Err((e, _)) => bail!("producing to {}: {e}", args.output),
-            }
-        }
-        producer.poll(Duration::ZERO);
+        crate::send::send(&producer, record)
+            .with_context(|| format!("producing to {}", args.output))?;
         copied += 1;
     }
     producer

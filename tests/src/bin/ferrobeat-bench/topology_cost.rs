@@ -1,5 +1,6 @@
 //! The pure topology's cost per record on one core, against a full serde_json parse of the same
-//! documents into the schema's typed `Event`: no broker, no clients, one thread.
+//! documents into the schema's typed `Event` and a bare validation of them (`IgnoredAny`): no
+//! broker, no clients, one thread.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -19,6 +20,9 @@ pub(crate) struct TopologyCost {
     pub(crate) topology_ns: f64,
     /// `serde_json::from_slice::<ferrobeat_schema::Event>`, per record, in ns.
     pub(crate) serde_event_ns: f64,
+    /// `serde_json::from_slice::<IgnoredAny>` (validating the JSON, keeping nothing), per record,
+    /// in ns: the floor of any topology built on serde_json.
+    pub(crate) serde_validate_ns: f64,
 }
 
 /// Measures both over `documents`, each repeated for at least `per_case`.
@@ -66,7 +70,13 @@ pub(crate) fn measure(documents: &[Vec<u8>], per_case: Duration) -> anyhow::Resu
             black_box(serde_json::from_slice::<ferrobeat_schema::Event>(black_box(document)).ok());
         }
     });
+    let serde_validate_ns = per_record_ns(documents.len(), per_case, || {
+        for document in documents {
+            black_box(serde_json::from_slice::<serde::de::IgnoredAny>(black_box(document)).ok());
+        }
+    });
     Ok(TopologyCost {
+        serde_validate_ns,
         documents: documents.len(),
         mean_bytes: documents.iter().map(Vec::len).sum::<usize>() / documents.len().max(1),
         topology_ns,
