@@ -14,9 +14,20 @@ use crate::process::{footprint, terminate, threads_cpu_ns};
 /// Metricsets the agent samples in the run.
 pub(crate) const METRICSETS: &str = "cpu,memory,network,diskio";
 
+/// Where the agent sends its events in a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AgentOutput {
+    /// To the broker (production).
+    Kafka,
+    /// NDJSON on standard output, discarded: the agent without its Kafka client.
+    Stdout,
+}
+
 /// The agent's figures.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct AgentReport {
+    /// Where its events went.
+    pub(crate) output: AgentOutput,
     /// Sampling period.
     pub(crate) period: Duration,
     /// Rounds in the measured window.
@@ -27,16 +38,17 @@ pub(crate) struct AgentReport {
     pub(crate) peak_rss_kb: u64,
 }
 
-/// Runs `binary` for a warm-up plus `rounds` periods of `period`, producing to `topic`.
+/// Runs `binary` for a warm-up plus `rounds` periods of `period`, sending to `output` (`topic`
+/// on the broker, or standard output).
 pub(crate) fn measure(
     binary: &Path,
-    kafka: &TestKafka,
-    topic: &str,
+    (kafka, topic): (&TestKafka, &str),
+    output: AgentOutput,
     period: Duration,
     rounds: u32,
     scratch: &Path,
 ) -> anyhow::Result<AgentReport> {
-    let log = scratch.join("agent.log");
+    let log = scratch.join(format!("agent-{output:?}.log"));
     let mut child = Command::new(binary)
         .args([
             "run",
@@ -46,7 +58,15 @@ pub(crate) fn measure(
             topic,
         ])
         .args(["--period", &format!("{}ms", period.as_millis())])
-        .args(["--metricsets", METRICSETS, "--log", "warn", "--data-dir"])
+        .args(["--metricsets", METRICSETS, "--log", "warn"])
+        .args([
+            "--output",
+            match output {
+                AgentOutput::Kafka => "kafka",
+                AgentOutput::Stdout => "stdout",
+            },
+        ])
+        .arg("--data-dir")
         .arg(scratch.join("agent-data"))
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -61,6 +81,7 @@ pub(crate) fn measure(
         std::thread::sleep(period * rounds);
         let after = threads_cpu_ns(pid)?;
         Ok::<_, anyhow::Error>(AgentReport {
+            output,
             period,
             rounds,
             cpu_per_round_us: (after - before) as f64 / 1000.0 / f64::from(rounds),

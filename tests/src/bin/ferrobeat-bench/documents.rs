@@ -91,7 +91,7 @@ impl DocumentGenerator {
     pub(crate) fn document(&self, index: usize, host_name: &str, epoch_ms: i64) -> (Vec<u8>, bool) {
         let template = &self.templates[index % self.templates.len()];
         // Cpu templates come first in the cycle: even ones hot, odd ones cold.
-        let hot = template.kind == Kind::Cpu && index % 2 == 0;
+        let hot = template.kind == Kind::Cpu && index.is_multiple_of(2);
         let norm = if hot {
             ALERT_THRESHOLD + 0.05 + (index % 40) as f64 * 0.01
         } else {

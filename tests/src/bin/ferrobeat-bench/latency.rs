@@ -9,13 +9,16 @@ use std::collections::HashSet;
 use std::sync::atomic::AtomicUsize;
 use std::time::{Duration, Instant};
 
-use anyhow::Context as _;
+use anyhow::{Context as _, bail};
 use ferrobeat_tests::TestKafka;
 use rdkafka::Offset;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 
 use crate::documents::DocumentGenerator;
 use crate::drain::OutputWatch;
+
+/// At most this many warm-up probes (one a second) are sent until the child answers.
+pub(crate) const WARM_UP_PROBES_MAX: usize = 60;
 
 /// Host-name prefix marking a latency probe.
 const PROBE_PREFIX: &str = "lat-";
@@ -79,6 +82,7 @@ pub(crate) fn measure(
         .set("linger.ms", "0")
         .create()
         .context("creating the latency producer")?;
+    warm_up(&producer, generator, input, &mut watch)?;
     let base = Instant::now();
     let total = (f64::from(rate) * duration.as_secs_f64()) as usize;
     let interval = Duration::from_secs_f64(1.0 / f64::from(rate.max(1)));
@@ -105,6 +109,32 @@ pub(crate) fn measure(
         duplicates: probes.duplicates,
         read_again: probes.read_again,
     })
+}
+
+/// Sends a hot cpu document (not a probe) every second until the child's output for one arrives:
+/// the child has joined its group and is processing.
+fn warm_up(
+    producer: &BaseProducer,
+    generator: &DocumentGenerator,
+    input: &str,
+    watch: &mut OutputWatch,
+) -> anyhow::Result<()> {
+    for _ in 0..WARM_UP_PROBES_MAX {
+        // Index 0 of the generator's cycle is a hot cpu event: it makes an alert and a copy.
+        let (document, _) = generator.document(0, "warm-up", chrono::Utc::now().timestamp_millis());
+        crate::send::send(producer, BaseRecord::to(input).payload(&document))
+            .with_context(|| format!("producing a warm-up document to {input}"))?;
+        producer
+            .flush(Duration::from_secs(10))
+            .context("flushing a warm-up document")?;
+        let until = Instant::now() + Duration::from_secs(1);
+        while Instant::now() < until {
+            if watch.next_value(Duration::from_millis(50))?.is_some() {
+                return Ok(());
+            }
+        }
+    }
+    bail!("the child made no output for {WARM_UP_PROBES_MAX} warm-up documents, one a second")
 }
 
 /// Sends `total` probes, one every `interval` from `base`, and waits for their acknowledgements.

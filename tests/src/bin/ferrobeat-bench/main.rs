@@ -26,6 +26,7 @@ use clap::{Parser, Subcommand};
 use ferrobeat_tests::TestKafka;
 use rdkafka::Offset;
 
+use crate::agent::AgentOutput;
 use crate::documents::DocumentGenerator;
 use crate::drain::OutputWatch;
 use crate::latency::{LatencyReport, ProbeOutput};
@@ -86,6 +87,10 @@ struct Options {
     /// `KEY=VALUE`; repeatable.
     #[arg(long, value_name = "KEY=VALUE", value_parser = parse_property)]
     property: Vec<(String, String)>,
+    /// A processor `[runtime]` setting, `KEY=VALUE` with VALUE in TOML (e.g.
+    /// `max_in_flight_records=50000`); repeatable. Without it the processor runs its defaults.
+    #[arg(long, value_name = "KEY=VALUE", value_parser = parse_property)]
+    runtime: Vec<(String, String)>,
     /// Do not run `cargo build` for the processor and agent binaries (use what is there).
     #[arg(long)]
     no_build: bool,
@@ -114,6 +119,9 @@ fn main() -> ExitCode {
     }
 }
 
+/// `KEY=VALUE` settings from the command line.
+type Settings = [(String, String)];
+
 /// The topics of one measurement.
 #[derive(Debug)]
 struct Topics {
@@ -123,6 +131,79 @@ struct Topics {
     memory: String,
     alert: String,
     dead_letter: String,
+}
+
+impl Topics {
+    /// Creates a fresh set of topics named after `prefix`.
+    fn create(kafka: &TestKafka, prefix: &str) -> anyhow::Result<Topics> {
+        let name = |role: &str| kafka.unique_topic(&format!("{prefix}-{role}"));
+        let topics = Topics {
+            input: name("all"),
+            copy: name("copy"),
+            cpu: name("cpu"),
+            memory: name("memory"),
+            alert: name("alert"),
+            dead_letter: name("dlq"),
+        };
+        for topic in [
+            &topics.input,
+            &topics.copy,
+            &topics.cpu,
+            &topics.memory,
+            &topics.alert,
+            &topics.dead_letter,
+        ] {
+            kafka.create_topic(topic, PARTITIONS)?;
+        }
+        Ok(topics)
+    }
+}
+
+/// Starts the measured children.
+#[derive(Debug)]
+struct Children<'a> {
+    binaries: &'a Binaries,
+    kafka: &'a TestKafka,
+    properties: &'a [(String, String)],
+    runtime: &'a [(String, String)],
+    scratch: &'a Path,
+}
+
+impl Children<'_> {
+    /// The passthrough copying `records` records from `topics.input` to `topics.copy`.
+    fn passthrough(&self, topics: &Topics, records: usize) -> anyhow::Result<Child> {
+        Command::new(&self.binaries.bench)
+            .args([
+                "passthrough",
+                "--bootstrap-servers",
+                self.kafka.bootstrap_servers(),
+            ])
+            .args(["--input", &topics.input, "--output", &topics.copy])
+            .args(["--group", &self.kafka.unique_topic("bench-passthrough")])
+            .args(["--records", &records.to_string()])
+            .args(
+                self.properties
+                    .iter()
+                    .flat_map(|(key, value)| ["--property".to_owned(), format!("{key}={value}")]),
+            )
+            .stdin(Stdio::null())
+            .spawn()
+            .context("starting the passthrough")
+    }
+
+    /// The processor on `topics`, logging to `processor-<name>.log` (returned).
+    fn processor(&self, topics: &Topics, name: &str) -> anyhow::Result<(Child, PathBuf)> {
+        let log = self.scratch.join(format!("processor-{name}.log"));
+        let child = start_processor(
+            &self.binaries.processor,
+            self.kafka,
+            topics,
+            (self.properties, self.runtime),
+            &self.scratch.join(format!("processor-{name}.toml")),
+            &log,
+        )?;
+        Ok((child, log))
+    }
 }
 
 fn run(options: &Options) -> anyhow::Result<()> {
@@ -146,132 +227,105 @@ fn run(options: &Options) -> anyhow::Result<()> {
 
     eprintln!("starting the broker and preloading…");
     let kafka = TestKafka::start()?;
-    let topics = Topics {
-        input: kafka.unique_topic("bench-all"),
-        copy: kafka.unique_topic("bench-copy"),
-        cpu: kafka.unique_topic("bench-cpu"),
-        memory: kafka.unique_topic("bench-memory"),
-        alert: kafka.unique_topic("bench-alert"),
-        dead_letter: kafka.unique_topic("bench-dlq"),
-    };
+    // The latency runs get topics of their own: Tansu slows down on topics holding the drain.
+    let drain_topics = Topics::create(&kafka, "bench")?;
+    let latency_topics = Topics::create(&kafka, "bench-latency")?;
     let agent_topic = kafka.unique_topic("bench-agent");
-    for topic in [
-        &topics.input,
-        &topics.copy,
-        &topics.cpu,
-        &topics.memory,
-        &topics.alert,
-        &topics.dead_letter,
-        &agent_topic,
-    ] {
-        kafka.create_topic(topic, PARTITIONS)?;
-    }
+    kafka.create_topic(&agent_topic, PARTITIONS)?;
     let preload = Instant::now();
-    send::preload(&kafka.client_config(), &topics.input, &documents)?;
+    send::preload(&kafka.client_config(), &drain_topics.input, &documents)?;
     let preload_rate = documents.len() as f64 / preload.elapsed().as_secs_f64();
     drop(documents);
 
     let properties = child_properties(options);
-    let probes = options.latency_rate as usize * options.latency_seconds as usize;
+    let children = Children {
+        binaries: &binaries,
+        kafka: &kafka,
+        properties: &properties,
+        runtime: &options.runtime,
+        scratch: scratch.path(),
+    };
     eprintln!("passthrough draining {} records…", options.records);
-    let mut passthrough_watch =
-        OutputWatch::new(&kafka, &[&topics.copy], PARTITIONS, Offset::Beginning)?;
-    let mut copier = Command::new(&binaries.bench)
-        .args([
-            "passthrough",
-            "--bootstrap-servers",
-            kafka.bootstrap_servers(),
-        ])
-        .args(["--input", &topics.input, "--output", &topics.copy])
-        .args(["--group", &kafka.unique_topic("bench-passthrough")])
-        .args(["--records", &(options.records + probes).to_string()])
-        .args(
-            properties
-                .iter()
-                .flat_map(|(key, value)| ["--property".to_owned(), format!("{key}={value}")]),
-        )
-        .stdin(Stdio::null())
-        .spawn()
-        .context("starting the passthrough")?;
-    let passthrough_measured = (|| {
-        let drain = measure_drain(
-            &mut copier,
-            &mut passthrough_watch,
-            options.records,
-            options.records,
-        )?;
-        let latency = measure_latency(
-            &kafka,
-            &generator,
-            &topics,
-            &topics.copy,
-            ProbeOutput::Copy,
-            options,
-        )?;
-        Ok::<_, anyhow::Error>((drain, latency))
-    })();
+    let mut watch = OutputWatch::new(&kafka, &[&drain_topics.copy], PARTITIONS, Offset::Beginning)?;
+    let mut copier = children.passthrough(&drain_topics, options.records)?;
+    let drained = measure_drain(&mut copier, &mut watch, options.records, options.records);
     let stopped = process::wait_for_exit(&mut copier, Duration::from_secs(30));
-    let (passthrough, passthrough_latency) =
-        passthrough_measured.context("measuring the passthrough")?;
+    let passthrough = drained.context("measuring the passthrough")?;
     stopped.context("the passthrough")?;
 
     eprintln!("processor draining {} records…", options.records);
-    let mut processor_watch = OutputWatch::new(
+    let mut watch = OutputWatch::new(
         &kafka,
-        &[&topics.cpu, &topics.memory, &topics.alert],
+        &[&drain_topics.cpu, &drain_topics.memory, &drain_topics.alert],
         PARTITIONS,
         Offset::Beginning,
     )?;
-    let processor_log = scratch.path().join("processor.log");
-    let mut processor = start_processor(
-        &binaries.processor,
-        &kafka,
-        &topics,
-        &properties,
-        scratch.path(),
-        &processor_log,
-    )?;
-    let measured = (|| {
-        let drain = measure_drain(
-            &mut processor,
-            &mut processor_watch,
-            options.records,
-            expected.total(),
-        )?;
-        let latency = measure_latency(
-            &kafka,
-            &generator,
-            &topics,
-            &topics.alert,
-            ProbeOutput::Alert,
-            options,
-        )?;
-        let peak_rss_kb = process::footprint(processor.id())?.peak_rss_kb;
-        Ok::<_, anyhow::Error>((drain, latency, peak_rss_kb))
-    })();
+    let (mut processor, log) = children.processor(&drain_topics, "drain")?;
+    let drained = measure_drain(
+        &mut processor,
+        &mut watch,
+        options.records,
+        expected.total(),
+    );
     let stopped = process::terminate(&mut processor, Duration::from_secs(30));
-    let (processor_drain, latency, processor_peak_after_latency_kb) =
-        measured.with_context(|| format!("measuring the processor{}", log_tail(&processor_log)))?;
-    stopped.with_context(|| format!("stopping the processor{}", log_tail(&processor_log)))?;
+    let processor_drain =
+        drained.with_context(|| format!("measuring the processor{}", log_tail(&log)))?;
+    stopped.with_context(|| format!("stopping the processor{}", log_tail(&log)))?;
     let dead_letters = kafka
-        .read_topic(&topics.dead_letter, 0, Duration::from_secs(2))?
+        .read_topic(&drain_topics.dead_letter, 0, Duration::from_secs(2))?
         .len();
     if dead_letters > 0 {
         bail!(
             "the processor dead-lettered {dead_letters} bench records{}",
-            log_tail(&processor_log)
+            log_tail(&log)
         );
     }
 
-    eprintln!("agent footprint…");
-    let agent = agent::measure(
-        &binaries.agent,
+    let probes = options.latency_rate as usize * options.latency_seconds as usize;
+    eprintln!("passthrough latency…");
+    let mut copier = children.passthrough(&latency_topics, probes + latency::WARM_UP_PROBES_MAX)?;
+    let measured = measure_latency(
         &kafka,
-        &agent_topic,
-        Duration::from_millis(options.agent_period_ms),
-        options.agent_rounds,
-        scratch.path(),
-    )?;
+        &generator,
+        &latency_topics,
+        ProbeOutput::Copy,
+        options,
+    );
+    // It copies fewer than it was told (the warm-up is shorter than its maximum) and has no
+    // graceful shutdown: SIGTERM ends it, and its exit status says nothing.
+    process::terminate(&mut copier, Duration::from_secs(30)).ok();
+    let passthrough_latency = measured.context("measuring the passthrough's latency")?;
+
+    eprintln!("processor latency…");
+    let (mut processor, log) = children.processor(&latency_topics, "latency")?;
+    let measured = measure_latency(
+        &kafka,
+        &generator,
+        &latency_topics,
+        ProbeOutput::Alert,
+        options,
+    )
+    .and_then(|latency| Ok((latency, process::footprint(processor.id())?.peak_rss_kb)));
+    let stopped = process::terminate(&mut processor, Duration::from_secs(30));
+    let (latency, processor_peak_after_latency_kb) =
+        measured.with_context(|| format!("measuring the processor's latency{}", log_tail(&log)))?;
+    stopped.with_context(|| format!("stopping the processor{}", log_tail(&log)))?;
+
+    eprintln!("agent footprint…");
+    let agent_run = |output| {
+        agent::measure(
+            &binaries.agent,
+            (&kafka, &agent_topic),
+            output,
+            Duration::from_millis(options.agent_period_ms),
+            options.agent_rounds,
+            scratch.path(),
+        )
+    };
+    let agent = [
+        agent_run(AgentOutput::Kafka)?,
+        agent_run(AgentOutput::Stdout)?,
+    ];
 
     let figures = Figures {
         records: options.records,
@@ -290,7 +344,8 @@ fn run(options: &Options) -> anyhow::Result<()> {
     };
     let text = report::render(&figures, &report::Machine::this());
     print!("{text}");
-    std::fs::write(&options.output, &text)
+    let previous = std::fs::read_to_string(&options.output).unwrap_or_default();
+    std::fs::write(&options.output, report::keep_analysis(&text, &previous))
         .with_context(|| format!("writing {}", options.output.display()))?;
     eprintln!("wrote {}", options.output.display());
     Ok(())
@@ -309,15 +364,18 @@ fn child_properties(options: &Options) -> Vec<(String, String)> {
     .collect()
 }
 
-/// Probes the running child from `topics.input` to `output` at the configured rate.
+/// Probes the running child from `topics.input` to its output for `kind` at the configured rate.
 fn measure_latency(
     kafka: &TestKafka,
     generator: &DocumentGenerator,
     topics: &Topics,
-    output: &str,
     kind: ProbeOutput,
     options: &Options,
 ) -> anyhow::Result<LatencyReport> {
+    let output = match kind {
+        ProbeOutput::Copy => &topics.copy,
+        ProbeOutput::Alert => &topics.alert,
+    };
     eprintln!(
         "  end-to-end latency at {} records/s for {} s…",
         options.latency_rate, options.latency_seconds
@@ -347,25 +405,29 @@ fn measure_drain(
         outputs: arrivals.records,
         expected_outputs: outputs,
         records_per_second: arrivals.rate(inputs),
-        seconds: arrivals.last.duration_since(arrivals.first).as_secs_f64(),
+        seconds: arrivals.last.duration_since(arrivals.tenth).as_secs_f64(),
         cpu_seconds: footprint.cpu_seconds,
         peak_rss_kb: footprint.peak_rss_kb,
     })
 }
 
-/// Writes the processor's configuration for `topics` and starts the binary with it.
+/// Writes the processor's configuration for `topics` to `path` and starts the binary with it.
 fn start_processor(
     binary: &Path,
     kafka: &TestKafka,
     topics: &Topics,
-    properties: &[(String, String)],
-    scratch: &Path,
+    (properties, runtime): (&Settings, &Settings),
+    path: &Path,
     log: &Path,
 ) -> anyhow::Result<Child> {
     let mut toml_properties = String::new();
     for (key, value) in properties {
         toml_properties.push_str(&format!("{key:?} = {value:?}\n"));
     }
+    let runtime: String = runtime
+        .iter()
+        .map(|(key, value)| format!("{key} = {value}\n"))
+        .collect();
     let config = format!(
         r#"[kafka]
 bootstrap_servers = "{bootstrap}"
@@ -373,6 +435,8 @@ application_id = "{group}"
 
 [kafka.properties]
 {toml_properties}
+[runtime]
+{runtime}
 [topology]
 input_topic = "{input}"
 cpu_topic = "{cpu}"
@@ -392,11 +456,10 @@ dead_letter_topic = "{dead_letter}"
         threshold = documents::ALERT_THRESHOLD,
         dead_letter = topics.dead_letter,
     );
-    let path = scratch.join("processor.toml");
-    std::fs::write(&path, config).context("writing the processor configuration")?;
+    std::fs::write(path, config).context("writing the processor configuration")?;
     Command::new(binary)
         .arg("--config")
-        .arg(&path)
+        .arg(path)
         .env("RUST_LOG", "warn")
         .stdin(Stdio::null())
         .stdout(Stdio::null())

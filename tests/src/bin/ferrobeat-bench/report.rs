@@ -1,7 +1,7 @@
 //! BENCHMARKS.md: the machine, the command, every figure with its unit, ratios to its peer and
 //! each target as met or missed.
 
-use crate::agent::{AgentReport, METRICSETS};
+use crate::agent::{AgentOutput, AgentReport, METRICSETS};
 use crate::documents::ExpectedOutputs;
 use crate::latency::LatencyReport;
 use crate::topology_cost::TopologyCost;
@@ -21,9 +21,9 @@ pub(crate) struct Throughput {
     pub(crate) outputs: usize,
     /// Output records expected.
     pub(crate) expected_outputs: usize,
-    /// Input records per second from the first output to the last.
+    /// Input records per second over the last nine tenths of the outputs.
     pub(crate) records_per_second: f64,
-    /// Seconds from the first output to the last.
+    /// Seconds from the first tenth of the outputs to the last.
     pub(crate) seconds: f64,
     /// The child's CPU seconds (user + system) when the last output arrived.
     pub(crate) cpu_seconds: f64,
@@ -46,7 +46,7 @@ pub(crate) struct Figures {
     pub(crate) passthrough: Throughput,
     /// The processor.
     pub(crate) processor: Throughput,
-    /// The processor's peak RSS after the latency run too, in kB.
+    /// The processor's peak RSS in the latency run, in kB.
     pub(crate) processor_peak_after_latency_kb: u64,
     /// Pure topology against serde_json.
     pub(crate) topology: TopologyCost,
@@ -54,8 +54,8 @@ pub(crate) struct Figures {
     pub(crate) latency: LatencyReport,
     /// The same through the passthrough (produce → copy).
     pub(crate) passthrough_latency: LatencyReport,
-    /// The agent's footprint.
-    pub(crate) agent: AgentReport,
+    /// The agent's footprint: producing to the broker, then writing to standard output.
+    pub(crate) agent: [AgentReport; 2],
     /// `fetch.wait.max.ms` of the children's consumers.
     pub(crate) fetch_wait_ms: u32,
     /// Wall time of the whole run, in seconds.
@@ -108,6 +108,18 @@ fn verdict(met: bool) -> &'static str {
     if met { "met" } else { "**missed**" }
 }
 
+/// The heading of the hand-written part of BENCHMARKS.md, which a refresh keeps.
+pub(crate) const ANALYSIS_HEADING: &str = "## Analysis";
+
+/// `fresh` followed by the hand-written analysis of `previous` (from [`ANALYSIS_HEADING`] on),
+/// if it has one.
+pub(crate) fn keep_analysis(fresh: &str, previous: &str) -> String {
+    match previous.find(&format!("\n{ANALYSIS_HEADING}")) {
+        Some(start) => format!("{fresh}{}", &previous[start..]),
+        None => fresh.to_owned(),
+    }
+}
+
 /// The report as Markdown.
 pub(crate) fn render(figures: &Figures, machine: &Machine) -> String {
     let Figures {
@@ -116,7 +128,7 @@ pub(crate) fn render(figures: &Figures, machine: &Machine) -> String {
         topology,
         latency,
         passthrough_latency,
-        agent,
+        agent: [agent, agent_without_kafka],
         ..
     } = figures;
     let ratio = processor.records_per_second / passthrough.records_per_second;
@@ -135,8 +147,9 @@ pub(crate) fn render(figures: &Figures, machine: &Machine) -> String {
     line("# Benchmarks".into());
     line(String::new());
     line("Written by `cargo bench-pipeline` (the `ferrobeat-bench` binary of the `ferrobeat-tests` crate); \
-          every figure below comes from its last run. Re-run it to refresh this file; `--records N` scales \
-          the drain measurements, `--help` lists the other settings."
+          every figure above the Analysis comes from its last run. Re-run it to refresh them (the \
+          Analysis section is hand-written and kept); `--records N` scales the drain measurements, \
+          `--help` lists the other settings."
         .into());
     line(String::new());
     line(format!(
@@ -203,13 +216,15 @@ pub(crate) fn render(figures: &Figures, machine: &Machine) -> String {
     line("## Draining the preloaded topic".into());
     line(String::new());
     line("Each is a child process of the bench, reading the same preloaded topic with a consumer group of \
-          its own (`session.timeout.ms` 6000) and the same client settings; its rate is input records \
-          over the time from its first output to its last as seen by an independent consumer, CPU \
-          seconds and peak RSS (`VmHWM`) are read from `/proc/<pid>` when the last output arrives."
+          its own (`session.timeout.ms` 6000) and the same client settings; its rate is nine tenths of \
+          the input records over the time from the first tenth of its outputs to the last, as seen by \
+          an independent consumer (the first tenth holds the start-up: a child consumes while its \
+          idempotent producer gets its id, then sends a burst); CPU seconds (whole life, start-up \
+          included) and peak RSS (`VmHWM`) are read from `/proc/<pid>` when the last output arrives."
         .into());
     line(String::new());
     line(
-        "| | outputs | records/s | drain time | CPU seconds | CPU µs per record | peak RSS |"
+        "| | outputs | records/s | last 9/10 drain time | CPU seconds | CPU µs per record | peak RSS |"
             .into(),
     );
     line("|---|---|---|---|---|---|---|".into());
@@ -271,7 +286,7 @@ pub(crate) fn render(figures: &Figures, machine: &Machine) -> String {
     line("## End-to-end latency".into());
     line(String::new());
     line(format!(
-        "{} probes at {} records/s into the running child, each handed to a producer with \
+        "{} probes at {} records/s into a child started on empty topics and warmed up, each handed to a producer with \
              `linger.ms=0`, `acks=all`, timed from that moment until an independent consumer \
              (`fetch.wait.max.ms=10`) receives what it makes: the processor's alert for each hot cpu \
              probe, the passthrough's copy of each probe. Both children's consumers have \
@@ -306,26 +321,49 @@ pub(crate) fn render(figures: &Figures, machine: &Machine) -> String {
             .into());
     line(String::new());
     line(format!(
-        "Processor peak RSS after the drain and the latency run: {:.1} MiB.",
+        "Processor peak RSS in the latency run: {:.1} MiB.",
         figures.processor_peak_after_latency_kb as f64 / 1024.0
     ));
     line(String::new());
     line("## Agent".into());
     line(String::new());
     line(format!(
-        "The real `ferrobeat-agent` binary producing to the broker, sampling {METRICSETS} every {} ms: \
-         CPU time of all its threads (including the Kafka client's) over {} rounds after a warm-up, \
-         from `/proc/<pid>/task/*/schedstat`, and its peak RSS (`VmHWM`).",
+        "The real `ferrobeat-agent` binary sampling {METRICSETS} every {} ms, once producing to the \
+         broker and once writing NDJSON to standard output (discarded): CPU time of all its threads \
+         over {} rounds after a warm-up, from `/proc/<pid>/task/*/schedstat`, and its peak RSS \
+         (`VmHWM`). The collection alone is measured by `cargo bench -p ferrobeat-agent --bench \
+         sample_round`.",
         agent.period.as_millis(),
         agent.rounds
     ));
     line(String::new());
-    line("| CPU per round | peak RSS |".into());
-    line("|---|---|".into());
-    line(format!(
-        "| {:.0} µs | {:.1} MiB |",
-        agent.cpu_per_round_us,
-        agent.peak_rss_kb as f64 / 1024.0
-    ));
+    line("| output | CPU per round | peak RSS |".into());
+    line("|---|---|---|".into());
+    for run in [agent, agent_without_kafka] {
+        line(format!(
+            "| {} | {:.0} µs | {:.1} MiB |",
+            match run.output {
+                AgentOutput::Kafka => "Kafka (production)",
+                AgentOutput::Stdout => "standard output (no Kafka client)",
+            },
+            run.cpu_per_round_us,
+            run.peak_rss_kb as f64 / 1024.0
+        ));
+    }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refresh_keeps_the_hand_written_analysis_only() {
+        let previous = "# Benchmarks\nold figures\n\n## Analysis\n\nwhy\n";
+        assert_eq!(
+            keep_analysis("# Benchmarks\nnew figures\n", previous),
+            "# Benchmarks\nnew figures\n\n## Analysis\n\nwhy\n"
+        );
+        assert_eq!(keep_analysis("fresh\n", "no analysis here"), "fresh\n");
+    }
 }
