@@ -45,7 +45,7 @@ const DRAIN_QUIET: Duration = Duration::from_secs(15);
 /// Measures the processor, the topology, the end-to-end latency and the agent; writes
 /// BENCHMARKS.md.
 #[derive(Debug, Parser)]
-#[command(version, about)]
+#[command(version)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Hidden>,
