@@ -11,11 +11,14 @@
 //! * The numeric conventions shared by the agent and the tests live in [`numeric`]; the
 //!   default Kafka topic names in [`topics`].
 //!
-//! This crate knows nothing of Kafka clients, the operating system or configuration files.
+//! This crate knows nothing of Kafka clients, the operating system or configuration files,
+//! except [`intercept`]: the interceptor trait both programs call around their Kafka clients,
+//! with plain views of records and the `[[interceptors]]` entries that choose them.
 #![warn(missing_docs)]
 
 mod envelope;
 mod error;
+pub mod intercept;
 pub mod metricsets;
 pub mod numeric;
 pub mod topics;
