@@ -140,6 +140,16 @@ impl OffsetTracker {
         commits
     }
 
+    /// Records that committing `offset` of `partition` failed: unless a later commit was taken
+    /// since, the next [`CommitScope::Changed`] commit offers it again.
+    pub fn commit_failed(&mut self, partition: SourcePartition, offset: i64) {
+        if let Some(progress) = self.partitions.get_mut(&partition)
+            && progress.committed == Some(offset)
+        {
+            progress.committed = None;
+        }
+    }
+
     /// The committable offset of `partition`, if it consumed anything.
     pub fn committable(&self, partition: SourcePartition) -> Option<i64> {
         self.partitions.get(&partition)?.committable()
@@ -180,6 +190,31 @@ mod tests {
         topic: 0,
         partition: 1,
     };
+
+    #[test]
+    fn a_failed_commit_is_offered_again_unless_a_later_one_was_taken() {
+        let mut tracker = OffsetTracker::new();
+        tracker.record_consumed(P0, 4, 0, 10);
+        tracker.record_consumed(P1, 7, 0, 10);
+        assert_eq!(
+            tracker.take_commits(CommitScope::Changed),
+            vec![(P0, 5), (P1, 8)]
+        );
+        assert!(tracker.take_commits(CommitScope::Changed).is_empty());
+
+        tracker.commit_failed(P0, 5);
+        assert_eq!(tracker.take_commits(CommitScope::Changed), vec![(P0, 5)]);
+
+        // P1 moved on and its later commit was taken: the earlier failure changes nothing.
+        tracker.record_consumed(P1, 8, 0, 10);
+        assert_eq!(tracker.take_commits(CommitScope::Changed), vec![(P1, 9)]);
+        tracker.commit_failed(P1, 8);
+        assert!(tracker.take_commits(CommitScope::Changed).is_empty());
+        // A partition forgotten (revoked) in the meantime is ignored.
+        tracker.forget(P0);
+        tracker.commit_failed(P0, 5);
+        assert!(tracker.take_commits(CommitScope::Changed).is_empty());
+    }
 
     #[test]
     fn commit_waits_for_the_first_unacknowledged_record() {

@@ -117,6 +117,21 @@ pub(crate) fn count_by_topic(records: &Multiset) -> BTreeMap<String, usize> {
     counts
 }
 
+/// The records one multiset has more of than the other, both ways, for a failure message:
+/// `(missing from actual, extra in actual)`, values cut to 80 bytes.
+pub(crate) fn difference(actual: &Multiset, expected: &Multiset) -> (Vec<String>, Vec<String>) {
+    let more = |a: &Multiset, b: &Multiset| {
+        a.iter()
+            .filter(|(key, count)| b.get(*key).copied().unwrap_or(0) < **count)
+            .map(|((topic, value), _)| {
+                let value = String::from_utf8_lossy(&value[..value.len().min(80)]).into_owned();
+                format!("{topic}: {value}")
+            })
+            .collect::<Vec<_>>()
+    };
+    (more(expected, actual), more(actual, expected))
+}
+
 /// The topics the metric topology writes (dead-letter topic included).
 pub(crate) fn output_topics(config: &ProcessorConfig) -> Vec<String> {
     let topology = &config.topology;
