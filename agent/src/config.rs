@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use ferrobeat_schema::Metricset;
+use ferrobeat_schema::intercept::{InterceptorSpec, Interceptors};
 use serde::{Deserialize, Deserializer};
 
 use crate::collect::{CollectConfig, parse_duration};
@@ -51,6 +52,9 @@ pub struct AgentConfig {
     pub spool: SpoolConfig,
     /// Self-monitoring (`[monitoring]`).
     pub monitoring: MonitoringConfig,
+    /// Hooks around the Kafka producer (`[[interceptors]]`); the agent calls `on_send` and
+    /// `on_acknowledgement` only, as it consumes nothing.
+    pub interceptors: Vec<InterceptorSpec>,
 }
 
 /// Where events go.
@@ -166,6 +170,7 @@ impl Default for AgentConfig {
             kafka: KafkaConfig::default(),
             spool: SpoolConfig::default(),
             monitoring: MonitoringConfig::default(),
+            interceptors: Vec::new(),
         }
     }
 }
@@ -535,7 +540,9 @@ impl AgentConfig {
                 "must be at least 1s",
             ));
         }
-        Ok(())
+        Interceptors::from_specs(&self.interceptors)
+            .map(drop)
+            .map_err(|error| Invalid::new(error.key(), error.reason))
     }
 }
 

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use ferrobeat_schema::Event;
+use ferrobeat_schema::intercept::{InterceptorError, Interceptors};
 use tokio::sync::{mpsc, watch};
 
 use crate::collect::{CollectError, Collector, Identity, collect_once, run_sampler};
@@ -35,6 +36,9 @@ pub enum RunError {
     /// The Kafka producer could not be created.
     #[error("cannot create the Kafka producer: {0}")]
     Producer(#[from] rdkafka::error::KafkaError),
+    /// An `[[interceptors]]` entry was refused (the configuration was not validated).
+    #[error("cannot create the interceptors: {0}")]
+    Interceptors(#[from] InterceptorError),
     /// The metrics endpoint could not be bound.
     #[error("cannot serve metrics on {addr}: {source}")]
     Endpoint {
@@ -144,7 +148,14 @@ fn kafka_shipper(
         );
     }
     let key = record_key(config, identity);
-    Ok(KafkaShipper::new(&config.kafka, key, spool, metrics)?)
+    let interceptors = Interceptors::from_specs(&config.interceptors)?;
+    Ok(KafkaShipper::new(
+        &config.kafka,
+        key,
+        interceptors,
+        spool,
+        metrics,
+    )?)
 }
 
 fn record_key(config: &AgentConfig, identity: &Identity) -> Option<Vec<u8>> {

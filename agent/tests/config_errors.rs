@@ -336,3 +336,32 @@ fn missing_file_is_named() {
     .expect_err("refused");
     assert!(err.to_string().contains("/nonexistent/agent.toml"), "{err}");
 }
+
+#[test]
+fn interceptors_are_chosen_by_registered_name() {
+    let text = "[[interceptors]]\nname = \"logging\"\nlevel = \"debug\"\nsample_every = 5\n";
+    let (result, _) = load_text(text, &Overrides::default());
+    let loaded = result.expect("a logging interceptor is accepted");
+    assert_eq!(loaded.interceptors.len(), 1);
+    assert_eq!(loaded.interceptors[0].name, "logging");
+    refused(
+        "[[interceptors]]\nname = \"logging\"\n[[interceptors]]\nname = \"audit\"\n",
+        "interceptors[1].name",
+        "unknown interceptor `audit`; known: logging",
+    );
+    refused(
+        "[[interceptors]]\nname = \"logging\"\nsample_every = 0\n",
+        "interceptors[0].sample_every",
+        "must be at least 1",
+    );
+    refused(
+        "[[interceptors]]\nname = \"logging\"\nlevle = \"info\"\n",
+        "interceptors[0].levle",
+        "unknown field `levle`",
+    );
+    refused(
+        "[[interceptors]]\nlevel = \"info\"\n",
+        "interceptors[0]",
+        "missing field `name`",
+    );
+}

@@ -9,6 +9,7 @@ use ferrobeat_agent::monitor::{AgentMetrics, Count};
 use ferrobeat_agent::ship::KafkaShipper;
 use ferrobeat_agent::spool::{Spool, SpoolLimits};
 use ferrobeat_schema::Event;
+use ferrobeat_schema::intercept::Interceptors;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
 use rdkafka::mocking::MockCluster;
@@ -74,7 +75,14 @@ fn unwritable_spool_falls_back_to_memory_and_delivers_everything() {
         ..KafkaConfig::default()
     };
     let metrics = AgentMetrics::new();
-    let shipper = KafkaShipper::new(&config, None, spool, metrics.clone()).expect("shipper");
+    let shipper = KafkaShipper::new(
+        &config,
+        None,
+        Interceptors::default(),
+        spool,
+        metrics.clone(),
+    )
+    .expect("shipper");
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     let summary = runtime.block_on(async {
         let (rounds, rounds_out) = tokio::sync::mpsc::channel(8);

@@ -175,3 +175,33 @@ fn the_example_file_is_valid_and_lists_the_defaults() {
         config
     );
 }
+
+#[test]
+fn interceptors_are_chosen_by_registered_name() {
+    let text = "[[interceptors]]\nname = \"logging\"\nlevel = \"warn\"\nsample_every = 10\n";
+    let config = ProcessorConfig::parse(text, Path::new(FILE))
+        .unwrap_or_else(|error| panic!("a logging interceptor is refused: {error}"));
+    assert_eq!(config.interceptors.len(), 1);
+    assert_eq!(config.interceptors[0].name, "logging");
+    assert_eq!(config.interceptors[0].options.len(), 2);
+    assert_refused(
+        "[[interceptors]]\nname = \"audit\"\n",
+        "interceptors[0].name",
+        "unknown interceptor `audit`; known: logging",
+    );
+    assert_refused(
+        "[[interceptors]]\nname = \"logging\"\nlevel = \"loud\"\n",
+        "interceptors[0].level",
+        "unknown variant `loud`",
+    );
+    assert_refused(
+        "[[interceptors]]\nname = \"logging\"\nsample_every = 0\n",
+        "interceptors[0].sample_every",
+        "must be at least 1",
+    );
+    assert_refused(
+        "[[interceptors]]\nlevel = \"info\"\n",
+        "interceptors[0]",
+        "missing field `name`",
+    );
+}

@@ -6,6 +6,7 @@ use std::fmt;
 use std::time::Duration;
 
 use ferrobeat_schema::Event;
+use ferrobeat_schema::intercept::Interceptors;
 use rdkafka::metadata::Metadata;
 
 use super::kafka::{KafkaOutput, Pending};
@@ -77,7 +78,7 @@ async fn run_steps(
     let (output, mut deliveries) = record(
         steps,
         "settings",
-        KafkaOutput::new(config, key)
+        KafkaOutput::new(config, key, Interceptors::default())
             .map(|created| {
                 (
                     "producer created (acks=all, idempotent)".to_owned(),

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use ferrobeat_schema::intercept::{Acknowledgement, Interceptors, RecordView};
 use rdkafka::ClientConfig;
 use rdkafka::client::ClientContext;
 use rdkafka::error::KafkaError;
@@ -40,10 +41,12 @@ pub struct Delivery {
     pub result: Result<Landed, KafkaError>,
 }
 
-/// Forwards librdkafka's delivery reports (on its polling thread) to the shipper.
+/// Forwards librdkafka's delivery reports (on its polling thread) to the shipper, after the
+/// interceptors' `on_acknowledgement`.
 #[derive(Debug)]
 pub struct DeliveryForwarder {
     reports: mpsc::UnboundedSender<Delivery>,
+    interceptors: Interceptors,
 }
 
 impl ClientContext for DeliveryForwarder {}
@@ -52,6 +55,18 @@ impl ProducerContext for DeliveryForwarder {
     type DeliveryOpaque = Box<Pending>;
 
     fn delivery(&self, result: &DeliveryResult<'_>, pending: Box<Pending>) {
+        self.interceptors.on_acknowledgement(|| {
+            let (message, error) = match result {
+                Ok(message) => (message, None),
+                Err((error, message)) => (message, Some(error.to_string())),
+            };
+            Acknowledgement {
+                topic: message.topic(),
+                partition: Some(message.partition()).filter(|partition| *partition >= 0),
+                offset: Some(message.offset()).filter(|offset| *offset >= 0),
+                error,
+            }
+        });
         let result = match result {
             Ok(message) => Ok(Landed {
                 partition: message.partition(),
@@ -108,6 +123,7 @@ pub struct KafkaOutput {
     producer: ThreadedProducer<DeliveryForwarder>,
     topic: String,
     key: Option<Vec<u8>>,
+    interceptors: Interceptors,
 }
 
 impl std::fmt::Debug for KafkaOutput {
@@ -121,20 +137,26 @@ impl std::fmt::Debug for KafkaOutput {
 
 impl KafkaOutput {
     /// Creates the producer (no connection is made yet) and the channel its delivery
-    /// reports arrive on. `key` is the record key, if any.
+    /// reports arrive on. `key` is the record key, if any; `interceptors` see every send and
+    /// delivery report.
     ///
     /// # Errors
     /// librdkafka refuses the settings (an unknown or invalid `[kafka.properties]` entry).
     pub fn new(
         config: &KafkaConfig,
         key: Option<Vec<u8>>,
+        interceptors: Interceptors,
     ) -> Result<(KafkaOutput, mpsc::UnboundedReceiver<Delivery>), KafkaError> {
         let (reports, deliveries) = mpsc::unbounded_channel();
-        let producer = client_config(config).create_with_context(DeliveryForwarder { reports })?;
+        let producer = client_config(config).create_with_context(DeliveryForwarder {
+            reports,
+            interceptors: interceptors.clone(),
+        })?;
         let output = KafkaOutput {
             producer,
             topic: config.topic.clone(),
             key,
+            interceptors,
         };
         Ok((output, deliveries))
     }
@@ -145,6 +167,15 @@ impl KafkaOutput {
     /// The producer refused it at once (its queue is full, …): the error and the record's
     /// [`Pending`] are given back.
     pub fn send(&self, pending: Pending, payload: &[u8]) -> Result<(), (KafkaError, Pending)> {
+        self.interceptors.on_send(|| RecordView {
+            topic: &self.topic,
+            partition: None,
+            offset: None,
+            timestamp: None,
+            key: self.key.as_deref(),
+            value: Some(payload),
+            headers: Vec::new(),
+        });
         let mut record =
             BaseRecord::<[u8], [u8], Box<Pending>>::with_opaque_to(&self.topic, Box::new(pending))
                 .payload(payload);

@@ -23,6 +23,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ferrobeat_schema::Event;
+use ferrobeat_schema::intercept::Interceptors;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
@@ -69,6 +70,7 @@ enum Flow {
 pub struct KafkaShipper {
     config: KafkaConfig,
     key: Option<Vec<u8>>,
+    interceptors: Interceptors,
     output: KafkaOutput,
     deliveries: mpsc::UnboundedReceiver<Delivery>,
     spool: Spool,
@@ -84,20 +86,23 @@ pub struct KafkaShipper {
 }
 
 impl KafkaShipper {
-    /// A shipper producing to `config`'s topic with record key `key`, from `spool`.
+    /// A shipper producing to `config`'s topic with record key `key`, from `spool`, through
+    /// `interceptors`.
     ///
     /// # Errors
     /// The producer cannot be created from `config`.
     pub fn new(
         config: &KafkaConfig,
         key: Option<Vec<u8>>,
+        interceptors: Interceptors,
         spool: Spool,
         metrics: Arc<AgentMetrics>,
     ) -> Result<Self, rdkafka::error::KafkaError> {
-        let (output, deliveries) = KafkaOutput::new(config, key.clone())?;
+        let (output, deliveries) = KafkaOutput::new(config, key.clone(), interceptors.clone())?;
         let shipper = KafkaShipper {
             config: config.clone(),
             key,
+            interceptors,
             output,
             deliveries,
             spool,
@@ -253,7 +258,7 @@ impl KafkaShipper {
     /// session (sequence numbers, a fenced or forgotten id after a broker restart) can keep
     /// failing the retry; every report of the old one is already in.
     fn retry(&mut self) {
-        match KafkaOutput::new(&self.config, self.key.clone()) {
+        match KafkaOutput::new(&self.config, self.key.clone(), self.interceptors.clone()) {
             Ok((output, deliveries)) => {
                 let old = std::mem::replace(&mut self.output, output);
                 self.deliveries = deliveries;
