@@ -73,6 +73,71 @@ pub enum Counter {
     WorkersReplaced,
 }
 
+impl Counter {
+    /// Every counter, in the order of [`StatsSnapshot`]'s fields.
+    pub const ALL: [Counter; 11] = [
+        Counter::RecordsProcessed,
+        Counter::OutputsSent,
+        Counter::OutputsAcknowledged,
+        Counter::ProductionRetries,
+        Counter::OutputsDropped,
+        Counter::OutputsDeadLettered,
+        Counter::RecordsDeadLettered,
+        Counter::RecordsSkipped,
+        Counter::Commits,
+        Counter::FetchPauses,
+        Counter::WorkersReplaced,
+    ];
+
+    /// The name of the counter in logs: its [`StatsSnapshot`] field.
+    pub fn name(self) -> &'static str {
+        match self {
+            Counter::RecordsProcessed => "records_processed",
+            Counter::OutputsSent => "outputs_sent",
+            Counter::OutputsAcknowledged => "outputs_acknowledged",
+            Counter::ProductionRetries => "production_retries",
+            Counter::OutputsDropped => "outputs_dropped",
+            Counter::OutputsDeadLettered => "outputs_dead_lettered",
+            Counter::RecordsDeadLettered => "records_dead_lettered",
+            Counter::RecordsSkipped => "records_skipped",
+            Counter::Commits => "commits",
+            Counter::FetchPauses => "fetch_pauses",
+            Counter::WorkersReplaced => "workers_replaced",
+        }
+    }
+}
+
+impl StatsSnapshot {
+    /// The value of `counter`.
+    pub fn get(&self, counter: Counter) -> u64 {
+        match counter {
+            Counter::RecordsProcessed => self.records_processed,
+            Counter::OutputsSent => self.outputs_sent,
+            Counter::OutputsAcknowledged => self.outputs_acknowledged,
+            Counter::ProductionRetries => self.production_retries,
+            Counter::OutputsDropped => self.outputs_dropped,
+            Counter::OutputsDeadLettered => self.outputs_dead_lettered,
+            Counter::RecordsDeadLettered => self.records_dead_lettered,
+            Counter::RecordsSkipped => self.records_skipped,
+            Counter::Commits => self.commits,
+            Counter::FetchPauses => self.fetch_pauses,
+            Counter::WorkersReplaced => self.workers_replaced,
+        }
+    }
+
+    /// `name=+delta` for each counter that moved since `before`; `None` when none did.
+    pub fn changes_since(&self, before: &StatsSnapshot) -> Option<String> {
+        let moved: Vec<String> = Counter::ALL
+            .iter()
+            .filter_map(|&counter| {
+                let delta = self.get(counter).saturating_sub(before.get(counter));
+                (delta > 0).then(|| format!("{}=+{delta}", counter.name()))
+            })
+            .collect();
+        (!moved.is_empty()).then(|| moved.join(" "))
+    }
+}
+
 impl RuntimeStats {
     fn counter(&self, counter: Counter) -> &AtomicU64 {
         match counter {
@@ -110,6 +175,29 @@ impl RuntimeStats {
             commits: read(Counter::Commits),
             fetch_pauses: read(Counter::FetchPauses),
             workers_replaced: read(Counter::WorkersReplaced),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn changes_list_only_the_counters_that_moved() {
+        let stats = RuntimeStats::default();
+        let before = stats.snapshot();
+        assert_eq!(stats.snapshot().changes_since(&before), None);
+        stats.add(Counter::RecordsProcessed, 5);
+        stats.add(Counter::Commits, 2);
+        let after = stats.snapshot();
+        assert_eq!(
+            after.changes_since(&before).as_deref(),
+            Some("records_processed=+5 commits=+2")
+        );
+        assert_eq!(after.changes_since(&after), None);
+        for counter in Counter::ALL {
+            assert_eq!(after.get(counter), stats.snapshot().get(counter));
         }
     }
 }

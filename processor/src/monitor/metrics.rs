@@ -1,0 +1,527 @@
+//! The runtime's Prometheus series (Kafka Streams' thread-, topic-, task- and client-level
+//! metrics), and the pre-resolved handles a worker updates on its hot path.
+//!
+//! A worker resolves its labelled handles once ([`RuntimeMetrics::worker`]); per record it only
+//! adds to atomics and observes histograms it already holds (no label lookup, no allocation),
+//! except at the `debug` level, whose per-task counters cost one hash lookup per record.
+//! Totals the runtime already counts ([`RuntimeStats`]) are read at scrape time, not counted
+//! twice.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::metrics::MetricType;
+use prometheus_client::metrics::counter::{ConstCounter, Counter};
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+use rdkafka::statistics::Statistics;
+
+use super::MetricsLevel;
+use crate::runtime::ClientState;
+use crate::runtime::stats::{Counter as StatsCounter, RuntimeStats};
+
+type Labels<const N: usize> = [(&'static str, String); N];
+type HistogramFamily<const N: usize> = Family<Labels<N>, Histogram, fn() -> Histogram>;
+
+/// Buckets for in-process latencies: 10 µs to about 2.6 s.
+fn latency_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(0.000_01, 4.0, 10))
+}
+
+/// Buckets for end-to-end latencies: 1 ms to about 70 min.
+fn end_to_end_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(0.001, 4.0, 12))
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Milliseconds since the Unix epoch, as Kafka timestamps count.
+fn now_millis() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |since| {
+            i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
+        })
+}
+
+/// The metric families of one client, shared by its workers and its endpoint.
+#[derive(Debug)]
+pub struct RuntimeMetrics {
+    level: MetricsLevel,
+    poll_latency: HistogramFamily<1>,
+    process_latency: HistogramFamily<1>,
+    commit_latency: HistogramFamily<1>,
+    rebalances: Family<Labels<1>, Counter>,
+    assigned_partitions: Family<Labels<1>, Gauge>,
+    consumed: Family<Labels<1>, Counter>,
+    produced: Family<Labels<1>, Counter>,
+    end_to_end_latency: HistogramFamily<2>,
+    task_processed: Family<Labels<2>, Counter>,
+    consumer_lag: Family<Labels<2>, Gauge>,
+    state: Family<Labels<1>, Gauge>,
+    stats: Arc<RuntimeStats>,
+    /// The partitions each worker holds, by worker name, as `topic-partition`.
+    assignments: Mutex<BTreeMap<String, Vec<String>>>,
+    ever_running: AtomicBool,
+}
+
+impl RuntimeMetrics {
+    /// Families at `level`, reading the totals of `stats` at scrape time; the client is CREATED.
+    pub fn new(level: MetricsLevel, stats: Arc<RuntimeStats>) -> Self {
+        let metrics = RuntimeMetrics {
+            level,
+            poll_latency: Family::new_with_constructor(latency_histogram),
+            process_latency: Family::new_with_constructor(latency_histogram),
+            commit_latency: Family::new_with_constructor(latency_histogram),
+            rebalances: Family::default(),
+            assigned_partitions: Family::default(),
+            consumed: Family::default(),
+            produced: Family::default(),
+            end_to_end_latency: Family::new_with_constructor(end_to_end_histogram),
+            task_processed: Family::default(),
+            consumer_lag: Family::default(),
+            state: Family::default(),
+            stats,
+            assignments: Mutex::new(BTreeMap::new()),
+            ever_running: AtomicBool::new(false),
+        };
+        metrics.state_changed(ClientState::Created);
+        metrics
+    }
+
+    /// Registers every family, and the runtime's totals, in `registry`.
+    pub fn register(&self, registry: &mut Registry) {
+        let histograms = [
+            (
+                "poll_latency_seconds",
+                "Time in the consumer's poll, per worker thread (count: polls)",
+                &self.poll_latency,
+            ),
+            (
+                "process_latency_seconds",
+                "Time to process one record, per worker thread (count: records processed)",
+                &self.process_latency,
+            ),
+            (
+                "commit_latency_seconds",
+                "Time to request an offset commit, per worker thread (count: commits)",
+                &self.commit_latency,
+            ),
+        ];
+        for (name, help, family) in histograms {
+            registry.register(name, help, family.clone());
+        }
+        registry.register(
+            "rebalances",
+            "Partition assignments received, per worker thread",
+            self.rebalances.clone(),
+        );
+        registry.register(
+            "assigned_partitions",
+            "Partitions assigned, per worker thread",
+            self.assigned_partitions.clone(),
+        );
+        registry.register(
+            "records_consumed",
+            "Records consumed, per source topic",
+            self.consumed.clone(),
+        );
+        registry.register(
+            "records_produced",
+            "Records handed to the producer, per sink topic (re-sends not counted)",
+            self.produced.clone(),
+        );
+        registry.register(
+            "record_e2e_latency_seconds",
+            "Wall-clock time minus the record's timestamp, at source and sink nodes",
+            self.end_to_end_latency.clone(),
+        );
+        registry.register(
+            "consumer_lag_records",
+            "High watermark minus committed offset, per assigned partition (librdkafka statistics)",
+            self.consumer_lag.clone(),
+        );
+        registry.register(
+            "client_state",
+            "1 for the client's current state (Kafka Streams' states), 0 for the others",
+            self.state.clone(),
+        );
+        if self.level == MetricsLevel::Debug {
+            registry.register(
+                "task_records_processed",
+                "Records processed, per task (source partition); debug level",
+                self.task_processed.clone(),
+            );
+        }
+        registry.register_collector(Box::new(TotalsCollector(Arc::clone(&self.stats))));
+    }
+
+    /// Records a state transition: the `client_state` gauges, and whether it was ever RUNNING.
+    pub fn state_changed(&self, new: ClientState) {
+        for state in ClientState::ALL {
+            self.state
+                .get_or_create(&[("state", state.name().to_owned())])
+                .set(i64::from(state == new));
+        }
+        if new == ClientState::Running {
+            self.ever_running.store(true, Ordering::Release);
+        }
+    }
+
+    /// Whether the client has reached RUNNING at least once.
+    pub fn ever_running(&self) -> bool {
+        self.ever_running.load(Ordering::Acquire)
+    }
+
+    /// Every assigned partition, as `topic-partition`, sorted.
+    pub fn assigned_partitions(&self) -> Vec<String> {
+        let mut partitions: Vec<String> = lock(&self.assignments)
+            .values()
+            .flatten()
+            .cloned()
+            .collect();
+        partitions.sort();
+        partitions
+    }
+
+    /// The handles of worker thread `thread`, reading `sources` (indexed as the runtime's
+    /// source topics) and writing `sinks`.
+    pub fn worker(
+        self: &Arc<Self>,
+        thread: &str,
+        sources: &[String],
+        sinks: &[&str],
+    ) -> WorkerMetrics {
+        let thread_label = [("thread", thread.to_owned())];
+        let topic =
+            |family: &Family<Labels<1>, Counter>, node: &'static str, topic: &str| TopicHandles {
+                topic: topic.to_owned(),
+                records: family.get_or_create_owned(&[("topic", topic.to_owned())]),
+                end_to_end_latency: self
+                    .end_to_end_latency
+                    .get_or_create_owned(&[("node", node.to_owned()), ("topic", topic.to_owned())]),
+            };
+        WorkerMetrics {
+            runtime: Arc::clone(self),
+            thread: thread.to_owned(),
+            poll_latency: self.poll_latency.get_or_create_owned(&thread_label),
+            process_latency: self.process_latency.get_or_create_owned(&thread_label),
+            commit_latency: self.commit_latency.get_or_create_owned(&thread_label),
+            rebalances: self.rebalances.get_or_create_owned(&thread_label),
+            assigned: self.assigned_partitions.get_or_create_owned(&thread_label),
+            sources: sources
+                .iter()
+                .map(|source| topic(&self.consumed, "source", source))
+                .collect(),
+            sinks: sinks
+                .iter()
+                .map(|sink| topic(&self.produced, "sink", sink))
+                .collect(),
+            tasks: HashMap::new(),
+            lagging: Vec::new(),
+        }
+    }
+}
+
+/// The counters and histograms of one source or sink topic.
+#[derive(Debug)]
+struct TopicHandles {
+    topic: String,
+    records: Counter,
+    end_to_end_latency: Histogram,
+}
+
+impl TopicHandles {
+    fn record(&self, timestamp_ms: i64, now_ms: i64) {
+        self.records.inc();
+        if timestamp_ms >= 0 {
+            let age_ms = now_ms.saturating_sub(timestamp_ms).max(0);
+            self.end_to_end_latency.observe(age_ms as f64 / 1000.0);
+        }
+    }
+}
+
+/// One worker thread's handles: everything it updates per record, resolved in advance.
+#[derive(Debug)]
+pub struct WorkerMetrics {
+    runtime: Arc<RuntimeMetrics>,
+    thread: String,
+    poll_latency: Histogram,
+    process_latency: Histogram,
+    commit_latency: Histogram,
+    rebalances: Counter,
+    assigned: Gauge,
+    sources: Vec<TopicHandles>,
+    sinks: Vec<TopicHandles>,
+    /// Debug level only: per source partition (topic index, partition).
+    tasks: HashMap<(usize, i32), Counter>,
+    /// The partitions whose lag this worker reported last.
+    lagging: Vec<Labels<2>>,
+}
+
+/// The wall clock of one processed record, to time its sinks against.
+#[derive(Debug, Clone, Copy)]
+pub struct RecordClock(i64);
+
+impl WorkerMetrics {
+    /// One consumer poll took `elapsed`.
+    pub fn polled(&self, elapsed: Duration) {
+        self.poll_latency.observe(elapsed.as_secs_f64());
+    }
+
+    /// One commit request took `elapsed`.
+    pub fn committed(&self, elapsed: Duration) {
+        self.commit_latency.observe(elapsed.as_secs_f64());
+    }
+
+    /// A record of source topic `topic` (its index among the runtime's sources) and `partition`,
+    /// stamped `timestamp_ms`, was consumed.
+    pub fn consumed(&mut self, topic: usize, partition: i32, timestamp_ms: i64) -> RecordClock {
+        let now = now_millis();
+        if let Some(source) = self.sources.get(topic) {
+            source.record(timestamp_ms, now);
+            if self.runtime.level == MetricsLevel::Debug {
+                let runtime = &self.runtime;
+                self.tasks
+                    .entry((topic, partition))
+                    .or_insert_with(|| {
+                        runtime.task_processed.get_or_create_owned(&[
+                            ("topic", source.topic.clone()),
+                            ("partition", partition.to_string()),
+                        ])
+                    })
+                    .inc();
+            }
+        }
+        RecordClock(now)
+    }
+
+    /// Processing the record took `elapsed`.
+    pub fn processed(&self, elapsed: Duration) {
+        self.process_latency.observe(elapsed.as_secs_f64());
+    }
+
+    /// An output stamped `timestamp_ms` was handed to the producer for `topic`.
+    pub fn produced(&mut self, topic: &str, timestamp_ms: i64, clock: RecordClock) {
+        if let Some(sink) = self.sinks.iter().find(|sink| sink.topic == topic) {
+            sink.record(timestamp_ms, clock.0);
+            return;
+        }
+        // A topic the topology does not name (the dead-letter topic): resolved once.
+        let runtime = Arc::clone(&self.runtime);
+        let handles = TopicHandles {
+            topic: topic.to_owned(),
+            records: runtime
+                .produced
+                .get_or_create_owned(&[("topic", topic.to_owned())]),
+            end_to_end_latency: runtime
+                .end_to_end_latency
+                .get_or_create_owned(&[("node", "sink".to_owned()), ("topic", topic.to_owned())]),
+        };
+        handles.record(timestamp_ms, clock.0);
+        self.sinks.push(handles);
+    }
+
+    /// The worker now holds `partitions` (`topic-partition`); `rebalance` counts an assignment.
+    pub fn assigned(&self, partitions: Vec<String>, rebalance: bool) {
+        if rebalance {
+            self.rebalances.inc();
+        }
+        self.assigned
+            .set(i64::try_from(partitions.len()).unwrap_or(i64::MAX));
+        lock(&self.runtime.assignments).insert(self.thread.clone(), partitions);
+    }
+
+    /// Sets the lag gauges from the consumer's statistics, and removes those of partitions it
+    /// no longer reports.
+    pub fn update_lag(&mut self, statistics: &Statistics) {
+        let mut reported = Vec::new();
+        for (topic, partitions) in &statistics.topics {
+            for partition in partitions.partitions.values() {
+                if partition.partition < 0 || !partition.desired || partition.consumer_lag < 0 {
+                    continue;
+                }
+                let labels = [
+                    ("topic", topic.clone()),
+                    ("partition", partition.partition.to_string()),
+                ];
+                self.runtime
+                    .consumer_lag
+                    .get_or_create(&labels)
+                    .set(partition.consumer_lag);
+                reported.push(labels);
+            }
+        }
+        for gone in self.lagging.iter().filter(|old| !reported.contains(old)) {
+            self.runtime.consumer_lag.remove(gone);
+        }
+        self.lagging = reported;
+    }
+}
+
+impl Drop for WorkerMetrics {
+    fn drop(&mut self) {
+        self.assigned.set(0);
+        lock(&self.runtime.assignments).remove(&self.thread);
+        for gone in &self.lagging {
+            self.runtime.consumer_lag.remove(gone);
+        }
+    }
+}
+
+/// Exposes the totals of [`RuntimeStats`] at scrape time.
+#[derive(Debug)]
+struct TotalsCollector(Arc<RuntimeStats>);
+
+impl Collector for TotalsCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
+        let totals = self.0.snapshot();
+        let plain = [
+            (
+                "records_processed",
+                "Input records the topology was run on",
+                StatsCounter::RecordsProcessed,
+            ),
+            (
+                "outputs_acknowledged",
+                "Output records the brokers acknowledged",
+                StatsCounter::OutputsAcknowledged,
+            ),
+            (
+                "production_retries",
+                "Re-sends after a retriable delivery error",
+                StatsCounter::ProductionRetries,
+            ),
+            ("commits", "Offset commits requested", StatsCounter::Commits),
+            (
+                "fetch_pauses",
+                "Times fetching paused because too much was in flight",
+                StatsCounter::FetchPauses,
+            ),
+            (
+                "workers_replaced",
+                "Failed worker threads replaced",
+                StatsCounter::WorkersReplaced,
+            ),
+        ];
+        for (name, help, counter) in plain {
+            let metric = encoder.encode_descriptor(name, help, None, MetricType::Counter)?;
+            ConstCounter::new(totals.get(counter)).encode(metric)?;
+        }
+        // reason: `record-failed` (the topology failed on an input record) or `delivery-failed`
+        // (an output could not be produced).
+        let by_reason = [
+            (
+                "records_dropped",
+                "Records given up on, by reason (skipped inputs, undeliverable outputs)",
+                StatsCounter::RecordsSkipped,
+                StatsCounter::OutputsDropped,
+            ),
+            (
+                "records_dead_lettered",
+                "Records sent to the dead-letter topic, by reason",
+                StatsCounter::RecordsDeadLettered,
+                StatsCounter::OutputsDeadLettered,
+            ),
+        ];
+        for (name, help, record_failed, delivery_failed) in by_reason {
+            let mut metric = encoder.encode_descriptor(name, help, None, MetricType::Counter)?;
+            for (reason, counter) in [
+                ("record-failed", record_failed),
+                ("delivery-failed", delivery_failed),
+            ] {
+                let labels = [("reason", reason)];
+                ConstCounter::new(totals.get(counter)).encode(metric.encode_family(&labels)?)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(metrics: &RuntimeMetrics) -> String {
+        let mut registry = Registry::with_prefix("ferrobeat_processor");
+        metrics.register(&mut registry);
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &registry).expect("encode");
+        text
+    }
+
+    #[test]
+    fn worker_handles_feed_the_families() {
+        let stats = Arc::new(RuntimeStats::default());
+        let metrics = Arc::new(RuntimeMetrics::new(MetricsLevel::Info, Arc::clone(&stats)));
+        let mut worker = metrics.worker("app-1-StreamThread-1", &["in".to_owned()], &["out"]);
+        worker.assigned(vec!["in-0".to_owned(), "in-1".to_owned()], true);
+        let clock = worker.consumed(0, 1, now_millis() - 2_000);
+        worker.processed(Duration::from_micros(30));
+        worker.produced("out", now_millis() - 2_000, clock);
+        worker.produced("dlq", -1, clock);
+        stats.add(StatsCounter::RecordsSkipped, 3);
+        metrics.state_changed(ClientState::Running);
+
+        let text = text(&metrics);
+        for expected in [
+            "ferrobeat_processor_records_consumed_total{topic=\"in\"} 1",
+            "ferrobeat_processor_records_produced_total{topic=\"out\"} 1",
+            "ferrobeat_processor_records_produced_total{topic=\"dlq\"} 1",
+            "ferrobeat_processor_process_latency_seconds_count{thread=\"app-1-StreamThread-1\"} 1",
+            "ferrobeat_processor_record_e2e_latency_seconds_count{node=\"source\",topic=\"in\"} 1",
+            "ferrobeat_processor_record_e2e_latency_seconds_count{node=\"sink\",topic=\"out\"} 1",
+            "ferrobeat_processor_assigned_partitions{thread=\"app-1-StreamThread-1\"} 2",
+            "ferrobeat_processor_rebalances_total{thread=\"app-1-StreamThread-1\"} 1",
+            "ferrobeat_processor_client_state{state=\"RUNNING\"} 1",
+            "ferrobeat_processor_client_state{state=\"CREATED\"} 0",
+            "ferrobeat_processor_records_dropped_total{reason=\"record-failed\"} 3",
+        ] {
+            assert!(text.contains(expected), "missing {expected} in\n{text}");
+        }
+        // The e2e latency of a record stamped 2 s ago lands between 1.024 s and 4.096 s.
+        let source_bucket = |le: &str| {
+            format!("record_e2e_latency_seconds_bucket{{le=\"{le}\",node=\"source\",topic=\"in\"}}")
+        };
+        assert!(
+            text.contains(&format!("{} 0", source_bucket("1.024"))),
+            "{text}"
+        );
+        assert!(
+            text.contains(&format!("{} 1", source_bucket("4.096"))),
+            "{text}"
+        );
+        assert!(!text.contains("task_records_processed"), "{text}");
+        assert_eq!(metrics.assigned_partitions(), ["in-0", "in-1"]);
+        assert!(metrics.ever_running());
+        drop(worker);
+        assert!(metrics.assigned_partitions().is_empty());
+    }
+
+    #[test]
+    fn debug_level_adds_per_task_counts() {
+        let metrics = Arc::new(RuntimeMetrics::new(
+            MetricsLevel::Debug,
+            Arc::new(RuntimeStats::default()),
+        ));
+        let mut worker = metrics.worker("t", &["in".to_owned()], &[]);
+        for _ in 0..3 {
+            worker.consumed(0, 2, -1);
+        }
+        let text = text(&metrics);
+        assert!(
+            text.contains(
+                "ferrobeat_processor_task_records_processed_total{topic=\"in\",partition=\"2\"} 3"
+            ),
+            "{text}"
+        );
+    }
+}

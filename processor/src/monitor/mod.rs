@@ -1,0 +1,165 @@
+//! Operating the processor: Prometheus series ([`metrics`]), the `/metrics`, `/health` and
+//! `/ready` endpoint ([`endpoint`]), and logging ([`logging`]).
+//!
+//! The series mirror Kafka Streams' metric levels: `info` (the default) has the thread-level
+//! poll/process/commit counts and latencies, records consumed and produced per topic, dropped
+//! and dead-lettered records by reason, end-to-end latency at sources and sinks, the client
+//! state, assigned partitions, consumer lag per partition and rebalances; `debug` adds records
+//! processed per task (source partition).
+
+pub mod endpoint;
+pub mod logging;
+pub mod metrics;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use prometheus_client::registry::Registry;
+use serde::Deserialize;
+
+use crate::runtime::{ClientState, StreamsRuntime};
+
+/// `[monitoring]`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MonitoringConfig {
+    /// Where to serve `/metrics`, `/health` and `/ready`; off when absent. Loopback
+    /// (`127.0.0.1:9464`) keeps it on the host; any other address is an explicit choice.
+    pub metrics_addr: Option<SocketAddr>,
+    /// Which series to record, as Kafka Streams' `metrics.recording.level`.
+    pub level: MetricsLevel,
+    /// How often each consumer reports its statistics (consumer lag), in milliseconds.
+    pub statistics_interval_ms: u64,
+}
+
+impl Default for MonitoringConfig {
+    fn default() -> Self {
+        MonitoringConfig {
+            metrics_addr: None,
+            level: MetricsLevel::Info,
+            statistics_interval_ms: 5_000,
+        }
+    }
+}
+
+/// Kafka Streams' metric recording levels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MetricsLevel {
+    /// Thread, topic and client series.
+    #[default]
+    Info,
+    /// Also per-task series (one hash lookup per record more).
+    Debug,
+}
+
+/// The Prometheus registry of one process, over one client.
+#[derive(Debug)]
+pub struct Monitor {
+    registry: Registry,
+    runtime: Arc<StreamsRuntime>,
+}
+
+/// An HTTP answer: status, content type, body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    /// HTTP status code.
+    pub status: u16,
+    /// `Content-Type`.
+    pub content_type: &'static str,
+    /// The body.
+    pub body: String,
+}
+
+const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+impl Monitor {
+    /// A registry (prefix `ferrobeat_processor`) holding `runtime`'s series.
+    pub fn new(runtime: Arc<StreamsRuntime>) -> Self {
+        let mut registry = Registry::with_prefix("ferrobeat_processor");
+        runtime.metrics().register(&mut registry);
+        Monitor { registry, runtime }
+    }
+
+    /// The OpenMetrics text of every series.
+    pub fn metrics_text(&self) -> String {
+        let mut text = String::new();
+        // Writing into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut text, &self.registry);
+        text
+    }
+
+    /// The answer to `GET path`.
+    pub fn answer(&self, path: &str) -> Reply {
+        let metrics = self.runtime.metrics();
+        match path {
+            "/metrics" => Reply {
+                status: 200,
+                content_type: OPENMETRICS,
+                body: self.metrics_text(),
+            },
+            "/health" => health(self.runtime.state(), &metrics.assigned_partitions()),
+            "/ready" => ready(self.runtime.state(), metrics.ever_running()),
+            _ => Reply {
+                status: 404,
+                content_type: "text/plain",
+                body: "try /metrics, /health or /ready\n".to_owned(),
+            },
+        }
+    }
+}
+
+/// `/health`: 200 while RUNNING, 503 otherwise; the body names the state and the partitions.
+pub fn health(state: ClientState, partitions: &[String]) -> Reply {
+    let body = serde_json::json!({
+        "state": state.name(),
+        "assigned_partitions": partitions,
+    });
+    Reply {
+        status: if state == ClientState::Running {
+            200
+        } else {
+            503
+        },
+        content_type: "application/json",
+        body: format!("{body}\n"),
+    }
+}
+
+/// `/ready`: 200 once the client has been RUNNING and while it is not shutting down.
+pub fn ready(state: ClientState, ever_running: bool) -> Reply {
+    let ready = ever_running && state.is_running_or_rebalancing();
+    Reply {
+        status: if ready { 200 } else { 503 },
+        content_type: "text/plain",
+        body: format!("{}\n", if ready { "ready" } else { "not ready" }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn health_is_ok_only_while_running() {
+        let running = health(ClientState::Running, &["metric.all-0".to_owned()]);
+        assert_eq!(running.status, 200);
+        let body: serde_json::Value = serde_json::from_str(&running.body).expect("json");
+        assert_eq!(body["state"], "RUNNING");
+        assert_eq!(body["assigned_partitions"][0], "metric.all-0");
+        for state in ClientState::ALL {
+            if state != ClientState::Running {
+                assert_eq!(health(state, &[]).status, 503, "{state}");
+            }
+        }
+    }
+
+    #[test]
+    fn ready_after_the_first_running_until_shutdown() {
+        assert_eq!(ready(ClientState::Rebalancing, false).status, 503);
+        assert_eq!(ready(ClientState::Running, true).status, 200);
+        assert_eq!(ready(ClientState::Rebalancing, true).status, 200);
+        assert_eq!(ready(ClientState::PendingShutdown, true).status, 503);
+        assert_eq!(ready(ClientState::Error, true).status, 503);
+    }
+}
