@@ -1,5 +1,5 @@
 //! The ferrobeat-processor binary: `run` (the default) processes until SIGTERM or Ctrl-C;
-//! `describe` prints the topology without touching a broker.
+//! `describe` prints the topology without touching a broker; `lag` shows the group's lag.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -10,6 +10,7 @@ use anyhow::Context as _;
 use clap::builder::NonEmptyStringValueParser;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use ferrobeat_processor::config::{MAX_THREADS, ProcessorConfig};
+use ferrobeat_processor::lag;
 use ferrobeat_processor::metric_topology::metric_topology;
 use ferrobeat_processor::runtime::{ClientState, StreamsRuntime};
 
@@ -30,6 +31,9 @@ enum Command {
     Run(RunArgs),
     /// Print the topology (no broker needed).
     Describe(DescribeArgs),
+    /// Show the group's lag per input partition with a Burrow-style status; exits 0 when the
+    /// group is OK, 1 when it is WARN or ERR, 2 when the brokers cannot be queried.
+    Lag(LagArgs),
 }
 
 #[derive(Debug, Args)]
@@ -72,6 +76,54 @@ struct DescribeArgs {
     format: DescribeFormat,
 }
 
+#[derive(Debug, Args)]
+struct LagArgs {
+    #[command(flatten)]
+    config: ConfigArg,
+    /// Bootstrap brokers, `host:port,...` (overrides `kafka.bootstrap_servers`).
+    #[arg(long, value_name = "LIST", value_parser = NonEmptyStringValueParser::new())]
+    bootstrap_servers: Option<String>,
+    /// Application id, the consumer group (overrides `kafka.application_id`).
+    #[arg(long, value_name = "ID", value_parser = NonEmptyStringValueParser::new())]
+    application_id: Option<String>,
+    /// Refresh every SECS seconds (default 5) over a sliding window until interrupted.
+    #[arg(
+        long,
+        value_name = "SECS",
+        num_args = 0..=1,
+        default_missing_value = "5",
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    watch: Option<u64>,
+    /// Print one JSON document per refresh instead of the table.
+    #[arg(long)]
+    json: bool,
+    /// Seconds between two observations of a one-shot run.
+    #[arg(
+        long,
+        value_name = "SECS",
+        default_value_t = 1,
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    interval: u64,
+    /// Observations of a one-shot run; statuses need at least two to see a trend.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 3,
+        value_parser = clap::value_parser!(u64).range(1..=100)
+    )]
+    samples: u64,
+    /// Bound of each request to the brokers, in seconds.
+    #[arg(
+        long,
+        value_name = "SECS",
+        default_value_t = 10,
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    timeout: u64,
+}
+
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum DescribeFormat {
     /// Kafka Streams' `Topology.describe()` text.
@@ -92,6 +144,7 @@ fn main() -> ExitCode {
         .init();
     let result = match cli.command {
         Some(Command::Describe(args)) => describe(&args),
+        Some(Command::Lag(args)) => lag(&args),
         Some(Command::Run(args)) => run(&args),
         None => run(&cli.run),
     };
@@ -113,6 +166,35 @@ fn describe(args: &DescribeArgs) -> anyhow::Result<ExitCode> {
         DescribeFormat::Mermaid => print!("{}", description.to_mermaid()),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn lag(args: &LagArgs) -> anyhow::Result<ExitCode> {
+    let mut config = args.config.load()?;
+    if let Some(servers) = &args.bootstrap_servers {
+        config.kafka.bootstrap_servers.clone_from(servers);
+    }
+    if let Some(id) = &args.application_id {
+        config.kafka.application_id.clone_from(id);
+    }
+    let topology = metric_topology(&config.topology);
+    let topics = topology
+        .source_topics()
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
+    let query =
+        lag::query::LagQuery::new(&config.kafka, topics, Duration::from_secs(args.timeout))?;
+    let options = lag::LagOptions {
+        samples: usize::try_from(args.samples).unwrap_or(usize::MAX),
+        interval: Duration::from_secs(args.interval),
+        watch: args.watch.map(Duration::from_secs),
+        json: args.json,
+    };
+    let status = lag::run(&query, &options, &mut std::io::stdout().lock())?;
+    Ok(match status {
+        lag::status::GroupStatus::Ok => ExitCode::SUCCESS,
+        lag::status::GroupStatus::Warn | lag::status::GroupStatus::Err => ExitCode::FAILURE,
+    })
 }
 
 fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
