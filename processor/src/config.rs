@@ -11,6 +11,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use ferrobeat_schema::intercept::{InterceptorSpec, Interceptors};
+
 use crate::errors::ErrorHandlingConfig;
 use crate::metric_topology::MetricTopologyConfig;
 
@@ -30,6 +32,9 @@ pub struct ProcessorConfig {
     /// `[errors]`: what to do with a record the topology cannot process.
     #[serde(default)]
     pub errors: ErrorHandlingConfig,
+    /// `[[interceptors]]`: hooks around the consumers and producers, by registered name.
+    #[serde(default)]
+    pub interceptors: Vec<InterceptorSpec>,
 }
 
 /// `[kafka]`.
@@ -360,7 +365,10 @@ impl ProcessorConfig {
         })?;
         self.errors.validate().map_err(|error| {
             ConfigError::invalid(file, format!("errors.{}", error.key), error.reason)
-        })
+        })?;
+        Interceptors::from_specs(&self.interceptors)
+            .map(drop)
+            .map_err(|error| ConfigError::invalid(file, error.key(), error.reason))
     }
 }
 

@@ -37,6 +37,8 @@ pub use state::{ClientState, IllegalTransition, StateListener, StateMachine};
 pub use stats::{RuntimeStats, StatsSnapshot};
 pub use worker::WorkerError;
 
+use ferrobeat_schema::intercept::Interceptors;
+
 use crate::config::{KafkaConfig, ProcessorConfig, RuntimeConfig, UncaughtErrorPolicy};
 use crate::errors::ErrorHandlingConfig;
 use crate::topology::Topology;
@@ -51,6 +53,8 @@ struct Shared {
     runtime: RuntimeConfig,
     errors: ErrorHandlingConfig,
     stats: RuntimeStats,
+    /// The `[[interceptors]]` chain, empty unless configured.
+    interceptors: Interceptors,
     state: StateMachine,
     shutdown: AtomicBool,
     /// Live workers and whether each currently holds an assignment.
@@ -130,9 +134,14 @@ impl std::fmt::Debug for StreamsRuntime {
 }
 
 impl StreamsRuntime {
-    /// A client in CREATED running `topology` with `config`'s `[kafka]`, `[runtime]` and
-    /// `[errors]` settings (validated beforehand by [`ProcessorConfig::parse`]).
+    /// A client in CREATED running `topology` with `config`'s `[kafka]`, `[runtime]`,
+    /// `[errors]` and `[[interceptors]]` settings (validated beforehand by
+    /// [`ProcessorConfig::parse`]; interceptors that were not are logged and left out).
     pub fn new(topology: Topology, config: &ProcessorConfig) -> Self {
+        let interceptors = Interceptors::from_specs(&config.interceptors).unwrap_or_else(|error| {
+            tracing::error!("interceptors: {error}; running without them");
+            Interceptors::default()
+        });
         let source_topics = topology
             .source_topics()
             .into_iter()
@@ -152,6 +161,7 @@ impl StreamsRuntime {
                 runtime: config.runtime.clone(),
                 errors: config.errors.clone(),
                 stats: RuntimeStats::default(),
+                interceptors,
                 state: StateMachine::new(),
                 shutdown: AtomicBool::new(false),
                 assignments: Mutex::new(HashMap::new()),

@@ -20,6 +20,10 @@ use rdkafka::message::{
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer, ProducerContext};
 use rdkafka::{Message, Offset, TopicPartitionList};
 
+use ferrobeat_schema::intercept::{
+    Acknowledgement, Commit, CommittedOffset, HeaderView, Interceptors, RecordView,
+};
+
 use super::Shared;
 use super::offsets::{CommitScope, OffsetTracker, SourcePartition};
 use super::policy::is_retriable;
@@ -113,10 +117,12 @@ struct Delivery {
     result: Result<(), (KafkaError, OwnedMessage)>,
 }
 
-/// The producer's context: hands every delivery report to the worker through a channel.
+/// The producer's context: hands every delivery report to the worker through a channel, after
+/// the interceptors' `on_acknowledgement`.
 struct DeliveryReports {
     worker: String,
     sender: Sender<Delivery>,
+    interceptors: Interceptors,
 }
 
 impl ClientContext for DeliveryReports {
@@ -133,6 +139,18 @@ impl ProducerContext for DeliveryReports {
     type DeliveryOpaque = Box<OutputTag>;
 
     fn delivery(&self, result: &DeliveryResult<'_>, tag: Box<OutputTag>) {
+        self.interceptors.on_acknowledgement(|| {
+            let (message, error) = match result {
+                Ok(message) => (message, None),
+                Err((error, message)) => (message, Some(error.to_string())),
+            };
+            Acknowledgement {
+                topic: message.topic(),
+                partition: Some(message.partition()).filter(|partition| *partition >= 0),
+                offset: Some(message.offset()).filter(|offset| *offset >= 0),
+                error,
+            }
+        });
         let result = match result {
             Ok(_) => Ok(()),
             Err((error, message)) => Err((error.clone(), message.detach())),
@@ -219,6 +237,22 @@ impl Pipeline {
             value: message.payload(),
             headers,
         };
+        self.shared.interceptors.on_consume(|| RecordView {
+            topic: input.source.topic,
+            partition: Some(input.source.partition),
+            offset: Some(input.source.offset),
+            timestamp: Some(input.timestamp).filter(|timestamp| *timestamp >= 0),
+            key: input.key,
+            value: input.value,
+            headers: input
+                .headers
+                .iter()
+                .map(|header| HeaderView {
+                    key: &header.key,
+                    value: header.value.as_deref(),
+                })
+                .collect(),
+        });
         let shared = Arc::clone(&self.shared);
         let mut outputs = Vec::new();
         if let Err(error) = shared
@@ -280,6 +314,23 @@ impl Pipeline {
     /// Hands one output to the producer, waiting (and serving delivery reports) while its
     /// queue is full.
     fn send(&mut self, record: OutgoingRecord<'_>, tag: OutputTag) -> Result<(), WorkerError> {
+        self.shared.interceptors.on_send(|| RecordView {
+            topic: record.topic,
+            partition: None,
+            offset: None,
+            timestamp: Some(record.timestamp).filter(|timestamp| *timestamp >= 0),
+            key: record.key,
+            value: record.value,
+            headers: record.headers.as_ref().map_or_else(Vec::new, |headers| {
+                headers
+                    .iter()
+                    .map(|header| HeaderView {
+                        key: header.key,
+                        value: header.value,
+                    })
+                    .collect()
+            }),
+        });
         let mut base = BaseRecord::with_opaque_to(record.topic, Box::new(tag));
         if let Some(key) = record.key {
             base = base.key(key);
@@ -466,7 +517,22 @@ impl Pipeline {
                 tracing::warn!(worker = %self.worker, "cannot commit {topic}-{}: {error}", partition.partition);
             }
         }
-        match consumer.commit(&offsets, mode) {
+        let result = consumer.commit(&offsets, mode);
+        self.shared.interceptors.on_commit(|| Commit {
+            offsets: commits
+                .iter()
+                .filter_map(|(partition, offset)| {
+                    Some(CommittedOffset {
+                        topic: self.shared.source_topics.get(partition.topic)?,
+                        partition: partition.partition,
+                        offset: *offset,
+                    })
+                })
+                .collect(),
+            synchronous: matches!(mode, CommitMode::Sync),
+            error: result.as_ref().err().map(ToString::to_string),
+        });
+        match result {
             Ok(()) => self.shared.stats.add(Counter::Commits, 1),
             Err(error) => tracing::warn!(worker = %self.worker, "commit failed: {error}"),
         }
@@ -639,6 +705,7 @@ pub(super) fn run(shared: Arc<Shared>, id: usize) -> Result<(), WorkerError> {
             .create_with_context(DeliveryReports {
                 worker: worker.clone(),
                 sender,
+                interceptors: shared.interceptors.clone(),
             })
             .map_err(kafka_error("creating the producer"))?;
     let pipeline = Pipeline {
