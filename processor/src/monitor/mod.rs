@@ -1,5 +1,6 @@
-//! Operating the processor: Prometheus series ([`metrics`]), the `/metrics`, `/health` and
-//! `/ready` endpoint ([`endpoint`]), and logging ([`logging`]).
+//! Operating the processor: Prometheus series ([`metrics`]), the answers of the `/metrics`,
+//! `/health` and `/ready` endpoint ([`Monitor::answer`], served by
+//! [`ferrobeat_schema::endpoint`]), and logging ([`logging`]).
 //!
 //! The series mirror Kafka Streams' metric levels: `info` (the default) has the thread-level
 //! poll/process/commit counts and latencies, records consumed and produced per topic, dropped
@@ -7,13 +8,13 @@
 //! state, assigned partitions, consumer lag per partition and rebalances; `debug` adds records
 //! processed per task (source partition).
 
-pub mod endpoint;
 pub mod logging;
 pub mod metrics;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use ferrobeat_schema::endpoint::Reply;
 use prometheus_client::registry::Registry;
 use serde::Deserialize;
 
@@ -60,19 +61,6 @@ pub struct Monitor {
     runtime: Arc<StreamsRuntime>,
 }
 
-/// An HTTP answer: status, content type, body.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Reply {
-    /// HTTP status code.
-    pub status: u16,
-    /// `Content-Type`.
-    pub content_type: &'static str,
-    /// The body.
-    pub body: String,
-}
-
-const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
-
 impl Monitor {
     /// A registry (prefix `ferrobeat_processor`) holding `runtime`'s series.
     pub fn new(runtime: Arc<StreamsRuntime>) -> Self {
@@ -93,46 +81,35 @@ impl Monitor {
     pub fn answer(&self, path: &str) -> Reply {
         let metrics = self.runtime.metrics();
         match path {
-            "/metrics" => Reply {
-                status: 200,
-                content_type: OPENMETRICS,
-                body: self.metrics_text(),
-            },
+            "/metrics" => Reply::openmetrics(self.metrics_text()),
             "/health" => health(self.runtime.state(), &metrics.assigned_partitions()),
             "/ready" => ready(self.runtime.state(), metrics.ever_running()),
-            _ => Reply {
-                status: 404,
-                content_type: "text/plain",
-                body: "try /metrics, /health or /ready\n".to_owned(),
-            },
+            _ => Reply::text(404, "try /metrics, /health or /ready"),
         }
     }
 }
 
 /// `/health`: 200 while RUNNING, 503 otherwise; the body names the state and the partitions.
 pub fn health(state: ClientState, partitions: &[String]) -> Reply {
+    let status = if state == ClientState::Running {
+        200
+    } else {
+        503
+    };
     let body = serde_json::json!({
         "state": state.name(),
         "assigned_partitions": partitions,
     });
-    Reply {
-        status: if state == ClientState::Running {
-            200
-        } else {
-            503
-        },
-        content_type: "application/json",
-        body: format!("{body}\n"),
-    }
+    Reply::json(status, &body)
 }
 
 /// `/ready`: 200 once the client has been RUNNING and while it is not shutting down.
 pub fn ready(state: ClientState, ever_running: bool) -> Reply {
     let ready = ever_running && state.is_running_or_rebalancing();
-    Reply {
-        status: if ready { 200 } else { 503 },
-        content_type: "text/plain",
-        body: format!("{}\n", if ready { "ready" } else { "not ready" }),
+    if ready {
+        Reply::text(200, "ready")
+    } else {
+        Reply::text(503, "not ready")
     }
 }
 
