@@ -199,7 +199,7 @@ fn wrong_type() {
     refused(
         "[kafka.properties]\n\"ssl.ca.location\" = [\"a\"]\n",
         "kafka.properties.ssl.ca.location",
-        "expected a string, integer, float or boolean",
+        "expected a string, an integer, a float or a boolean",
     );
     refused(
         "[monitoring]\nmetrics_addr = \"localhost\"\n",

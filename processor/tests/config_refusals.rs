@@ -69,7 +69,7 @@ fn values_of_the_wrong_type_are_refused() {
     assert_refused(
         "[kafka.properties]\n\"ssl.ca.location\" = [1]\n",
         "kafka.properties.ssl.ca.location",
-        "a string, an integer or a boolean",
+        "a string, an integer, a float or a boolean",
     );
 }
 
@@ -139,9 +139,9 @@ fn librdkafka_properties_are_checked_by_librdkafka() {
         Path::new(FILE),
     )
     .expect("valid properties");
-    assert_eq!(accepted.kafka.properties["session.timeout.ms"].0, "6000");
+    assert_eq!(accepted.kafka.properties["session.timeout.ms"], "6000");
     assert_eq!(
-        accepted.kafka.properties["enable.ssl.certificate.verification"].0,
+        accepted.kafka.properties["enable.ssl.certificate.verification"],
         "false"
     );
 }

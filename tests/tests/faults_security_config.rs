@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use ferrobeat_agent::config::AgentConfig;
 use ferrobeat_agent::run;
-use ferrobeat_processor::config::PropertyValue;
 use ferrobeat_processor::metric_topology::metric_topology;
 use ferrobeat_processor::runtime::{ClientState, StreamsRuntime};
 use processor_support::test_config;
@@ -102,7 +101,7 @@ fn processor_stops_in_error_on_a_missing_ca_file_without_printing_the_password()
         config
             .kafka
             .properties
-            .insert(name.to_owned(), PropertyValue(value));
+            .insert(name.to_owned(), value);
     }
     let runtime = StreamsRuntime::new(metric_topology(&config.topology), &config);
     let started = runtime.start();
@@ -119,13 +118,9 @@ fn processor_stops_in_error_on_a_missing_ca_file_without_printing_the_password()
     runtime.close(Duration::from_secs(10));
 }
 
-/// Known bug, both programs: the configurations derive `Debug`, so `[kafka.properties]`
-/// values, passwords included, appear in any `{:?}` of them (nothing logs one today;
-/// rdkafka's own `ClientConfig` redacts). Proposed fix: a `Debug` for the properties map
-/// that prints `[redacted]` for librdkafka's sensitive keys (`*.password`, `*.secret`,
-/// `sasl.oauthbearer.config`, `ssl.key.pem`, `ssl_key`).
+/// Both programs' configurations can be logged: `Debug` of `[kafka.properties]` prints
+/// secrets as `[redacted]` (rdkafka's own `ClientConfig` does the same).
 #[test]
-#[ignore = "known bug: Debug of the configurations shows secrets (see docs/security.md)"]
 fn debug_of_the_configurations_hides_the_password() {
     let mut agent = AgentConfig::default();
     agent
@@ -139,7 +134,7 @@ fn debug_of_the_configurations_hides_the_password() {
     let mut processor = test_config("127.0.0.1:9", |name| name.to_owned());
     processor.kafka.properties.insert(
         "sasl.password".to_owned(),
-        PropertyValue(PASSWORD.to_owned()),
+        PASSWORD.to_owned(),
     );
     assert!(
         !format!("{processor:?}").contains(PASSWORD),

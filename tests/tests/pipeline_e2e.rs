@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use ferrobeat_agent::config::AgentConfig;
-use ferrobeat_processor::config::{ProcessorConfig, PropertyValue};
+use ferrobeat_processor::config::ProcessorConfig;
 use ferrobeat_processor::metric_topology::metric_topology;
 use ferrobeat_processor::runtime::{ClientState, StreamsRuntime};
 use ferrobeat_tests::{ReadRecord, TestKafka};
@@ -73,7 +73,7 @@ fn agent_records_flow_through_the_processor_exactly() {
         processor_config
             .kafka
             .properties
-            .insert(key.to_owned(), PropertyValue(value.to_owned()));
+            .insert(key.to_owned(), value.to_owned());
     }
     let topology_config = &mut processor_config.topology;
     topology_config.input_topic = all.clone();

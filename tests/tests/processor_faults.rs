@@ -7,13 +7,13 @@ mod processor_support;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use ferrobeat_processor::config::{ProcessorConfig, PropertyValue, UncaughtErrorPolicy};
+use ferrobeat_processor::config::{ProcessorConfig, UncaughtErrorPolicy};
 use ferrobeat_processor::errors::ErrorPolicy;
 use ferrobeat_processor::metric_topology::metric_topology;
 use ferrobeat_processor::runtime::{ClientState, StreamsRuntime};
 use processor_support::{
-    Multiset, TransitionLog, committed_input_offsets, count_by_topic, difference, eventually, expected_outputs,
-    init_logging, mixed_values, output_topics, read_topic_records, test_config,
+    Multiset, TransitionLog, committed_input_offsets, count_by_topic, difference, eventually,
+    expected_outputs, init_logging, mixed_values, output_topics, read_topic_records, test_config,
 };
 use rdkafka::ClientConfig;
 use rdkafka::mocking::{MockCluster, MockCoordinator};
@@ -120,7 +120,7 @@ fn injected_produce_errors_lose_nothing() {
     // connection keeps the mock honest; seen as 1-2 lost records in 1 run of 4 without it.
     config.kafka.properties.insert(
         "max.in.flight.requests.per.connection".to_owned(),
-        PropertyValue("1".to_owned()),
+        "1".to_owned(),
     );
     let expected = expected_outputs(&config, &inputs);
     let errors = [
@@ -170,7 +170,7 @@ fn commits_wait_for_acknowledgements() {
     config.runtime.production_retries = 30;
     config.kafka.properties.insert(
         "message.timeout.ms".to_owned(),
-        PropertyValue("1000".to_owned()),
+        "1000".to_owned(),
     );
     let expected = expected_outputs(&config, &inputs);
     // Where each input landed, and the first offset of each partition that has outputs: no

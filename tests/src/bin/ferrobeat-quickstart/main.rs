@@ -19,7 +19,7 @@ use anyhow::{Context as _, bail};
 use clap::Parser;
 use ferrobeat_agent::collect::parse_duration;
 use ferrobeat_agent::config::AgentConfig;
-use ferrobeat_processor::config::{ProcessorConfig, PropertyValue};
+use ferrobeat_processor::config::ProcessorConfig;
 use ferrobeat_processor::metric_topology::metric_topology;
 use ferrobeat_processor::runtime::StreamsRuntime;
 use ferrobeat_schema::topics;
@@ -208,7 +208,7 @@ fn processor_config(bootstrap: &str, alert_threshold: f64) -> anyhow::Result<Pro
     config.topology.alert_threshold = alert_threshold;
     config.kafka.properties.insert(
         "session.timeout.ms".to_owned(),
-        PropertyValue("6000".to_owned()),
+        "6000".to_owned(),
     );
     config
         .validate(std::path::Path::new("(quickstart flags)"))
