@@ -1,6 +1,9 @@
 //! `ferrobeat-processor setup` against a real broker: it creates the pipeline's topics, a second
 //! run changes nothing, an existing topic with the wrong partition count is reported, and a
-//! replication factor above the broker count is refused before anything is created.
+//! replication factor above the broker count is refused before anything is created; and the
+//! `ferrobeat-processor setup` command does the same from a configuration file, with exit codes.
+
+mod processor_support;
 
 use std::time::Duration;
 
@@ -138,5 +141,64 @@ fn refuses_a_replication_factor_above_the_broker_count_and_creates_nothing() -> 
         topics.iter().all(|topic| !seen.topics.contains_key(topic)),
         "nothing is created"
     );
+    Ok(())
+}
+
+/// Runs `ferrobeat-processor setup -c FILE ARGS`, returning (exit code, stdout, stderr).
+fn setup_command(config_file: &std::path::Path, args: &[&str]) -> (i32, String, String) {
+    let output = std::process::Command::new(processor_support::processor_binary())
+        .arg("setup")
+        .arg("-c")
+        .arg(config_file)
+        .args(["--timeout", "20"])
+        .args(args)
+        .output()
+        .expect("run ferrobeat-processor setup");
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn the_setup_command_creates_verifies_and_reports_with_exit_codes() -> anyhow::Result<()> {
+    let kafka = TestKafka::start()?;
+    let config =
+        processor_support::test_config(kafka.bootstrap_servers(), |name| kafka.unique_topic(name));
+    let topics = ferrobeat_processor::setup::pipeline_topics(&config.topology, &config.errors);
+    let directory = tempfile::tempdir()?;
+    let file = directory.path().join("processor.toml");
+    std::fs::write(&file, processor_support::config_file_text(&config))?;
+
+    // One broker: the default replication factor of 2 is refused, nothing is created.
+    let (code, stdout, stderr) = setup_command(&file, &[]);
+    assert_eq!(code, 2, "{stdout}{stderr}");
+    assert!(
+        stderr.contains("replication factor 2 exceeds the 1 broker(s)"),
+        "{stderr}"
+    );
+    assert!(cluster_view(&kafka)?.topics.keys().all(|t| !topics.contains(t)));
+
+    let (code, stdout, stderr) = setup_command(&file, &["--replication-factor", "1"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    for topic in &topics {
+        assert!(
+            stdout.contains(&format!("created {topic}: 3 partition(s), replication factor 1")),
+            "{topic} in {stdout}"
+        );
+    }
+
+    // Again: nothing to do, still consistent.
+    let (code, stdout, stderr) = setup_command(&file, &["--replication-factor", "1"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert_eq!(stdout.matches("exists ").count(), topics.len(), "{stdout}");
+    assert!(!stdout.contains("created"), "{stdout}");
+
+    // Asking for 4 partitions: the existing topics differ (they are not altered), exit 1.
+    let (code, stdout, stderr) =
+        setup_command(&file, &["--replication-factor", "1", "--partitions", "4"]);
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    assert_eq!(stdout.matches("DIFFERS").count(), topics.len(), "{stdout}");
     Ok(())
 }
