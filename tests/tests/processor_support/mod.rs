@@ -219,23 +219,19 @@ pub(crate) fn eventually(timeout: Duration, mut condition: impl FnMut() -> bool)
 
 /// The processor binary of this workspace, built (by cargo, incrementally) before use.
 pub(crate) fn processor_binary() -> PathBuf {
+    workspace_binary("ferrobeat-processor")
+}
+
+/// The binary `package` of this workspace (named as its package), built (by cargo,
+/// incrementally) before use.
+pub(crate) fn workspace_binary(package: &str) -> PathBuf {
     let cargo = option_env!("CARGO").unwrap_or("cargo");
     let status = Command::new(cargo)
-        .args([
-            "build",
-            "--quiet",
-            "-p",
-            "ferrobeat-processor",
-            "--bin",
-            "ferrobeat-processor",
-        ])
+        .args(["build", "--quiet", "-p", package, "--bin", package])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .status()
         .expect("run cargo build");
-    assert!(
-        status.success(),
-        "cargo build of ferrobeat-processor failed"
-    );
+    assert!(status.success(), "cargo build of {package} failed");
     // This test runs from target/<profile>/deps/.
     let profile_dir = std::env::current_exe()
         .expect("test executable path")
@@ -243,7 +239,7 @@ pub(crate) fn processor_binary() -> PathBuf {
         .and_then(|deps| deps.parent())
         .expect("target/<profile>")
         .to_owned();
-    let binary = profile_dir.join("ferrobeat-processor");
+    let binary = profile_dir.join(package);
     assert!(binary.exists(), "{} was not built", binary.display());
     binary
 }
