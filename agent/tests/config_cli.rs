@@ -51,6 +51,29 @@ fn test_config_accepts_the_example_and_refuses_a_bad_file() {
 }
 
 #[test]
+fn test_config_loads_the_tls_files_it_names() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("tls.toml");
+    let missing = dir.path().join("no-such-ca.pem");
+    std::fs::write(
+        &file,
+        format!(
+            "output = \"kafka\"\n[kafka]\ntopic = \"metric.all\"\n[kafka.properties]\n\
+             \"security.protocol\" = \"ssl\"\n\"ssl.ca.location\" = {:?}\n",
+            missing.display().to_string()
+        ),
+    )
+    .expect("write");
+    let out = agent(&["test", "config", "-c", file.to_str().expect("utf-8")]);
+    assert!(!out.status.success(), "a missing CA file passed");
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("kafka.properties") && stderr.contains("ssl.ca.location"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn a_bad_flag_is_refused_naming_the_flag() {
     let out = agent(&["test", "config", "--bootstrap-servers", "nohostport"]);
     assert!(!out.status.success());
