@@ -98,10 +98,7 @@ fn processor_stops_in_error_on_a_missing_ca_file_without_printing_the_password()
     let address = closed_port();
     let mut config = test_config(&address, |name| format!("security-{name}"));
     for (name, value) in secure_properties(MISSING_CA) {
-        config
-            .kafka
-            .properties
-            .insert(name.to_owned(), value);
+        config.kafka.properties.insert(name.to_owned(), value);
     }
     let runtime = StreamsRuntime::new(metric_topology(&config.topology), &config);
     let started = runtime.start();
@@ -132,10 +129,10 @@ fn debug_of_the_configurations_hides_the_password() {
         "agent config Debug"
     );
     let mut processor = test_config("127.0.0.1:9", |name| name.to_owned());
-    processor.kafka.properties.insert(
-        "sasl.password".to_owned(),
-        PASSWORD.to_owned(),
-    );
+    processor
+        .kafka
+        .properties
+        .insert("sasl.password".to_owned(), PASSWORD.to_owned());
     assert!(
         !format!("{processor:?}").contains(PASSWORD),
         "processor config Debug"

@@ -168,10 +168,10 @@ fn commits_wait_for_acknowledgements() {
     config.runtime.max_in_flight_records = 200;
     // Deliveries time out after a second while the broker is down: the runtime re-sends them.
     config.runtime.production_retries = 30;
-    config.kafka.properties.insert(
-        "message.timeout.ms".to_owned(),
-        "1000".to_owned(),
-    );
+    config
+        .kafka
+        .properties
+        .insert("message.timeout.ms".to_owned(), "1000".to_owned());
     let expected = expected_outputs(&config, &inputs);
     // Where each input landed, and the first offset of each partition that has outputs: no
     // commit may pass it while its outputs cannot be delivered.

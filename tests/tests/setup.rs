@@ -178,13 +178,20 @@ fn the_setup_command_creates_verifies_and_reports_with_exit_codes() -> anyhow::R
         stderr.contains("replication factor 2 exceeds the 1 broker(s)"),
         "{stderr}"
     );
-    assert!(cluster_view(&kafka)?.topics.keys().all(|t| !topics.contains(t)));
+    assert!(
+        cluster_view(&kafka)?
+            .topics
+            .keys()
+            .all(|t| !topics.contains(t))
+    );
 
     let (code, stdout, stderr) = setup_command(&file, &["--replication-factor", "1"]);
     assert_eq!(code, 0, "{stdout}{stderr}");
     for topic in &topics {
         assert!(
-            stdout.contains(&format!("created {topic}: 3 partition(s), replication factor 1")),
+            stdout.contains(&format!(
+                "created {topic}: 3 partition(s), replication factor 1"
+            )),
             "{topic} in {stdout}"
         );
     }

@@ -206,10 +206,10 @@ fn processor_config(bootstrap: &str, alert_threshold: f64) -> anyhow::Result<Pro
     config.kafka.bootstrap_servers = bootstrap.to_owned();
     config.kafka.application_id = "ferrobeat-quickstart".to_owned();
     config.topology.alert_threshold = alert_threshold;
-    config.kafka.properties.insert(
-        "session.timeout.ms".to_owned(),
-        "6000".to_owned(),
-    );
+    config
+        .kafka
+        .properties
+        .insert("session.timeout.ms".to_owned(), "6000".to_owned());
     config
         .validate(std::path::Path::new("(quickstart flags)"))
         .context("--alert-threshold")?;
