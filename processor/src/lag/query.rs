@@ -15,15 +15,25 @@ use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 use super::status::Observation;
 use crate::config::KafkaConfig;
 
-/// A member of the group, as `kafka-consumer-groups` shows it.
+/// A member of the group, as `kafka-consumer-groups` shows it; `None` where the broker
+/// answered with an empty string.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Member {
     /// The member id the coordinator gave it.
     pub consumer_id: String,
     /// The host it connected from.
-    pub host: String,
+    pub host: Option<String>,
     /// Its `client.id`.
-    pub client_id: String,
+    pub client_id: Option<String>,
+}
+
+/// What one query saw: the group's size and every input partition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Snapshot {
+    /// Members of the group.
+    pub members: usize,
+    /// Every partition of the input topics, in topic and partition order.
+    pub partitions: Vec<PartitionSnapshot>,
 }
 
 /// One partition as seen by one query.
@@ -106,7 +116,7 @@ impl LagQuery {
             .set("group.id", &kafka.application_id)
             .set("enable.auto.commit", "false");
         for (name, value) in &kafka.properties {
-            config.set(name, &value.0);
+            config.set(name, value);
         }
         let consumer = config.create().map_err(QueryError::Client)?;
         Ok(Self {
@@ -123,11 +133,11 @@ impl LagQuery {
         &self.group
     }
 
-    /// Every partition of the input topics, in topic and partition order.
+    /// The group's members and every partition of the input topics.
     ///
     /// # Errors
     /// When the brokers cannot be reached, a topic does not exist, or a request fails.
-    pub fn snapshot(&self) -> Result<Vec<PartitionSnapshot>, QueryError> {
+    pub fn snapshot(&self) -> Result<Snapshot, QueryError> {
         let mut wanted = TopicPartitionList::new();
         for topic in &self.topics {
             for partition in 0..self.partition_count(topic)? {
@@ -140,7 +150,7 @@ impl LagQuery {
             .map_err(|source| self.request_error("the committed offsets", source))?;
         let members = self.members()?;
         let anyone = !members.is_empty();
-        let mut snapshots = Vec::new();
+        let mut partitions = Vec::new();
         for element in wanted.elements() {
             let (topic, partition) = (element.topic(), element.partition());
             let (log_start, log_end) = self
@@ -161,7 +171,7 @@ impl LagQuery {
             });
             // When an assignment cannot be read, any member may be consuming the partition.
             let unreadable = members.iter().any(|(_, assigned)| assigned.is_none());
-            snapshots.push(PartitionSnapshot {
+            partitions.push(PartitionSnapshot {
                 topic: topic.to_owned(),
                 partition,
                 observation: Observation {
@@ -176,7 +186,10 @@ impl LagQuery {
                 owner,
             });
         }
-        Ok(snapshots)
+        Ok(Snapshot {
+            members: members.len(),
+            partitions,
+        })
     }
 
     fn partition_count(&self, topic: &str) -> Result<i32, QueryError> {
@@ -206,15 +219,33 @@ impl LagQuery {
             .groups()
             .iter()
             .filter(|group| group.name() == self.group)
+            .inspect(|group| {
+                tracing::debug!(
+                    group = group.name(),
+                    state = group.state(),
+                    protocol_type = group.protocol_type(),
+                    protocol = group.protocol(),
+                    members = group.members().len(),
+                    "group description"
+                );
+            })
             .flat_map(GroupInfo::members)
             .map(|member| {
+                tracing::debug!(
+                    member = member.id(),
+                    client_id = member.client_id(),
+                    host = member.client_host(),
+                    assignment_bytes = member.assignment().map(<[u8]>::len),
+                    "group member"
+                );
                 let assignment = member
                     .assignment()
                     .and_then(|bytes| decode_assignment(bytes).ok());
+                let known = |text: &str| (!text.is_empty()).then(|| text.to_owned());
                 let member = Member {
                     consumer_id: member.id().to_owned(),
-                    host: member.client_host().to_owned(),
-                    client_id: member.client_id().to_owned(),
+                    host: known(member.client_host()),
+                    client_id: known(member.client_id()),
                 };
                 (member, assignment)
             })
