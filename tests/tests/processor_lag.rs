@@ -292,3 +292,49 @@ fn watch_two_refreshes(binary: &Path, config_file: &Path) -> (Vec<String>, bool)
     let _ = child.wait();
     (lines, still_running)
 }
+
+#[test]
+fn lag_exits_2_naming_what_failed() {
+    let binary = processor_binary();
+    let scratch = tempfile::tempdir().expect("scratch directory");
+    let config_file = scratch.path().join("processor.toml");
+
+    // Nobody listens on a port just released.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+        .port();
+    let nowhere = format!("127.0.0.1:{port}");
+    let config = test_config(&nowhere, |name| format!("lag-{name}"));
+    std::fs::write(&config_file, config_file_text(&config)).expect("config file");
+    let unreachable = Command::new(&binary)
+        .args(["lag", "--timeout", "2", "--config"])
+        .arg(&config_file)
+        .output()
+        .expect("run lag");
+    let stderr = String::from_utf8_lossy(&unreachable.stderr);
+    assert_eq!(unreachable.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "cannot reach bootstrap servers {nowhere} after 2 s"
+        )),
+        "{stderr}"
+    );
+
+    // A broker without the input topic.
+    let kafka = TestKafka::start().expect("test broker");
+    let config = test_config(kafka.bootstrap_servers(), |name| {
+        kafka.unique_topic(&format!("lag-missing-{name}"))
+    });
+    std::fs::write(&config_file, config_file_text(&config)).expect("config file");
+    let missing = lag(&binary, &config_file, &["--samples", "1"]);
+    let stderr = String::from_utf8_lossy(&missing.stderr);
+    assert_eq!(missing.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "topic {} does not exist",
+            config.topology.input_topic
+        )),
+        "{stderr}"
+    );
+}
