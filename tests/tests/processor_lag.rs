@@ -12,6 +12,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use ferrobeat_processor::config::ProcessorConfig;
+use ferrobeat_processor::lag::render::HEADERS;
 use ferrobeat_tests::TestKafka;
 use processor_support::{
     committed_input_offsets, config_file_text, eventually, mixed_values, output_topics,
@@ -59,21 +60,7 @@ fn stdout_of(output: &Output, code: i32) -> String {
 fn parse_table(stdout: &str) -> (Vec<Row>, Vec<String>) {
     let mut lines = stdout.lines();
     let header: Vec<&str> = lines.next().expect("a header").split_whitespace().collect();
-    assert_eq!(
-        header,
-        [
-            "GROUP",
-            "TOPIC",
-            "PARTITION",
-            "CURRENT-OFFSET",
-            "LOG-END-OFFSET",
-            "LAG",
-            "CONSUMER-ID",
-            "HOST",
-            "CLIENT-ID",
-            "STATUS"
-        ]
-    );
+    assert_eq!(header, HEADERS);
     let rows: Vec<Row> = lines
         .by_ref()
         .take_while(|line| !line.is_empty())

@@ -149,7 +149,8 @@ impl LagQuery {
             .committed_offsets(wanted.clone(), self.timeout)
             .map_err(|source| self.request_error("the committed offsets", source))?;
         let members = self.members()?;
-        let anyone = !members.is_empty();
+        // When an assignment cannot be read, any member may be consuming any partition.
+        let unreadable = members.iter().any(|(_, assigned)| assigned.is_none());
         let mut partitions = Vec::new();
         for element in wanted.elements() {
             let (topic, partition) = (element.topic(), element.partition());
@@ -169,8 +170,6 @@ impl LagQuery {
                     .any(|(t, partitions)| t == topic && partitions.contains(&partition))
                     .then(|| member.clone())
             });
-            // When an assignment cannot be read, any member may be consuming the partition.
-            let unreadable = members.iter().any(|(_, assigned)| assigned.is_none());
             partitions.push(PartitionSnapshot {
                 topic: topic.to_owned(),
                 partition,
@@ -181,7 +180,7 @@ impl LagQuery {
                     },
                     log_start,
                     log_end,
-                    has_consumer: owner.is_some() || (anyone && unreadable),
+                    has_consumer: owner.is_some() || unreadable,
                 },
                 owner,
             });

@@ -5,7 +5,8 @@ use std::fmt::Write as _;
 
 use super::LagReport;
 
-const HEADERS: [&str; 10] = [
+/// The table's columns: `kafka-consumer-groups --describe`'s, then STATUS.
+pub const HEADERS: [&str; 10] = [
     "GROUP",
     "TOPIC",
     "PARTITION",
