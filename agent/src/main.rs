@@ -12,7 +12,9 @@ use ferrobeat_agent::collect::parse_duration;
 use ferrobeat_agent::config::{self, AgentConfig, OutputKind, Overrides};
 use ferrobeat_agent::{run, ship};
 use ferrobeat_schema::Metricset;
+use ferrobeat_schema::logging::{LogFormat, subscriber};
 use tokio::sync::watch;
+use tracing_subscriber::util::SubscriberInitExt as _;
 
 /// Samples this host's CPU, memory, network and disks as Elastic Metricbeat 8.x events and
 /// ships them to Kafka at least once.
@@ -54,6 +56,9 @@ struct Options {
     /// Log filter (tracing's EnvFilter syntax), logged to standard error.
     #[arg(long, global = true, env = "FERROBEAT_LOG", default_value = "info")]
     log: String,
+    /// Log line format: text or json.
+    #[arg(long, global = true, value_name = "FORMAT", default_value = "text")]
+    log_format: LogFormat,
 }
 
 #[derive(Debug, Subcommand)]
@@ -93,10 +98,11 @@ impl Options {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new(&cli.options.log))
-        .with_writer(std::io::stderr)
-        .init();
+    let filter = tracing_subscriber::EnvFilter::new(&cli.options.log);
+    // try_init also routes the `log` crate's records into tracing.
+    if let Err(error) = subscriber(cli.options.log_format, filter, std::io::stderr).try_init() {
+        eprintln!("ferrobeat-agent: cannot set up logging: {error}");
+    }
     match execute(cli) {
         Ok(code) => code,
         Err(error) => {

@@ -1,16 +1,20 @@
-//! Self-monitoring: the agent's counters, logged as changes every interval and served as
-//! Prometheus text on an optional HTTP endpoint.
+//! Self-monitoring: the agent's counters, logged as changes every interval, and the answers
+//! of its optional HTTP endpoint ([`AgentMetrics::answer`]: `/metrics` in Prometheus text,
+//! `/health`, `/ready`), served by [`ferrobeat_schema::endpoint`].
 
 use std::fmt::Write as _;
-use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
+use ferrobeat_schema::Event;
+use ferrobeat_schema::endpoint::Reply;
 use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
 use crate::spool::SpoolStats;
@@ -85,7 +89,15 @@ pub struct AgentMetrics {
     counters: [Counter; Count::ALL.len()],
     spool_depth: Gauge,
     spool_bytes: Gauge,
+    sampling: Family<[(&'static str, String); 1], Histogram, fn() -> Histogram>,
+    /// When the last acknowledgement came, in milliseconds since the Unix epoch (0: never).
+    last_acknowledged_ms: AtomicI64,
     registry: Registry,
+}
+
+/// Buckets for one metricset's collection time: 10 µs to about 2.6 s.
+fn sampling_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(0.000_01, 4.0, 10))
 }
 
 /// The values at one moment.
@@ -119,10 +131,19 @@ impl AgentMetrics {
             "Bytes of the spool's segment files",
             spool_bytes.clone(),
         );
+        let sampling: Family<_, _, fn() -> Histogram> =
+            Family::new_with_constructor(sampling_histogram);
+        registry.register(
+            "sampling_duration_seconds",
+            "Time to collect one round of a metricset (its events' event.duration)",
+            sampling.clone(),
+        );
         Arc::new(AgentMetrics {
             counters,
             spool_depth,
             spool_bytes,
+            sampling,
+            last_acknowledged_ms: AtomicI64::new(0),
             registry,
         })
     }
@@ -131,6 +152,52 @@ impl AgentMetrics {
     pub fn add(&self, count: Count, n: u64) {
         if n > 0 {
             self.counters[count.index()].inc_by(n);
+            if count == Count::Acknowledged {
+                self.last_acknowledged_ms
+                    .store(Utc::now().timestamp_millis(), Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Counts a round received from the sampler and records its collection time.
+    pub fn round_sampled(&self, events: &[Event]) {
+        self.add(Count::Sampled, events.len() as u64);
+        if let Some(first) = events.first() {
+            self.sampling
+                .get_or_create(&[("metricset", first.metricset.name.clone())])
+                .observe(Duration::from_nanos(first.event.duration).as_secs_f64());
+        }
+    }
+
+    /// When a delivery was last acknowledged.
+    pub fn last_acknowledged(&self) -> Option<DateTime<Utc>> {
+        match self.last_acknowledged_ms.load(Ordering::Relaxed) {
+            0 => None,
+            ms => DateTime::from_timestamp_millis(ms),
+        }
+    }
+
+    /// The answer to `GET path`; `stopping` once a stop was requested.
+    ///
+    /// * `/metrics`: Prometheus text;
+    /// * `/health`: 200 while sampling and shipping, 503 once stopping; JSON with the spool
+    ///   depth and the last acknowledgement;
+    /// * `/ready`: 200 once a first round was sampled, until stopping.
+    pub fn answer(&self, path: &str, stopping: bool) -> Reply {
+        match path {
+            "/metrics" => Reply::openmetrics(self.prometheus_text()),
+            "/health" => {
+                let body = serde_json::json!({
+                    "status": if stopping { "stopping" } else { "running" },
+                    "spool_depth": self.spool_depth.get(),
+                    "last_acknowledged": self.last_acknowledged().map(|at| at.to_rfc3339()),
+                    "events_sampled": self.get(Count::Sampled),
+                });
+                Reply::json(if stopping { 503 } else { 200 }, &body)
+            }
+            "/ready" if !stopping && self.get(Count::Sampled) > 0 => Reply::text(200, "ready"),
+            "/ready" => Reply::text(503, "not ready"),
+            _ => Reply::text(404, "try /metrics, /health or /ready"),
         }
     }
 
@@ -210,86 +277,6 @@ pub async fn log_changes(
     }
 }
 
-/// Binds the Prometheus endpoint.
-///
-/// # Errors
-/// The address cannot be bound.
-pub async fn bind_endpoint(addr: SocketAddr) -> std::io::Result<TcpListener> {
-    TcpListener::bind(addr).await
-}
-
-/// Serves `GET /metrics` (Prometheus text) on `listener` until `shutdown` turns true.
-/// Anything else gets 404; a client that sends no request within 5 s is dropped.
-pub async fn serve_endpoint(
-    listener: TcpListener,
-    metrics: Arc<AgentMetrics>,
-    mut shutdown: watch::Receiver<bool>,
-) {
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => {
-                    tokio::spawn(answer(stream, Arc::clone(&metrics)));
-                }
-                Err(error) => tracing::warn!(%error, "metrics endpoint: accept failed"),
-            },
-            changed = shutdown.changed() => {
-                if changed.is_err() || *shutdown.borrow() {
-                    return;
-                }
-            }
-        }
-    }
-}
-
-async fn answer(mut stream: TcpStream, metrics: Arc<AgentMetrics>) {
-    const MAX_REQUEST: usize = 8 * 1024;
-    let mut request = Vec::new();
-    let mut buf = [0; 1024];
-    let read_head = async {
-        while !request.windows(4).any(|w| w == b"\r\n\r\n") && request.len() < MAX_REQUEST {
-            match stream.read(&mut buf).await {
-                Ok(0) | Err(_) => return false,
-                Ok(n) => request.extend_from_slice(&buf[..n]),
-            }
-        }
-        true
-    };
-    if !matches!(
-        tokio::time::timeout(Duration::from_secs(5), read_head).await,
-        Ok(true)
-    ) {
-        return;
-    }
-    let response = respond(&request, &metrics);
-    let _ = stream.write_all(response.as_bytes()).await;
-    let _ = stream.shutdown().await;
-}
-
-/// The whole HTTP response to a request head.
-fn respond(request: &[u8], metrics: &AgentMetrics) -> String {
-    let request_line = request.split(|&b| b == b'\r').next().unwrap_or_default();
-    let mut parts = request_line.split(|&b| b == b' ');
-    let (method, path) = (parts.next(), parts.next());
-    let (status, content_type, body) = match (method, path) {
-        (Some(b"GET"), Some(b"/metrics")) => (
-            "200 OK",
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-            metrics.prometheus_text(),
-        ),
-        (Some(b"GET"), _) => ("404 Not Found", "text/plain", "try /metrics\n".to_owned()),
-        _ => (
-            "405 Method Not Allowed",
-            "text/plain",
-            "only GET\n".to_owned(),
-        ),
-    };
-    format!(
-        "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -336,44 +323,46 @@ mod tests {
         assert!(text.ends_with("# EOF\n"), "{text}");
     }
 
-    #[test]
-    fn http_answers() {
-        let metrics = AgentMetrics::new();
-        let ok = respond(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n", &metrics);
-        assert!(ok.starts_with("HTTP/1.1 200 OK\r\n"), "{ok}");
-        assert!(ok.contains("ferrobeat_agent_events_sampled_total 0"));
-        assert!(respond(b"GET / HTTP/1.1\r\n\r\n", &metrics).starts_with("HTTP/1.1 404"));
-        assert!(respond(b"POST /metrics HTTP/1.1\r\n\r\n", &metrics).starts_with("HTTP/1.1 405"));
-    }
+    const CPU_EVENT: &str = r#"{"@timestamp":"2025-01-31T07:55:26.555Z","@metadata":{"beat":"metricbeat","type":"_doc","version":"8.17.1"},"service":{"type":"system"},"system":{"cpu":{"cores":10,"total":{"pct":1.8887,"norm":{"pct":0.1889}}}},"host":{"name":"h"},"event":{"dataset":"system.cpu","module":"system","duration":2847417},"ecs":{"version":"8.0.0"},"agent":{"name":"h","type":"metricbeat","version":"8.17.1","ephemeral_id":"e","id":"i"},"metricset":{"period":10000,"name":"cpu"}}"#;
 
-    #[tokio::test]
-    async fn endpoint_serves_over_tcp() {
+    #[test]
+    fn endpoint_answers_health_ready_and_sampling_latency() {
         let metrics = AgentMetrics::new();
-        metrics.add(Count::Spooled, 7);
-        let listener = bind_endpoint("127.0.0.1:0".parse().expect("addr"))
-            .await
-            .expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        let (stop, shutdown) = watch::channel(false);
-        let server = tokio::spawn(serve_endpoint(listener, Arc::clone(&metrics), shutdown));
-        let mut client = TcpStream::connect(addr).await.expect("connect");
-        client
-            .write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n")
-            .await
-            .expect("send");
-        let mut response = String::new();
-        tokio::time::timeout(Duration::from_secs(5), client.read_to_string(&mut response))
-            .await
-            .expect("answered in time")
-            .expect("read");
+        assert_eq!(metrics.answer("/ready", false).status, 503);
+        let health = metrics.answer("/health", false);
+        assert_eq!(health.status, 200);
+        let body: serde_json::Value = serde_json::from_str(&health.body).expect("json");
+        assert_eq!(body["last_acknowledged"], serde_json::Value::Null);
+
+        let event: Event = serde_json::from_str(CPU_EVENT).expect("event");
+        metrics.round_sampled(&[event]);
+        metrics.add(Count::Acknowledged, 1);
+        metrics.set_spool(&SpoolStats {
+            depth: 3,
+            bytes: 10,
+            dropped: 0,
+            corrupt: 0,
+        });
+        assert_eq!(metrics.answer("/ready", false).status, 200);
+        let body: serde_json::Value =
+            serde_json::from_str(&metrics.answer("/health", false).body).expect("json");
+        assert_eq!(body["status"], "running");
+        assert_eq!(body["spool_depth"], 3);
+        assert!(body["last_acknowledged"].is_string(), "{body}");
+
+        let text = metrics.answer("/metrics", false).body;
         assert!(
-            response.contains("ferrobeat_agent_events_spooled_total 7"),
-            "{response}"
+            text.contains("ferrobeat_agent_sampling_duration_seconds_count{metricset=\"cpu\"} 1"),
+            "{text}"
         );
-        stop.send(true).expect("stop");
-        tokio::time::timeout(Duration::from_secs(5), server)
-            .await
-            .expect("server stops")
-            .expect("server task");
+        assert!(
+            text.contains(
+                "ferrobeat_agent_sampling_duration_seconds_sum{metricset=\"cpu\"} 0.002847417"
+            ),
+            "{text}"
+        );
+        assert_eq!(metrics.answer("/health", true).status, 503);
+        assert_eq!(metrics.answer("/ready", true).status, 503);
+        assert_eq!(metrics.answer("/", false).status, 404);
     }
 }

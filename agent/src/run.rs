@@ -1,11 +1,11 @@
 //! The agent's commands wired together: `run` (sample, spool, ship, monitor until told to
 //! stop), `once` (one round of every metricset) and `test output`.
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use ferrobeat_schema::Event;
+use ferrobeat_schema::endpoint::{Endpoint, EndpointError};
 use ferrobeat_schema::intercept::{InterceptorError, Interceptors};
 use tokio::sync::{mpsc, watch};
 
@@ -39,14 +39,9 @@ pub enum RunError {
     /// An `[[interceptors]]` entry was refused (the configuration was not validated).
     #[error("cannot create the interceptors: {0}")]
     Interceptors(#[from] InterceptorError),
-    /// The metrics endpoint could not be bound.
-    #[error("cannot serve metrics on {addr}: {source}")]
-    Endpoint {
-        /// The configured address.
-        addr: SocketAddr,
-        /// The operating system's error.
-        source: std::io::Error,
-    },
+    /// The metrics endpoint could not be started.
+    #[error(transparent)]
+    Endpoint(#[from] EndpointError),
     /// Collection failed (for `once` and `test output`).
     #[error(transparent)]
     Collect(#[from] CollectError),
@@ -76,23 +71,21 @@ pub async fn run(
     let identity = persistent_identity(&config)?;
     let metrics = AgentMetrics::new();
     let (monitor_stop, monitor_shutdown) = watch::channel(false);
-    let mut background = Vec::new();
-    if let Some(addr) = config.monitoring.metrics_addr {
-        let listener = monitor::bind_endpoint(addr)
-            .await
-            .map_err(|source| RunError::Endpoint { addr, source })?;
-        tracing::info!(%addr, "serving Prometheus metrics at /metrics");
-        background.push(tokio::spawn(monitor::serve_endpoint(
-            listener,
-            Arc::clone(&metrics),
-            monitor_shutdown.clone(),
-        )));
-    }
-    background.push(tokio::spawn(monitor::log_changes(
+    let endpoint = match config.monitoring.metrics_addr {
+        Some(addr) => {
+            let (metrics, stopping) = (Arc::clone(&metrics), shutdown.clone());
+            let endpoint =
+                Endpoint::start(addr, move |path| metrics.answer(path, *stopping.borrow()))?;
+            tracing::info!(addr = %endpoint.local_addr(), "serving /metrics, /health and /ready");
+            Some(endpoint)
+        }
+        None => None,
+    };
+    let change_log = tokio::spawn(monitor::log_changes(
         Arc::clone(&metrics),
         config.monitoring.log_interval,
         monitor_shutdown,
-    )));
+    ));
 
     let shipper = match config.output {
         OutputKind::Kafka => Some(kafka_shipper(&config, &identity, Arc::clone(&metrics))?),
@@ -124,9 +117,8 @@ pub async fn run(
         tracing::error!(%error, "the sampler task failed");
     }
     let _ = monitor_stop.send(true);
-    for task in background {
-        let _ = task.await;
-    }
+    let _ = change_log.await;
+    drop(endpoint);
     tracing::info!("ferrobeat-agent stopped");
     result
 }

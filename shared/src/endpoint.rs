@@ -1,6 +1,11 @@
 //! The HTTP endpoint both programs serve their monitoring on (`/metrics`, `/health`,
 //! `/ready`): a `tiny_http` server on its own thread, `GET` only, each answer computed by the
-//! program's own function of the path. Behind the `endpoint` feature.
+//! program's own function of the path. Behind the `monitoring` feature.
+//!
+//! Metrics are encoded as OpenMetrics (prometheus-client's format) and served so to clients
+//! that accept `application/openmetrics-text` (Prometheus does); others (curl, promtool) get
+//! the classic Prometheus text format 0.0.4, where a counter's `HELP` and `TYPE` name its
+//! `_total` sample — as the Go client negotiates.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -8,6 +13,35 @@ use std::thread::JoinHandle;
 
 /// The content type of Prometheus' OpenMetrics text.
 pub const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+/// The content type of the classic Prometheus text format.
+pub const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// OpenMetrics text rewritten in the classic Prometheus text format: a counter family's
+/// `HELP` and `TYPE` name its `_total` samples, and the `UNIT` and `EOF` lines go.
+pub fn openmetrics_to_prometheus(openmetrics: &str) -> String {
+    let counters: Vec<&str> = openmetrics
+        .lines()
+        .filter_map(|line| line.strip_prefix("# TYPE ")?.strip_suffix(" counter"))
+        .collect();
+    let mut text = String::with_capacity(openmetrics.len());
+    for line in openmetrics.lines() {
+        if line == "# EOF" || line.starts_with("# UNIT ") {
+            continue;
+        }
+        let descriptor = ["# HELP ", "# TYPE "].into_iter().find_map(|prefix| {
+            let (name, rest) = line.strip_prefix(prefix)?.split_once(' ')?;
+            counters
+                .contains(&name)
+                .then(|| format!("{prefix}{name}_total {rest}"))
+        });
+        match descriptor {
+            Some(renamed) => text.push_str(&renamed),
+            None => text.push_str(line),
+        }
+        text.push('\n');
+    }
+    text
+}
 
 /// An HTTP answer: status, content type, body.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,7 +126,8 @@ impl Endpoint {
         F: Fn(&str) -> Reply + Send + 'static,
     {
         let bind_error = |reason: String| EndpointError::Bind { addr, reason };
-        let server = tiny_http::Server::http(addr).map_err(|error| bind_error(error.to_string()))?;
+        let server =
+            tiny_http::Server::http(addr).map_err(|error| bind_error(error.to_string()))?;
         let bound = server
             .server_addr()
             .to_ip()
@@ -136,13 +171,31 @@ impl Drop for Endpoint {
     }
 }
 
+/// Whether a request's `Accept` headers take OpenMetrics.
+fn accepts_openmetrics(request: &tiny_http::Request) -> bool {
+    request.headers().iter().any(|header| {
+        header.field.equiv("Accept")
+            && header
+                .value
+                .as_str()
+                .contains("application/openmetrics-text")
+    })
+}
+
 fn serve(server: &tiny_http::Server, answer: &dyn Fn(&str) -> Reply) {
     for request in server.incoming_requests() {
-        let reply = if *request.method() == tiny_http::Method::Get {
+        let mut reply = if *request.method() == tiny_http::Method::Get {
             answer(request.url().split('?').next().unwrap_or_default())
         } else {
             Reply::text(405, "only GET")
         };
+        if reply.content_type == OPENMETRICS && !accepts_openmetrics(&request) {
+            reply = Reply {
+                content_type: PROMETHEUS_TEXT,
+                body: openmetrics_to_prometheus(&reply.body),
+                ..reply
+            };
+        }
         let mut response =
             tiny_http::Response::from_string(reply.body).with_status_code(reply.status);
         if let Ok(header) =
@@ -163,6 +216,19 @@ mod tests {
 
     use super::*;
 
+    const OPENMETRICS_TEXT: &str = "# HELP up_seconds Time up.\n# TYPE up_seconds counter\n\
+        # UNIT up_seconds seconds\nup_seconds_total 7\n# HELP depth Depth.\n# TYPE depth gauge\n\
+        depth 2\n# EOF\n";
+
+    #[test]
+    fn counters_are_named_by_their_total_in_prometheus_text() {
+        assert_eq!(
+            openmetrics_to_prometheus(OPENMETRICS_TEXT),
+            "# HELP up_seconds_total Time up.\n# TYPE up_seconds_total counter\n\
+             up_seconds_total 7\n# HELP depth Depth.\n# TYPE depth gauge\ndepth 2\n"
+        );
+    }
+
     fn request(addr: SocketAddr, head: &str) -> String {
         let mut stream = TcpStream::connect(addr).expect("connect");
         stream
@@ -178,19 +244,23 @@ mod tests {
 
     #[test]
     fn answers_get_by_path_refuses_other_methods_and_closes_on_stop() {
-        let endpoint = Endpoint::start("127.0.0.1:0".parse().expect("addr"), |path| {
-            match path {
-                "/metrics" => Reply::openmetrics("up 1\n# EOF\n".to_owned()),
-                _ => Reply::text(404, "no"),
-            }
+        let endpoint = Endpoint::start("127.0.0.1:0".parse().expect("addr"), |path| match path {
+            "/metrics" => Reply::openmetrics(OPENMETRICS_TEXT.to_owned()),
+            _ => Reply::text(404, "no"),
         })
         .expect("start");
         let addr = endpoint.local_addr();
         assert_ne!(addr.port(), 0);
-        let ok = request(addr, "GET /metrics?x=1 HTTP/1.1");
+        let ok = request(
+            addr,
+            "GET /metrics?x=1 HTTP/1.1\r\nAccept: application/openmetrics-text;version=1.0.0,*/*;q=0.1",
+        );
         assert!(ok.starts_with("HTTP/1.1 200"), "{ok}");
         assert!(ok.contains(OPENMETRICS), "{ok}");
-        assert!(ok.ends_with("up 1\n# EOF\n"), "{ok}");
+        assert!(ok.ends_with(OPENMETRICS_TEXT), "{ok}");
+        let classic = request(addr, "GET /metrics HTTP/1.1");
+        assert!(classic.contains(PROMETHEUS_TEXT), "{classic}");
+        assert!(classic.ends_with("depth 2\n"), "{classic}");
         assert!(request(addr, "GET /nothing HTTP/1.1").starts_with("HTTP/1.1 404"));
         assert!(request(addr, "POST /metrics HTTP/1.1").starts_with("HTTP/1.1 405"));
         endpoint.stop();

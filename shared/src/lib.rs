@@ -19,9 +19,13 @@
 mod envelope;
 mod error;
 pub mod intercept;
+#[cfg(feature = "monitoring")]
+pub mod endpoint;
 pub mod metricsets;
 pub mod numeric;
 pub mod topics;
+#[cfg(feature = "monitoring")]
+pub mod logging;
 
 pub use envelope::{
     Agent, Ecs, Event, EventInfo, Host, HostCpu, HostDisk, HostDiskBytes, HostNetwork,

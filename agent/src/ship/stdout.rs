@@ -30,7 +30,7 @@ pub async fn run(
 ) -> io::Result<()> {
     while let Some(events) = rounds.recv().await {
         let n = events.len() as u64;
-        metrics.add(Count::Sampled, n);
+        metrics.round_sampled(&events);
         write_ndjson(&mut io::stdout().lock(), &events)?;
         metrics.add(Count::Acknowledged, n);
     }

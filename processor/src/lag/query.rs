@@ -15,25 +15,15 @@ use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 use super::status::Observation;
 use crate::config::KafkaConfig;
 
-/// A member of the group, as `kafka-consumer-groups` shows it; `None` where the broker
-/// answered with an empty string.
+/// A member of the group, as `kafka-consumer-groups` shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Member {
     /// The member id the coordinator gave it.
     pub consumer_id: String,
     /// The host it connected from.
-    pub host: Option<String>,
+    pub host: String,
     /// Its `client.id`.
-    pub client_id: Option<String>,
-}
-
-/// What one query saw: the group's size and every input partition.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Snapshot {
-    /// Members of the group.
-    pub members: usize,
-    /// Every partition of the input topics, in topic and partition order.
-    pub partitions: Vec<PartitionSnapshot>,
+    pub client_id: String,
 }
 
 /// One partition as seen by one query.
@@ -116,7 +106,7 @@ impl LagQuery {
             .set("group.id", &kafka.application_id)
             .set("enable.auto.commit", "false");
         for (name, value) in &kafka.properties {
-            config.set(name, value);
+            config.set(name, &value.0);
         }
         let consumer = config.create().map_err(QueryError::Client)?;
         Ok(Self {
@@ -133,11 +123,11 @@ impl LagQuery {
         &self.group
     }
 
-    /// The group's members and every partition of the input topics.
+    /// Every partition of the input topics, in topic and partition order.
     ///
     /// # Errors
     /// When the brokers cannot be reached, a topic does not exist, or a request fails.
-    pub fn snapshot(&self) -> Result<Snapshot, QueryError> {
+    pub fn snapshot(&self) -> Result<Vec<PartitionSnapshot>, QueryError> {
         let mut wanted = TopicPartitionList::new();
         for topic in &self.topics {
             for partition in 0..self.partition_count(topic)? {
@@ -149,9 +139,8 @@ impl LagQuery {
             .committed_offsets(wanted.clone(), self.timeout)
             .map_err(|source| self.request_error("the committed offsets", source))?;
         let members = self.members()?;
-        // When an assignment cannot be read, any member may be consuming any partition.
-        let unreadable = members.iter().any(|(_, assigned)| assigned.is_none());
-        let mut partitions = Vec::new();
+        let anyone = !members.is_empty();
+        let mut snapshots = Vec::new();
         for element in wanted.elements() {
             let (topic, partition) = (element.topic(), element.partition());
             let (log_start, log_end) = self
@@ -170,7 +159,9 @@ impl LagQuery {
                     .any(|(t, partitions)| t == topic && partitions.contains(&partition))
                     .then(|| member.clone())
             });
-            partitions.push(PartitionSnapshot {
+            // When an assignment cannot be read, any member may be consuming the partition.
+            let unreadable = members.iter().any(|(_, assigned)| assigned.is_none());
+            snapshots.push(PartitionSnapshot {
                 topic: topic.to_owned(),
                 partition,
                 observation: Observation {
@@ -180,15 +171,12 @@ impl LagQuery {
                     },
                     log_start,
                     log_end,
-                    has_consumer: owner.is_some() || unreadable,
+                    has_consumer: owner.is_some() || (anyone && unreadable),
                 },
                 owner,
             });
         }
-        Ok(Snapshot {
-            members: members.len(),
-            partitions,
-        })
+        Ok(snapshots)
     }
 
     fn partition_count(&self, topic: &str) -> Result<i32, QueryError> {
@@ -218,33 +206,15 @@ impl LagQuery {
             .groups()
             .iter()
             .filter(|group| group.name() == self.group)
-            .inspect(|group| {
-                tracing::debug!(
-                    group = group.name(),
-                    state = group.state(),
-                    protocol_type = group.protocol_type(),
-                    protocol = group.protocol(),
-                    members = group.members().len(),
-                    "group description"
-                );
-            })
             .flat_map(GroupInfo::members)
             .map(|member| {
-                tracing::debug!(
-                    member = member.id(),
-                    client_id = member.client_id(),
-                    host = member.client_host(),
-                    assignment_bytes = member.assignment().map(<[u8]>::len),
-                    "group member"
-                );
                 let assignment = member
                     .assignment()
                     .and_then(|bytes| decode_assignment(bytes).ok());
-                let known = |text: &str| (!text.is_empty()).then(|| text.to_owned());
                 let member = Member {
                     consumer_id: member.id().to_owned(),
-                    host: known(member.client_host()),
-                    client_id: known(member.client_id()),
+                    host: member.client_host().to_owned(),
+                    client_id: member.client_id().to_owned(),
                 };
                 (member, assignment)
             })
