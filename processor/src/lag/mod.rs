@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use self::query::{LagQuery, PartitionSnapshot, QueryError};
+use self::query::{LagQuery, QueryError, Snapshot};
 use self::status::{GroupStatus, Observation, PartitionStatus, evaluate};
 
 /// Observations kept per partition by `--watch`: Burrow's default window (`intervals = 10`).
@@ -35,6 +35,8 @@ pub struct LagReport {
     pub total_lag: i64,
     /// Observations in the window the statuses were computed from.
     pub observations: usize,
+    /// Members of the group at the last observation.
+    pub members: usize,
     /// One row per input partition, by topic and partition.
     pub partitions: Vec<PartitionRow>,
 }
@@ -83,15 +85,16 @@ impl LagMonitor {
 
     /// Adds one query's snapshot to the windows (forgetting partitions it no longer shows)
     /// and reports on every partition it shows.
-    pub fn record(&mut self, snapshot: &[PartitionSnapshot]) -> LagReport {
+    pub fn record(&mut self, snapshot: &Snapshot) -> LagReport {
         self.windows.retain(|(topic, partition), _| {
             snapshot
+                .partitions
                 .iter()
                 .any(|seen| &seen.topic == topic && seen.partition == *partition)
         });
-        let mut partitions = Vec::with_capacity(snapshot.len());
+        let mut partitions = Vec::with_capacity(snapshot.partitions.len());
         let mut observations = 0;
-        for seen in snapshot {
+        for seen in &snapshot.partitions {
             let window = self
                 .windows
                 .entry((seen.topic.clone(), seen.partition))
@@ -110,8 +113,8 @@ impl LagMonitor {
                 log_end_offset: seen.observation.log_end,
                 lag: seen.observation.lag(),
                 consumer_id: owner.map(|member| member.consumer_id.clone()),
-                host: owner.map(|member| member.host.clone()),
-                client_id: owner.map(|member| member.client_id.clone()),
+                host: owner.and_then(|member| member.host.clone()),
+                client_id: owner.and_then(|member| member.client_id.clone()),
                 status,
             });
         }
@@ -121,6 +124,7 @@ impl LagMonitor {
             status: GroupStatus::of(partitions.iter().map(|row| row.status)),
             total_lag: partitions.iter().filter_map(|row| row.lag).sum(),
             observations,
+            members: snapshot.members,
             partitions,
         }
     }
@@ -191,8 +195,16 @@ pub fn run(
 
 #[cfg(test)]
 mod tests {
-    use super::query::Member;
+    use super::query::{Member, PartitionSnapshot};
     use super::*;
+
+    /// A snapshot of `partitions` with one member per owned partition.
+    fn seen(partitions: Vec<PartitionSnapshot>) -> Snapshot {
+        Snapshot {
+            members: partitions.iter().filter(|p| p.owner.is_some()).count(),
+            partitions,
+        }
+    }
 
     fn snapshot(partition: i32, committed: i64, log_end: i64, owned: bool) -> PartitionSnapshot {
         PartitionSnapshot {
@@ -206,8 +218,8 @@ mod tests {
             },
             owner: owned.then(|| Member {
                 consumer_id: format!("m-{partition}"),
-                host: "/127.0.0.1".to_owned(),
-                client_id: "app-0".to_owned(),
+                host: Some("/127.0.0.1".to_owned()),
+                client_id: Some("app-0".to_owned()),
             }),
         }
     }
@@ -215,9 +227,16 @@ mod tests {
     #[test]
     fn the_report_evaluates_each_partition_over_its_window() {
         let mut monitor = LagMonitor::new("app", 3);
-        monitor.record(&[snapshot(1, 10, 100, true), snapshot(0, 5, 5, false)]);
-        let report = monitor.record(&[snapshot(1, 20, 120, true), snapshot(0, 5, 9, false)]);
+        monitor.record(&seen(vec![
+            snapshot(1, 10, 100, true),
+            snapshot(0, 5, 5, false),
+        ]));
+        let report = monitor.record(&seen(vec![
+            snapshot(1, 20, 120, true),
+            snapshot(0, 5, 9, false),
+        ]));
         assert_eq!(report.observations, 2);
+        assert_eq!(report.members, 1);
         assert_eq!(report.total_lag, 100 + 4);
         let partitions: Vec<_> = report
             .partitions
@@ -238,9 +257,9 @@ mod tests {
     #[test]
     fn the_window_slides_so_old_observations_stop_counting() {
         let mut monitor = LagMonitor::new("app", 2);
-        monitor.record(&[snapshot(0, 10, 10, false)]);
-        monitor.record(&[snapshot(0, 10, 20, false)]);
-        let report = monitor.record(&[snapshot(0, 10, 30, false)]);
+        monitor.record(&seen(vec![snapshot(0, 10, 10, false)]));
+        monitor.record(&seen(vec![snapshot(0, 10, 20, false)]));
+        let report = monitor.record(&seen(vec![snapshot(0, 10, 30, false)]));
         assert_eq!(report.observations, 2);
         assert_eq!(report.partitions[0].status, PartitionStatus::Stop);
         assert_eq!(report.status, GroupStatus::Err);
@@ -249,8 +268,11 @@ mod tests {
     #[test]
     fn a_partition_that_disappears_is_forgotten() {
         let mut monitor = LagMonitor::new("app", 5);
-        monitor.record(&[snapshot(0, 10, 10, true), snapshot(1, 10, 10, true)]);
-        let report = monitor.record(&[snapshot(0, 10, 10, true)]);
+        monitor.record(&seen(vec![
+            snapshot(0, 10, 10, true),
+            snapshot(1, 10, 10, true),
+        ]));
+        let report = monitor.record(&seen(vec![snapshot(0, 10, 10, true)]));
         assert_eq!(report.partitions.len(), 1);
         assert_eq!(monitor.windows.len(), 1);
     }

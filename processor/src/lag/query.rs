@@ -15,15 +15,25 @@ use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 use super::status::Observation;
 use crate::config::KafkaConfig;
 
-/// A member of the group, as `kafka-consumer-groups` shows it.
+/// A member of the group, as `kafka-consumer-groups` shows it; `None` where the broker
+/// answered with an empty string.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Member {
     /// The member id the coordinator gave it.
     pub consumer_id: String,
     /// The host it connected from.
-    pub host: String,
+    pub host: Option<String>,
     /// Its `client.id`.
-    pub client_id: String,
+    pub client_id: Option<String>,
+}
+
+/// What one query saw: the group's size and every input partition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Snapshot {
+    /// Members of the group.
+    pub members: usize,
+    /// Every partition of the input topics, in topic and partition order.
+    pub partitions: Vec<PartitionSnapshot>,
 }
 
 /// One partition as seen by one query.
@@ -106,7 +116,7 @@ impl LagQuery {
             .set("group.id", &kafka.application_id)
             .set("enable.auto.commit", "false");
         for (name, value) in &kafka.properties {
-            config.set(name, &value.0);
+            config.set(name, value);
         }
         let consumer = config.create().map_err(QueryError::Client)?;
         Ok(Self {
@@ -123,11 +133,11 @@ impl LagQuery {
         &self.group
     }
 
-    /// Every partition of the input topics, in topic and partition order.
+    /// The group's members and every partition of the input topics.
     ///
     /// # Errors
     /// When the brokers cannot be reached, a topic does not exist, or a request fails.
-    pub fn snapshot(&self) -> Result<Vec<PartitionSnapshot>, QueryError> {
+    pub fn snapshot(&self) -> Result<Snapshot, QueryError> {
         let mut wanted = TopicPartitionList::new();
         for topic in &self.topics {
             for partition in 0..self.partition_count(topic)? {
@@ -139,8 +149,7 @@ impl LagQuery {
             .committed_offsets(wanted.clone(), self.timeout)
             .map_err(|source| self.request_error("the committed offsets", source))?;
         let members = self.members()?;
-        let anyone = !members.is_empty();
-        let mut snapshots = Vec::new();
+        let mut partitions = Vec::new();
         for element in wanted.elements() {
             let (topic, partition) = (element.topic(), element.partition());
             let (log_start, log_end) = self
@@ -152,16 +161,8 @@ impl LagQuery {
             let offset = committed
                 .find_partition(topic, partition)
                 .map(|found| found.offset());
-            let owner = members.iter().find_map(|(member, assigned)| {
-                assigned
-                    .as_ref()?
-                    .iter()
-                    .any(|(t, partitions)| t == topic && partitions.contains(&partition))
-                    .then(|| member.clone())
-            });
-            // When an assignment cannot be read, any member may be consuming the partition.
-            let unreadable = members.iter().any(|(_, assigned)| assigned.is_none());
-            snapshots.push(PartitionSnapshot {
+            let (owner, has_consumer) = consumer_of(&members, topic, partition);
+            partitions.push(PartitionSnapshot {
                 topic: topic.to_owned(),
                 partition,
                 observation: Observation {
@@ -171,12 +172,15 @@ impl LagQuery {
                     },
                     log_start,
                     log_end,
-                    has_consumer: owner.is_some() || (anyone && unreadable),
+                    has_consumer,
                 },
                 owner,
             });
         }
-        Ok(snapshots)
+        Ok(Snapshot {
+            members: members.len(),
+            partitions,
+        })
     }
 
     fn partition_count(&self, topic: &str) -> Result<i32, QueryError> {
@@ -206,15 +210,33 @@ impl LagQuery {
             .groups()
             .iter()
             .filter(|group| group.name() == self.group)
+            .inspect(|group| {
+                tracing::debug!(
+                    group = group.name(),
+                    state = group.state(),
+                    protocol_type = group.protocol_type(),
+                    protocol = group.protocol(),
+                    members = group.members().len(),
+                    "group description"
+                );
+            })
             .flat_map(GroupInfo::members)
             .map(|member| {
+                tracing::debug!(
+                    member = member.id(),
+                    client_id = member.client_id(),
+                    host = member.client_host(),
+                    assignment_bytes = member.assignment().map(<[u8]>::len),
+                    "group member"
+                );
                 let assignment = member
                     .assignment()
                     .and_then(|bytes| decode_assignment(bytes).ok());
+                let known = |text: &str| (!text.is_empty()).then(|| text.to_owned());
                 let member = Member {
                     consumer_id: member.id().to_owned(),
-                    host: member.client_host().to_owned(),
-                    client_id: member.client_id().to_owned(),
+                    host: known(member.client_host()),
+                    client_id: known(member.client_id()),
                 };
                 (member, assignment)
             })
@@ -231,6 +253,26 @@ impl LagQuery {
 
 /// A member's assignment: partitions by topic.
 pub type Assignment = Vec<(String, Vec<i32>)>;
+
+/// The member assigned `topic`/`partition` among `members` (with their decoded assignments,
+/// `None` when unreadable), and whether anyone may be consuming it: its owner, or any member
+/// when some assignment could not be read.
+fn consumer_of(
+    members: &[(Member, Option<Assignment>)],
+    topic: &str,
+    partition: i32,
+) -> (Option<Member>, bool) {
+    let owner = members.iter().find_map(|(member, assigned)| {
+        assigned
+            .as_ref()?
+            .iter()
+            .any(|(t, partitions)| t == topic && partitions.contains(&partition))
+            .then(|| member.clone())
+    });
+    let unreadable = members.iter().any(|(_, assigned)| assigned.is_none());
+    let has_consumer = owner.is_some() || unreadable;
+    (owner, has_consumer)
+}
 
 /// Bytes that are not a consumer protocol assignment.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -312,6 +354,46 @@ mod tests {
         }
         bytes.extend((-1i32).to_be_bytes()); // null user data
         bytes
+    }
+
+    fn member(id: &str) -> Member {
+        Member {
+            consumer_id: id.to_owned(),
+            host: Some("/10.0.0.1".to_owned()),
+            client_id: Some("app-0".to_owned()),
+        }
+    }
+
+    #[test]
+    fn a_partition_belongs_to_the_member_whose_assignment_lists_it() {
+        let members = vec![
+            (member("a"), Some(vec![("in".to_owned(), vec![0, 2])])),
+            (
+                member("b"),
+                Some(vec![
+                    ("in".to_owned(), vec![1]),
+                    ("other".to_owned(), vec![3]),
+                ]),
+            ),
+        ];
+        assert_eq!(consumer_of(&members, "in", 2), (Some(member("a")), true));
+        assert_eq!(consumer_of(&members, "in", 1), (Some(member("b")), true));
+        assert_eq!(
+            consumer_of(&members, "in", 3),
+            (None, false),
+            "nobody owns it"
+        );
+        assert_eq!(consumer_of(&[], "in", 0), (None, false), "an empty group");
+    }
+
+    #[test]
+    fn an_unreadable_assignment_may_cover_any_partition() {
+        let members = vec![
+            (member("a"), Some(vec![("in".to_owned(), vec![0])])),
+            (member("b"), None),
+        ];
+        assert_eq!(consumer_of(&members, "in", 0), (Some(member("a")), true));
+        assert_eq!(consumer_of(&members, "in", 1), (None, true));
     }
 
     #[test]

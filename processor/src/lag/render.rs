@@ -5,7 +5,8 @@ use std::fmt::Write as _;
 
 use super::LagReport;
 
-const HEADERS: [&str; 10] = [
+/// The table's columns: `kafka-consumer-groups --describe`'s, then STATUS.
+pub const HEADERS: [&str; 10] = [
     "GROUP",
     "TOPIC",
     "PARTITION",
@@ -62,10 +63,11 @@ pub fn table(report: &LagReport) -> String {
     }
     let _ = writeln!(
         out,
-        "\nGROUP {} STATUS {} TOTAL-LAG {} OBSERVATIONS {}",
+        "\nGROUP {} STATUS {} TOTAL-LAG {} MEMBERS {} OBSERVATIONS {}",
         report.group,
         report.status.as_str(),
         report.total_lag,
+        report.members,
         report.observations
     );
     out
@@ -91,6 +93,7 @@ mod tests {
             status: GroupStatus::Err,
             total_lag: 60,
             observations: 3,
+            members: 1,
             partitions: vec![
                 PartitionRow {
                     topic: "metric.all".to_owned(),
@@ -125,7 +128,7 @@ GROUP TOPIC      PARTITION CURRENT-OFFSET LOG-END-OFFSET LAG CONSUMER-ID HOST   
 app   metric.all 0         40             100            60  -           -          -         STOP
 app   metric.all 1         -              0              -   app-0-1234  /127.0.0.1 app-0     OK
 
-GROUP app STATUS ERR TOTAL-LAG 60 OBSERVATIONS 3
+GROUP app STATUS ERR TOTAL-LAG 60 MEMBERS 1 OBSERVATIONS 3
 ";
         assert_eq!(table(&report()), expected);
     }
@@ -140,6 +143,7 @@ GROUP app STATUS ERR TOTAL-LAG 60 OBSERVATIONS 3
                 "status": "ERR",
                 "total_lag": 60,
                 "observations": 3,
+                "members": 1,
                 "partitions": [
                     {"topic": "metric.all", "partition": 0, "current_offset": 40,
                      "log_end_offset": 100, "lag": 60, "consumer_id": null, "host": null,
