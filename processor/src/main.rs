@@ -87,25 +87,14 @@ struct LagArgs {
     #[arg(long, value_name = "ID", value_parser = NonEmptyStringValueParser::new())]
     application_id: Option<String>,
     /// Refresh every SECS seconds (default 5) over a sliding window until interrupted.
-    #[arg(
-        long,
-        value_name = "SECS",
-        num_args = 0..=1,
-        default_missing_value = "5",
-        value_parser = clap::value_parser!(u64).range(1..)
-    )]
-    watch: Option<u64>,
+    #[arg(long, value_name = "SECS", num_args = 0..=1, default_missing_value = "5", value_parser = seconds)]
+    watch: Option<Duration>,
     /// Print one JSON document per refresh instead of the table.
     #[arg(long)]
     json: bool,
     /// Seconds between two observations of a one-shot run.
-    #[arg(
-        long,
-        value_name = "SECS",
-        default_value_t = 1,
-        value_parser = clap::value_parser!(u64).range(1..)
-    )]
-    interval: u64,
+    #[arg(long, value_name = "SECS", default_value = "1", value_parser = seconds)]
+    interval: Duration,
     /// Observations of a one-shot run; statuses need at least two to see a trend.
     #[arg(
         long,
@@ -115,13 +104,16 @@ struct LagArgs {
     )]
     samples: u64,
     /// Bound of each request to the brokers, in seconds.
-    #[arg(
-        long,
-        value_name = "SECS",
-        default_value_t = 10,
-        value_parser = clap::value_parser!(u64).range(1..)
-    )]
-    timeout: u64,
+    #[arg(long, value_name = "SECS", default_value = "10", value_parser = seconds)]
+    timeout: Duration,
+}
+
+/// A whole number of seconds, at least one.
+fn seconds(text: &str) -> Result<Duration, String> {
+    match text.parse::<u64>() {
+        Ok(secs) if secs > 0 => Ok(Duration::from_secs(secs)),
+        _ => Err("expected a whole number of seconds, at least 1".to_owned()),
+    }
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -182,12 +174,11 @@ fn lag(args: &LagArgs) -> anyhow::Result<ExitCode> {
         .into_iter()
         .map(str::to_owned)
         .collect();
-    let query =
-        lag::query::LagQuery::new(&config.kafka, topics, Duration::from_secs(args.timeout))?;
+    let query = lag::query::LagQuery::new(&config.kafka, topics, args.timeout)?;
     let options = lag::LagOptions {
         samples: usize::try_from(args.samples).unwrap_or(usize::MAX),
-        interval: Duration::from_secs(args.interval),
-        watch: args.watch.map(Duration::from_secs),
+        interval: args.interval,
+        watch: args.watch,
         json: args.json,
     };
     let status = lag::run(&query, &options, &mut std::io::stdout().lock())?;
