@@ -7,6 +7,7 @@ use std::hint::black_box;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use ferrobeat_processor::metric_topology::{MetricEvent, MetricTopologyConfig, metric_topology};
 use ferrobeat_processor::record::{InputRecord, SourcePosition};
+use ferrobeat_schema::intercept::{HeaderView, Interceptor, Interceptors, RecordView};
 
 /// A host object as Metricbeat's `add_host_metadata` writes it, to bring documents to ~1 KB.
 const RICH_HOST: &str = r#""host":{"name":"web-1","hostname":"web-1","architecture":"x86_64","os":{"type":"linux","platform":"debian","family":"debian","name":"Debian GNU/Linux","version":"12 (bookworm)","kernel":"6.1.0-18-amd64","codename":"bookworm"},"id":"8f3c1e2d4b5a69788796a5b4c3d2e1f0","ip":["10.0.0.5","fe80::216:3eff:fe12:3456"],"mac":["00-16-3E-12-34-56"],"containerized":false"#;
@@ -98,8 +99,58 @@ fn bench_topology(c: &mut Criterion) {
             .filter(|doc| serde_json::from_slice::<ferrobeat_schema::Event>(black_box(doc)).is_ok())
             .count()
     };
-    let cases: [(&str, &dyn Fn() -> usize); 4] = [
+    // The worker's interceptor calls for these records (`on_consume` per record, `on_send` per
+    // output), without the topology: with none configured, then with one that does nothing.
+    let outputs_of: Vec<_> = records
+        .iter()
+        .map(|record| {
+            let mut outputs = Vec::new();
+            topology
+                .process(record, &mut |output| outputs.push(output))
+                .ok();
+            outputs
+        })
+        .collect();
+    let call_hooks = |interceptors: &Interceptors| {
+        for (record, outputs) in records.iter().zip(&outputs_of) {
+            interceptors.on_consume(|| RecordView {
+                topic: record.source.topic,
+                partition: Some(record.source.partition),
+                offset: Some(record.source.offset),
+                timestamp: Some(record.timestamp),
+                key: record.key,
+                value: record.value,
+                headers: record
+                    .headers
+                    .iter()
+                    .map(|header| HeaderView {
+                        key: &header.key,
+                        value: header.value.as_deref(),
+                    })
+                    .collect(),
+            });
+            for output in outputs {
+                interceptors.on_send(|| RecordView {
+                    topic: &output.topic,
+                    partition: None,
+                    offset: None,
+                    timestamp: Some(output.timestamp),
+                    key: output.key.as_deref(),
+                    value: output.value.as_deref(),
+                    headers: Vec::new(),
+                });
+            }
+        }
+        outputs_of.len()
+    };
+    let none = Interceptors::default();
+    let no_op = Interceptors::new(vec![("no-op".to_owned(), Box::new(NoOp))]);
+    let hooks_none = || call_hooks(black_box(&none));
+    let hooks_no_op = || call_hooks(black_box(&no_op));
+    let cases: [(&str, &dyn Fn() -> usize); 6] = [
         ("metric_topology_process", &process_all),
+        ("interceptor_hooks_none_configured", &hooks_none),
+        ("interceptor_hooks_one_no_op", &hooks_no_op),
         ("metric_event_parse", &parse_all),
         ("serde_json_ignored_any", &ignore_all),
         ("serde_json_full_event", &full_all),
@@ -112,6 +163,12 @@ fn bench_topology(c: &mut Criterion) {
     }
     group.finish();
 }
+
+/// An interceptor whose hooks all do nothing: the cost of calling a configured chain.
+#[derive(Debug)]
+struct NoOp;
+
+impl Interceptor for NoOp {}
 
 criterion_group!(benches, bench_topology);
 criterion_main!(benches);
