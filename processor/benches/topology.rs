@@ -7,7 +7,7 @@ use std::hint::black_box;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use ferrobeat_processor::metric_topology::{MetricEvent, MetricTopologyConfig, metric_topology};
 use ferrobeat_processor::record::{InputRecord, SourcePosition};
-use ferrobeat_schema::intercept::{HeaderView, Interceptor, Interceptors, RecordView};
+use ferrobeat_schema::intercept::{Interceptor, Interceptors, RecordView};
 
 /// A host object as Metricbeat's `add_host_metadata` writes it, to bring documents to ~1 KB.
 const RICH_HOST: &str = r#""host":{"name":"web-1","hostname":"web-1","architecture":"x86_64","os":{"type":"linux","platform":"debian","family":"debian","name":"Debian GNU/Linux","version":"12 (bookworm)","kernel":"6.1.0-18-amd64","codename":"bookworm"},"id":"8f3c1e2d4b5a69788796a5b4c3d2e1f0","ip":["10.0.0.5","fe80::216:3eff:fe12:3456"],"mac":["00-16-3E-12-34-56"],"containerized":false"#;
@@ -113,22 +113,7 @@ fn bench_topology(c: &mut Criterion) {
         .collect();
     let call_hooks = |interceptors: &Interceptors| {
         for (record, outputs) in records.iter().zip(&outputs_of) {
-            interceptors.on_consume(|| RecordView {
-                topic: record.source.topic,
-                partition: Some(record.source.partition),
-                offset: Some(record.source.offset),
-                timestamp: Some(record.timestamp),
-                key: record.key,
-                value: record.value,
-                headers: record
-                    .headers
-                    .iter()
-                    .map(|header| HeaderView {
-                        key: &header.key,
-                        value: header.value.as_deref(),
-                    })
-                    .collect(),
-            });
+            interceptors.on_consume(|| record.intercept_view());
             for output in outputs {
                 interceptors.on_send(|| RecordView {
                     topic: &output.topic,

@@ -6,6 +6,8 @@
 
 use std::borrow::Cow;
 
+use ferrobeat_schema::intercept::{HeaderView, RecordView};
+
 /// One record header: a key and an optional value, as Kafka carries them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Header {
@@ -39,6 +41,28 @@ pub struct InputRecord<'a> {
     pub value: Option<&'a [u8]>,
     /// Record headers, in order.
     pub headers: Vec<Header>,
+}
+
+impl InputRecord<'_> {
+    /// The read-only view the interceptors' `on_consume` gets.
+    pub fn intercept_view(&self) -> RecordView<'_> {
+        RecordView {
+            topic: self.source.topic,
+            partition: Some(self.source.partition),
+            offset: Some(self.source.offset),
+            timestamp: Some(self.timestamp).filter(|timestamp| *timestamp >= 0),
+            key: self.key,
+            value: self.value,
+            headers: self
+                .headers
+                .iter()
+                .map(|header| HeaderView {
+                    key: &header.key,
+                    value: header.value.as_deref(),
+                })
+                .collect(),
+        }
+    }
 }
 
 /// A record a topology sends to a sink topic.

@@ -64,6 +64,25 @@ pub struct Acknowledgement<'a> {
     pub error: Option<String>,
 }
 
+#[cfg(feature = "kafka")]
+impl<'a> Acknowledgement<'a> {
+    /// The view of an rdkafka delivery report (`kafka` feature): librdkafka's negative
+    /// partition or offset (unknown) becomes `None`.
+    pub fn of_delivery(result: &'a rdkafka::message::DeliveryResult<'_>) -> Self {
+        use rdkafka::Message;
+        let (message, error) = match result {
+            Ok(message) => (message, None),
+            Err((error, message)) => (message, Some(error.to_string())),
+        };
+        Acknowledgement {
+            topic: message.topic(),
+            partition: Some(message.partition()).filter(|partition| *partition >= 0),
+            offset: Some(message.offset()).filter(|offset| *offset >= 0),
+            error,
+        }
+    }
+}
+
 /// One committed position: the next offset to consume in a partition.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CommittedOffset<'a> {

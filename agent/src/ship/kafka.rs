@@ -55,18 +55,8 @@ impl ProducerContext for DeliveryForwarder {
     type DeliveryOpaque = Box<Pending>;
 
     fn delivery(&self, result: &DeliveryResult<'_>, pending: Box<Pending>) {
-        self.interceptors.on_acknowledgement(|| {
-            let (message, error) = match result {
-                Ok(message) => (message, None),
-                Err((error, message)) => (message, Some(error.to_string())),
-            };
-            Acknowledgement {
-                topic: message.topic(),
-                partition: Some(message.partition()).filter(|partition| *partition >= 0),
-                offset: Some(message.offset()).filter(|offset| *offset >= 0),
-                error,
-            }
-        });
+        self.interceptors
+            .on_acknowledgement(|| Acknowledgement::of_delivery(result));
         let result = match result {
             Ok(message) => Ok(Landed {
                 partition: message.partition(),
