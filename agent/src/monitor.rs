@@ -89,11 +89,14 @@ pub struct AgentMetrics {
     counters: [Counter; Count::ALL.len()],
     spool_depth: Gauge,
     spool_bytes: Gauge,
-    sampling: Family<[(&'static str, String); 1], Histogram, fn() -> Histogram>,
+    sampling: SamplingFamily,
     /// When the last acknowledgement came, in milliseconds since the Unix epoch (0: never).
     last_acknowledged_ms: AtomicI64,
     registry: Registry,
 }
+
+/// Collection-time histograms by `metricset`.
+type SamplingFamily = Family<[(&'static str, String); 1], Histogram, fn() -> Histogram>;
 
 /// Buckets for one metricset's collection time: 10 µs to about 2.6 s.
 fn sampling_histogram() -> Histogram {
@@ -131,8 +134,7 @@ impl AgentMetrics {
             "Bytes of the spool's segment files",
             spool_bytes.clone(),
         );
-        let sampling: Family<_, _, fn() -> Histogram> =
-            Family::new_with_constructor(sampling_histogram);
+        let sampling: SamplingFamily = Family::new_with_constructor(sampling_histogram);
         registry.register(
             "sampling_duration_seconds",
             "Time to collect one round of a metricset (its events' event.duration)",

@@ -15,6 +15,7 @@ use ferrobeat_schema::intercept::{InterceptorSpec, Interceptors};
 
 use crate::errors::ErrorHandlingConfig;
 use crate::metric_topology::MetricTopologyConfig;
+use crate::monitor::MonitoringConfig;
 
 /// The whole configuration file.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
@@ -32,6 +33,9 @@ pub struct ProcessorConfig {
     /// `[errors]`: what to do with a record the topology cannot process.
     #[serde(default)]
     pub errors: ErrorHandlingConfig,
+    /// `[monitoring]`: the metrics endpoint, the metrics level, statistics.
+    #[serde(default)]
+    pub monitoring: MonitoringConfig,
     /// `[[interceptors]]`: hooks around the consumers and producers, by registered name.
     #[serde(default)]
     pub interceptors: Vec<InterceptorSpec>,
@@ -349,6 +353,10 @@ impl ProcessorConfig {
                 runtime.max_in_flight_bytes as u64,
             ),
             ("runtime.shutdown_timeout_ms", runtime.shutdown_timeout_ms),
+            (
+                "monitoring.statistics_interval_ms",
+                self.monitoring.statistics_interval_ms,
+            ),
         ];
         if let Some((key, _)) = positive.iter().find(|(_, value)| *value == 0) {
             return Err(ConfigError::invalid(file, *key, "must be greater than 0"));

@@ -5,6 +5,7 @@
 //! * `metric_topology`: the seed application (route by metricset, alert on hot CPUs);
 //! * `runtime`: the Kafka runtime (consumer group, tasks, at-least-once commits, states).
 //! * `lag`: the `lag` command (consumer lag and Burrow-style statuses of the group).
+//! * `monitor`: Prometheus series, the `/metrics`, `/health` and `/ready` endpoint, logging;
 //! * `config`: the TOML configuration file (`[kafka]`, `[runtime]`, `[topology]`, `[errors]`).
 #![warn(missing_docs)]
 pub mod config;
@@ -12,6 +13,7 @@ pub mod driver;
 pub mod errors;
 pub mod lag;
 pub mod metric_topology;
+pub mod monitor;
 pub mod record;
 pub mod runtime;
 pub mod setup;

@@ -1,6 +1,7 @@
 //! The ferrobeat-processor binary: `run` (the default) processes until SIGTERM or Ctrl-C;
 //! `describe` prints the topology without touching a broker; `lag` shows the group's lag.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -12,7 +13,13 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use ferrobeat_processor::config::{MAX_THREADS, ProcessorConfig};
 use ferrobeat_processor::lag;
 use ferrobeat_processor::metric_topology::metric_topology;
+use ferrobeat_processor::monitor::Monitor;
+use ferrobeat_processor::monitor::logging::spawn_change_logger;
 use ferrobeat_processor::runtime::{ClientState, StreamsRuntime};
+use ferrobeat_schema::endpoint::Endpoint;
+use ferrobeat_schema::logging::{LogFormat, subscriber};
+use tracing_subscriber::EnvFilter;
+use tracing_subscriber::util::SubscriberInitExt as _;
 
 /// Routes Metricbeat events by metricset and raises hot-CPU alerts, as a Kafka Streams
 /// application does.
@@ -23,6 +30,34 @@ struct Cli {
     command: Option<Command>,
     #[command(flatten)]
     run: RunArgs,
+    #[command(flatten)]
+    logging: LogArgs,
+}
+
+#[derive(Debug, Args)]
+struct LogArgs {
+    /// Log filter (tracing's EnvFilter syntax, e.g. `info,ferrobeat_processor=debug`)
+    /// [default: RUST_LOG, else info].
+    #[arg(long, global = true, env = "FERROBEAT_LOG", value_name = "FILTER")]
+    log: Option<String>,
+    /// Log line format on standard error: text or json.
+    #[arg(long, global = true, value_name = "FORMAT", default_value = "text")]
+    log_format: LogFormat,
+}
+
+impl LogArgs {
+    fn init(&self) {
+        let filter = match &self.log {
+            Some(filter) => EnvFilter::new(filter),
+            None => EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        };
+        // try_init also routes the `log` crate's records into tracing.
+        subscriber(self.log_format, filter, std::io::stderr)
+            .try_init()
+            .unwrap_or_else(|error| {
+                eprintln!("ferrobeat-processor: cannot set up logging: {error}")
+            });
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -65,6 +100,10 @@ struct RunArgs {
     /// Worker threads (overrides `runtime.threads`).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=MAX_THREADS as i64))]
     threads: Option<u16>,
+    /// Serve `/metrics`, `/health` and `/ready` on ADDR, e.g. 127.0.0.1:9464 (overrides
+    /// `monitoring.metrics_addr`; off by default).
+    #[arg(long, value_name = "ADDR")]
+    metrics_addr: Option<SocketAddr>,
 }
 
 #[derive(Debug, Args)]
@@ -126,14 +165,12 @@ enum DescribeFormat {
     Mermaid,
 }
 
+/// How often the counters that moved are logged.
+const COUNTER_LOG_INTERVAL: Duration = Duration::from_secs(30);
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+    cli.logging.init();
     let result = match cli.command {
         Some(Command::Describe(args)) => describe(&args),
         Some(Command::Lag(args)) => lag(&args),
@@ -199,7 +236,29 @@ fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     if let Some(threads) = args.threads {
         config.runtime.threads = usize::from(threads);
     }
-    let runtime = StreamsRuntime::new(metric_topology(&config.topology), &config);
+    if let Some(addr) = args.metrics_addr {
+        config.monitoring.metrics_addr = Some(addr);
+    }
+    let topology = metric_topology(&config.topology);
+    let description = topology.describe();
+    let runtime = Arc::new(StreamsRuntime::new(topology, &config));
+    tracing::info!("topology:\n{description}");
+    runtime.add_state_listener(Box::new(move |old, new| {
+        if old == ClientState::Rebalancing && new == ClientState::Running {
+            tracing::info!("running; topology:\n{description}");
+        }
+    }));
+    let endpoint = config
+        .monitoring
+        .metrics_addr
+        .map(|addr| {
+            let monitor = Monitor::new(Arc::clone(&runtime));
+            Endpoint::start(addr, move |path| monitor.answer(path))
+        })
+        .transpose()?;
+    if let Some(endpoint) = &endpoint {
+        tracing::info!(addr = %endpoint.local_addr(), "serving /metrics, /health and /ready");
+    }
     let stopped = Arc::new(tokio::sync::Notify::new());
     let notify = Arc::clone(&stopped);
     runtime.add_state_listener(Box::new(move |_, new| {
@@ -214,6 +273,8 @@ fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         "starting"
     );
     runtime.start()?;
+    let change_logger = spawn_change_logger(Arc::clone(&runtime), COUNTER_LOG_INTERVAL)
+        .context("cannot start the counter log")?;
     let signals = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -232,6 +293,11 @@ fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     // Workers bound their own wait by shutdown_timeout; allow them that plus leaving the group.
     let bound = config.runtime.shutdown_timeout() + Duration::from_secs(10);
     let state = runtime.close(bound);
+    // The counter log ends (with a last line) once the client stops.
+    if state.is_terminal() && change_logger.join().is_err() {
+        tracing::error!("the counter log thread panicked");
+    }
+    drop(endpoint);
     let stats = runtime.stats();
     tracing::info!(%state, ?stats, "stopped");
     Ok(match state {

@@ -16,16 +16,16 @@
 //! with plain views of records and the `[[interceptors]]` entries that choose them.
 #![warn(missing_docs)]
 
+#[cfg(feature = "monitoring")]
+pub mod endpoint;
 mod envelope;
 mod error;
 pub mod intercept;
 #[cfg(feature = "monitoring")]
-pub mod endpoint;
+pub mod logging;
 pub mod metricsets;
 pub mod numeric;
 pub mod topics;
-#[cfg(feature = "monitoring")]
-pub mod logging;
 
 pub use envelope::{
     Agent, Ecs, Event, EventInfo, Host, HostCpu, HostDisk, HostDiskBytes, HostNetwork,

@@ -21,11 +21,17 @@ fn with_user_properties(mut config: ClientConfig, kafka: &KafkaConfig) -> Client
 }
 
 /// A group member of `kafka.application-id` that never commits on its own: offsets are stored and
-/// committed only by the runtime, once every output of a record is acknowledged.
-pub(super) fn consumer_config(kafka: &KafkaConfig, client_id: &str) -> ClientConfig {
+/// committed only by the runtime, once every output of a record is acknowledged. It reports its
+/// statistics (consumer lag) every `statistics_interval_ms`.
+pub(super) fn consumer_config(
+    kafka: &KafkaConfig,
+    client_id: &str,
+    statistics_interval_ms: u64,
+) -> ClientConfig {
     let mut config = base_config(kafka, client_id);
     config
         .set("group.id", &kafka.application_id)
+        .set("statistics.interval.ms", statistics_interval_ms.to_string())
         .set("enable.auto.commit", "false")
         .set("enable.auto.offset.store", "false")
         // Kafka Streams' default: a new group starts from the beginning of its input.

@@ -41,6 +41,8 @@ use ferrobeat_schema::intercept::Interceptors;
 
 use crate::config::{KafkaConfig, ProcessorConfig, RuntimeConfig, UncaughtErrorPolicy};
 use crate::errors::ErrorHandlingConfig;
+use crate::monitor::MonitoringConfig;
+use crate::monitor::metrics::RuntimeMetrics;
 use crate::topology::Topology;
 
 /// What the workers of one client share.
@@ -52,7 +54,10 @@ struct Shared {
     kafka: KafkaConfig,
     runtime: RuntimeConfig,
     errors: ErrorHandlingConfig,
-    stats: RuntimeStats,
+    monitoring: MonitoringConfig,
+    stats: Arc<RuntimeStats>,
+    /// The Prometheus series of this client.
+    metrics: Arc<RuntimeMetrics>,
     /// The `[[interceptors]]` chain, empty unless configured.
     interceptors: Interceptors,
     state: StateMachine,
@@ -142,12 +147,17 @@ impl StreamsRuntime {
             tracing::error!("interceptors: {error}; running without them");
             Interceptors::default()
         });
+        let stats = Arc::new(RuntimeStats::default());
+        let metrics = Arc::new(RuntimeMetrics::new(
+            config.monitoring.level,
+            Arc::clone(&stats),
+        ));
         let source_topics = topology
             .source_topics()
             .into_iter()
             .map(str::to_owned)
             .collect();
-        StreamsRuntime {
+        let runtime = StreamsRuntime {
             shared: Arc::new(Shared {
                 client_id: format!(
                     "{}-{}-{}",
@@ -160,14 +170,24 @@ impl StreamsRuntime {
                 kafka: config.kafka.clone(),
                 runtime: config.runtime.clone(),
                 errors: config.errors.clone(),
-                stats: RuntimeStats::default(),
+                monitoring: config.monitoring.clone(),
+                stats,
+                metrics,
                 interceptors,
                 state: StateMachine::new(),
                 shutdown: AtomicBool::new(false),
                 assignments: Mutex::new(HashMap::new()),
             }),
             supervisor: Mutex::new(None),
-        }
+        };
+        let metrics = Arc::clone(&runtime.shared.metrics);
+        runtime.add_state_listener(Box::new(move |_, new| metrics.state_changed(new)));
+        runtime
+    }
+
+    /// Its Prometheus series (see [`crate::monitor::Monitor`]).
+    pub fn metrics(&self) -> &RuntimeMetrics {
+        &self.shared.metrics
     }
 
     /// Registers a listener called with `(old, new)` after every state transition.

@@ -18,6 +18,7 @@ use rdkafka::message::{
     BorrowedMessage, DeliveryResult, Header as KafkaHeader, Headers, OwnedHeaders, OwnedMessage,
 };
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer, ProducerContext};
+use rdkafka::statistics::Statistics;
 use rdkafka::{Message, Offset, TopicPartitionList};
 
 use ferrobeat_schema::intercept::{
@@ -32,6 +33,7 @@ use crate::errors::{
     ErrorAction, ErrorPolicy, HEADER_EXCEPTION, HEADER_MESSAGE, HEADER_OFFSET, HEADER_PARTITION,
     HEADER_STACKTRACE, HEADER_TOPIC, LogRateLimiter,
 };
+use crate::monitor::metrics::WorkerMetrics;
 use crate::record::{Header, InputRecord, SourcePosition};
 use crate::topology::ProcessingError;
 
@@ -139,8 +141,18 @@ impl ProducerContext for DeliveryReports {
     type DeliveryOpaque = Box<OutputTag>;
 
     fn delivery(&self, result: &DeliveryResult<'_>, tag: Box<OutputTag>) {
-        self.interceptors
-            .on_acknowledgement(|| Acknowledgement::of_delivery(result));
+        self.interceptors.on_acknowledgement(|| {
+            let (message, error) = match result {
+                Ok(message) => (message, None),
+                Err((error, message)) => (message, Some(error.to_string())),
+            };
+            Acknowledgement {
+                topic: message.topic(),
+                partition: Some(message.partition()).filter(|partition| *partition >= 0),
+                offset: Some(message.offset()).filter(|offset| *offset >= 0),
+                error,
+            }
+        });
         let result = match result {
             Ok(_) => Ok(()),
             Err((error, message)) => Err((error.clone(), message.detach())),
@@ -191,6 +203,7 @@ struct Pipeline {
     delivery_errors: LogRateLimiter,
     /// An error met inside a rebalance callback, for the poll loop to raise.
     failure: Option<WorkerError>,
+    metrics: WorkerMetrics,
 }
 
 impl Pipeline {
@@ -206,6 +219,7 @@ impl Pipeline {
 
     /// Runs the topology on one record, applies the error policy, and sends the outputs.
     fn process(&mut self, message: &BorrowedMessage<'_>) -> Result<(), WorkerError> {
+        let started = Instant::now();
         let source = self.source_partition(message.topic(), message.partition());
         let headers = message.headers().map_or_else(Vec::new, |headers| {
             headers
@@ -227,9 +241,22 @@ impl Pipeline {
             value: message.payload(),
             headers,
         };
-        self.shared
-            .interceptors
-            .on_consume(|| input.intercept_view());
+        self.shared.interceptors.on_consume(|| RecordView {
+            topic: input.source.topic,
+            partition: Some(input.source.partition),
+            offset: Some(input.source.offset),
+            timestamp: Some(input.timestamp).filter(|timestamp| *timestamp >= 0),
+            key: input.key,
+            value: input.value,
+            headers: input
+                .headers
+                .iter()
+                .map(|header| HeaderView {
+                    key: &header.key,
+                    value: header.value.as_deref(),
+                })
+                .collect(),
+        });
         let shared = Arc::clone(&self.shared);
         let mut outputs = Vec::new();
         if let Err(error) = shared
@@ -266,6 +293,9 @@ impl Pipeline {
             }
         }
         shared.stats.add(Counter::RecordsProcessed, 1);
+        let clock = self
+            .metrics
+            .consumed(source.topic, source.partition, input.timestamp);
         let bytes = message.payload_len() + message.key_len();
         self.tracker
             .record_consumed(source, message.offset(), outputs.len(), bytes);
@@ -275,6 +305,8 @@ impl Pipeline {
             attempt: 0,
         };
         for output in outputs {
+            self.metrics
+                .produced(&output.topic, output.timestamp, clock);
             let headers = (!output.headers.is_empty()).then(|| owned_headers(&output.headers));
             let record = OutgoingRecord {
                 topic: &output.topic,
@@ -285,6 +317,7 @@ impl Pipeline {
             };
             self.send(record, tag)?;
         }
+        self.metrics.processed(started.elapsed());
         Ok(())
     }
 
@@ -494,7 +527,9 @@ impl Pipeline {
                 tracing::warn!(worker = %self.worker, "cannot commit {topic}-{}: {error}", partition.partition);
             }
         }
+        let commit_started = Instant::now();
         let result = consumer.commit(&offsets, mode);
+        self.metrics.committed(commit_started.elapsed());
         self.shared.interceptors.on_commit(|| Commit {
             offsets: commits
                 .iter()
@@ -624,6 +659,10 @@ impl ClientContext for WorkerContext {
     fn error(&self, error: KafkaError, reason: &str) {
         tracing::warn!(worker = %self.worker, "consumer error: {error}: {reason}");
     }
+
+    fn stats(&self, statistics: Statistics) {
+        lock(&self.pipeline).metrics.update_lag(&statistics);
+    }
 }
 
 impl ConsumerContext for WorkerContext {
@@ -634,6 +673,7 @@ impl ConsumerContext for WorkerContext {
         self.shared.set_assigned(self.id, false);
         tracing::info!(worker = %self.worker, partitions = revoked.count(), "partitions revoked");
         let mut pipeline = lock(&self.pipeline);
+        pipeline.metrics.assigned(Vec::new(), false);
         let deadline = Instant::now() + self.shared.runtime.shutdown_timeout();
         if let Err(error) = pipeline.finish_in_flight(deadline) {
             pipeline.failure.get_or_insert(error);
@@ -655,6 +695,7 @@ impl ConsumerContext for WorkerContext {
                     .map(|element| format!("{}-{}", element.topic(), element.partition()))
                     .collect();
                 tracing::info!(worker = %self.worker, ?partitions, "partitions assigned");
+                lock(&self.pipeline).metrics.assigned(partitions, true);
                 self.shared.set_assigned(self.id, true);
             }
             Rebalance::Revoke(_) => {}
@@ -695,6 +736,11 @@ pub(super) fn run(shared: Arc<Shared>, id: usize) -> Result<(), WorkerError> {
         processing_errors: LogRateLimiter::new(ERROR_LOG_INTERVAL),
         delivery_errors: LogRateLimiter::new(ERROR_LOG_INTERVAL),
         failure: None,
+        metrics: shared.metrics.worker(
+            &worker,
+            &shared.source_topics,
+            &shared.topology.sink_topics(),
+        ),
     };
     let context = WorkerContext {
         shared: Arc::clone(&shared),
@@ -702,10 +748,13 @@ pub(super) fn run(shared: Arc<Shared>, id: usize) -> Result<(), WorkerError> {
         worker: worker.clone(),
         pipeline: Mutex::new(pipeline),
     };
-    let consumer: BaseConsumer<WorkerContext> =
-        super::clients::consumer_config(&shared.kafka, &format!("{worker}-consumer"))
-            .create_with_context(context)
-            .map_err(kafka_error("creating the consumer"))?;
+    let consumer: BaseConsumer<WorkerContext> = super::clients::consumer_config(
+        &shared.kafka,
+        &format!("{worker}-consumer"),
+        shared.monitoring.statistics_interval_ms,
+    )
+    .create_with_context(context)
+    .map_err(kafka_error("creating the consumer"))?;
     let topics: Vec<&str> = shared.source_topics.iter().map(String::as_str).collect();
     consumer
         .subscribe(&topics)
@@ -737,8 +786,10 @@ fn poll_loop(
     let mut unassigned = Some((Instant::now(), Instant::now() + warning_delay));
     let mut consumer_errors = LogRateLimiter::new(ERROR_LOG_INTERVAL);
     while !shared.shutdown.load(Ordering::Acquire) {
+        let poll_started = Instant::now();
         let polled = consumer.poll(POLL_INTERVAL);
         let mut pipeline = lock(&consumer.context().pipeline);
+        pipeline.metrics.polled(poll_started.elapsed());
         if let Some(failure) = pipeline.failure.take() {
             return Err(failure);
         }

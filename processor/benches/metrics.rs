@@ -1,0 +1,44 @@
+//! What the Prometheus series cost a worker per record: one poll observation, the source's
+//! counter and end-to-end latency, the process latency, and one sink's counter and latency —
+//! everything `runtime/worker.rs` records for a record with one output. Compare with the
+//! processor's CPU time per record in BENCHMARKS.md (the target: metrics < 5 % of it).
+
+use std::hint::black_box;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use ferrobeat_processor::monitor::MetricsLevel;
+use ferrobeat_processor::monitor::metrics::RuntimeMetrics;
+use ferrobeat_processor::runtime::RuntimeStats;
+
+fn bench_metrics(c: &mut Criterion) {
+    let mut group = c.benchmark_group("metrics per record");
+    group.throughput(Throughput::Elements(1));
+    for level in [MetricsLevel::Info, MetricsLevel::Debug] {
+        let metrics = Arc::new(RuntimeMetrics::new(
+            level,
+            Arc::new(RuntimeStats::default()),
+        ));
+        let sinks = ["metric.cpu", "metric.memory", "metric.cpu.alert"];
+        let mut worker = metrics.worker("bench-StreamThread-1", &["metric.all".to_owned()], &sinks);
+        let timestamp = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |since| since.as_millis() as i64);
+        let mut partition = 0;
+        group.bench_function(format!("{level:?}"), |b| {
+            b.iter(|| {
+                let started = Instant::now();
+                worker.polled(black_box(Duration::from_micros(3)));
+                partition = (partition + 1) % 3;
+                let clock = worker.consumed(0, partition, black_box(timestamp));
+                worker.produced(black_box("metric.memory"), timestamp, clock);
+                worker.processed(started.elapsed());
+            });
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench_metrics);
+criterion_main!(benches);
