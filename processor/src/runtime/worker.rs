@@ -141,18 +141,8 @@ impl ProducerContext for DeliveryReports {
     type DeliveryOpaque = Box<OutputTag>;
 
     fn delivery(&self, result: &DeliveryResult<'_>, tag: Box<OutputTag>) {
-        self.interceptors.on_acknowledgement(|| {
-            let (message, error) = match result {
-                Ok(message) => (message, None),
-                Err((error, message)) => (message, Some(error.to_string())),
-            };
-            Acknowledgement {
-                topic: message.topic(),
-                partition: Some(message.partition()).filter(|partition| *partition >= 0),
-                offset: Some(message.offset()).filter(|offset| *offset >= 0),
-                error,
-            }
-        });
+        self.interceptors
+            .on_acknowledgement(|| Acknowledgement::of_delivery(result));
         let result = match result {
             Ok(_) => Ok(()),
             Err((error, message)) => Err((error.clone(), message.detach())),
@@ -241,22 +231,9 @@ impl Pipeline {
             value: message.payload(),
             headers,
         };
-        self.shared.interceptors.on_consume(|| RecordView {
-            topic: input.source.topic,
-            partition: Some(input.source.partition),
-            offset: Some(input.source.offset),
-            timestamp: Some(input.timestamp).filter(|timestamp| *timestamp >= 0),
-            key: input.key,
-            value: input.value,
-            headers: input
-                .headers
-                .iter()
-                .map(|header| HeaderView {
-                    key: &header.key,
-                    value: header.value.as_deref(),
-                })
-                .collect(),
-        });
+        self.shared
+            .interceptors
+            .on_consume(|| input.intercept_view());
         let shared = Arc::clone(&self.shared);
         let mut outputs = Vec::new();
         if let Err(error) = shared
