@@ -94,14 +94,11 @@ pub struct CommittedOffset<'a> {
     pub offset: i64,
 }
 
-/// An offset commit and its result.
+/// An offset commit and the broker's answer (commits are synchronous).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Commit<'a> {
     /// The offsets committed.
     pub offsets: Vec<CommittedOffset<'a>>,
-    /// Whether the commit waited for the broker's answer (`false`: `error` only says whether
-    /// the request could be issued).
-    pub synchronous: bool,
     /// The error, as text; `None` on success.
     pub error: Option<String>,
 }
@@ -475,7 +472,6 @@ impl Interceptor for LoggingInterceptor {
                 self.options.level,
                 seen,
                 offsets = offsets.join(","),
-                synchronous = commit.synchronous,
                 error = commit.error.as_deref(),
                 "on_commit"
             );
