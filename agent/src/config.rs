@@ -2,7 +2,6 @@
 //! start-up. Every refusal names where the value came from (file and line, or flag), the key
 //! and the reason.
 
-use std::collections::BTreeMap;
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -10,6 +9,7 @@ use std::time::Duration;
 
 use ferrobeat_schema::Metricset;
 use ferrobeat_schema::intercept::{InterceptorSpec, Interceptors};
+use ferrobeat_schema::properties::KafkaProperties;
 use serde::{Deserialize, Deserializer};
 
 use crate::collect::{CollectConfig, parse_duration};
@@ -94,8 +94,7 @@ pub struct KafkaConfig {
     /// the spool, so memory stays bounded while Kafka is away.
     pub max_in_flight: usize,
     /// Further librdkafka settings passed through as they are (TLS, SASL, …).
-    #[serde(deserialize_with = "properties")]
-    pub properties: BTreeMap<String, String>,
+    pub properties: KafkaProperties,
 }
 
 /// What the record key holds.
@@ -186,7 +185,7 @@ impl Default for KafkaConfig {
             delivery_timeout: Duration::from_secs(30),
             flush_timeout: Duration::from_secs(5),
             max_in_flight: 10_000,
-            properties: BTreeMap::new(),
+            properties: KafkaProperties::default(),
         }
     }
 }
@@ -637,46 +636,6 @@ fn check_topic_name(topic: &str) -> Result<(), String> {
 fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
     let text = String::deserialize(d)?;
     parse_duration(&text).map_err(serde::de::Error::custom)
-}
-
-/// `[kafka.properties]` values may be written as TOML strings, integers, floats or booleans;
-/// librdkafka takes them all as text.
-fn properties<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, String>, D::Error> {
-    Ok(BTreeMap::<String, PropertyValue>::deserialize(d)?
-        .into_iter()
-        .map(|(name, PropertyValue(value))| (name, value))
-        .collect())
-}
-
-/// One `[kafka.properties]` value, as text.
-struct PropertyValue(String);
-
-impl<'de> Deserialize<'de> for PropertyValue {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct Visitor;
-        impl serde::de::Visitor<'_> for Visitor {
-            type Value = PropertyValue;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a string, integer, float or boolean")
-            }
-            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<PropertyValue, E> {
-                Ok(PropertyValue(v.to_owned()))
-            }
-            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<PropertyValue, E> {
-                Ok(PropertyValue(v.to_string()))
-            }
-            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<PropertyValue, E> {
-                Ok(PropertyValue(v.to_string()))
-            }
-            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<PropertyValue, E> {
-                Ok(PropertyValue(v.to_string()))
-            }
-            fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<PropertyValue, E> {
-                Ok(PropertyValue(v.to_string()))
-            }
-        }
-        d.deserialize_any(Visitor)
-    }
 }
 
 #[cfg(test)]

@@ -4,7 +4,6 @@
 //! wrong type and values out of range are refused with the file, the dotted key and the reason.
 //! `processor/ferrobeat-processor.toml` lists every key with its default.
 
-use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -12,6 +11,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use ferrobeat_schema::intercept::{InterceptorSpec, Interceptors};
+use ferrobeat_schema::properties::KafkaProperties;
 
 use crate::errors::ErrorHandlingConfig;
 use crate::metric_topology::MetricTopologyConfig;
@@ -54,7 +54,7 @@ pub struct KafkaConfig {
     /// `[kafka.properties]`: librdkafka properties applied to the consumers and the producers
     /// (TLS, SASL, timeouts...).
     #[serde(default)]
-    pub properties: BTreeMap<String, PropertyValue>,
+    pub properties: KafkaProperties,
 }
 
 impl KafkaConfig {
@@ -65,6 +65,19 @@ impl KafkaConfig {
     fn default_application_id() -> String {
         "ferrobeat-processor".to_owned()
     }
+
+    /// A client of these brokers named `client_id`, with `[kafka.properties]` applied (TLS,
+    /// SASL...): what the `setup` and `lag` commands connect with.
+    pub fn client_config(&self, client_id: &str) -> rdkafka::ClientConfig {
+        let mut config = rdkafka::ClientConfig::new();
+        config
+            .set("bootstrap.servers", &self.bootstrap_servers)
+            .set("client.id", client_id);
+        for (name, value) in &self.properties {
+            config.set(name, value);
+        }
+        config
+    }
 }
 
 impl Default for KafkaConfig {
@@ -72,7 +85,7 @@ impl Default for KafkaConfig {
         KafkaConfig {
             bootstrap_servers: Self::default_bootstrap_servers(),
             application_id: Self::default_application_id(),
-            properties: BTreeMap::new(),
+            properties: KafkaProperties::default(),
         }
     }
 }
@@ -88,35 +101,6 @@ pub const RUNTIME_OWNED_PROPERTIES: &[&str] = &[
     "acks",
     "request.required.acks",
 ];
-
-/// A librdkafka property value: TOML strings, integers and booleans are all accepted.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PropertyValue(pub String);
-
-impl<'de> Deserialize<'de> for PropertyValue {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct PropertyVisitor;
-        impl serde::de::Visitor<'_> for PropertyVisitor {
-            type Value = PropertyValue;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a string, an integer or a boolean")
-            }
-            fn visit_str<E: serde::de::Error>(self, value: &str) -> Result<Self::Value, E> {
-                Ok(PropertyValue(value.to_owned()))
-            }
-            fn visit_i64<E: serde::de::Error>(self, value: i64) -> Result<Self::Value, E> {
-                Ok(PropertyValue(value.to_string()))
-            }
-            fn visit_u64<E: serde::de::Error>(self, value: u64) -> Result<Self::Value, E> {
-                Ok(PropertyValue(value.to_string()))
-            }
-            fn visit_bool<E: serde::de::Error>(self, value: bool) -> Result<Self::Value, E> {
-                Ok(PropertyValue(value.to_string()))
-            }
-        }
-        deserializer.deserialize_any(PropertyVisitor)
-    }
-}
 
 /// What happens when a worker fails unexpectedly (Kafka Streams' uncaught exception handler).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
@@ -335,7 +319,7 @@ impl ProcessorConfig {
                 ));
             }
             let mut probe = rdkafka::ClientConfig::new();
-            probe.set(name, &value.0);
+            probe.set(name, value);
             if let Err(error) = probe.create_native_config() {
                 return Err(ConfigError::invalid(file, key, error.to_string()));
             }

@@ -4,8 +4,8 @@
 //! * `driver`: the `TopologyTestDriver`, running a topology synchronously without a broker;
 //! * `metric_topology`: the seed application (route by metricset, alert on hot CPUs);
 //! * `runtime`: the Kafka runtime (consumer group, tasks, at-least-once commits, states).
-//! * `lag`: the `lag` command (consumer lag and Burrow-style statuses of the group).
 //! * `monitor`: Prometheus series, the `/metrics`, `/health` and `/ready` endpoint, logging;
+//! * `lag`: the `lag` command (consumer lag and Burrow-style statuses of the group).
 //! * `config`: the TOML configuration file (`[kafka]`, `[runtime]`, `[topology]`, `[errors]`).
 #![warn(missing_docs)]
 pub mod config;

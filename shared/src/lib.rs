@@ -12,8 +12,11 @@
 //!   default Kafka topic names in [`topics`].
 //!
 //! This crate knows nothing of Kafka clients, the operating system or configuration files,
-//! except [`intercept`]: the interceptor trait both programs call around their Kafka clients,
-//! with plain views of records and the `[[interceptors]]` entries that choose them.
+//! except what both programs share about them: [`intercept`], the interceptor trait they call
+//! around their Kafka clients, with plain views of records and the `[[interceptors]]` entries
+//! that choose them; [`properties`], the `[kafka.properties]` table with secrets hidden; and,
+//! with the `monitoring` feature, `endpoint` and `logging`, the HTTP server and the log
+//! subscriber of their monitoring.
 #![warn(missing_docs)]
 
 #[cfg(feature = "monitoring")]
@@ -25,6 +28,7 @@ pub mod intercept;
 pub mod logging;
 pub mod metricsets;
 pub mod numeric;
+pub mod properties;
 pub mod topics;
 
 pub use envelope::{

@@ -10,7 +10,7 @@ use std::time::Duration;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
 use rdkafka::groups::GroupInfo;
-use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+use rdkafka::{Offset, TopicPartitionList};
 
 use super::status::Observation;
 use crate::config::KafkaConfig;
@@ -109,16 +109,13 @@ impl LagQuery {
         topics: Vec<String>,
         timeout: Duration,
     ) -> Result<Self, QueryError> {
-        let mut config = ClientConfig::new();
-        config
-            .set("bootstrap.servers", &kafka.bootstrap_servers)
-            .set("client.id", format!("{}-lag", kafka.application_id))
+        let consumer = kafka
+            .client_config(&format!("{}-lag", kafka.application_id))
+            // The group's id, to read its committed offsets; this client never joins it.
             .set("group.id", &kafka.application_id)
-            .set("enable.auto.commit", "false");
-        for (name, value) in &kafka.properties {
-            config.set(name, value);
-        }
-        let consumer = config.create().map_err(QueryError::Client)?;
+            .set("enable.auto.commit", "false")
+            .create()
+            .map_err(QueryError::Client)?;
         Ok(Self {
             consumer,
             group: kafka.application_id.clone(),

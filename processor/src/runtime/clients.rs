@@ -15,7 +15,7 @@ fn base_config(kafka: &KafkaConfig, client_id: &str) -> ClientConfig {
 
 fn with_user_properties(mut config: ClientConfig, kafka: &KafkaConfig) -> ClientConfig {
     for (name, value) in &kafka.properties {
-        config.set(name, &value.0);
+        config.set(name, value);
     }
     config
 }

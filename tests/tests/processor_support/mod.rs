@@ -9,7 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use ferrobeat_processor::config::{ProcessorConfig, PropertyValue};
+use ferrobeat_processor::config::ProcessorConfig;
 use ferrobeat_processor::errors::ErrorAction;
 use ferrobeat_processor::metric_topology::metric_topology;
 use ferrobeat_processor::record::{InputRecord, SourcePosition};
@@ -160,7 +160,7 @@ pub(crate) fn test_config(
         config
             .kafka
             .properties
-            .insert(name.to_owned(), PropertyValue(value.to_owned()));
+            .insert(name.to_owned(), value.to_owned());
     }
     config.runtime.commit_interval_ms = 200;
     config.runtime.shutdown_timeout_ms = 10_000;
@@ -272,7 +272,7 @@ pub(crate) fn config_file_text(config: &ProcessorConfig) -> String {
         .kafka
         .properties
         .iter()
-        .map(|(name, value)| format!("{name:?} = {:?}\n", value.0))
+        .map(|(name, value)| format!("{name:?} = {:?}\n", value))
         .collect();
     format!(
         "[kafka]\nbootstrap_servers = {:?}\napplication_id = {:?}\n[kafka.properties]\n{properties}\
