@@ -1,5 +1,6 @@
 //! The ferrobeat-processor binary: `run` (the default) processes until SIGTERM or Ctrl-C;
-//! `describe` prints the topology without touching a broker; `lag` shows the group's lag.
+//! `describe` prints the topology without touching a broker; `lag` shows the group's lag;
+//! `setup` creates and verifies the pipeline's topics.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -16,6 +17,7 @@ use ferrobeat_processor::metric_topology::metric_topology;
 use ferrobeat_processor::monitor::Monitor;
 use ferrobeat_processor::monitor::logging::spawn_change_logger;
 use ferrobeat_processor::runtime::{ClientState, StreamsRuntime};
+use ferrobeat_processor::setup;
 use ferrobeat_schema::endpoint::Endpoint;
 use ferrobeat_schema::logging::{LogFormat, subscriber};
 use tracing_subscriber::EnvFilter;
@@ -69,6 +71,28 @@ enum Command {
     /// Show the group's lag per input partition with a Burrow-style status; exits 0 when the
     /// group is OK, 1 when it is WARN or ERR, 2 when the brokers cannot be queried.
     Lag(LagArgs),
+    /// Create the pipeline's topics that are missing and verify the ones that exist; exits 0
+    /// when every topic is as asked, 1 when an existing topic differs, 2 on an error.
+    Setup(SetupArgs),
+}
+
+#[derive(Debug, Args)]
+struct SetupArgs {
+    #[command(flatten)]
+    config: ConfigArg,
+    /// Bootstrap brokers, `host:port,...` (overrides `kafka.bootstrap_servers`).
+    #[arg(long, value_name = "LIST", value_parser = NonEmptyStringValueParser::new())]
+    bootstrap_servers: Option<String>,
+    /// Partitions of each topic created.
+    #[arg(long, value_name = "N", default_value_t = setup::DEFAULT_PARTITIONS)]
+    partitions: i32,
+    /// Replication factor of each topic created (at most the number of brokers).
+    #[arg(long, value_name = "N", default_value_t = setup::DEFAULT_REPLICATION_FACTOR)]
+    replication_factor: i32,
+    /// Bound, in seconds, of each request and of the wait for new topics.
+    #[arg(long, value_name = "SECONDS", default_value_t = setup::DEFAULT_TIMEOUT.as_secs(),
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    timeout: u64,
 }
 
 #[derive(Debug, Args)]
@@ -174,6 +198,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Some(Command::Describe(args)) => describe(&args),
         Some(Command::Lag(args)) => lag(&args),
+        Some(Command::Setup(args)) => setup(&args),
         Some(Command::Run(args)) => run(&args),
         None => run(&cli.run),
     };
@@ -184,6 +209,33 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+fn setup(args: &SetupArgs) -> anyhow::Result<ExitCode> {
+    let mut config = args.config.load()?;
+    if let Some(servers) = &args.bootstrap_servers {
+        config.kafka.bootstrap_servers.clone_from(servers);
+    }
+    let topics = setup::pipeline_topics(&config.topology, &config.errors);
+    let spec = setup::SetupSpec::new(topics, args.partitions, args.replication_factor)?;
+    let client = config
+        .kafka
+        .client_config(&format!("{}-setup", config.kafka.application_id));
+    let report = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the admin client's runtime")?
+        .block_on(setup::setup_topics(
+            &client,
+            &spec,
+            Duration::from_secs(args.timeout),
+        ))?;
+    print!("{report}");
+    Ok(if report.is_consistent() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 fn describe(args: &DescribeArgs) -> anyhow::Result<ExitCode> {

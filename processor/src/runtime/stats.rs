@@ -40,7 +40,8 @@ pub struct StatsSnapshot {
     pub records_skipped: u64,
     /// Offset commits requested.
     pub commits: u64,
-    /// Times fetching paused because too much was in flight.
+    /// Times the worker stopped consuming because too much was in flight (it holds back, then
+    /// pauses its partitions if that lasts).
     pub fetch_pauses: u64,
     /// Failed workers replaced by new ones.
     pub workers_replaced: u64,

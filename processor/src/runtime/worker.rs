@@ -39,6 +39,9 @@ use crate::topology::ProcessingError;
 
 /// How long one consumer poll may block: bounds how fast a worker notices a shutdown request.
 const POLL_INTERVAL: Duration = Duration::from_millis(100);
+/// How long a worker may hold back from polling its consumer while too much is in flight before
+/// it pauses the partitions instead, so rebalances and `max.poll.interval.ms` are served again.
+const HOLD_LIMIT: Duration = Duration::from_secs(10);
 /// At most one line per this interval for each kind of repeated error.
 const ERROR_LOG_INTERVAL: Duration = Duration::from_secs(1);
 
@@ -188,7 +191,7 @@ struct Pipeline {
     producer: BaseProducer<DeliveryReports>,
     deliveries: Receiver<Delivery>,
     tracker: OffsetTracker,
-    fetch_paused: bool,
+    backpressure: Backpressure,
     processing_errors: LogRateLimiter,
     delivery_errors: LogRateLimiter,
     /// An error met inside a rebalance callback, for the poll loop to raise.
@@ -482,13 +485,10 @@ impl Pipeline {
         }
     }
 
-    /// Commits the committable offsets of `scope`.
-    fn commit(
-        &mut self,
-        consumer: &BaseConsumer<WorkerContext>,
-        scope: CommitScope,
-        mode: CommitMode,
-    ) {
+    /// Commits the committable offsets of `scope`, synchronously as Kafka Streams does: librdkafka
+    /// reports the outcome of an asynchronous manual commit to nobody (rust-rdkafka sets no
+    /// commit callback), and a failure must be known so the offsets are committed again.
+    fn commit(&mut self, consumer: &BaseConsumer<WorkerContext>, scope: CommitScope) {
         let commits = self.tracker.take_commits(scope);
         if commits.is_empty() {
             return;
@@ -505,7 +505,7 @@ impl Pipeline {
             }
         }
         let commit_started = Instant::now();
-        let result = consumer.commit(&offsets, mode);
+        let result = consumer.commit(&offsets, CommitMode::Sync);
         self.metrics.committed(commit_started.elapsed());
         self.shared.interceptors.on_commit(|| Commit {
             offsets: commits
@@ -518,17 +518,34 @@ impl Pipeline {
                     })
                 })
                 .collect(),
-            synchronous: matches!(mode, CommitMode::Sync),
             error: result.as_ref().err().map(ToString::to_string),
         });
         match result {
             Ok(()) => self.shared.stats.add(Counter::Commits, 1),
-            Err(error) => tracing::warn!(worker = %self.worker, "commit failed: {error}"),
+            Err(error) => {
+                tracing::warn!(worker = %self.worker, "commit failed: {error}");
+                self.commit_failed(&offsets);
+            }
         }
     }
 
-    /// Pauses fetching while too much is in flight; resumes once half of it drained.
-    fn apply_backpressure(&mut self, consumer: &BaseConsumer<WorkerContext>) {
+    /// Offers the offsets of a failed commit again at the next periodic commit.
+    fn commit_failed(&mut self, offsets: &TopicPartitionList) {
+        for element in offsets.elements() {
+            if let Offset::Offset(offset) = element.offset() {
+                let partition = self.source_partition(element.topic(), element.partition());
+                self.tracker.commit_failed(partition, offset);
+            }
+        }
+    }
+
+    /// Flow control while too much is in flight, until half of it drained: first the worker
+    /// holds — stops polling its consumer and waits for acknowledgements, leaving what librdkafka
+    /// prefetched in its queue (which it bounds by `queued.max.messages.kbytes`) — and after
+    /// [`HOLD_LIMIT`] it pauses the partitions and polls again. `pause()` discards the prefetched
+    /// records (they are fetched again on `resume()`), so it is kept for long stalls such as an
+    /// unreachable output broker. Returns whether to hold.
+    fn apply_backpressure(&mut self, consumer: &BaseConsumer<WorkerContext>) -> bool {
         let limits = &self.shared.runtime;
         let (records, bytes) = (
             self.tracker.in_flight_records(),
@@ -537,14 +554,31 @@ impl Pipeline {
         let over = records >= limits.max_in_flight_records || bytes >= limits.max_in_flight_bytes;
         let drained =
             records <= limits.max_in_flight_records / 2 && bytes <= limits.max_in_flight_bytes / 2;
-        let change = if !self.fetch_paused && over {
-            Some(true)
-        } else if self.fetch_paused && drained {
-            Some(false)
-        } else {
-            None
-        };
-        let Some(pause) = change else { return };
+        match self.backpressure {
+            Backpressure::Flowing if over => {
+                self.backpressure = Backpressure::Holding(Instant::now());
+                self.shared.stats.add(Counter::FetchPauses, 1);
+                tracing::debug!(worker = %self.worker, records, bytes, "holding: too much in flight");
+                true
+            }
+            Backpressure::Holding(_) | Backpressure::Paused if drained => {
+                if self.backpressure == Backpressure::Paused {
+                    self.pause_or_resume(consumer, false);
+                }
+                self.backpressure = Backpressure::Flowing;
+                false
+            }
+            Backpressure::Holding(since) if since.elapsed() >= HOLD_LIMIT => {
+                self.pause_or_resume(consumer, true);
+                self.backpressure = Backpressure::Paused;
+                false
+            }
+            Backpressure::Holding(_) => true,
+            Backpressure::Flowing | Backpressure::Paused => false,
+        }
+    }
+
+    fn pause_or_resume(&self, consumer: &BaseConsumer<WorkerContext>, pause: bool) {
         let result = consumer.assignment().and_then(|assignment| {
             if pause {
                 consumer.pause(&assignment)
@@ -553,18 +587,23 @@ impl Pipeline {
             }
         });
         match result {
-            Ok(()) => {
-                self.fetch_paused = pause;
-                if pause {
-                    self.shared.stats.add(Counter::FetchPauses, 1);
-                }
-                tracing::debug!(worker = %self.worker, pause, records, bytes, "fetch backpressure");
-            }
+            Ok(()) => tracing::debug!(worker = %self.worker, pause, "fetch paused or resumed"),
             Err(error) => {
                 tracing::warn!(worker = %self.worker, "cannot pause/resume fetching: {error}")
             }
         }
     }
+}
+
+/// A worker's flow control state (see [`Pipeline::apply_backpressure`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Backpressure {
+    /// Consuming normally.
+    Flowing,
+    /// Not polling the consumer since then, waiting for acknowledgements.
+    Holding(Instant),
+    /// The assignment is paused; the consumer is polled for rebalances only.
+    Paused,
 }
 
 /// An output about to be handed to the producer.
@@ -655,12 +694,13 @@ impl ConsumerContext for WorkerContext {
         if let Err(error) = pipeline.finish_in_flight(deadline) {
             pipeline.failure.get_or_insert(error);
         }
-        pipeline.commit(consumer, CommitScope::All, CommitMode::Sync);
+        pipeline.commit(consumer, CommitScope::All);
         for element in revoked.elements() {
             let partition = pipeline.source_partition(element.topic(), element.partition());
             pipeline.tracker.forget(partition);
         }
-        pipeline.fetch_paused = false;
+        // Revoked partitions take their pause with them; the next assignment starts flowing.
+        pipeline.backpressure = Backpressure::Flowing;
     }
 
     fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
@@ -709,7 +749,7 @@ pub(super) fn run(shared: Arc<Shared>, id: usize) -> Result<(), WorkerError> {
         producer,
         deliveries,
         tracker: OffsetTracker::new(),
-        fetch_paused: false,
+        backpressure: Backpressure::Flowing,
         processing_errors: LogRateLimiter::new(ERROR_LOG_INTERVAL),
         delivery_errors: LogRateLimiter::new(ERROR_LOG_INTERVAL),
         failure: None,
@@ -742,7 +782,7 @@ pub(super) fn run(shared: Arc<Shared>, id: usize) -> Result<(), WorkerError> {
     let deadline = Instant::now() + shared.runtime.shutdown_timeout();
     let mut pipeline = lock(&consumer.context().pipeline);
     let complete = pipeline.finish_in_flight(deadline)?;
-    pipeline.commit(&consumer, CommitScope::All, CommitMode::Sync);
+    pipeline.commit(&consumer, CommitScope::All);
     drop(pipeline);
     // Dropping the consumer closes it: its partitions are revoked (committing again, with nothing
     // new) and it leaves the group.
@@ -762,11 +802,19 @@ fn poll_loop(
     // Since when the worker has been without an assignment, and when to warn about it next.
     let mut unassigned = Some((Instant::now(), Instant::now() + warning_delay));
     let mut consumer_errors = LogRateLimiter::new(ERROR_LOG_INTERVAL);
+    // Whether the last round decided to hold back from the consumer (see `apply_backpressure`).
+    let mut holding = false;
     while !shared.shutdown.load(Ordering::Acquire) {
-        let poll_started = Instant::now();
-        let polled = consumer.poll(POLL_INTERVAL);
+        let poll_started = (!holding).then(Instant::now);
+        let polled = if holding {
+            None
+        } else {
+            consumer.poll(POLL_INTERVAL)
+        };
         let mut pipeline = lock(&consumer.context().pipeline);
-        pipeline.metrics.polled(poll_started.elapsed());
+        if let Some(started) = poll_started {
+            pipeline.metrics.polled(started.elapsed());
+        }
         if let Some(failure) = pipeline.failure.take() {
             return Err(failure);
         }
@@ -782,11 +830,15 @@ fn poll_loop(
             }
             None => {}
         }
+        if holding {
+            // Wait for acknowledgements instead of records.
+            pipeline.producer.poll(POLL_INTERVAL);
+        }
         pipeline.serve_deliveries()?;
-        pipeline.apply_backpressure(consumer);
+        holding = pipeline.apply_backpressure(consumer);
         let now = Instant::now();
         if now >= next_commit {
-            pipeline.commit(consumer, CommitScope::Changed, CommitMode::Async);
+            pipeline.commit(consumer, CommitScope::Changed);
             next_commit = now + commit_interval;
         }
         let clients = [
