@@ -132,6 +132,33 @@ mod tests {
     }
 
     #[test]
+    fn bad_monitoring_settings_are_refused_naming_the_key() {
+        let file = std::path::Path::new("processor.toml");
+        for (text, key) in [
+            ("[monitoring]\nlevel = \"verbose\"\n", "monitoring.level"),
+            ("[monitoring]\nmetrics_addr = \"nowhere\"\n", "monitoring.metrics_addr"),
+            ("[monitoring]\nstatistics_interval_ms = 0\n", "monitoring.statistics_interval_ms"),
+            ("[monitoring]\nport = 9464\n", "monitoring"),
+        ] {
+            let error = crate::config::ProcessorConfig::parse(text, file)
+                .expect_err(text)
+                .to_string();
+            assert!(error.contains(&format!("key `{key}")), "{text}: {error}");
+            assert!(error.contains("processor.toml"), "{error}");
+        }
+        let config = crate::config::ProcessorConfig::parse(
+            "[monitoring]\nmetrics_addr = \"127.0.0.1:9464\"\nlevel = \"debug\"\n",
+            file,
+        )
+        .expect("valid");
+        assert_eq!(
+            config.monitoring.metrics_addr,
+            Some(SocketAddr::from(([127, 0, 0, 1], 9464)))
+        );
+        assert_eq!(config.monitoring.level, MetricsLevel::Debug);
+    }
+
+    #[test]
     fn ready_after_the_first_running_until_shutdown() {
         assert_eq!(ready(ClientState::Rebalancing, false).status, 503);
         assert_eq!(ready(ClientState::Running, true).status, 200);
