@@ -135,6 +135,33 @@ fn json_messages(log: &Path) -> Vec<String> {
         .collect()
 }
 
+/// Scrapes `/metrics` of `child` until `done` holds of its samples (within [`TIMEOUT`]) and
+/// returns that scrape; otherwise kills `child` and fails with the last scrape and its `log`.
+fn scrape_until(
+    child: &mut Child,
+    addr: SocketAddr,
+    log: &Path,
+    what: &str,
+    done: impl Fn(&BTreeMap<String, f64>) -> bool,
+) -> String {
+    let mut scrape = String::new();
+    let reached = eventually(TIMEOUT, || {
+        let Some((200, text)) = get(addr, "/metrics") else {
+            return false;
+        };
+        scrape = text;
+        done(&samples(&scrape))
+    });
+    if !reached {
+        let _ = child.kill();
+        panic!(
+            "not {what} in {TIMEOUT:?}; last scrape:\n{scrape}\nlog:\n{}",
+            std::fs::read_to_string(log).unwrap_or_default()
+        );
+    }
+    scrape
+}
+
 /// SIGTERM, a clean exit, and nothing listening on `addr` any more.
 fn stop_and_check_endpoint_gone(child: &mut Child, addr: SocketAddr, what: &str) {
     let exit = terminate(child, TIMEOUT).unwrap_or_else(|| {
@@ -190,24 +217,10 @@ fn processor_endpoint_reports_what_it_processed_and_its_lag_drains() {
         )
     };
     // Everything processed, and the lag of both partitions reported as drained.
-    let mut scrape = String::new();
-    let drained = eventually(TIMEOUT, || {
-        let Some((200, text)) = get(addr, "/metrics") else {
-            return false;
-        };
-        let now = samples(&text);
-        scrape = text;
-        value(&now, &consumed) == INPUTS as f64
+    let scrape = scrape_until(&mut child, addr, &log, "drained", |now| {
+        value(now, &consumed) == INPUTS as f64
             && (0..PARTITIONS).all(|partition| now.get(&lag(partition)) == Some(&0.0))
     });
-    if !drained {
-        let _ = child.kill();
-        panic!(
-            "not drained in {TIMEOUT:?}; last scrape:\n{scrape}\nlog:\n{}",
-            std::fs::read_to_string(&log).unwrap_or_default()
-        );
-    }
-
     let now = samples(&scrape);
     let expected = count_by_topic(&expected_outputs(&config, &inputs));
     assert_eq!(
@@ -348,22 +361,9 @@ fn agent_endpoint_reports_sampling_and_shipping() {
         .spawn()
         .expect("spawn the agent");
 
-    let mut scrape = String::new();
-    let shipping = eventually(TIMEOUT, || {
-        let Some((200, text)) = get(addr, "/metrics") else {
-            return false;
-        };
-        let now = samples(&text);
-        scrape = text;
-        value(&now, "ferrobeat_agent_events_acknowledged_total") >= 4.0
+    let scrape = scrape_until(&mut child, addr, &log, "acknowledged", |now| {
+        value(now, "ferrobeat_agent_events_acknowledged_total") >= 4.0
     });
-    if !shipping {
-        let _ = child.kill();
-        panic!(
-            "nothing acknowledged in {TIMEOUT:?}; last scrape:\n{scrape}\nlog:\n{}",
-            std::fs::read_to_string(&log).unwrap_or_default()
-        );
-    }
     let now = samples(&scrape);
     assert!(value(&now, "ferrobeat_agent_events_sampled_total") >= 4.0);
     for metricset in ["cpu", "memory"] {
