@@ -53,6 +53,28 @@ where
     }
 }
 
+/// Logs one message of librdkafka (a client context's `log`) as a tracing event with target
+/// `librdkafka`, the client's id as `client` and librdkafka's facility as `fac`. `CONFWARN`
+/// warnings go to debug: both programs give their `[kafka.properties]` to every client, so
+/// producers warn about consumer properties and the other way round.
+#[cfg(feature = "kafka")]
+pub fn librdkafka(client: &str, level: rdkafka::config::RDKafkaLogLevel, fac: &str, message: &str) {
+    use rdkafka::config::RDKafkaLogLevel as Level;
+    match level {
+        Level::Emerg | Level::Alert | Level::Critical | Level::Error => {
+            tracing::error!(target: "librdkafka", client, fac, "{message}")
+        }
+        Level::Warning if fac == "CONFWARN" => {
+            tracing::debug!(target: "librdkafka", client, fac, "{message}")
+        }
+        Level::Warning => tracing::warn!(target: "librdkafka", client, fac, "{message}"),
+        Level::Notice | Level::Info => {
+            tracing::info!(target: "librdkafka", client, fac, "{message}")
+        }
+        Level::Debug => tracing::debug!(target: "librdkafka", client, fac, "{message}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::io::Write;
@@ -107,6 +129,40 @@ mod tests {
         assert_eq!(line["message"], "partitions revoked");
         assert_eq!(line["worker"], "w-1");
         assert!(line["timestamp"].is_string(), "{line}");
+    }
+
+    #[cfg(feature = "kafka")]
+    #[test]
+    fn librdkafka_messages_carry_client_and_facility() {
+        use rdkafka::config::RDKafkaLogLevel;
+        let buffer = Buffer::default();
+        let subscriber = subscriber(LogFormat::Json, EnvFilter::new("info"), buffer.clone());
+        tracing::subscriber::with_default(subscriber, || {
+            librdkafka(
+                "app-1-consumer",
+                RDKafkaLogLevel::Warning,
+                "CONFWARN",
+                "ignored",
+            );
+            librdkafka(
+                "app-1-consumer",
+                RDKafkaLogLevel::Error,
+                "FAIL",
+                "broker down",
+            );
+        });
+        let bytes = buffer.0.lock().expect("buffer").clone();
+        let output = String::from_utf8(bytes).expect("utf-8");
+        let lines: Vec<serde_json::Value> = output
+            .lines()
+            .map(|line| serde_json::from_str(line).expect("JSON"))
+            .collect();
+        assert_eq!(lines.len(), 1, "{output}");
+        assert_eq!(lines[0]["target"], "librdkafka");
+        assert_eq!(lines[0]["level"], "ERROR");
+        assert_eq!(lines[0]["fac"], "FAIL");
+        assert_eq!(lines[0]["client"], "app-1-consumer");
+        assert_eq!(lines[0]["message"], "broker down");
     }
 
     #[test]

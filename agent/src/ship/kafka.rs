@@ -7,8 +7,10 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use ferrobeat_schema::intercept::{Acknowledgement, Interceptors, RecordView};
+use ferrobeat_schema::logging::librdkafka;
 use rdkafka::ClientConfig;
 use rdkafka::client::ClientContext;
+use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::error::KafkaError;
 use rdkafka::message::{DeliveryResult, Message};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer, ProducerContext};
@@ -54,7 +56,11 @@ pub struct DeliveryForwarder {
     handled: AtomicU64,
 }
 
-impl ClientContext for DeliveryForwarder {}
+impl ClientContext for DeliveryForwarder {
+    fn log(&self, level: RDKafkaLogLevel, fac: &str, log_message: &str) {
+        librdkafka("ferrobeat-agent", level, fac, log_message);
+    }
+}
 
 impl ProducerContext for DeliveryForwarder {
     type DeliveryOpaque = Box<Pending>;

@@ -136,8 +136,14 @@ mod tests {
         let file = std::path::Path::new("processor.toml");
         for (text, key) in [
             ("[monitoring]\nlevel = \"verbose\"\n", "monitoring.level"),
-            ("[monitoring]\nmetrics_addr = \"nowhere\"\n", "monitoring.metrics_addr"),
-            ("[monitoring]\nstatistics_interval_ms = 0\n", "monitoring.statistics_interval_ms"),
+            (
+                "[monitoring]\nmetrics_addr = \"nowhere\"\n",
+                "monitoring.metrics_addr",
+            ),
+            (
+                "[monitoring]\nstatistics_interval_ms = 0\n",
+                "monitoring.statistics_interval_ms",
+            ),
             ("[monitoring]\nport = 9464\n", "monitoring"),
         ] {
             let error = crate::config::ProcessorConfig::parse(text, file)

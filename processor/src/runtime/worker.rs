@@ -24,6 +24,7 @@ use rdkafka::{Message, Offset, TopicPartitionList};
 use ferrobeat_schema::intercept::{
     Acknowledgement, Commit, CommittedOffset, HeaderView, Interceptors, RecordView,
 };
+use ferrobeat_schema::logging::librdkafka;
 
 use super::Shared;
 use super::offsets::{CommitScope, OffsetTracker, SourcePartition};
@@ -132,7 +133,12 @@ struct DeliveryReports {
 
 impl ClientContext for DeliveryReports {
     fn log(&self, level: RDKafkaLogLevel, fac: &str, log_message: &str) {
-        log_client_message(&self.worker, "producer", level, fac, log_message);
+        librdkafka(
+            &format!("{}-producer", self.worker),
+            level,
+            fac,
+            log_message,
+        );
     }
 
     fn error(&self, error: KafkaError, reason: &str) {
@@ -152,31 +158,6 @@ impl ProducerContext for DeliveryReports {
         };
         // The receiver lives as long as the producer; a send error means the worker is gone.
         let _ = self.sender.send(Delivery { tag: *tag, result });
-    }
-}
-
-fn log_client_message(
-    worker: &str,
-    client: &str,
-    level: RDKafkaLogLevel,
-    fac: &str,
-    message: &str,
-) {
-    match level {
-        RDKafkaLogLevel::Emerg
-        | RDKafkaLogLevel::Alert
-        | RDKafkaLogLevel::Critical
-        | RDKafkaLogLevel::Error => tracing::error!(worker, client, fac, "{message}"),
-        // The `[kafka.properties]` go to consumers and producers alike, so each client warns
-        // about the other's properties: expected, not worth a warning.
-        RDKafkaLogLevel::Warning if fac == "CONFWARN" => {
-            tracing::debug!(worker, client, fac, "{message}")
-        }
-        RDKafkaLogLevel::Warning => tracing::warn!(worker, client, fac, "{message}"),
-        RDKafkaLogLevel::Notice | RDKafkaLogLevel::Info => {
-            tracing::info!(worker, client, fac, "{message}")
-        }
-        RDKafkaLogLevel::Debug => tracing::debug!(worker, client, fac, "{message}"),
     }
 }
 
@@ -669,7 +650,12 @@ struct WorkerContext {
 
 impl ClientContext for WorkerContext {
     fn log(&self, level: RDKafkaLogLevel, fac: &str, log_message: &str) {
-        log_client_message(&self.worker, "consumer", level, fac, log_message);
+        librdkafka(
+            &format!("{}-consumer", self.worker),
+            level,
+            fac,
+            log_message,
+        );
     }
 
     fn error(&self, error: KafkaError, reason: &str) {
