@@ -1,7 +1,8 @@
 //! What the Prometheus series cost a worker per record: one poll observation, the source's
 //! counter and end-to-end latency, the process latency, and one sink's counter and latency —
 //! everything `runtime/worker.rs` records for a record with one output. Compare with the
-//! processor's CPU time per record in BENCHMARKS.md (the target: metrics < 5 % of it).
+//! processor's CPU time per record in BENCHMARKS.md (the target: metrics < 5 % of it). At the
+//! debug level, also the per-task and per-node counters.
 
 use std::hint::black_box;
 use std::sync::Arc;
@@ -11,6 +12,14 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use ferrobeat_processor::monitor::MetricsLevel;
 use ferrobeat_processor::monitor::metrics::RuntimeMetrics;
 use ferrobeat_processor::runtime::RuntimeStats;
+
+/// The nodes a memory event enters in the metric topology.
+const NODES: [&str; 4] = [
+    "KSTREAM-SOURCE-0000000000",
+    "route-",
+    "route-memory",
+    "KSTREAM-SINK-0000000002",
+];
 
 fn bench_metrics(c: &mut Criterion) {
     let mut group = c.benchmark_group("metrics per record");
@@ -32,6 +41,12 @@ fn bench_metrics(c: &mut Criterion) {
                 worker.polled(black_box(Duration::from_micros(3)));
                 partition = (partition + 1) % 3;
                 let clock = worker.consumed(0, partition, black_box(timestamp));
+                if worker.observes_nodes() {
+                    // The metric topology's path of a memory event: source, router, branch, sink.
+                    for node in NODES {
+                        worker.node_entered(black_box(node));
+                    }
+                }
                 worker.produced(black_box("metric.memory"), timestamp, clock);
                 worker.processed(started.elapsed());
             });

@@ -196,7 +196,7 @@ fn processor_endpoint_reports_what_it_processed_and_its_lag_drains() {
     std::fs::write(
         &file,
         config_file_text(&config)
-            + &format!("[monitoring]\nmetrics_addr = \"{addr}\"\nstatistics_interval_ms = 300\n"),
+            + &format!("[monitoring]\nmetrics_addr = \"{addr}\"\nstatistics_interval_ms = 300\nlevel = \"debug\"\n"),
     )
     .expect("config file");
     let log = dir.path().join("processor.log");
@@ -256,6 +256,23 @@ fn processor_endpoint_reports_what_it_processed_and_its_lag_drains() {
         INPUTS as f64
     );
     assert!(thread("ferrobeat_processor_poll_latency_seconds_count") >= INPUTS as f64);
+    // Debug level: per task (partition) and per topology node.
+    assert_eq!(
+        sum(
+            &now,
+            "ferrobeat_processor_task_records_processed_total",
+            "partition="
+        ),
+        INPUTS as f64
+    );
+    assert_eq!(
+        sum(
+            &now,
+            "ferrobeat_processor_node_records_processed_total",
+            "node=\"KSTREAM-SOURCE-"
+        ),
+        INPUTS as f64
+    );
     assert!(thread("ferrobeat_processor_commit_latency_seconds_count") >= 1.0);
     assert!(thread("ferrobeat_processor_rebalances_total") >= 1.0);
     assert_eq!(

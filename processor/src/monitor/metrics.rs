@@ -3,7 +3,8 @@
 //!
 //! A worker resolves its labelled handles once ([`RuntimeMetrics::worker`]); per record it only
 //! adds to atomics and observes histograms it already holds (no label lookup, no allocation),
-//! except at the `debug` level, whose per-task counters cost one hash lookup per record.
+//! except at the `debug` level, whose per-task and per-node counters cost a hash lookup per
+//! record and node.
 //! Totals the runtime already counts ([`RuntimeStats`]) are read at scrape time, not counted
 //! twice.
 
@@ -65,6 +66,7 @@ pub struct RuntimeMetrics {
     produced: Family<Labels<1>, Counter>,
     end_to_end_latency: HistogramFamily<2>,
     task_processed: Family<Labels<2>, Counter>,
+    node_processed: Family<Labels<1>, Counter>,
     consumer_lag: Family<Labels<2>, Gauge>,
     state: Family<Labels<1>, Gauge>,
     stats: Arc<RuntimeStats>,
@@ -87,6 +89,7 @@ impl RuntimeMetrics {
             produced: Family::default(),
             end_to_end_latency: Family::new_with_constructor(end_to_end_histogram),
             task_processed: Family::default(),
+            node_processed: Family::default(),
             consumer_lag: Family::default(),
             state: Family::default(),
             stats,
@@ -160,6 +163,11 @@ impl RuntimeMetrics {
                 "Records processed, per task (source partition); debug level",
                 self.task_processed.clone(),
             );
+            registry.register(
+                "node_records_processed",
+                "Records that entered each topology node; debug level",
+                self.node_processed.clone(),
+            );
         }
         registry.register_collector(Box::new(TotalsCollector(Arc::clone(&self.stats))));
     }
@@ -226,6 +234,7 @@ impl RuntimeMetrics {
                 .map(|sink| topic(&self.produced, "sink", sink))
                 .collect(),
             tasks: HashMap::new(),
+            nodes: HashMap::new(),
             lagging: Vec::new(),
         }
     }
@@ -263,6 +272,8 @@ pub struct WorkerMetrics {
     sinks: Vec<TopicHandles>,
     /// Debug level only: per source partition (topic index, partition).
     tasks: HashMap<(usize, i32), Counter>,
+    /// Debug level only: per topology node, by name.
+    nodes: HashMap<String, Counter>,
     /// The partitions whose lag this worker reported last.
     lagging: Vec<Labels<2>>,
 }
@@ -302,6 +313,29 @@ impl WorkerMetrics {
             }
         }
         RecordClock(now)
+    }
+
+    /// Whether to report the nodes each record enters ([`WorkerMetrics::node_entered`]):
+    /// at the debug level only.
+    pub fn observes_nodes(&self) -> bool {
+        self.runtime.level == MetricsLevel::Debug
+    }
+
+    /// A record entered the topology node `name`.
+    pub fn node_entered(&mut self, name: &str) {
+        match self.nodes.get(name) {
+            Some(counter) => {
+                counter.inc();
+            }
+            None => {
+                let counter = self
+                    .runtime
+                    .node_processed
+                    .get_or_create_owned(&[("node", name.to_owned())]);
+                counter.inc();
+                self.nodes.insert(name.to_owned(), counter);
+            }
+        }
     }
 
     /// Processing the record took `elapsed`.
@@ -500,6 +534,8 @@ mod tests {
             "{text}"
         );
         assert!(!text.contains("task_records_processed"), "{text}");
+        assert!(!text.contains("node_records_processed"), "{text}");
+        assert!(!worker.observes_nodes());
         assert_eq!(metrics.assigned_partitions(), ["in-0", "in-1"]);
         assert!(metrics.ever_running());
         drop(worker);
@@ -513,9 +549,12 @@ mod tests {
             Arc::new(RuntimeStats::default()),
         ));
         let mut worker = metrics.worker("t", &["in".to_owned()], &[]);
+        assert!(worker.observes_nodes());
         for _ in 0..3 {
             worker.consumed(0, 2, -1);
+            worker.node_entered("KSTREAM-SOURCE-0000000000");
         }
+        worker.node_entered("route-cpu");
         let text = text(&metrics);
         assert!(
             text.contains(
@@ -523,5 +562,11 @@ mod tests {
             ),
             "{text}"
         );
+        for expected in [
+            "ferrobeat_processor_node_records_processed_total{node=\"KSTREAM-SOURCE-0000000000\"} 3",
+            "ferrobeat_processor_node_records_processed_total{node=\"route-cpu\"} 1",
+        ] {
+            assert!(text.contains(expected), "missing {expected} in\n{text}");
+        }
     }
 }

@@ -6,7 +6,7 @@
 //! poll/process/commit counts and latencies, records consumed and produced per topic, dropped
 //! and dead-lettered records by reason, end-to-end latency at sources and sinks, the client
 //! state, assigned partitions, consumer lag per partition and rebalances; `debug` adds records
-//! processed per task (source partition).
+//! processed per task (source partition) and per topology node.
 
 pub mod logging;
 pub mod metrics;
@@ -50,7 +50,7 @@ pub enum MetricsLevel {
     /// Thread, topic and client series.
     #[default]
     Info,
-    /// Also per-task series (one hash lookup per record more).
+    /// Also per-task and per-node series (a hash lookup per record and per node more).
     Debug,
 }
 

@@ -220,10 +220,16 @@ impl Pipeline {
             .on_consume(|| input.intercept_view());
         let shared = Arc::clone(&self.shared);
         let mut outputs = Vec::new();
-        if let Err(error) = shared
-            .topology
-            .process(&input, &mut |output| outputs.push(output))
-        {
+        let mut push = |output| outputs.push(output);
+        let processed = if self.metrics.observes_nodes() {
+            let metrics = &mut self.metrics;
+            shared
+                .topology
+                .process_observed(&input, &mut push, &mut |node| metrics.node_entered(node))
+        } else {
+            shared.topology.process(&input, &mut push)
+        };
+        if let Err(error) = processed {
             outputs.clear();
             let counter = match shared.errors.action(&input, &error) {
                 ErrorAction::DeadLetter(letter) => {

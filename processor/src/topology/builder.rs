@@ -425,8 +425,9 @@ impl<K: Serde, V: Serde> KStream<K, V> {
 
     fn pass_through(&self, name: String, parents: &[usize]) -> Self {
         let description = NodeDescription::new(&name, NodeRole::Processor);
-        let factory: Factory = Box::new(move |_name, children, assembler| {
+        let factory: Factory = Box::new(move |name, children, assembler| {
             let node: NodeRef<K, V> = Arc::new(PassThrough {
+                name,
                 down: assembler.downstream::<K, V>(children)?,
             });
             Ok(Built::Node(Box::new(node)))

@@ -153,6 +153,29 @@ impl Topology {
         record: &InputRecord<'a>,
         emit: &mut dyn FnMut(OutputRecord<'a>),
     ) -> Result<(), ProcessingError> {
+        self.run(record, emit, None)
+    }
+
+    /// As [`Topology::process`], telling `on_node` the name of every node the record enters, in
+    /// order (Kafka Streams' per-node `process-total` at the DEBUG recording level).
+    ///
+    /// # Errors
+    /// As [`Topology::process`].
+    pub fn process_observed<'a>(
+        &self,
+        record: &InputRecord<'a>,
+        emit: &mut dyn FnMut(OutputRecord<'a>),
+        on_node: &mut dyn FnMut(&str),
+    ) -> Result<(), ProcessingError> {
+        self.run(record, emit, Some(on_node))
+    }
+
+    fn run<'a, 'r>(
+        &self,
+        record: &'r InputRecord<'a>,
+        emit: &'r mut dyn FnMut(OutputRecord<'a>),
+        on_node: Option<&'r mut dyn FnMut(&str)>,
+    ) -> Result<(), ProcessingError> {
         let topic = record.source.topic;
         let source = self
             .sources
@@ -168,6 +191,7 @@ impl Topology {
         source.1.process(&mut RecordContext {
             input: record,
             emit,
+            on_node,
         })
     }
 }
@@ -263,5 +287,52 @@ mod tests {
             error.to_string(),
             "processing error in node topology: no source reads topic \"other\""
         );
+    }
+
+    #[test]
+    fn observed_processing_names_every_node_entered_in_order() {
+        let builder = StreamsBuilder::new();
+        let mut split = builder
+            .stream::<serdes::Bytes, serdes::Bytes>("in")
+            .split_named("route-");
+        split.branch("big", |_, value| value.len() > 3).to("big");
+        split.default_branch().to("small");
+        let topology = builder.build().expect("valid topology");
+        let names = |value: &[u8]| {
+            let record = InputRecord {
+                source: crate::record::SourcePosition {
+                    topic: "in",
+                    partition: 0,
+                    offset: 0,
+                },
+                timestamp: 0,
+                key: Some(b"k"),
+                value: Some(value),
+                headers: Vec::new(),
+            };
+            let mut entered = Vec::new();
+            let mut outputs = 0;
+            topology
+                .process_observed(&record, &mut |_| outputs += 1, &mut |node| {
+                    entered.push(node.to_owned())
+                })
+                .expect("processed");
+            assert_eq!(outputs, 1);
+            entered
+        };
+        let small = names(b"ab");
+        assert_eq!(
+            small.first().map(String::as_str),
+            Some("KSTREAM-SOURCE-0000000000")
+        );
+        assert!(small.contains(&"route-0".to_owned()), "{small:?}");
+        assert!(!small.contains(&"route-big".to_owned()), "{small:?}");
+        assert!(
+            small
+                .last()
+                .is_some_and(|node| node.starts_with("KSTREAM-SINK-")),
+            "{small:?}"
+        );
+        assert!(names(b"abcdef").contains(&"route-big".to_owned()));
     }
 }

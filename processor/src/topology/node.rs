@@ -13,6 +13,17 @@ pub(crate) struct RecordContext<'a, 'r> {
     pub(crate) input: &'r InputRecord<'a>,
     /// Where sink nodes hand their records.
     pub(crate) emit: &'r mut dyn FnMut(OutputRecord<'a>),
+    /// Told the name of every node the record enters, when set (per-node metrics).
+    pub(crate) on_node: Option<&'r mut dyn FnMut(&str)>,
+}
+
+impl RecordContext<'_, '_> {
+    /// Reports that the record entered node `name`.
+    fn enter(&mut self, name: &str) {
+        if let Some(on_node) = self.on_node.as_mut() {
+            on_node(name);
+        }
+    }
 }
 
 /// A node fed with records of key serde `K` and value serde `V`.
@@ -86,6 +97,7 @@ pub(crate) struct Source<K: Serde, V: Serde> {
 
 impl<K: Serde, V: Serde> SourceNode for Source<K, V> {
     fn process<'a>(&self, ctx: &mut RecordContext<'a, '_>) -> Result<(), ProcessingError> {
+        ctx.enter(&self.name);
         let fail = |what: &str, e: super::serdes::SerdeError| {
             ProcessingError::new(
                 ProcessingErrorKind::Deserialization,
@@ -112,6 +124,7 @@ impl<K: Serde, V: Serde> Node<K, V> for Sink {
         key: K::Value<'a>,
         value: V::Value<'a>,
     ) -> Result<(), ProcessingError> {
+        ctx.enter(&self.name);
         let fail = |what: &str, e: super::serdes::SerdeError| {
             ProcessingError::new(
                 ProcessingErrorKind::Serialization,
@@ -134,6 +147,7 @@ impl<K: Serde, V: Serde> Node<K, V> for Sink {
 
 /// Forwards every record unchanged (merge points and split branches).
 pub(crate) struct PassThrough<K: Serde, V: Serde> {
+    pub(crate) name: String,
     pub(crate) down: Downstream<K, V>,
 }
 
@@ -144,6 +158,7 @@ impl<K: Serde, V: Serde> Node<K, V> for PassThrough<K, V> {
         key: K::Value<'a>,
         value: V::Value<'a>,
     ) -> Result<(), ProcessingError> {
+        ctx.enter(&self.name);
         self.down.forward(ctx, key, value)
     }
 }
@@ -201,6 +216,7 @@ impl<K: Serde, V: Serde> Node<K, V> for Processor<K, V> {
         key: K::Value<'a>,
         value: V::Value<'a>,
     ) -> Result<(), ProcessingError> {
+        ctx.enter(&self.name);
         (self.operator)(ctx, key, value).map_err(|failure| match failure {
             OperatorFailure::Refused(message) => {
                 ProcessingError::new(ProcessingErrorKind::Processing, &self.name, message)
