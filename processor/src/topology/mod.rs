@@ -262,6 +262,25 @@ mod tests {
         );
     }
 
+    /// A record of `topic` at offset 0 of partition 0, stamped 0, without headers.
+    fn record_of<'a>(
+        topic: &'a str,
+        key: Option<&'a [u8]>,
+        value: Option<&'a [u8]>,
+    ) -> InputRecord<'a> {
+        InputRecord {
+            source: crate::record::SourcePosition {
+                topic,
+                partition: 0,
+                offset: 0,
+            },
+            timestamp: 0,
+            key,
+            value,
+            headers: Vec::new(),
+        }
+    }
+
     #[test]
     fn unknown_source_topic_is_an_error() {
         let builder = StreamsBuilder::new();
@@ -269,17 +288,7 @@ mod tests {
             .stream::<serdes::Bytes, serdes::Bytes>("in")
             .to("out");
         let topology = builder.build().expect("valid topology");
-        let record = InputRecord {
-            source: crate::record::SourcePosition {
-                topic: "other",
-                partition: 0,
-                offset: 0,
-            },
-            timestamp: 0,
-            key: None,
-            value: None,
-            headers: Vec::new(),
-        };
+        let record = record_of("other", None, None);
         let error = topology
             .process(&record, &mut |_| {})
             .expect_err("unknown topic");
@@ -299,17 +308,7 @@ mod tests {
         split.default_branch().to("small");
         let topology = builder.build().expect("valid topology");
         let names = |value: &[u8]| {
-            let record = InputRecord {
-                source: crate::record::SourcePosition {
-                    topic: "in",
-                    partition: 0,
-                    offset: 0,
-                },
-                timestamp: 0,
-                key: Some(b"k"),
-                value: Some(value),
-                headers: Vec::new(),
-            };
+            let record = record_of("in", Some(b"k"), Some(value));
             let mut entered = Vec::new();
             let mut outputs = 0;
             topology
