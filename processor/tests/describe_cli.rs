@@ -20,8 +20,16 @@ fn describe(format: &str) -> String {
 fn every_format_names_every_topic() {
     for format in ["text", "dot", "mermaid"] {
         let description = describe(format);
-        for topic in ["metric.all", "metric.cpu", "metric.memory", "metric.cpu.alert"] {
-            assert!(description.contains(topic), "{format} lacks {topic}:\n{description}");
+        for topic in [
+            "metric.all",
+            "metric.cpu",
+            "metric.memory",
+            "metric.cpu.alert",
+        ] {
+            assert!(
+                description.contains(topic),
+                "{format} lacks {topic}:\n{description}"
+            );
         }
     }
     assert!(describe("text").starts_with("Topologies:\n   Sub-topology: 0\n"));
