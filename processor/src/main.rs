@@ -111,8 +111,9 @@ impl ConfigArg {
     }
 }
 
+/// The configuration file and the flags that name the cluster and the group in it.
 #[derive(Debug, Args)]
-struct RunArgs {
+struct GroupArgs {
     #[command(flatten)]
     config: ConfigArg,
     /// Bootstrap brokers, `host:port,...` (overrides `kafka.bootstrap_servers`).
@@ -121,6 +122,26 @@ struct RunArgs {
     /// Application id, the consumer group (overrides `kafka.application_id`).
     #[arg(long, value_name = "ID", value_parser = NonEmptyStringValueParser::new())]
     application_id: Option<String>,
+}
+
+impl GroupArgs {
+    /// The configuration file with the flags applied over it.
+    fn load(&self) -> anyhow::Result<ProcessorConfig> {
+        let mut config = self.config.load()?;
+        if let Some(servers) = &self.bootstrap_servers {
+            config.kafka.bootstrap_servers.clone_from(servers);
+        }
+        if let Some(id) = &self.application_id {
+            config.kafka.application_id.clone_from(id);
+        }
+        Ok(config)
+    }
+}
+
+#[derive(Debug, Args)]
+struct RunArgs {
+    #[command(flatten)]
+    group: GroupArgs,
     /// Worker threads (overrides `runtime.threads`).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=MAX_THREADS as i64))]
     threads: Option<u16>,
@@ -142,13 +163,7 @@ struct DescribeArgs {
 #[derive(Debug, Args)]
 struct LagArgs {
     #[command(flatten)]
-    config: ConfigArg,
-    /// Bootstrap brokers, `host:port,...` (overrides `kafka.bootstrap_servers`).
-    #[arg(long, value_name = "LIST", value_parser = NonEmptyStringValueParser::new())]
-    bootstrap_servers: Option<String>,
-    /// Application id, the consumer group (overrides `kafka.application_id`).
-    #[arg(long, value_name = "ID", value_parser = NonEmptyStringValueParser::new())]
-    application_id: Option<String>,
+    group: GroupArgs,
     /// Refresh every SECS seconds (default 5) over a sliding window until interrupted.
     #[arg(long, value_name = "SECS", num_args = 0..=1, default_missing_value = "5", value_parser = seconds)]
     watch: Option<Duration>,
@@ -250,13 +265,7 @@ fn describe(args: &DescribeArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn lag(args: &LagArgs) -> anyhow::Result<ExitCode> {
-    let mut config = args.config.load()?;
-    if let Some(servers) = &args.bootstrap_servers {
-        config.kafka.bootstrap_servers.clone_from(servers);
-    }
-    if let Some(id) = &args.application_id {
-        config.kafka.application_id.clone_from(id);
-    }
+    let config = args.group.load()?;
     let topology = metric_topology(&config.topology);
     let topics = topology
         .source_topics()
@@ -278,13 +287,7 @@ fn lag(args: &LagArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
-    let mut config = args.config.load()?;
-    if let Some(servers) = &args.bootstrap_servers {
-        config.kafka.bootstrap_servers.clone_from(servers);
-    }
-    if let Some(id) = &args.application_id {
-        config.kafka.application_id.clone_from(id);
-    }
+    let mut config = args.group.load()?;
     if let Some(threads) = args.threads {
         config.runtime.threads = usize::from(threads);
     }

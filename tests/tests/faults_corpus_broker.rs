@@ -15,7 +15,7 @@ use ferrobeat_processor::errors::HEADER_MESSAGE;
 use ferrobeat_processor::metric_topology::metric_topology;
 use ferrobeat_processor::runtime::{ClientState, StreamsRuntime};
 use ferrobeat_tests::TestKafka;
-use processor_support::{init_logging, output_topics, test_config};
+use processor_support::{broker_pipeline, init_logging, output_topics};
 
 const PARTITIONS: i32 = 3;
 const WAIT: Duration = Duration::from_secs(30);
@@ -24,17 +24,7 @@ const WAIT: Duration = Duration::from_secs(30);
 fn corpus_cases_are_routed_by_the_runtime_as_expected() {
     init_logging();
     let kafka = TestKafka::start().expect("broker");
-    let config = test_config(kafka.bootstrap_servers(), |name| {
-        kafka.unique_topic(&format!("corpus-{name}"))
-    });
-    kafka
-        .create_topic(&config.topology.input_topic, PARTITIONS)
-        .expect("input topic");
-    for topic in output_topics(&config) {
-        kafka
-            .create_topic(&topic, PARTITIONS)
-            .expect("output topic");
-    }
+    let config = broker_pipeline(&kafka, "corpus", PARTITIONS);
     let topic_of = |route: Route| match route {
         Route::Cpu => config.topology.cpu_topic.clone(),
         Route::Memory => config.topology.memory_topic.clone(),

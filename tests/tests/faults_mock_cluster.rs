@@ -11,73 +11,22 @@ use std::time::{Duration, Instant};
 use ferrobeat_processor::config::ProcessorConfig;
 use ferrobeat_processor::metric_topology::metric_topology;
 use ferrobeat_processor::runtime::{ClientState, StreamsRuntime};
+use processor_support::mock::{self, BROKERS, Cluster, INPUT_BROKER, PARTITIONS, client_config};
 use processor_support::{
     Multiset, committed_input_offsets, count_by_topic, eventually, expected_outputs, init_logging,
-    mixed_values, output_topics, read_topic_values, test_config,
+    mixed_values, output_topics, read_topic_values,
 };
-use rdkafka::ClientConfig;
-use rdkafka::mocking::{MockCluster, MockCoordinator};
-use rdkafka::producer::{BaseProducer, BaseRecord, DefaultProducerContext, Producer};
 use rdkafka::types::{RDKafkaApiKey, RDKafkaRespErr};
 
 const RECORDS: usize = 1_000;
-const PARTITIONS: i32 = 3;
-const BROKERS: i32 = 3;
-/// Broker leading the input partitions and coordinating the group.
-const INPUT_BROKER: i32 = 1;
 const WAIT: Duration = Duration::from_secs(40);
 
-type Cluster = MockCluster<'static, DefaultProducerContext>;
-
-/// A mock cluster with the processor's topics (input on [`INPUT_BROKER`], outputs spread),
-/// the input preloaded, and the outputs the inputs must give.
+/// The cluster with [`RECORDS`] mixed inputs preloaded and the outputs they must give.
 fn cluster_with_input() -> (Cluster, ProcessorConfig, Multiset) {
-    let cluster = MockCluster::new(BROKERS).expect("mock cluster");
-    let counter = std::sync::atomic::AtomicUsize::new(0);
-    let config = test_config(&cluster.bootstrap_servers(), |name| {
-        let n = counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        format!("mock-fault-{name}-{n}")
-    });
-    cluster
-        .create_topic(&config.topology.input_topic, PARTITIONS, 1)
-        .expect("input topic");
-    for partition in 0..PARTITIONS {
-        cluster
-            .partition_leader(&config.topology.input_topic, partition, Some(INPUT_BROKER))
-            .expect("leader");
-    }
-    for topic in output_topics(&config) {
-        cluster
-            .create_topic(&topic, PARTITIONS, 1)
-            .expect("output topic");
-    }
-    cluster
-        .coordinator(
-            MockCoordinator::Group(config.kafka.application_id.clone()),
-            INPUT_BROKER,
-        )
-        .expect("coordinator");
     let inputs = mixed_values(RECORDS);
-    let producer: BaseProducer = client_config(&cluster)
-        .set("acks", "all")
-        .create()
-        .expect("preload producer");
-    for value in &inputs {
-        producer
-            .send(BaseRecord::<(), [u8]>::to(&config.topology.input_topic).payload(value))
-            .expect("queue a preload record");
-    }
-    producer
-        .flush(Duration::from_secs(30))
-        .expect("preload acknowledged");
+    let (cluster, config) = mock::cluster_with_input("mock-fault", &inputs, None);
     let expected = expected_outputs(&config, &inputs);
     (cluster, config, expected)
-}
-
-fn client_config(cluster: &Cluster) -> ClientConfig {
-    let mut config = ClientConfig::new();
-    config.set("bootstrap.servers", cluster.bootstrap_servers());
-    config
 }
 
 fn committed_total(cluster: &Cluster, config: &ProcessorConfig) -> i64 {

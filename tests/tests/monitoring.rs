@@ -14,8 +14,8 @@ use std::time::Duration;
 
 use ferrobeat_tests::TestKafka;
 use processor_support::{
-    config_file_text, count_by_topic, eventually, expected_outputs, mixed_values, output_topics,
-    processor_binary, terminate, test_config, workspace_binary,
+    broker_pipeline, config_file_text, count_by_topic, eventually, expected_outputs, mixed_values,
+    processor_binary, terminate, workspace_binary,
 };
 
 const INPUTS: usize = 120;
@@ -178,13 +178,7 @@ fn stop_and_check_endpoint_gone(child: &mut Child, addr: SocketAddr, what: &str)
 #[test]
 fn processor_endpoint_reports_what_it_processed_and_its_lag_drains() {
     let kafka = TestKafka::start().expect("test broker");
-    let config = test_config(kafka.bootstrap_servers(), |name| kafka.unique_topic(name));
-    kafka
-        .create_topic(&config.topology.input_topic, PARTITIONS)
-        .expect("input topic");
-    for topic in output_topics(&config) {
-        kafka.create_topic(&topic, 1).expect("output topic");
-    }
+    let config = broker_pipeline(&kafka, "monitoring", PARTITIONS);
     let inputs = mixed_values(INPUTS);
     kafka
         .produce(&config.topology.input_topic, &inputs)

@@ -11,9 +11,9 @@ use ferrobeat_processor::metric_topology::metric_topology;
 use ferrobeat_processor::runtime::{ClientState, StreamsRuntime};
 use ferrobeat_tests::TestKafka;
 use processor_support::{
-    Multiset, TransitionLog, committed_input_offsets, config_file_text, count_by_topic, eventually,
-    expected_outputs, init_logging, mixed_values, output_topics, processor_binary,
-    spawn_processor_binary, terminate, test_config,
+    Multiset, TransitionLog, broker_pipeline, committed_input_offsets, config_file_text,
+    count_by_topic, eventually, expected_outputs, init_logging, mixed_values, output_topics,
+    processor_binary, spawn_processor_binary, terminate,
 };
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
@@ -24,18 +24,7 @@ const READ_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// A broker with the input and output topics of a fresh processor configuration.
 fn pipeline(kafka: &TestKafka) -> ProcessorConfig {
-    let config = test_config(kafka.bootstrap_servers(), |name| {
-        kafka.unique_topic(&format!("proc-{name}"))
-    });
-    kafka
-        .create_topic(&config.topology.input_topic, PARTITIONS)
-        .expect("input topic");
-    for topic in output_topics(&config) {
-        kafka
-            .create_topic(&topic, PARTITIONS)
-            .expect("output topic");
-    }
-    config
+    broker_pipeline(kafka, "proc", PARTITIONS)
 }
 
 /// Reads every output topic until it holds at least what `expected` says (or the timeout).

@@ -11,74 +11,23 @@ use ferrobeat_processor::config::{ProcessorConfig, UncaughtErrorPolicy};
 use ferrobeat_processor::errors::ErrorPolicy;
 use ferrobeat_processor::metric_topology::metric_topology;
 use ferrobeat_processor::runtime::{ClientState, StreamsRuntime};
+use processor_support::mock::{self, Cluster, PARTITIONS, client_config};
 use processor_support::{
     Multiset, TransitionLog, committed_input_offsets, count_by_topic, difference, eventually,
-    expected_outputs, init_logging, mixed_values, output_topics, read_topic_records, test_config,
+    expected_outputs, init_logging, mixed_values, output_topics, read_topic_records,
 };
-use rdkafka::ClientConfig;
-use rdkafka::mocking::{MockCluster, MockCoordinator};
-use rdkafka::producer::{BaseProducer, BaseRecord, DefaultProducerContext, Producer};
 use rdkafka::types::{RDKafkaApiKey, RDKafkaRespErr};
 
 const RECORDS: usize = 2_000;
-const PARTITIONS: i32 = 3;
-/// Broker leading the input partitions and coordinating the group.
-const INPUT_BROKER: i32 = 1;
 /// Broker leading every output partition.
 const OUTPUT_BROKER: i32 = 2;
 const WAIT: Duration = Duration::from_secs(20);
 
-type Cluster = MockCluster<'static, DefaultProducerContext>;
-
-/// A three-broker mock cluster with the processor's topics, the input preloaded.
+/// The cluster with `inputs` preloaded, every output partition on [`OUTPUT_BROKER`].
 fn cluster_with_input(inputs: &[Vec<u8>]) -> (Cluster, ProcessorConfig) {
-    let cluster = MockCluster::new(3).expect("mock cluster");
-    let counter = std::sync::atomic::AtomicUsize::new(0);
-    let config = test_config(&cluster.bootstrap_servers(), |name| {
-        let n = counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        format!("fault-{name}-{n}")
-    });
-    let place = |topic: &str, broker: i32| {
-        cluster.create_topic(topic, PARTITIONS, 1).expect("topic");
-        for partition in 0..PARTITIONS {
-            cluster
-                .partition_leader(topic, partition, Some(broker))
-                .expect("leader");
-        }
-    };
-    place(&config.topology.input_topic, INPUT_BROKER);
-    for topic in output_topics(&config) {
-        place(&topic, OUTPUT_BROKER);
-    }
-    cluster
-        .coordinator(
-            MockCoordinator::Group(config.kafka.application_id.clone()),
-            INPUT_BROKER,
-        )
-        .expect("coordinator");
-
-    let producer: BaseProducer = client_config(&cluster)
-        .set("acks", "all")
-        .create()
-        .expect("preload producer");
-    for value in inputs {
-        producer
-            .send(BaseRecord::<(), [u8]>::to(&config.topology.input_topic).payload(value))
-            .expect("queue a preload record");
-    }
-    producer
-        .flush(Duration::from_secs(30))
-        .expect("preload acknowledged");
-    (cluster, config)
+    mock::cluster_with_input("fault", inputs, Some(OUTPUT_BROKER))
 }
 
-fn client_config(cluster: &Cluster) -> ClientConfig {
-    let mut config = ClientConfig::new();
-    config.set("bootstrap.servers", cluster.bootstrap_servers());
-    config
-}
-
-/// Every record of `topic`, as (partition, offset, value), read without a group.
 fn read_all(cluster: &Cluster, topic: &str, at_least: usize) -> Vec<(i32, i64, Vec<u8>)> {
     read_topic_records(&client_config(cluster), topic, PARTITIONS, at_least, WAIT)
 }

@@ -15,7 +15,7 @@ use ferrobeat_processor::config::ProcessorConfig;
 use ferrobeat_processor::lag::render::HEADERS;
 use ferrobeat_tests::TestKafka;
 use processor_support::{
-    committed_input_offsets, config_file_text, eventually, mixed_values, output_topics,
+    broker_pipeline, committed_input_offsets, config_file_text, eventually, mixed_values,
     processor_binary, spawn_processor_binary, terminate, test_config,
 };
 
@@ -118,15 +118,7 @@ fn wait_for_commits(kafka: &TestKafka, config: &ProcessorConfig, total: usize, l
 #[test]
 fn lag_flags_a_stopped_processor_and_clears_once_it_caught_up() {
     let kafka = TestKafka::start().expect("test broker");
-    let config = test_config(kafka.bootstrap_servers(), |name| {
-        kafka.unique_topic(&format!("lag-{name}"))
-    });
-    kafka
-        .create_topic(&config.topology.input_topic, PARTITIONS)
-        .expect("input topic");
-    for topic in output_topics(&config) {
-        kafka.create_topic(&topic, 1).expect("output topic");
-    }
+    let config = broker_pipeline(&kafka, "lag", PARTITIONS);
     let scratch = tempfile::tempdir().expect("scratch directory");
     let config_file = scratch.path().join("processor.toml");
     std::fs::write(&config_file, config_file_text(&config)).expect("config file");

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)] // each test crate uses a different part
 
+pub(crate) mod mock;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -14,6 +16,7 @@ use ferrobeat_processor::errors::ErrorAction;
 use ferrobeat_processor::metric_topology::metric_topology;
 use ferrobeat_processor::record::{InputRecord, SourcePosition};
 use ferrobeat_processor::runtime::{ClientState, StateListener};
+use ferrobeat_tests::TestKafka;
 
 /// Output records as a multiset: (topic, value) → how many times.
 pub(crate) type Multiset = BTreeMap<(String, Vec<u8>), usize>;
@@ -172,6 +175,21 @@ pub(crate) fn test_config(
     config
         .validate(Path::new("<test>"))
         .expect("the test configuration is valid");
+    config
+}
+
+/// A processor configuration on fresh topics of `kafka` (names starting with `prefix`), its
+/// input and output topics created with `partitions` partitions each.
+pub(crate) fn broker_pipeline(kafka: &TestKafka, prefix: &str, partitions: i32) -> ProcessorConfig {
+    let config = test_config(kafka.bootstrap_servers(), |name| {
+        kafka.unique_topic(&format!("{prefix}-{name}"))
+    });
+    let topics = std::iter::once(config.topology.input_topic.clone()).chain(output_topics(&config));
+    for topic in topics {
+        kafka
+            .create_topic(&topic, partitions)
+            .unwrap_or_else(|error| panic!("create topic {topic}: {error}"));
+    }
     config
 }
 
