@@ -22,11 +22,6 @@ const RECORDS: usize = 10_000;
 const PARTITIONS: i32 = 3;
 const READ_TIMEOUT: Duration = Duration::from_secs(20);
 
-/// A broker with the input and output topics of a fresh processor configuration.
-fn pipeline(kafka: &TestKafka) -> ProcessorConfig {
-    broker_pipeline(kafka, "proc", PARTITIONS)
-}
-
 /// Reads every output topic until it holds at least what `expected` says (or the timeout).
 fn read_outputs(kafka: &TestKafka, config: &ProcessorConfig, expected: &Multiset) -> Multiset {
     let wanted = count_by_topic(expected);
@@ -68,7 +63,7 @@ fn input_end_offsets(kafka: &TestKafka, config: &ProcessorConfig) -> BTreeMap<i3
 fn ten_thousand_mixed_records_give_exactly_the_expected_outputs() {
     init_logging();
     let kafka = TestKafka::start().expect("broker");
-    let mut config = pipeline(&kafka);
+    let mut config = broker_pipeline(&kafka, "proc", PARTITIONS);
     config.runtime.threads = 2;
     let inputs = mixed_values(RECORDS);
     let expected = expected_outputs(&config, &inputs);
@@ -136,7 +131,7 @@ fn ten_thousand_mixed_records_give_exactly_the_expected_outputs() {
 fn two_instances_share_the_partitions_and_take_over_from_each_other() {
     init_logging();
     let kafka = TestKafka::start().expect("broker");
-    let config = pipeline(&kafka);
+    let config = broker_pipeline(&kafka, "proc", PARTITIONS);
     let inputs = mixed_values(RECORDS);
     let (first_half, second_half) = inputs.split_at(RECORDS / 2);
     let expected = expected_outputs(&config, &inputs);
@@ -243,7 +238,7 @@ fn kill_9_mid_stream_then_restart_loses_nothing() {
     init_logging();
     let binary = processor_binary();
     let kafka = TestKafka::start().expect("broker");
-    let mut config = pipeline(&kafka);
+    let mut config = broker_pipeline(&kafka, "proc", PARTITIONS);
     config.runtime.max_in_flight_records = 500;
     let inputs = mixed_values(RECORDS);
     let expected = expected_outputs(&config, &inputs);
@@ -334,7 +329,7 @@ fn kill_9_mid_stream_then_restart_loses_nothing() {
 fn throughput_of_one_hundred_thousand_records() {
     const MANY: usize = 100_000;
     let kafka = TestKafka::start().expect("broker");
-    let mut config = pipeline(&kafka);
+    let mut config = broker_pipeline(&kafka, "proc", PARTITIONS);
     config.runtime.threads = 1;
     // No fetch pause: resuming fetches mid-batch, which Tansu 0.6.0 answers with the next batch
     // only (see `produce_one_record_per_batch`), and this preload uses large batches.

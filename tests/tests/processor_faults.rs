@@ -28,6 +28,7 @@ fn cluster_with_input(inputs: &[Vec<u8>]) -> (Cluster, ProcessorConfig) {
     mock::cluster_with_input("fault", inputs, Some(OUTPUT_BROKER))
 }
 
+/// Every record of `topic`, as (partition, offset, value), read without a group.
 fn read_all(cluster: &Cluster, topic: &str, at_least: usize) -> Vec<(i32, i64, Vec<u8>)> {
     read_topic_records(&client_config(cluster), topic, PARTITIONS, at_least, WAIT)
 }
