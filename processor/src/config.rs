@@ -5,6 +5,7 @@
 //! `processor/ferrobeat-processor.toml` lists every key with its default.
 
 use std::fmt;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -250,6 +251,38 @@ impl ConfigError {
             location: OptionalLocation(None),
             key: key.into(),
             reason: reason.into(),
+        }
+    }
+}
+
+/// Values given on the command line, which win over the file. The command line's parsers keep
+/// them in range (non-empty names, 1..=[`MAX_THREADS`] threads).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Overrides {
+    /// `--bootstrap-servers`: `kafka.bootstrap_servers`.
+    pub bootstrap_servers: Option<String>,
+    /// `--application-id`: `kafka.application_id`.
+    pub application_id: Option<String>,
+    /// `--threads`: `runtime.threads`.
+    pub threads: Option<usize>,
+    /// `--metrics-addr`: `monitoring.metrics_addr`.
+    pub metrics_addr: Option<SocketAddr>,
+}
+
+impl Overrides {
+    /// Sets every key given on the command line in `config`.
+    pub fn apply(&self, config: &mut ProcessorConfig) {
+        if let Some(servers) = &self.bootstrap_servers {
+            config.kafka.bootstrap_servers.clone_from(servers);
+        }
+        if let Some(id) = &self.application_id {
+            config.kafka.application_id.clone_from(id);
+        }
+        if let Some(threads) = self.threads {
+            config.runtime.threads = threads;
+        }
+        if let Some(addr) = self.metrics_addr {
+            config.monitoring.metrics_addr = Some(addr);
         }
     }
 }

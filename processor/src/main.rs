@@ -11,7 +11,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use clap::builder::NonEmptyStringValueParser;
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use ferrobeat_processor::config::{MAX_THREADS, ProcessorConfig};
+use ferrobeat_processor::config::{MAX_THREADS, Overrides, ProcessorConfig};
 use ferrobeat_processor::lag;
 use ferrobeat_processor::metric_topology::metric_topology;
 use ferrobeat_processor::monitor::Monitor;
@@ -125,15 +125,19 @@ struct GroupArgs {
 }
 
 impl GroupArgs {
+    /// The flags that override keys of the file.
+    fn overrides(&self) -> Overrides {
+        Overrides {
+            bootstrap_servers: self.bootstrap_servers.clone(),
+            application_id: self.application_id.clone(),
+            ..Overrides::default()
+        }
+    }
+
     /// The configuration file with the flags applied over it.
     fn load(&self) -> anyhow::Result<ProcessorConfig> {
         let mut config = self.config.load()?;
-        if let Some(servers) = &self.bootstrap_servers {
-            config.kafka.bootstrap_servers.clone_from(servers);
-        }
-        if let Some(id) = &self.application_id {
-            config.kafka.application_id.clone_from(id);
-        }
+        self.overrides().apply(&mut config);
         Ok(config)
     }
 }
@@ -287,13 +291,13 @@ fn lag(args: &LagArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
-    let mut config = args.group.load()?;
-    if let Some(threads) = args.threads {
-        config.runtime.threads = usize::from(threads);
+    let mut config = args.group.config.load()?;
+    Overrides {
+        threads: args.threads.map(usize::from),
+        metrics_addr: args.metrics_addr,
+        ..args.group.overrides()
     }
-    if let Some(addr) = args.metrics_addr {
-        config.monitoring.metrics_addr = Some(addr);
-    }
+    .apply(&mut config);
     let topology = metric_topology(&config.topology);
     let description = topology.describe();
     let runtime = Arc::new(StreamsRuntime::new(topology, &config));

@@ -1,9 +1,9 @@
 //! Bad configurations are refused naming the file, the key and the reason; the example file is
-//! valid and lists exactly the defaults.
+//! valid and lists exactly the defaults; command-line overrides set only the keys they name.
 
 use std::path::Path;
 
-use ferrobeat_processor::config::{ConfigError, ProcessorConfig, UncaughtErrorPolicy};
+use ferrobeat_processor::config::{ConfigError, Overrides, ProcessorConfig, UncaughtErrorPolicy};
 
 const FILE: &str = "/etc/ferrobeat/processor.toml";
 
@@ -203,5 +203,42 @@ fn interceptors_are_chosen_by_registered_name() {
         "[[interceptors]]\nlevel = \"info\"\n",
         "interceptors[0]",
         "missing field `name`",
+    );
+}
+
+#[test]
+fn overrides_set_only_the_keys_they_name() {
+    let file = "[kafka]\nbootstrap_servers = \"file:9092\"\napplication_id = \"from-file\"\n\
+                [runtime]\nthreads = 3\n";
+    let from_file = ProcessorConfig::parse(file, Path::new(FILE)).expect("valid");
+
+    let mut untouched = from_file.clone();
+    Overrides::default().apply(&mut untouched);
+    assert_eq!(untouched, from_file);
+
+    let mut overridden = from_file.clone();
+    Overrides {
+        bootstrap_servers: Some("flag:9092".into()),
+        threads: Some(8),
+        metrics_addr: Some("127.0.0.1:9464".parse().expect("address")),
+        ..Overrides::default()
+    }
+    .apply(&mut overridden);
+    assert_eq!(overridden.kafka.bootstrap_servers, "flag:9092");
+    assert_eq!(overridden.kafka.application_id, "from-file");
+    assert_eq!(overridden.runtime.threads, 8);
+    assert_eq!(
+        overridden.monitoring.metrics_addr,
+        Some("127.0.0.1:9464".parse().expect("address"))
+    );
+    assert_eq!(
+        ProcessorConfig {
+            kafka: from_file.kafka.clone(),
+            runtime: from_file.runtime.clone(),
+            monitoring: from_file.monitoring.clone(),
+            ..overridden.clone()
+        },
+        from_file,
+        "keys no flag names are unchanged"
     );
 }

@@ -475,10 +475,11 @@ impl Pipeline {
     /// Commits the committable offsets of `scope`, synchronously as Kafka Streams does: librdkafka
     /// reports the outcome of an asynchronous manual commit to nobody (rust-rdkafka sets no
     /// commit callback), and a failure must be known so the offsets are committed again.
-    fn commit(&mut self, consumer: &BaseConsumer<WorkerContext>, scope: CommitScope) {
+    /// Returns whether everything committable is committed (also when there was nothing).
+    fn commit(&mut self, consumer: &BaseConsumer<WorkerContext>, scope: CommitScope) -> bool {
         let commits = self.tracker.take_commits(scope);
         if commits.is_empty() {
-            return;
+            return true;
         }
         let mut offsets = TopicPartitionList::new();
         for (partition, offset) in &commits {
@@ -508,10 +509,14 @@ impl Pipeline {
             error: result.as_ref().err().map(ToString::to_string),
         });
         match result {
-            Ok(()) => self.shared.stats.add(Counter::Commits, 1),
+            Ok(()) => {
+                self.shared.stats.add(Counter::Commits, 1);
+                true
+            }
             Err(error) => {
                 tracing::warn!(worker = %self.worker, "commit failed: {error}");
                 self.commit_failed(&offsets);
+                false
             }
         }
     }
@@ -774,12 +779,14 @@ pub(super) fn run(shared: Arc<Shared>, id: usize) -> Result<(), WorkerError> {
     let deadline = Instant::now() + shared.runtime.shutdown_timeout();
     let mut pipeline = lock(&consumer.context().pipeline);
     let complete = pipeline.finish_in_flight(deadline)?;
-    pipeline.commit(&consumer, CommitScope::All);
+    // A member that lost its group membership cannot commit; the group's next owner of these
+    // partitions re-processes from the committed offsets (at least once).
+    let committed = pipeline.commit(&consumer, CommitScope::All);
     drop(pipeline);
     // Dropping the consumer closes it: its partitions are revoked (committing again, with nothing
     // new) and it leaves the group.
     drop(consumer);
-    tracing::info!(worker = %worker, complete, "worker stopped");
+    tracing::info!(worker = %worker, complete, committed, "worker stopped");
     Ok(())
 }
 
