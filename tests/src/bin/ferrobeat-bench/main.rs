@@ -186,7 +186,8 @@ impl Children<'_> {
                     .iter()
                     .flat_map(|(key, value)| ["--property".to_owned(), format!("{key}={value}")]),
             )
-            .stdin(Stdio::null())
+            // It exits once its standard input closes (see `passthrough::run`).
+            .stdin(Stdio::piped())
             .spawn()
             .context("starting the passthrough")
     }
@@ -249,6 +250,8 @@ fn run(options: &Options) -> anyhow::Result<()> {
     let mut watch = OutputWatch::new(&kafka, &[&drain_topics.copy], PARTITIONS, Offset::Beginning)?;
     let mut copier = children.passthrough(&drain_topics, options.records)?;
     let drained = measure_drain(&mut copier, &mut watch, options.records, options.records);
+    // Its footprint is read: let it exit.
+    drop(copier.stdin.take());
     let stopped = process::wait_for_exit(&mut copier, Duration::from_secs(30));
     let passthrough = drained.context("measuring the passthrough")?;
     stopped.context("the passthrough")?;

@@ -38,7 +38,9 @@ pub(crate) struct PassthroughArgs {
 }
 
 /// Copies `args.records` records (then stops) from the input topic to the output topic, keyless, keeping
-/// their timestamps, and waits until every copy is acknowledged.
+/// their timestamps, waits until every copy is acknowledged, then until its standard input closes:
+/// the bench reads its CPU time and peak RSS from `/proc` after the last copy arrives, which a
+/// process that had already exited would no longer show.
 pub(crate) fn run(args: &PassthroughArgs) -> anyhow::Result<()> {
     let mut consumer_config = ClientConfig::new();
     consumer_config
@@ -91,5 +93,7 @@ pub(crate) fn run(args: &PassthroughArgs) -> anyhow::Result<()> {
     producer
         .flush(Duration::from_secs(30))
         .with_context(|| format!("flushing the copies to {}", args.output))?;
+    std::io::copy(&mut std::io::stdin().lock(), &mut std::io::sink())
+        .context("waiting for standard input to close")?;
     Ok(())
 }
