@@ -17,7 +17,7 @@ export RUSTC_BOOTSTRAP=1
 # for the processor, the /proc fixtures for the agent. What a run discovers goes to
 # fuzz/corpus/TARGET (not committed).
 declare -A seeds=(
-    [metric_record]="../processor/tests/corpus ../shared/tests/documents"
+    [metric_record]="../processor/tests/corpus ../shared/schema/tests/documents"
     [proc_parsers]="../agent/tests/fixtures/real ../agent/tests/fixtures/edge"
 )
 cargo fuzz build --sanitizer none

@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use ferrobeat_schema::Metricset;
-use ferrobeat_schema::intercept::{InterceptorSpec, Interceptors};
-use ferrobeat_schema::properties::KafkaProperties;
+use ferrobeat_toolbox::intercept::{InterceptorSpec, Interceptors};
+use ferrobeat_toolbox::properties::KafkaProperties;
 use serde::{Deserialize, Deserializer};
 
 use crate::collect::{CollectConfig, parse_duration};

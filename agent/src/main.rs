@@ -12,7 +12,7 @@ use ferrobeat_agent::collect::parse_duration;
 use ferrobeat_agent::config::{self, AgentConfig, OutputKind, Overrides};
 use ferrobeat_agent::{run, ship};
 use ferrobeat_schema::Metricset;
-use ferrobeat_schema::logging::{LogFormat, subscriber};
+use ferrobeat_toolbox::logging::{LogFormat, subscriber};
 use tokio::sync::watch;
 use tracing_subscriber::util::SubscriberInitExt as _;
 

@@ -1,6 +1,6 @@
 //! Self-monitoring: the agent's counters, logged as changes every interval, and the answers
 //! of its optional HTTP endpoint ([`AgentMetrics::answer`]: `/metrics` in Prometheus text,
-//! `/health`, `/ready`), served by [`ferrobeat_schema::endpoint`].
+//! `/health`, `/ready`), served by [`ferrobeat_toolbox::endpoint`].
 
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use ferrobeat_schema::Event;
-use ferrobeat_schema::endpoint::Reply;
+use ferrobeat_toolbox::endpoint::Reply;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;

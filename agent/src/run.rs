@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use ferrobeat_schema::Event;
-use ferrobeat_schema::endpoint::{Endpoint, EndpointError};
-use ferrobeat_schema::intercept::{InterceptorError, Interceptors};
+use ferrobeat_toolbox::endpoint::{Endpoint, EndpointError};
+use ferrobeat_toolbox::intercept::{InterceptorError, Interceptors};
 use tokio::sync::{mpsc, watch};
 
 use crate::collect::{CollectError, Collector, Identity, collect_once, run_sampler};

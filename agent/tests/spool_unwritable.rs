@@ -9,7 +9,7 @@ use ferrobeat_agent::monitor::{AgentMetrics, Count};
 use ferrobeat_agent::ship::KafkaShipper;
 use ferrobeat_agent::spool::{Spool, SpoolLimits};
 use ferrobeat_schema::Event;
-use ferrobeat_schema::intercept::Interceptors;
+use ferrobeat_toolbox::intercept::Interceptors;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
 use rdkafka::mocking::MockCluster;

@@ -6,25 +6,26 @@ use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use ferrobeat_processor::metric_topology::{MetricEvent, MetricTopologyConfig, metric_topology};
-use ferrobeat_processor::record::{InputRecord, SourcePosition};
-use ferrobeat_schema::intercept::{Interceptor, Interceptors, RecordView};
+use ferrobeat_streams::record::{InputRecord, SourcePosition};
+use ferrobeat_toolbox::intercept::{Interceptor, Interceptors, RecordView};
 
 /// A host object as Metricbeat's `add_host_metadata` writes it, to bring documents to ~1 KB.
 const RICH_HOST: &str = r#""host":{"name":"web-1","hostname":"web-1","architecture":"x86_64","os":{"type":"linux","platform":"debian","family":"debian","name":"Debian GNU/Linux","version":"12 (bookworm)","kernel":"6.1.0-18-amd64","codename":"bookworm"},"id":"8f3c1e2d4b5a69788796a5b4c3d2e1f0","ip":["10.0.0.5","fe80::216:3eff:fe12:3456"],"mac":["00-16-3E-12-34-56"],"containerized":false"#;
 
 /// The schema crate's reference documents, hosts enriched; cpu events half hot, half not.
 fn documents() -> Vec<Vec<u8>> {
-    let hot_ticks = include_str!("../../shared/tests/documents/linux-cpu-ticks.json"); // 0.6125
+    let hot_ticks = include_str!("../../shared/schema/tests/documents/linux-cpu-ticks.json"); // 0.6125
     let cold_ticks = hot_ticks.replace("0.6125", "0.3125");
-    let cold_mission = include_str!("../../shared/tests/documents/mission-cpu.json").to_owned(); // 0.1889
+    let cold_mission =
+        include_str!("../../shared/schema/tests/documents/mission-cpu.json").to_owned(); // 0.1889
     let hot_mission = cold_mission.replace("0.1889", "0.8586");
     let others = [
-        include_str!("../../shared/tests/documents/linux-memory.json"),
-        include_str!("../../shared/tests/documents/mission-memory.json"),
-        include_str!("../../shared/tests/documents/linux-network.json"),
-        include_str!("../../shared/tests/documents/linux-diskio.json"),
-        include_str!("../../shared/tests/documents/linux-load.json"),
-        include_str!("../../shared/tests/documents/linux-filesystem.json"),
+        include_str!("../../shared/schema/tests/documents/linux-memory.json"),
+        include_str!("../../shared/schema/tests/documents/mission-memory.json"),
+        include_str!("../../shared/schema/tests/documents/linux-network.json"),
+        include_str!("../../shared/schema/tests/documents/linux-diskio.json"),
+        include_str!("../../shared/schema/tests/documents/linux-load.json"),
+        include_str!("../../shared/schema/tests/documents/linux-filesystem.json"),
     ];
     [hot_ticks.to_owned(), cold_ticks, hot_mission, cold_mission]
         .into_iter()

@@ -1,20 +1,17 @@
-//! ferrobeat-processor: a small Kafka Streams for Rust and the metric topology built on it.
+//! ferrobeat-processor: the metric application on top of `ferrobeat-streams`.
 //!
-//! * `topology`: the pure DSL (`StreamsBuilder`, `KStream`, `Topology::describe`), no Kafka;
-//! * `driver`: the `TopologyTestDriver`, running a topology synchronously without a broker;
 //! * `metric_topology`: the seed application (route by metricset, alert on hot CPUs);
-//! * `runtime`: the Kafka runtime (consumer group, tasks, at-least-once commits, states).
-//! * `monitor`: Prometheus series, the `/metrics`, `/health` and `/ready` endpoint, logging;
-//! * `lag`: the `lag` command (consumer lag and Burrow-style statuses of the group).
-//! * `config`: the TOML configuration file (`[kafka]`, `[runtime]`, `[topology]`, `[errors]`).
+//! * `config`: the TOML configuration file (`[kafka]`, `[runtime]`, `[topology]`, `[errors]`,
+//!   `[monitoring]`, `[[interceptors]]`) and the command line's overrides;
+//! * `monitor`: the runtime's reports as Prometheus series, the `/metrics`, `/health` and
+//!   `/ready` answers, the periodic counter line;
+//! * `lag`: the `lag` command (consumer lag and Burrow-style statuses of the group);
+//! * `setup`: the `setup` command (creates and verifies the pipeline's topics).
+//!
+//! The stream-processing library itself (DSL, driver, runtime) is `ferrobeat-streams`.
 #![warn(missing_docs)]
 pub mod config;
-pub mod driver;
-pub mod errors;
 pub mod lag;
 pub mod metric_topology;
 pub mod monitor;
-pub mod record;
-pub mod runtime;
 pub mod setup;
-pub mod topology;

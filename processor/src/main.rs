@@ -16,10 +16,11 @@ use ferrobeat_processor::lag;
 use ferrobeat_processor::metric_topology::metric_topology;
 use ferrobeat_processor::monitor::Monitor;
 use ferrobeat_processor::monitor::logging::spawn_change_logger;
-use ferrobeat_processor::runtime::{ClientState, StreamsRuntime};
+use ferrobeat_processor::monitor::metrics::{PrometheusObserver, RuntimeMetrics};
 use ferrobeat_processor::setup;
-use ferrobeat_schema::endpoint::Endpoint;
-use ferrobeat_schema::logging::{LogFormat, subscriber};
+use ferrobeat_streams::runtime::{ClientState, StreamsRuntime};
+use ferrobeat_toolbox::endpoint::Endpoint;
+use ferrobeat_toolbox::logging::{LogFormat, subscriber};
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::util::SubscriberInitExt as _;
 
@@ -300,7 +301,12 @@ fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     .apply(&mut config);
     let topology = metric_topology(&config.topology);
     let description = topology.describe();
-    let runtime = Arc::new(StreamsRuntime::new(topology, &config));
+    let metrics = Arc::new(RuntimeMetrics::new(config.monitoring.level));
+    let runtime = Arc::new(StreamsRuntime::with_observer(
+        topology,
+        config.streams()?,
+        Arc::new(PrometheusObserver(Arc::clone(&metrics))),
+    ));
     tracing::info!("topology:\n{description}");
     runtime.add_state_listener(Box::new(move |old, new| {
         if old == ClientState::Rebalancing && new == ClientState::Running {
@@ -311,7 +317,7 @@ fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         .monitoring
         .metrics_addr
         .map(|addr| {
-            let monitor = Monitor::new(Arc::clone(&runtime));
+            let monitor = Monitor::new(Arc::clone(&runtime), metrics);
             Endpoint::start(addr, move |path| monitor.answer(path))
         })
         .transpose()?;
@@ -350,7 +356,7 @@ fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         anyhow::Ok(())
     })?;
     // Workers bound their own wait by shutdown_timeout; allow them that plus leaving the group.
-    let bound = config.runtime.shutdown_timeout() + Duration::from_secs(10);
+    let bound = config.runtime.shutdown_timeout + Duration::from_secs(10);
     let state = runtime.close(bound);
     // The counter log ends (with a last line) once the client stops.
     if state.is_terminal() && change_logger.join().is_err() {

@@ -22,9 +22,9 @@ use rdkafka::error::KafkaError;
 use rdkafka::metadata::Metadata;
 use rdkafka::types::RDKafkaErrorCode;
 
-use crate::errors::ErrorHandlingConfig;
+use crate::config::ErrorsConfig;
 use crate::metric_topology::MetricTopologyConfig;
-use crate::topology::validate_topic_name;
+use ferrobeat_streams::topology::validate_topic_name;
 
 /// Partitions of a topic `setup` creates unless told otherwise (the reference design's 3).
 pub const DEFAULT_PARTITIONS: i32 = 3;
@@ -40,10 +40,7 @@ const VISIBILITY_POLL: Duration = Duration::from_millis(200);
 /// creates them: input, cpu, memory, alert, extra routes, dead letters (when the error policy
 /// writes any). Each name appears once. With the default configuration this is
 /// [`ferrobeat_schema::topics::PIPELINE`].
-pub fn pipeline_topics(
-    topology: &MetricTopologyConfig,
-    errors: &ErrorHandlingConfig,
-) -> Vec<String> {
+pub fn pipeline_topics(topology: &MetricTopologyConfig, errors: &ErrorsConfig) -> Vec<String> {
     let mut topics: Vec<String> = Vec::new();
     let names = [
         &topology.input_topic,
@@ -633,10 +630,7 @@ mod tests {
 
     #[test]
     fn default_configuration_needs_exactly_the_pipeline_topics() {
-        let topics = pipeline_topics(
-            &MetricTopologyConfig::default(),
-            &ErrorHandlingConfig::default(),
-        );
+        let topics = pipeline_topics(&MetricTopologyConfig::default(), &ErrorsConfig::default());
         assert_eq!(topics, names(&ferrobeat_schema::topics::PIPELINE));
     }
 
@@ -650,17 +644,17 @@ mod tests {
             extra_routes: [("network".to_owned(), "net".to_owned())].into(),
             ..MetricTopologyConfig::default()
         };
-        let errors = ErrorHandlingConfig {
-            policy: crate::errors::ErrorPolicy::LogAndContinue,
-            ..ErrorHandlingConfig::default()
+        let errors = ErrorsConfig {
+            policy: ferrobeat_streams::errors::ErrorPolicy::LogAndContinue,
+            ..ErrorsConfig::default()
         };
         assert_eq!(
             pipeline_topics(&topology, &errors),
             names(&["in", "shared-out", "hot", "net"])
         );
-        let dead_letters = ErrorHandlingConfig {
+        let dead_letters = ErrorsConfig {
             dead_letter_topic: "hot".to_owned(),
-            ..ErrorHandlingConfig::default()
+            ..ErrorsConfig::default()
         };
         assert_eq!(
             pipeline_topics(&topology, &dead_letters),

@@ -52,9 +52,9 @@ fn values_of_the_wrong_type_are_refused() {
         "invalid type: string \"four\"",
     );
     assert_refused(
-        "[runtime]\ncommit_interval_ms = -1\n",
-        "runtime.commit_interval_ms",
-        "invalid value",
+        "[runtime]\ncommit_interval = -1\n",
+        "runtime.commit_interval",
+        "invalid type: integer `-1`",
     );
     assert_refused(
         "[runtime]\nuncaught_error_policy = \"restart\"\n",
@@ -86,8 +86,8 @@ fn values_out_of_range_are_refused() {
         "at most 256",
     );
     assert_refused(
-        "[runtime]\ncommit_interval_ms = 0\n",
-        "runtime.commit_interval_ms",
+        "[runtime]\ncommit_interval = \"0s\"\n",
+        "runtime.commit_interval",
         "greater than 0",
     );
     assert_refused(
@@ -121,17 +121,17 @@ fn values_out_of_range_are_refused() {
 fn librdkafka_properties_are_checked_by_librdkafka() {
     assert_refused(
         "[kafka.properties]\n\"sesion.timeout.ms\" = 6000\n",
-        "kafka.properties.sesion.timeout.ms",
+        "kafka.properties.\"sesion.timeout.ms\"",
         "No such configuration property",
     );
     assert_refused(
         "[kafka.properties]\n\"session.timeout.ms\" = \"soon\"\n",
-        "kafka.properties.session.timeout.ms",
+        "kafka.properties.\"session.timeout.ms\"",
         "Invalid value",
     );
     assert_refused(
         "[kafka.properties]\n\"group.id\" = \"other\"\n",
-        "kafka.properties.group.id",
+        "kafka.properties.\"group.id\"",
         "set by the runtime",
     );
     let accepted = ProcessorConfig::parse(

@@ -1,8 +1,14 @@
 //! The metric topology run by the test driver: routing, alerts, dead letters.
 
-use ferrobeat_processor::driver::{TestRecord, TopologyTestDriver};
-use ferrobeat_processor::errors::{ErrorHandlingConfig, ErrorPolicy};
+use ferrobeat_processor::config::ErrorsConfig;
 use ferrobeat_processor::metric_topology::{MetricTopologyConfig, metric_topology};
+use ferrobeat_streams::driver::{TestRecord, TopologyTestDriver};
+use ferrobeat_streams::errors::{ErrorHandlingConfig, ErrorPolicy};
+
+/// A driver with the processor's default error handling (dead letters to `metric.dlq`).
+fn driver(topology: ferrobeat_streams::Topology) -> TopologyTestDriver {
+    TopologyTestDriver::with_error_handling(topology, ErrorsConfig::default().handling())
+}
 
 /// The cpu event of the mission, verbatim (total.norm.pct 0.1889: no alert).
 const CPU_EVENT: &str = r#"{"@timestamp":"2025-01-31T07:55:26.555Z","@metadata":{"beat":"metricbeat","type":"_doc","version":"8.17.1"},"service":{"type":"system"},"system":{"cpu":{"idle":{"pct":8.1113,"norm":{"pct":0.8111}},"nice":{"pct":0,"norm":{"pct":0}},"cores":10,"total":{"pct":1.8887,"norm":{"pct":0.1889}},"user":{"norm":{"pct":0.1148},"pct":1.1476},"system":{"pct":0.7411,"norm":{"pct":0.0741}}}},"host":{"cpu":{"usage":0.1889},"name":"Aaronui-MacBookPro.local"},"event":{"dataset":"system.cpu","module":"system","duration":2847417},"ecs":{"version":"8.0.0"},"agent":{"name":"Aaronui-MacBookPro.local","type":"metricbeat","version":"8.17.1","ephemeral_id":"abcd-efgh-1234-5678","id":"abcdefghijk-1234567-ababna"},"metricset":{"period":10000,"name":"cpu"}}"#;
@@ -45,7 +51,7 @@ fn run(values: &[&str]) -> [Vec<String>; 4] {
 }
 
 fn run_with(config: &MetricTopologyConfig, values: &[&str]) -> [Vec<String>; 4] {
-    let driver = TopologyTestDriver::new(metric_topology(config));
+    let driver = driver(metric_topology(config));
     driver
         .create_input_topic(&config.input_topic)
         .pipe_values(values);
@@ -153,7 +159,7 @@ fn unknown_metricsets_are_dropped_unless_routed() {
         .extra_routes
         .insert("network".to_owned(), "metric.network".to_owned());
     config.validate().expect("valid config");
-    let driver = TopologyTestDriver::new(metric_topology(&config));
+    let driver = driver(metric_topology(&config));
     driver
         .create_input_topic("metric.all")
         .pipe_values([&network, &diskio]);
@@ -168,7 +174,7 @@ fn unknown_metricsets_are_dropped_unless_routed() {
 
 #[test]
 fn keys_timestamps_and_headers_are_kept() {
-    let driver = TopologyTestDriver::new(metric_topology(&MetricTopologyConfig::default()));
+    let driver = driver(metric_topology(&MetricTopologyConfig::default()));
     let input = driver.create_input_topic("metric.all");
     input.pipe_record(
         TestRecord::from_key_value("host-7", hot_cpu_event())
@@ -192,7 +198,7 @@ fn keys_timestamps_and_headers_are_kept() {
 
 /// Pipes one bad value and returns the dead letter's message header, checking the others.
 fn dead_letter_reason(value: Option<&[u8]>) -> String {
-    let driver = TopologyTestDriver::new(metric_topology(&MetricTopologyConfig::default()));
+    let driver = driver(metric_topology(&MetricTopologyConfig::default()));
     let input = driver.create_input_topic("metric.all");
     input.pipe_value(CPU_EVENT); // offset 0, fine
     input.pipe_record(
@@ -470,7 +476,7 @@ fn model(value: &str, threshold: f64) -> (bool, bool, Option<serde_json::Value>)
 fn agrees_with_a_naive_model_on_generated_events() {
     let mut random = Xorshift(0x9E37_79B9_7F4A_7C15);
     let threshold = 0.5;
-    let driver = TopologyTestDriver::new(metric_topology(&MetricTopologyConfig::default()));
+    let driver = driver(metric_topology(&MetricTopologyConfig::default()));
     let input = driver.create_input_topic("metric.all");
     let outputs = OUTPUTS.map(|topic| driver.create_output_topic(topic));
     for round in 0..500 {

@@ -6,11 +6,12 @@
 mod corpus;
 
 use corpus::{Case, Route, load_corpus};
-use ferrobeat_processor::driver::{TestRecord, TopologyTestDriver};
-use ferrobeat_processor::errors::{
-    ErrorHandlingConfig, ErrorPolicy, HEADER_EXCEPTION, HEADER_MESSAGE, HEADER_OFFSET, HEADER_TOPIC,
-};
+use ferrobeat_processor::config::ErrorsConfig;
 use ferrobeat_processor::metric_topology::{MetricTopologyConfig, metric_topology};
+use ferrobeat_streams::driver::{TestRecord, TopologyTestDriver};
+use ferrobeat_streams::errors::{
+    ErrorPolicy, HEADER_EXCEPTION, HEADER_MESSAGE, HEADER_OFFSET, HEADER_TOPIC,
+};
 
 /// The topic of each route under the default configuration.
 fn topic_of(route: Route) -> &'static str {
@@ -27,10 +28,11 @@ const ROUTES: [Route; 4] = [Route::Cpu, Route::Memory, Route::Alert, Route::Dlq]
 fn driver_with(policy: ErrorPolicy) -> TopologyTestDriver {
     TopologyTestDriver::with_error_handling(
         metric_topology(&MetricTopologyConfig::default()),
-        ErrorHandlingConfig {
+        ErrorsConfig {
             policy,
-            ..ErrorHandlingConfig::default()
-        },
+            ..ErrorsConfig::default()
+        }
+        .handling(),
     )
 }
 

@@ -11,9 +11,9 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use corpus::{Route, load_corpus};
-use ferrobeat_processor::errors::HEADER_MESSAGE;
 use ferrobeat_processor::metric_topology::metric_topology;
-use ferrobeat_processor::runtime::{ClientState, StreamsRuntime};
+use ferrobeat_streams::errors::HEADER_MESSAGE;
+use ferrobeat_streams::runtime::{ClientState, StreamsRuntime};
 use ferrobeat_tests::TestKafka;
 use processor_support::{broker_pipeline, init_logging, output_topics};
 
@@ -48,7 +48,10 @@ fn corpus_cases_are_routed_by_the_runtime_as_expected() {
         .produce(&config.topology.input_topic, &values)
         .expect("produce the corpus");
 
-    let runtime = StreamsRuntime::new(metric_topology(&config.topology), &config);
+    let runtime = StreamsRuntime::new(
+        metric_topology(&config.topology),
+        config.streams().expect("valid streams settings"),
+    );
     runtime.start().expect("start");
     for topic in output_topics(&config) {
         let mut wanted = expected.remove(&topic).unwrap_or_default();

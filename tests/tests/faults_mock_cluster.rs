@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use ferrobeat_processor::config::ProcessorConfig;
 use ferrobeat_processor::metric_topology::metric_topology;
-use ferrobeat_processor::runtime::{ClientState, StreamsRuntime};
+use ferrobeat_streams::runtime::{ClientState, StreamsRuntime};
 use processor_support::mock::{self, BROKERS, Cluster, INPUT_BROKER, PARTITIONS, client_config};
 use processor_support::{
     Multiset, committed_input_offsets, count_by_topic, eventually, expected_outputs, init_logging,
@@ -79,7 +79,10 @@ fn run_to_the_end(
     fault: impl FnOnce(&Cluster),
 ) -> usize {
     let started = Instant::now();
-    let runtime = StreamsRuntime::new(metric_topology(&config.topology), config);
+    let runtime = StreamsRuntime::new(
+        metric_topology(&config.topology),
+        config.streams().expect("valid streams settings"),
+    );
     runtime.start().expect("start");
     fault(cluster);
     // Injected errors hit every client of the cluster: read only once the processor has
@@ -136,7 +139,10 @@ fn run_to_the_end(
 fn failed_commits_are_retried_while_idle() {
     init_logging();
     let (cluster, config, expected) = cluster_with_input();
-    let runtime = StreamsRuntime::new(metric_topology(&config.topology), &config);
+    let runtime = StreamsRuntime::new(
+        metric_topology(&config.topology),
+        config.streams().expect("valid streams settings"),
+    );
     runtime.start().expect("start");
     cluster.request_errors(
         RDKafkaApiKey::OffsetCommit,

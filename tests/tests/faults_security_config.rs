@@ -10,7 +10,7 @@ use std::time::Duration;
 use ferrobeat_agent::config::AgentConfig;
 use ferrobeat_agent::run;
 use ferrobeat_processor::metric_topology::metric_topology;
-use ferrobeat_processor::runtime::{ClientState, StreamsRuntime};
+use ferrobeat_streams::runtime::{ClientState, StreamsRuntime};
 use processor_support::test_config;
 
 const PASSWORD: &str = "hunter2-do-not-print";
@@ -100,7 +100,10 @@ fn processor_stops_in_error_on_a_missing_ca_file_without_printing_the_password()
     for (name, value) in secure_properties(MISSING_CA) {
         config.kafka.properties.insert(name.to_owned(), value);
     }
-    let runtime = StreamsRuntime::new(metric_topology(&config.topology), &config);
+    let runtime = StreamsRuntime::new(
+        metric_topology(&config.topology),
+        config.streams().expect("valid streams settings"),
+    );
     let started = runtime.start();
     let state = match &started {
         Ok(()) => runtime.wait_until(Duration::from_secs(20), |state| {

@@ -190,7 +190,7 @@ fn processor_endpoint_reports_what_it_processed_and_its_lag_drains() {
     std::fs::write(
         &file,
         config_file_text(&config)
-            + &format!("[monitoring]\nmetrics_addr = \"{addr}\"\nstatistics_interval_ms = 300\nlevel = \"debug\"\n"),
+            + &format!("[monitoring]\nmetrics_addr = \"{addr}\"\nstatistics_interval = \"300ms\"\nlevel = \"debug\"\n"),
     )
     .expect("config file");
     let log = dir.path().join("processor.log");

@@ -11,7 +11,7 @@ use std::time::Duration;
 use ferrobeat_agent::config::AgentConfig;
 use ferrobeat_processor::config::ProcessorConfig;
 use ferrobeat_processor::metric_topology::metric_topology;
-use ferrobeat_processor::runtime::{ClientState, StreamsRuntime};
+use ferrobeat_streams::runtime::{ClientState, StreamsRuntime};
 use ferrobeat_tests::{ReadRecord, TestKafka};
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -84,7 +84,7 @@ fn agent_records_flow_through_the_processor_exactly() {
     processor_config.errors.dead_letter_topic = dlq.clone();
     let processor = StreamsRuntime::new(
         metric_topology(&processor_config.topology),
-        &processor_config,
+        processor_config.streams().expect("valid streams settings"),
     );
     processor.start().expect("processor starts");
 

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use ferrobeat_processor::config::ProcessorConfig;
 use ferrobeat_processor::metric_topology::metric_topology;
-use ferrobeat_processor::runtime::{ClientState, StreamsRuntime};
+use ferrobeat_streams::runtime::{ClientState, StreamsRuntime};
 use ferrobeat_tests::TestKafka;
 use processor_support::{
     Multiset, TransitionLog, broker_pipeline, committed_input_offsets, config_file_text,
@@ -69,7 +69,10 @@ fn ten_thousand_mixed_records_give_exactly_the_expected_outputs() {
     let expected = expected_outputs(&config, &inputs);
     produce_one_record_per_batch(&kafka, &config.topology.input_topic, &inputs);
 
-    let runtime = StreamsRuntime::new(metric_topology(&config.topology), &config);
+    let runtime = StreamsRuntime::new(
+        metric_topology(&config.topology),
+        config.streams().expect("valid streams settings"),
+    );
     let log = TransitionLog::default();
     runtime.add_state_listener(log.listener());
     let started = Instant::now();
@@ -136,8 +139,14 @@ fn two_instances_share_the_partitions_and_take_over_from_each_other() {
     let (first_half, second_half) = inputs.split_at(RECORDS / 2);
     let expected = expected_outputs(&config, &inputs);
 
-    let first = StreamsRuntime::new(metric_topology(&config.topology), &config);
-    let second = StreamsRuntime::new(metric_topology(&config.topology), &config);
+    let first = StreamsRuntime::new(
+        metric_topology(&config.topology),
+        config.streams().expect("valid streams settings"),
+    );
+    let second = StreamsRuntime::new(
+        metric_topology(&config.topology),
+        config.streams().expect("valid streams settings"),
+    );
     first.start().expect("start first");
     second.start().expect("start second");
     for runtime in [&first, &second] {
@@ -339,7 +348,10 @@ fn throughput_of_one_hundred_thousand_records() {
     kafka
         .produce(&config.topology.input_topic, &inputs)
         .expect("preload");
-    let runtime = StreamsRuntime::new(metric_topology(&config.topology), &config);
+    let runtime = StreamsRuntime::new(
+        metric_topology(&config.topology),
+        config.streams().expect("valid streams settings"),
+    );
     runtime.start().expect("start");
     assert_eq!(
         runtime.wait_until(Duration::from_secs(30), |state| state

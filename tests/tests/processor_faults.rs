@@ -8,9 +8,9 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use ferrobeat_processor::config::{ProcessorConfig, UncaughtErrorPolicy};
-use ferrobeat_processor::errors::ErrorPolicy;
 use ferrobeat_processor::metric_topology::metric_topology;
-use ferrobeat_processor::runtime::{ClientState, StreamsRuntime};
+use ferrobeat_streams::errors::ErrorPolicy;
+use ferrobeat_streams::runtime::{ClientState, StreamsRuntime};
 use processor_support::mock::{self, Cluster, PARTITIONS, client_config};
 use processor_support::{
     Multiset, TransitionLog, committed_input_offsets, count_by_topic, difference, eventually,
@@ -49,7 +49,10 @@ fn committed_offsets(cluster: &Cluster, config: &ProcessorConfig) -> BTreeMap<i3
 }
 
 fn start(config: &ProcessorConfig) -> StreamsRuntime {
-    let runtime = StreamsRuntime::new(metric_topology(&config.topology), config);
+    let runtime = StreamsRuntime::new(
+        metric_topology(&config.topology),
+        config.streams().expect("valid streams settings"),
+    );
     runtime.start().expect("start");
     assert_eq!(
         runtime.wait_until(WAIT, |state| state == ClientState::Running),
@@ -143,7 +146,7 @@ fn commits_wait_for_acknowledgements() {
         runtime.stats()
     );
     // Let ten commit intervals pass.
-    std::thread::sleep(config.runtime.commit_interval() * 10);
+    std::thread::sleep(config.runtime.commit_interval * 10);
     let stats = runtime.stats();
     assert_eq!(stats.outputs_acknowledged, 0, "{stats:?}");
     let committed = committed_offsets(&cluster, &config);
@@ -201,7 +204,10 @@ fn a_failing_record_under_the_fail_policy_moves_the_client_to_error() {
     let inputs = mixed_values(RECORDS);
     let (_cluster, mut config) = cluster_with_input(&inputs);
     config.errors.policy = ErrorPolicy::Fail;
-    let runtime = StreamsRuntime::new(metric_topology(&config.topology), &config);
+    let runtime = StreamsRuntime::new(
+        metric_topology(&config.topology),
+        config.streams().expect("valid streams settings"),
+    );
     let log = TransitionLog::default();
     runtime.add_state_listener(log.listener());
     runtime.start().expect("start");
@@ -227,7 +233,10 @@ fn the_replace_worker_policy_replaces_a_failed_worker_and_keeps_running() {
     let (_cluster, mut config) = cluster_with_input(&inputs);
     config.errors.policy = ErrorPolicy::Fail;
     config.runtime.uncaught_error_policy = UncaughtErrorPolicy::ReplaceWorker;
-    let runtime = StreamsRuntime::new(metric_topology(&config.topology), &config);
+    let runtime = StreamsRuntime::new(
+        metric_topology(&config.topology),
+        config.streams().expect("valid streams settings"),
+    );
     runtime.start().expect("start");
     // The bad record fails every worker that reaches it; each one is replaced.
     assert!(

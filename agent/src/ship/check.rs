@@ -6,7 +6,7 @@ use std::fmt;
 use std::time::Duration;
 
 use ferrobeat_schema::Event;
-use ferrobeat_schema::intercept::Interceptors;
+use ferrobeat_toolbox::intercept::Interceptors;
 use rdkafka::metadata::Metadata;
 
 use super::kafka::{KafkaOutput, Pending};

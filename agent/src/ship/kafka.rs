@@ -6,8 +6,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use ferrobeat_schema::intercept::{Acknowledgement, Interceptors, RecordView};
-use ferrobeat_schema::logging::librdkafka;
+use ferrobeat_toolbox::intercept::{Acknowledgement, Interceptors, RecordView};
+use ferrobeat_toolbox::kafka::librdkafka;
 use rdkafka::ClientConfig;
 use rdkafka::client::ClientContext;
 use rdkafka::config::RDKafkaLogLevel;

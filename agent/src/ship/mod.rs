@@ -23,7 +23,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ferrobeat_schema::Event;
-use ferrobeat_schema::intercept::Interceptors;
+use ferrobeat_toolbox::intercept::Interceptors;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 

@@ -13,7 +13,7 @@ use rdkafka::groups::GroupInfo;
 use rdkafka::{Offset, TopicPartitionList};
 
 use super::status::Observation;
-use crate::config::KafkaConfig;
+use ferrobeat_streams::config::KafkaConfig;
 
 /// A member of the group, as `kafka-consumer-groups` shows it; `None` where the broker
 /// answered with an empty string.

@@ -24,7 +24,7 @@ use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visi
 use serde_json::value::RawValue;
 
 use super::minify::minify_json;
-use crate::topology::serdes::{Serde, SerdeError};
+use ferrobeat_streams::serdes::{Serde, SerdeError};
 
 /// A Metricbeat event as the metric topology sees it, borrowing the record bytes.
 #[derive(Debug, Clone)]

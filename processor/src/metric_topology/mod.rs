@@ -9,7 +9,7 @@
 //!
 //! Each record is parsed once into a borrowed [`MetricEvent`]; pass-through outputs borrow
 //! the input. A record that is not a Metricbeat event, lacks `metricset.name`, or (cpu)
-//! lacks what routing or the alert needs fails with a [`crate::topology::ProcessingError`].
+//! lacks what routing or the alert needs fails with a [`ferrobeat_streams::topology::ProcessingError`].
 
 mod event;
 mod minify;
@@ -21,8 +21,8 @@ use serde::Deserialize;
 
 pub use event::{MetricEvent, MetricEventSerde};
 
-use crate::topology::serdes::{Bytes, Nullable};
-use crate::topology::{StreamsBuilder, Topology, validate_topic_name};
+use ferrobeat_streams::serdes::{Bytes, Nullable};
+use ferrobeat_streams::topology::{StreamsBuilder, Topology, validate_topic_name};
 
 /// The metricset routed to the cpu topic and checked for alerts.
 pub const CPU_METRICSET: &str = "cpu";
@@ -71,6 +71,25 @@ pub struct MetricTopologyConfigError {
 }
 
 impl MetricTopologyConfig {
+    /// Every topic the topology reads or writes, with its key: the input first, then the
+    /// outputs (`cpu_topic`, `memory_topic`, `alert_topic`, `extra_routes.NAME`).
+    pub fn topic_keys(&self) -> Vec<(String, String)> {
+        [
+            ("input_topic", &self.input_topic),
+            ("cpu_topic", &self.cpu_topic),
+            ("memory_topic", &self.memory_topic),
+            ("alert_topic", &self.alert_topic),
+        ]
+        .into_iter()
+        .map(|(key, topic)| (key.to_owned(), topic.clone()))
+        .chain(
+            self.extra_routes
+                .iter()
+                .map(|(metricset, topic)| (format!("extra_routes.{metricset}"), topic.clone())),
+        )
+        .collect()
+    }
+
     /// Checks the settings: valid topic names, no output topic equal to the input topic, a
     /// finite threshold in `0..=1`, extra routes for other metricsets than cpu and memory.
     ///
@@ -91,20 +110,9 @@ impl MetricTopologyConfig {
             ));
         }
         validate_topic_name(&self.input_topic).map_err(|reason| refuse("input_topic", reason))?;
-        let outputs = [
-            ("cpu_topic".to_owned(), &self.cpu_topic),
-            ("memory_topic".to_owned(), &self.memory_topic),
-            ("alert_topic".to_owned(), &self.alert_topic),
-        ]
-        .into_iter()
-        .chain(
-            self.extra_routes
-                .iter()
-                .map(|(metricset, topic)| (format!("extra_routes.{metricset}"), topic)),
-        );
-        for (key, topic) in outputs {
-            validate_topic_name(topic).map_err(|reason| refuse(&key, reason))?;
-            if *topic == self.input_topic {
+        for (key, topic) in self.topic_keys().into_iter().skip(1) {
+            validate_topic_name(&topic).map_err(|reason| refuse(&key, reason))?;
+            if topic == self.input_topic {
                 return Err(refuse(
                     &key,
                     format!("{topic:?} is also the input topic; records would loop"),

@@ -1,11 +1,11 @@
 //! The periodic log line of the runtime's counters that moved (the subscriber itself is
-//! [`ferrobeat_schema::logging`], shared with the agent).
+//! [`ferrobeat_toolbox::logging`], shared with the agent).
 
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use crate::runtime::{ClientState, StatsSnapshot, StreamsRuntime};
+use ferrobeat_streams::runtime::{ClientState, StatsSnapshot, StreamsRuntime};
 
 /// Logs, every `interval` and once more when the client stops, the counters of `runtime` that
 /// moved since the last line (nothing when none did).

@@ -1,7 +1,8 @@
 //! The runtime's Prometheus series (Kafka Streams' thread-, topic-, task- and client-level
 //! metrics), and the pre-resolved handles a worker updates on its hot path.
 //!
-//! A worker resolves its labelled handles once ([`RuntimeMetrics::worker`]); per record it only
+//! They are the streams runtime's reports ([`RuntimeObserver`], [`WorkerObserver`]) exported.
+//! A worker resolves its labelled handles once ([`RuntimeObserver::worker`]); per record it only
 //! adds to atomics and observes histograms it already holds (no label lookup, no allocation),
 //! except at the `debug` level, whose per-task and per-node counters cost a hash lookup per
 //! record and node.
@@ -9,9 +10,13 @@
 //! twice.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
+
+use ferrobeat_streams::runtime::stats::{Counter as StatsCounter, RuntimeStats};
+use ferrobeat_streams::runtime::{ClientState, RecordClock, RuntimeObserver, WorkerObserver};
+use parking_lot::Mutex;
 
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
@@ -24,8 +29,6 @@ use prometheus_client::registry::Registry;
 use rdkafka::statistics::Statistics;
 
 use super::MetricsLevel;
-use crate::runtime::ClientState;
-use crate::runtime::stats::{Counter as StatsCounter, RuntimeStats};
 
 type Labels<const N: usize> = [(&'static str, String); N];
 type HistogramFamily<const N: usize> = Family<Labels<N>, Histogram, fn() -> Histogram>;
@@ -38,19 +41,6 @@ fn latency_histogram() -> Histogram {
 /// Buckets for end-to-end latencies: 1 ms to about 70 min.
 fn end_to_end_histogram() -> Histogram {
     Histogram::new(exponential_buckets(0.001, 4.0, 12))
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-/// Milliseconds since the Unix epoch, as Kafka timestamps count.
-fn now_millis() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |since| {
-            i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
-        })
 }
 
 /// The metric families of one client, shared by its workers and its endpoint.
@@ -69,15 +59,14 @@ pub struct RuntimeMetrics {
     node_processed: Family<Labels<1>, Counter>,
     consumer_lag: Family<Labels<2>, Gauge>,
     state: Family<Labels<1>, Gauge>,
-    stats: Arc<RuntimeStats>,
     /// The partitions each worker holds, by worker name, as `topic-partition`.
     assignments: Mutex<BTreeMap<String, Vec<String>>>,
     ever_running: AtomicBool,
 }
 
 impl RuntimeMetrics {
-    /// Families at `level`, reading the totals of `stats` at scrape time; the client is CREATED.
-    pub fn new(level: MetricsLevel, stats: Arc<RuntimeStats>) -> Self {
+    /// Families at `level`; the client is CREATED.
+    pub fn new(level: MetricsLevel) -> Self {
         let metrics = RuntimeMetrics {
             level,
             poll_latency: Family::new_with_constructor(latency_histogram),
@@ -92,16 +81,16 @@ impl RuntimeMetrics {
             node_processed: Family::default(),
             consumer_lag: Family::default(),
             state: Family::default(),
-            stats,
             assignments: Mutex::new(BTreeMap::new()),
             ever_running: AtomicBool::new(false),
         };
-        metrics.state_changed(ClientState::Created);
+        metrics.record_state(ClientState::Created);
         metrics
     }
 
-    /// Registers every family, and the runtime's totals, in `registry`.
-    pub fn register(&self, registry: &mut Registry) {
+    /// Registers every family, and the runtime's totals `stats` (read at scrape time), in
+    /// `registry`.
+    pub fn register(&self, registry: &mut Registry, stats: Arc<RuntimeStats>) {
         let histograms = [
             (
                 "poll_latency_seconds",
@@ -169,11 +158,11 @@ impl RuntimeMetrics {
                 self.node_processed.clone(),
             );
         }
-        registry.register_collector(Box::new(TotalsCollector(Arc::clone(&self.stats))));
+        registry.register_collector(Box::new(TotalsCollector(stats)));
     }
 
     /// Records a state transition: the `client_state` gauges, and whether it was ever RUNNING.
-    pub fn state_changed(&self, new: ClientState) {
+    fn record_state(&self, new: ClientState) {
         for state in ClientState::ALL {
             self.state
                 .get_or_create(&[("state", state.name().to_owned())])
@@ -191,7 +180,9 @@ impl RuntimeMetrics {
 
     /// Every assigned partition, as `topic-partition`, sorted.
     pub fn assigned_partitions(&self) -> Vec<String> {
-        let mut partitions: Vec<String> = lock(&self.assignments)
+        let mut partitions: Vec<String> = self
+            .assignments
+            .lock()
             .values()
             .flatten()
             .cloned()
@@ -199,7 +190,23 @@ impl RuntimeMetrics {
         partitions.sort();
         partitions
     }
+}
 
+/// The runtime's reports, exported: a shared handle, since workers keep their own.
+#[derive(Debug, Clone)]
+pub struct PrometheusObserver(pub Arc<RuntimeMetrics>);
+
+impl RuntimeObserver for PrometheusObserver {
+    fn worker(&self, thread: &str, sources: &[String], sinks: &[&str]) -> Box<dyn WorkerObserver> {
+        Box::new(self.0.worker(thread, sources, sinks))
+    }
+
+    fn state_changed(&self, new: ClientState) {
+        self.0.record_state(new);
+    }
+}
+
+impl RuntimeMetrics {
     /// The handles of worker thread `thread`, reading `sources` (indexed as the runtime's
     /// source topics) and writing `sinks`.
     pub fn worker(
@@ -278,25 +285,17 @@ pub struct WorkerMetrics {
     lagging: Vec<Labels<2>>,
 }
 
-/// The wall clock of one processed record, to time its sinks against.
-#[derive(Debug, Clone, Copy)]
-pub struct RecordClock(i64);
-
-impl WorkerMetrics {
-    /// One consumer poll took `elapsed`.
-    pub fn polled(&self, elapsed: Duration) {
+impl WorkerObserver for WorkerMetrics {
+    fn polled(&mut self, elapsed: Duration) {
         self.poll_latency.observe(elapsed.as_secs_f64());
     }
 
-    /// One commit request took `elapsed`.
-    pub fn committed(&self, elapsed: Duration) {
+    fn committed(&mut self, elapsed: Duration) {
         self.commit_latency.observe(elapsed.as_secs_f64());
     }
 
-    /// A record of source topic `topic` (its index among the runtime's sources) and `partition`,
-    /// stamped `timestamp_ms`, was consumed.
-    pub fn consumed(&mut self, topic: usize, partition: i32, timestamp_ms: i64) -> RecordClock {
-        let now = now_millis();
+    fn consumed(&mut self, topic: usize, partition: i32, timestamp_ms: i64, clock: RecordClock) {
+        let now = clock.0;
         if let Some(source) = self.sources.get(topic) {
             source.record(timestamp_ms, now);
             if self.runtime.level == MetricsLevel::Debug {
@@ -312,17 +311,14 @@ impl WorkerMetrics {
                     .inc();
             }
         }
-        RecordClock(now)
     }
 
-    /// Whether to report the nodes each record enters ([`WorkerMetrics::node_entered`]):
-    /// at the debug level only.
-    pub fn observes_nodes(&self) -> bool {
+    /// At the debug level only.
+    fn observes_nodes(&self) -> bool {
         self.runtime.level == MetricsLevel::Debug
     }
 
-    /// A record entered the topology node `name`.
-    pub fn node_entered(&mut self, name: &str) {
+    fn node_entered(&mut self, name: &str) {
         match self.nodes.get(name) {
             Some(counter) => {
                 counter.inc();
@@ -338,13 +334,11 @@ impl WorkerMetrics {
         }
     }
 
-    /// Processing the record took `elapsed`.
-    pub fn processed(&self, elapsed: Duration) {
+    fn processed(&mut self, elapsed: Duration) {
         self.process_latency.observe(elapsed.as_secs_f64());
     }
 
-    /// An output stamped `timestamp_ms` was handed to the producer for `topic`.
-    pub fn produced(&mut self, topic: &str, timestamp_ms: i64, clock: RecordClock) {
+    fn produced(&mut self, topic: &str, timestamp_ms: i64, clock: RecordClock) {
         if let Some(sink) = self.sinks.iter().find(|sink| sink.topic == topic) {
             sink.record(timestamp_ms, clock.0);
             return;
@@ -364,19 +358,21 @@ impl WorkerMetrics {
         self.sinks.push(handles);
     }
 
-    /// The worker now holds `partitions` (`topic-partition`); `rebalance` counts an assignment.
-    pub fn assigned(&self, partitions: Vec<String>, rebalance: bool) {
+    fn assigned(&mut self, partitions: Vec<String>, rebalance: bool) {
         if rebalance {
             self.rebalances.inc();
         }
         self.assigned
             .set(i64::try_from(partitions.len()).unwrap_or(i64::MAX));
-        lock(&self.runtime.assignments).insert(self.thread.clone(), partitions);
+        self.runtime
+            .assignments
+            .lock()
+            .insert(self.thread.clone(), partitions);
     }
 
     /// Sets the lag gauges from the consumer's statistics, and removes those of partitions it
     /// no longer reports.
-    pub fn update_lag(&mut self, statistics: &Statistics) {
+    fn statistics(&mut self, statistics: &Statistics) {
         let mut reported = Vec::new();
         for (topic, partitions) in &statistics.topics {
             for partition in partitions.partitions.values() {
@@ -404,7 +400,7 @@ impl WorkerMetrics {
 impl Drop for WorkerMetrics {
     fn drop(&mut self) {
         self.assigned.set(0);
-        lock(&self.runtime.assignments).remove(&self.thread);
+        self.runtime.assignments.lock().remove(&self.thread);
         for gone in &self.lagging {
             self.runtime.consumer_lag.remove(gone);
         }
@@ -484,9 +480,9 @@ impl Collector for TotalsCollector {
 mod tests {
     use super::*;
 
-    fn text(metrics: &RuntimeMetrics) -> String {
+    fn text(metrics: &RuntimeMetrics, stats: &Arc<RuntimeStats>) -> String {
         let mut registry = Registry::with_prefix("ferrobeat_processor");
-        metrics.register(&mut registry);
+        metrics.register(&mut registry, Arc::clone(stats));
         let mut text = String::new();
         prometheus_client::encoding::text::encode(&mut text, &registry).expect("encode");
         text
@@ -495,17 +491,18 @@ mod tests {
     #[test]
     fn worker_handles_feed_the_families() {
         let stats = Arc::new(RuntimeStats::default());
-        let metrics = Arc::new(RuntimeMetrics::new(MetricsLevel::Info, Arc::clone(&stats)));
+        let metrics = Arc::new(RuntimeMetrics::new(MetricsLevel::Info));
         let mut worker = metrics.worker("app-1-StreamThread-1", &["in".to_owned()], &["out"]);
         worker.assigned(vec!["in-0".to_owned(), "in-1".to_owned()], true);
-        let clock = worker.consumed(0, 1, now_millis() - 2_000);
+        let clock = RecordClock::now();
+        worker.consumed(0, 1, clock.0 - 2_000, clock);
         worker.processed(Duration::from_micros(30));
-        worker.produced("out", now_millis() - 2_000, clock);
+        worker.produced("out", clock.0 - 2_000, clock);
         worker.produced("dlq", -1, clock);
         stats.add(StatsCounter::RecordsSkipped, 3);
-        metrics.state_changed(ClientState::Running);
+        PrometheusObserver(Arc::clone(&metrics)).state_changed(ClientState::Running);
 
-        let text = text(&metrics);
+        let text = text(&metrics, &stats);
         for expected in [
             "ferrobeat_processor_records_consumed_total{topic=\"in\"} 1",
             "ferrobeat_processor_records_produced_total{topic=\"out\"} 1",
@@ -544,18 +541,16 @@ mod tests {
 
     #[test]
     fn debug_level_adds_per_task_counts() {
-        let metrics = Arc::new(RuntimeMetrics::new(
-            MetricsLevel::Debug,
-            Arc::new(RuntimeStats::default()),
-        ));
+        let stats = Arc::new(RuntimeStats::default());
+        let metrics = Arc::new(RuntimeMetrics::new(MetricsLevel::Debug));
         let mut worker = metrics.worker("t", &["in".to_owned()], &[]);
         assert!(worker.observes_nodes());
         for _ in 0..3 {
-            worker.consumed(0, 2, -1);
+            worker.consumed(0, 2, -1, RecordClock::now());
             worker.node_entered("KSTREAM-SOURCE-0000000000");
         }
         worker.node_entered("route-cpu");
-        let text = text(&metrics);
+        let text = text(&metrics, &stats);
         assert!(
             text.contains(
                 "ferrobeat_processor_task_records_processed_total{topic=\"in\",partition=\"2\"} 3"

@@ -1,6 +1,6 @@
 //! Operating the processor: Prometheus series ([`metrics`]), the answers of the `/metrics`,
 //! `/health` and `/ready` endpoint ([`Monitor::answer`], served by
-//! [`ferrobeat_schema::endpoint`]), and logging ([`logging`]).
+//! [`ferrobeat_toolbox::endpoint`]), and logging ([`logging`]).
 //!
 //! The series mirror Kafka Streams' metric levels: `info` (the default) has the thread-level
 //! poll/process/commit counts and latencies, records consumed and produced per topic, dropped
@@ -13,12 +13,15 @@ pub mod metrics;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
-use ferrobeat_schema::endpoint::Reply;
+use ferrobeat_streams::runtime::{ClientState, StreamsRuntime};
+use ferrobeat_toolbox::config::humantime_serde;
+use ferrobeat_toolbox::endpoint::Reply;
 use prometheus_client::registry::Registry;
 use serde::Deserialize;
 
-use crate::runtime::{ClientState, StreamsRuntime};
+use self::metrics::RuntimeMetrics;
 
 /// `[monitoring]`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -29,8 +32,9 @@ pub struct MonitoringConfig {
     pub metrics_addr: Option<SocketAddr>,
     /// Which series to record, as Kafka Streams' `metrics.recording.level`.
     pub level: MetricsLevel,
-    /// How often each consumer reports its statistics (consumer lag), in milliseconds.
-    pub statistics_interval_ms: u64,
+    /// How often each consumer reports its statistics (consumer lag).
+    #[serde(with = "humantime_serde")]
+    pub statistics_interval: Duration,
 }
 
 impl Default for MonitoringConfig {
@@ -38,7 +42,7 @@ impl Default for MonitoringConfig {
         MonitoringConfig {
             metrics_addr: None,
             level: MetricsLevel::Info,
-            statistics_interval_ms: 5_000,
+            statistics_interval: ferrobeat_streams::config::DEFAULT_STATISTICS_INTERVAL,
         }
     }
 }
@@ -59,14 +63,20 @@ pub enum MetricsLevel {
 pub struct Monitor {
     registry: Registry,
     runtime: Arc<StreamsRuntime>,
+    metrics: Arc<RuntimeMetrics>,
 }
 
 impl Monitor {
-    /// A registry (prefix `ferrobeat_processor`) holding `runtime`'s series.
-    pub fn new(runtime: Arc<StreamsRuntime>) -> Self {
+    /// A registry (prefix `ferrobeat_processor`) holding `runtime`'s series, which it reports
+    /// to `metrics`.
+    pub fn new(runtime: Arc<StreamsRuntime>, metrics: Arc<RuntimeMetrics>) -> Self {
         let mut registry = Registry::with_prefix("ferrobeat_processor");
-        runtime.metrics().register(&mut registry);
-        Monitor { registry, runtime }
+        metrics.register(&mut registry, runtime.stats_handle());
+        Monitor {
+            registry,
+            runtime,
+            metrics,
+        }
     }
 
     /// The OpenMetrics text of every series.
@@ -79,7 +89,7 @@ impl Monitor {
 
     /// The answer to `GET path`.
     pub fn answer(&self, path: &str) -> Reply {
-        let metrics = self.runtime.metrics();
+        let metrics = &self.metrics;
         match path {
             "/metrics" => Reply::openmetrics(self.metrics_text()),
             "/health" => health(self.runtime.state(), &metrics.assigned_partitions()),
@@ -141,8 +151,8 @@ mod tests {
                 "monitoring.metrics_addr",
             ),
             (
-                "[monitoring]\nstatistics_interval_ms = 0\n",
-                "monitoring.statistics_interval_ms",
+                "[monitoring]\nstatistics_interval = \"0s\"\n",
+                "monitoring.statistics_interval",
             ),
             ("[monitoring]\nport = 9464\n", "monitoring"),
         ] {

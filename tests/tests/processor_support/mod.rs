@@ -12,10 +12,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use ferrobeat_processor::config::ProcessorConfig;
-use ferrobeat_processor::errors::ErrorAction;
 use ferrobeat_processor::metric_topology::metric_topology;
-use ferrobeat_processor::record::{InputRecord, SourcePosition};
-use ferrobeat_processor::runtime::{ClientState, StateListener};
+use ferrobeat_streams::errors::ErrorAction;
+use ferrobeat_streams::record::{InputRecord, SourcePosition};
+use ferrobeat_streams::runtime::{ClientState, StateListener};
 use ferrobeat_tests::TestKafka;
 
 /// Output records as a multiset: (topic, value) → how many times.
@@ -97,7 +97,8 @@ pub(crate) fn expected_outputs(config: &ProcessorConfig, inputs: &[Vec<u8>]) -> 
         });
         if let Err(error) = result {
             outputs.clear();
-            if let ErrorAction::DeadLetter(letter) = config.errors.action(&input, &error) {
+            if let ErrorAction::DeadLetter(letter) = config.errors.handling().action(&input, &error)
+            {
                 outputs.push((
                     letter.topic.into_owned(),
                     letter.value.unwrap_or_default().into_owned(),
@@ -165,16 +166,14 @@ pub(crate) fn test_config(
             .properties
             .insert(name.to_owned(), value.to_owned());
     }
-    config.runtime.commit_interval_ms = 200;
-    config.runtime.shutdown_timeout_ms = 10_000;
+    config.runtime.commit_interval = Duration::from_millis(200);
+    config.runtime.shutdown_timeout = Duration::from_secs(10);
     config.topology.input_topic = unique("all");
     config.topology.cpu_topic = unique("cpu");
     config.topology.memory_topic = unique("memory");
     config.topology.alert_topic = unique("alert");
     config.errors.dead_letter_topic = unique("dlq");
-    config
-        .validate(Path::new("<test>"))
-        .expect("the test configuration is valid");
+    config.validate().expect("the test configuration is valid");
     config
 }
 
@@ -294,14 +293,14 @@ pub(crate) fn config_file_text(config: &ProcessorConfig) -> String {
         .collect();
     format!(
         "[kafka]\nbootstrap_servers = {:?}\napplication_id = {:?}\n[kafka.properties]\n{properties}\
-         [runtime]\ncommit_interval_ms = {}\nmax_in_flight_records = {}\nshutdown_timeout_ms = {}\n\
+         [runtime]\ncommit_interval = \"{}ms\"\nmax_in_flight_records = {}\nshutdown_timeout = \"{}ms\"\n\
          [topology]\ninput_topic = {:?}\ncpu_topic = {:?}\nmemory_topic = {:?}\nalert_topic = {:?}\n\
          [errors]\ndead_letter_topic = {:?}\n",
         config.kafka.bootstrap_servers,
         config.kafka.application_id,
-        config.runtime.commit_interval_ms,
+        config.runtime.commit_interval.as_millis(),
         config.runtime.max_in_flight_records,
-        config.runtime.shutdown_timeout_ms,
+        config.runtime.shutdown_timeout.as_millis(),
         config.topology.input_topic,
         config.topology.cpu_topic,
         config.topology.memory_topic,

@@ -57,21 +57,21 @@ impl ExpectedOutputs {
 impl DocumentGenerator {
     /// Builds the templates from the schema crate's reference documents.
     pub(crate) fn new() -> DocumentGenerator {
-        let ticks = include_str!("../../../../shared/tests/documents/linux-cpu-ticks.json")
+        let ticks = include_str!("../../../../shared/schema/tests/documents/linux-cpu-ticks.json")
             .replace("0.6125", NORM);
-        let mission = include_str!("../../../../shared/tests/documents/mission-cpu.json")
+        let mission = include_str!("../../../../shared/schema/tests/documents/mission-cpu.json")
             .replace("0.1889", NORM);
         let cpu = [ticks.clone(), mission.clone(), ticks, mission].map(|t| (Kind::Cpu, t));
         let memory = [
-            include_str!("../../../../shared/tests/documents/linux-memory.json"),
-            include_str!("../../../../shared/tests/documents/mission-memory.json"),
+            include_str!("../../../../shared/schema/tests/documents/linux-memory.json"),
+            include_str!("../../../../shared/schema/tests/documents/mission-memory.json"),
         ]
         .map(|t| (Kind::Memory, t.to_owned()));
         let others = [
-            include_str!("../../../../shared/tests/documents/linux-network.json"),
-            include_str!("../../../../shared/tests/documents/linux-diskio.json"),
-            include_str!("../../../../shared/tests/documents/linux-load.json"),
-            include_str!("../../../../shared/tests/documents/linux-filesystem.json"),
+            include_str!("../../../../shared/schema/tests/documents/linux-network.json"),
+            include_str!("../../../../shared/schema/tests/documents/linux-diskio.json"),
+            include_str!("../../../../shared/schema/tests/documents/linux-load.json"),
+            include_str!("../../../../shared/schema/tests/documents/linux-filesystem.json"),
         ]
         .map(|t| (Kind::Other, t.to_owned()));
         let templates = cpu

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use ferrobeat_processor::metric_topology::{MetricTopologyConfig, metric_topology};
-use ferrobeat_processor::record::{InputRecord, SourcePosition};
+use ferrobeat_streams::record::{InputRecord, SourcePosition};
 
 /// Nanoseconds per record of each way through the documents.
 #[derive(Debug, Clone, Copy)]

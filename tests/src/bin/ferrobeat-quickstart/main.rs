@@ -21,8 +21,8 @@ use ferrobeat_agent::collect::parse_duration;
 use ferrobeat_agent::config::AgentConfig;
 use ferrobeat_processor::config::ProcessorConfig;
 use ferrobeat_processor::metric_topology::metric_topology;
-use ferrobeat_processor::runtime::StreamsRuntime;
 use ferrobeat_schema::topics;
+use ferrobeat_streams::runtime::StreamsRuntime;
 use rdkafka::ClientConfig;
 use rdkafka::mocking::MockCluster;
 
@@ -118,7 +118,7 @@ fn run(args: Args) -> anyhow::Result<()> {
     }
 
     let config = processor_config(&bootstrap, args.alert_threshold)?;
-    let processor = StreamsRuntime::new(metric_topology(&config.topology), &config);
+    let processor = StreamsRuntime::new(metric_topology(&config.topology), config.streams()?);
     processor.start().context("starting the processor")?;
 
     let (agent_stop, agent_shutdown) = tokio::sync::watch::channel(false);
@@ -210,8 +210,6 @@ fn processor_config(bootstrap: &str, alert_threshold: f64) -> anyhow::Result<Pro
         .kafka
         .properties
         .insert("session.timeout.ms".to_owned(), "6000".to_owned());
-    config
-        .validate(std::path::Path::new("(quickstart flags)"))
-        .context("--alert-threshold")?;
+    config.validate().context("--alert-threshold")?;
     Ok(config)
 }

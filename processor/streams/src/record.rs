@@ -6,7 +6,7 @@
 
 use std::borrow::Cow;
 
-use ferrobeat_schema::intercept::{HeaderView, RecordView};
+use ferrobeat_toolbox::intercept::{HeaderView, RecordView};
 
 /// One record header: a key and an optional value, as Kafka carries them.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -24,6 +24,12 @@ pub const HEADER_TOPIC: &str = "__streams.errors.topic";
 pub const HEADER_PARTITION: &str = "__streams.errors.partition";
 /// Header holding the source offset, in decimal (KIP-1034).
 pub const HEADER_OFFSET: &str = "__streams.errors.offset";
+/// Header of a dead letter whose value was cut because the record is too large to be written
+/// whole: the original value's length in bytes, in decimal.
+pub const HEADER_TRUNCATED: &str = "__streams.errors.truncated";
+
+/// Where dead letters go unless configured otherwise.
+pub const DEFAULT_DEAD_LETTER_TOPIC: &str = "dead-letters";
 
 /// What to do with a record the topology could not process.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -44,7 +50,8 @@ pub enum ErrorPolicy {
 pub struct ErrorHandlingConfig {
     /// `dead-letter` (default), `log-and-continue` or `fail`.
     pub policy: ErrorPolicy,
-    /// Where dead letters go (default `metric.dlq`); used by the `dead-letter` policy only.
+    /// Where dead letters go (default [`DEFAULT_DEAD_LETTER_TOPIC`]); used by the `dead-letter`
+    /// policy only.
     pub dead_letter_topic: String,
 }
 
@@ -52,7 +59,7 @@ impl Default for ErrorHandlingConfig {
     fn default() -> Self {
         Self {
             policy: ErrorPolicy::default(),
-            dead_letter_topic: ferrobeat_schema::topics::DEAD_LETTER.to_owned(),
+            dead_letter_topic: DEFAULT_DEAD_LETTER_TOPIC.to_owned(),
         }
     }
 }
@@ -213,8 +220,8 @@ mod tests {
     #[test]
     fn dead_letter_keeps_the_record_and_names_the_error() {
         let input = input();
-        let letter = dead_letter_record(&input, &error(), "metric.dlq");
-        assert_eq!(letter.topic, "metric.dlq");
+        let letter = dead_letter_record(&input, &error(), "dead-letters");
+        assert_eq!(letter.topic, "dead-letters");
         assert_eq!(letter.key.as_deref(), Some(b"k".as_slice()));
         assert_eq!(letter.value.as_deref(), Some(b"{oops".as_slice()));
         assert_eq!(letter.timestamp, input.timestamp);
@@ -252,7 +259,7 @@ mod tests {
         let input = input();
         let mut config = ErrorHandlingConfig::default();
         assert!(
-            matches!(config.action(&input, &error()), ErrorAction::DeadLetter(r) if r.topic == "metric.dlq")
+            matches!(config.action(&input, &error()), ErrorAction::DeadLetter(r) if r.topic == "dead-letters")
         );
         config.policy = ErrorPolicy::LogAndContinue;
         assert_eq!(config.action(&input, &error()), ErrorAction::Skip);
@@ -266,7 +273,7 @@ mod tests {
         let config: ErrorHandlingConfig =
             toml::from_str("policy = \"log-and-continue\"").expect("valid config");
         assert_eq!(config.policy, ErrorPolicy::LogAndContinue);
-        assert_eq!(config.dead_letter_topic, "metric.dlq");
+        assert_eq!(config.dead_letter_topic, "dead-letters");
         let err = toml::from_str::<ErrorHandlingConfig>("policy = \"dead-letter\"\ndlq = \"x\"")
             .expect_err("unknown key");
         assert!(err.to_string().contains("unknown field `dlq`"), "{err}");

@@ -4,9 +4,10 @@ use std::borrow::Cow;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use ferrobeat_processor::driver::{TestRecord, TopologyTestDriver};
-use ferrobeat_processor::topology::serdes::{Bytes, Json, Nullable, Utf8};
-use ferrobeat_processor::topology::{
+use ferrobeat_streams::driver::{TestRecord, TopologyTestDriver};
+use ferrobeat_streams::errors::DEFAULT_DEAD_LETTER_TOPIC;
+use ferrobeat_streams::serdes::{Bytes, Json, Nullable, Utf8};
+use ferrobeat_streams::topology::{
     KStream, ProcessingErrorKind, StreamsBuilder, Topology, TopologyError,
 };
 
@@ -284,7 +285,12 @@ fn bad_bytes_become_dead_letters_naming_the_node() {
         errors[1].message,
         "value: invalid JSON: EOF while parsing an object at line 1 column 1"
     );
-    assert_eq!(driver.create_output_topic("metric.dlq").queue_size(), 2);
+    assert_eq!(
+        driver
+            .create_output_topic(DEFAULT_DEAD_LETTER_TOPIC)
+            .queue_size(),
+        2
+    );
 }
 
 #[test]
@@ -327,8 +333,8 @@ fn values_pass_through_borrowed() {
         .to("out");
     let topology = builder.build().expect("valid topology");
     let value = b"payload".to_vec();
-    let input = ferrobeat_processor::record::InputRecord {
-        source: ferrobeat_processor::record::SourcePosition {
+    let input = ferrobeat_streams::record::InputRecord {
+        source: ferrobeat_streams::record::SourcePosition {
             topic: "in",
             partition: 0,
             offset: 0,
@@ -501,7 +507,7 @@ fn named_nodes_show_in_descriptions_and_errors() {
     driver.create_input_topic("in").pipe_value("x");
     assert_eq!(driver.errors()[0].node, "parse-number");
     let letter = driver
-        .create_output_topic("metric.dlq")
+        .create_output_topic(DEFAULT_DEAD_LETTER_TOPIC)
         .read_record()
         .expect("a dead letter");
     assert_eq!(

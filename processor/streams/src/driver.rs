@@ -2,8 +2,8 @@
 //! broker. Pipe records into input topics, read what the topology wrote from output topics.
 //!
 //! ```
-//! use ferrobeat_processor::driver::TopologyTestDriver;
-//! use ferrobeat_processor::topology::{StreamsBuilder, serdes::{Bytes, Nullable, Utf8}};
+//! use ferrobeat_streams::driver::TopologyTestDriver;
+//! use ferrobeat_streams::topology::{StreamsBuilder, serdes::{Bytes, Nullable, Utf8}};
 //! let builder = StreamsBuilder::new();
 //! builder.stream::<Nullable<Bytes>, Utf8>("in").filter(|_, v| v.len() > 5).to("out");
 //! let driver = TopologyTestDriver::new(builder.build().expect("valid topology"));
@@ -125,7 +125,7 @@ impl std::fmt::Debug for TopologyTestDriver {
 }
 
 impl TopologyTestDriver {
-    /// A driver with the default error handling (dead letters to `metric.dlq`).
+    /// A driver with the default error handling (dead letters to [`crate::errors::DEFAULT_DEAD_LETTER_TOPIC`]).
     pub fn new(topology: Topology) -> Self {
         Self::with_error_handling(topology, ErrorHandlingConfig::default())
     }

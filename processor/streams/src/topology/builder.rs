@@ -103,7 +103,7 @@ impl Assembler<'_> {
 /// Where a topology is declared: sources, then operators on the streams they return.
 ///
 /// ```
-/// use ferrobeat_processor::topology::{StreamsBuilder, serdes::{Nullable, Bytes, Utf8}};
+/// use ferrobeat_streams::topology::{StreamsBuilder, serdes::{Nullable, Bytes, Utf8}};
 /// let builder = StreamsBuilder::new();
 /// builder
 ///     .stream::<Nullable<Bytes>, Utf8>("in")

@@ -3,12 +3,17 @@
 //!
 //! ```no_run
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! use ferrobeat_processor::config::ProcessorConfig;
-//! use ferrobeat_processor::metric_topology::metric_topology;
-//! use ferrobeat_processor::runtime::StreamsRuntime;
+//! use ferrobeat_streams::StreamsBuilder;
+//! use ferrobeat_streams::config::StreamsConfig;
+//! use ferrobeat_streams::runtime::StreamsRuntime;
+//! use ferrobeat_streams::serdes::{Bytes, Nullable};
 //!
-//! let config = ProcessorConfig::default();
-//! let runtime = StreamsRuntime::new(metric_topology(&config.topology), &config);
+//! let builder = StreamsBuilder::new();
+//! builder
+//!     .stream::<Nullable<Bytes>, Nullable<Bytes>>("stream_log")
+//!     .to("stream_log_copy");
+//! let config = StreamsConfig::new("localhost:9092", "stream-copy-application");
+//! let runtime = StreamsRuntime::new(builder.build()?, config);
 //! runtime.add_state_listener(Box::new(|old, new| println!("{old} -> {new}")));
 //! runtime.start()?;
 //! // ... until SIGTERM:
@@ -19,30 +24,34 @@
 //! Threads, not tokio: every worker blocks in librdkafka's poll and owns its clients, like a
 //! Kafka Streams `StreamThread`; an async executor would add nothing but a layer.
 
+pub mod backpressure;
 mod clients;
+pub mod delivery;
+pub mod observer;
 pub mod offsets;
-pub mod policy;
+pub mod restart;
 pub mod state;
 pub mod stats;
 mod worker;
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Sender};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use ferrobeat_toolbox::intercept::Interceptors;
+use parking_lot::Mutex;
+
+pub use observer::{NoObserver, RecordClock, RuntimeObserver, WorkerObserver};
 pub use state::{ClientState, IllegalTransition, StateListener, StateMachine};
 pub use stats::{RuntimeStats, StatsSnapshot};
 pub use worker::WorkerError;
 
-use ferrobeat_schema::intercept::Interceptors;
-
-use crate::config::{KafkaConfig, ProcessorConfig, RuntimeConfig, UncaughtErrorPolicy};
-use crate::errors::ErrorHandlingConfig;
-use crate::monitor::MonitoringConfig;
-use crate::monitor::metrics::RuntimeMetrics;
+use self::offsets::SourcePartition;
+use self::restart::{Restart, RestartBudget};
+use crate::config::{StreamsConfig, UncaughtErrorPolicy};
 use crate::topology::Topology;
 
 /// What the workers of one client share.
@@ -51,36 +60,26 @@ struct Shared {
     client_id: String,
     topology: Topology,
     source_topics: Vec<String>,
-    kafka: KafkaConfig,
-    runtime: RuntimeConfig,
-    errors: ErrorHandlingConfig,
-    monitoring: MonitoringConfig,
+    config: StreamsConfig,
     stats: Arc<RuntimeStats>,
-    /// The Prometheus series of this client.
-    metrics: Arc<RuntimeMetrics>,
-    /// The `[[interceptors]]` chain, empty unless configured.
-    interceptors: Interceptors,
+    observer: Arc<dyn RuntimeObserver>,
     state: StateMachine,
     shutdown: AtomicBool,
     /// Live workers and whether each currently holds an assignment.
     assignments: Mutex<HashMap<usize, bool>>,
 }
 
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
 impl Shared {
     /// Records whether worker `id` holds an assignment, and moves the client between
     /// REBALANCING and RUNNING: RUNNING once every live worker has its assignment.
     fn set_assigned(&self, id: usize, assigned: bool) {
-        let mut assignments = lock(&self.assignments);
+        let mut assignments = self.assignments.lock();
         assignments.insert(id, assigned);
         self.update_running_state(&assignments);
     }
 
     fn remove_worker(&self, id: usize) {
-        let mut assignments = lock(&self.assignments);
+        let mut assignments = self.assignments.lock();
         assignments.remove(&id);
         self.update_running_state(&assignments);
     }
@@ -91,7 +90,27 @@ impl Shared {
     }
 
     fn is_assigned(&self, id: usize) -> bool {
-        lock(&self.assignments).get(&id).copied().unwrap_or(false)
+        self.assignments.lock().get(&id).copied().unwrap_or(false)
+    }
+
+    /// The hooks around the clients.
+    fn interceptors(&self) -> &Interceptors {
+        &self.config.interceptors
+    }
+
+    /// The name of source topic number `index`.
+    fn source_topic(&self, index: usize) -> &str {
+        self.source_topics.get(index).map_or("", String::as_str)
+    }
+
+    /// A partition of a source topic, its topic as an index into the source topics.
+    fn source_partition(&self, topic: &str, partition: i32) -> SourcePartition {
+        let topic = self
+            .source_topics
+            .iter()
+            .position(|source| source == topic)
+            .unwrap_or(usize::MAX);
+        SourcePartition { topic, partition }
     }
 
     fn update_running_state(&self, assignments: &HashMap<usize, bool>) {
@@ -132,26 +151,25 @@ pub struct StreamsRuntime {
 impl std::fmt::Debug for StreamsRuntime {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("StreamsRuntime")
-            .field("application_id", &self.shared.kafka.application_id)
+            .field("application_id", &self.shared.config.kafka.application_id)
             .field("state", &self.state())
             .finish_non_exhaustive()
     }
 }
 
 impl StreamsRuntime {
-    /// A client in CREATED running `topology` with `config`'s `[kafka]`, `[runtime]`,
-    /// `[errors]` and `[[interceptors]]` settings (validated beforehand by
-    /// [`ProcessorConfig::parse`]; interceptors that were not are logged and left out).
-    pub fn new(topology: Topology, config: &ProcessorConfig) -> Self {
-        let interceptors = Interceptors::from_specs(&config.interceptors).unwrap_or_else(|error| {
-            tracing::error!("interceptors: {error}; running without them");
-            Interceptors::default()
-        });
-        let stats = Arc::new(RuntimeStats::default());
-        let metrics = Arc::new(RuntimeMetrics::new(
-            config.monitoring.level,
-            Arc::clone(&stats),
-        ));
+    /// A client in CREATED running `topology` with `config`, reporting nothing.
+    pub fn new(topology: Topology, config: StreamsConfig) -> Self {
+        Self::with_observer(topology, config, Arc::new(NoObserver))
+    }
+
+    /// A client in CREATED running `topology` with `config`, reporting to `observer` (an
+    /// application's metrics).
+    pub fn with_observer(
+        topology: Topology,
+        config: StreamsConfig,
+        observer: Arc<dyn RuntimeObserver>,
+    ) -> Self {
         let source_topics = topology
             .source_topics()
             .into_iter()
@@ -167,27 +185,23 @@ impl StreamsRuntime {
                 ),
                 topology,
                 source_topics,
-                kafka: config.kafka.clone(),
-                runtime: config.runtime.clone(),
-                errors: config.errors.clone(),
-                monitoring: config.monitoring.clone(),
-                stats,
-                metrics,
-                interceptors,
+                config,
+                stats: Arc::new(RuntimeStats::default()),
+                observer: Arc::clone(&observer),
                 state: StateMachine::new(),
                 shutdown: AtomicBool::new(false),
                 assignments: Mutex::new(HashMap::new()),
             }),
             supervisor: Mutex::new(None),
         };
-        let metrics = Arc::clone(&runtime.shared.metrics);
-        runtime.add_state_listener(Box::new(move |_, new| metrics.state_changed(new)));
+        observer.state_changed(ClientState::Created);
+        runtime.add_state_listener(Box::new(move |_, new| observer.state_changed(new)));
         runtime
     }
 
-    /// Its Prometheus series (see [`crate::monitor::Monitor`]).
-    pub fn metrics(&self) -> &RuntimeMetrics {
-        &self.shared.metrics
+    /// The counters, shared, for an exporter that reads them when asked.
+    pub fn stats_handle(&self) -> Arc<RuntimeStats> {
+        Arc::clone(&self.shared.stats)
     }
 
     /// Registers a listener called with `(old, new)` after every state transition.
@@ -217,7 +231,7 @@ impl StreamsRuntime {
             .name(format!("{}-supervisor", shared.client_id))
             .spawn(move || supervise(&shared))
             .map_err(RuntimeError::Spawn)?;
-        *lock(&self.supervisor) = Some(handle);
+        *self.supervisor.lock() = Some(handle);
         Ok(())
     }
 
@@ -234,7 +248,7 @@ impl StreamsRuntime {
         {
             tracing::error!("{error}");
         }
-        let supervisor = lock(&self.supervisor).take();
+        let supervisor = self.supervisor.lock().take();
         if supervisor.is_none() {
             // Never started: nothing to wait for.
             if let Err(error) = self
@@ -254,7 +268,7 @@ impl StreamsRuntime {
                 .unwrap_or_else(|_| tracing::error!("the supervisor thread panicked")),
             Some(handle) => {
                 tracing::warn!(state = %reached, "workers still finishing after {timeout:?}");
-                *lock(&self.supervisor) = Some(handle);
+                *self.supervisor.lock() = Some(handle);
             }
             None => {}
         }
@@ -307,10 +321,13 @@ fn spawn_worker(shared: &Arc<Shared>, id: usize, exits: &Sender<WorkerExit>) {
 /// Starts the workers, replaces or gives up on failed ones, and makes the final transition.
 fn supervise(shared: &Arc<Shared>) {
     let (exits, exit_reports) = mpsc::channel();
-    let threads = shared.runtime.threads;
+    let threads = shared.config.runtime.threads;
     for id in 1..=threads {
         spawn_worker(shared, id, &exits);
     }
+    let runtime = &shared.config.runtime;
+    let mut budget =
+        RestartBudget::new(runtime.max_worker_replacements, runtime.replacement_window);
     let mut next_id = threads + 1;
     let mut live = threads;
     while live > 0 {
@@ -324,16 +341,32 @@ fn supervise(shared: &Arc<Shared>) {
             tracing::error!("{error} (while shutting down)");
             continue;
         }
-        match shared.runtime.uncaught_error_policy {
+        let restart = match runtime.uncaught_error_policy {
             UncaughtErrorPolicy::ReplaceWorker => {
-                tracing::error!("{error}; replacing the worker");
-                shared.stats.add(stats::Counter::WorkersReplaced, 1);
-                spawn_worker(shared, next_id, &exits);
-                next_id += 1;
-                live += 1;
+                budget.on_failure(Instant::now(), fastrand::f64())
             }
-            UncaughtErrorPolicy::ShutdownClient => {
-                tracing::error!("{error}; shutting the client down");
+            UncaughtErrorPolicy::ShutdownClient => Restart::GiveUp { replacements: 0 },
+        };
+        match restart {
+            Restart::After(pause) => {
+                tracing::error!("{error}; replacing the worker in {pause:.1?}");
+                if wait_unless_shutdown(shared, pause) {
+                    shared.stats.add(stats::Counter::WorkersReplaced, 1);
+                    spawn_worker(shared, next_id, &exits);
+                    next_id += 1;
+                    live += 1;
+                }
+            }
+            Restart::GiveUp { replacements } => {
+                if runtime.uncaught_error_policy == UncaughtErrorPolicy::ReplaceWorker {
+                    tracing::error!(
+                        "{error}; {replacements} workers were replaced within {:?} already \
+                         (runtime.max_worker_replacements): shutting the client down",
+                        runtime.replacement_window
+                    );
+                } else {
+                    tracing::error!("{error}; shutting the client down");
+                }
                 shared.shutdown.store(true, Ordering::Release);
                 if let Err(illegal) = shared.state.transition(ClientState::PendingError) {
                     tracing::error!("{illegal}");
@@ -341,6 +374,24 @@ fn supervise(shared: &Arc<Shared>) {
             }
         }
     }
+    finish(shared);
+}
+
+/// Sleeps `pause` unless a shutdown is requested first; returns whether the pause ran out.
+fn wait_unless_shutdown(shared: &Shared, pause: Duration) -> bool {
+    let deadline = Instant::now() + pause;
+    while !shared.shutdown.load(Ordering::Acquire) {
+        let now = Instant::now();
+        if now >= deadline {
+            return true;
+        }
+        std::thread::sleep((deadline - now).min(Duration::from_millis(50)));
+    }
+    false
+}
+
+/// The final transition, once every worker stopped.
+fn finish(shared: &Shared) {
     // Workers stop only on request or failure, so the client is PENDING_SHUTDOWN or
     // PENDING_ERROR by now; RUNNING or REBALANCING would mean every worker stopped by itself.
     let result = match shared.state.state() {

@@ -7,6 +7,8 @@ use std::ops::{Deref, DerefMut};
 
 use serde::{Deserialize, Deserializer};
 
+use crate::config::Invalid;
+
 /// What `Debug` prints in place of a secret value.
 pub const REDACTED: &str = "[redacted]";
 
@@ -74,6 +76,33 @@ impl<'de> Deserialize<'de> for KafkaProperties {
             .into_iter()
             .map(|(name, PropertyText(value))| (name, value))
             .collect())
+    }
+}
+
+impl KafkaProperties {
+    /// Refuses a property the program sets itself (`reserved`: name and why it is owned), and,
+    /// with the `kafka` feature, one librdkafka does not know or accept.
+    ///
+    /// # Errors
+    /// The first refused property, keyed `kafka.properties."NAME"`.
+    pub fn check(&self, reserved: &[(&str, &str)]) -> Result<(), Invalid> {
+        for (name, value) in &self.0 {
+            let key = format!("kafka.properties.\"{name}\"");
+            if let Some((_, reason)) = reserved.iter().find(|(owned, _)| owned == name) {
+                return Err(Invalid::new(key, *reason));
+            }
+            #[cfg(feature = "kafka")]
+            {
+                let mut probe = rdkafka::ClientConfig::new();
+                probe.set(name, value);
+                if let Err(error) = probe.create_native_config() {
+                    return Err(Invalid::new(key, error.to_string()));
+                }
+            }
+            #[cfg(not(feature = "kafka"))]
+            let _ = value;
+        }
+        Ok(())
     }
 }
 

@@ -53,28 +53,6 @@ where
     }
 }
 
-/// Logs one message of librdkafka (a client context's `log`) as a tracing event with target
-/// `librdkafka`, the client's id as `client` and librdkafka's facility as `fac`. `CONFWARN`
-/// warnings go to debug: both programs give their `[kafka.properties]` to every client, so
-/// producers warn about consumer properties and the other way round.
-#[cfg(feature = "kafka")]
-pub fn librdkafka(client: &str, level: rdkafka::config::RDKafkaLogLevel, fac: &str, message: &str) {
-    use rdkafka::config::RDKafkaLogLevel as Level;
-    match level {
-        Level::Emerg | Level::Alert | Level::Critical | Level::Error => {
-            tracing::error!(target: "librdkafka", client, fac, "{message}")
-        }
-        Level::Warning if fac == "CONFWARN" => {
-            tracing::debug!(target: "librdkafka", client, fac, "{message}")
-        }
-        Level::Warning => tracing::warn!(target: "librdkafka", client, fac, "{message}"),
-        Level::Notice | Level::Info => {
-            tracing::info!(target: "librdkafka", client, fac, "{message}")
-        }
-        Level::Debug => tracing::debug!(target: "librdkafka", client, fac, "{message}"),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use std::io::Write;
@@ -134,6 +112,7 @@ mod tests {
     #[cfg(feature = "kafka")]
     #[test]
     fn librdkafka_messages_carry_client_and_facility() {
+        use crate::kafka::librdkafka;
         use rdkafka::config::RDKafkaLogLevel;
         let buffer = Buffer::default();
         let subscriber = subscriber(LogFormat::Json, EnvFilter::new("info"), buffer.clone());

@@ -12,7 +12,9 @@
 //! refuses illegal moves, logs one line per transition and tells every registered listener.
 
 use std::fmt;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::Arc;
+
+use parking_lot::{Condvar, Mutex};
 
 /// A state of the stream-processing client.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -112,7 +114,7 @@ pub struct StateMachine {
 
 struct Inner {
     state: Mutex<ClientState>,
-    changed: std::sync::Condvar,
+    changed: Condvar,
     listeners: Mutex<Vec<StateListener>>,
 }
 
@@ -130,18 +132,13 @@ impl Default for StateMachine {
     }
 }
 
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    // A listener that panicked must not wedge the state machine.
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
 impl StateMachine {
     /// A state machine in `CREATED`.
     pub fn new() -> Self {
         StateMachine {
             inner: Arc::new(Inner {
                 state: Mutex::new(ClientState::Created),
-                changed: std::sync::Condvar::new(),
+                changed: Condvar::new(),
                 listeners: Mutex::new(Vec::new()),
             }),
         }
@@ -149,12 +146,12 @@ impl StateMachine {
 
     /// The current state.
     pub fn state(&self) -> ClientState {
-        *lock(&self.inner.state)
+        *self.inner.state.lock()
     }
 
     /// Registers a listener called after every transition.
     pub fn add_listener(&self, listener: StateListener) {
-        lock(&self.inner.listeners).push(listener);
+        self.inner.listeners.lock().push(listener);
     }
 
     /// Moves to `next` if that is legal; moving to the current state is a silent no-op.
@@ -170,7 +167,7 @@ impl StateMachine {
         condition: impl FnOnce(ClientState) -> bool,
     ) -> Result<bool, IllegalTransition> {
         let previous = {
-            let mut state = lock(&self.inner.state);
+            let mut state = self.inner.state.lock();
             let current = *state;
             if current == next || !condition(current) {
                 return Ok(false);
@@ -185,7 +182,7 @@ impl StateMachine {
             current
         };
         tracing::info!(from = %previous, to = %next, "state transition {previous} -> {next}");
-        for listener in lock(&self.inner.listeners).iter() {
+        for listener in self.inner.listeners.lock().iter() {
             listener(previous, next);
         }
         self.inner.changed.notify_all();
@@ -198,13 +195,19 @@ impl StateMachine {
         timeout: std::time::Duration,
         done: impl Fn(ClientState) -> bool,
     ) -> ClientState {
-        let guard = lock(&self.inner.state);
-        let (guard, _) = self
-            .inner
-            .changed
-            .wait_timeout_while(guard, timeout, |state| !done(*state))
-            .unwrap_or_else(PoisonError::into_inner);
-        *guard
+        let deadline = std::time::Instant::now() + timeout;
+        let mut state = self.inner.state.lock();
+        while !done(*state) {
+            if self
+                .inner
+                .changed
+                .wait_until(&mut state, deadline)
+                .timed_out()
+            {
+                break;
+            }
+        }
+        *state
     }
 }
 
@@ -244,7 +247,7 @@ mod tests {
         let machine = StateMachine::new();
         let seen = Arc::new(Mutex::new(Vec::new()));
         let sink = Arc::clone(&seen);
-        machine.add_listener(Box::new(move |old, new| lock(&sink).push((old, new))));
+        machine.add_listener(Box::new(move |old, new| sink.lock().push((old, new))));
 
         assert_eq!(
             machine.transition(Running),
@@ -272,7 +275,7 @@ mod tests {
         assert!(machine.transition(Rebalancing).is_err());
 
         assert_eq!(
-            *lock(&seen),
+            *seen.lock(),
             vec![
                 (Created, Rebalancing),
                 (Rebalancing, Running),

@@ -11,24 +11,14 @@
 //! * The numeric conventions shared by the agent and the tests live in [`numeric`]; the
 //!   default Kafka topic names in [`topics`].
 //!
-//! This crate knows nothing of Kafka clients, the operating system or configuration files,
-//! except what both programs share about them: [`intercept`], the interceptor trait they call
-//! around their Kafka clients, with plain views of records and the `[[interceptors]]` entries
-//! that choose them; [`properties`], the `[kafka.properties]` table with secrets hidden; and,
-//! with the `monitoring` feature, `endpoint` and `logging`, the HTTP server and the log
-//! subscriber of their monitoring.
+//! This crate knows nothing of Kafka clients, the operating system, files or HTTP: what the two
+//! programs' edges share lives in `ferrobeat-toolbox`.
 #![warn(missing_docs)]
 
-#[cfg(feature = "monitoring")]
-pub mod endpoint;
 mod envelope;
 mod error;
-pub mod intercept;
-#[cfg(feature = "monitoring")]
-pub mod logging;
 pub mod metricsets;
 pub mod numeric;
-pub mod properties;
 pub mod topics;
 
 pub use envelope::{

@@ -1,0 +1,39 @@
+//! librdkafka settings of the runtime's consumers and producers.
+
+use ferrobeat_toolbox::kafka::{base_client_config, with_properties};
+use rdkafka::ClientConfig;
+
+use crate::config::StreamsConfig;
+
+/// A group member of the application id that never commits on its own: offsets are stored and
+/// committed only by the runtime, once every output of a record is acknowledged. It reports its
+/// statistics (consumer lag) every `statistics_interval`.
+pub(super) fn consumer_config(config: &StreamsConfig, client_id: &str) -> ClientConfig {
+    let kafka = &config.kafka;
+    let mut client = base_client_config(&kafka.bootstrap_servers, client_id);
+    client
+        .set("group.id", &kafka.application_id)
+        .set(
+            "statistics.interval.ms",
+            config.statistics_interval.as_millis().to_string(),
+        )
+        .set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false")
+        // Kafka Streams' default: a new group starts from the beginning of its input.
+        .set("auto.offset.reset", "earliest")
+        // Prefetch at most 16 MiB per partition (librdkafka's default is 64 MiB).
+        .set("queued.max.messages.kbytes", "16384");
+    with_properties(client, &kafka.properties)
+}
+
+/// An idempotent producer waiting for all in-sync replicas.
+pub(super) fn producer_config(config: &StreamsConfig, client_id: &str) -> ClientConfig {
+    let kafka = &config.kafka;
+    let mut client = base_client_config(&kafka.bootstrap_servers, client_id);
+    client
+        .set("enable.idempotence", "true")
+        .set("acks", "all")
+        .set("compression.type", "lz4")
+        .set("linger.ms", "5");
+    with_properties(client, &kafka.properties)
+}

@@ -1,0 +1,141 @@
+//! The consuming half of a worker: the consumer's context, whose rebalance callbacks commit what
+//! is acknowledged before partitions go and track what the worker holds, eagerly or
+//! incrementally (`cooperative-sticky`); and the conversion of a consumed message into the
+//! topology's input record.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use ferrobeat_toolbox::kafka::librdkafka;
+use parking_lot::Mutex;
+use rdkafka::client::ClientContext;
+use rdkafka::config::RDKafkaLogLevel;
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance};
+use rdkafka::error::KafkaError;
+use rdkafka::message::{BorrowedMessage, Headers};
+use rdkafka::statistics::Statistics;
+use rdkafka::{Message, TopicPartitionList};
+
+use super::Pipeline;
+use crate::record::{Header, InputRecord, SourcePosition};
+use crate::runtime::Shared;
+use crate::runtime::backpressure::Backpressure;
+use crate::runtime::offsets::CommitScope;
+
+/// The consumer's context: rebalance callbacks commit what is acknowledged and track membership.
+pub(super) struct WorkerContext {
+    pub(super) shared: Arc<Shared>,
+    pub(super) id: usize,
+    pub(super) worker: String,
+    pub(super) pipeline: Mutex<Pipeline>,
+}
+
+impl ClientContext for WorkerContext {
+    fn log(&self, level: RDKafkaLogLevel, fac: &str, log_message: &str) {
+        librdkafka(
+            &format!("{}-consumer", self.worker),
+            level,
+            fac,
+            log_message,
+        );
+    }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        tracing::warn!(worker = %self.worker, "consumer error: {error}: {reason}");
+    }
+
+    fn stats(&self, statistics: Statistics) {
+        self.pipeline.lock().observer.statistics(&statistics);
+    }
+}
+
+/// `topic-partition` names of every partition in `list`.
+fn partition_names(list: &TopicPartitionList) -> Vec<String> {
+    list.elements()
+        .iter()
+        .map(|element| format!("{}-{}", element.topic(), element.partition()))
+        .collect()
+}
+
+impl ConsumerContext for WorkerContext {
+    fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        let Rebalance::Revoke(revoked) = rebalance else {
+            return;
+        };
+        tracing::info!(worker = %self.worker, partitions = revoked.count(), "partitions revoked");
+        let mut pipeline = self.pipeline.lock();
+        let deadline = Instant::now() + self.shared.config.runtime.shutdown_timeout;
+        if let Err(error) = pipeline.finish_in_flight(deadline) {
+            pipeline.failure.get_or_insert(error);
+        }
+        pipeline.commit(consumer, CommitScope::All);
+        for element in revoked.elements() {
+            let partition = self
+                .shared
+                .source_partition(element.topic(), element.partition());
+            pipeline.tracker.forget(partition);
+        }
+        // Revoked partitions take their pause with them; the next assignment starts flowing.
+        pipeline.backpressure = Backpressure::Flowing;
+    }
+
+    fn post_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        match rebalance {
+            Rebalance::Assign(assigned) => {
+                tracing::info!(
+                    worker = %self.worker,
+                    partitions = ?partition_names(assigned),
+                    "partitions assigned"
+                );
+                self.holds(consumer, true);
+            }
+            Rebalance::Revoke(_) => self.holds(consumer, false),
+            Rebalance::Error(error) => {
+                tracing::warn!(worker = %self.worker, "rebalance failed: {error}");
+            }
+        }
+    }
+}
+
+impl WorkerContext {
+    /// Reports what the worker holds after a rebalance callback. An eager revoke takes every
+    /// partition and a new assignment follows; an incremental one (`cooperative-sticky`) takes
+    /// some and the worker keeps serving the rest, so it stays assigned unless nothing is left.
+    /// An assignment counts even when empty: a group can have more members than partitions.
+    fn holds(&self, consumer: &BaseConsumer<Self>, assignment_received: bool) {
+        let current = consumer
+            .assignment()
+            .map(|list| partition_names(&list))
+            .unwrap_or_default();
+        let assigned = assignment_received || !current.is_empty();
+        self.pipeline
+            .lock()
+            .observer
+            .assigned(current, assignment_received);
+        self.shared.set_assigned(self.id, assigned);
+    }
+}
+
+/// The topology's view of `message`.
+pub(super) fn input_record<'a>(message: &'a BorrowedMessage<'_>) -> InputRecord<'a> {
+    let headers = message.headers().map_or_else(Vec::new, |headers| {
+        headers
+            .iter()
+            .map(|header| Header {
+                key: header.key.to_owned(),
+                value: header.value.map(<[u8]>::to_vec),
+            })
+            .collect()
+    });
+    InputRecord {
+        source: SourcePosition {
+            topic: message.topic(),
+            partition: message.partition(),
+            offset: message.offset(),
+        },
+        timestamp: message.timestamp().to_millis().unwrap_or(-1),
+        key: message.key(),
+        value: message.payload(),
+        headers,
+    }
+}

@@ -1,0 +1,427 @@
+//! One worker thread (Kafka Streams' `StreamThread`): a group member with its own consumer and
+//! idempotent producer, running the topology on every record of the partitions it is assigned.
+//!
+//! * this module: the poll loop and the topology call, with the processing-error policy;
+//! * [`consume`]: the consumer's context (rebalances, statistics) and input records;
+//! * [`produce`]: sending outputs, delivery reports, retries and dead letters;
+//! * [`commit`]: synchronous commits of what the offset tracker allows.
+//!
+//! Offsets are committed only up to the first record whose outputs are not all acknowledged: every
+//! commit interval, when partitions are revoked, and on shutdown. The decisions themselves are
+//! pure and tested on their own: what to commit ([`super::offsets`]), when to hold or pause
+//! ([`super::backpressure`]), what to do with a failed delivery ([`super::delivery`]).
+
+mod commit;
+mod consume;
+mod produce;
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::{self, Receiver};
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
+use rdkafka::Message;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::BorrowedMessage;
+use rdkafka::producer::{BaseProducer, Producer};
+
+use self::consume::{WorkerContext, input_record};
+use self::produce::{Delivery, DeliveryReports, OutgoingRecord, OutputTag, owned_headers};
+use super::Shared;
+use super::backpressure::{Backpressure, FlowAction, InFlightLimits};
+use super::observer::{RecordClock, WorkerObserver};
+use super::offsets::{CommitScope, OffsetTracker};
+use super::stats::Counter;
+use crate::errors::{ErrorAction, LogRateLimiter};
+use crate::topology::ProcessingError;
+
+/// How long one consumer poll may block: bounds how fast a worker notices a shutdown request.
+const POLL_INTERVAL: Duration = Duration::from_millis(100);
+/// At most one line per this interval for each kind of repeated error.
+const ERROR_LOG_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Why a worker stopped before it was asked to.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkerError {
+    /// A Kafka client could not be created or subscribed.
+    #[error("worker {worker}: {action}: {source}")]
+    Kafka {
+        /// Worker name.
+        worker: String,
+        /// What it was doing.
+        action: &'static str,
+        /// The client's error.
+        source: Box<KafkaError>,
+    },
+    /// The topology failed on a record and the error policy is `fail`.
+    #[error(
+        "worker {worker}: record {topic}-{partition}@{offset} failed and the error policy is fail: {error}"
+    )]
+    Processing {
+        /// Worker name.
+        worker: String,
+        /// Source topic.
+        topic: String,
+        /// Source partition.
+        partition: i32,
+        /// Source offset.
+        offset: i64,
+        /// What the topology reported.
+        error: Box<ProcessingError>,
+    },
+    /// An output could not be written (after its retries, and to the dead-letter topic where
+    /// the policy sends it there); the input record's offset is not committed.
+    #[error(
+        "worker {worker}: output to {topic} of record {record} could not be written: {error}; \
+         its offset is not committed"
+    )]
+    Delivery {
+        /// Worker name.
+        worker: String,
+        /// Destination topic.
+        topic: String,
+        /// The input record, `topic-partition@offset`.
+        record: String,
+        /// The producer's error.
+        error: Box<KafkaError>,
+    },
+    /// A client hit a fatal error (e.g. the idempotent producer lost its sequence).
+    #[error("worker {worker}: fatal {client} error {code:?}: {reason}")]
+    Fatal {
+        /// Worker name.
+        worker: String,
+        /// `consumer` or `producer`.
+        client: &'static str,
+        /// librdkafka's error code.
+        code: RDKafkaErrorCode,
+        /// librdkafka's explanation.
+        reason: String,
+    },
+    /// The worker thread panicked.
+    #[error("worker {worker} panicked: {message}")]
+    Panicked {
+        /// Worker name.
+        worker: String,
+        /// The panic message.
+        message: String,
+    },
+}
+
+/// The part of a worker its rebalance callbacks need: producer, offsets, backpressure state.
+struct Pipeline {
+    shared: Arc<Shared>,
+    worker: String,
+    producer: BaseProducer<DeliveryReports>,
+    deliveries: Receiver<Delivery>,
+    /// Outputs the producer refused before queueing them, handled with the delivery reports.
+    refused: Vec<Delivery>,
+    tracker: OffsetTracker,
+    backpressure: Backpressure,
+    processing_errors: LogRateLimiter,
+    delivery_errors: LogRateLimiter,
+    /// An error met inside a rebalance callback, for the poll loop to raise.
+    failure: Option<WorkerError>,
+    observer: Box<dyn WorkerObserver>,
+}
+
+impl Pipeline {
+    /// Runs the topology on one record, applies the error policy, and sends the outputs.
+    fn process(&mut self, message: &BorrowedMessage<'_>) -> Result<(), WorkerError> {
+        let started = Instant::now();
+        let source = self
+            .shared
+            .source_partition(message.topic(), message.partition());
+        let input = input_record(message);
+        let shared = Arc::clone(&self.shared);
+        shared.interceptors().on_consume(|| input.intercept_view());
+        let mut outputs = Vec::new();
+        let mut push = |output| outputs.push(output);
+        let processed = if self.observer.observes_nodes() {
+            let observer = &mut self.observer;
+            shared
+                .topology
+                .process_observed(&input, &mut push, &mut |node| observer.node_entered(node))
+        } else {
+            shared.topology.process(&input, &mut push)
+        };
+        if let Err(error) = processed {
+            outputs.clear();
+            let counter = match shared.config.errors.action(&input, &error) {
+                ErrorAction::DeadLetter(letter) => {
+                    outputs.push(letter);
+                    Counter::RecordsDeadLettered
+                }
+                ErrorAction::Skip => Counter::RecordsSkipped,
+                ErrorAction::Fail => {
+                    return Err(WorkerError::Processing {
+                        worker: self.worker.clone(),
+                        topic: input.source.topic.to_owned(),
+                        partition: input.source.partition,
+                        offset: input.source.offset,
+                        error: Box::new(error),
+                    });
+                }
+            };
+            shared.stats.add(counter, 1);
+            if let Some(held_back) = self.processing_errors.admit(Instant::now()) {
+                tracing::warn!(
+                    worker = %self.worker,
+                    policy = ?shared.config.errors.policy,
+                    "record {}-{}@{} failed: {error} ({held_back} similar messages held back)",
+                    input.source.topic,
+                    input.source.partition,
+                    input.source.offset,
+                );
+            }
+        }
+        shared.stats.add(Counter::RecordsProcessed, 1);
+        let clock = RecordClock::now();
+        self.observer
+            .consumed(source.topic, source.partition, input.timestamp, clock);
+        let bytes = message.payload_len() + message.key_len();
+        self.tracker
+            .record_consumed(source, message.offset(), outputs.len(), bytes);
+        let tag = OutputTag {
+            source,
+            offset: message.offset(),
+            attempt: 0,
+        };
+        for output in outputs {
+            self.observer
+                .produced(&output.topic, output.timestamp, clock);
+            let headers = (!output.headers.is_empty()).then(|| owned_headers(&output.headers));
+            let record = OutgoingRecord {
+                topic: &output.topic,
+                key: output.key.as_deref(),
+                value: output.value.as_deref(),
+                timestamp: output.timestamp,
+                headers,
+            };
+            self.send(record, tag)?;
+        }
+        self.observer.processed(started.elapsed());
+        Ok(())
+    }
+
+    /// Moves the flow-control state on (see [`super::backpressure`]); returns whether to hold
+    /// back from polling the consumer.
+    fn apply_backpressure(&mut self, consumer: &BaseConsumer<WorkerContext>) -> bool {
+        let limits = InFlightLimits {
+            records: self.shared.config.runtime.max_in_flight_records,
+            bytes: self.shared.config.runtime.max_in_flight_bytes,
+        };
+        let (records, bytes) = (
+            self.tracker.in_flight_records(),
+            self.tracker.in_flight_bytes(),
+        );
+        let (next, action) = self
+            .backpressure
+            .next(records, bytes, limits, Instant::now());
+        if self.backpressure == Backpressure::Flowing && next.holds() {
+            self.shared.stats.add(Counter::FetchPauses, 1);
+            tracing::debug!(worker = %self.worker, records, bytes, "holding: too much in flight");
+        }
+        self.backpressure = next;
+        let result = match action {
+            FlowAction::None => return next.holds(),
+            FlowAction::Pause => consumer.assignment().and_then(|list| consumer.pause(&list)),
+            FlowAction::Resume => consumer
+                .assignment()
+                .and_then(|list| consumer.resume(&list)),
+        };
+        match result {
+            Ok(()) => tracing::debug!(worker = %self.worker, ?action, "fetch paused or resumed"),
+            Err(error) => {
+                tracing::warn!(worker = %self.worker, "cannot pause/resume fetching: {error}")
+            }
+        }
+        next.holds()
+    }
+}
+
+/// Runs worker `id` until shutdown is requested or it fails.
+pub(super) fn run(shared: Arc<Shared>, id: usize) -> Result<(), WorkerError> {
+    let worker = shared.worker_name(id);
+    let kafka_error = |action| {
+        let worker = worker.clone();
+        move |source| WorkerError::Kafka {
+            worker,
+            action,
+            source: Box::new(source),
+        }
+    };
+    let (sender, deliveries) = mpsc::channel();
+    let producer: BaseProducer<DeliveryReports> =
+        super::clients::producer_config(&shared.config, &format!("{worker}-producer"))
+            .create_with_context(DeliveryReports {
+                worker: worker.clone(),
+                sender,
+                interceptors: shared.interceptors().clone(),
+            })
+            .map_err(kafka_error("creating the producer"))?;
+    let pipeline = Pipeline {
+        shared: Arc::clone(&shared),
+        worker: worker.clone(),
+        producer,
+        deliveries,
+        refused: Vec::new(),
+        tracker: OffsetTracker::new(),
+        backpressure: Backpressure::Flowing,
+        processing_errors: LogRateLimiter::new(ERROR_LOG_INTERVAL),
+        delivery_errors: LogRateLimiter::new(ERROR_LOG_INTERVAL),
+        failure: None,
+        observer: shared.observer.worker(
+            &worker,
+            &shared.source_topics,
+            &shared.topology.sink_topics(),
+        ),
+    };
+    let context = WorkerContext {
+        shared: Arc::clone(&shared),
+        id,
+        worker: worker.clone(),
+        pipeline: Mutex::new(pipeline),
+    };
+    let consumer: BaseConsumer<WorkerContext> =
+        super::clients::consumer_config(&shared.config, &format!("{worker}-consumer"))
+            .create_with_context(context)
+            .map_err(kafka_error("creating the consumer"))?;
+    let topics: Vec<&str> = shared.source_topics.iter().map(String::as_str).collect();
+    consumer
+        .subscribe(&topics)
+        .map_err(kafka_error("subscribing"))?;
+    tracing::info!(worker = %worker, ?topics, "worker started");
+    poll_loop(&shared, &consumer, &worker)?;
+
+    let deadline = Instant::now() + shared.config.runtime.shutdown_timeout;
+    let mut pipeline = consumer.context().pipeline.lock();
+    let complete = pipeline.finish_in_flight(deadline)?;
+    // A member that lost its group membership cannot commit; the group's next owner of these
+    // partitions re-processes from the committed offsets (at least once).
+    let committed = pipeline.commit(&consumer, CommitScope::All);
+    drop(pipeline);
+    // Dropping the consumer closes it: its partitions are revoked (committing again, with nothing
+    // new) and it leaves the group.
+    drop(consumer);
+    tracing::info!(worker = %worker, complete, committed, "worker stopped");
+    Ok(())
+}
+
+/// Polls, processes, serves deliveries, applies backpressure and commits until shutdown.
+fn poll_loop(
+    shared: &Shared,
+    consumer: &BaseConsumer<WorkerContext>,
+    worker: &str,
+) -> Result<(), WorkerError> {
+    let commit_interval = shared.config.runtime.commit_interval;
+    let mut next_commit = Instant::now() + commit_interval;
+    let mut unassigned = AssignmentWatch::new(shared.config.runtime.assignment_warning);
+    let mut consumer_errors = LogRateLimiter::new(ERROR_LOG_INTERVAL);
+    // Whether the last round decided to hold back from the consumer (see `apply_backpressure`).
+    let mut holding = false;
+    while !shared.shutdown.load(Ordering::Acquire) {
+        let poll_started = (!holding).then(Instant::now);
+        let polled = if holding {
+            None
+        } else {
+            consumer.poll(POLL_INTERVAL)
+        };
+        let mut pipeline = consumer.context().pipeline.lock();
+        if let Some(started) = poll_started {
+            pipeline.observer.polled(started.elapsed());
+        }
+        if let Some(failure) = pipeline.failure.take() {
+            return Err(failure);
+        }
+        match polled {
+            Some(Ok(message)) => pipeline.process(&message)?,
+            Some(Err(error)) => {
+                if let Some(held_back) = consumer_errors.admit(Instant::now()) {
+                    tracing::warn!(
+                        worker,
+                        "consumer error: {error} ({held_back} similar held back)"
+                    );
+                }
+            }
+            None => {}
+        }
+        if holding {
+            // Wait for acknowledgements instead of records.
+            pipeline.producer.poll(POLL_INTERVAL);
+        }
+        pipeline.serve_deliveries()?;
+        holding = pipeline.apply_backpressure(consumer);
+        let now = Instant::now();
+        if now >= next_commit {
+            pipeline.commit(consumer, CommitScope::Changed);
+            next_commit = now + commit_interval;
+        }
+        fatal_error(consumer, &pipeline.producer, worker)?;
+        unassigned.observe(
+            shared,
+            worker,
+            shared.is_assigned(consumer.context().id),
+            now,
+        );
+    }
+    Ok(())
+}
+
+/// A fatal error of either client (e.g. the idempotent producer lost its sequence).
+fn fatal_error(
+    consumer: &BaseConsumer<WorkerContext>,
+    producer: &BaseProducer<DeliveryReports>,
+    worker: &str,
+) -> Result<(), WorkerError> {
+    let clients = [
+        ("consumer", consumer.client().fatal_error()),
+        ("producer", producer.client().fatal_error()),
+    ];
+    match clients.into_iter().find(|(_, fatal)| fatal.is_some()) {
+        Some((client, Some((code, reason)))) => Err(WorkerError::Fatal {
+            worker: worker.to_owned(),
+            client,
+            code,
+            reason,
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// Warns, every `delay`, while a worker has no partition assignment.
+struct AssignmentWatch {
+    delay: Duration,
+    /// Since when the worker has been without an assignment, and when to warn next.
+    unassigned: Option<(Instant, Instant)>,
+}
+
+impl AssignmentWatch {
+    fn new(delay: Duration) -> Self {
+        let now = Instant::now();
+        AssignmentWatch {
+            delay,
+            unassigned: Some((now, now + delay)),
+        }
+    }
+
+    fn observe(&mut self, shared: &Shared, worker: &str, assigned: bool, now: Instant) {
+        self.unassigned = match (assigned, self.unassigned) {
+            (true, _) => None,
+            (false, None) => Some((now, now + self.delay)),
+            (false, Some((since, warn_at))) if now >= warn_at => {
+                tracing::warn!(
+                    worker,
+                    bootstrap_servers = %shared.config.kafka.bootstrap_servers,
+                    "no partition assignment for {:.0} s: are the brokers reachable and do the \
+                     topics {:?} exist?",
+                    (now - since).as_secs_f64(),
+                    shared.source_topics,
+                );
+                Some((since, now + self.delay))
+            }
+            (false, waiting) => waiting,
+        };
+    }
+}
