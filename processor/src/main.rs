@@ -13,7 +13,9 @@ use clap::builder::NonEmptyStringValueParser;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use ferrobeat_processor::config::{MAX_THREADS, Overrides, ProcessorConfig};
 use ferrobeat_processor::lag;
-use ferrobeat_processor::metric_topology::metric_topology;
+use ferrobeat_processor::metric_topology::{
+    UnroutedCounts, metric_topology, metric_topology_counting,
+};
 use ferrobeat_processor::monitor::Monitor;
 use ferrobeat_processor::monitor::logging::spawn_change_logger;
 use ferrobeat_processor::monitor::metrics::{PrometheusObserver, RuntimeMetrics};
@@ -299,7 +301,8 @@ fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         ..args.group.overrides()
     }
     .apply(&mut config);
-    let topology = metric_topology(&config.topology);
+    let unrouted = Arc::new(UnroutedCounts::default());
+    let topology = metric_topology_counting(&config.topology, Arc::clone(&unrouted));
     let description = topology.describe();
     let metrics = Arc::new(RuntimeMetrics::new(config.monitoring.level));
     let runtime = Arc::new(StreamsRuntime::with_observer(
@@ -317,7 +320,7 @@ fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         .monitoring
         .metrics_addr
         .map(|addr| {
-            let monitor = Monitor::new(Arc::clone(&runtime), metrics);
+            let monitor = Monitor::new(Arc::clone(&runtime), metrics, unrouted);
             Endpoint::start(addr, move |path| monitor.answer(path))
         })
         .transpose()?;

@@ -242,3 +242,29 @@ fn overrides_set_only_the_keys_they_name() {
         "keys no flag names are unchanged"
     );
 }
+
+#[test]
+fn a_dead_letter_topic_that_is_also_an_input_or_output_is_refused() {
+    for (text, also) in [
+        (
+            "[errors]\ndead_letter_topic = \"metric.all\"\n",
+            "topology.input_topic",
+        ),
+        (
+            "[topology]\nalert_topic = \"alerts\"\n[errors]\ndead_letter_topic = \"alerts\"\n",
+            "topology.alert_topic",
+        ),
+        (
+            "[topology.extra_routes]\nnetwork = \"net\"\n[errors]\ndead_letter_topic = \"net\"\n",
+            "topology.extra_routes.network",
+        ),
+    ] {
+        assert_refused(text, "errors.dead_letter_topic", also);
+    }
+    // Without the dead-letter policy the topic is never written: nothing loops.
+    ProcessorConfig::parse(
+        "[errors]\npolicy = \"fail\"\ndead_letter_topic = \"metric.all\"\n",
+        Path::new(FILE),
+    )
+    .expect("unused dead-letter topic");
+}

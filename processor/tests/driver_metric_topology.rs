@@ -1,7 +1,11 @@
 //! The metric topology run by the test driver: routing, alerts, dead letters.
 
 use ferrobeat_processor::config::ErrorsConfig;
-use ferrobeat_processor::metric_topology::{MetricTopologyConfig, metric_topology};
+use std::sync::Arc;
+
+use ferrobeat_processor::metric_topology::{
+    MetricTopologyConfig, UnroutedCounts, metric_topology, metric_topology_counting,
+};
 use ferrobeat_streams::driver::{TestRecord, TopologyTestDriver};
 use ferrobeat_streams::errors::{ErrorHandlingConfig, ErrorPolicy};
 
@@ -159,10 +163,11 @@ fn unknown_metricsets_are_dropped_unless_routed() {
         .extra_routes
         .insert("network".to_owned(), "metric.network".to_owned());
     config.validate().expect("valid config");
-    let driver = driver(metric_topology(&config));
+    let unrouted = Arc::new(UnroutedCounts::default());
+    let driver = driver(metric_topology_counting(&config, Arc::clone(&unrouted)));
     driver
         .create_input_topic("metric.all")
-        .pipe_values([&network, &diskio]);
+        .pipe_values([&network, &diskio, &diskio]);
     assert_eq!(
         driver
             .create_output_topic("metric.network")
@@ -170,6 +175,11 @@ fn unknown_metricsets_are_dropped_unless_routed() {
         [network]
     );
     assert_eq!(driver.produced_topic_names(), ["metric.network"]);
+    assert_eq!(
+        unrouted.snapshot().into_iter().collect::<Vec<_>>(),
+        [("diskio".to_owned(), 2)],
+        "dropped records are counted by metricset, routed ones are not"
+    );
 }
 
 #[test]
@@ -385,30 +395,36 @@ fn describe_prints_kafka_streams_format() {
     Source: KSTREAM-SOURCE-0000000000 (topics: [metric.all])
       --> route-
     Processor: route- (stores: [])
-      --> route-cpu, route-memory, route-network
+      --> route-cpu, route-memory, route-network, route-unrouted
       <-- KSTREAM-SOURCE-0000000000
     Processor: route-cpu (stores: [])
-      --> cpu-above-threshold, KSTREAM-SINK-0000000002
+      --> cpu-above-threshold, KSTREAM-SINK-0000000003
       <-- route-
     Processor: cpu-above-threshold (stores: [])
       --> cpu-alert
       <-- route-cpu
     Processor: cpu-alert (stores: [])
-      --> KSTREAM-SINK-0000000006
+      --> KSTREAM-SINK-0000000007
       <-- cpu-above-threshold
     Processor: route-memory (stores: [])
-      --> KSTREAM-SINK-0000000003
+      --> KSTREAM-SINK-0000000004
       <-- route-
     Processor: route-network (stores: [])
       --> KSTREAM-SINK-0000000001
       <-- route-
+    Processor: route-unrouted (stores: [])
+      --> KSTREAM-FOREACH-0000000002
+      <-- route-
+    Processor: KSTREAM-FOREACH-0000000002 (stores: [])
+      --> none
+      <-- route-unrouted
     Sink: KSTREAM-SINK-0000000001 (topic: metric.network)
       <-- route-network
-    Sink: KSTREAM-SINK-0000000002 (topic: metric.cpu)
+    Sink: KSTREAM-SINK-0000000003 (topic: metric.cpu)
       <-- route-cpu
-    Sink: KSTREAM-SINK-0000000003 (topic: metric.memory)
+    Sink: KSTREAM-SINK-0000000004 (topic: metric.memory)
       <-- route-memory
-    Sink: KSTREAM-SINK-0000000006 (topic: metric.cpu.alert)
+    Sink: KSTREAM-SINK-0000000007 (topic: metric.cpu.alert)
       <-- cpu-alert
 
 "

@@ -2,7 +2,8 @@
 //!
 //! * from `metric.all`, split by `metricset.name`: `cpu` → `metric.cpu`, `memory` →
 //!   `metric.memory`, each extra route `name` → its topic; the record bytes unchanged;
-//!   other metricsets are dropped;
+//!   other metricsets are dropped, counted per metricset ([`UnroutedCounts`]) and logged the
+//!   first time each is seen;
 //! * cpu events whose `system.cpu.total.norm.pct` is strictly greater than the threshold →
 //!   `metric.cpu.alert`, value = the event's `host` object with `"timestamp"` = `@timestamp`
 //!   appended, compact.
@@ -15,6 +16,9 @@ mod event;
 mod minify;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use parking_lot::Mutex;
 
 use ferrobeat_schema::topics;
 use serde::Deserialize;
@@ -138,9 +142,45 @@ impl MetricTopologyConfig {
     }
 }
 
+/// Records of metricsets no route takes, dropped, counted per metricset.
+#[derive(Debug, Default)]
+pub struct UnroutedCounts(Mutex<BTreeMap<String, u64>>);
+
+impl UnroutedCounts {
+    /// Counts one dropped record of `metricset`; logs the first of each metricset.
+    pub fn record(&self, metricset: &str) {
+        let mut counts = self.0.lock();
+        match counts.get_mut(metricset) {
+            Some(count) => *count += 1,
+            None => {
+                tracing::info!(
+                    metricset,
+                    "dropping records of metricset {metricset:?}: no route takes them (route them \
+                     with topology.extra_routes.{metricset} = \"TOPIC\"); counted in \
+                     records_dropped_total{{reason=\"unrouted\"}}"
+                );
+                counts.insert(metricset.to_owned(), 1);
+            }
+        }
+    }
+
+    /// The counts so far, by metricset.
+    pub fn snapshot(&self) -> BTreeMap<String, u64> {
+        self.0.lock().clone()
+    }
+}
+
 /// Builds the metric topology. Call [`MetricTopologyConfig::validate`] first: invalid
 /// topic names are not checked here.
 pub fn metric_topology(config: &MetricTopologyConfig) -> Topology {
+    metric_topology_counting(config, Arc::default())
+}
+
+/// [`metric_topology`], counting the records it drops for want of a route in `unrouted`.
+pub fn metric_topology_counting(
+    config: &MetricTopologyConfig,
+    unrouted: Arc<UnroutedCounts>,
+) -> Topology {
     let builder = StreamsBuilder::new();
     let events = builder.stream::<Nullable<Bytes>, MetricEventSerde>(&config.input_topic);
     let mut routes = events.split_named("route-");
@@ -154,7 +194,10 @@ pub fn metric_topology(config: &MetricTopologyConfig) -> Topology {
             .branch(metricset, move |_, event| event.metricset() == wanted)
             .to(topic);
     }
-    // No default branch: events of other metricsets are dropped.
+    routes
+        .default_branch()
+        .named("route-unrouted")
+        .foreach(move |_, event| unrouted.record(event.metricset()));
     cpu.to(&config.cpu_topic);
     memory.to(&config.memory_topic);
     let threshold = config.alert_threshold;

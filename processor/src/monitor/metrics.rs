@@ -29,6 +29,7 @@ use prometheus_client::registry::Registry;
 use rdkafka::statistics::Statistics;
 
 use super::MetricsLevel;
+use crate::metric_topology::UnroutedCounts;
 
 type Labels<const N: usize> = [(&'static str, String); N];
 type HistogramFamily<const N: usize> = Family<Labels<N>, Histogram, fn() -> Histogram>;
@@ -90,7 +91,13 @@ impl RuntimeMetrics {
 
     /// Registers every family, and the runtime's totals `stats` (read at scrape time), in
     /// `registry`.
-    pub fn register(&self, registry: &mut Registry, stats: Arc<RuntimeStats>) {
+    /// `unrouted` counts the records the metric topology dropped for want of a route.
+    pub fn register(
+        &self,
+        registry: &mut Registry,
+        stats: Arc<RuntimeStats>,
+        unrouted: Arc<UnroutedCounts>,
+    ) {
         let histograms = [
             (
                 "poll_latency_seconds",
@@ -158,7 +165,7 @@ impl RuntimeMetrics {
                 self.node_processed.clone(),
             );
         }
-        registry.register_collector(Box::new(TotalsCollector(stats)));
+        registry.register_collector(Box::new(TotalsCollector { stats, unrouted }));
     }
 
     /// Records a state transition: the `client_state` gauges, and whether it was ever RUNNING.
@@ -407,13 +414,16 @@ impl Drop for WorkerMetrics {
     }
 }
 
-/// Exposes the totals of [`RuntimeStats`] at scrape time.
+/// Exposes the totals of [`RuntimeStats`] and the unrouted records at scrape time.
 #[derive(Debug)]
-struct TotalsCollector(Arc<RuntimeStats>);
+struct TotalsCollector {
+    stats: Arc<RuntimeStats>,
+    unrouted: Arc<UnroutedCounts>,
+}
 
 impl Collector for TotalsCollector {
     fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
-        let totals = self.0.snapshot();
+        let totals = self.stats.snapshot();
         let plain = [
             (
                 "records_processed",
@@ -471,6 +481,13 @@ impl Collector for TotalsCollector {
                 let labels = [("reason", reason)];
                 ConstCounter::new(totals.get(counter)).encode(metric.encode_family(&labels)?)?;
             }
+            if name == "records_dropped" {
+                // Records of metricsets the metric topology does not route.
+                for (metricset, count) in self.unrouted.snapshot() {
+                    let labels = [("reason", "unrouted"), ("metricset", metricset.as_str())];
+                    ConstCounter::new(count).encode(metric.encode_family(&labels)?)?;
+                }
+            }
         }
         Ok(())
     }
@@ -482,7 +499,10 @@ mod tests {
 
     fn text(metrics: &RuntimeMetrics, stats: &Arc<RuntimeStats>) -> String {
         let mut registry = Registry::with_prefix("ferrobeat_processor");
-        metrics.register(&mut registry, Arc::clone(stats));
+        let unrouted = UnroutedCounts::default();
+        unrouted.record("network");
+        unrouted.record("network");
+        metrics.register(&mut registry, Arc::clone(stats), Arc::new(unrouted));
         let mut text = String::new();
         prometheus_client::encoding::text::encode(&mut text, &registry).expect("encode");
         text
@@ -515,6 +535,7 @@ mod tests {
             "ferrobeat_processor_client_state{state=\"RUNNING\"} 1",
             "ferrobeat_processor_client_state{state=\"CREATED\"} 0",
             "ferrobeat_processor_records_dropped_total{reason=\"record-failed\"} 3",
+            "ferrobeat_processor_records_dropped_total{reason=\"unrouted\",metricset=\"network\"} 2",
         ] {
             assert!(text.contains(expected), "missing {expected} in\n{text}");
         }

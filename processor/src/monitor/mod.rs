@@ -22,6 +22,7 @@ use prometheus_client::registry::Registry;
 use serde::Deserialize;
 
 use self::metrics::RuntimeMetrics;
+use crate::metric_topology::UnroutedCounts;
 
 /// `[monitoring]`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -68,10 +69,14 @@ pub struct Monitor {
 
 impl Monitor {
     /// A registry (prefix `ferrobeat_processor`) holding `runtime`'s series, which it reports
-    /// to `metrics`.
-    pub fn new(runtime: Arc<StreamsRuntime>, metrics: Arc<RuntimeMetrics>) -> Self {
+    /// to `metrics`, and the records its topology dropped for want of a route (`unrouted`).
+    pub fn new(
+        runtime: Arc<StreamsRuntime>,
+        metrics: Arc<RuntimeMetrics>,
+        unrouted: Arc<UnroutedCounts>,
+    ) -> Self {
         let mut registry = Registry::with_prefix("ferrobeat_processor");
-        metrics.register(&mut registry, runtime.stats_handle());
+        metrics.register(&mut registry, runtime.stats_handle(), unrouted);
         Monitor {
             registry,
             runtime,

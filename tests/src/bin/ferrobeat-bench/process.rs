@@ -138,12 +138,15 @@ mod tests {
     fn this_process_has_a_footprint_and_uses_cpu() {
         let own = footprint(std::process::id()).expect("own /proc entries");
         assert!(own.peak_rss_kb > 0 && own.cpu_seconds >= 0.0);
+        // Spin until schedstat shows 10 ms more CPU: on a loaded machine 20 ms of wall clock
+        // can hold less than 10 ms of CPU, so the wall clock only bounds the wait.
         let before = threads_cpu_ns(std::process::id()).expect("own schedstat");
         let spin = std::time::Instant::now();
-        while spin.elapsed() < Duration::from_millis(20) {
+        let mut after = before;
+        while after < before + 10_000_000 && spin.elapsed() < Duration::from_secs(10) {
             std::hint::black_box(spin.elapsed());
+            after = threads_cpu_ns(std::process::id()).expect("own schedstat");
         }
-        let after = threads_cpu_ns(std::process::id()).expect("own schedstat");
         assert!(after >= before + 10_000_000, "{before} → {after} ns");
     }
 }
