@@ -6,10 +6,11 @@
 
 use std::net::SocketAddr;
 use std::path::Path;
+use std::time::Duration;
 
 use ferrobeat_streams::config::{KafkaConfig, RuntimeConfig, StreamsConfig};
 use ferrobeat_streams::errors::{ErrorHandlingConfig, ErrorPolicy};
-use ferrobeat_toolbox::config::{self as toml_config, Invalid};
+use ferrobeat_toolbox::config::{self as toml_config, Invalid, humantime_serde};
 use ferrobeat_toolbox::intercept::{InterceptorSpec, Interceptors};
 use serde::Deserialize;
 
@@ -17,7 +18,6 @@ pub use ferrobeat_streams::config::{MAX_THREADS, UncaughtErrorPolicy};
 pub use ferrobeat_toolbox::config::{ConfigError, Origin};
 
 use crate::metric_topology::MetricTopologyConfig;
-use crate::monitor::MonitoringConfig;
 
 /// The whole configuration file.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
@@ -193,4 +193,39 @@ impl ProcessorConfig {
             statistics_interval: self.monitoring.statistics_interval,
         })
     }
+}
+
+/// `[monitoring]`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MonitoringConfig {
+    /// Where to serve `/metrics`, `/health` and `/ready`; off when absent. Loopback
+    /// (`127.0.0.1:9464`) keeps it on the host; any other address is an explicit choice.
+    pub metrics_addr: Option<SocketAddr>,
+    /// Which series to record, as Kafka Streams' `metrics.recording.level`.
+    pub level: MetricsLevel,
+    /// How often each consumer reports its statistics (consumer lag).
+    #[serde(with = "humantime_serde")]
+    pub statistics_interval: Duration,
+}
+
+impl Default for MonitoringConfig {
+    fn default() -> Self {
+        MonitoringConfig {
+            metrics_addr: None,
+            level: MetricsLevel::Info,
+            statistics_interval: ferrobeat_streams::config::DEFAULT_STATISTICS_INTERVAL,
+        }
+    }
+}
+
+/// Kafka Streams' metric recording levels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MetricsLevel {
+    /// Thread, topic and client series.
+    #[default]
+    Info,
+    /// Also per-task and per-node series (a hash lookup per record and per node more).
+    Debug,
 }

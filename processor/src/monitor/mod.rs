@@ -11,53 +11,15 @@
 pub mod logging;
 pub mod metrics;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use ferrobeat_streams::runtime::{ClientState, StreamsRuntime};
-use ferrobeat_toolbox::config::humantime_serde;
 use ferrobeat_toolbox::endpoint::Reply;
 use prometheus_client::registry::Registry;
-use serde::Deserialize;
 
 use self::metrics::RuntimeMetrics;
+pub use crate::config::{MetricsLevel, MonitoringConfig};
 use crate::metric_topology::UnroutedCounts;
-
-/// `[monitoring]`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct MonitoringConfig {
-    /// Where to serve `/metrics`, `/health` and `/ready`; off when absent. Loopback
-    /// (`127.0.0.1:9464`) keeps it on the host; any other address is an explicit choice.
-    pub metrics_addr: Option<SocketAddr>,
-    /// Which series to record, as Kafka Streams' `metrics.recording.level`.
-    pub level: MetricsLevel,
-    /// How often each consumer reports its statistics (consumer lag).
-    #[serde(with = "humantime_serde")]
-    pub statistics_interval: Duration,
-}
-
-impl Default for MonitoringConfig {
-    fn default() -> Self {
-        MonitoringConfig {
-            metrics_addr: None,
-            level: MetricsLevel::Info,
-            statistics_interval: ferrobeat_streams::config::DEFAULT_STATISTICS_INTERVAL,
-        }
-    }
-}
-
-/// Kafka Streams' metric recording levels.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum MetricsLevel {
-    /// Thread, topic and client series.
-    #[default]
-    Info,
-    /// Also per-task and per-node series (a hash lookup per record and per node more).
-    Debug,
-}
 
 /// The Prometheus registry of one process, over one client.
 #[derive(Debug)]
@@ -174,7 +136,7 @@ mod tests {
         .expect("valid");
         assert_eq!(
             config.monitoring.metrics_addr,
-            Some(SocketAddr::from(([127, 0, 0, 1], 9464)))
+            Some(std::net::SocketAddr::from(([127, 0, 0, 1], 9464)))
         );
         assert_eq!(config.monitoring.level, MetricsLevel::Debug);
     }
