@@ -5,6 +5,8 @@ pub mod config;
 pub mod identity;
 pub mod monitor;
 pub mod run;
+pub mod sample;
 pub mod ship;
+pub mod snapshot;
 pub mod source;
 pub mod spool;

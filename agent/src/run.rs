@@ -9,10 +9,11 @@ use ferrobeat_schema::endpoint::{Endpoint, EndpointError};
 use ferrobeat_schema::intercept::{InterceptorError, Interceptors};
 use tokio::sync::{mpsc, watch};
 
-use crate::collect::{CollectError, Collector, Identity, collect_once, run_sampler};
+use crate::collect::Identity;
 use crate::config::{AgentConfig, OutputKind, RecordKey};
 use crate::identity::{self, IdentityError};
 use crate::monitor::{self, AgentMetrics};
+use crate::sample::{CollectError, Collector, collect_once, run_sampler};
 use crate::ship::check::{Step, check_output};
 use crate::ship::{KafkaShipper, ShipSummary, stdout};
 use crate::spool::{Spool, SpoolError};

@@ -3,9 +3,8 @@
 use std::path::Path;
 use std::time::Duration;
 
-use ferrobeat_agent::collect::{
-    CollectConfig, Collector, Identity, collect_once, next_due, run_sampler,
-};
+use ferrobeat_agent::collect::{CollectConfig, Identity};
+use ferrobeat_agent::sample::{Collector, collect_once, next_due, run_sampler};
 use ferrobeat_agent::source::ProcSource;
 use ferrobeat_schema::{Event, Metricset, System};
 use tokio::sync::{mpsc, watch};

@@ -1,5 +1,6 @@
 //! The operating-system adapter: reads the raw counters of each metricset into the plain
-//! [`Snapshot`]s the pure core ([`crate::collect`]) turns into events.
+//! [`Snapshot`](crate::snapshot::Snapshot)s that the pure core ([`crate::collect`]) turns into
+//! events. It knows nothing of events.
 //!
 //! * **Linux** ([`ProcSource`]): `/proc/stat`, `/proc/meminfo`, `/proc/net/dev`,
 //!   `/proc/diskstats`, `/proc/loadavg`, `/proc/self/mounts` and `/proc/filesystems`, parsed
@@ -20,6 +21,8 @@ use std::path::PathBuf;
 
 use ferrobeat_schema::Metricset;
 
+use crate::snapshot::Mount;
+
 pub mod parse;
 
 #[cfg(target_os = "linux")]
@@ -37,8 +40,6 @@ pub use sysinfo_source::SysinfoSource;
 /// The adapter of the platform being built for.
 #[cfg(target_os = "macos")]
 pub type HostSource = SysinfoSource;
-
-pub use crate::collect::Snapshot;
 
 /// Why the OS could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -65,4 +66,10 @@ pub enum SourceError {
         /// The metricset asked for.
         metricset: Metricset,
     },
+}
+
+/// Whether a mount is reported: Metricbeat skips file systems of the ignored types (by
+/// default the kernel's `nodev` types: proc, sysfs, tmpfs, cgroup, …).
+pub fn is_reported(mount: &Mount, ignored_types: &[String]) -> bool {
+    !ignored_types.contains(&mount.fs_type)
 }

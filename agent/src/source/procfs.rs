@@ -7,9 +7,8 @@ use std::path::{Path, PathBuf};
 use ferrobeat_schema::Metricset;
 
 use super::parse::{self, ParseError};
-use super::{Snapshot, SourceError};
-use crate::collect::CollectConfig;
-use crate::collect::filesystem::{Mount, MountUsage, is_reported};
+use super::{SourceError, is_reported};
+use crate::snapshot::{Mount, MountUsage, Snapshot};
 
 /// Reads the metricsets' counters from a `/proc` tree (the real one, or a recorded copy:
 /// Metricbeat's `HOST_PROC`) through one reused text buffer.
@@ -36,9 +35,10 @@ impl ProcSource {
         }
     }
 
-    /// An adapter reading the real `/proc`, with the `[collect]` file system filter.
-    pub fn from_config(config: &CollectConfig) -> Self {
-        Self::new("/proc", config.filesystem_ignore_types.clone())
+    /// An adapter reading the real `/proc`, not reporting file systems of `ignored_fs_types`
+    /// (the `[collect]` filter).
+    pub fn for_host(ignored_fs_types: Vec<String>) -> Self {
+        Self::new("/proc", ignored_fs_types)
     }
 
     /// Reads the counters of `metricset`.

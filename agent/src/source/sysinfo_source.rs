@@ -5,12 +5,8 @@ use ferrobeat_schema::Metricset;
 use ferrobeat_schema::metricsets::{Network, NetworkCounters};
 use sysinfo::{CpuRefreshKind, Disks, MemoryRefreshKind, Networks, RefreshKind, System};
 
-use super::{Snapshot, SourceError};
-use crate::collect::CollectConfig;
-use crate::collect::cpu::CpuBusy;
-use crate::collect::filesystem::{Mount, MountUsage, is_reported};
-use crate::collect::load::LoadSnapshot;
-use crate::collect::memory::MemInfo;
+use super::{SourceError, is_reported};
+use crate::snapshot::{CpuBusy, LoadSnapshot, MemInfo, Mount, MountUsage, Snapshot};
 
 /// Reads the metricsets' figures through `sysinfo`.
 #[derive(Debug)]
@@ -22,8 +18,8 @@ pub struct SysinfoSource {
 }
 
 impl SysinfoSource {
-    /// An adapter with the `[collect]` file system filter.
-    pub fn from_config(config: &CollectConfig) -> Self {
+    /// An adapter not reporting file systems of `ignored_fs_types` (the `[collect]` filter).
+    pub fn for_host(ignored_fs_types: Vec<String>) -> Self {
         let refresh = RefreshKind::nothing()
             .with_cpu(CpuRefreshKind::nothing().with_cpu_usage())
             .with_memory(MemoryRefreshKind::everything());
@@ -31,7 +27,7 @@ impl SysinfoSource {
             system: System::new_with_specifics(refresh),
             networks: Networks::new_with_refreshed_list(),
             disks: Disks::new_with_refreshed_list(),
-            ignored_types: config.filesystem_ignore_types.clone(),
+            ignored_types: ignored_fs_types,
         }
     }
 

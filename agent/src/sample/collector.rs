@@ -7,8 +7,8 @@ use std::time::Instant;
 use chrono::{DateTime, Utc};
 use ferrobeat_schema::{Event, Metricset};
 
-use super::cpu::CpuDeltaError;
-use super::{CollectConfig, EventMaker, Identity, Round};
+use crate::collect::cpu::CpuDeltaError;
+use crate::collect::{CollectConfig, EventMaker, Identity, Round};
 use crate::source::{HostSource, SourceError};
 
 /// Why a round of one metricset produced no events.
@@ -83,7 +83,7 @@ pub struct Collector {
 impl Collector {
     /// A collector of the real host.
     pub fn new(config: CollectConfig, identity: Identity) -> Self {
-        let source = HostSource::from_config(&config);
+        let source = HostSource::for_host(config.filesystem_ignore_types.clone());
         Self::with_source(config, identity, source)
     }
 
