@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use ferrobeat_schema::Event;
+use ferrobeat_schema::Metricset;
 use ferrobeat_schema::endpoint::Reply;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -90,13 +90,25 @@ pub struct AgentMetrics {
     spool_depth: Gauge,
     spool_bytes: Gauge,
     sampling: SamplingFamily,
+    rounds: RoundsFamily,
+    rounds_failed: RoundsFamily,
     /// When the last acknowledgement came, in milliseconds since the Unix epoch (0: never).
     last_acknowledged_ms: AtomicI64,
     registry: Registry,
 }
 
+/// The `metricset` label.
+type MetricsetLabel = [(&'static str, &'static str); 1];
+
 /// Collection-time histograms by `metricset`.
-type SamplingFamily = Family<[(&'static str, String); 1], Histogram, fn() -> Histogram>;
+type SamplingFamily = Family<MetricsetLabel, Histogram, fn() -> Histogram>;
+
+/// Round counters by `metricset`.
+type RoundsFamily = Family<MetricsetLabel, Counter>;
+
+fn metricset_label(metricset: Metricset) -> MetricsetLabel {
+    [("metricset", metricset.name())]
+}
 
 /// Buckets for one metricset's collection time: 10 µs to about 2.6 s.
 fn sampling_histogram() -> Histogram {
@@ -137,14 +149,28 @@ impl AgentMetrics {
         let sampling: SamplingFamily = Family::new_with_constructor(sampling_histogram);
         registry.register(
             "sampling_duration_seconds",
-            "Time to collect one round of a metricset (its events' event.duration)",
+            "Time to read one round of a metricset from the system (its events' event.duration), failed rounds included",
             sampling.clone(),
+        );
+        let rounds = RoundsFamily::default();
+        registry.register(
+            "sampling_rounds",
+            "Collection rounds of a metricset",
+            rounds.clone(),
+        );
+        let rounds_failed = RoundsFamily::default();
+        registry.register(
+            "sampling_rounds_failed",
+            "Collection rounds of a metricset that produced no events because reading or computing failed",
+            rounds_failed.clone(),
         );
         Arc::new(AgentMetrics {
             counters,
             spool_depth,
             spool_bytes,
             sampling,
+            rounds,
+            rounds_failed,
             last_acknowledged_ms: AtomicI64::new(0),
             registry,
         })
@@ -161,14 +187,31 @@ impl AgentMetrics {
         }
     }
 
-    /// Counts a round received from the sampler and records its collection time.
-    pub fn round_sampled(&self, events: &[Event]) {
-        self.add(Count::Sampled, events.len() as u64);
-        if let Some(first) = events.first() {
-            self.sampling
-                .get_or_create(&[("metricset", first.metricset.name.clone())])
-                .observe(Duration::from_nanos(first.event.duration).as_secs_f64());
+    /// Records a collection round of `metricset` that read the system for `duration` and
+    /// `failed` or not (reported by the sampler).
+    pub fn round_collected(&self, metricset: Metricset, duration: Duration, failed: bool) {
+        let label = metricset_label(metricset);
+        self.sampling
+            .get_or_create(&label)
+            .observe(duration.as_secs_f64());
+        self.rounds.get_or_create(&label).inc();
+        if failed {
+            self.rounds_failed.get_or_create(&label).inc();
         }
+    }
+
+    /// Collection rounds of `metricset` so far.
+    pub fn rounds(&self, metricset: Metricset) -> u64 {
+        self.rounds
+            .get(&metricset_label(metricset))
+            .map_or(0, |counter| counter.get())
+    }
+
+    /// Collection rounds of `metricset` that failed so far.
+    pub fn rounds_failed(&self, metricset: Metricset) -> u64 {
+        self.rounds_failed
+            .get(&metricset_label(metricset))
+            .map_or(0, |counter| counter.get())
     }
 
     /// When a delivery was last acknowledged.
@@ -304,6 +347,27 @@ mod tests {
     }
 
     #[test]
+    fn failed_rounds_are_exported_by_metricset() {
+        let metrics = AgentMetrics::new();
+        metrics.round_collected(Metricset::Diskio, Duration::from_micros(40), true);
+        metrics.round_collected(Metricset::Diskio, Duration::from_micros(50), true);
+        metrics.round_collected(Metricset::Cpu, Duration::from_micros(60), false);
+        assert_eq!(metrics.rounds_failed(Metricset::Diskio), 2);
+        assert_eq!(metrics.rounds(Metricset::Diskio), 2);
+        assert_eq!(metrics.rounds_failed(Metricset::Cpu), 0);
+        assert_eq!(metrics.rounds(Metricset::Cpu), 1);
+        let text = metrics.answer("/metrics", false).body;
+        for line in [
+            "ferrobeat_agent_sampling_rounds_failed_total{metricset=\"diskio\"} 2",
+            "ferrobeat_agent_sampling_rounds_total{metricset=\"diskio\"} 2",
+            "ferrobeat_agent_sampling_rounds_total{metricset=\"cpu\"} 1",
+            "ferrobeat_agent_sampling_duration_seconds_count{metricset=\"diskio\"} 2",
+        ] {
+            assert!(text.lines().any(|l| l == line), "no {line} in {text}");
+        }
+    }
+
+    #[test]
     fn prometheus_text_has_every_metric() {
         let metrics = AgentMetrics::new();
         metrics.add(Count::Dropped, 2);
@@ -325,8 +389,6 @@ mod tests {
         assert!(text.ends_with("# EOF\n"), "{text}");
     }
 
-    const CPU_EVENT: &str = r#"{"@timestamp":"2025-01-31T07:55:26.555Z","@metadata":{"beat":"metricbeat","type":"_doc","version":"8.17.1"},"service":{"type":"system"},"system":{"cpu":{"cores":10,"total":{"pct":1.8887,"norm":{"pct":0.1889}}}},"host":{"name":"h"},"event":{"dataset":"system.cpu","module":"system","duration":2847417},"ecs":{"version":"8.0.0"},"agent":{"name":"h","type":"metricbeat","version":"8.17.1","ephemeral_id":"e","id":"i"},"metricset":{"period":10000,"name":"cpu"}}"#;
-
     #[test]
     fn endpoint_answers_health_ready_and_sampling_latency() {
         let metrics = AgentMetrics::new();
@@ -336,8 +398,8 @@ mod tests {
         let body: serde_json::Value = serde_json::from_str(&health.body).expect("json");
         assert_eq!(body["last_acknowledged"], serde_json::Value::Null);
 
-        let event: Event = serde_json::from_str(CPU_EVENT).expect("event");
-        metrics.round_sampled(&[event]);
+        metrics.add(Count::Sampled, 1);
+        metrics.round_collected(Metricset::Cpu, Duration::from_nanos(2_847_417), false);
         metrics.add(Count::Acknowledged, 1);
         metrics.set_spool(&SpoolStats {
             depth: 3,

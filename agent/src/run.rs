@@ -102,6 +102,7 @@ pub async fn run(
     let (rounds_in, rounds_out) = mpsc::channel(ROUND_QUEUE);
     let sampler = tokio::spawn(run_sampler(
         Collector::new(config.collect.clone(), identity),
+        Arc::clone(&metrics),
         rounds_in,
         shutdown,
     ));

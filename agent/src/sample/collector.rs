@@ -1,8 +1,6 @@
 //! [`Collector`]: the OS adapter joined to the pure core.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use ferrobeat_schema::{Event, Metricset};
@@ -32,52 +30,24 @@ pub enum CollectError {
     },
 }
 
-/// Rounds, failures and events of each metricset since start; shared with monitoring.
-#[derive(Debug, Default)]
-pub struct CollectStats {
-    counters: [MetricsetCounters; Metricset::ALL.len()],
+/// One round of one metricset, as the sampler reports it to monitoring.
+#[derive(Debug)]
+pub struct Sampled {
+    /// The metricset.
+    pub metricset: Metricset,
+    /// How long reading the system took (the events' `event.duration`).
+    pub duration: Duration,
+    /// The round's events (several for network, diskio and filesystem; none for a
+    /// filesystem round without mounts), or why there are none.
+    pub result: Result<Vec<Event>, CollectError>,
 }
 
-#[derive(Debug, Default)]
-struct MetricsetCounters {
-    rounds: AtomicU64,
-    failures: AtomicU64,
-    events: AtomicU64,
-}
-
-impl CollectStats {
-    fn of(&self, metricset: Metricset) -> &MetricsetCounters {
-        // `ALL` lists every variant, so the position always exists.
-        let index = Metricset::ALL
-            .iter()
-            .position(|m| *m == metricset)
-            .unwrap_or_default();
-        &self.counters[index]
-    }
-
-    /// Rounds of `metricset` attempted.
-    pub fn rounds(&self, metricset: Metricset) -> u64 {
-        self.of(metricset).rounds.load(Ordering::Relaxed)
-    }
-
-    /// Rounds of `metricset` that failed.
-    pub fn failures(&self, metricset: Metricset) -> u64 {
-        self.of(metricset).failures.load(Ordering::Relaxed)
-    }
-
-    /// Events `metricset` produced.
-    pub fn events(&self, metricset: Metricset) -> u64 {
-        self.of(metricset).events.load(Ordering::Relaxed)
-    }
-}
-
-/// Samples the host: owns the OS adapter and the previous readings. One per process.
+/// Samples the host: owns the OS adapter and the previous readings.
 #[derive(Debug)]
 pub struct Collector {
     config: CollectConfig,
     source: HostSource,
     maker: EventMaker,
-    stats: Arc<CollectStats>,
 }
 
 impl Collector {
@@ -93,7 +63,6 @@ impl Collector {
             maker: EventMaker::new(identity, &config),
             config,
             source,
-            stats: Arc::default(),
         }
     }
 
@@ -102,13 +71,32 @@ impl Collector {
         &self.config
     }
 
-    /// Its counters, to read while it runs.
-    pub fn stats(&self) -> Arc<CollectStats> {
-        Arc::clone(&self.stats)
+    /// One round of `metricset` sampled at `now`: reads the OS and turns the reading into
+    /// events, timing the reading.
+    pub fn sample(&mut self, metricset: Metricset, now: DateTime<Utc>) -> Sampled {
+        let started = Instant::now();
+        let snapshot = self.source.read(metricset);
+        let duration = started.elapsed();
+        let result = snapshot
+            .map_err(|source| CollectError::Source { metricset, source })
+            .and_then(|snapshot| {
+                let round = Round {
+                    period: self.config.period_of(metricset),
+                    at: now,
+                    duration,
+                };
+                self.maker
+                    .events(&round, snapshot)
+                    .map_err(|source| CollectError::Cpu { metricset, source })
+            });
+        Sampled {
+            metricset,
+            duration,
+            result,
+        }
     }
 
-    /// One round of `metricset` sampled at `now`: reads the OS, returns its events (several
-    /// for network, diskio and filesystem; none for a filesystem round without mounts).
+    /// The events of one round of `metricset` sampled at `now` (see [`Collector::sample`]).
     ///
     /// # Errors
     /// [`CollectError`] naming the metricset, the file and the reason.
@@ -117,29 +105,6 @@ impl Collector {
         metricset: Metricset,
         now: DateTime<Utc>,
     ) -> Result<Vec<Event>, CollectError> {
-        let counters = self.stats.of(metricset);
-        counters.rounds.fetch_add(1, Ordering::Relaxed);
-        let started = Instant::now();
-        let result = self
-            .source
-            .read(metricset)
-            .map_err(|source| CollectError::Source { metricset, source })
-            .and_then(|snapshot| {
-                let round = Round {
-                    period: self.config.period_of(metricset),
-                    at: now,
-                    duration: started.elapsed(),
-                };
-                self.maker
-                    .events(&round, snapshot)
-                    .map_err(|source| CollectError::Cpu { metricset, source })
-            });
-        match &result {
-            Ok(events) => counters
-                .events
-                .fetch_add(events.len() as u64, Ordering::Relaxed),
-            Err(_) => counters.failures.fetch_add(1, Ordering::Relaxed),
-        };
-        result
+        self.sample(metricset, now).result
     }
 }

@@ -8,5 +8,5 @@
 mod collector;
 mod sampler;
 
-pub use collector::{CollectError, CollectStats, Collector};
+pub use collector::{CollectError, Collector, Sampled};
 pub use sampler::{collect_once, next_due, run_sampler};

@@ -1,5 +1,6 @@
 //! Running the metricsets on their cadences.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
@@ -8,6 +9,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
 use super::{CollectError, Collector};
+use crate::monitor::AgentMetrics;
 
 /// When a round is next due: the first multiple of `period` after `start` that is later
 /// than `now`. Rounds are anchored to `start`, so lateness never accumulates (no drift), and
@@ -22,12 +24,13 @@ pub fn next_due(start: Instant, period: Duration, now: Instant) -> Instant {
 
 /// Runs every enabled metricset on its own fixed cadence, the first round of each at once,
 /// sending each round's events to `out` (waiting for room), until `shutdown` turns true or
-/// its sender is dropped. A failed round is logged and counted ([`Collector::stats`]); the
-/// next round comes at its usual time. Returns early if `out` is closed. The OS is read
+/// its sender is dropped. Every round's duration, and whether it failed, goes to `metrics`;
+/// a failed round is also logged, and the next round comes at its usual time. Returns early if `out` is closed. The OS is read
 /// inline on the runtime: a round of cpu+memory+network+diskio costs about 0.3 ms of CPU
 /// (see `benches/sample_round.rs`), too little to warrant the blocking pool.
 pub async fn run_sampler(
     mut collector: Collector,
+    metrics: Arc<AgentMetrics>,
     out: mpsc::Sender<Vec<Event>>,
     mut shutdown: watch::Receiver<bool>,
 ) {
@@ -52,7 +55,9 @@ pub async fn run_sampler(
         {
             return;
         }
-        match collector.collect(metricset, Utc::now()) {
+        let sampled = collector.sample(metricset, Utc::now());
+        metrics.round_collected(metricset, sampled.duration, sampled.result.is_err());
+        match sampled.result {
             Ok(events) if events.is_empty() => {}
             Ok(events) => match unless_shutdown(&mut shutdown, out.send(events)).await {
                 Some(Ok(())) => {}

@@ -163,7 +163,7 @@ impl KafkaShipper {
     fn accept_round(&mut self, events: &[Event]) {
         let payloads: Vec<Vec<u8>> = events.iter().map(ferrobeat_schema::to_vec).collect();
         let n = payloads.len() as u64;
-        self.metrics.round_sampled(events);
+        self.metrics.add(Count::Sampled, n);
         match self.spool.append(&payloads) {
             Ok(_) => self.metrics.add(Count::Spooled, n),
             Err(error) => {
