@@ -13,6 +13,7 @@
 //! loss is not (except for dropped and corrupt records, which are counted).
 
 mod frame;
+mod thread;
 
 use std::collections::{BTreeSet, VecDeque};
 use std::fs::{self, File, OpenOptions};
@@ -20,6 +21,7 @@ use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use frame::Decoded;
+pub use thread::SpoolThread;
 
 const SEGMENT_SUFFIX: &str = ".seg";
 const CURSOR_FILE: &str = "ack-cursor";
@@ -57,6 +59,9 @@ pub enum SpoolError {
         /// The frame limit.
         max: usize,
     },
+    /// The spool's thread ([`SpoolThread`]) is gone, so nothing more can be spooled.
+    #[error("spool: its thread has stopped")]
+    Stopped,
 }
 
 /// A record read back from the spool.
