@@ -13,6 +13,7 @@ use ferrobeat_schema::properties::KafkaProperties;
 use serde::{Deserialize, Deserializer};
 
 use crate::collect::{CollectConfig, parse_duration};
+use crate::monitor::DEFAULT_UNHEALTHY_AFTER;
 use crate::spool::SpoolLimits;
 
 /// Librdkafka settings the agent owns: setting them in `[kafka.properties]` would break the
@@ -157,6 +158,10 @@ pub struct MonitoringConfig {
     pub log_interval: Duration,
     /// Address of the Prometheus text endpoint (`127.0.0.1:9464`); off when absent.
     pub metrics_addr: Option<SocketAddr>,
+    /// How long events may wait in the spool without any delivery succeeding before
+    /// `/health` answers 503.
+    #[serde(deserialize_with = "duration")]
+    pub unhealthy_after: Duration,
 }
 
 impl Default for AgentConfig {
@@ -204,6 +209,7 @@ impl Default for MonitoringConfig {
         MonitoringConfig {
             log_interval: Duration::from_secs(30),
             metrics_addr: None,
+            unhealthy_after: DEFAULT_UNHEALTHY_AFTER,
         }
     }
 }
@@ -536,6 +542,12 @@ impl AgentConfig {
         if self.monitoring.log_interval < Duration::from_secs(1) {
             return Err(Invalid::new(
                 "monitoring.log_interval",
+                "must be at least 1s",
+            ));
+        }
+        if self.monitoring.unhealthy_after < Duration::from_secs(1) {
+            return Err(Invalid::new(
+                "monitoring.unhealthy_after",
                 "must be at least 1s",
             ));
         }

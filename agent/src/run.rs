@@ -70,7 +70,7 @@ pub async fn run(
     shutdown: watch::Receiver<bool>,
 ) -> Result<RunReport, RunError> {
     let identity = persistent_identity(&config)?;
-    let metrics = AgentMetrics::new();
+    let metrics = AgentMetrics::with_unhealthy_after(config.monitoring.unhealthy_after);
     let (monitor_stop, monitor_shutdown) = watch::channel(false);
     let endpoint = match config.monitoring.metrics_addr {
         Some(addr) => {

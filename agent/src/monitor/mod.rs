@@ -1,8 +1,14 @@
-//! Self-monitoring: the agent's counters, logged as changes every interval, and the answers
-//! of its optional HTTP endpoint ([`AgentMetrics::answer`]: `/metrics` in Prometheus text,
-//! `/health`, `/ready`), served by [`ferrobeat_schema::endpoint`].
+//! Self-monitoring: the agent's counters, logged as changes every interval ([`log_changes`]),
+//! and the answers of its optional HTTP endpoint ([`AgentMetrics::answer`]: `/metrics` in
+//! Prometheus text, `/health` as decided by [`health()`], `/ready`), served by
+//! [`ferrobeat_schema::endpoint`].
 
-use std::fmt::Write as _;
+mod changes;
+mod health;
+
+pub use changes::{describe_changes, log_changes};
+pub use health::{DEFAULT_UNHEALTHY_AFTER, Health, health};
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
@@ -15,7 +21,6 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
-use tokio::sync::watch;
 
 use crate::spool::SpoolStats;
 
@@ -94,6 +99,11 @@ pub struct AgentMetrics {
     rounds_failed: RoundsFamily,
     /// When the last acknowledgement came, in milliseconds since the Unix epoch (0: never).
     last_acknowledged_ms: AtomicI64,
+    /// Since when events have been waiting in the spool, in milliseconds since the Unix
+    /// epoch (0: the spool is empty).
+    waiting_since_ms: AtomicI64,
+    /// How long events may wait without a delivery before `/health` turns 503.
+    unhealthy_after: Duration,
     registry: Registry,
 }
 
@@ -127,8 +137,15 @@ pub struct Snapshot {
 }
 
 impl AgentMetrics {
-    /// Fresh metrics, all zero, registered for Prometheus under `ferrobeat_agent_`.
+    /// Fresh metrics, all zero, registered for Prometheus under `ferrobeat_agent_`; `/health`
+    /// turns 503 after [`DEFAULT_UNHEALTHY_AFTER`] without a delivery.
     pub fn new() -> Arc<Self> {
+        Self::with_unhealthy_after(DEFAULT_UNHEALTHY_AFTER)
+    }
+
+    /// Fresh metrics whose `/health` turns 503 once events have waited in the spool for
+    /// `unhealthy_after` without any delivery succeeding.
+    pub fn with_unhealthy_after(unhealthy_after: Duration) -> Arc<Self> {
         let mut registry = Registry::with_prefix("ferrobeat_agent");
         let counters: [Counter; Count::ALL.len()] = Default::default();
         for count in Count::ALL {
@@ -172,6 +189,8 @@ impl AgentMetrics {
             rounds,
             rounds_failed,
             last_acknowledged_ms: AtomicI64::new(0),
+            waiting_since_ms: AtomicI64::new(0),
+            unhealthy_after,
             registry,
         })
     }
@@ -216,29 +235,47 @@ impl AgentMetrics {
 
     /// When a delivery was last acknowledged.
     pub fn last_acknowledged(&self) -> Option<DateTime<Utc>> {
-        match self.last_acknowledged_ms.load(Ordering::Relaxed) {
-            0 => None,
-            ms => DateTime::from_timestamp_millis(ms),
-        }
+        instant_of(&self.last_acknowledged_ms)
+    }
+
+    /// Since when events have been waiting in the spool; `None` while it is empty.
+    pub fn waiting_since(&self) -> Option<DateTime<Utc>> {
+        instant_of(&self.waiting_since_ms)
+    }
+
+    /// The health at `now`, `stopping` once a stop was requested.
+    pub fn health(&self, now: DateTime<Utc>, stopping: bool) -> Health {
+        health(
+            now,
+            stopping,
+            self.waiting_since(),
+            self.last_acknowledged(),
+            self.unhealthy_after,
+        )
     }
 
     /// The answer to `GET path`; `stopping` once a stop was requested.
     ///
     /// * `/metrics`: Prometheus text;
-    /// * `/health`: 200 while sampling and shipping, 503 once stopping; JSON with the spool
-    ///   depth and the last acknowledgement;
+    /// * `/health`: 200 while sampling and shipping, 503 once stopping or when events have
+    ///   waited in the spool longer than `unhealthy_after` without a delivery ([`health()`]);
+    ///   JSON with the status, the reason when unhealthy, the spool depth and the last
+    ///   acknowledgement;
     /// * `/ready`: 200 once a first round was sampled, until stopping.
     pub fn answer(&self, path: &str, stopping: bool) -> Reply {
         match path {
             "/metrics" => Reply::openmetrics(self.prometheus_text()),
             "/health" => {
+                let health = self.health(Utc::now(), stopping);
+                let spool_depth = self.spool_depth.get();
                 let body = serde_json::json!({
-                    "status": if stopping { "stopping" } else { "running" },
-                    "spool_depth": self.spool_depth.get(),
+                    "status": health.word(),
+                    "reason": health.reason(spool_depth),
+                    "spool_depth": spool_depth,
                     "last_acknowledged": self.last_acknowledged().map(|at| at.to_rfc3339()),
                     "events_sampled": self.get(Count::Sampled),
                 });
-                Reply::json(if stopping { 503 } else { 200 }, &body)
+                Reply::json(health.status(), &body)
             }
             "/ready" if !stopping && self.get(Count::Sampled) > 0 => Reply::text(200, "ready"),
             "/ready" => Reply::text(503, "not ready"),
@@ -251,8 +288,19 @@ impl AgentMetrics {
         self.counters[count.index()].get()
     }
 
-    /// Sets the spool gauges.
+    /// Sets the spool gauges, and notes when events started waiting in it.
     pub fn set_spool(&self, stats: &SpoolStats) {
+        if stats.depth == 0 {
+            self.waiting_since_ms.store(0, Ordering::Relaxed);
+        } else {
+            // Only the first non-empty report after an empty one starts the wait.
+            let _ = self.waiting_since_ms.compare_exchange(
+                0,
+                Utc::now().timestamp_millis(),
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            );
+        }
         self.spool_depth
             .set(i64::try_from(stats.depth).unwrap_or(i64::MAX));
         self.spool_bytes
@@ -277,74 +325,17 @@ impl AgentMetrics {
     }
 }
 
-/// A log line for what changed between two snapshots: each counter that moved, as
-/// `name=+delta`, then the spool gauges; `None` when no counter moved.
-pub fn describe_changes(before: &Snapshot, after: &Snapshot) -> Option<String> {
-    let mut line = String::new();
-    for count in Count::ALL {
-        let delta = after.counts[count.index()].saturating_sub(before.counts[count.index()]);
-        if delta > 0 {
-            let _ = write!(line, "{}=+{delta} ", count.name());
-        }
-    }
-    if line.is_empty() {
-        return None;
-    }
-    let _ = write!(
-        line,
-        "spool_depth={} spool_bytes={}",
-        after.spool_depth, after.spool_bytes
-    );
-    Some(line)
-}
-
-/// Logs the changes of `metrics` every `interval` until `shutdown` turns true, then once more.
-pub async fn log_changes(
-    metrics: Arc<AgentMetrics>,
-    interval: Duration,
-    mut shutdown: watch::Receiver<bool>,
-) {
-    let mut before = Snapshot::default();
-    let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
-    loop {
-        let stopping = tokio::select! {
-            _ = ticker.tick() => false,
-            changed = shutdown.changed() => changed.is_err() || *shutdown.borrow(),
-        };
-        let now = metrics.snapshot();
-        if let Some(line) = describe_changes(&before, &now) {
-            tracing::info!(target: "ferrobeat_agent::monitor", "{line}");
-        }
-        before = now;
-        if stopping {
-            return;
-        }
+/// The instant an atomic holds, in milliseconds since the Unix epoch (0: none).
+fn instant_of(ms: &AtomicI64) -> Option<DateTime<Utc>> {
+    match ms.load(Ordering::Relaxed) {
+        0 => None,
+        ms => DateTime::from_timestamp_millis(ms),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn changes_list_only_moved_counters() {
-        let metrics = AgentMetrics::new();
-        let before = metrics.snapshot();
-        assert_eq!(describe_changes(&before, &metrics.snapshot()), None);
-        metrics.add(Count::Sampled, 4);
-        metrics.add(Count::Acknowledged, 3);
-        metrics.set_spool(&SpoolStats {
-            depth: 1,
-            bytes: 120,
-            dropped: 0,
-            corrupt: 0,
-        });
-        let line = describe_changes(&before, &metrics.snapshot()).expect("changes");
-        assert_eq!(
-            line,
-            "events_sampled=+4 events_acknowledged=+3 spool_depth=1 spool_bytes=120"
-        );
-    }
 
     #[test]
     fn failed_rounds_are_exported_by_metricset() {
