@@ -71,6 +71,26 @@ impl Collector {
         &self.config
     }
 
+    /// Takes `metricset` out of this collector into a collector of its own (same identity,
+    /// configuration and adapter settings, a new adapter), to run on another thread; `None`
+    /// when `metricset` is not enabled.
+    pub fn split_off(&mut self, metricset: Metricset) -> Option<Collector> {
+        if !self.config.metricsets.contains(&metricset) {
+            return None;
+        }
+        self.config.metricsets.retain(|m| *m != metricset);
+        let config = CollectConfig {
+            metricsets: vec![metricset],
+            ..self.config.clone()
+        };
+        let identity = self.maker.identity().clone();
+        Some(Collector::with_source(
+            config,
+            identity,
+            self.source.sibling(),
+        ))
+    }
+
     /// One round of `metricset` sampled at `now`: reads the OS and turns the reading into
     /// events, timing the reading.
     pub fn sample(&mut self, metricset: Metricset, now: DateTime<Utc>) -> Sampled {

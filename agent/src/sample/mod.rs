@@ -2,10 +2,12 @@
 //! and the clock.
 //!
 //! * [`Collector`] reads one metricset from the OS and turns the reading into events;
-//! * [`run_sampler`] runs every enabled metricset on its own fixed cadence;
+//! * [`run_sampler`] runs every enabled metricset on its own fixed cadence (filesystem on a
+//!   thread of its own, so a hung mount cannot stop the others);
 //!   [`collect_once`] does one round of each.
 
 mod collector;
+mod offload;
 mod sampler;
 
 pub use collector::{CollectError, Collector, Sampled};

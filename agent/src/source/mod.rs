@@ -4,13 +4,16 @@
 //!
 //! * **Linux** ([`ProcSource`]): `/proc/stat`, `/proc/meminfo`, `/proc/net/dev`,
 //!   `/proc/diskstats`, `/proc/loadavg`, `/proc/self/mounts` and `/proc/filesystems`, parsed
-//!   by the [`parse`] functions into one reused buffer, and `statvfs(2)` per mount. Every
-//!   metricset field of Metricbeat's Linux output that the schema models is produced.
+//!   by the [`parse`] functions into one reused buffer, and `statvfs(2)` per mount, each
+//!   call with a time limit so a hung mount is skipped ([`mount_stat`]). Every metricset
+//!   field of Metricbeat's Linux output that the schema models is produced.
 //! * **macOS** (`SysinfoSource`, built on the `sysinfo` crate, compiled only there):
 //!   cpu reports `total` and `host.cpu.usage` only (sysinfo gives usage, not per-state ticks;
 //!   Metricbeat's macOS cpu has user, system, idle and nice); memory has no `cached` and
 //!   `actual.free` is sysinfo's available memory; network has no `dropped` counts (0);
-//!   load is the same; filesystem reports `free = available` and no inode counts (0);
+//!   load is the same; filesystem reports `free = available` and no inode counts (0), and
+//!   has no per-mount time limit (sysinfo reads every disk at once: a hung mount stalls the
+//!   filesystem rounds, which run on their own thread, and nothing else);
 //!   diskio is not available and its rounds fail with [`SourceError::Unsupported`].
 //!   This adapter is compiled only on macOS, so the Linux CI does not build it; during
 //!   development it was type-checked and run against `sysinfo`'s Linux backend, which has
@@ -25,6 +28,8 @@ use crate::snapshot::Mount;
 
 pub mod parse;
 
+#[cfg(target_os = "linux")]
+pub mod mount_stat;
 #[cfg(target_os = "linux")]
 mod procfs;
 #[cfg(target_os = "linux")]

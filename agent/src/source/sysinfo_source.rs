@@ -31,6 +31,11 @@ impl SysinfoSource {
         }
     }
 
+    /// A new adapter with the same filter, for another thread.
+    pub fn sibling(&self) -> Self {
+        Self::for_host(self.ignored_types.clone())
+    }
+
     /// Reads the figures of `metricset`.
     ///
     /// # Errors
