@@ -95,33 +95,34 @@ impl SysinfoSource {
                     cores,
                 }))
             }
-            Metricset::Filesystem => {
-                self.disks.refresh(true);
-                let usages = self
-                    .disks
-                    .iter()
-                    .map(|disk| {
-                        let mount = Mount {
-                            device: disk.name().to_string_lossy().into_owned(),
-                            mount_point: disk.mount_point().to_string_lossy().into_owned(),
-                            fs_type: disk.file_system().to_string_lossy().into_owned(),
-                            options: String::new(),
-                        };
-                        MountUsage {
-                            mount,
-                            block_size: 1,
-                            blocks: disk.total_space(),
-                            blocks_free: disk.available_space(),
-                            blocks_available: disk.available_space(),
-                            files: 0,
-                            files_free: 0,
-                        }
-                    })
-                    .filter(|usage| is_reported(&usage.mount, &self.ignored_types))
-                    .collect();
-                Ok(Snapshot::Filesystem(usages))
-            }
+            Metricset::Filesystem => Ok(Snapshot::Filesystem(self.filesystems())),
             Metricset::Diskio => Err(SourceError::Unsupported { metricset }),
         }
+    }
+
+    /// The usage of every reported disk.
+    fn filesystems(&mut self) -> Vec<MountUsage> {
+        self.disks.refresh(true);
+        self.disks
+            .iter()
+            .map(|disk| {
+                let mount = Mount {
+                    device: disk.name().to_string_lossy().into_owned(),
+                    mount_point: disk.mount_point().to_string_lossy().into_owned(),
+                    fs_type: disk.file_system().to_string_lossy().into_owned(),
+                    options: String::new(),
+                };
+                MountUsage {
+                    mount,
+                    block_size: 1,
+                    blocks: disk.total_space(),
+                    blocks_free: disk.available_space(),
+                    blocks_available: disk.available_space(),
+                    files: 0,
+                    files_free: 0,
+                }
+            })
+            .filter(|usage| is_reported(&usage.mount, &self.ignored_types))
+            .collect()
     }
 }
