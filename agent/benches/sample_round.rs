@@ -10,7 +10,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use chrono::Utc;
-use ferrobeat_agent::collect::{CollectConfig, Collector, Identity};
+use ferrobeat_agent::collect::{CollectConfig, Identity};
+use ferrobeat_agent::sample::Collector;
 use ferrobeat_schema::Metricset;
 
 const ROUNDS: u32 = 1_000;

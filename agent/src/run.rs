@@ -9,10 +9,11 @@ use ferrobeat_toolbox::endpoint::{Endpoint, EndpointError};
 use ferrobeat_toolbox::intercept::{InterceptorError, Interceptors};
 use tokio::sync::{mpsc, watch};
 
-use crate::collect::{CollectError, Collector, Identity, collect_once, run_sampler};
+use crate::collect::Identity;
 use crate::config::{AgentConfig, OutputKind, RecordKey};
 use crate::identity::{self, IdentityError};
 use crate::monitor::{self, AgentMetrics};
+use crate::sample::{CollectError, Collector, collect_once, run_sampler};
 use crate::ship::check::{Step, check_output};
 use crate::ship::{KafkaShipper, ShipSummary, stdout};
 use crate::spool::{Spool, SpoolError};
@@ -69,7 +70,7 @@ pub async fn run(
     shutdown: watch::Receiver<bool>,
 ) -> Result<RunReport, RunError> {
     let identity = persistent_identity(&config)?;
-    let metrics = AgentMetrics::new();
+    let metrics = AgentMetrics::with_unhealthy_after(config.monitoring.unhealthy_after);
     let (monitor_stop, monitor_shutdown) = watch::channel(false);
     let endpoint = match config.monitoring.metrics_addr {
         Some(addr) => {
@@ -101,6 +102,7 @@ pub async fn run(
     let (rounds_in, rounds_out) = mpsc::channel(ROUND_QUEUE);
     let sampler = tokio::spawn(run_sampler(
         Collector::new(config.collect.clone(), identity),
+        Arc::clone(&metrics),
         rounds_in,
         shutdown,
     ));

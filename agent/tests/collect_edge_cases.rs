@@ -6,7 +6,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use ferrobeat_agent::collect::cpu::CpuDeltaError;
-use ferrobeat_agent::collect::{CollectConfig, EventMaker, Identity, Round, Snapshot};
+use ferrobeat_agent::collect::{CollectConfig, EventMaker, Identity, Round};
+use ferrobeat_agent::snapshot::Snapshot;
 use ferrobeat_agent::source::parse;
 use ferrobeat_schema::metricsets::{Cpu, Memory, Norm, Used};
 use ferrobeat_schema::{Event, HostDisk, HostDiskBytes, HostNetwork, HostNetworkCounters, System};

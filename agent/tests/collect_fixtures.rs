@@ -9,11 +9,11 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use ferrobeat_agent::collect::filesystem::{MountUsage, is_reported};
 use ferrobeat_agent::collect::{
-    AGENT_VERSION, CollectConfig, CpuMetric, EventMaker, Identity, Round, Snapshot,
+    AGENT_VERSION, CollectConfig, CpuMetric, EventMaker, Identity, Round,
 };
-use ferrobeat_agent::source::parse;
+use ferrobeat_agent::snapshot::{MountUsage, Snapshot};
+use ferrobeat_agent::source::{is_reported, parse};
 use ferrobeat_schema::{Event, Metricset};
 
 fn fixture(relative: &str) -> String {

@@ -1,11 +1,12 @@
-//! The sampler on the real host: cadence, shutdown, failure counting, and one-shot rounds.
+//! The sampler on the real host: cadence, shutdown, failed rounds exported, and one-shot rounds.
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
-use ferrobeat_agent::collect::{
-    CollectConfig, Collector, Identity, collect_once, next_due, run_sampler,
-};
+use ferrobeat_agent::collect::{CollectConfig, Identity};
+use ferrobeat_agent::monitor::AgentMetrics;
+use ferrobeat_agent::sample::{Collector, collect_once, next_due, run_sampler};
 use ferrobeat_agent::source::ProcSource;
 use ferrobeat_schema::{Event, Metricset, System};
 use tokio::sync::{mpsc, watch};
@@ -64,10 +65,10 @@ async fn samples_each_metricset_on_its_period_until_shutdown() {
         .periods
         .insert(Metricset::Memory, Duration::from_millis(500));
     let collector = Collector::new(config, identity());
-    let stats = collector.stats();
+    let metrics = AgentMetrics::new();
     let (tx, mut rx) = mpsc::channel(64);
     let (stop, shutdown) = watch::channel(false);
-    let sampler = tokio::spawn(run_sampler(collector, tx, shutdown));
+    let sampler = tokio::spawn(run_sampler(collector, Arc::clone(&metrics), tx, shutdown));
 
     let batches = drain(&mut rx, Instant::now() + Duration::from_millis(1_100)).await;
     stop.send(true).expect("sampler listens");
@@ -93,8 +94,8 @@ async fn samples_each_metricset_on_its_period_until_shutdown() {
         "memory rounds: {}",
         count(Metricset::Memory)
     );
-    assert_eq!(stats.failures(Metricset::Cpu), 0);
-    assert!(stats.rounds(Metricset::Cpu) >= count(Metricset::Cpu) as u64);
+    assert_eq!(metrics.rounds_failed(Metricset::Cpu), 0);
+    assert!(metrics.rounds(Metricset::Cpu) >= count(Metricset::Cpu) as u64);
     for batch in &batches {
         let event = &batch[0];
         let period = if event.metricset() == Some(Metricset::Memory) {
@@ -125,10 +126,10 @@ async fn a_failing_metricset_is_counted_and_the_others_go_on() {
     );
     let source = ProcSource::new(root.path(), Vec::new());
     let collector = Collector::with_source(config, identity(), source);
-    let stats = collector.stats();
+    let metrics = AgentMetrics::new();
     let (tx, mut rx) = mpsc::channel(64);
     let (stop, shutdown) = watch::channel(false);
-    let sampler = tokio::spawn(run_sampler(collector, tx, shutdown));
+    let sampler = tokio::spawn(run_sampler(collector, Arc::clone(&metrics), tx, shutdown));
 
     let batches = drain(&mut rx, Instant::now() + Duration::from_millis(450)).await;
     drop(stop); // a dropped shutdown sender also ends sampling
@@ -140,16 +141,24 @@ async fn a_failing_metricset_is_counted_and_the_others_go_on() {
     // The copied `stat` never changes: only the first cpu round (since boot) has events,
     // the others fail with "no CPU time elapsed" and are counted like the diskio rounds.
     assert_eq!(batches.len(), 1, "{batches:?}");
-    assert!(stats.failures(Metricset::Diskio) >= 3, "{stats:?}");
-    assert_eq!(
-        stats.rounds(Metricset::Diskio),
-        stats.failures(Metricset::Diskio)
+    let (diskio_failed, cpu_failed) = (
+        metrics.rounds_failed(Metricset::Diskio),
+        metrics.rounds_failed(Metricset::Cpu),
     );
-    assert!(stats.failures(Metricset::Cpu) >= 2, "{stats:?}");
-    assert_eq!(
-        stats.rounds(Metricset::Cpu),
-        stats.failures(Metricset::Cpu) + 1
-    );
+    assert!(diskio_failed >= 3, "{diskio_failed}");
+    assert_eq!(metrics.rounds(Metricset::Diskio), diskio_failed);
+    assert!(cpu_failed >= 2, "{cpu_failed}");
+    assert_eq!(metrics.rounds(Metricset::Cpu), cpu_failed + 1);
+    // The failures are exported on the agent's /metrics.
+    let text = metrics.answer("/metrics", false).body;
+    for line in [
+        format!(
+            "ferrobeat_agent_sampling_rounds_failed_total{{metricset=\"diskio\"}} {diskio_failed}"
+        ),
+        format!("ferrobeat_agent_sampling_rounds_failed_total{{metricset=\"cpu\"}} {cpu_failed}"),
+    ] {
+        assert!(text.lines().any(|l| l == line), "no {line} in {text}");
+    }
 }
 
 #[tokio::test]
@@ -161,7 +170,8 @@ async fn sampling_stops_when_the_receiver_is_gone() {
     let (tx, rx) = mpsc::channel(1);
     let (_stop, shutdown) = watch::channel(false);
     drop(rx);
-    tokio::time::timeout(Duration::from_secs(2), run_sampler(collector, tx, shutdown))
+    let sampling = run_sampler(collector, AgentMetrics::new(), tx, shutdown);
+    tokio::time::timeout(Duration::from_secs(2), sampling)
         .await
         .expect("sampler returns once nobody receives");
 }

@@ -187,6 +187,17 @@ fn bad_duration() {
         "monitoring.log_interval",
         "string",
     );
+    let err = refused(
+        "[monitoring]\nunhealthy_after = \"a minute\"\n",
+        "monitoring.unhealthy_after",
+        "invalid duration \"a minute\"",
+    );
+    assert_eq!(position(&err).map(|p| p.0), Some(2));
+    refused(
+        "[monitoring]\nunhealthy_after = \"500ms\"\n",
+        "monitoring.unhealthy_after",
+        "must be at least 1s",
+    );
 }
 
 #[test]

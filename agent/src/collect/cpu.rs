@@ -20,51 +20,7 @@ use ferrobeat_schema::metricsets::{Cpu, CpuState, CpuTotal, Norm};
 use ferrobeat_schema::numeric::round4;
 
 use super::CpuMetric;
-
-/// Cumulative CPU time since boot by state, summed over all CPUs, in ticks (`USER_HZ`), as
-/// the aggregate `cpu` line of `/proc/stat` gives it. States a kernel does not report are
-/// `None` (the first four are always there).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct CpuTimes {
-    /// Time in user mode (includes guest time).
-    pub user: u64,
-    /// Time in user mode at low priority.
-    pub nice: u64,
-    /// Time in kernel mode.
-    pub system: u64,
-    /// Idle time.
-    pub idle: u64,
-    /// Time waiting for I/O.
-    pub iowait: Option<u64>,
-    /// Time servicing interrupts.
-    pub irq: Option<u64>,
-    /// Time servicing soft interrupts.
-    pub softirq: Option<u64>,
-    /// Time stolen by the hypervisor.
-    pub steal: Option<u64>,
-}
-
-impl CpuTimes {
-    /// All ticks, every state included: the denominator of every fraction.
-    pub fn total(&self) -> u64 {
-        [self.iowait, self.irq, self.softirq, self.steal]
-            .into_iter()
-            .flatten()
-            .fold(
-                self.user + self.nice + self.system + self.idle,
-                u64::saturating_add,
-            )
-    }
-}
-
-/// One reading of the CPU counters and how many logical CPUs there are.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct CpuSnapshot {
-    /// The counters.
-    pub times: CpuTimes,
-    /// Logical CPUs (`cores`).
-    pub cores: u32,
-}
+use crate::snapshot::{CpuBusy, CpuSnapshot, CpuTimes};
 
 /// Why two readings give no cpu event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -173,16 +129,6 @@ pub fn cpu_usage(
         nice: state(nice),
     };
     Ok((cpu, HostCpu { usage }))
-}
-
-/// Busy fraction of the whole machine since the previous reading, where the OS gives no
-/// per-state counters (macOS through `sysinfo`).
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct CpuBusy {
-    /// Busy fraction, 0..1.
-    pub busy: f64,
-    /// Logical CPUs.
-    pub cores: u32,
 }
 
 /// The cpu document of a [`CpuBusy`] reading: `total` only, no states.

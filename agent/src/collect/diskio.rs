@@ -24,38 +24,10 @@ use ferrobeat_schema::numeric::round4;
 use ferrobeat_schema::{HostDisk, HostDiskBytes};
 
 use super::counter::growth;
+use crate::snapshot::DiskStats;
 
 /// The kernel's unit of `/proc/diskstats` sector counts, whatever the device's sector size.
 pub const SECTOR_SIZE: u64 = 512;
-
-/// One device's line of `/proc/diskstats`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct DiskStats {
-    /// Device name (`sda`).
-    pub name: String,
-    /// Reads completed.
-    pub reads: u64,
-    /// Adjacent reads merged into one request.
-    pub reads_merged: u64,
-    /// Sectors read.
-    pub read_sectors: u64,
-    /// Milliseconds spent reading.
-    pub read_time_ms: u64,
-    /// Writes completed.
-    pub writes: u64,
-    /// Adjacent writes merged into one request.
-    pub writes_merged: u64,
-    /// Sectors written.
-    pub write_sectors: u64,
-    /// Milliseconds spent writing.
-    pub write_time_ms: u64,
-    /// I/Os currently in progress.
-    pub in_progress: u64,
-    /// Milliseconds spent doing I/O.
-    pub io_time_ms: u64,
-    /// Milliseconds spent doing I/O, weighted by the number of I/Os in flight.
-    pub weighted_io_time_ms: u64,
-}
 
 /// The diskio document of one device; `iostat` comes from [`iostat`].
 pub fn diskio(stats: &DiskStats, iostat: Option<Iostat>) -> Diskio {

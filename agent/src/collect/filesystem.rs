@@ -3,43 +3,7 @@
 use ferrobeat_schema::metricsets::{Filesystem, Used};
 use ferrobeat_schema::numeric::fraction;
 
-/// One line of the mount table.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Mount {
-    /// The mounted device (`/dev/sda1`).
-    pub device: String,
-    /// Where it is mounted.
-    pub mount_point: String,
-    /// File system type (`ext4`).
-    pub fs_type: String,
-    /// Mount options (`rw,relatime`).
-    pub options: String,
-}
-
-/// A mount and its `statvfs` figures.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct MountUsage {
-    /// The mount.
-    pub mount: Mount,
-    /// Fragment size: the unit of the block counts.
-    pub block_size: u64,
-    /// Blocks in the file system.
-    pub blocks: u64,
-    /// Free blocks, including those reserved for root.
-    pub blocks_free: u64,
-    /// Blocks available to unprivileged users.
-    pub blocks_available: u64,
-    /// Inodes.
-    pub files: u64,
-    /// Free inodes.
-    pub files_free: u64,
-}
-
-/// Whether a mount is reported: Metricbeat skips file systems of the ignored types (by
-/// default the kernel's `nodev` types: proc, sysfs, tmpfs, cgroup, …).
-pub fn is_reported(mount: &Mount, ignored_types: &[String]) -> bool {
-    !ignored_types.contains(&mount.fs_type)
-}
+use crate::snapshot::MountUsage;
 
 /// The filesystem document: `used.bytes = total − free`,
 /// `used.pct = used / (used + available)` as `df` computes it.

@@ -3,18 +3,7 @@
 use ferrobeat_schema::metricsets::{Load, LoadAverages};
 use ferrobeat_schema::numeric::round4;
 
-/// The 1, 5 and 15 minute load averages (`/proc/loadavg`) and the logical CPU count.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct LoadSnapshot {
-    /// 1-minute average.
-    pub one: f64,
-    /// 5-minute average.
-    pub five: f64,
-    /// 15-minute average.
-    pub fifteen: f64,
-    /// Logical CPUs, the divisor of `norm`.
-    pub cores: u32,
-}
+use crate::snapshot::LoadSnapshot;
 
 /// The load document: averages rounded to 4 decimals, `norm` = average / cores, as Metricbeat.
 pub fn load(snapshot: &LoadSnapshot) -> Load {

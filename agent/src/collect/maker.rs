@@ -2,52 +2,18 @@
 
 use chrono::{DateTime, Utc};
 use ferrobeat_schema::metricsets::Network;
-use ferrobeat_schema::{Event, Metricset, System};
+use ferrobeat_schema::{Event, System};
 
-use super::cpu::{
-    CpuBusy, CpuDeltaError, CpuFigures, CpuSnapshot, CpuTimes, cpu_from_busy, cpu_usage,
-};
-use super::diskio::{DiskStats, diskio, host_disk, iostat};
-use super::filesystem::{MountUsage, filesystem};
-use super::load::{LoadSnapshot, load};
-use super::memory::{MemInfo, memory};
+use super::cpu::{CpuDeltaError, CpuFigures, cpu_from_busy, cpu_usage};
+use super::diskio::{diskio, host_disk, iostat};
+use super::filesystem::filesystem;
+use super::load::load;
+use super::memory::memory;
 use super::network::host_network;
 use super::{
     CollectConfig, Identity, Payload, Round, diskio as disk_filter, network as net_filter,
 };
-
-/// One reading of one metricset, as the OS adapter ([`crate::source`]) produces it.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Snapshot {
-    /// CPU time counters.
-    Cpu(CpuSnapshot),
-    /// CPU busy fraction, where there are no counters.
-    CpuBusy(CpuBusy),
-    /// Memory counters.
-    Memory(MemInfo),
-    /// Every interface's counters.
-    Network(Vec<Network>),
-    /// Every block device's counters.
-    Diskio(Vec<DiskStats>),
-    /// Load averages.
-    Load(LoadSnapshot),
-    /// Usage of every reported mount.
-    Filesystem(Vec<MountUsage>),
-}
-
-impl Snapshot {
-    /// The metricset this reading belongs to.
-    pub fn metricset(&self) -> Metricset {
-        match self {
-            Snapshot::Cpu(_) | Snapshot::CpuBusy(_) => Metricset::Cpu,
-            Snapshot::Memory(_) => Metricset::Memory,
-            Snapshot::Network(_) => Metricset::Network,
-            Snapshot::Diskio(_) => Metricset::Diskio,
-            Snapshot::Load(_) => Metricset::Load,
-            Snapshot::Filesystem(_) => Metricset::Filesystem,
-        }
-    }
-}
+use crate::snapshot::{CpuTimes, DiskStats, Snapshot};
 
 /// Turns readings into Metricbeat events, remembering the previous reading of the
 /// metricsets that report deltas (cpu, and the network and diskio summaries).

@@ -8,41 +8,7 @@
 use ferrobeat_schema::metricsets::{ActualMemory, Hugepages, Memory, Swap, Used};
 use ferrobeat_schema::numeric::fraction;
 
-/// The memory counters, in bytes (huge pages in pages), as `/proc/meminfo` gives them.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct MemInfo {
-    /// `MemTotal`.
-    pub total: u64,
-    /// `MemFree`.
-    pub free: u64,
-    /// `MemAvailable`, absent before Linux 3.14 and on systems that do not estimate it.
-    pub available: Option<u64>,
-    /// `Buffers`.
-    pub buffers: u64,
-    /// `Cached` (page cache); `None` where the system does not report it.
-    pub cached: Option<u64>,
-    /// `SwapTotal`.
-    pub swap_total: u64,
-    /// `SwapFree`.
-    pub swap_free: u64,
-    /// The huge page pool, when the kernel reports one.
-    pub hugepages: Option<HugePageInfo>,
-}
-
-/// The `HugePages_*` lines of `/proc/meminfo`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct HugePageInfo {
-    /// `HugePages_Total`.
-    pub total: u64,
-    /// `HugePages_Free`.
-    pub free: u64,
-    /// `HugePages_Rsvd`.
-    pub reserved: u64,
-    /// `HugePages_Surp`.
-    pub surplus: u64,
-    /// `Hugepagesize`, in bytes.
-    pub page_size: u64,
-}
+use crate::snapshot::MemInfo;
 
 /// The memory document of one reading.
 pub fn memory(info: &MemInfo) -> Memory {

@@ -1,17 +1,16 @@
 //! Collection: Metricbeat's `system` metricsets as [`ferrobeat_schema::Event`]s.
 //!
-//! * The pure core turns plain readings ([`Snapshot`]) into events: per-metricset
+//! * The pure core turns plain readings ([`crate::snapshot::Snapshot`]) into events: per-metricset
 //!   arithmetic in [`cpu`], [`memory`], [`network`], [`diskio`], [`load`], [`filesystem`],
 //!   the envelope in [`Identity::event`], the previous-reading bookkeeping in [`EventMaker`].
 //!   It does no I/O; the tests feed it recorded `/proc` files.
-//! * [`Collector`] joins it to the OS adapter ([`crate::source`]); [`run_sampler`] runs every
-//!   enabled metricset on its own fixed cadence; [`collect_once`] does one round of each.
+//! * It reads nothing itself: [`crate::sample`] joins it to the OS adapter ([`crate::source`])
+//!   and the clock. Both sides meet on the plain readings of [`crate::snapshot`].
 //!
 //! First samples, as Metricbeat: cpu reports the averages since boot (the previous reading
 //! is taken as all zeros); network and diskio report their per-item counters but no
 //! host-level summary (`host.network`, `host.disk`), which starts with the second round.
 
-mod collector;
 mod config;
 pub mod counter;
 pub mod cpu;
@@ -22,10 +21,7 @@ pub mod load;
 mod maker;
 pub mod memory;
 pub mod network;
-mod sampler;
 
-pub use collector::{CollectError, CollectStats, Collector};
 pub use config::{CollectConfig, ConfigError, CpuMetric, MIN_PERIOD, parse_duration};
 pub use envelope::{AGENT_TYPE, AGENT_VERSION, Identity, Payload, Round};
-pub use maker::{EventMaker, Snapshot};
-pub use sampler::{collect_once, next_due, run_sampler};
+pub use maker::EventMaker;

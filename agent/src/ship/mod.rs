@@ -2,7 +2,8 @@
 //! streamed from the spool to Kafka; a record leaves the spool only when its delivery report
 //! succeeds. Sampling never waits for Kafka.
 //!
-//! * Rounds are appended (and fsynced) as they arrive, whatever Kafka's state.
+//! * Rounds are appended (and fsynced) as they arrive, whatever Kafka's state, on the spool's
+//!   own thread ([`SpoolThread`]): no disk I/O runs on the runtime's worker threads.
 //! * At most `kafka.max_in_flight` records are with the producer at a time; the rest wait on
 //!   disk, so memory stays bounded during an outage.
 //! * When a delivery fails, nothing new is sent until every outstanding report is back; then,
@@ -29,7 +30,7 @@ use tokio::time::Instant;
 
 use crate::config::KafkaConfig;
 use crate::monitor::{AgentMetrics, Count};
-use crate::spool::{Spool, SpoolStats, SpooledRecord};
+use crate::spool::{Spool, SpoolStats, SpoolThread, SpooledRecord};
 use kafka::{Delivery, KafkaOutput, Pending};
 
 /// The most events kept in memory when the spool cannot be written; past it the oldest are
@@ -73,7 +74,7 @@ pub struct KafkaShipper {
     interceptors: Interceptors,
     output: KafkaOutput,
     deliveries: mpsc::UnboundedReceiver<Delivery>,
-    spool: Spool,
+    spool: SpoolThread,
     /// Records read from the spool that the producer has not taken yet.
     unsent: VecDeque<SpooledRecord>,
     /// Records that could not be spooled.
@@ -86,11 +87,11 @@ pub struct KafkaShipper {
 }
 
 impl KafkaShipper {
-    /// A shipper producing to `config`'s topic with record key `key`, from `spool`, through
-    /// `interceptors`.
+    /// A shipper producing to `config`'s topic with record key `key`, from `spool` (moved to
+    /// a thread of its own), through `interceptors`.
     ///
     /// # Errors
-    /// The producer cannot be created from `config`.
+    /// The producer cannot be created from `config`, or a thread cannot be started.
     pub fn new(
         config: &KafkaConfig,
         key: Option<Vec<u8>>,
@@ -99,6 +100,9 @@ impl KafkaShipper {
         metrics: Arc<AgentMetrics>,
     ) -> Result<Self, rdkafka::error::KafkaError> {
         let (output, deliveries) = KafkaOutput::new(config, key.clone(), interceptors.clone())?;
+        let spool = SpoolThread::start(spool).map_err(|error| {
+            rdkafka::error::KafkaError::ClientCreation(format!("spool thread: {error}"))
+        })?;
         let shipper = KafkaShipper {
             config: config.clone(),
             key,
@@ -124,27 +128,27 @@ impl KafkaShipper {
         let acknowledged_before = self.metrics.get(Count::Acknowledged);
         let mut housekeeping = tokio::time::interval(HOUSEKEEPING_PERIOD);
         loop {
-            self.feed();
+            self.feed().await;
             tokio::select! {
                 round = rounds.recv() => match round {
-                    Some(events) => self.accept_round(&events),
+                    Some(events) => self.accept_round(&events).await,
                     None => break,
                 },
                 Some(delivery) = self.deliveries.recv() => self.on_delivery(delivery),
-                _ = housekeeping.tick() => self.housekeeping(),
-                () = sleep_until_retry(self.flow) => self.retry(),
+                _ = housekeeping.tick() => self.housekeeping().await,
+                () = sleep_until_retry(self.flow) => self.retry().await,
             }
         }
         let deadline = Instant::now() + self.config.flush_timeout;
         while !self.is_idle() {
-            self.feed();
+            self.feed().await;
             tokio::select! {
                 Some(delivery) = self.deliveries.recv() => self.on_delivery(delivery),
-                () = sleep_until_retry(self.flow) => self.retry(),
+                () = sleep_until_retry(self.flow) => self.retry().await,
                 () = tokio::time::sleep_until(deadline) => break,
             }
         }
-        self.housekeeping();
+        self.housekeeping().await;
         let summary = ShipSummary {
             acknowledged: self.metrics.get(Count::Acknowledged) - acknowledged_before,
             left_in_spool: self.spool.stats().depth,
@@ -160,16 +164,16 @@ impl KafkaShipper {
     }
 
     /// Writes a round to the spool (or, failing that, to memory).
-    fn accept_round(&mut self, events: &[Event]) {
-        let payloads: Vec<Vec<u8>> = events.iter().map(ferrobeat_schema::to_vec).collect();
+    async fn accept_round(&mut self, events: &[Event]) {
+        let payloads: Arc<[Vec<u8>]> = events.iter().map(ferrobeat_schema::to_vec).collect();
         let n = payloads.len() as u64;
-        self.metrics.round_sampled(events);
-        match self.spool.append(&payloads) {
+        self.metrics.add(Count::Sampled, n);
+        match self.spool.append(Arc::clone(&payloads)).await {
             Ok(_) => self.metrics.add(Count::Spooled, n),
             Err(error) => {
                 self.metrics.add(Count::SpoolErrors, 1);
                 tracing::error!(%error, "cannot spool a round; keeping it in memory");
-                self.memory.extend(payloads);
+                self.memory.extend(payloads.iter().cloned());
                 let excess = self.memory.len().saturating_sub(MEMORY_QUEUE_LIMIT);
                 self.memory.drain(..excess);
                 self.metrics.add(Count::Dropped, excess as u64);
@@ -179,11 +183,11 @@ impl KafkaShipper {
     }
 
     /// Hands records to the producer while the flow is open and there is room.
-    fn feed(&mut self) {
+    async fn feed(&mut self) {
         while self.flow == Flow::Open && self.in_flight < self.config.max_in_flight {
-            if self.unsent.is_empty() {
+            if self.unsent.is_empty() && self.spool.has_unread() {
                 let room = (self.config.max_in_flight - self.in_flight).min(READ_BATCH);
-                match self.spool.read(room) {
+                match self.spool.read(room).await {
                     Ok(records) => self.unsent.extend(records),
                     Err(error) => {
                         tracing::error!(%error, "cannot read the spool");
@@ -225,10 +229,8 @@ impl KafkaShipper {
         self.in_flight = self.in_flight.saturating_sub(1);
         match (delivery.pending, delivery.result) {
             (pending, Ok(_)) => {
-                if let Pending::Spooled(seq) = pending
-                    && let Err(error) = self.spool.settle(seq)
-                {
-                    tracing::error!(%error, "cannot settle a delivered record in the spool");
+                if let Pending::Spooled(seq) = pending {
+                    self.spool.settle(seq);
                 }
                 self.metrics.add(Count::Acknowledged, 1);
                 self.retry_pause = FIRST_RETRY_PAUSE;
@@ -257,7 +259,7 @@ impl KafkaShipper {
     /// the flow again. A fresh producer gets a new producer id, so no state of the failed
     /// session (sequence numbers, a fenced or forgotten id after a broker restart) can keep
     /// failing the retry; every report of the old one is already in.
-    fn retry(&mut self) {
+    async fn retry(&mut self) {
         match KafkaOutput::new(&self.config, self.key.clone(), self.interceptors.clone()) {
             Ok((output, deliveries)) => {
                 let old = std::mem::replace(&mut self.output, output);
@@ -271,7 +273,9 @@ impl KafkaShipper {
                 return;
             }
         }
-        self.spool.rewind();
+        if let Err(error) = self.spool.rewind().await {
+            tracing::error!(%error, "cannot rewind the spool");
+        }
         self.unsent.clear();
         self.flow = Flow::Open;
         tracing::info!(
@@ -280,8 +284,8 @@ impl KafkaShipper {
         );
     }
 
-    fn housekeeping(&mut self) {
-        if let Err(error) = self.spool.commit_cursor() {
+    async fn housekeeping(&mut self) {
+        if let Err(error) = self.spool.commit_cursor().await {
             tracing::error!(%error, "cannot persist the spool cursor");
             self.metrics.add(Count::SpoolErrors, 1);
         }

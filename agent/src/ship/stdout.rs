@@ -30,7 +30,7 @@ pub async fn run(
 ) -> io::Result<()> {
     while let Some(events) = rounds.recv().await {
         let n = events.len() as u64;
-        metrics.round_sampled(&events);
+        metrics.add(Count::Sampled, n);
         write_ndjson(&mut io::stdout().lock(), &events)?;
         metrics.add(Count::Acknowledged, n);
     }

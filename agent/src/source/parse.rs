@@ -6,11 +6,9 @@ use std::str::{FromStr, SplitWhitespace};
 
 use ferrobeat_schema::metricsets::{Network, NetworkCounters};
 
-use crate::collect::cpu::{CpuSnapshot, CpuTimes};
-use crate::collect::diskio::DiskStats;
-use crate::collect::filesystem::Mount;
-use crate::collect::load::LoadSnapshot;
-use crate::collect::memory::{HugePageInfo, MemInfo};
+use crate::snapshot::{
+    CpuSnapshot, CpuTimes, DiskStats, HugePageInfo, LoadSnapshot, MemInfo, Mount,
+};
 
 /// What is wrong with a `/proc` file's text, and where.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

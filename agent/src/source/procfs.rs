@@ -6,10 +6,10 @@ use std::path::{Path, PathBuf};
 
 use ferrobeat_schema::Metricset;
 
+use super::mount_stat::MountStat;
 use super::parse::{self, ParseError};
-use super::{Snapshot, SourceError};
-use crate::collect::CollectConfig;
-use crate::collect::filesystem::{Mount, MountUsage, is_reported};
+use super::{SourceError, is_reported};
+use crate::snapshot::{Mount, MountUsage, Snapshot};
 
 /// Reads the metricsets' counters from a `/proc` tree (the real one, or a recorded copy:
 /// Metricbeat's `HOST_PROC`) through one reused text buffer.
@@ -21,6 +21,7 @@ pub struct ProcSource {
     /// The configured types plus the kernel's `nodev` types, read on the first filesystem round.
     ignored_types: Option<Vec<String>>,
     mounts: Vec<Mount>,
+    mount_stat: MountStat,
 }
 
 impl ProcSource {
@@ -33,12 +34,27 @@ impl ProcSource {
             configured_ignored_types: ignored_fs_types,
             ignored_types: None,
             mounts: Vec::new(),
+            mount_stat: MountStat::host(),
         }
     }
 
-    /// An adapter reading the real `/proc`, with the `[collect]` file system filter.
-    pub fn from_config(config: &CollectConfig) -> Self {
-        Self::new("/proc", config.filesystem_ignore_types.clone())
+    /// The same adapter reading mounts' usage through `mount_stat` (a test's `statvfs`).
+    pub fn with_mount_stat(mut self, mount_stat: MountStat) -> Self {
+        self.mount_stat = mount_stat;
+        self
+    }
+
+    /// A new adapter reading the same tree with the same filter and mount reader, for
+    /// another thread.
+    pub fn sibling(&self) -> Self {
+        Self::new(self.root.clone(), self.configured_ignored_types.clone())
+            .with_mount_stat(self.mount_stat.sibling())
+    }
+
+    /// An adapter reading the real `/proc`, not reporting file systems of `ignored_fs_types`
+    /// (the `[collect]` filter).
+    pub fn for_host(ignored_fs_types: Vec<String>) -> Self {
+        Self::new("/proc", ignored_fs_types)
     }
 
     /// Reads the counters of `metricset`.
@@ -95,18 +111,9 @@ impl ProcSource {
         let mut mounts = std::mem::take(&mut self.mounts);
         self.parsed("self/mounts", |text| parse::parse_mounts(text, &mut mounts))?;
         let ignored = self.ignored_types.as_deref().unwrap_or_default();
-        let usages = mounts
-            .iter()
-            .filter(|mount| is_reported(mount, ignored))
-            .filter_map(|mount| match statvfs(mount) {
-                Ok(usage) => Some(usage),
-                Err(error) => {
-                    // Metricbeat skips a mount it cannot stat (permissions, stale NFS).
-                    tracing::debug!(mount = %mount.mount_point, %error, "skipping file system");
-                    None
-                }
-            })
-            .collect();
+        let usages = self
+            .mount_stat
+            .usages(mounts.iter().filter(|mount| is_reported(mount, ignored)));
         self.mounts = mounts;
         Ok(usages)
     }
@@ -121,17 +128,4 @@ fn read_into(path: &Path, text: &mut String) -> Result<(), SourceError> {
             path: path.to_owned(),
             source,
         })
-}
-
-fn statvfs(mount: &Mount) -> std::io::Result<MountUsage> {
-    let stat = rustix::fs::statvfs(mount.mount_point.as_str())?;
-    Ok(MountUsage {
-        mount: mount.clone(),
-        block_size: stat.f_frsize,
-        blocks: stat.f_blocks,
-        blocks_free: stat.f_bfree,
-        blocks_available: stat.f_bavail,
-        files: stat.f_files,
-        files_free: stat.f_ffree,
-    })
 }

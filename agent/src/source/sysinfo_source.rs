@@ -5,12 +5,8 @@ use ferrobeat_schema::Metricset;
 use ferrobeat_schema::metricsets::{Network, NetworkCounters};
 use sysinfo::{CpuRefreshKind, Disks, MemoryRefreshKind, Networks, RefreshKind, System};
 
-use super::{Snapshot, SourceError};
-use crate::collect::CollectConfig;
-use crate::collect::cpu::CpuBusy;
-use crate::collect::filesystem::{Mount, MountUsage, is_reported};
-use crate::collect::load::LoadSnapshot;
-use crate::collect::memory::MemInfo;
+use super::{SourceError, is_reported};
+use crate::snapshot::{CpuBusy, LoadSnapshot, MemInfo, Mount, MountUsage, Snapshot};
 
 /// Reads the metricsets' figures through `sysinfo`.
 #[derive(Debug)]
@@ -22,8 +18,8 @@ pub struct SysinfoSource {
 }
 
 impl SysinfoSource {
-    /// An adapter with the `[collect]` file system filter.
-    pub fn from_config(config: &CollectConfig) -> Self {
+    /// An adapter not reporting file systems of `ignored_fs_types` (the `[collect]` filter).
+    pub fn for_host(ignored_fs_types: Vec<String>) -> Self {
         let refresh = RefreshKind::nothing()
             .with_cpu(CpuRefreshKind::nothing().with_cpu_usage())
             .with_memory(MemoryRefreshKind::everything());
@@ -31,8 +27,13 @@ impl SysinfoSource {
             system: System::new_with_specifics(refresh),
             networks: Networks::new_with_refreshed_list(),
             disks: Disks::new_with_refreshed_list(),
-            ignored_types: config.filesystem_ignore_types.clone(),
+            ignored_types: ignored_fs_types,
         }
+    }
+
+    /// A new adapter with the same filter, for another thread.
+    pub fn sibling(&self) -> Self {
+        Self::for_host(self.ignored_types.clone())
     }
 
     /// Reads the figures of `metricset`.
@@ -94,33 +95,34 @@ impl SysinfoSource {
                     cores,
                 }))
             }
-            Metricset::Filesystem => {
-                self.disks.refresh(true);
-                let usages = self
-                    .disks
-                    .iter()
-                    .map(|disk| {
-                        let mount = Mount {
-                            device: disk.name().to_string_lossy().into_owned(),
-                            mount_point: disk.mount_point().to_string_lossy().into_owned(),
-                            fs_type: disk.file_system().to_string_lossy().into_owned(),
-                            options: String::new(),
-                        };
-                        MountUsage {
-                            mount,
-                            block_size: 1,
-                            blocks: disk.total_space(),
-                            blocks_free: disk.available_space(),
-                            blocks_available: disk.available_space(),
-                            files: 0,
-                            files_free: 0,
-                        }
-                    })
-                    .filter(|usage| is_reported(&usage.mount, &self.ignored_types))
-                    .collect();
-                Ok(Snapshot::Filesystem(usages))
-            }
+            Metricset::Filesystem => Ok(Snapshot::Filesystem(self.filesystems())),
             Metricset::Diskio => Err(SourceError::Unsupported { metricset }),
         }
+    }
+
+    /// The usage of every reported disk.
+    fn filesystems(&mut self) -> Vec<MountUsage> {
+        self.disks.refresh(true);
+        self.disks
+            .iter()
+            .map(|disk| {
+                let mount = Mount {
+                    device: disk.name().to_string_lossy().into_owned(),
+                    mount_point: disk.mount_point().to_string_lossy().into_owned(),
+                    fs_type: disk.file_system().to_string_lossy().into_owned(),
+                    options: String::new(),
+                };
+                MountUsage {
+                    mount,
+                    block_size: 1,
+                    blocks: disk.total_space(),
+                    blocks_free: disk.available_space(),
+                    blocks_available: disk.available_space(),
+                    files: 0,
+                    files_free: 0,
+                }
+            })
+            .filter(|usage| is_reported(&usage.mount, &self.ignored_types))
+            .collect()
     }
 }

@@ -12,14 +12,21 @@
 //! start the spool replays everything from the cursor: duplicates are possible after a crash,
 //! loss is not (except for dropped and corrupt records, which are counted).
 
+mod files;
 mod frame;
+mod thread;
 
 use std::collections::{BTreeSet, VecDeque};
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::fs::{self, File};
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
+use files::{
+    cut_torn_tail, io_error, list_segments, open_for_append, read_at, read_cursor, segment_path,
+    sync_dir,
+};
 use frame::Decoded;
+pub use thread::SpoolThread;
 
 const SEGMENT_SUFFIX: &str = ".seg";
 const CURSOR_FILE: &str = "ack-cursor";
@@ -57,6 +64,9 @@ pub enum SpoolError {
         /// The frame limit.
         max: usize,
     },
+    /// The spool's thread ([`SpoolThread`]) is gone, so nothing more can be spooled.
+    #[error("spool: its thread has stopped")]
+    Stopped,
 }
 
 /// A record read back from the spool.
@@ -462,114 +472,6 @@ impl Spool {
                 self.advance_reader_to_segment(0);
             }
         }
-        Ok(())
-    }
-}
-
-fn io_error(action: &'static str, path: &Path) -> impl FnOnce(io::Error) -> SpoolError {
-    let path = path.to_path_buf();
-    move |source| SpoolError::Io {
-        action,
-        path,
-        source,
-    }
-}
-
-fn segment_path(dir: &Path, first_seq: u64) -> PathBuf {
-    dir.join(format!("{first_seq:020}{SEGMENT_SUFFIX}"))
-}
-
-fn list_segments(dir: &Path) -> Result<VecDeque<Segment>, SpoolError> {
-    let mut segments = Vec::new();
-    for entry in fs::read_dir(dir).map_err(io_error("list", dir))? {
-        let entry = entry.map_err(io_error("list", dir))?;
-        let name = entry.file_name();
-        let Some(first_seq) = name
-            .to_str()
-            .and_then(|n| n.strip_suffix(SEGMENT_SUFFIX))
-            .and_then(|n| n.parse::<u64>().ok())
-        else {
-            continue;
-        };
-        let path = entry.path();
-        let bytes = entry.metadata().map_err(io_error("inspect", &path))?.len();
-        segments.push(Segment {
-            first_seq,
-            path,
-            bytes,
-        });
-    }
-    segments.sort_by_key(|s| s.first_seq);
-    Ok(segments.into())
-}
-
-/// Finds the end of the newest segment's intact frames and cuts off what follows a torn
-/// write. Returns the sequence number after the last intact frame and the bytes cut.
-fn cut_torn_tail(segment: &mut Segment) -> Result<(u64, u64), SpoolError> {
-    let bytes = fs::read(&segment.path).map_err(io_error("read", &segment.path))?;
-    let mut end_seq = segment.first_seq;
-    let mut valid = 0;
-    loop {
-        match frame::decode(&bytes[valid..]) {
-            Decoded::Frame { seq, frame_len, .. } => {
-                end_seq = end_seq.max(seq + 1);
-                valid += frame_len;
-            }
-            Decoded::Corrupt { frame_len } if valid + frame_len < bytes.len() => {
-                // Damage in the middle: the reader skips and counts it later.
-                valid += frame_len;
-            }
-            Decoded::Corrupt { .. } | Decoded::Incomplete { .. } | Decoded::Unreadable => break,
-        }
-    }
-    let torn = (bytes.len() - valid) as u64;
-    if torn > 0 {
-        let file = OpenOptions::new()
-            .write(true)
-            .open(&segment.path)
-            .map_err(io_error("open", &segment.path))?;
-        file.set_len(valid as u64)
-            .map_err(io_error("truncate", &segment.path))?;
-        file.sync_all().map_err(io_error("fsync", &segment.path))?;
-        segment.bytes = valid as u64;
-    }
-    Ok((end_seq, torn))
-}
-
-fn read_cursor(path: &Path) -> Option<u64> {
-    let bytes = fs::read(path).ok()?;
-    let (seq, crc) = (bytes.get(..8)?, bytes.get(8..12)?);
-    (bytes.len() == 12 && crc32fast::hash(seq).to_le_bytes() == crc)
-        .then(|| u64::from_le_bytes(seq.try_into().expect("8 bytes")))
-}
-
-fn open_for_append(path: &Path) -> Result<File, SpoolError> {
-    OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .map_err(io_error("open for append", path))
-}
-
-fn read_at(path: &Path, offset: u64, len: usize) -> Result<Vec<u8>, SpoolError> {
-    let mut file = File::open(path).map_err(io_error("open", path))?;
-    file.seek(SeekFrom::Start(offset))
-        .map_err(io_error("seek", path))?;
-    let mut buf = Vec::with_capacity(len);
-    file.take(len as u64)
-        .read_to_end(&mut buf)
-        .map_err(io_error("read", path))?;
-    Ok(buf)
-}
-
-/// Makes file creations, deletions and renames in `dir` durable (Unix; elsewhere the file
-/// system offers no such call on directories).
-fn sync_dir(dir: &Path) -> Result<(), SpoolError> {
-    if cfg!(unix) {
-        File::open(dir)
-            .and_then(|d| d.sync_all())
-            .map_err(io_error("fsync directory", dir))
-    } else {
         Ok(())
     }
 }

@@ -1,21 +1,26 @@
-//! Self-monitoring: the agent's counters, logged as changes every interval, and the answers
-//! of its optional HTTP endpoint ([`AgentMetrics::answer`]: `/metrics` in Prometheus text,
-//! `/health`, `/ready`), served by [`ferrobeat_toolbox::endpoint`].
+//! Self-monitoring: the agent's counters, logged as changes every interval ([`log_changes`]),
+//! and the answers of its optional HTTP endpoint ([`AgentMetrics::answer`]: `/metrics` in
+//! Prometheus text, `/health` as decided by [`health()`], `/ready`), served by
+//! [`ferrobeat_toolbox::endpoint`].
 
-use std::fmt::Write as _;
+mod changes;
+mod health;
+
+pub use changes::{describe_changes, log_changes};
+pub use health::{DEFAULT_UNHEALTHY_AFTER, Health, health};
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use ferrobeat_schema::Event;
+use ferrobeat_schema::Metricset;
 use ferrobeat_toolbox::endpoint::Reply;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
-use tokio::sync::watch;
 
 use crate::spool::SpoolStats;
 
@@ -90,13 +95,30 @@ pub struct AgentMetrics {
     spool_depth: Gauge,
     spool_bytes: Gauge,
     sampling: SamplingFamily,
+    rounds: RoundsFamily,
+    rounds_failed: RoundsFamily,
     /// When the last acknowledgement came, in milliseconds since the Unix epoch (0: never).
     last_acknowledged_ms: AtomicI64,
+    /// Since when events have been waiting in the spool, in milliseconds since the Unix
+    /// epoch (0: the spool is empty).
+    waiting_since_ms: AtomicI64,
+    /// How long events may wait without a delivery before `/health` turns 503.
+    unhealthy_after: Duration,
     registry: Registry,
 }
 
+/// The `metricset` label.
+type MetricsetLabel = [(&'static str, &'static str); 1];
+
 /// Collection-time histograms by `metricset`.
-type SamplingFamily = Family<[(&'static str, String); 1], Histogram, fn() -> Histogram>;
+type SamplingFamily = Family<MetricsetLabel, Histogram, fn() -> Histogram>;
+
+/// Round counters by `metricset`.
+type RoundsFamily = Family<MetricsetLabel, Counter>;
+
+fn metricset_label(metricset: Metricset) -> MetricsetLabel {
+    [("metricset", metricset.name())]
+}
 
 /// Buckets for one metricset's collection time: 10 µs to about 2.6 s.
 fn sampling_histogram() -> Histogram {
@@ -115,8 +137,15 @@ pub struct Snapshot {
 }
 
 impl AgentMetrics {
-    /// Fresh metrics, all zero, registered for Prometheus under `ferrobeat_agent_`.
+    /// Fresh metrics, all zero, registered for Prometheus under `ferrobeat_agent_`; `/health`
+    /// turns 503 after [`DEFAULT_UNHEALTHY_AFTER`] without a delivery.
     pub fn new() -> Arc<Self> {
+        Self::with_unhealthy_after(DEFAULT_UNHEALTHY_AFTER)
+    }
+
+    /// Fresh metrics whose `/health` turns 503 once events have waited in the spool for
+    /// `unhealthy_after` without any delivery succeeding.
+    pub fn with_unhealthy_after(unhealthy_after: Duration) -> Arc<Self> {
         let mut registry = Registry::with_prefix("ferrobeat_agent");
         let counters: [Counter; Count::ALL.len()] = Default::default();
         for count in Count::ALL {
@@ -137,15 +166,31 @@ impl AgentMetrics {
         let sampling: SamplingFamily = Family::new_with_constructor(sampling_histogram);
         registry.register(
             "sampling_duration_seconds",
-            "Time to collect one round of a metricset (its events' event.duration)",
+            "Time to read one round of a metricset from the system (its events' event.duration), failed rounds included",
             sampling.clone(),
+        );
+        let rounds = RoundsFamily::default();
+        registry.register(
+            "sampling_rounds",
+            "Collection rounds of a metricset",
+            rounds.clone(),
+        );
+        let rounds_failed = RoundsFamily::default();
+        registry.register(
+            "sampling_rounds_failed",
+            "Collection rounds of a metricset that produced no events because reading or computing failed",
+            rounds_failed.clone(),
         );
         Arc::new(AgentMetrics {
             counters,
             spool_depth,
             spool_bytes,
             sampling,
+            rounds,
+            rounds_failed,
             last_acknowledged_ms: AtomicI64::new(0),
+            waiting_since_ms: AtomicI64::new(0),
+            unhealthy_after,
             registry,
         })
     }
@@ -161,41 +206,76 @@ impl AgentMetrics {
         }
     }
 
-    /// Counts a round received from the sampler and records its collection time.
-    pub fn round_sampled(&self, events: &[Event]) {
-        self.add(Count::Sampled, events.len() as u64);
-        if let Some(first) = events.first() {
-            self.sampling
-                .get_or_create(&[("metricset", first.metricset.name.clone())])
-                .observe(Duration::from_nanos(first.event.duration).as_secs_f64());
+    /// Records a collection round of `metricset` that read the system for `duration` and
+    /// `failed` or not (reported by the sampler).
+    pub fn round_collected(&self, metricset: Metricset, duration: Duration, failed: bool) {
+        let label = metricset_label(metricset);
+        self.sampling
+            .get_or_create(&label)
+            .observe(duration.as_secs_f64());
+        self.rounds.get_or_create(&label).inc();
+        if failed {
+            self.rounds_failed.get_or_create(&label).inc();
         }
+    }
+
+    /// Collection rounds of `metricset` so far.
+    pub fn rounds(&self, metricset: Metricset) -> u64 {
+        self.rounds
+            .get(&metricset_label(metricset))
+            .map_or(0, |counter| counter.get())
+    }
+
+    /// Collection rounds of `metricset` that failed so far.
+    pub fn rounds_failed(&self, metricset: Metricset) -> u64 {
+        self.rounds_failed
+            .get(&metricset_label(metricset))
+            .map_or(0, |counter| counter.get())
     }
 
     /// When a delivery was last acknowledged.
     pub fn last_acknowledged(&self) -> Option<DateTime<Utc>> {
-        match self.last_acknowledged_ms.load(Ordering::Relaxed) {
-            0 => None,
-            ms => DateTime::from_timestamp_millis(ms),
-        }
+        instant_of(&self.last_acknowledged_ms)
+    }
+
+    /// Since when events have been waiting in the spool; `None` while it is empty.
+    pub fn waiting_since(&self) -> Option<DateTime<Utc>> {
+        instant_of(&self.waiting_since_ms)
+    }
+
+    /// The health at `now`, `stopping` once a stop was requested.
+    pub fn health(&self, now: DateTime<Utc>, stopping: bool) -> Health {
+        health(
+            now,
+            stopping,
+            self.waiting_since(),
+            self.last_acknowledged(),
+            self.unhealthy_after,
+        )
     }
 
     /// The answer to `GET path`; `stopping` once a stop was requested.
     ///
     /// * `/metrics`: Prometheus text;
-    /// * `/health`: 200 while sampling and shipping, 503 once stopping; JSON with the spool
-    ///   depth and the last acknowledgement;
+    /// * `/health`: 200 while sampling and shipping, 503 once stopping or when events have
+    ///   waited in the spool longer than `unhealthy_after` without a delivery ([`health()`]);
+    ///   JSON with the status, the reason when unhealthy, the spool depth and the last
+    ///   acknowledgement;
     /// * `/ready`: 200 once a first round was sampled, until stopping.
     pub fn answer(&self, path: &str, stopping: bool) -> Reply {
         match path {
             "/metrics" => Reply::openmetrics(self.prometheus_text()),
             "/health" => {
+                let health = self.health(Utc::now(), stopping);
+                let spool_depth = self.spool_depth.get();
                 let body = serde_json::json!({
-                    "status": if stopping { "stopping" } else { "running" },
-                    "spool_depth": self.spool_depth.get(),
+                    "status": health.word(),
+                    "reason": health.reason(spool_depth),
+                    "spool_depth": spool_depth,
                     "last_acknowledged": self.last_acknowledged().map(|at| at.to_rfc3339()),
                     "events_sampled": self.get(Count::Sampled),
                 });
-                Reply::json(if stopping { 503 } else { 200 }, &body)
+                Reply::json(health.status(), &body)
             }
             "/ready" if !stopping && self.get(Count::Sampled) > 0 => Reply::text(200, "ready"),
             "/ready" => Reply::text(503, "not ready"),
@@ -208,8 +288,19 @@ impl AgentMetrics {
         self.counters[count.index()].get()
     }
 
-    /// Sets the spool gauges.
+    /// Sets the spool gauges, and notes when events started waiting in it.
     pub fn set_spool(&self, stats: &SpoolStats) {
+        if stats.depth == 0 {
+            self.waiting_since_ms.store(0, Ordering::Relaxed);
+        } else {
+            // Only the first non-empty report after an empty one starts the wait.
+            let _ = self.waiting_since_ms.compare_exchange(
+                0,
+                Utc::now().timestamp_millis(),
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            );
+        }
         self.spool_depth
             .set(i64::try_from(stats.depth).unwrap_or(i64::MAX));
         self.spool_bytes
@@ -234,48 +325,11 @@ impl AgentMetrics {
     }
 }
 
-/// A log line for what changed between two snapshots: each counter that moved, as
-/// `name=+delta`, then the spool gauges; `None` when no counter moved.
-pub fn describe_changes(before: &Snapshot, after: &Snapshot) -> Option<String> {
-    let mut line = String::new();
-    for count in Count::ALL {
-        let delta = after.counts[count.index()].saturating_sub(before.counts[count.index()]);
-        if delta > 0 {
-            let _ = write!(line, "{}=+{delta} ", count.name());
-        }
-    }
-    if line.is_empty() {
-        return None;
-    }
-    let _ = write!(
-        line,
-        "spool_depth={} spool_bytes={}",
-        after.spool_depth, after.spool_bytes
-    );
-    Some(line)
-}
-
-/// Logs the changes of `metrics` every `interval` until `shutdown` turns true, then once more.
-pub async fn log_changes(
-    metrics: Arc<AgentMetrics>,
-    interval: Duration,
-    mut shutdown: watch::Receiver<bool>,
-) {
-    let mut before = Snapshot::default();
-    let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
-    loop {
-        let stopping = tokio::select! {
-            _ = ticker.tick() => false,
-            changed = shutdown.changed() => changed.is_err() || *shutdown.borrow(),
-        };
-        let now = metrics.snapshot();
-        if let Some(line) = describe_changes(&before, &now) {
-            tracing::info!(target: "ferrobeat_agent::monitor", "{line}");
-        }
-        before = now;
-        if stopping {
-            return;
-        }
+/// The instant an atomic holds, in milliseconds since the Unix epoch (0: none).
+fn instant_of(ms: &AtomicI64) -> Option<DateTime<Utc>> {
+    match ms.load(Ordering::Relaxed) {
+        0 => None,
+        ms => DateTime::from_timestamp_millis(ms),
     }
 }
 
@@ -284,23 +338,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn changes_list_only_moved_counters() {
+    fn failed_rounds_are_exported_by_metricset() {
         let metrics = AgentMetrics::new();
-        let before = metrics.snapshot();
-        assert_eq!(describe_changes(&before, &metrics.snapshot()), None);
-        metrics.add(Count::Sampled, 4);
-        metrics.add(Count::Acknowledged, 3);
-        metrics.set_spool(&SpoolStats {
-            depth: 1,
-            bytes: 120,
-            dropped: 0,
-            corrupt: 0,
-        });
-        let line = describe_changes(&before, &metrics.snapshot()).expect("changes");
-        assert_eq!(
-            line,
-            "events_sampled=+4 events_acknowledged=+3 spool_depth=1 spool_bytes=120"
-        );
+        metrics.round_collected(Metricset::Diskio, Duration::from_micros(40), true);
+        metrics.round_collected(Metricset::Diskio, Duration::from_micros(50), true);
+        metrics.round_collected(Metricset::Cpu, Duration::from_micros(60), false);
+        assert_eq!(metrics.rounds_failed(Metricset::Diskio), 2);
+        assert_eq!(metrics.rounds(Metricset::Diskio), 2);
+        assert_eq!(metrics.rounds_failed(Metricset::Cpu), 0);
+        assert_eq!(metrics.rounds(Metricset::Cpu), 1);
+        let text = metrics.answer("/metrics", false).body;
+        for line in [
+            "ferrobeat_agent_sampling_rounds_failed_total{metricset=\"diskio\"} 2",
+            "ferrobeat_agent_sampling_rounds_total{metricset=\"diskio\"} 2",
+            "ferrobeat_agent_sampling_rounds_total{metricset=\"cpu\"} 1",
+            "ferrobeat_agent_sampling_duration_seconds_count{metricset=\"diskio\"} 2",
+        ] {
+            assert!(text.lines().any(|l| l == line), "no {line} in {text}");
+        }
     }
 
     #[test]
@@ -325,8 +380,6 @@ mod tests {
         assert!(text.ends_with("# EOF\n"), "{text}");
     }
 
-    const CPU_EVENT: &str = r#"{"@timestamp":"2025-01-31T07:55:26.555Z","@metadata":{"beat":"metricbeat","type":"_doc","version":"8.17.1"},"service":{"type":"system"},"system":{"cpu":{"cores":10,"total":{"pct":1.8887,"norm":{"pct":0.1889}}}},"host":{"name":"h"},"event":{"dataset":"system.cpu","module":"system","duration":2847417},"ecs":{"version":"8.0.0"},"agent":{"name":"h","type":"metricbeat","version":"8.17.1","ephemeral_id":"e","id":"i"},"metricset":{"period":10000,"name":"cpu"}}"#;
-
     #[test]
     fn endpoint_answers_health_ready_and_sampling_latency() {
         let metrics = AgentMetrics::new();
@@ -336,8 +389,8 @@ mod tests {
         let body: serde_json::Value = serde_json::from_str(&health.body).expect("json");
         assert_eq!(body["last_acknowledged"], serde_json::Value::Null);
 
-        let event: Event = serde_json::from_str(CPU_EVENT).expect("event");
-        metrics.round_sampled(&[event]);
+        metrics.add(Count::Sampled, 1);
+        metrics.round_collected(Metricset::Cpu, Duration::from_nanos(2_847_417), false);
         metrics.add(Count::Acknowledged, 1);
         metrics.set_spool(&SpoolStats {
             depth: 3,
