@@ -10,6 +10,8 @@
 #     that the configuration is readable by its service user and nobody else, then purge;
 #     FERROBEAT_PACKAGING_INSTALL_TEST=0 skips this;
 #   * the Homebrew formulae: `ruby -c`, then their install/service/test blocks (check_formulae.rb);
+#   * the Prometheus alerting rules: `promtool check rules` and their unit tests
+#     (`promtool test rules`); the Grafana dashboards parse as JSON;
 #   * the Kafka compose file: parses and is consistent (check_compose.py).
 #
 # Idempotent; installs what it lacks: cargo-deb (cached in ~/.cargo/bin by build-debs.sh), and
@@ -166,6 +168,15 @@ for formula in packaging/brew/ferrobeat-*.rb; do
     echo "$formula: ruby -c OK"
 done
 ruby packaging/brew/check_formulae.rb "$root/usr/bin" || fail "a Homebrew formula does not hold"
+
+step "Prometheus rules and Grafana dashboards"
+promtool=$(bash tests/install-promtool.sh) || fail "promtool cannot be installed"
+"$promtool" check rules packaging/prometheus/rules.yml || fail "packaging/prometheus/rules.yml does not hold"
+"$promtool" test rules packaging/prometheus/rules_test.yml || fail "an alerting rule does not fire as its test expects"
+for dashboard in packaging/grafana/*.json; do
+    "$python" -m json.tool "$dashboard" >/dev/null || fail "$dashboard is not valid JSON"
+    echo "$dashboard: JSON OK"
+done
 
 step "Kafka cluster recipe"
 "$python" packaging/kafka/check_compose.py || fail "packaging/kafka/compose.yaml does not hold"
