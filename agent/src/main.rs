@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory as _, Parser, Subcommand};
 use ferrobeat_agent::collect::parse_duration;
 use ferrobeat_agent::config::{self, AgentConfig, OutputKind, Overrides};
 use ferrobeat_agent::{run, ship};
@@ -15,6 +15,8 @@ use ferrobeat_schema::Metricset;
 use ferrobeat_schema::logging::{LogFormat, subscriber};
 use tokio::sync::watch;
 use tracing_subscriber::util::SubscriberInitExt as _;
+
+mod generate;
 
 /// Samples this host's CPU, memory, network and disks as Elastic Metricbeat 8.x events and
 /// ships them to Kafka at least once.
@@ -97,6 +99,9 @@ impl Options {
 }
 
 fn main() -> ExitCode {
+    if let Some(target) = generate::requested(std::env::args_os()) {
+        return generate::print(target, Cli::command());
+    }
     let cli = Cli::parse();
     let filter = tracing_subscriber::EnvFilter::new(&cli.options.log);
     // try_init also routes the `log` crate's records into tracing.

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::builder::NonEmptyStringValueParser;
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, CommandFactory as _, Parser, Subcommand, ValueEnum};
 use ferrobeat_processor::config::{MAX_THREADS, Overrides, ProcessorConfig};
 use ferrobeat_processor::lag;
 use ferrobeat_processor::metric_topology::metric_topology;
@@ -22,6 +22,8 @@ use ferrobeat_schema::endpoint::Endpoint;
 use ferrobeat_schema::logging::{LogFormat, subscriber};
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::util::SubscriberInitExt as _;
+
+mod generate;
 
 /// Routes Metricbeat events by metricset and raises hot-CPU alerts, as a Kafka Streams
 /// application does.
@@ -212,6 +214,9 @@ enum DescribeFormat {
 const COUNTER_LOG_INTERVAL: Duration = Duration::from_secs(30);
 
 fn main() -> ExitCode {
+    if let Some(target) = generate::requested(std::env::args_os()) {
+        return generate::print(target, Cli::command());
+    }
     let cli = Cli::parse();
     cli.logging.init();
     let result = match cli.command {
