@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds both Debian packages and checks everything packaging/ ships, failing loudly:
 #
-#   * each .deb: dpkg-deb --info/--contents, the files, modes and conffiles it must hold, lintian;
+#   * each .deb: dpkg-deb --info/--contents, the files, modes and conffiles it must hold (the
+#     man page and bash, zsh and fish completions included), lintian;
 #   * unpacked into a scratch root: `--version` of each binary, and each unit's ExecStartPre
 #     (the configuration check) against the packaged default configuration;
 #   * the systemd units: `systemd-analyze verify` (any complaint fails) and
@@ -83,7 +84,11 @@ for deb in "${debs[@]}"; do
         "-rw-r--r-- ./usr/share/doc/$package/copyright" \
         "-rw-r--r-- ./usr/share/doc/$package/changelog.Debian.gz" \
         "-rw-r--r-- ./usr/share/doc/$package/README.Debian" \
-        "-rw-r--r-- ./usr/share/lintian/overrides/$package"; do
+        "-rw-r--r-- ./usr/share/lintian/overrides/$package" \
+        "-rw-r--r-- ./usr/share/man/man1/$package.1.gz" \
+        "-rw-r--r-- ./usr/share/bash-completion/completions/$package" \
+        "-rw-r--r-- ./usr/share/zsh/vendor-completions/_$package" \
+        "-rw-r--r-- ./usr/share/fish/vendor_completions.d/$package.fish"; do
         awk -v want="$expected" '$1 " " $6 == want && $2 == "0/0" { found = 1 } END { exit !found }' \
             "$scratch/$package.contents" || fail "$deb lacks $expected (owned by root)"
     done
@@ -106,6 +111,18 @@ for deb in "${debs[@]}"; do
     echo "$reported"
     [[ "$reported" == "$package ${version%-*}" ]] ||
         fail "$package --version says '$reported', expected '$package ${version%-*}'"
+
+    # The man page and the completions are the binary's own.
+    zcat "$root/usr/share/man/man1/$package.1.gz" | grep -q "^\.TH $package 1" ||
+        fail "$package.1.gz is not the man page of $package"
+    completion="$root/usr/share/bash-completion/completions/$package"
+    bash -c 'source "$1" && complete -p "$2"' _ "$completion" "$package" >/dev/null ||
+        fail "$completion does not register a bash completion for $package"
+    grep -q "^#compdef $package" "$root/usr/share/zsh/vendor-completions/_$package" ||
+        fail "_$package is not a zsh completion of $package"
+    grep -q "complete -c $package" "$root/usr/share/fish/vendor_completions.d/$package.fish" ||
+        fail "$package.fish is not a fish completion of $package"
+    echo "man page and bash, zsh, fish completions: OK"
 
     # The unit with its paths resolved inside the scratch root.
     sed -e "s|=/usr/bin/|=$root/usr/bin/|" -e "s| /etc/$package/| $root/etc/$package/|g" \
