@@ -450,10 +450,7 @@ fn dashboard_expressions(file: &str, dashboard: &serde_json::Value) -> Vec<(Stri
     for panel in panels(dashboard) {
         for target in panel["targets"].as_array().into_iter().flatten() {
             if let Some(expr) = target["expr"].as_str() {
-                expressions.push((
-                    format!("{file}: panel {:?}", panel["title"]),
-                    expr.to_owned(),
-                ));
+                expressions.push((format!("{file}: panel {}", panel["title"]), expr.to_owned()));
             }
         }
     }
@@ -469,7 +466,7 @@ fn dashboard_expressions(file: &str, dashboard: &serde_json::Value) -> Vec<(Stri
             .as_str()
             .or_else(|| variable["query"].as_str())
             .unwrap_or_default();
-        let where_ = format!("{file}: variable {:?}", variable["name"]);
+        let where_ = format!("{file}: variable {}", variable["name"]);
         let expr = query
             .strip_prefix("label_values(")
             .and_then(|rest| rest.strip_suffix(')'))
