@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds both Debian packages and checks everything packaging/ ships, failing loudly:
 #
-#   * each .deb: dpkg-deb --info/--contents, the files, modes and conffiles it must hold, lintian;
+#   * each .deb: dpkg-deb --info/--contents, the files, modes and conffiles it must hold (the
+#     man page and bash, zsh and fish completions included), lintian;
 #   * unpacked into a scratch root: `--version` of each binary, and each unit's ExecStartPre
 #     (the configuration check) against the packaged default configuration;
 #   * the systemd units: `systemd-analyze verify` (any complaint fails) and
@@ -10,6 +11,8 @@
 #     that the configuration is readable by its service user and nobody else, then purge;
 #     FERROBEAT_PACKAGING_INSTALL_TEST=0 skips this;
 #   * the Homebrew formulae: `ruby -c`, then their install/service/test blocks (check_formulae.rb);
+#   * the Prometheus alerting rules: `promtool check rules` and their unit tests
+#     (`promtool test rules`); the Grafana dashboards parse as JSON;
 #   * the Kafka compose file: parses and is consistent (check_compose.py).
 #
 # Idempotent; installs what it lacks: cargo-deb (cached in ~/.cargo/bin by build-debs.sh), and
@@ -81,7 +84,11 @@ for deb in "${debs[@]}"; do
         "-rw-r--r-- ./usr/share/doc/$package/copyright" \
         "-rw-r--r-- ./usr/share/doc/$package/changelog.Debian.gz" \
         "-rw-r--r-- ./usr/share/doc/$package/README.Debian" \
-        "-rw-r--r-- ./usr/share/lintian/overrides/$package"; do
+        "-rw-r--r-- ./usr/share/lintian/overrides/$package" \
+        "-rw-r--r-- ./usr/share/man/man1/$package.1.gz" \
+        "-rw-r--r-- ./usr/share/bash-completion/completions/$package" \
+        "-rw-r--r-- ./usr/share/zsh/vendor-completions/_$package" \
+        "-rw-r--r-- ./usr/share/fish/vendor_completions.d/$package.fish"; do
         awk -v want="$expected" '$1 " " $6 == want && $2 == "0/0" { found = 1 } END { exit !found }' \
             "$scratch/$package.contents" || fail "$deb lacks $expected (owned by root)"
     done
@@ -104,6 +111,18 @@ for deb in "${debs[@]}"; do
     echo "$reported"
     [[ "$reported" == "$package ${version%-*}" ]] ||
         fail "$package --version says '$reported', expected '$package ${version%-*}'"
+
+    # The man page and the completions are the binary's own.
+    zcat "$root/usr/share/man/man1/$package.1.gz" | grep -q "^\.TH $package 1" ||
+        fail "$package.1.gz is not the man page of $package"
+    completion="$root/usr/share/bash-completion/completions/$package"
+    bash -c 'source "$1" && complete -p "$2"' _ "$completion" "$package" >/dev/null ||
+        fail "$completion does not register a bash completion for $package"
+    grep -q "^#compdef $package" "$root/usr/share/zsh/vendor-completions/_$package" ||
+        fail "_$package is not a zsh completion of $package"
+    grep -q "complete -c $package" "$root/usr/share/fish/vendor_completions.d/$package.fish" ||
+        fail "$package.fish is not a fish completion of $package"
+    echo "man page and bash, zsh, fish completions: OK"
 
     # The unit with its paths resolved inside the scratch root.
     sed -e "s|=/usr/bin/|=$root/usr/bin/|" -e "s| /etc/$package/| $root/etc/$package/|g" \
@@ -166,6 +185,15 @@ for formula in packaging/brew/ferrobeat-*.rb; do
     echo "$formula: ruby -c OK"
 done
 ruby packaging/brew/check_formulae.rb "$root/usr/bin" || fail "a Homebrew formula does not hold"
+
+step "Prometheus rules and Grafana dashboards"
+promtool=$(bash tests/install-promtool.sh) || fail "promtool cannot be installed"
+"$promtool" check rules packaging/prometheus/rules.yml || fail "packaging/prometheus/rules.yml does not hold"
+"$promtool" test rules packaging/prometheus/rules_test.yml || fail "an alerting rule does not fire as its test expects"
+for dashboard in packaging/grafana/*.json; do
+    "$python" -m json.tool "$dashboard" >/dev/null || fail "$dashboard is not valid JSON"
+    echo "$dashboard: JSON OK"
+done
 
 step "Kafka cluster recipe"
 "$python" packaging/kafka/check_compose.py || fail "packaging/kafka/compose.yaml does not hold"

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory as _, Parser, Subcommand};
 use ferrobeat_agent::collect::parse_duration;
 use ferrobeat_agent::config::{self, AgentConfig, OutputKind, Overrides};
 use ferrobeat_agent::{run, ship};
@@ -97,6 +97,9 @@ impl Options {
 }
 
 fn main() -> ExitCode {
+    if let Some(target) = ferrobeat_toolbox::generate::requested(std::env::args_os()) {
+        return ferrobeat_toolbox::generate::print(target, Cli::command());
+    }
     let cli = Cli::parse();
     let filter = tracing_subscriber::EnvFilter::new(&cli.options.log);
     // try_init also routes the `log` crate's records into tracing.

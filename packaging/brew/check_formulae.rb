@@ -1,7 +1,9 @@
 # Checks the Homebrew formulae without Homebrew: loads each one against a small stand-in for
 # Homebrew's Formula DSL, checks that `install` builds the crate of the same name with
-# std_cargo_args and installs files that exist, that the service runs `opt_bin/<name> run` with
-# the configuration from etc, then runs the formula's `test do` block against built binaries.
+# std_cargo_args, installs files that exist, and generates the man page and the bash, zsh and
+# fish completions with the built binary (`<name> generate ...`), that the service runs
+# `opt_bin/<name> run` with the configuration from etc, then runs the formula's `test do` block
+# against built binaries.
 #
 #   ruby packaging/brew/check_formulae.rb BIN_DIR
 #
@@ -47,6 +49,16 @@ class ServiceSpec
 end
 
 # The part of Homebrew's Formula these formulae use.
+# Homebrew's Utils: the output of a command, failing when it fails.
+module Utils
+  def self.safe_popen_read(*command)
+    output, status = Open3.capture2(*command.map(&:to_s))
+    raise "`#{command.join(" ")}` exited #{status.exitstatus}" unless status.success?
+
+    output
+  end
+end
+
 class Formula
   class << self
     attr_reader :spec
@@ -64,15 +76,28 @@ class Formula
     def test(&block) = @spec[:test] = block
   end
 
-  attr_reader :bin, :etc, :var, :testpath, :commands
+  attr_reader :bin, :etc, :var, :man1, :testpath, :commands, :completions
 
   def initialize(bin:, scratch:)
     @bin = Pathname(bin)
     @etc = InstallDir.new("#{scratch}/etc")
     @var = InstallDir.new("#{scratch}/var")
+    @man1 = Pathname("#{scratch}/share/man/man1")
     @testpath = Pathname("#{scratch}/test")
     @commands = []
-    [@etc, @var, @testpath].each(&:mkpath)
+    @completions = {}
+    [@etc, @var, @man1, @testpath].each(&:mkpath)
+  end
+
+  # As Homebrew's: runs `commands` followed by the shell's parameter for each shell; keeps the
+  # scripts by shell. A String shell_parameter_format is a prefix of the shell's name.
+  def generate_completions_from_executable(*commands, shells: %i[bash zsh fish], shell_parameter_format: nil, **)
+    raise "shell_parameter_format #{shell_parameter_format.inspect} is not a String" \
+      unless shell_parameter_format.is_a?(String)
+
+    shells.each do |shell|
+      @completions[shell] = Utils.safe_popen_read(*commands, "#{shell_parameter_format}#{shell}")
+    end
   end
 
   def opt_bin = bin
@@ -122,6 +147,14 @@ def check(file, bin_dir)
     unless (REPO/crate/"Cargo.toml").read.include?("name = \"#{name}\"")
       raise "builds #{crate}/, whose Cargo.toml has no binary #{name}"
     end
+    %i[bash zsh fish].each do |shell|
+      script = formula.completions[shell]
+      raise "install generates no #{shell} completion" unless script
+      raise "the #{shell} completion does not name #{name}" unless script.include?(name)
+    end
+    man = formula.man1/"#{name}.1"
+    raise "install writes no man page #{man.basename}" unless man.file?
+    raise "#{man.basename} is not a man page of #{name}" unless man.read.include?(".TH #{name} 1")
     formula.post_install if formula.respond_to?(:post_install)
 
     service = ServiceSpec.new(formula)

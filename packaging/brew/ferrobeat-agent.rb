@@ -16,6 +16,9 @@ class FerrobeatAgent < Formula
   def install
     system "cargo", "install", *std_cargo_args(path: "agent")
     etc.install "agent/ferrobeat-agent.toml"
+    # The man page and the completions come from the binary's own command line definitions.
+    generate_completions_from_executable(bin/"ferrobeat-agent", "generate", shell_parameter_format: "complete-")
+    (man1/"ferrobeat-agent.1").write Utils.safe_popen_read(bin/"ferrobeat-agent", "generate", "man")
   end
 
   def post_install

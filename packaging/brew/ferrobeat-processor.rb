@@ -16,6 +16,9 @@ class FerrobeatProcessor < Formula
   def install
     system "cargo", "install", *std_cargo_args(path: "processor")
     etc.install "processor/ferrobeat-processor.toml"
+    # The man page and the completions come from the binary's own command line definitions.
+    generate_completions_from_executable(bin/"ferrobeat-processor", "generate", shell_parameter_format: "complete-")
+    (man1/"ferrobeat-processor.1").write Utils.safe_popen_read(bin/"ferrobeat-processor", "generate", "man")
   end
 
   def post_install

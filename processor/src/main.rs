@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::builder::NonEmptyStringValueParser;
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, CommandFactory as _, Parser, Subcommand, ValueEnum};
 use ferrobeat_processor::config::{MAX_THREADS, Overrides, ProcessorConfig};
 use ferrobeat_processor::lag;
 use ferrobeat_processor::metric_topology::{
@@ -215,6 +215,9 @@ enum DescribeFormat {
 const COUNTER_LOG_INTERVAL: Duration = Duration::from_secs(30);
 
 fn main() -> ExitCode {
+    if let Some(target) = ferrobeat_toolbox::generate::requested(std::env::args_os()) {
+        return ferrobeat_toolbox::generate::print(target, Cli::command());
+    }
     let cli = Cli::parse();
     cli.logging.init();
     let result = match cli.command {

@@ -5,95 +5,18 @@
 
 mod processor_support;
 
-use std::collections::BTreeMap;
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::io::Write;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::process::{Command, Stdio};
 
 use ferrobeat_tests::TestKafka;
-use processor_support::{
-    broker_pipeline, config_file_text, count_by_topic, eventually, expected_outputs, mixed_values,
-    processor_binary, terminate, workspace_binary,
+use processor_support::endpoint::{
+    Monitored, PROMETHEUS_ACCEPT, get, get_accepting, promtool, samples, sum, value,
 };
+use processor_support::{broker_pipeline, count_by_topic, expected_outputs, mixed_values};
 
 const INPUTS: usize = 120;
 const PARTITIONS: i32 = 2;
-const TIMEOUT: Duration = Duration::from_secs(30);
-/// The `Accept` header of a Prometheus 2.x scrape.
-const PROMETHEUS_ACCEPT: &str = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
-
-/// A loopback address with a port free a moment ago.
-fn free_addr() -> SocketAddr {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("a free port")
-}
-
-/// `GET path` on `addr` as curl asks: the status and the body; `None` when nothing answers.
-fn get(addr: SocketAddr, path: &str) -> Option<(u16, String)> {
-    get_accepting(addr, path, "*/*")
-}
-
-/// `GET path` on `addr` with `Accept: accept`.
-fn get_accepting(addr: SocketAddr, path: &str, accept: &str) -> Option<(u16, String)> {
-    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nAccept: {accept}\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).ok()?;
-    let (head, body) = response.split_once("\r\n\r\n")?;
-    let status = head.split(' ').nth(1)?.parse().ok()?;
-    Some((status, body.to_owned()))
-}
-
-/// The samples of a Prometheus text scrape: `name{labels}` → value.
-fn samples(text: &str) -> BTreeMap<String, f64> {
-    text.lines()
-        .filter(|line| !line.starts_with('#') && !line.is_empty())
-        .filter_map(|line| {
-            let (series, value) = line.rsplit_once(' ')?;
-            Some((series.to_owned(), value.parse().ok()?))
-        })
-        .collect()
-}
-
-/// The value of `series`, 0 when absent.
-fn value(samples: &BTreeMap<String, f64>, series: &str) -> f64 {
-    samples.get(series).copied().unwrap_or(0.0)
-}
-
-/// The sum of every sample of metric `name` (all label sets) whose series contains `filter`.
-fn sum(samples: &BTreeMap<String, f64>, name: &str, filter: &str) -> f64 {
-    samples
-        .iter()
-        .filter(|(series, _)| series.starts_with(&format!("{name}{{")) && series.contains(filter))
-        .map(|(_, value)| value)
-        .sum()
-}
-
-/// The promtool binary, installed by `tests/install-promtool.sh` if needed; `None` (with the
-/// reason printed) only when it cannot be installed.
-fn promtool() -> Option<String> {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("install-promtool.sh");
-    let output = Command::new("bash")
-        .arg(script)
-        .stderr(Stdio::inherit())
-        .output()
-        .expect("run install-promtool.sh");
-    let path = String::from_utf8_lossy(&output.stdout).trim().to_owned();
-    if output.status.success() && !path.is_empty() {
-        Some(path)
-    } else {
-        eprintln!("SKIPPED promtool check metrics: promtool cannot be installed here");
-        None
-    }
-}
 
 /// Runs `promtool check metrics` on a scrape; panics with its complaints.
 fn promtool_accepts(promtool: &str, what: &str, scrape: &str) {
@@ -135,46 +58,6 @@ fn json_messages(log: &Path) -> Vec<String> {
         .collect()
 }
 
-/// Scrapes `/metrics` of `child` until `done` holds of its samples (within [`TIMEOUT`]) and
-/// returns that scrape; otherwise kills `child` and fails with the last scrape and its `log`.
-fn scrape_until(
-    child: &mut Child,
-    addr: SocketAddr,
-    log: &Path,
-    what: &str,
-    done: impl Fn(&BTreeMap<String, f64>) -> bool,
-) -> String {
-    let mut scrape = String::new();
-    let reached = eventually(TIMEOUT, || {
-        let Some((200, text)) = get(addr, "/metrics") else {
-            return false;
-        };
-        scrape = text;
-        done(&samples(&scrape))
-    });
-    if !reached {
-        let _ = child.kill();
-        panic!(
-            "not {what} in {TIMEOUT:?}; last scrape:\n{scrape}\nlog:\n{}",
-            std::fs::read_to_string(log).unwrap_or_default()
-        );
-    }
-    scrape
-}
-
-/// SIGTERM, a clean exit, and nothing listening on `addr` any more.
-fn stop_and_check_endpoint_gone(child: &mut Child, addr: SocketAddr, what: &str) {
-    let exit = terminate(child, TIMEOUT).unwrap_or_else(|| {
-        let _ = child.kill();
-        panic!("the {what} did not stop after SIGTERM")
-    });
-    assert!(exit.success(), "the {what} exited with {exit}");
-    assert!(
-        TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_err(),
-        "the {what}'s endpoint still answers after it stopped"
-    );
-}
-
 #[test]
 fn processor_endpoint_reports_what_it_processed_and_its_lag_drains() {
     let kafka = TestKafka::start().expect("test broker");
@@ -185,23 +68,7 @@ fn processor_endpoint_reports_what_it_processed_and_its_lag_drains() {
         .expect("preload the inputs");
 
     let dir = tempfile::tempdir().expect("tempdir");
-    let addr = free_addr();
-    let file = dir.path().join("processor.toml");
-    std::fs::write(
-        &file,
-        config_file_text(&config)
-            + &format!("[monitoring]\nmetrics_addr = \"{addr}\"\nstatistics_interval = \"300ms\"\nlevel = \"debug\"\n"),
-    )
-    .expect("config file");
-    let log = dir.path().join("processor.log");
-    let mut child = Command::new(processor_binary())
-        .args(["run", "--log-format", "json", "--log", "info", "--config"])
-        .arg(&file)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).expect("log file"))
-        .spawn()
-        .expect("spawn the processor");
+    let mut processor = Monitored::processor(&config, "debug", dir.path());
 
     let input = &config.topology.input_topic;
     let consumed = format!("ferrobeat_processor_records_consumed_total{{topic=\"{input}\"}}");
@@ -211,7 +78,7 @@ fn processor_endpoint_reports_what_it_processed_and_its_lag_drains() {
         )
     };
     // Everything processed, and the lag of both partitions reported as drained.
-    let scrape = scrape_until(&mut child, addr, &log, "drained", |now| {
+    let scrape = processor.scrape_until("*/*", "drained", |now| {
         value(now, &consumed) == INPUTS as f64
             && (0..PARTITIONS).all(|partition| now.get(&lag(partition)) == Some(&0.0))
     });
@@ -299,11 +166,12 @@ fn processor_endpoint_reports_what_it_processed_and_its_lag_drains() {
         assert!(now.contains_key(series), "no {series} in\n{scrape}");
     }
     // Prometheus itself asks for OpenMetrics and gets it.
-    let (_, openmetrics) = get_accepting(addr, "/metrics", PROMETHEUS_ACCEPT).expect("scrape");
+    let (_, openmetrics) =
+        get_accepting(processor.addr, "/metrics", PROMETHEUS_ACCEPT).expect("scrape");
     assert!(openmetrics.ends_with("# EOF\n"), "{openmetrics}");
     assert!(openmetrics.contains("# TYPE ferrobeat_processor_records_consumed counter"));
 
-    let (status, health) = get(addr, "/health").expect("/health answers");
+    let (status, health) = get(processor.addr, "/health").expect("/health answers");
     assert_eq!(status, 200, "{health}");
     let health: serde_json::Value = serde_json::from_str(&health).expect("JSON health");
     assert_eq!(health["state"], "RUNNING");
@@ -311,14 +179,17 @@ fn processor_endpoint_reports_what_it_processed_and_its_lag_drains() {
         health["assigned_partitions"],
         serde_json::json!([format!("{input}-0"), format!("{input}-1")])
     );
-    assert_eq!(get(addr, "/ready").map(|(status, _)| status), Some(200));
+    assert_eq!(
+        get(processor.addr, "/ready").map(|(status, _)| status),
+        Some(200)
+    );
 
     if let Some(promtool) = promtool() {
         promtool_accepts(&promtool, "processor", &scrape);
     }
-    stop_and_check_endpoint_gone(&mut child, addr, "processor");
+    processor.stop_and_check_endpoint_gone("processor");
 
-    let messages = json_messages(&log);
+    let messages = json_messages(&processor.log);
     let described = |prefix: &str| {
         messages
             .iter()
@@ -344,35 +215,9 @@ fn agent_endpoint_reports_sampling_and_shipping() {
     let topic = kafka.unique_topic("agent-monitoring");
     kafka.create_topic(&topic, 1).expect("topic");
     let dir = tempfile::tempdir().expect("tempdir");
-    let addr = free_addr();
-    let log = dir.path().join("agent.log");
-    let mut child = Command::new(workspace_binary("ferrobeat-agent"))
-        .args([
-            "--output",
-            "kafka",
-            "--period",
-            "300ms",
-            "--metricsets",
-            "cpu,memory",
-        ])
-        .args([
-            "--bootstrap-servers",
-            kafka.bootstrap_servers(),
-            "--topic",
-            &topic,
-        ])
-        .arg("--data-dir")
-        .arg(dir.path().join("data"))
-        .args(["--metrics-addr", &addr.to_string(), "--log-format", "json"])
-        .arg("run")
-        .env("FERROBEAT_LOG", "info")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).expect("log file"))
-        .spawn()
-        .expect("spawn the agent");
+    let mut agent = Monitored::agent(&kafka, &topic, dir.path());
 
-    let scrape = scrape_until(&mut child, addr, &log, "acknowledged", |now| {
+    let scrape = agent.scrape_until("*/*", "acknowledged", |now| {
         value(now, "ferrobeat_agent_events_acknowledged_total") >= 4.0
     });
     let now = samples(&scrape);
@@ -390,20 +235,23 @@ fn agent_endpoint_reports_sampling_and_shipping() {
     }
     assert!(now.contains_key("ferrobeat_agent_spool_depth_events"));
 
-    let (status, health) = get(addr, "/health").expect("/health answers");
+    let (status, health) = get(agent.addr, "/health").expect("/health answers");
     assert_eq!(status, 200, "{health}");
     let health: serde_json::Value = serde_json::from_str(&health).expect("JSON health");
     assert_eq!(health["status"], "running");
     assert!(health["spool_depth"].is_i64(), "{health}");
     assert!(health["last_acknowledged"].is_string(), "{health}");
-    assert_eq!(get(addr, "/ready").map(|(status, _)| status), Some(200));
+    assert_eq!(
+        get(agent.addr, "/ready").map(|(status, _)| status),
+        Some(200)
+    );
 
     if let Some(promtool) = promtool() {
         promtool_accepts(&promtool, "agent", &scrape);
     }
-    stop_and_check_endpoint_gone(&mut child, addr, "agent");
+    agent.stop_and_check_endpoint_gone("agent");
     assert!(
-        json_messages(&log)
+        json_messages(&agent.log)
             .iter()
             .any(|message| message == "ferrobeat-agent started")
     );

@@ -11,6 +11,8 @@
 //! * [`sync`]: a mutex lock that survives a panicked holder;
 //! * feature `kafka`: [`kafka`], the base client settings and librdkafka's log lines routed to
 //!   `tracing`, and the interceptors' views of rdkafka's delivery reports;
+//! * feature `cli`: [`generate`], the hidden `generate` command writing a binary's man page and
+//!   shell completions from its clap definitions;
 //! * feature `monitoring`: [`endpoint`], the `/metrics` `/health` `/ready` HTTP server, and
 //!   [`logging`], the text or JSON log subscriber.
 //!
@@ -20,6 +22,8 @@
 pub mod config;
 #[cfg(feature = "monitoring")]
 pub mod endpoint;
+#[cfg(feature = "cli")]
+pub mod generate;
 pub mod intercept;
 #[cfg(feature = "kafka")]
 pub mod kafka;

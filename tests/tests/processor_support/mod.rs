@@ -3,6 +3,7 @@
 
 #![allow(dead_code)] // each test crate uses a different part
 
+pub(crate) mod endpoint;
 pub(crate) mod mock;
 
 use std::collections::BTreeMap;
