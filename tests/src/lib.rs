@@ -9,10 +9,16 @@
 //! (for example a real Apache Kafka); topics then get unique names via [`TestKafka::unique_topic`]
 //! and [`TestKafka::stop`]/[`TestKafka::restart`] are refused.
 //!
+//! [`TestKafka::start_tls`] puts a TLS listener (stunnel, installed by `tests/install-stunnel.sh`)
+//! in front of its own Tansu, which advertises that listener, so that every connection a client
+//! makes is TLS with a client certificate (Tansu 0.6.0's own TLS listener does not work, see
+//! docs/security.md).
+//!
 //! Everything here reads results back with its own, independent clients: a plain producer and a
 //! group-less consumer assigned to every partition.
 #![warn(missing_docs)]
 
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -61,15 +67,43 @@ enum Storage {
     Sqlite(PathBuf),
 }
 
-/// A Tansu process this harness started.
+/// The PEM files of a mutual-TLS listener in front of the test broker ([`TestKafka::start_tls`]).
+#[derive(Debug, Clone)]
+pub struct TlsFiles {
+    /// The certificate the listener shows (leaf first, then any intermediates).
+    pub server_certificate: PathBuf,
+    /// That certificate's private key.
+    pub server_key: PathBuf,
+    /// The CA a client's certificate must chain to: a client without one is refused.
+    pub client_ca: PathBuf,
+    /// A certificate signed by `client_ca`, presented by the harness's own clients.
+    pub client_certificate: PathBuf,
+    /// That certificate's private key.
+    pub client_key: PathBuf,
+}
+
+/// A Tansu process this harness started, and the TLS listener in front of it, if any.
 #[derive(Debug)]
 struct Broker {
     binary: PathBuf,
+    /// Where Tansu listens.
     port: u16,
+    /// Where clients connect: `port`, or the TLS listener's port.
+    advertised_port: u16,
     storage: Storage,
     log: PathBuf,
     child: Option<Child>,
+    tls: Option<TlsListener>,
     _scratch: tempfile::TempDir,
+}
+
+/// An stunnel process terminating mutual TLS on a loopback port and forwarding to Tansu.
+#[derive(Debug)]
+struct TlsListener {
+    binary: PathBuf,
+    config: PathBuf,
+    log: PathBuf,
+    child: Option<Child>,
 }
 
 /// A Kafka cluster for one test: a Tansu broker of its own, or the external cluster named by
@@ -77,7 +111,9 @@ struct Broker {
 #[derive(Debug)]
 pub struct TestKafka {
     bootstrap: String,
-    broker: Option<Broker>,
+    /// Settings the harness's own clients add (TLS for a broker behind [`TestKafka::start_tls`]).
+    client_properties: Vec<(&'static str, String)>,
+    broker: Option<Box<Broker>>,
 }
 
 impl TestKafka {
@@ -98,12 +134,59 @@ impl TestKafka {
         Self::launch(Storage::Sqlite(db))
     }
 
+    /// Starts a broker with memory storage behind a mutual-TLS listener on a free loopback port:
+    /// clients must speak TLS and present a certificate chaining to `files.client_ca`, and the
+    /// broker advertises the listener (`127.0.0.1:PORT`), so every connection goes through it.
+    /// Always a broker of its own, also when [`BOOTSTRAP_ENV`] is set (an external cluster's
+    /// certificates are not the test's).
+    ///
+    /// The harness's own clients (topic creation, [`TestKafka::read_topic`], …) present
+    /// `files.client_certificate` and do not verify the broker's certificate, so a test can give
+    /// the listener a certificate that the programs under test must refuse.
+    ///
+    /// # Errors
+    /// When Tansu or stunnel cannot be installed or started, or the broker does not answer
+    /// through the listener within 30 s.
+    pub fn start_tls(files: &TlsFiles) -> anyhow::Result<TestKafka> {
+        let scratch = tempfile::tempdir().context("creating the broker's scratch directory")?;
+        let (port, tls_port) = (free_port()?, free_port()?);
+        let config = scratch.path().join("stunnel.conf");
+        let log = scratch.path().join("stunnel.log");
+        std::fs::write(&config, stunnel_config(files, tls_port, port, &log))
+            .with_context(|| format!("writing {}", config.display()))?;
+        let tls = TlsListener {
+            binary: installed_binary("install-stunnel.sh")?,
+            config,
+            log,
+            child: None,
+        };
+        let client_properties = vec![
+            ("security.protocol", "SSL".to_owned()),
+            (
+                "ssl.certificate.location",
+                path_text(&files.client_certificate)?,
+            ),
+            ("ssl.key.location", path_text(&files.client_key)?),
+            ("enable.ssl.certificate.verification", "false".to_owned()),
+            ("ssl.endpoint.identification.algorithm", "none".to_owned()),
+        ];
+        Self::run_broker(
+            Storage::Memory,
+            scratch,
+            port,
+            tls_port,
+            Some(tls),
+            client_properties,
+        )
+    }
+
     fn launch(storage: Storage) -> anyhow::Result<TestKafka> {
         if let Ok(bootstrap) = std::env::var(BOOTSTRAP_ENV)
             && !bootstrap.trim().is_empty()
         {
             let mut kafka = TestKafka {
                 bootstrap,
+                client_properties: Vec::new(),
                 broker: None,
             };
             kafka.wait_until_answering()?;
@@ -111,17 +194,31 @@ impl TestKafka {
         }
         let scratch = tempfile::tempdir().context("creating the broker's scratch directory")?;
         let port = free_port()?;
-        let mut broker = Broker {
-            binary: tansu_binary()?,
+        Self::run_broker(storage, scratch, port, port, None, Vec::new())
+    }
+
+    fn run_broker(
+        storage: Storage,
+        scratch: tempfile::TempDir,
+        port: u16,
+        advertised_port: u16,
+        tls: Option<TlsListener>,
+        client_properties: Vec<(&'static str, String)>,
+    ) -> anyhow::Result<TestKafka> {
+        let mut broker = Box::new(Broker {
+            binary: installed_binary("install-tansu.sh")?,
             port,
+            advertised_port,
             storage,
             log: scratch.path().join("tansu.log"),
             child: None,
+            tls,
             _scratch: scratch,
-        };
+        });
         broker.spawn()?;
         let mut kafka = TestKafka {
-            bootstrap: format!("127.0.0.1:{port}"),
+            bootstrap: format!("127.0.0.1:{advertised_port}"),
+            client_properties,
             broker: Some(broker),
         };
         kafka.wait_until_answering()?;
@@ -131,6 +228,14 @@ impl TestKafka {
     /// The `bootstrap.servers` list of this cluster.
     pub fn bootstrap_servers(&self) -> &str {
         &self.bootstrap
+    }
+
+    /// What the TLS listener of [`TestKafka::start_tls`] logged so far (stunnel's log: each
+    /// connection, and why a handshake failed, including the alert a client sent when it
+    /// refused the listener's certificate); `None` without a TLS listener.
+    pub fn tls_listener_log(&self) -> Option<String> {
+        let tls = self.broker.as_ref()?.tls.as_ref()?;
+        Some(std::fs::read_to_string(&tls.log).unwrap_or_default())
     }
 
     /// Whether the cluster is external ([`BOOTSTRAP_ENV`]) rather than a broker of this harness.
@@ -145,6 +250,9 @@ impl TestKafka {
             .set("bootstrap.servers", &self.bootstrap)
             .set("broker.address.family", "v4")
             .set("log_level", "3");
+        for (name, value) in &self.client_properties {
+            config.set(*name, value);
+        }
         config
     }
 
@@ -345,7 +453,7 @@ impl TestKafka {
                     self.bootstrap,
                     self.broker
                         .as_ref()
-                        .map(Broker::log_tail)
+                        .map(|broker| broker.log_tail())
                         .unwrap_or_default()
                 ),
             }
@@ -356,6 +464,7 @@ impl TestKafka {
 impl Broker {
     fn spawn(&mut self) -> anyhow::Result<()> {
         let url = format!("tcp://127.0.0.1:{}", self.port);
+        let advertised = format!("tcp://127.0.0.1:{}", self.advertised_port);
         let storage = match &self.storage {
             Storage::Memory => "memory://tansu/".to_owned(),
             // Tansu strips one slash after `sqlite://` and resolves the rest against its cwd:
@@ -375,7 +484,7 @@ impl Broker {
                 "--listener-url",
                 &url,
                 "--advertised-listener-url",
-                &url,
+                &advertised,
             ])
             .args(["--storage-engine", &storage])
             .env("RUST_LOG", "warn")
@@ -385,38 +494,43 @@ impl Broker {
             .spawn()
             .with_context(|| format!("starting {}", self.binary.display()))?;
         self.child = Some(child);
+        if let Some(tls) = &mut self.tls {
+            tls.spawn()?;
+        }
         Ok(())
     }
 
     fn ensure_alive(&mut self) -> anyhow::Result<()> {
-        let Some(child) = &mut self.child else {
-            bail!("the broker is stopped");
+        let exited = |child: &mut Option<Child>| match child {
+            None => Ok(Some("stopped".to_owned())),
+            Some(child) => child
+                .try_wait()
+                .map(|status| status.map(|status| format!("exited at start-up ({status})"))),
         };
-        match child.try_wait()? {
-            None => Ok(()),
-            Some(status) => bail!(
-                "the broker exited at start-up ({status}){}",
-                self.log_tail()
-            ),
+        if let Some(how) = exited(&mut self.child)? {
+            bail!("the broker {how}{}", self.log_tail());
         }
+        if let Some(tls) = &mut self.tls
+            && let Some(how) = exited(&mut tls.child)?
+        {
+            bail!("the TLS listener (stunnel) {how}{}", self.log_tail());
+        }
+        Ok(())
     }
 
     fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
+        if let Some(tls) = &mut self.tls {
+            kill(&mut tls.child);
         }
+        kill(&mut self.child);
     }
 
     fn log_tail(&self) -> String {
-        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
-        let tail: Vec<&str> = text.lines().rev().take(20).collect();
-        let tail: Vec<&str> = tail.into_iter().rev().collect();
-        format!(
-            "\n--- broker log ({}) ---\n{}",
-            self.log.display(),
-            tail.join("\n")
-        )
+        let mut tail = log_tail("broker", &self.log);
+        if let Some(tls) = &self.tls {
+            tail.push_str(&log_tail("TLS listener (stunnel)", &tls.log));
+        }
+        tail
     }
 }
 
@@ -424,6 +538,65 @@ impl Drop for Broker {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+impl TlsListener {
+    fn spawn(&mut self) -> anyhow::Result<()> {
+        // stunnel writes its own log (`output`); what it prints before reading the configuration
+        // goes to the same file.
+        let log = File::options()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .context("opening the stunnel log")?;
+        let child = Command::new(&self.binary)
+            .arg(&self.config)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()
+            .with_context(|| format!("starting {}", self.binary.display()))?;
+        self.child = Some(child);
+        Ok(())
+    }
+}
+
+/// stunnel's configuration: in the foreground, mutual TLS on `tls_port`, forwarding to `port`.
+fn stunnel_config(files: &TlsFiles, tls_port: u16, port: u16, log: &Path) -> String {
+    format!(
+        "foreground = yes\npid =\noutput = {log}\ndebug = 5\n\n[kafka]\n\
+         accept = 127.0.0.1:{tls_port}\nconnect = 127.0.0.1:{port}\n\
+         cert = {cert}\nkey = {key}\nCAfile = {ca}\nrequireCert = yes\nverifyChain = yes\n",
+        log = log.display(),
+        cert = files.server_certificate.display(),
+        key = files.server_key.display(),
+        ca = files.client_ca.display(),
+    )
+}
+
+fn path_text(path: &Path) -> anyhow::Result<String> {
+    path.to_str()
+        .map(str::to_owned)
+        .ok_or_else(|| anyhow!("{} is not UTF-8", path.display()))
+}
+
+fn kill(child: &mut Option<Child>) {
+    if let Some(mut child) = child.take() {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}
+
+/// The last 20 lines of the log of `what` at `path`, for an error message.
+fn log_tail(what: &str, path: &Path) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let tail: Vec<&str> = text.lines().rev().take(20).collect();
+    let tail: Vec<&str> = tail.into_iter().rev().collect();
+    format!(
+        "\n--- {what} log ({}) ---\n{}",
+        path.display(),
+        tail.join("\n")
+    )
 }
 
 /// Delivery reports of the test producer: the first failure, if any.
@@ -466,24 +639,27 @@ fn free_port() -> anyhow::Result<u16> {
     Ok(listener.local_addr()?.port())
 }
 
-/// Finds Tansu 0.6.0, installing it once through `tests/install-tansu.sh` when it is missing.
-fn tansu_binary() -> anyhow::Result<PathBuf> {
-    static FOUND: Mutex<Option<PathBuf>> = Mutex::new(None);
-    let mut found = FOUND.lock().map_err(|_| anyhow!("tansu lookup poisoned"))?;
-    if let Some(path) = found.as_ref() {
+/// The binary that `tests/<script>` makes sure is installed (Tansu 0.6.0, stunnel) and prints,
+/// run once per test process and script.
+fn installed_binary(script: &'static str) -> anyhow::Result<PathBuf> {
+    static FOUND: Mutex<BTreeMap<&str, PathBuf>> = Mutex::new(BTreeMap::new());
+    let mut found = FOUND
+        .lock()
+        .map_err(|_| anyhow!("binary lookup poisoned"))?;
+    if let Some(path) = found.get(script) {
         return Ok(path.clone());
     }
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("install-tansu.sh");
+    let script_path = Path::new(env!("CARGO_MANIFEST_DIR")).join(script);
     let output = Command::new("bash")
-        .arg(&script)
+        .arg(&script_path)
         .stderr(Stdio::inherit())
         .output()
-        .with_context(|| format!("running {}", script.display()))?;
+        .with_context(|| format!("running {}", script_path.display()))?;
     if !output.status.success() {
-        bail!("{} failed ({})", script.display(), output.status);
+        bail!("{} failed ({})", script_path.display(), output.status);
     }
     let path = PathBuf::from(String::from_utf8_lossy(&output.stdout).trim());
-    *found = Some(path.clone());
+    found.insert(script, path.clone());
     Ok(path)
 }
 

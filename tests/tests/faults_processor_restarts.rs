@@ -12,7 +12,7 @@
 
 mod processor_support;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::process::Child;
 use std::sync::Arc;
@@ -23,8 +23,8 @@ use std::time::{Duration, Instant};
 use ferrobeat_processor::config::ProcessorConfig;
 use ferrobeat_tests::TestKafka;
 use processor_support::{
-    Multiset, committed_input_offsets, config_file_text, count_by_topic, eventually,
-    expected_outputs, mixed_values, output_topics, processor_binary, read_topic_values,
+    MAX_OUTPUTS_PER_INPUT, Multiset, committed_input_offsets, config_file_text, count_by_topic,
+    eventually, expected_outputs, mixed_values, output_topics, processor_binary, read_topic_values,
     spawn_processor_binary, terminate, test_config,
 };
 use rdkafka::ClientConfig;
@@ -35,8 +35,6 @@ use rdkafka::producer::{BaseProducer, BaseRecord, DefaultProducerContext, Produc
 const PARTITIONS: i32 = 3;
 /// Input records per second of the steady load.
 const RATE: usize = 200;
-/// Most outputs one input makes (a hot cpu event: the event and its alert).
-const MAX_OUTPUTS_PER_INPUT: usize = 2;
 const PROGRESS_TIMEOUT: Duration = Duration::from_secs(40);
 
 /// The cluster a rig runs on.
@@ -118,20 +116,91 @@ impl Rig {
         Rig::new(Cluster::Mock(MockCluster::new(3).expect("mock cluster")))
     }
 
-    fn log(&self) -> PathBuf {
-        self.scratch.path().join("processor.log")
+    /// The log of the instance named `name`.
+    fn log(&self, name: &str) -> PathBuf {
+        self.scratch.path().join(format!("processor-{name}.log"))
     }
 
+    /// Every instance's log, each under its name.
     fn log_text(&self) -> String {
-        std::fs::read_to_string(self.log()).unwrap_or_default()
+        let mut logs: Vec<PathBuf> = std::fs::read_dir(self.scratch.path())
+            .map(|dir| dir.filter_map(|entry| Some(entry.ok()?.path())).collect())
+            .unwrap_or_default();
+        logs.retain(|path| path.extension().is_some_and(|ext| ext == "log"));
+        logs.sort();
+        logs.iter()
+            .map(|path| {
+                format!(
+                    "--- {} ---\n{}",
+                    path.display(),
+                    std::fs::read_to_string(path).unwrap_or_default()
+                )
+            })
+            .collect()
     }
 
-    fn spawn(&self) -> Child {
-        spawn_processor_binary(
+    /// Starts an instance of the processor named `name` (its log is [`Rig::log`]).
+    fn spawn(&self, name: &str) -> Instance {
+        let child = spawn_processor_binary(
             &self.binary,
             &self.scratch.path().join("processor.toml"),
-            &self.log(),
-        )
+            &self.log(name),
+        );
+        Instance {
+            name: name.to_owned(),
+            log: self.log(name),
+            child,
+        }
+    }
+
+    /// Lines of every instance's log saying that offsets may not have been committed before
+    /// the partitions moved on: a failed commit, a revocation that gave up waiting for
+    /// acknowledgements, a failed rebalance.
+    fn uncommitted_warnings(&self) -> Vec<String> {
+        self.log_text()
+            .lines()
+            .map(strip_ansi)
+            .filter(|line| {
+                [
+                    "commit failed",
+                    "gave up waiting for acknowledgements",
+                    "rebalance failed",
+                ]
+                .iter()
+                .any(|warning| line.contains(warning))
+            })
+            .collect()
+    }
+
+    /// Starts watching a stretch of the run for what it can make a new owner process again.
+    fn watch(&self) -> Stretch {
+        Stretch {
+            committed: self.committed(),
+            warnings: self.uncommitted_warnings().len(),
+        }
+    }
+
+    /// Waits until the instances `members` (no more than there are partitions) split the
+    /// input partitions between them, as their logs say: each owns at least one, none is owned
+    /// twice, none is left out; returns their assignments.
+    fn wait_for_split(&self, members: &[&Instance]) -> Vec<BTreeSet<i32>> {
+        let mut split = Vec::new();
+        let settled = eventually(PROGRESS_TIMEOUT, || {
+            split = members.iter().map(|member| member.assignment()).collect();
+            let owned: usize = split.iter().map(BTreeSet::len).sum();
+            let union: BTreeSet<i32> = split.iter().flatten().copied().collect();
+            split.iter().all(|partitions| !partitions.is_empty())
+                && owned == PARTITIONS as usize
+                && union.len() == PARTITIONS as usize
+        });
+        let names: Vec<&str> = members.iter().map(|member| member.name.as_str()).collect();
+        assert!(
+            settled,
+            "{names:?} did not split the {PARTITIONS} partitions within {PROGRESS_TIMEOUT:?}: \
+             {split:?}\n{}",
+            self.log_text()
+        );
+        split
     }
 
     /// Input records committed by the group, all partitions together.
@@ -159,16 +228,16 @@ impl Rig {
     /// `kill -9`s `child` and returns how many inputs it may have left uncommitted: those
     /// sent so far minus those committed just before the kill (a commit racing the kill only
     /// makes this larger).
-    fn kill_9(&self, child: &mut Child, load: &Load) -> usize {
+    fn kill_9(&self, instance: &mut Instance, load: &Load) -> usize {
         let committed = self.committed();
         let sent = load.sent();
-        child.kill().expect("kill -9");
-        child.wait().expect("reap");
+        instance.child.kill().expect("kill -9");
+        instance.child.wait().expect("reap");
         sent.saturating_sub(committed)
     }
 
-    fn sigterm(&self, child: &mut Child) {
-        let exit = terminate(child, Duration::from_secs(30))
+    fn sigterm(&self, instance: &mut Instance) {
+        let exit = terminate(&mut instance.child, Duration::from_secs(30))
             .unwrap_or_else(|| panic!("no exit within 30 s of SIGTERM\n{}", self.log_text()));
         assert!(
             exit.success(),
@@ -233,9 +302,191 @@ impl Rig {
     }
 }
 
+/// When a commit sample was taken and the inputs committed then.
+type CommitSample = (chrono::DateTime<chrono::Utc>, usize);
+
+/// The group's committed input offsets (all partitions together) sampled every 250 ms, for
+/// as long as it lives.
+struct CommitTimeline {
+    samples: Arc<std::sync::Mutex<Vec<CommitSample>>>,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl CommitTimeline {
+    fn start(rig: &Rig) -> CommitTimeline {
+        let (client, config) = (rig.cluster.client_config(), rig.config.clone());
+        let samples = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (samples_by_thread, stop_seen) = (Arc::clone(&samples), Arc::clone(&stop));
+        let thread = std::thread::spawn(move || {
+            while !stop_seen.load(Ordering::Relaxed) {
+                // The time before the query: the value read is at least what was committed then.
+                let at = chrono::Utc::now();
+                let committed = committed_input_offsets(&client, &config, PARTITIONS)
+                    .values()
+                    .sum::<i64>() as usize;
+                samples_by_thread
+                    .lock()
+                    .expect("commit samples")
+                    .push((at, committed));
+                std::thread::sleep(Duration::from_millis(250));
+            }
+        });
+        CommitTimeline {
+            samples,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    /// At least what was committed at `at`: the last sample taken before it (offsets only
+    /// grow), or `floor` when there is none.
+    fn committed_at(&self, at: chrono::DateTime<chrono::Utc>, floor: usize) -> usize {
+        self.samples
+            .lock()
+            .expect("commit samples")
+            .iter()
+            .filter(|(sampled, _)| *sampled <= at)
+            .map(|(_, committed)| *committed)
+            .max()
+            .unwrap_or(0)
+            .max(floor)
+    }
+}
+
+impl Drop for CommitTimeline {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// A stretch of a run with membership changes, from what was committed and warned about at its
+/// start.
+struct Stretch {
+    committed: usize,
+    warnings: usize,
+}
+
+impl Stretch {
+    /// Ends the stretch; returns how many inputs it may have made a new owner process again.
+    /// A new owner starts from the committed offsets, and an instance losing partitions
+    /// gracefully (a revocation, SIGTERM) first finishes and commits what it processed: that
+    /// leaves only `killed_in_flight`, what a `kill -9` left uncommitted. If instances warned
+    /// that a commit did not happen (at a revocation, or after being fenced), what they had
+    /// processed by then may come again too: at most what the load had sent by the last such
+    /// warning, less what was committed before the first one.
+    fn end(
+        self,
+        what: &str,
+        rig: &Rig,
+        load: &Load,
+        commits: &CommitTimeline,
+        killed_in_flight: usize,
+    ) -> usize {
+        let warnings = rig.uncommitted_warnings().split_off(self.warnings);
+        let times: Vec<_> = warnings.iter().filter_map(|line| log_time(line)).collect();
+        assert_eq!(
+            times.len(),
+            warnings.len(),
+            "warnings without a time: {warnings:?}"
+        );
+        let redeliverable = match (times.iter().min(), times.iter().max()) {
+            (Some(first), Some(last)) => {
+                let committed = commits.committed_at(*first, self.committed);
+                killed_in_flight + load.sent_by(*last).saturating_sub(committed)
+            }
+            _ => killed_in_flight,
+        };
+        println!("{what}: {redeliverable} inputs may be processed again");
+        for warning in warnings.iter().take(3) {
+            println!("    {warning}");
+        }
+        redeliverable
+    }
+}
+
+/// A running processor instance of a [`Rig`].
+struct Instance {
+    name: String,
+    log: PathBuf,
+    child: Child,
+}
+
+impl Instance {
+    /// The input partitions this instance owns now, as its log says: those of its last
+    /// "partitions assigned" line, none after a later "partitions revoked" (or before any).
+    fn assignment(&self) -> BTreeSet<i32> {
+        let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let mut owned = BTreeSet::new();
+        for line in log.lines().map(strip_ansi) {
+            if line.contains("partitions revoked") {
+                owned.clear();
+            } else if line.contains("partitions assigned") {
+                owned = assigned_partitions(&line);
+            }
+        }
+        owned
+    }
+}
+
+/// The partition numbers of a "partitions assigned" line (`partitions=["topic-0", …]`).
+fn assigned_partitions(line: &str) -> BTreeSet<i32> {
+    let Some(list) = line
+        .split_once("partitions=[")
+        .and_then(|(_, rest)| rest.split_once(']'))
+        .map(|(list, _)| list)
+    else {
+        panic!("no partition list in {line:?}");
+    };
+    list.split(',')
+        .filter_map(|name| {
+            let name = name.trim().trim_matches('"');
+            let (_, partition) = name.rsplit_once('-')?;
+            Some(
+                partition
+                    .parse()
+                    .unwrap_or_else(|_| panic!("partition of {name:?}")),
+            )
+        })
+        .collect()
+}
+
+/// The time a log line starts with (`2026-12-04T13:56:09.573177Z …`).
+fn log_time(line: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    let stamp = line.split_whitespace().next()?;
+    chrono::DateTime::parse_from_rfc3339(stamp)
+        .ok()
+        .map(|time| time.with_timezone(&chrono::Utc))
+}
+
+/// `line` without ANSI colour sequences.
+fn strip_ansi(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            // ESC [ parameters final-letter
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// A steady stream of distinct input records, one record per batch, at [`RATE`] per second
 /// until stopped or out of records.
 struct Load {
+    /// When the first record was due (each next one is due 1/[`RATE`] s later).
+    started: chrono::DateTime<chrono::Utc>,
     sent: Arc<AtomicUsize>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<usize>>,
@@ -255,6 +506,7 @@ impl Load {
         let sent = Arc::new(AtomicUsize::new(0));
         let stop = Arc::new(AtomicBool::new(false));
         let (sent_by_thread, stop_seen) = (Arc::clone(&sent), Arc::clone(&stop));
+        let wall_clock_start = chrono::Utc::now();
         let thread = std::thread::spawn(move || {
             let started = Instant::now();
             for (index, value) in values.iter().enumerate() {
@@ -284,6 +536,7 @@ impl Load {
             sent_by_thread.load(Ordering::Relaxed)
         });
         Load {
+            started: wall_clock_start,
             sent,
             stop,
             thread: Some(thread),
@@ -294,8 +547,15 @@ impl Load {
         self.sent.load(Ordering::Relaxed)
     }
 
+    /// At most how many records were sent by `at` (a past moment): the load never sends a
+    /// record before it is due (it may send late), nor more than it has sent so far.
+    fn sent_by(&self, at: chrono::DateTime<chrono::Utc>) -> usize {
+        let elapsed = (at - self.started).as_seconds_f64().max(0.0);
+        ((elapsed * RATE as f64) as usize + 1).min(self.sent())
+    }
+
     /// Stops the load; returns how many records were produced (all acknowledged).
-    fn finish(mut self) -> usize {
+    fn finish(&mut self) -> usize {
         self.stop.store(true, Ordering::Relaxed);
         self.thread
             .take()
@@ -346,12 +606,12 @@ fn kill_9_repeatedly(kills: usize) {
     // Enough records for the whole run: about 12 s per kill cycle (the dead member's
     // 6 s session timeout, the rejoin, the random wait).
     let inputs = mixed_values(RATE * 12 * (kills + 2));
-    let load = Load::start(&rig, inputs.clone());
+    let mut load = Load::start(&rig, inputs.clone());
     let mut moments = Moments::from_env_or_clock();
     let mut committed = 0;
     let mut uncommitted_at_kills = 0;
     for kill in 1..=kills {
-        let mut victim = rig.spawn();
+        let mut victim = rig.spawn(&format!("victim-{kill}"));
         rig.wait_for_progress(committed);
         std::thread::sleep(moments.next(Duration::from_secs(3)));
         let uncommitted = rig.kill_9(&mut victim, &load);
@@ -362,7 +622,7 @@ fn kill_9_repeatedly(kills: usize) {
         uncommitted_at_kills += uncommitted;
         committed = rig.committed();
     }
-    let mut survivor = rig.spawn();
+    let mut survivor = rig.spawn("survivor");
     rig.wait_for_progress(committed);
     let produced = load.finish();
     let expected = expected_outputs(&rig.config, &inputs[..produced]);
@@ -408,34 +668,67 @@ fn join_leave_and_death_under_load_lose_nothing_on_tansu() {
 }
 
 /// A second instance joins the first; the first leaves with SIGTERM; a third joins; the
-/// second dies with `kill -9`; the third finishes alone.
+/// second dies with `kill -9`; the third finishes alone. Each change waits until the live
+/// instances split the partitions between them (their logs' assignments), so the second one
+/// provably owned partitions when it was killed.
+///
+/// Duplicates are bounded by what each change may make the group process again (see
+/// [`Stretch::end`]), times [`MAX_OUTPUTS_PER_INPUT`].
 fn join_leave_and_death(rig: Rig) {
     let started = Instant::now();
     let inputs = mixed_values(RATE * 80);
-    let load = Load::start(&rig, inputs.clone());
-    let mut first = rig.spawn();
-    let committed = rig.wait_for_progress(0);
-    let mut second = rig.spawn();
-    std::thread::sleep(Duration::from_secs(4));
-    let committed = rig.wait_for_progress(committed);
+    let mut load = Load::start(&rig, inputs.clone());
+    let commits = CommitTimeline::start(&rig);
+    let mut first = rig.spawn("first");
+    let mut redeliverable = 0;
+
+    let stretch = rig.watch();
+    rig.wait_for_split(&[&first]);
+    let mut second = rig.spawn("second");
+    rig.wait_for_split(&[&first, &second]);
+    rig.wait_for_progress(stretch.committed);
+    redeliverable += stretch.end("second joins", &rig, &load, &commits, 0);
+
+    let stretch = rig.watch();
     rig.sigterm(&mut first);
-    let mut third = rig.spawn();
-    let committed = rig.wait_for_progress(committed);
-    std::thread::sleep(Duration::from_secs(4));
-    let uncommitted = rig.kill_9(&mut second, &load);
-    rig.wait_for_progress(committed);
+    rig.wait_for_split(&[&second]);
+    rig.wait_for_progress(stretch.committed);
+    redeliverable += stretch.end("first leaves (SIGTERM)", &rig, &load, &commits, 0);
+
+    let stretch = rig.watch();
+    let mut third = rig.spawn("third");
+    rig.wait_for_split(&[&second, &third]);
+    rig.wait_for_progress(stretch.committed);
+    redeliverable += stretch.end("third joins", &rig, &load, &commits, 0);
+    let owned = second.assignment();
+    assert!(
+        !owned.is_empty(),
+        "the second instance owns partitions when it is killed\n{}",
+        rig.log_text()
+    );
+
+    let stretch = rig.watch();
+    let in_flight = rig.kill_9(&mut second, &load);
+    rig.wait_for_split(&[&third]);
+    rig.wait_for_progress(stretch.committed);
+    redeliverable += stretch.end("second dies (kill -9)", &rig, &load, &commits, in_flight);
+
+    let stretch = rig.watch();
     let produced = load.finish();
     let expected = expected_outputs(&rig.config, &inputs[..produced]);
     let duplicates = rig.check_outputs(&expected);
     rig.sigterm(&mut third);
-    // Counted, not bounded: besides the kill's in-flight records, a rebalance under load
-    // can re-deliver what was consumed since the last successful commit (measured once in
-    // six runs: 1 531 duplicates with 178 outputs in flight at the kill; see the ignored
-    // failed-commit test in faults_mock_cluster.rs).
+    redeliverable += stretch.end("the third finishes alone", &rig, &load, &commits, 0);
+    let bound = redeliverable * MAX_OUTPUTS_PER_INPUT;
     println!(
         "join + SIGTERM leave + kill -9 under {RATE} records/s: {produced} inputs, 0 lost, \
-         {duplicates} duplicates ({} outputs in flight at the kill), {:.0} s",
-        uncommitted * MAX_OUTPUTS_PER_INPUT,
+         {duplicates} duplicates (bound {bound}; the second owned {owned:?} when killed), {:.0} s",
         started.elapsed().as_secs_f64()
+    );
+    assert!(
+        duplicates <= bound,
+        "{duplicates} duplicates, more than the {bound} outputs of the inputs that the \
+         membership changes may have made the group process again\n{}",
+        rig.log_text()
     );
 }

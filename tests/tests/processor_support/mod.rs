@@ -19,6 +19,10 @@ use ferrobeat_streams::record::{InputRecord, SourcePosition};
 use ferrobeat_streams::runtime::{ClientState, StateListener};
 use ferrobeat_tests::TestKafka;
 
+/// Most outputs one input makes (a hot cpu event: the event and its alert; a dead-lettered
+/// record: its dead letter).
+pub(crate) const MAX_OUTPUTS_PER_INPUT: usize = 2;
+
 /// Output records as a multiset: (topic, value) → how many times.
 pub(crate) type Multiset = BTreeMap<(String, Vec<u8>), usize>;
 
