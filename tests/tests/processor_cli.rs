@@ -77,7 +77,10 @@ fn a_bad_configuration_is_refused_naming_file_key_and_reason() {
         "{message}"
     );
     assert!(message.contains("`runtime.commit_interval`"), "{message}");
-    assert!(message.contains("invalid value: string \"soon\", expected a duration"), "{message}");
+    assert!(
+        message.contains("invalid value: string \"soon\", expected a duration"),
+        "{message}"
+    );
 
     let flags = run(&["--threads", "0"]);
     assert_eq!(flags.status.code(), Some(2));
