@@ -108,10 +108,10 @@ done
 
 echo
 echo "stress: $completed of $rounds rounds in $(( ($(date +%s) - started) / 60 )) min, $(uname -n), $(date -u +%FT%TZ)"
-printf '%-80s %6s %6s\n' "test" "passed" "failed"
+printf '%-90s %6s %6s\n' "test" "passed" "failed"
 while IFS= read -r key; do
   [ -n "$key" ] || continue
-  printf '%-80s %6d %6d\n' "$key" "${passed[$key]:-0}" "${failed[$key]:-0}"
+  printf '%-90s %6d %6d\n' "$key" "${passed[$key]:-0}" "${failed[$key]:-0}"
 done < <(printf '%s\n' "${!passed[@]}" "${!failed[@]}" | sort -u)
 if [ "$failed_runs" -gt 0 ]; then
   echo "stress: $failed_runs run(s) failed; their output is in $logs"

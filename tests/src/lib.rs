@@ -91,6 +91,8 @@ struct Broker {
     /// Where clients connect: `port`, or the TLS listener's port.
     advertised_port: u16,
     storage: Storage,
+    /// Whether clients must authenticate (SASL).
+    authentication: bool,
     log: PathBuf,
     child: Option<Child>,
     tls: Option<TlsListener>,
@@ -101,10 +103,14 @@ struct Broker {
 #[derive(Debug)]
 struct TlsListener {
     binary: PathBuf,
+    port: u16,
     config: PathBuf,
     log: PathBuf,
     child: Option<Child>,
 }
+
+/// librdkafka settings the harness's own clients add, by name.
+type ClientProperties = Vec<(&'static str, String)>;
 
 /// A Kafka cluster for one test: a Tansu broker of its own, or the external cluster named by
 /// [`BOOTSTRAP_ENV`].
@@ -112,7 +118,7 @@ struct TlsListener {
 pub struct TestKafka {
     bootstrap: String,
     /// Settings the harness's own clients add (TLS for a broker behind [`TestKafka::start_tls`]).
-    client_properties: Vec<(&'static str, String)>,
+    client_properties: ClientProperties,
     broker: Option<Box<Broker>>,
 }
 
@@ -149,35 +155,66 @@ impl TestKafka {
     /// through the listener within 30 s.
     pub fn start_tls(files: &TlsFiles) -> anyhow::Result<TestKafka> {
         let scratch = tempfile::tempdir().context("creating the broker's scratch directory")?;
-        let (port, tls_port) = (free_port()?, free_port()?);
-        let config = scratch.path().join("stunnel.conf");
-        let log = scratch.path().join("stunnel.log");
-        std::fs::write(&config, stunnel_config(files, tls_port, port, &log))
-            .with_context(|| format!("writing {}", config.display()))?;
-        let tls = TlsListener {
-            binary: installed_binary("install-stunnel.sh")?,
-            config,
-            log,
-            child: None,
-        };
-        let client_properties = vec![
-            ("security.protocol", "SSL".to_owned()),
-            (
-                "ssl.certificate.location",
-                path_text(&files.client_certificate)?,
-            ),
-            ("ssl.key.location", path_text(&files.client_key)?),
-            ("enable.ssl.certificate.verification", "false".to_owned()),
-            ("ssl.endpoint.identification.algorithm", "none".to_owned()),
-        ];
+        let (port, tls, client_properties) = tls_listener(files, &scratch)?;
+        let advertised_port = tls.port;
         Self::run_broker(
             Storage::Memory,
             scratch,
             port,
-            tls_port,
+            advertised_port,
             Some(tls),
             client_properties,
         )
+    }
+
+    /// As [`TestKafka::start_tls`], and the broker also requires SASL authentication with
+    /// SCRAM-SHA-512 (`SASL_SSL`) from the `users` (name, password) it knows, the harness's own
+    /// clients logging in as the first one. Tansu 0.6.0 offers no PLAIN, and its `tansu user
+    /// create` cannot reach a broker that requires authentication: the users are created on
+    /// SQLite storage first, then the broker restarts with `--authentication`.
+    ///
+    /// # Errors
+    /// As [`TestKafka::start_tls`], or when a user cannot be created.
+    pub fn start_tls_scram(files: &TlsFiles, users: &[(&str, &str)]) -> anyhow::Result<TestKafka> {
+        let (login, password) = *users.first().context("SCRAM needs at least one user")?;
+        let scratch = tempfile::tempdir().context("creating the broker's scratch directory")?;
+        let db = scratch.path().join("tansu.db");
+        let (port, tls, mut client_properties) = tls_listener(files, &scratch)?;
+        let advertised_port = tls.port;
+        let mut kafka = Self::run_broker(
+            Storage::Sqlite(db),
+            scratch,
+            port,
+            advertised_port,
+            Some(tls),
+            client_properties.clone(),
+        )?;
+        let broker = kafka.broker.as_mut().context("a broker of the harness")?;
+        for (name, secret) in users {
+            let output = Command::new(&broker.binary)
+                .args(["user", "create", name, secret, "--mechanism", "scram512"])
+                .args(["--broker", &format!("tcp://127.0.0.1:{port}")])
+                .stdin(Stdio::null())
+                .output()
+                .with_context(|| format!("running tansu user create {name}"))?;
+            if !output.status.success() {
+                bail!(
+                    "tansu user create {name} failed ({}): {}",
+                    output.status,
+                    String::from_utf8_lossy(&output.stderr)
+                );
+            }
+        }
+        broker.authentication = true;
+        client_properties[0].1 = "SASL_SSL".to_owned();
+        client_properties.extend([
+            ("sasl.mechanisms", "SCRAM-SHA-512".to_owned()),
+            ("sasl.username", login.to_owned()),
+            ("sasl.password", password.to_owned()),
+        ]);
+        kafka.client_properties = client_properties;
+        kafka.restart()?;
+        Ok(kafka)
     }
 
     fn launch(storage: Storage) -> anyhow::Result<TestKafka> {
@@ -203,13 +240,14 @@ impl TestKafka {
         port: u16,
         advertised_port: u16,
         tls: Option<TlsListener>,
-        client_properties: Vec<(&'static str, String)>,
+        client_properties: ClientProperties,
     ) -> anyhow::Result<TestKafka> {
         let mut broker = Box::new(Broker {
             binary: installed_binary("install-tansu.sh")?,
             port,
             advertised_port,
             storage,
+            authentication: false,
             log: scratch.path().join("tansu.log"),
             child: None,
             tls,
@@ -487,6 +525,7 @@ impl Broker {
                 &advertised,
             ])
             .args(["--storage-engine", &storage])
+            .args(self.authentication.then_some("--authentication"))
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
@@ -559,6 +598,37 @@ impl TlsListener {
         self.child = Some(child);
         Ok(())
     }
+}
+
+/// An stunnel listener for `files` on a free port (not started) in `scratch`, a free port for
+/// Tansu behind it, and the settings of the harness's own TLS clients.
+fn tls_listener(
+    files: &TlsFiles,
+    scratch: &tempfile::TempDir,
+) -> anyhow::Result<(u16, TlsListener, ClientProperties)> {
+    let (port, tls_port) = (free_port()?, free_port()?);
+    let config = scratch.path().join("stunnel.conf");
+    let log = scratch.path().join("stunnel.log");
+    std::fs::write(&config, stunnel_config(files, tls_port, port, &log))
+        .with_context(|| format!("writing {}", config.display()))?;
+    let tls = TlsListener {
+        binary: installed_binary("install-stunnel.sh")?,
+        port: tls_port,
+        config,
+        log,
+        child: None,
+    };
+    let client_properties = vec![
+        ("security.protocol", "SSL".to_owned()),
+        (
+            "ssl.certificate.location",
+            path_text(&files.client_certificate)?,
+        ),
+        ("ssl.key.location", path_text(&files.client_key)?),
+        ("enable.ssl.certificate.verification", "false".to_owned()),
+        ("ssl.endpoint.identification.algorithm", "none".to_owned()),
+    ];
+    Ok((port, tls, client_properties))
 }
 
 /// stunnel's configuration: in the foreground, mutual TLS on `tls_port`, forwarding to `port`.

@@ -6,6 +6,8 @@
 //!   the agent through the processor to the output topics.
 //! * A wrong CA, an expired server certificate, a server certificate for another host name and
 //!   a missing client certificate are each refused, and both programs say why.
+//! * With SASL_SSL and SCRAM-SHA-512 (`TestKafka::start_tls_scram`) the same delivery works, the
+//!   password is never printed, and a wrong password is refused.
 //!
 //! The certificates are made here, by rcgen, for each test run.
 
@@ -211,8 +213,71 @@ fn both_programs_deliver_over_mutual_tls_with_hostname_verification() {
     let pki = Pki::new();
     let kafka = TestKafka::start_tls(&pki.listener(&["127.0.0.1", "localhost"], VALID))
         .expect("broker behind TLS");
-    let config = broker_pipeline(&kafka, "tls", 1);
-    let properties = pki.properties(&pki.ca, true);
+    deliver_end_to_end(&kafka, &pki.properties(&pki.ca, true));
+}
+
+/// The password of the programs' SCRAM user.
+const PASSWORD: &str = "scram-secret-do-not-print";
+
+/// SASL_SSL with SCRAM-SHA-512 on top of mutual TLS: both programs log in and deliver, the
+/// password never shows in what they print, and a wrong password is refused, saying so.
+#[test]
+fn both_programs_deliver_over_sasl_scram_and_a_wrong_password_is_refused() {
+    let pki = Pki::new();
+    let kafka = TestKafka::start_tls_scram(
+        &pki.listener(&["127.0.0.1", "localhost"], VALID),
+        &[("harness", "harness-secret"), ("ferrobeat", PASSWORD)],
+    )
+    .expect("broker behind TLS with SCRAM");
+    let sasl = |password: &str| {
+        let mut properties = pki.properties(&pki.ca, true);
+        properties[0].1 = "SASL_SSL".to_owned();
+        properties.extend(
+            [
+                ("sasl.mechanisms", "SCRAM-SHA-512"),
+                ("sasl.username", "ferrobeat"),
+                ("sasl.password", password),
+            ]
+            .map(|(name, value)| (name.to_owned(), value.to_owned())),
+        );
+        properties
+    };
+    let logs = deliver_end_to_end(&kafka, &sasl(PASSWORD));
+    assert!(!logs.contains(PASSWORD), "the password is printed:\n{logs}");
+
+    let topic = kafka.unique_topic("scram-refused");
+    kafka.create_topic(&topic, 1).expect("topic");
+    let dir = tempfile::tempdir().expect("scratch dir");
+    let agent_file = dir.path().join("agent.toml");
+    let wrong = "not-the-password";
+    write(
+        &agent_file,
+        &agent_config_text(
+            kafka.bootstrap_servers(),
+            &topic,
+            &dir.path().join("data"),
+            &sasl(wrong),
+        ),
+    );
+    let check = agent_test_output(&agent_file);
+    let report = text(&check);
+    assert_eq!(check.status.code(), Some(1), "{report}");
+    assert!(
+        report.contains("SASL SCRAM authentication failed"),
+        "the agent does not say why:\n{report}"
+    );
+    assert!(
+        !report.contains(wrong),
+        "the password is printed:\n{report}"
+    );
+}
+
+/// Runs the agent and the processor with `properties` on `kafka` until the processor has
+/// routed two cpu and two memory events the agent wrote, stops both with SIGTERM (they exit
+/// 0) and checks the routed records are the agent's; returns both programs' logs.
+fn deliver_end_to_end(kafka: &TestKafka, properties: &[(String, String)]) -> String {
+    let config = broker_pipeline(kafka, "tls", 1);
+    let properties = properties.to_vec();
     let dir = tempfile::tempdir().expect("scratch dir");
     let agent_file = dir.path().join("agent.toml");
     write(
@@ -301,6 +366,7 @@ fn both_programs_deliver_over_mutual_tls_with_hostname_verification() {
             );
         }
     }
+    format!("{}\n{}", text(&check), logs())
 }
 
 /// How a refused connection shows: what the programs log (librdkafka's reason) and the alert
