@@ -227,7 +227,6 @@ fn memory_on_a_kernel_without_mem_available() {
             },
             free: 102_400,
         },
-        hugepages: None,
     };
     assert_eq!(memory, &expected);
 }

@@ -13,13 +13,10 @@ mod memory;
 mod network;
 
 pub use cpu::{Cpu, CpuState, CpuTotal, Norm};
-pub use diskio::{
-    Diskio, DiskioCounters, DiskioIo, Iostat, IostatBytes, IostatDirection, IostatQueue,
-    IostatRate, IostatRequest,
-};
+pub use diskio::{Diskio, DiskioCounters, DiskioIo};
 pub use filesystem::Filesystem;
 pub use load::{Load, LoadAverages};
-pub use memory::{ActualMemory, Hugepages, Memory, Swap, Used};
+pub use memory::{ActualMemory, Memory, Swap, Used};
 pub use network::{Network, NetworkCounters};
 
 /// The `system` object: exactly one metricset's payload, keyed by the metricset's name.
