@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use ferrobeat_agent::collect::{
-    AGENT_VERSION, CollectConfig, CpuMetric, EventMaker, Identity, Round,
+    AGENT_VERSION, CollectConfig, CpuMetric, EventConfig, EventMaker, Identity, Round,
 };
 use ferrobeat_agent::snapshot::{MountUsage, Snapshot};
 use ferrobeat_agent::source::{is_reported, parse};
@@ -29,6 +29,7 @@ fn identity() -> Identity {
         agent_name: "fixture-agent".into(),
         agent_id: "agent-id-1".into(),
         ephemeral_id: "ephemeral-1".into(),
+        shipper: EventConfig::default(),
     }
 }
 

@@ -116,3 +116,58 @@ fn once_prints_one_round_as_ndjson() {
         .collect();
     assert_eq!(names, ["cpu", "memory", "load"]);
 }
+
+#[test]
+fn event_beat_makes_the_envelope_metricbeats() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("drop-in.toml");
+    std::fs::write(
+        &file,
+        "[event]\nbeat = \"metricbeat\"\nbeat_version = \"8.17.1\"\n",
+    )
+    .expect("write");
+    let data_dir = dir.path().to_str().expect("utf-8");
+    let config = file.to_str().expect("utf-8");
+    let out = agent(&[
+        "once",
+        "-c",
+        config,
+        "--metricsets",
+        "memory",
+        "--data-dir",
+        data_dir,
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let event: serde_json::Value = serde_json::from_slice(
+        text(&out.stdout)
+            .lines()
+            .next()
+            .expect("one event")
+            .as_bytes(),
+    )
+    .expect("json");
+    for (pointer, value) in [
+        ("/@metadata/beat", "metricbeat"),
+        ("/@metadata/version", "8.17.1"),
+        ("/agent/type", "metricbeat"),
+        ("/agent/version", "8.17.1"),
+    ] {
+        assert_eq!(
+            event.pointer(pointer),
+            Some(&value.into()),
+            "{pointer} in {event}"
+        );
+    }
+
+    std::fs::write(&file, "[event]\nbeat = \"metricbeat\"\n").expect("write");
+    let out = agent(&["test", "config", "-c", config]);
+    assert!(
+        !out.status.success(),
+        "metricbeat without its version passed"
+    );
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("key `event.beat_version`") && stderr.contains("must be set"),
+        "{stderr}"
+    );
+}

@@ -376,3 +376,13 @@ fn interceptors_are_chosen_by_registered_name() {
         "missing field `name`",
     );
 }
+
+#[test]
+fn event_beat_must_fit_an_index_name() {
+    let err = refused(
+        "\n[event]\nbeat = \"Metric Beat\"\nbeat_version = \"8.17.1\"\n",
+        "event.beat",
+        "index name",
+    );
+    assert_eq!(position(&err), Some((3, 1)));
+}

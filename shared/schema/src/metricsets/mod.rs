@@ -22,6 +22,11 @@ pub use network::{Network, NetworkCounters};
 /// The `system` object: exactly one metricset's payload, keyed by the metricset's name.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "one payload per event, built and consumed once; boxing cpu would only add an \
+              allocation per cpu event"
+)]
 pub enum System {
     /// `system.cpu`.
     Cpu(Cpu),
