@@ -117,6 +117,9 @@ fn main() -> ExitCode {
 
 fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
     let config = config::load(cli.options.config.as_deref(), &cli.options.overrides())?;
+    for warning in config.collect.processor_warnings() {
+        tracing::warn!("{warning}");
+    }
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     match cli.command.unwrap_or(Command::Run) {
         Command::Run => {

@@ -171,3 +171,27 @@ fn event_beat_makes_the_envelope_metricbeats() {
         "{stderr}"
     );
 }
+
+#[test]
+fn leaving_out_normalised_cpu_is_warned_about_at_start_up() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("percentages.toml");
+    std::fs::write(&file, "[collect]\ncpu_metrics = [\"percentages\"]\n").expect("write");
+    let out = agent(&["test", "config", "-c", file.to_str().expect("utf-8")]);
+    assert!(
+        out.status.success(),
+        "a warning, not a refusal: {}",
+        text(&out.stderr)
+    );
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("WARN") && stderr.contains("`collect.cpu_metrics` leaves out"),
+        "{stderr}"
+    );
+    let out = agent(&["test", "config", "--metricsets", "memory"]);
+    assert!(
+        !text(&out.stderr).contains("cpu_metrics"),
+        "{}",
+        text(&out.stderr)
+    );
+}

@@ -14,7 +14,7 @@ use clap::{Args, CommandFactory as _, Parser, Subcommand, ValueEnum};
 use ferrobeat_processor::config::{MAX_THREADS, Overrides, ProcessorConfig};
 use ferrobeat_processor::lag;
 use ferrobeat_processor::metric_topology::{
-    UnroutedCounts, metric_topology, metric_topology_counting,
+    NormalisedCounts, UnroutedCounts, metric_topology, metric_topology_counting,
 };
 use ferrobeat_processor::monitor::Monitor;
 use ferrobeat_processor::monitor::logging::spawn_change_logger;
@@ -305,7 +305,12 @@ fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     }
     .apply(&mut config);
     let unrouted = Arc::new(UnroutedCounts::default());
-    let topology = metric_topology_counting(&config.topology, Arc::clone(&unrouted));
+    let normalised = Arc::new(NormalisedCounts::default());
+    let topology = metric_topology_counting(
+        &config.topology,
+        Arc::clone(&unrouted),
+        Arc::clone(&normalised),
+    );
     let description = topology.describe();
     let metrics = Arc::new(RuntimeMetrics::new(config.monitoring.level));
     let runtime = Arc::new(StreamsRuntime::with_observer(
@@ -323,7 +328,7 @@ fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         .monitoring
         .metrics_addr
         .map(|addr| {
-            let monitor = Monitor::new(Arc::clone(&runtime), metrics, unrouted);
+            let monitor = Monitor::new(Arc::clone(&runtime), metrics, unrouted, normalised);
             Endpoint::start(addr, move |path| monitor.answer(path))
         })
         .transpose()?;
