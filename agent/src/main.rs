@@ -53,6 +53,11 @@ struct Options {
     /// Serve Prometheus metrics at http://ADDR/metrics (monitoring.metrics_addr).
     #[arg(long, global = true, value_name = "ADDR")]
     metrics_addr: Option<SocketAddr>,
+    /// A librdkafka property, e.g. -X security.protocol=ssl; repeatable, wins over
+    /// [kafka.properties] (kafka.properties."NAME").
+    #[arg(short = 'X', global = true, value_name = "NAME=VALUE",
+          value_parser = ferrobeat_toolbox::config::parse_property_flag)]
+    property: Vec<(String, String)>,
     /// Log filter (tracing's EnvFilter syntax), logged to standard error.
     #[arg(long, global = true, env = "FERROBEAT_LOG", default_value = "info")]
     log: String,
@@ -92,6 +97,7 @@ impl Options {
             data_dir: self.data_dir.clone(),
             output: self.output,
             metrics_addr: self.metrics_addr,
+            properties: self.property.clone(),
         }
     }
 }

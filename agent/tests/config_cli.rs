@@ -195,3 +195,58 @@ fn leaving_out_normalised_cpu_is_warned_about_at_start_up() {
         text(&out.stderr)
     );
 }
+
+#[test]
+fn x_flags_set_librdkafka_properties_over_the_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("props.toml");
+    std::fs::write(
+        &file,
+        "[kafka.properties]\n\"socket.timeout.ms\" = \"soon\"\n",
+    )
+    .expect("write");
+    let config = file.to_str().expect("utf-8");
+    // The file's value alone is refused by librdkafka, naming the file and the key ...
+    let out = agent(&["test", "config", "-c", config]);
+    assert!(!out.status.success());
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains(&format!("{}:2:1", file.display()))
+            && stderr.contains("kafka.properties.\"socket.timeout.ms\""),
+        "{stderr}"
+    );
+    // ... and -X wins over it (repeatable).
+    let out = agent(&[
+        "test",
+        "config",
+        "-c",
+        config,
+        "-X",
+        "socket.timeout.ms=60000",
+        "-X",
+        "client.id=web-1",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+}
+
+#[test]
+fn x_flags_are_refused_naming_the_flag() {
+    for (flag, reason) in [
+        ("acks=0", "the agent always uses acks=all"),
+        ("no.such.property=1", "No such configuration property"),
+    ] {
+        let out = agent(&["test", "config", "-X", flag]);
+        assert!(!out.status.success(), "-X {flag} passed");
+        let stderr = text(&out.stderr);
+        let name = flag.split('=').next().unwrap_or_default();
+        assert!(
+            stderr.contains(&format!("flag -X: key `kafka.properties.\"{name}\"`"))
+                && stderr.contains(reason),
+            "{stderr}"
+        );
+    }
+    let out = agent(&["test", "config", "-X", "linger.ms"]);
+    assert!(!out.status.success());
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("\"linger.ms\" has no '='"), "{stderr}");
+}

@@ -109,6 +109,7 @@ fn values_are_read_and_flags_win() {
         data_dir: Some(PathBuf::from("/tmp/from-flag")),
         output: Some(OutputKind::Stdout),
         metrics_addr: Some("127.0.0.1:9464".parse().expect("addr")),
+        properties: vec![("security.protocol".to_owned(), "ssl".to_owned())],
     };
     let (config, _) = load_text(text, &flags);
     let config = config.expect("loads");
@@ -130,6 +131,8 @@ fn values_are_read_and_flags_win() {
         RecordKey::Hostname,
         "unflagged keys keep the file's value"
     );
+    assert_eq!(config.kafka.properties["security.protocol"], "ssl");
+    assert_eq!(config.kafka.properties["socket.keepalive.enable"], "true");
 }
 
 #[test]

@@ -124,7 +124,10 @@ impl KafkaConfig {
                 ));
             }
         }
-        Ok(())
+        // Names and values librdkafka does not accept.
+        self.properties
+            .check(&[])
+            .map_err(|refused| Invalid::new(refused.key, refused.reason))
     }
 }
 
