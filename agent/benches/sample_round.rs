@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use chrono::Utc;
-use ferrobeat_agent::collect::{CollectConfig, Identity};
+use ferrobeat_agent::collect::{CollectConfig, EventConfig, Identity};
 use ferrobeat_agent::sample::Collector;
 use ferrobeat_schema::Metricset;
 
@@ -34,6 +34,7 @@ fn main() -> ExitCode {
         agent_name: "bench-agent".into(),
         agent_id: "bench-id".into(),
         ephemeral_id: "bench-ephemeral".into(),
+        shipper: EventConfig::default(),
     };
     let mut collector = Collector::new(config, identity);
     // Pauses between rounds longer than a tick (10 ms at USER_HZ 100), so every cpu round

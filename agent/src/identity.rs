@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use uuid::Uuid;
 
-use crate::collect::Identity;
+use crate::collect::{EventConfig, Identity};
 
 /// The file in the data directory holding the persistent agent id.
 pub const AGENT_ID_FILE: &str = "agent.id";
@@ -82,11 +82,15 @@ fn write_synced(path: &Path, bytes: &[u8]) -> io::Result<()> {
 }
 
 /// The identity the envelope reports: `name` (or the host name) as host and agent name,
-/// `agent_id`, and a new ephemeral id.
+/// `agent_id`, a new ephemeral id, and the `shipper` name and version.
 ///
 /// # Errors
 /// [`IdentityError::HostName`] when no name is given and the host name cannot be read.
-pub fn identity(name: Option<&str>, agent_id: Uuid) -> Result<Identity, IdentityError> {
+pub fn identity(
+    name: Option<&str>,
+    agent_id: Uuid,
+    shipper: EventConfig,
+) -> Result<Identity, IdentityError> {
     let host_name = match name {
         Some(name) => name.to_owned(),
         None => hostname::get()
@@ -99,6 +103,7 @@ pub fn identity(name: Option<&str>, agent_id: Uuid) -> Result<Identity, Identity
         host_name,
         agent_id: agent_id.to_string(),
         ephemeral_id: Uuid::new_v4().to_string(),
+        shipper,
     })
 }
 
@@ -130,8 +135,8 @@ mod tests {
     #[test]
     fn ephemeral_id_is_new_each_time_and_name_wins() {
         let id = Uuid::new_v4();
-        let a = identity(Some("web-01"), id).expect("identity");
-        let b = identity(Some("web-01"), id).expect("identity");
+        let a = identity(Some("web-01"), id, EventConfig::default()).expect("identity");
+        let b = identity(Some("web-01"), id, EventConfig::default()).expect("identity");
         assert_eq!(a.host_name, "web-01");
         assert_eq!(a.agent_name, "web-01");
         assert_eq!(a.agent_id, id.to_string());

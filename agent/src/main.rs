@@ -53,6 +53,11 @@ struct Options {
     /// Serve Prometheus metrics at http://ADDR/metrics (monitoring.metrics_addr).
     #[arg(long, global = true, value_name = "ADDR")]
     metrics_addr: Option<SocketAddr>,
+    /// A librdkafka property, e.g. -X security.protocol=ssl; repeatable, wins over
+    /// [kafka.properties] (kafka.properties."NAME").
+    #[arg(short = 'X', global = true, value_name = "NAME=VALUE",
+          value_parser = ferrobeat_toolbox::config::parse_property_flag)]
+    property: Vec<(String, String)>,
     /// Log filter (tracing's EnvFilter syntax), logged to standard error.
     #[arg(long, global = true, env = "FERROBEAT_LOG", default_value = "info")]
     log: String,
@@ -92,6 +97,7 @@ impl Options {
             data_dir: self.data_dir.clone(),
             output: self.output,
             metrics_addr: self.metrics_addr,
+            properties: self.property.clone(),
         }
     }
 }
@@ -117,6 +123,9 @@ fn main() -> ExitCode {
 
 fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
     let config = config::load(cli.options.config.as_deref(), &cli.options.overrides())?;
+    for warning in config.collect.processor_warnings() {
+        tracing::warn!("{warning}");
+    }
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     match cli.command.unwrap_or(Command::Run) {
         Command::Run => {

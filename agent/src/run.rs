@@ -161,7 +161,7 @@ fn record_key(config: &AgentConfig, identity: &Identity) -> Option<Vec<u8>> {
 
 fn persistent_identity(config: &AgentConfig) -> Result<Identity, IdentityError> {
     let agent_id = identity::load_or_create_agent_id(&config.data_dir)?;
-    identity::identity(config.name.as_deref(), agent_id)
+    identity::identity(config.name.as_deref(), agent_id, config.event.clone())
 }
 
 /// The persistent identity when the data directory is usable, else a temporary one (for
@@ -169,7 +169,11 @@ fn persistent_identity(config: &AgentConfig) -> Result<Identity, IdentityError> 
 fn best_effort_identity(config: &AgentConfig) -> Result<Identity, IdentityError> {
     persistent_identity(config).or_else(|error| {
         tracing::warn!(%error, "using a temporary agent id");
-        identity::identity(config.name.as_deref(), uuid::Uuid::new_v4())
+        identity::identity(
+            config.name.as_deref(),
+            uuid::Uuid::new_v4(),
+            config.event.clone(),
+        )
     })
 }
 

@@ -110,23 +110,6 @@ pub struct MemInfo {
     pub swap_total: u64,
     /// `SwapFree`.
     pub swap_free: u64,
-    /// The huge page pool, when the kernel reports one.
-    pub hugepages: Option<HugePageInfo>,
-}
-
-/// The `HugePages_*` lines of `/proc/meminfo`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct HugePageInfo {
-    /// `HugePages_Total`.
-    pub total: u64,
-    /// `HugePages_Free`.
-    pub free: u64,
-    /// `HugePages_Rsvd`.
-    pub reserved: u64,
-    /// `HugePages_Surp`.
-    pub surplus: u64,
-    /// `Hugepagesize`, in bytes.
-    pub page_size: u64,
 }
 
 /// One device's line of `/proc/diskstats`.

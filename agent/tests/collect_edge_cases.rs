@@ -6,7 +6,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use ferrobeat_agent::collect::cpu::CpuDeltaError;
-use ferrobeat_agent::collect::{CollectConfig, EventMaker, Identity, Round};
+use ferrobeat_agent::collect::{CollectConfig, EventConfig, EventMaker, Identity, Round};
 use ferrobeat_agent::snapshot::Snapshot;
 use ferrobeat_agent::source::parse;
 use ferrobeat_schema::metricsets::{Cpu, Memory, Norm, Used};
@@ -25,6 +25,7 @@ fn maker() -> EventMaker {
         agent_name: "edge".into(),
         agent_id: "id".into(),
         ephemeral_id: "eph".into(),
+        shipper: EventConfig::default(),
     };
     EventMaker::new(identity, &CollectConfig::default())
 }
@@ -227,7 +228,6 @@ fn memory_on_a_kernel_without_mem_available() {
             },
             free: 102_400,
         },
-        hugepages: None,
     };
     assert_eq!(memory, &expected);
 }

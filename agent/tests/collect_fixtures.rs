@@ -5,12 +5,13 @@
 //! `fixtures/make_expected.py` from Metricbeat's formulas. Each file holds the events of the
 //! first round (snapshot a) and of the second (snapshot b).
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use ferrobeat_agent::collect::{
-    AGENT_VERSION, CollectConfig, CpuMetric, EventMaker, Identity, Round,
+    AGENT_VERSION, CollectConfig, CpuMetric, EventConfig, EventMaker, Identity, Round,
 };
 use ferrobeat_agent::snapshot::{MountUsage, Snapshot};
 use ferrobeat_agent::source::{is_reported, parse};
@@ -29,6 +30,7 @@ fn identity() -> Identity {
         agent_name: "fixture-agent".into(),
         agent_id: "agent-id-1".into(),
         ephemeral_id: "ephemeral-1".into(),
+        shipper: EventConfig::default(),
     }
 }
 
@@ -143,8 +145,8 @@ fn load_with_norm() {
     assert_rounds(m, [snapshot(m, "a"), snapshot(m, "b")]);
 }
 
-#[test]
-fn filesystem_reports_real_mounts_only() {
+/// The recorded mounts, every one given the recorded `statvfs` of `/`.
+fn filesystem_snapshot() -> Snapshot {
     let mut mounts = Vec::new();
     parse::parse_mounts(&fixture("real/mounts"), &mut mounts).expect("mounts parse");
     let ignored = parse::parse_nodev_types(&fixture("real/filesystems"));
@@ -165,8 +167,13 @@ fn filesystem_reports_real_mounts_only() {
             files_free: statvfs[5],
         })
         .collect();
+    Snapshot::Filesystem(usages)
+}
+
+#[test]
+fn filesystem_reports_real_mounts_only() {
     let events = maker()
-        .events(&round(0), Snapshot::Filesystem(usages))
+        .events(&round(0), filesystem_snapshot())
         .expect("filesystem never fails");
     let actual = serde_json::to_value([events]).expect("events serialise");
     assert_eq!(actual, expected(Metricset::Filesystem));
@@ -191,4 +198,97 @@ fn proc_source_reads_a_recorded_tree() {
         .read(Metricset::Filesystem)
         .expect_err("no filesystems file recorded there");
     assert!(err.to_string().contains("real/b/filesystems"), "{err}");
+}
+
+/// The field paths of Metricbeat 8.x's reference (`fixtures/metricbeat-8-fields.txt`).
+fn metricbeat_fields() -> BTreeSet<String> {
+    fixture("metricbeat-8-fields.txt")
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.starts_with('#'))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The dotted paths of `value`'s leaves (members that are not objects) missing from `known`.
+fn unknown_fields(value: &serde_json::Value, known: &BTreeSet<String>) -> Vec<String> {
+    fn walk(
+        value: &serde_json::Value,
+        path: &str,
+        known: &BTreeSet<String>,
+        out: &mut Vec<String>,
+    ) {
+        match value.as_object() {
+            Some(members) => {
+                for (name, member) in members {
+                    let path = if path.is_empty() {
+                        name.clone()
+                    } else {
+                        format!("{path}.{name}")
+                    };
+                    walk(member, &path, known, out);
+                }
+            }
+            None if known.contains(path) => {}
+            None => out.push(path.to_owned()),
+        }
+    }
+    let mut out = Vec::new();
+    walk(value, "", known, &mut out);
+    out
+}
+
+#[test]
+fn every_field_is_in_metricbeats_reference() {
+    let known = metricbeat_fields();
+    let mut maker = maker();
+    let mut events = Vec::new();
+    for (index, dir) in [(0, "a"), (1, "b")] {
+        for metricset in Metricset::ALL {
+            let snapshot = match metricset {
+                Metricset::Filesystem => filesystem_snapshot(),
+                _ => snapshot(metricset, dir),
+            };
+            events.extend(maker.events(&round(index), snapshot).expect("events"));
+        }
+    }
+    let mut seen = BTreeSet::new();
+    for event in &events {
+        let value = serde_json::to_value(event).expect("serialises");
+        let unknown = unknown_fields(&value, &known);
+        assert!(
+            unknown.is_empty(),
+            "not in Metricbeat 8.x's reference: {unknown:?} in {value}"
+        );
+        seen.insert(event.metricset.name.clone());
+    }
+    assert_eq!(
+        seen.len(),
+        Metricset::ALL.len(),
+        "every metricset was checked: {seen:?}"
+    );
+    assert!(
+        events.iter().any(|e| e.host.network.is_some())
+            && events.iter().any(|e| e.host.disk.is_some()),
+        "the second round's host summaries were checked"
+    );
+}
+
+#[test]
+fn the_reference_check_catches_a_renamed_field() {
+    let known = metricbeat_fields();
+    let event = serde_json::json!({
+        "@timestamp": "2025-01-31T07:55:26.555Z",
+        "metricset": {"name": "diskio", "period": 10000},
+        "system": {"diskio": {"name": "sda", "serial": "S3EV", "io": {"ops": 0},
+                              "iostat": {"busy": 0.0}}},
+    });
+    assert_eq!(
+        unknown_fields(&event, &known),
+        ["system.diskio.iostat.busy", "system.diskio.serial"]
+    );
+    assert!(
+        known.contains("system.diskio.serial_number"),
+        "the 8.x name is known"
+    );
 }

@@ -4,7 +4,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ferrobeat_agent::collect::{CollectConfig, Identity};
+use ferrobeat_agent::collect::{CollectConfig, EventConfig, Identity};
 use ferrobeat_agent::monitor::AgentMetrics;
 use ferrobeat_agent::sample::{Collector, collect_once, next_due, run_sampler};
 use ferrobeat_agent::source::ProcSource;
@@ -18,6 +18,7 @@ fn identity() -> Identity {
         agent_name: "sampler-agent".into(),
         agent_id: "id".into(),
         ephemeral_id: "eph".into(),
+        shipper: EventConfig::default(),
     }
 }
 

@@ -116,3 +116,137 @@ fn once_prints_one_round_as_ndjson() {
         .collect();
     assert_eq!(names, ["cpu", "memory", "load"]);
 }
+
+#[test]
+fn event_beat_makes_the_envelope_metricbeats() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("drop-in.toml");
+    std::fs::write(
+        &file,
+        "[event]\nbeat = \"metricbeat\"\nbeat_version = \"8.17.1\"\n",
+    )
+    .expect("write");
+    let data_dir = dir.path().to_str().expect("utf-8");
+    let config = file.to_str().expect("utf-8");
+    let out = agent(&[
+        "once",
+        "-c",
+        config,
+        "--metricsets",
+        "memory",
+        "--data-dir",
+        data_dir,
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let event: serde_json::Value = serde_json::from_slice(
+        text(&out.stdout)
+            .lines()
+            .next()
+            .expect("one event")
+            .as_bytes(),
+    )
+    .expect("json");
+    for (pointer, value) in [
+        ("/@metadata/beat", "metricbeat"),
+        ("/@metadata/version", "8.17.1"),
+        ("/agent/type", "metricbeat"),
+        ("/agent/version", "8.17.1"),
+    ] {
+        assert_eq!(
+            event.pointer(pointer),
+            Some(&value.into()),
+            "{pointer} in {event}"
+        );
+    }
+
+    std::fs::write(&file, "[event]\nbeat = \"metricbeat\"\n").expect("write");
+    let out = agent(&["test", "config", "-c", config]);
+    assert!(
+        !out.status.success(),
+        "metricbeat without its version passed"
+    );
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("key `event.beat_version`") && stderr.contains("must be set"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn leaving_out_normalised_cpu_is_warned_about_at_start_up() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("percentages.toml");
+    std::fs::write(&file, "[collect]\ncpu_metrics = [\"percentages\"]\n").expect("write");
+    let out = agent(&["test", "config", "-c", file.to_str().expect("utf-8")]);
+    assert!(
+        out.status.success(),
+        "a warning, not a refusal: {}",
+        text(&out.stderr)
+    );
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("WARN") && stderr.contains("`collect.cpu_metrics` leaves out"),
+        "{stderr}"
+    );
+    let out = agent(&["test", "config", "--metricsets", "memory"]);
+    assert!(
+        !text(&out.stderr).contains("cpu_metrics"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn x_flags_set_librdkafka_properties_over_the_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("props.toml");
+    std::fs::write(
+        &file,
+        "[kafka.properties]\n\"socket.timeout.ms\" = \"soon\"\n",
+    )
+    .expect("write");
+    let config = file.to_str().expect("utf-8");
+    // The file's value alone is refused by librdkafka, naming the file and the key ...
+    let out = agent(&["test", "config", "-c", config]);
+    assert!(!out.status.success());
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains(&format!("{}:2:1", file.display()))
+            && stderr.contains("kafka.properties.\"socket.timeout.ms\""),
+        "{stderr}"
+    );
+    // ... and -X wins over it (repeatable).
+    let out = agent(&[
+        "test",
+        "config",
+        "-c",
+        config,
+        "-X",
+        "socket.timeout.ms=60000",
+        "-X",
+        "client.id=web-1",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+}
+
+#[test]
+fn x_flags_are_refused_naming_the_flag() {
+    for (flag, reason) in [
+        ("acks=0", "the agent always uses acks=all"),
+        ("no.such.property=1", "No such configuration property"),
+    ] {
+        let out = agent(&["test", "config", "-X", flag]);
+        assert!(!out.status.success(), "-X {flag} passed");
+        let stderr = text(&out.stderr);
+        let name = flag.split('=').next().unwrap_or_default();
+        assert!(
+            stderr.contains(&format!("flag -X: key `kafka.properties.\"{name}\"`"))
+                && stderr.contains(reason),
+            "{stderr}"
+        );
+    }
+    let out = agent(&["test", "config", "-X", "linger.ms"]);
+    assert!(!out.status.success());
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("\"linger.ms\" has no '='"), "{stderr}");
+}

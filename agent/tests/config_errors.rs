@@ -109,6 +109,7 @@ fn values_are_read_and_flags_win() {
         data_dir: Some(PathBuf::from("/tmp/from-flag")),
         output: Some(OutputKind::Stdout),
         metrics_addr: Some("127.0.0.1:9464".parse().expect("addr")),
+        properties: vec![("security.protocol".to_owned(), "ssl".to_owned())],
     };
     let (config, _) = load_text(text, &flags);
     let config = config.expect("loads");
@@ -130,6 +131,8 @@ fn values_are_read_and_flags_win() {
         RecordKey::Hostname,
         "unflagged keys keep the file's value"
     );
+    assert_eq!(config.kafka.properties["security.protocol"], "ssl");
+    assert_eq!(config.kafka.properties["socket.keepalive.enable"], "true");
 }
 
 #[test]
@@ -375,4 +378,14 @@ fn interceptors_are_chosen_by_registered_name() {
         "interceptors[0]",
         "missing field `name`",
     );
+}
+
+#[test]
+fn event_beat_must_fit_an_index_name() {
+    let err = refused(
+        "\n[event]\nbeat = \"Metric Beat\"\nbeat_version = \"8.17.1\"\n",
+        "event.beat",
+        "index name",
+    );
+    assert_eq!(position(&err), Some((3, 1)));
 }

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc as std_mpsc};
 use std::time::Duration;
 
-use ferrobeat_agent::collect::{CollectConfig, Identity};
+use ferrobeat_agent::collect::{CollectConfig, EventConfig, Identity};
 use ferrobeat_agent::monitor::AgentMetrics;
 use ferrobeat_agent::sample::{Collector, run_sampler};
 use ferrobeat_agent::snapshot::{Mount, MountUsage};
@@ -86,6 +86,7 @@ async fn a_hung_mount_is_skipped_and_memory_keeps_its_cadence() {
         agent_name: "a".into(),
         agent_id: "id".into(),
         ephemeral_id: "e".into(),
+        shipper: EventConfig::default(),
     };
     let collector = Collector::with_source(config, identity, source);
     let metrics = AgentMetrics::new();

@@ -5,7 +5,7 @@
 //! and the reason. `processor/ferrobeat-processor.toml` lists every key with its default.
 
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use ferrobeat_streams::config::{KafkaConfig, RuntimeConfig, StreamsConfig};
@@ -110,6 +110,13 @@ impl Overrides {
     }
 }
 
+/// The configuration file read when `-c/--config` is not given, if it exists (as the agent
+/// reads `/etc/ferrobeat-agent/ferrobeat-agent.toml`).
+pub const DEFAULT_CONFIG_PATH: &str = "/etc/ferrobeat-processor/ferrobeat-processor.toml";
+
+/// A `-X NAME=VALUE` flag: a librdkafka property set over `[kafka.properties]`.
+pub type PropertyFlag = (String, String);
+
 impl ProcessorConfig {
     /// Reads, parses and validates `file`.
     ///
@@ -119,15 +126,64 @@ impl ProcessorConfig {
         Self::parse(&toml_config::read(file)?, file)
     }
 
+    /// Loads the configuration of a command: `file` (which must exist), else `default` when a
+    /// file is there, else the built-in defaults; sets the `-X` `properties` over
+    /// `[kafka.properties]`; validates the whole.
+    ///
+    /// # Errors
+    /// The first problem found, naming the file and position or the flag, the key and the
+    /// reason.
+    pub fn load_with(
+        file: Option<&Path>,
+        default: &Path,
+        properties: &[PropertyFlag],
+    ) -> Result<Self, ConfigError> {
+        let file: Option<PathBuf> = file
+            .map(Path::to_path_buf)
+            .or_else(|| default.is_file().then(|| default.to_path_buf()));
+        match &file {
+            Some(file) => Self::from_text(&toml_config::read(file)?, Some(file), properties),
+            None => Self::from_text("", None, properties),
+        }
+    }
+
     /// Parses and validates `text`, naming `file` in errors.
     ///
     /// # Errors
     /// The first problem found, naming the file, the position, the key and the reason.
     pub fn parse(text: &str, file: &Path) -> Result<Self, ConfigError> {
-        let config: ProcessorConfig = toml_config::parse(text, file)?;
-        config
-            .validate()
-            .map_err(|invalid| invalid.located(text, file, None))?;
+        Self::from_text(text, Some(file), &[])
+    }
+
+    /// `text` read from `file` (none: the defaults), with `properties` over it, validated.
+    fn from_text(
+        text: &str,
+        file: Option<&Path>,
+        properties: &[PropertyFlag],
+    ) -> Result<Self, ConfigError> {
+        let mut config: ProcessorConfig = match file {
+            Some(file) => toml_config::parse(text, file)?,
+            None => ProcessorConfig::default(),
+        };
+        for (name, value) in properties {
+            config.kafka.properties.insert(name.clone(), value.clone());
+        }
+        config.validate().map_err(|invalid| {
+            let from_flag = invalid
+                .key
+                .strip_prefix("kafka.properties.\"")
+                .and_then(|rest| rest.strip_suffix('"'))
+                .is_some_and(|name| properties.iter().any(|(flag, _)| flag == name));
+            let flag = from_flag.then_some("-X");
+            match file {
+                Some(file) => invalid.located(text, file, flag),
+                None => ConfigError::Value {
+                    origin: flag.map_or(Origin::Default, Origin::Flag),
+                    key: invalid.key,
+                    reason: invalid.reason,
+                },
+            }
+        })?;
         Ok(config)
     }
 

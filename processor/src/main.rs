@@ -11,16 +11,19 @@ use std::time::Duration;
 use anyhow::Context as _;
 use clap::builder::NonEmptyStringValueParser;
 use clap::{Args, CommandFactory as _, Parser, Subcommand, ValueEnum};
-use ferrobeat_processor::config::{MAX_THREADS, Overrides, ProcessorConfig};
+use ferrobeat_processor::config::{
+    DEFAULT_CONFIG_PATH, MAX_THREADS, Overrides, ProcessorConfig, PropertyFlag,
+};
 use ferrobeat_processor::lag;
 use ferrobeat_processor::metric_topology::{
-    UnroutedCounts, metric_topology, metric_topology_counting,
+    NormalisedCounts, UnroutedCounts, metric_topology, metric_topology_counting,
 };
 use ferrobeat_processor::monitor::Monitor;
 use ferrobeat_processor::monitor::logging::spawn_change_logger;
 use ferrobeat_processor::monitor::metrics::{PrometheusObserver, RuntimeMetrics};
 use ferrobeat_processor::setup;
 use ferrobeat_streams::runtime::{ClientState, StreamsRuntime};
+use ferrobeat_toolbox::config::parse_property_flag;
 use ferrobeat_toolbox::endpoint::Endpoint;
 use ferrobeat_toolbox::logging::{LogFormat, subscriber};
 use tracing_subscriber::EnvFilter;
@@ -100,17 +103,27 @@ struct SetupArgs {
 
 #[derive(Debug, Args)]
 struct ConfigArg {
-    /// Configuration file (TOML); every key has a default when omitted.
+    /// Configuration file (TOML); every key has a default when omitted
+    /// [default: /etc/ferrobeat-processor/ferrobeat-processor.toml when it exists].
     #[arg(short, long, env = "FERROBEAT_PROCESSOR_CONFIG", value_name = "FILE")]
     config: Option<PathBuf>,
+    /// Where the configuration file is looked for without --config (packaging and tests).
+    #[arg(long, hide = true, env = "FERROBEAT_PROCESSOR_DEFAULT_CONFIG", value_name = "FILE",
+          default_value = DEFAULT_CONFIG_PATH)]
+    default_config: PathBuf,
+    /// A librdkafka property, e.g. -X security.protocol=ssl; repeatable, wins over
+    /// [kafka.properties].
+    #[arg(short = 'X', value_name = "NAME=VALUE", value_parser = parse_property_flag)]
+    property: Vec<PropertyFlag>,
 }
 
 impl ConfigArg {
     fn load(&self) -> anyhow::Result<ProcessorConfig> {
-        Ok(match &self.config {
-            Some(file) => ProcessorConfig::load(file)?,
-            None => ProcessorConfig::default(),
-        })
+        Ok(ProcessorConfig::load_with(
+            self.config.as_deref(),
+            &self.default_config,
+            &self.property,
+        )?)
     }
 }
 
@@ -305,7 +318,12 @@ fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     }
     .apply(&mut config);
     let unrouted = Arc::new(UnroutedCounts::default());
-    let topology = metric_topology_counting(&config.topology, Arc::clone(&unrouted));
+    let normalised = Arc::new(NormalisedCounts::default());
+    let topology = metric_topology_counting(
+        &config.topology,
+        Arc::clone(&unrouted),
+        Arc::clone(&normalised),
+    );
     let description = topology.describe();
     let metrics = Arc::new(RuntimeMetrics::new(config.monitoring.level));
     let runtime = Arc::new(StreamsRuntime::with_observer(
@@ -323,7 +341,7 @@ fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         .monitoring
         .metrics_addr
         .map(|addr| {
-            let monitor = Monitor::new(Arc::clone(&runtime), metrics, unrouted);
+            let monitor = Monitor::new(Arc::clone(&runtime), metrics, unrouted, normalised);
             Endpoint::start(addr, move |path| monitor.answer(path))
         })
         .transpose()?;

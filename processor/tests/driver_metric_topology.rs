@@ -4,7 +4,8 @@ use ferrobeat_processor::config::ErrorsConfig;
 use std::sync::Arc;
 
 use ferrobeat_processor::metric_topology::{
-    MetricTopologyConfig, UnroutedCounts, metric_topology, metric_topology_counting,
+    MetricTopologyConfig, NormalisedCounts, UnroutedCounts, metric_topology,
+    metric_topology_counting,
 };
 use ferrobeat_streams::driver::{TestRecord, TopologyTestDriver};
 use ferrobeat_streams::errors::{ErrorHandlingConfig, ErrorPolicy};
@@ -164,7 +165,11 @@ fn unknown_metricsets_are_dropped_unless_routed() {
         .insert("network".to_owned(), "metric.network".to_owned());
     config.validate().expect("valid config");
     let unrouted = Arc::new(UnroutedCounts::default());
-    let driver = driver(metric_topology_counting(&config, Arc::clone(&unrouted)));
+    let driver = driver(metric_topology_counting(
+        &config,
+        Arc::clone(&unrouted),
+        Arc::default(),
+    ));
     driver
         .create_input_topic("metric.all")
         .pipe_values([&network, &diskio, &diskio]);
@@ -312,7 +317,10 @@ fn malformed_records_are_dead_lettered_with_reasons() {
 #[test]
 fn incomplete_records_are_dead_lettered_with_reasons() {
     let no_metricset = MEMORY_EVENT.replace(r#""metricset":{"name":"memory","period":10000},"#, "");
-    let no_pct = CPU_EVENT.replace(r#""norm":{"pct":0.1889}"#, r#""norm":{}"#);
+    // Without norm.pct and without cores to compute it from.
+    let no_pct = CPU_EVENT
+        .replace(r#""norm":{"pct":0.1889}"#, r#""norm":{}"#)
+        .replace(r#""cores":10,"#, "");
     let hot = hot_cpu_event();
     let hot_without_host = hot.replace(
         r#""host":{"cpu":{"usage":0.8586},"name":"Aaronui-MacBookPro.local"},"#,
@@ -330,7 +338,8 @@ fn incomplete_records_are_dead_lettered_with_reasons() {
         ),
         (
             no_pct,
-            "processing: cpu event lacks the number `system.cpu.total.norm.pct`",
+            "processing: cpu event lacks the number `system.cpu.total.norm.pct`, and the \
+             numbers `system.cpu.total.pct` and `system.cpu.cores` to compute it from",
         ),
         (
             hot_without_host,
@@ -556,4 +565,45 @@ fn agrees_with_a_naive_model_on_generated_events() {
         }
         assert!(outputs[3].is_empty(), "{context}");
     }
+}
+
+/// A cpu event as Metricbeat sends it with `cpu.metrics: ["percentages"]`: no `norm` objects.
+fn percentages_only(event: &str) -> String {
+    let mut value: serde_json::Value = serde_json::from_str(event).expect("json");
+    let cpu = value
+        .pointer_mut("/system/cpu")
+        .and_then(serde_json::Value::as_object_mut)
+        .expect("system.cpu");
+    for state in cpu.values_mut() {
+        if let Some(state) = state.as_object_mut() {
+            state.remove("norm");
+        }
+    }
+    serde_json::to_string(&value).expect("json")
+}
+
+#[test]
+fn norm_is_computed_from_total_and_cores_and_counted() {
+    let cold = percentages_only(CPU_EVENT); // 1.8887 over 10 cores: 0.1889
+    let hot = percentages_only(&hot_cpu_event()); // 8.586 over 10 cores: 0.8586
+    let impossible = cold.replace(r#""pct":1.8887"#, r#""pct":18.887"#); // 1.8887 > 1
+    assert!(!cold.contains("norm") && !hot.contains("norm"), "{cold}");
+    let normalised = Arc::new(NormalisedCounts::default());
+    let driver = driver(metric_topology_counting(
+        &MetricTopologyConfig::default(),
+        Arc::default(),
+        Arc::clone(&normalised),
+    ));
+    driver
+        .create_input_topic("metric.all")
+        .pipe_values([&cold, &hot, &impossible]);
+    let read = |topic: &str| {
+        driver
+            .create_output_topic(topic)
+            .read_value_strings_to_list()
+    };
+    assert_eq!(read("metric.cpu"), [cold, hot.clone()], "routed unchanged");
+    assert_eq!(read("metric.cpu.alert"), [MISSION_ALERT]);
+    assert_eq!(read("metric.dlq"), [impossible]);
+    assert_eq!(normalised.get(), 2, "the two computed values are counted");
 }

@@ -1,6 +1,7 @@
 //! The `ferrobeat-processor` binary's command line: `--version`, `describe` in three formats
-//! without a broker, refusal of a bad configuration, and an unreachable broker that is reported
-//! rather than waited for silently.
+//! without a broker, refusal of a bad configuration, the default configuration file and `-X`
+//! properties for every subcommand, and an unreachable broker that is reported rather than
+//! waited for silently.
 
 mod processor_support;
 
@@ -9,13 +10,27 @@ use std::time::{Duration, Instant};
 
 use processor_support::{processor_binary, terminate};
 
-fn run(args: &[&str]) -> Output {
+/// Runs the processor with `args`; its default configuration file is looked for at
+/// `default_config` (never /etc, so the tests do not depend on the machine).
+fn run_with_default(args: &[&str], default_config: &std::path::Path) -> Output {
     Command::new(processor_binary())
         .args(args)
         .env_remove("FERROBEAT_PROCESSOR_CONFIG")
+        .env("FERROBEAT_PROCESSOR_DEFAULT_CONFIG", default_config)
         .output()
         .expect("run the processor")
 }
+
+fn run(args: &[&str]) -> Output {
+    run_with_default(
+        args,
+        std::path::Path::new("/nonexistent/ferrobeat-processor.toml"),
+    )
+}
+
+/// Every subcommand that loads the configuration, with the flags it needs to stop before
+/// reaching a broker when the configuration is refused.
+const SUBCOMMANDS: [&[&str]; 4] = [&["run"], &["describe"], &["lag"], &["setup"]];
 
 fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
@@ -127,4 +142,105 @@ fn an_unreachable_broker_is_reported_and_sigterm_still_stops_promptly() {
     assert!(exit.success(), "{exit:?}\n{}", read_log());
     assert!(read_log().contains("NOT_RUNNING"), "{}", read_log());
     println!("stopped {took:?} after SIGTERM without ever reaching the broker");
+}
+
+#[test]
+fn the_default_configuration_file_is_read_by_every_subcommand_when_it_exists() {
+    let scratch = tempfile::tempdir().expect("scratch");
+    let default = scratch.path().join("ferrobeat-processor.toml");
+    // Absent: the built-in defaults.
+    let describe = run_with_default(&["describe"], &default);
+    assert!(describe.status.success(), "{}", stderr(&describe));
+    assert!(stdout(&describe).contains("metric.cpu"));
+    // Present: read, so a bad value in it stops every subcommand naming the file.
+    std::fs::write(&default, "[kafka]\napplication_id = \"\"\n").expect("write config");
+    for args in SUBCOMMANDS {
+        let output = run_with_default(args, &default);
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            stderr(&output)
+        );
+        let message = stderr(&output);
+        assert!(
+            message.contains(&format!(
+                "{}:2:1: key `kafka.application_id`",
+                default.display()
+            )),
+            "{args:?}: {message}"
+        );
+    }
+    std::fs::write(&default, "[topology]\ncpu_topic = \"hot.cpu\"\n").expect("write config");
+    assert!(stdout(&run_with_default(&["describe"], &default)).contains("hot.cpu"));
+    // --config wins over the default file.
+    let explicit = scratch.path().join("explicit.toml");
+    std::fs::write(&explicit, "[topology]\ncpu_topic = \"cool.cpu\"\n").expect("write config");
+    let described = stdout(&run_with_default(
+        &["describe", "-c", &explicit.to_string_lossy()],
+        &default,
+    ));
+    assert!(
+        described.contains("cool.cpu") && !described.contains("hot.cpu"),
+        "{described}"
+    );
+}
+
+#[test]
+fn x_flags_set_librdkafka_properties_over_the_file_for_every_subcommand() {
+    let scratch = tempfile::tempdir().expect("scratch");
+    let config = scratch.path().join("processor.toml");
+    std::fs::write(
+        &config,
+        "[kafka.properties]\n\"socket.timeout.ms\" = \"soon\"\n",
+    )
+    .expect("write config");
+    let config = config.to_string_lossy().into_owned();
+    let refused = run(&["describe", "-c", &config]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(
+        stderr(&refused).contains(&format!(
+            "{config}:2:1: key `kafka.properties.\"socket.timeout.ms\"`"
+        )),
+        "{}",
+        stderr(&refused)
+    );
+    let overridden = run(&[
+        "describe",
+        "-c",
+        &config,
+        "-X",
+        "socket.timeout.ms=60000",
+        "-X",
+        "client.id=proc-1",
+    ]);
+    assert!(
+        overridden.status.success(),
+        "the flag wins: {}",
+        stderr(&overridden)
+    );
+
+    for args in SUBCOMMANDS {
+        for (flag, reason) in [
+            ("acks=0", "cannot be overridden"),
+            ("no.such.property=1", "No such configuration property"),
+        ] {
+            let output = run(&[args, &["-X", flag]].concat());
+            assert_eq!(output.status.code(), Some(2), "{args:?} -X {flag}");
+            let message = stderr(&output);
+            let name = flag.split('=').next().unwrap_or_default();
+            assert!(
+                message.contains(&format!("flag -X: key `kafka.properties.\"{name}\"`"))
+                    && message.contains(reason),
+                "{args:?} -X {flag}: {message}"
+            );
+        }
+    }
+    let missing = run(&["describe", "-X", "linger.ms"]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(
+        stderr(&missing).contains("\"linger.ms\" has no '='"),
+        "{}",
+        stderr(&missing)
+    );
 }

@@ -112,6 +112,30 @@ impl CollectConfig {
         Ok(())
     }
 
+    /// What this configuration leaves out that ferrobeat-processor needs, one message per
+    /// problem naming its key: its cpu alert reads `system.cpu.total.norm.pct`, which cpu
+    /// events carry only with `normalized_percentages` (the processor can compute it from
+    /// `total.pct` and `cores`, which need `percentages`).
+    pub fn processor_warnings(&self) -> Vec<String> {
+        let mut warnings = Vec::new();
+        if self.metricsets.contains(&Metricset::Cpu)
+            && !self.cpu_metrics.contains(&CpuMetric::NormalizedPercentages)
+        {
+            let fallback = if self.cpu_metrics.contains(&CpuMetric::Percentages) {
+                "ferrobeat-processor will compute it from total.pct / cores and count it in \
+                 cpu_norm_computed_total"
+            } else {
+                "without `percentages` either, ferrobeat-processor cannot compute it and \
+                 dead-letters every cpu event"
+            };
+            warnings.push(format!(
+                "`collect.cpu_metrics` leaves out \"normalized_percentages\": cpu events will \
+                 lack system.cpu.total.norm.pct, which the processor's alert reads; {fallback}"
+            ));
+        }
+        warnings
+    }
+
     /// The period `metricset` is sampled at: its override, else `period`.
     pub fn period_of(&self, metricset: Metricset) -> Duration {
         self.periods.get(&metricset).copied().unwrap_or(self.period)
@@ -243,6 +267,29 @@ mod tests {
         assert!(
             err.to_string().contains("cpu: invalid duration \"fast\""),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn leaving_out_normalised_cpu_is_warned_about() {
+        assert!(CollectConfig::default().processor_warnings().is_empty());
+        let mut config = CollectConfig {
+            cpu_metrics: vec![CpuMetric::Percentages],
+            ..CollectConfig::default()
+        };
+        let warnings = config.processor_warnings();
+        assert_eq!(warnings.len(), 1);
+        assert!(
+            warnings[0].starts_with("`collect.cpu_metrics` leaves out"),
+            "{warnings:?}"
+        );
+        assert!(warnings[0].contains("compute it"), "{warnings:?}");
+        config.cpu_metrics = vec![CpuMetric::Ticks];
+        assert!(config.processor_warnings()[0].contains("dead-letters"));
+        config.metricsets = vec![Metricset::Memory];
+        assert!(
+            config.processor_warnings().is_empty(),
+            "no cpu events, nothing missing"
         );
     }
 

@@ -7,12 +7,96 @@ use ferrobeat_schema::{
     Agent, ECS_VERSION, Ecs, Event, EventInfo, Host, HostCpu, HostDisk, HostNetwork, MODULE,
     Metadata, Metricset, MetricsetInfo, Service, System,
 };
+use serde::Deserialize;
 
-/// The shipper type in `agent.type` and the beat name in `@metadata.beat`.
+/// The default shipper type in `agent.type` and beat name in `@metadata.beat`.
 pub const AGENT_TYPE: &str = "ferrobeat";
 
-/// The version in `agent.version` and `@metadata.version`: this crate's.
+/// The default version in `agent.version` and `@metadata.version`: this crate's.
 pub const AGENT_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// `[event]`: the name and version the envelope gives the shipper (`@metadata.beat` and
+/// `agent.type`, `@metadata.version` and `agent.version`). Ours by default; `beat =
+/// "metricbeat"` with a Metricbeat version makes the events index where Metricbeat's do
+/// (Logstash's `%{[@metadata][beat]}-%{[@metadata][version]}`).
+///
+/// ```toml
+/// [event]
+/// beat = "metricbeat"
+/// beat_version = "8.17.1"
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EventConfig {
+    /// `@metadata.beat` and `agent.type`.
+    pub beat: String,
+    /// `@metadata.version` and `agent.version`; this crate's version when absent, which is
+    /// only allowed while `beat` is ours.
+    pub beat_version: Option<String>,
+}
+
+impl Default for EventConfig {
+    fn default() -> Self {
+        EventConfig {
+            beat: AGENT_TYPE.to_owned(),
+            beat_version: None,
+        }
+    }
+}
+
+impl EventConfig {
+    /// The version the envelope reports.
+    pub fn version(&self) -> &str {
+        self.beat_version.as_deref().unwrap_or(AGENT_VERSION)
+    }
+
+    /// Both values end up in an index name, so they must be valid in one: lower-case letters,
+    /// digits, `-` and `_` for the name (and `.` for the version), starting with a letter or
+    /// a digit. A name other than ours needs its version: `metricbeat` with our version would
+    /// match none of Metricbeat's index templates.
+    ///
+    /// # Errors
+    /// The key below `event` and why it is refused.
+    pub fn validate(&self) -> Result<(), (&'static str, String)> {
+        check_index_part(&self.beat, "").map_err(|reason| ("beat", reason))?;
+        match &self.beat_version {
+            Some(version) => {
+                check_index_part(version, ".").map_err(|reason| ("beat_version", reason))
+            }
+            None if self.beat != AGENT_TYPE => Err((
+                "beat_version",
+                format!(
+                    "must be set when `event.beat` is {:?}: the events would otherwise carry \
+                     {AGENT_TYPE}'s version {AGENT_VERSION}",
+                    self.beat
+                ),
+            )),
+            None => Ok(()),
+        }
+    }
+}
+
+/// A non-empty part of an index name of at most 64 characters: lower-case ASCII letters,
+/// digits, `-`, `_` and the `extra` characters, starting with a letter or a digit.
+fn check_index_part(value: &str, extra: &str) -> Result<(), String> {
+    let allowed = |c: char| {
+        c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_' || extra.contains(c)
+    };
+    if value.is_empty() || value.len() > 64 {
+        return Err(format!("{value:?} must be 1 to 64 characters long"));
+    }
+    if let Some(bad) = value.chars().find(|&c| !allowed(c)) {
+        return Err(format!(
+            "{value:?} contains {bad:?}; it becomes part of an index name, which allows only \
+             lower-case letters, digits, '-', '_'{}",
+            if extra.is_empty() { "" } else { " and '.'" }
+        ));
+    }
+    if !value.starts_with(|c: char| c.is_ascii_alphanumeric()) {
+        return Err(format!("{value:?} must start with a letter or a digit"));
+    }
+    Ok(())
+}
 
 /// Who we are, as the envelope reports it. Filled by the caller: `agent_id` persists in the
 /// data directory across restarts, `ephemeral_id` is new on every start.
@@ -26,6 +110,8 @@ pub struct Identity {
     pub agent_id: String,
     /// `agent.ephemeral_id`.
     pub ephemeral_id: String,
+    /// The shipper's name and version (`[event]`).
+    pub shipper: EventConfig,
 }
 
 /// One collection round of one metricset: what the envelope says about it.
@@ -92,14 +178,14 @@ impl Identity {
         Event {
             timestamp: round.at,
             metadata: Metadata {
-                beat: AGENT_TYPE.to_owned(),
+                beat: self.shipper.beat.clone(),
                 doc_type: "_doc".to_owned(),
-                version: AGENT_VERSION.to_owned(),
+                version: self.shipper.version().to_owned(),
             },
             agent: Agent {
                 name: self.agent_name.clone(),
-                agent_type: AGENT_TYPE.to_owned(),
-                version: AGENT_VERSION.to_owned(),
+                agent_type: self.shipper.beat.clone(),
+                version: self.shipper.version().to_owned(),
                 ephemeral_id: self.ephemeral_id.clone(),
                 id: self.agent_id.clone(),
             },
@@ -126,4 +212,49 @@ impl Identity {
 
 fn saturating_nanos(duration: Duration) -> u64 {
     u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(beat: &str, version: Option<&str>) -> EventConfig {
+        EventConfig {
+            beat: beat.to_owned(),
+            beat_version: version.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn ours_by_default_and_metricbeat_with_its_version() {
+        assert_eq!(EventConfig::default().validate(), Ok(()));
+        assert_eq!(EventConfig::default().version(), AGENT_VERSION);
+        let drop_in = config("metricbeat", Some("8.17.1"));
+        assert_eq!(drop_in.validate(), Ok(()));
+        assert_eq!(drop_in.version(), "8.17.1");
+    }
+
+    #[test]
+    fn names_that_break_an_index_name_are_refused() {
+        let key = |c: EventConfig| c.validate().map_err(|(key, _)| key);
+        assert_eq!(key(config("", None)), Err("beat"));
+        assert_eq!(key(config("Metricbeat", Some("8.17.1"))), Err("beat"));
+        assert_eq!(key(config("_metricbeat", Some("8.17.1"))), Err("beat"));
+        assert_eq!(key(config("metric.beat", Some("8.17.1"))), Err("beat"));
+        assert_eq!(
+            key(config("metricbeat", Some("8.17.1 "))),
+            Err("beat_version")
+        );
+        assert_eq!(
+            key(config("metricbeat", Some("8.17/1"))),
+            Err("beat_version")
+        );
+        let (_, reason) = config("metricbeat", None)
+            .validate()
+            .expect_err("metricbeat needs its version");
+        assert!(
+            reason.contains("must be set when `event.beat` is \"metricbeat\""),
+            "{reason}"
+        );
+    }
 }

@@ -1,11 +1,10 @@
 //! The pure core: readings in, events out. Keeps what deltas need from the previous round.
 
-use chrono::{DateTime, Utc};
 use ferrobeat_schema::metricsets::Network;
 use ferrobeat_schema::{Event, System};
 
 use super::cpu::{CpuDeltaError, CpuFigures, cpu_from_busy, cpu_usage};
-use super::diskio::{diskio, host_disk, iostat};
+use super::diskio::{diskio, host_disk};
 use super::filesystem::filesystem;
 use super::load::load;
 use super::memory::memory;
@@ -25,8 +24,7 @@ pub struct EventMaker {
     diskio_devices: Vec<String>,
     cpu_previous: CpuTimes,
     network_previous: Option<Vec<Network>>,
-    /// The previous diskio reading and when it was taken (iostat's interval).
-    diskio_previous: Option<(DateTime<Utc>, Vec<DiskStats>)>,
+    diskio_previous: Option<Vec<DiskStats>>,
 }
 
 impl EventMaker {
@@ -100,24 +98,11 @@ impl EventMaker {
             }
             Snapshot::Diskio(mut devices) => {
                 devices.retain(|d| disk_filter::is_selected(&d.name, &self.diskio_devices));
-                let previous = self.diskio_previous.take();
-                let previous_devices = previous.as_ref().map(|(_, all)| all.as_slice());
-                let elapsed = previous
-                    .as_ref()
-                    .and_then(|(at, _)| (round.at - *at).to_std().ok())
-                    .unwrap_or_default();
-                let mut events: Vec<Event> = devices
-                    .iter()
-                    .map(|device| {
-                        let before = previous_devices
-                            .and_then(|all| all.iter().find(|d| d.name == device.name));
-                        let stats = iostat(before, device, elapsed);
-                        event(Payload::System(System::Diskio(diskio(device, stats)), None))
-                    })
-                    .collect();
-                let summary = host_disk(previous_devices, &devices);
+                let mut events =
+                    system_events(devices.iter().map(|d| System::Diskio(diskio(d))).collect());
+                let summary = host_disk(self.diskio_previous.as_deref(), &devices);
                 events.extend(summary.map(|s| event(Payload::HostDisk(s))));
-                self.diskio_previous = Some((round.at, devices));
+                self.diskio_previous = Some(devices);
                 Ok(events)
             }
         }

@@ -4,8 +4,11 @@
 //! (on kernels before 3.14, which lack it, `free + buffers + cached`);
 //! `actual.used.bytes = total − actual.free`; `swap.used.bytes = swap.total − swap.free`;
 //! every `pct` is `used / total` rounded to 4 decimals (0 when the total is 0).
+//!
+//! Huge pages are not reported: Metricbeat 8.x reports them in the `linux` module
+//! (`linux.memory.hugepages`), not in `system.memory`.
 
-use ferrobeat_schema::metricsets::{ActualMemory, Hugepages, Memory, Swap, Used};
+use ferrobeat_schema::metricsets::{ActualMemory, Memory, Swap, Used};
 use ferrobeat_schema::numeric::fraction;
 
 use crate::snapshot::MemInfo;
@@ -29,21 +32,6 @@ pub fn memory(info: &MemInfo) -> Memory {
             used: used_of(info.swap_total, info.swap_free),
             free: info.swap_free,
         },
-        hugepages: info.hugepages.map(|pages| {
-            // Metricbeat counts reserved pages as used: they are promised to a mapping.
-            let used = (pages.total + pages.reserved).saturating_sub(pages.free);
-            Hugepages {
-                total: pages.total,
-                used: Used {
-                    bytes: used * pages.page_size,
-                    pct: fraction(used as f64, pages.total as f64),
-                },
-                free: pages.free,
-                reserved: pages.reserved,
-                surplus: pages.surplus,
-                default_size: pages.page_size,
-            }
-        }),
     }
 }
 

@@ -23,5 +23,5 @@ pub mod memory;
 pub mod network;
 
 pub use config::{CollectConfig, ConfigError, CpuMetric, MIN_PERIOD, parse_duration};
-pub use envelope::{AGENT_TYPE, AGENT_VERSION, Identity, Payload, Round};
+pub use envelope::{AGENT_TYPE, AGENT_VERSION, EventConfig, Identity, Payload, Round};
 pub use maker::EventMaker;

@@ -24,7 +24,7 @@ pub use load::{ConfigError, Origin, default_config_path, default_data_dir, load,
 pub use overrides::Overrides;
 pub use validate::Invalid;
 
-use crate::collect::{CollectConfig, parse_duration};
+use crate::collect::{CollectConfig, EventConfig, parse_duration};
 use crate::monitor::DEFAULT_UNHEALTHY_AFTER;
 use crate::spool::SpoolLimits;
 
@@ -40,6 +40,8 @@ pub struct AgentConfig {
     pub output: OutputKind,
     /// What to sample and how often (`[collect]`).
     pub collect: CollectConfig,
+    /// The shipper name and version the events carry (`[event]`).
+    pub event: EventConfig,
     /// The Kafka output (`[kafka]`).
     pub kafka: KafkaConfig,
     /// The disk spool (`[spool]`).
@@ -164,6 +166,7 @@ impl Default for AgentConfig {
             data_dir: default_data_dir(),
             output: OutputKind::default(),
             collect: CollectConfig::default(),
+            event: EventConfig::default(),
             kafka: KafkaConfig::default(),
             spool: SpoolConfig::default(),
             monitoring: MonitoringConfig::default(),

@@ -25,6 +25,8 @@ pub struct Overrides {
     pub output: Option<OutputKind>,
     /// `--metrics-addr`.
     pub metrics_addr: Option<SocketAddr>,
+    /// `-X NAME=VALUE`, repeatable: librdkafka properties over `[kafka.properties]`.
+    pub properties: Vec<(String, String)>,
 }
 
 impl Overrides {
@@ -41,7 +43,12 @@ impl Overrides {
             "data_dir" => set("--data-dir", self.data_dir.is_some()),
             "output" => set("--output", self.output.is_some()),
             "monitoring.metrics_addr" => set("--metrics-addr", self.metrics_addr.is_some()),
-            _ => None,
+            _ => {
+                let name = key
+                    .strip_prefix("kafka.properties.\"")
+                    .and_then(|rest| rest.strip_suffix('"'))?;
+                set("-X", self.properties.iter().any(|(flag, _)| flag == name))
+            }
         }
     }
 
@@ -66,6 +73,9 @@ impl Overrides {
         }
         if let Some(addr) = self.metrics_addr {
             config.monitoring.metrics_addr = Some(addr);
+        }
+        for (name, value) in &self.properties {
+            config.kafka.properties.insert(name.clone(), value.clone());
         }
     }
 }

@@ -53,6 +53,9 @@ impl AgentConfig {
         self.collect
             .validate()
             .map_err(|e| Invalid::new(format!("collect.{}", e.key), e.reason))?;
+        self.event
+            .validate()
+            .map_err(|(key, reason)| Invalid::new(format!("event.{key}"), reason))?;
         if self.name.as_deref().is_some_and(|n| n.trim().is_empty()) {
             return Err(Invalid::new("name", "must not be empty when set"));
         }
@@ -121,7 +124,10 @@ impl KafkaConfig {
                 ));
             }
         }
-        Ok(())
+        // Names and values librdkafka does not accept.
+        self.properties
+            .check(&[])
+            .map_err(|refused| Invalid::new(refused.key, refused.reason))
     }
 }
 

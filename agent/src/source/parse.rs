@@ -6,9 +6,7 @@ use std::str::{FromStr, SplitWhitespace};
 
 use ferrobeat_schema::metricsets::{Network, NetworkCounters};
 
-use crate::snapshot::{
-    CpuSnapshot, CpuTimes, DiskStats, HugePageInfo, LoadSnapshot, MemInfo, Mount,
-};
+use crate::snapshot::{CpuSnapshot, CpuTimes, DiskStats, LoadSnapshot, MemInfo, Mount};
 
 /// What is wrong with a `/proc` file's text, and where.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -84,15 +82,14 @@ fn is_number(text: &str) -> bool {
     !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit())
 }
 
-/// `/proc/meminfo`, in bytes (the `kB` values × 1024, huge page counts as they are).
+/// `/proc/meminfo`, in bytes (the `kB` values × 1024).
 ///
 /// # Errors
 /// When `MemTotal`, `MemFree`, `Buffers`, `Cached`, `SwapTotal` or `SwapFree` is missing, or
 /// a known key's value is not a number.
 pub fn parse_meminfo(text: &str) -> Result<MemInfo, ParseError> {
     let mut info = MemInfo::default();
-    let mut pages = HugePageInfo::default();
-    let (mut required_seen, mut hugepages_seen) = ([false; 6], false);
+    let mut required_seen = [false; 6];
     for (index, line) in text.lines().enumerate() {
         let Some((key, rest)) = line.split_once(':') else {
             continue;
@@ -124,14 +121,6 @@ pub fn parse_meminfo(text: &str) -> Result<MemInfo, ParseError> {
                 required_seen[5] = true;
             }
             "MemAvailable" => info.available = Some(value()?),
-            "HugePages_Total" => {
-                pages.total = value()?;
-                hugepages_seen = true;
-            }
-            "HugePages_Free" => pages.free = value()?,
-            "HugePages_Rsvd" => pages.reserved = value()?,
-            "HugePages_Surp" => pages.surplus = value()?,
-            "Hugepagesize" => pages.page_size = value()?,
             _ => {}
         }
     }
@@ -146,7 +135,6 @@ pub fn parse_meminfo(text: &str) -> Result<MemInfo, ParseError> {
     if let Some(missing) = REQUIRED.iter().zip(required_seen).find(|(_, seen)| !seen) {
         return Err(ParseError::new(0, format!("no `{}` line", missing.0)));
     }
-    info.hugepages = hugepages_seen.then_some(pages);
     Ok(info)
 }
 

@@ -60,7 +60,6 @@ impl SysinfoSource {
                     cached: None,
                     swap_total: self.system.total_swap(),
                     swap_free: self.system.free_swap(),
-                    hugepages: None,
                 }))
             }
             Metricset::Network => {

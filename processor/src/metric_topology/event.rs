@@ -5,11 +5,14 @@
 //! * the value must be one JSON object, optionally surrounded by whitespace; a UTF-8 byte-order
 //!   mark, trailing data, `NaN`/`Infinity` and other non-JSON are refused with the position;
 //! * a duplicate `@timestamp`, `host`, `metricset`, `metricset.name`, `system`, `system.cpu`,
-//!   `system.cpu.total`, `...norm` or `...norm.pct` key is refused; duplicates elsewhere are
-//!   not looked at (the record is passed through unchanged);
+//!   `system.cpu.cores`, `system.cpu.total`, `...total.pct`, `...norm` or `...norm.pct` key is
+//!   refused; duplicates elsewhere are not looked at (the record is passed through unchanged);
 //! * `metricset.name` is required and must be a string; `null` counts as missing;
 //! * `@timestamp` (a string) and `host` (an object) are needed only to build an alert, and
-//!   `system.cpu.total.norm.pct` (a number) only for cpu events;
+//!   `system.cpu.total.norm.pct` (a number) only for cpu events; when it is absent (Metricbeat
+//!   configured without `normalized_percentages`) it is computed as `round4(total.pct / cores)`
+//!   from the numbers `system.cpu.total.pct` and `system.cpu.cores`, which must then give a
+//!   fraction in `0..=1` (see [`CpuNorm`]);
 //! * strings and numbers the topology skips are checked for JSON structure only (serde_json's
 //!   `IgnoredAny`: no UTF-8 check inside skipped strings);
 //! * the alert appends `"timestamp"` after the `host` members as they are, even if `host`
@@ -33,7 +36,16 @@ pub struct MetricEvent<'a> {
     metricset: Cow<'a, str>,
     timestamp: Option<Cow<'a, str>>,
     host: Option<&'a RawValue>,
-    cpu_total_norm_pct: Option<f64>,
+    cpu: CpuFigures,
+}
+
+/// `system.cpu.total.norm.pct` of a cpu event, as sent or computed.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CpuNorm {
+    /// The normalised total, `0..=1` when computed.
+    pub pct: f64,
+    /// Whether it was computed from `total.pct / cores` because the event lacked it.
+    pub computed: bool,
 }
 
 impl<'a> MetricEvent<'a> {
@@ -56,7 +68,7 @@ impl<'a> MetricEvent<'a> {
             metricset: metricset.0,
             timestamp: envelope.timestamp.map(|t| t.0),
             host: envelope.host,
-            cpu_total_norm_pct: envelope.cpu_total_norm_pct,
+            cpu: envelope.cpu,
         })
     }
 
@@ -70,16 +82,46 @@ impl<'a> MetricEvent<'a> {
         &self.metricset
     }
 
-    /// `system.cpu.total.norm.pct`.
+    /// `system.cpu.total.norm.pct`, or when the event lacks it, `total.pct / cores` rounded to
+    /// 4 decimals (as Metricbeat rounds), marked [`CpuNorm::computed`].
     ///
     /// # Errors
-    /// A message saying the field is missing.
-    pub fn cpu_total_norm_pct(&self) -> Result<f64, String> {
-        self.cpu_total_norm_pct.ok_or_else(|| {
-            format!(
-                "{} event lacks the number `system.cpu.total.norm.pct`",
+    /// A message naming what is missing, or why the computed value cannot be a fraction.
+    pub fn cpu_norm_pct(&self) -> Result<CpuNorm, String> {
+        let CpuFigures {
+            norm_pct,
+            pct,
+            cores,
+        } = self.cpu;
+        if let Some(pct) = norm_pct {
+            return Ok(CpuNorm {
+                pct,
+                computed: false,
+            });
+        }
+        let (Some(pct), Some(cores)) = (pct, cores) else {
+            return Err(format!(
+                "{} event lacks the number `system.cpu.total.norm.pct`, and the numbers \
+                 `system.cpu.total.pct` and `system.cpu.cores` to compute it from",
                 self.metricset
-            )
+            ));
+        };
+        if !(cores >= 1.0 && cores.fract() == 0.0) {
+            return Err(format!(
+                "cannot compute `system.cpu.total.norm.pct`: `system.cpu.cores` is {cores}, \
+                 not a whole number of at least 1"
+            ));
+        }
+        let norm = (pct / cores * 10_000.0).round() / 10_000.0;
+        if !(0.0..=1.0).contains(&norm) {
+            return Err(format!(
+                "cannot compute `system.cpu.total.norm.pct`: `system.cpu.total.pct` {pct} / \
+                 `system.cpu.cores` {cores} = {norm} is not a fraction between 0 and 1"
+            ));
+        }
+        Ok(CpuNorm {
+            pct: norm,
+            computed: true,
         })
     }
 
@@ -258,17 +300,76 @@ macro_rules! member_names {
     )*};
 }
 
-member_names!(
-    NameKey = "name",
-    CpuKey = "cpu",
-    TotalKey = "total",
-    NormKey = "norm",
-    PctKey = "pct"
-);
+member_names!(NameKey = "name", CpuKey = "cpu", PctKey = "pct");
 
-/// `system.cpu.total.norm.pct`, seen from `system`.
-type SystemCpuNormPct<const T: bool> =
-    Member<CpuKey, Member<TotalKey, Member<NormKey, Member<PctKey, f64, T>, T>, T>, T>;
+/// What the alert needs from `system.cpu`: `total.norm.pct`, or `total.pct` and `cores`.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+struct CpuFigures {
+    norm_pct: Option<f64>,
+    pct: Option<f64>,
+    cores: Option<f64>,
+}
+
+/// `system.cpu` read into [`CpuFigures`] (`cores`, `total.pct`, `total.norm.pct`).
+struct CpuView<const TRACE: bool>(CpuFigures);
+
+impl<'de, const TRACE: bool> Deserialize<'de> for CpuView<TRACE> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(CpuView::<TRACE>(CpuFigures::default()))
+    }
+}
+
+impl<'de, const TRACE: bool> Visitor<'de> for CpuView<TRACE> {
+    type Value = Self;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an object (`system.cpu`)")
+    }
+    fn visit_map<A: MapAccess<'de>>(mut self, map: A) -> Result<Self, A::Error> {
+        visit_members::<_, TRACE>(map, &["total", "cores"], |index, map| {
+            if index == 0 {
+                if let Some(CpuTotalView::<TRACE>(pct, norm_pct)) = map.next_value()? {
+                    (self.0.pct, self.0.norm_pct) = (pct, norm_pct);
+                }
+            } else {
+                self.0.cores = map.next_value()?;
+            }
+            Ok(())
+        })?;
+        Ok(self)
+    }
+}
+
+/// `system.cpu.total`: `pct` and `norm.pct`.
+struct CpuTotalView<const TRACE: bool>(Option<f64>, Option<f64>);
+
+impl<'de, const TRACE: bool> Deserialize<'de> for CpuTotalView<TRACE> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(CpuTotalView::<TRACE>(None, None))
+    }
+}
+
+impl<'de, const TRACE: bool> Visitor<'de> for CpuTotalView<TRACE> {
+    type Value = Self;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an object (`system.cpu.total`)")
+    }
+    fn visit_map<A: MapAccess<'de>>(mut self, map: A) -> Result<Self, A::Error> {
+        visit_members::<_, TRACE>(map, &["pct", "norm"], |index, map| {
+            if index == 0 {
+                self.0 = map.next_value()?;
+            } else {
+                self.1 = map
+                    .next_value::<Option<Member<PctKey, f64, TRACE>>>()?
+                    .and_then(|norm| norm.0);
+            }
+            Ok(())
+        })?;
+        Ok(self)
+    }
+}
+
+/// `system.cpu`, seen from `system`.
+type SystemCpu<const T: bool> = Member<CpuKey, CpuView<T>, T>;
 
 /// The top-level members the topology needs.
 #[derive(Default)]
@@ -276,7 +377,7 @@ struct Envelope<'a, const TRACE: bool> {
     timestamp: Option<Text<'a>>,
     host: Option<&'a RawValue>,
     metricset_name: Option<Text<'a>>,
-    cpu_total_norm_pct: Option<f64>,
+    cpu: CpuFigures,
 }
 
 const ENVELOPE_MEMBERS: &[&str] = &["@timestamp", "host", "metricset", "system"];
@@ -306,12 +407,10 @@ impl<'de: 'a, 'a, const TRACE: bool> Visitor<'de> for EnvelopeVisitor<'a, TRACE>
                         .and_then(|m| m.0)
                 }
                 _ => {
-                    let pct = map.next_value::<Option<SystemCpuNormPct<TRACE>>>()?;
-                    envelope.cpu_total_norm_pct = pct
-                        .and_then(|cpu| cpu.0)
-                        .and_then(|total| total.0)
-                        .and_then(|norm| norm.0)
-                        .and_then(|pct| pct.0);
+                    let cpu = map.next_value::<Option<SystemCpu<TRACE>>>()?;
+                    if let Some(CpuView(figures)) = cpu.and_then(|cpu| cpu.0) {
+                        envelope.cpu = figures;
+                    }
                 }
             }
             Ok(())
@@ -355,7 +454,13 @@ mod tests {
         let raw = br#"{"host":{"name":"h"},"system":{"cpu":{"total":{"pct":1.2,"norm":{"pct":0.6}}}},"@timestamp":"t","metricset":{"name":"cpu"}}"#;
         let event = MetricEvent::parse(raw).expect("valid event");
         assert_eq!(event.metricset(), "cpu");
-        assert_eq!(event.cpu_total_norm_pct(), Ok(0.6));
+        assert_eq!(
+            event.cpu_norm_pct(),
+            Ok(CpuNorm {
+                pct: 0.6,
+                computed: false
+            })
+        );
         assert_eq!(event.raw(), raw);
         assert_eq!(
             event.alert().as_deref(),
@@ -447,6 +552,86 @@ mod tests {
                 .alert()
                 .as_deref(),
             Ok(br#"{"timestamp":"a\"b"}"#.as_slice())
+        );
+    }
+
+    fn norm_of(cpu: &str) -> Result<CpuNorm, String> {
+        let raw = format!(r#"{{"metricset":{{"name":"cpu"}},"system":{{"cpu":{cpu}}}}}"#);
+        MetricEvent::parse(raw.as_bytes())
+            .expect("valid event")
+            .cpu_norm_pct()
+    }
+
+    #[test]
+    fn norm_is_computed_from_total_and_cores_when_absent() {
+        let computed = |pct| {
+            Ok(CpuNorm {
+                pct,
+                computed: true,
+            })
+        };
+        // Metricbeat's `cpu.metrics: ["percentages"]`: 1.8887 over 10 cores.
+        assert_eq!(
+            norm_of(r#"{"cores":10,"total":{"pct":1.8887}}"#),
+            computed(0.1889)
+        );
+        assert_eq!(norm_of(r#"{"total":{"pct":4},"cores":4}"#), computed(1.0));
+        assert_eq!(
+            norm_of(r#"{"total":{"pct":0,"norm":null},"cores":2}"#),
+            computed(0.0)
+        );
+        // A norm that is there wins, whatever total and cores say.
+        assert_eq!(
+            norm_of(r#"{"cores":10,"total":{"pct":9,"norm":{"pct":0.2}}}"#),
+            Ok(CpuNorm {
+                pct: 0.2,
+                computed: false
+            })
+        );
+    }
+
+    #[test]
+    fn norm_cannot_be_computed_from_missing_or_impossible_figures() {
+        for (cpu, reason) in [
+            (
+                r#"{"total":{"pct":1.5}}"#,
+                "lacks the number `system.cpu.total.norm.pct`",
+            ),
+            (
+                r#"{"cores":4}"#,
+                "lacks the number `system.cpu.total.norm.pct`",
+            ),
+            (
+                r#"{"cores":0,"total":{"pct":1}}"#,
+                "`system.cpu.cores` is 0",
+            ),
+            (
+                r#"{"cores":2.5,"total":{"pct":1}}"#,
+                "`system.cpu.cores` is 2.5",
+            ),
+            (
+                r#"{"cores":4,"total":{"pct":4.4}}"#,
+                "= 1.1 is not a fraction",
+            ),
+            (
+                r#"{"cores":4,"total":{"pct":-0.4}}"#,
+                "= -0.1 is not a fraction",
+            ),
+        ] {
+            let error = norm_of(cpu).expect_err(cpu);
+            assert!(error.contains(reason), "{cpu}: {error}");
+        }
+        assert_eq!(
+            parse_error(
+                r#"{"metricset":{"name":"cpu"},"system":{"cpu":{"cores":"ten","total":{"pct":1}}}}"#
+            ),
+            "invalid JSON at `system.cpu.cores`: invalid type: string \"ten\", expected f64 at line 1 column 58"
+        );
+        assert_eq!(
+            parse_error(
+                r#"{"metricset":{"name":"cpu"},"system":{"cpu":{"total":{"pct":1,"pct":2}}}}"#
+            ),
+            "invalid JSON at `system.cpu.total`: duplicate field `pct` at line 1 column 67"
         );
     }
 }

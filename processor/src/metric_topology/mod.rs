@@ -6,7 +6,8 @@
 //!   first time each is seen;
 //! * cpu events whose `system.cpu.total.norm.pct` is strictly greater than the threshold →
 //!   `metric.cpu.alert`, value = the event's `host` object with `"timestamp"` = `@timestamp`
-//!   appended, compact.
+//!   appended, compact. An event without it (Metricbeat configured without normalised
+//!   percentages) is compared on `total.pct / cores` instead, counted in [`NormalisedCounts`].
 //!
 //! Each record is parsed once into a borrowed [`MetricEvent`]; pass-through outputs borrow
 //! the input. A record that is not a Metricbeat event, lacks `metricset.name`, or (cpu)
@@ -17,13 +18,14 @@ mod minify;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use parking_lot::Mutex;
 
 use ferrobeat_schema::topics;
 use serde::Deserialize;
 
-pub use event::{MetricEvent, MetricEventSerde};
+pub use event::{CpuNorm, MetricEvent, MetricEventSerde};
 
 use ferrobeat_streams::serdes::{Bytes, Nullable};
 use ferrobeat_streams::topology::{StreamsBuilder, Topology, validate_topic_name};
@@ -170,16 +172,41 @@ impl UnroutedCounts {
     }
 }
 
+/// Cpu events whose `system.cpu.total.norm.pct` was computed from `total.pct / cores`
+/// because they lacked it.
+#[derive(Debug, Default)]
+pub struct NormalisedCounts(AtomicU64);
+
+impl NormalisedCounts {
+    /// Counts one computed value; logs the first.
+    pub fn record(&self) {
+        if self.0.fetch_add(1, Ordering::Relaxed) == 0 {
+            tracing::info!(
+                "cpu events lack system.cpu.total.norm.pct (a Metricbeat whose cpu.metrics leaves \
+                 out normalized_percentages): comparing total.pct / cores with the threshold \
+                 instead; counted in cpu_norm_computed_total"
+            );
+        }
+    }
+
+    /// The count so far.
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
 /// Builds the metric topology. Call [`MetricTopologyConfig::validate`] first: invalid
 /// topic names are not checked here.
 pub fn metric_topology(config: &MetricTopologyConfig) -> Topology {
-    metric_topology_counting(config, Arc::default())
+    metric_topology_counting(config, Arc::default(), Arc::default())
 }
 
-/// [`metric_topology`], counting the records it drops for want of a route in `unrouted`.
+/// [`metric_topology`], counting the records it drops for want of a route in `unrouted` and
+/// the cpu events whose normalised total it computed in `normalised`.
 pub fn metric_topology_counting(
     config: &MetricTopologyConfig,
     unrouted: Arc<UnroutedCounts>,
+    normalised: Arc<NormalisedCounts>,
 ) -> Topology {
     let builder = StreamsBuilder::new();
     let events = builder.stream::<Nullable<Bytes>, MetricEventSerde>(&config.input_topic);
@@ -201,11 +228,17 @@ pub fn metric_topology_counting(
     cpu.to(&config.cpu_topic);
     memory.to(&config.memory_topic);
     let threshold = config.alert_threshold;
-    cpu.try_filter(move |_, event| event.cpu_total_norm_pct().map(|pct| pct > threshold))
-        .named("cpu-above-threshold")
-        .try_map_values(|event| event.alert())
-        .named("cpu-alert")
-        .to(&config.alert_topic);
+    cpu.try_filter(move |_, event| {
+        let norm = event.cpu_norm_pct()?;
+        if norm.computed {
+            normalised.record();
+        }
+        Ok::<_, String>(norm.pct > threshold)
+    })
+    .named("cpu-above-threshold")
+    .try_map_values(|event| event.alert())
+    .named("cpu-alert")
+    .to(&config.alert_topic);
     builder
         .build()
         .expect("the metric topology has one source and unique node names by construction")

@@ -29,7 +29,7 @@ use prometheus_client::registry::Registry;
 use rdkafka::statistics::Statistics;
 
 use super::MetricsLevel;
-use crate::metric_topology::UnroutedCounts;
+use crate::metric_topology::{NormalisedCounts, UnroutedCounts};
 
 type Labels<const N: usize> = [(&'static str, String); N];
 type HistogramFamily<const N: usize> = Family<Labels<N>, Histogram, fn() -> Histogram>;
@@ -91,12 +91,14 @@ impl RuntimeMetrics {
 
     /// Registers every family, and the runtime's totals `stats` (read at scrape time), in
     /// `registry`.
-    /// `unrouted` counts the records the metric topology dropped for want of a route.
+    /// `unrouted` counts the records the metric topology dropped for want of a route,
+    /// `normalised` the cpu events whose normalised total it computed.
     pub fn register(
         &self,
         registry: &mut Registry,
         stats: Arc<RuntimeStats>,
         unrouted: Arc<UnroutedCounts>,
+        normalised: Arc<NormalisedCounts>,
     ) {
         let histograms = [
             (
@@ -165,7 +167,11 @@ impl RuntimeMetrics {
                 self.node_processed.clone(),
             );
         }
-        registry.register_collector(Box::new(TotalsCollector { stats, unrouted }));
+        registry.register_collector(Box::new(TotalsCollector {
+            stats,
+            unrouted,
+            normalised,
+        }));
     }
 
     /// Records a state transition: the `client_state` gauges, and whether it was ever RUNNING.
@@ -419,6 +425,7 @@ impl Drop for WorkerMetrics {
 struct TotalsCollector {
     stats: Arc<RuntimeStats>,
     unrouted: Arc<UnroutedCounts>,
+    normalised: Arc<NormalisedCounts>,
 }
 
 impl Collector for TotalsCollector {
@@ -456,6 +463,13 @@ impl Collector for TotalsCollector {
             let metric = encoder.encode_descriptor(name, help, None, MetricType::Counter)?;
             ConstCounter::new(totals.get(counter)).encode(metric)?;
         }
+        let metric = encoder.encode_descriptor(
+            "cpu_norm_computed",
+            "Cpu events without system.cpu.total.norm.pct, compared on total.pct / cores instead",
+            None,
+            MetricType::Counter,
+        )?;
+        ConstCounter::new(self.normalised.get()).encode(metric)?;
         // reason: `record-failed` (the topology failed on an input record) or `delivery-failed`
         // (an output could not be produced).
         let by_reason = [
@@ -502,7 +516,14 @@ mod tests {
         let unrouted = UnroutedCounts::default();
         unrouted.record("network");
         unrouted.record("network");
-        metrics.register(&mut registry, Arc::clone(stats), Arc::new(unrouted));
+        let normalised = NormalisedCounts::default();
+        normalised.record();
+        metrics.register(
+            &mut registry,
+            Arc::clone(stats),
+            Arc::new(unrouted),
+            Arc::new(normalised),
+        );
         let mut text = String::new();
         prometheus_client::encoding::text::encode(&mut text, &registry).expect("encode");
         text
@@ -536,6 +557,7 @@ mod tests {
             "ferrobeat_processor_client_state{state=\"CREATED\"} 0",
             "ferrobeat_processor_records_dropped_total{reason=\"record-failed\"} 3",
             "ferrobeat_processor_records_dropped_total{reason=\"unrouted\",metricset=\"network\"} 2",
+            "ferrobeat_processor_cpu_norm_computed_total 1",
         ] {
             assert!(text.contains(expected), "missing {expected} in\n{text}");
         }

@@ -19,7 +19,7 @@ use prometheus_client::registry::Registry;
 
 use self::metrics::RuntimeMetrics;
 pub use crate::config::{MetricsLevel, MonitoringConfig};
-use crate::metric_topology::UnroutedCounts;
+use crate::metric_topology::{NormalisedCounts, UnroutedCounts};
 
 /// The Prometheus registry of one process, over one client.
 #[derive(Debug)]
@@ -31,14 +31,16 @@ pub struct Monitor {
 
 impl Monitor {
     /// A registry (prefix `ferrobeat_processor`) holding `runtime`'s series, which it reports
-    /// to `metrics`, and the records its topology dropped for want of a route (`unrouted`).
+    /// to `metrics`, the records its topology dropped for want of a route (`unrouted`) and
+    /// the cpu events whose normalised total it computed (`normalised`).
     pub fn new(
         runtime: Arc<StreamsRuntime>,
         metrics: Arc<RuntimeMetrics>,
         unrouted: Arc<UnroutedCounts>,
+        normalised: Arc<NormalisedCounts>,
     ) -> Self {
         let mut registry = Registry::with_prefix("ferrobeat_processor");
-        metrics.register(&mut registry, runtime.stats_handle(), unrouted);
+        metrics.register(&mut registry, runtime.stats_handle(), unrouted, normalised);
         Monitor {
             registry,
             runtime,

@@ -5,8 +5,8 @@ import json, os, collections
 HERE = os.path.dirname(os.path.abspath(__file__))
 D = HERE
 os.makedirs(D, exist_ok=True)
-CPU = open(os.path.join(HERE, "../../../shared/tests/documents/") + "mission-cpu.json","rb").read().strip()
-MEM = open(os.path.join(HERE, "../../../shared/tests/documents/") + "mission-memory.json","rb").read().strip()
+CPU = open(os.path.join(HERE, "../../../shared/schema/tests/documents/") + "mission-cpu.json","rb").read().strip()
+MEM = open(os.path.join(HERE, "../../../shared/schema/tests/documents/") + "mission-memory.json","rb").read().strip()
 def cpu(norm=0.1889, drop=(), host=None, ts=None):
     d = json.loads(CPU, object_pairs_hook=collections.OrderedDict)
     d["system"]["cpu"]["total"]["norm"]["pct"] = norm
@@ -81,9 +81,13 @@ case("bad-metricset-is-string", b'{"metricset":"cpu"}', ["dlq"], "metricset is a
 case("bad-duplicate-metricset-name", b'{"metricset":{"name":"cpu","name":"memory"}}', ["dlq"], "two metricset names: which route? refused", reason="duplicate")
 case("bad-duplicate-timestamp", cpu(0.9)[:-1] + b',"@timestamp":"2030-01-01T00:00:00.000Z"}', ["dlq"], "two @timestamp members: refused", reason="duplicate")
 case("bad-duplicate-norm-pct", b'{"metricset":{"name":"cpu"},"system":{"cpu":{"total":{"norm":{"pct":0.1,"pct":0.9}}}}}', ["dlq"], "two norm.pct values: refused", reason="duplicate")
-case("bad-cpu-without-norm-pct", cpu(0.9, drop=[("system","cpu","total","norm")]), ["dlq"], "a cpu event without total.norm.pct cannot be checked for an alert", reason="system.cpu.total.norm.pct")
+case("ok-cpu-without-norm-pct-computed", cpu(0.9, drop=[("system","cpu","total","norm")]), ["cpu"], "a cpu event without total.norm.pct (Metricbeat without normalized_percentages): total.pct / cores = 1.8887 / 10 = 0.1889 is computed, no alert")
+case("ok-cpu-hot-norm-computed", cpu(0.9, drop=[("system","cpu","total","norm")]).replace(b'"total":{"pct":1.8887}', b'"total":{"pct":8.586}'), ["cpu","alert"], "without total.norm.pct, 8.586 / 10 cores = 0.8586 is computed: routed and alerted", alert='{"cpu":{"usage":0.9},"name":"Aaronui-MacBookPro.local","timestamp":"2025-01-31T07:55:26.555Z"}')
+case("bad-cpu-without-norm-pct-or-cores", cpu(0.9, drop=[("system","cpu","total","norm"),("system","cpu","cores")]), ["dlq"], "a cpu event without total.norm.pct nor cores to compute it from cannot be checked for an alert", reason="system.cpu.total.norm.pct")
+case("bad-cpu-computed-norm-out-of-range", cpu(0.9, drop=[("system","cpu","total","norm")]).replace(b'"total":{"pct":1.8887}', b'"total":{"pct":18.887}'), ["dlq"], "without total.norm.pct, 18.887 / 10 cores = 1.8887 is not a fraction", reason="not a fraction between 0 and 1")
+case("bad-cpu-computed-norm-zero-cores", cpu(0.9, drop=[("system","cpu","total","norm")]).replace(b'"cores":10', b'"cores":0'), ["dlq"], "without total.norm.pct, 0 cores cannot normalise total.pct", reason="system.cpu.cores")
 case("bad-cpu-without-system", cpu(0.9, drop=[("system",)]), ["dlq"], "a cpu event without system", reason="system.cpu.total.norm.pct")
-case("bad-cpu-norm-pct-null", cpu(0.1).replace(b'"norm":{"pct":0.1}', b'"norm":{"pct":null}'), ["dlq"], "norm.pct null", reason="system.cpu.total.norm.pct")
+case("ok-cpu-norm-pct-null-computed", cpu(0.1).replace(b'"norm":{"pct":0.1}', b'"norm":{"pct":null}'), ["cpu"], "norm.pct null counts as absent: total.pct / cores = 0.1889 is computed, no alert")
 case("bad-cpu-norm-pct-string", cpu(0.1).replace(b'"norm":{"pct":0.1}', b'"norm":{"pct":"0.9"}'), ["dlq"], "norm.pct as a string", reason="system.cpu.total.norm.pct")
 case("bad-cpu-norm-pct-bool", cpu(0.1).replace(b'"norm":{"pct":0.1}', b'"norm":{"pct":true}'), ["dlq"], "norm.pct as a boolean", reason="system.cpu.total.norm.pct")
 case("bad-cpu-norm-pct-nan", cpu(0.1).replace(b'"norm":{"pct":0.1}', b'"norm":{"pct":NaN}'), ["dlq"], "NaN is not JSON", reason="system.cpu.total.norm.pct")

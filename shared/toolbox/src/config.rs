@@ -131,6 +131,27 @@ impl Invalid {
     }
 }
 
+/// Parses the value of a `-X NAME=VALUE` flag (a librdkafka property on the command line, as
+/// kcat takes it): the name is what comes before the first `=`, the value all after it (it may
+/// hold `=` or be empty).
+///
+/// # Errors
+/// A message quoting the text when it has no `=` or no name before it.
+pub fn parse_property_flag(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((name, value)) if !name.trim().is_empty() => {
+            Ok((name.trim().to_owned(), value.to_owned()))
+        }
+        Some(_) => Err(format!(
+            "{text:?} has no property name before '='; expected NAME=VALUE, e.g. \
+             -X security.protocol=ssl"
+        )),
+        None => Err(format!(
+            "{text:?} has no '='; expected NAME=VALUE, e.g. -X security.protocol=ssl"
+        )),
+    }
+}
+
 /// Reads `path` to text.
 ///
 /// # Errors
@@ -239,6 +260,21 @@ mod tests {
         assert_eq!(key_position(text, "kafka.topic"), Some((4, 1)));
         assert_eq!(key_position(text, "kafka.properties.\"a.b\""), Some((6, 3)));
         assert_eq!(key_position(text, "spool.max_bytes"), None);
+    }
+
+    #[test]
+    fn property_flags_split_at_the_first_equals_sign() {
+        let pair = |name: &str, value: &str| Ok((name.to_owned(), value.to_owned()));
+        assert_eq!(parse_property_flag("linger.ms=5"), pair("linger.ms", "5"));
+        assert_eq!(
+            parse_property_flag("sasl.oauthbearer.config=a=b c=d"),
+            pair("sasl.oauthbearer.config", "a=b c=d")
+        );
+        assert_eq!(parse_property_flag("client.id="), pair("client.id", ""));
+        let missing = parse_property_flag("linger.ms").expect_err("no =");
+        assert!(missing.contains("\"linger.ms\" has no '='"), "{missing}");
+        let nameless = parse_property_flag("=5").expect_err("no name");
+        assert!(nameless.contains("no property name"), "{nameless}");
     }
 
     #[test]

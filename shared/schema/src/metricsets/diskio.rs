@@ -1,4 +1,6 @@
-//! `system.diskio`: cumulative counters of one block device.
+//! `system.diskio`: cumulative counters of one block device, as Metricbeat 8.x's `system`
+//! module reports them. The 7.x `iostat` rates are not part of it: 8.x moved them to the
+//! `linux` module's `iostat` metricset.
 
 use serde::{Deserialize, Serialize};
 
@@ -7,18 +9,15 @@ use serde::{Deserialize, Serialize};
 pub struct Diskio {
     /// Device name (`sda`).
     pub name: String,
-    /// Device serial number, when known.
+    /// Device serial number, when known (`serial_number`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub serial: Option<String>,
+    pub serial_number: Option<String>,
     /// Reads.
     pub read: DiskioCounters,
     /// Writes.
     pub write: DiskioCounters,
     /// Time and operations in progress.
     pub io: DiskioIo,
-    /// Rates over the period (Linux), from the second sample on.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub iostat: Option<Iostat>,
 }
 
 /// Reads or writes of a device.
@@ -39,66 +38,4 @@ pub struct DiskioIo {
     pub time: u64,
     /// I/O operations currently in progress.
     pub ops: u64,
-}
-
-/// `system.diskio.iostat`: rates over the period, like `iostat -x`.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct Iostat {
-    /// Reads.
-    pub read: IostatDirection,
-    /// Writes.
-    pub write: IostatDirection,
-    /// Average request size and wait.
-    pub request: IostatRequest,
-    /// Average queue length.
-    pub queue: IostatQueue,
-    /// Average time per request, in ms.
-    pub service_time: f64,
-    /// Fraction of the period the device was busy (0..100, as iostat's %util).
-    pub busy: f64,
-    /// Average wait per request, in ms.
-    #[serde(rename = "await")]
-    pub await_ms: f64,
-}
-
-/// One direction of `iostat`.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct IostatDirection {
-    /// Merged requests per second and requests per second.
-    pub request: IostatRate,
-    /// Bytes per second.
-    pub per_sec: IostatBytes,
-    /// Average wait per request, in ms.
-    #[serde(rename = "await")]
-    pub await_ms: f64,
-}
-
-/// Request rates of one direction.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct IostatRate {
-    /// Merged requests per second.
-    pub merges_per_sec: f64,
-    /// Requests per second.
-    pub per_sec: f64,
-}
-
-/// Byte rate of one direction.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct IostatBytes {
-    /// Bytes per second.
-    pub bytes: f64,
-}
-
-/// `iostat.request`.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct IostatRequest {
-    /// Average request size in sectors.
-    pub avg_size: f64,
-}
-
-/// `iostat.queue`.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct IostatQueue {
-    /// Average queue length.
-    pub avg_size: f64,
 }

@@ -1,4 +1,6 @@
-//! `system.memory`: memory and swap usage.
+//! `system.memory`: memory and swap usage, as Metricbeat 8.x's `system` module reports them.
+//! The 7.x `hugepages` group is not part of it: 8.x moved it to the `linux` module's `memory`
+//! metricset.
 
 use serde::{Deserialize, Serialize};
 
@@ -19,9 +21,6 @@ pub struct Memory {
     pub actual: ActualMemory,
     /// Swap usage.
     pub swap: Swap,
-    /// Huge pages (Linux), when the kernel reports them.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub hugepages: Option<Hugepages>,
 }
 
 /// A `used` object: bytes and the fraction of the total they are.
@@ -51,21 +50,4 @@ pub struct Swap {
     pub used: Used,
     /// Free swap in bytes.
     pub free: u64,
-}
-
-/// `system.memory.hugepages`.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct Hugepages {
-    /// Number of huge pages in the pool.
-    pub total: u64,
-    /// Pages in use (`pct` of the pool).
-    pub used: Used,
-    /// Free pages.
-    pub free: u64,
-    /// Pages reserved but not yet allocated.
-    pub reserved: u64,
-    /// Pages above the configured pool size.
-    pub surplus: u64,
-    /// Size of one default huge page in bytes.
-    pub default_size: u64,
 }
