@@ -134,6 +134,13 @@ pub enum RuntimeError {
     /// `start` was called on a client that is not in CREATED.
     #[error("cannot start: the client is {0}, not CREATED")]
     AlreadyStarted(ClientState),
+    /// The topology has state stores: the runtime does not yet write their changelogs nor
+    /// restore them, so it would lose their content on a restart or a rebalance.
+    #[error(
+        "cannot run a topology with state stores ({0}) yet: changelogs and restore are not \
+         implemented in the runtime; run it with the TopologyTestDriver"
+    )]
+    Stateful(String),
     /// The operating system refused a thread.
     #[error("cannot spawn the supervisor thread: {0}")]
     Spawn(#[source] std::io::Error),
@@ -222,6 +229,11 @@ impl StreamsRuntime {
     /// Starts the workers: CREATED → REBALANCING, then RUNNING once every worker has its
     /// partitions.
     pub fn start(&self) -> Result<(), RuntimeError> {
+        let stores = self.shared.topology.stores();
+        if !stores.is_empty() {
+            let names: Vec<&str> = stores.iter().map(|store| store.name.as_str()).collect();
+            return Err(RuntimeError::Stateful(names.join(", ")));
+        }
         self.shared
             .state
             .transition(ClientState::Rebalancing)

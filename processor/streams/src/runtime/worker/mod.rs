@@ -35,6 +35,7 @@ use super::observer::{RecordClock, WorkerObserver};
 use super::offsets::{CommitScope, OffsetTracker};
 use super::stats::Counter;
 use crate::errors::{ErrorAction, LogRateLimiter};
+use crate::state::TaskState;
 use crate::topology::ProcessingError;
 
 /// How long one consumer poll may block: bounds how fast a worker notices a shutdown request.
@@ -124,6 +125,8 @@ struct Pipeline {
     /// An error met inside a rebalance callback, for the poll loop to raise.
     failure: Option<WorkerError>,
     observer: Box<dyn WorkerObserver>,
+    /// The topology's task state; empty, since the runtime refuses stateful topologies.
+    state: TaskState,
 }
 
 impl Pipeline {
@@ -142,9 +145,13 @@ impl Pipeline {
             let observer = &mut self.observer;
             shared
                 .topology
-                .process_observed(&input, &mut push, &mut |node| observer.node_entered(node))
+                .process_observed(&mut self.state, &input, &mut push, &mut |node| {
+                    observer.node_entered(node)
+                })
         } else {
-            shared.topology.process(&input, &mut push)
+            shared
+                .topology
+                .process_in(&mut self.state, &input, &mut push)
         };
         if let Err(error) = processed {
             outputs.clear();
@@ -277,6 +284,9 @@ pub(super) fn run(shared: Arc<Shared>, id: usize) -> Result<(), WorkerError> {
             &shared.source_topics,
             &shared.topology.sink_topics(),
         ),
+        state: shared
+            .topology
+            .new_task_state(&shared.topology.new_global_stores()),
     };
     let context = WorkerContext {
         shared: Arc::clone(&shared),
