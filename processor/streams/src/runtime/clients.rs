@@ -37,3 +37,15 @@ pub(super) fn producer_config(config: &StreamsConfig, client_id: &str) -> Client
         .set("linger.ms", "5");
     with_properties(client, &kafka.properties)
 }
+
+/// A consumer outside the group that reads changelog and global-table partitions it is assigned
+/// from their beginning; it never commits.
+pub(super) fn restore_consumer_config(config: &StreamsConfig, client_id: &str) -> ClientConfig {
+    let kafka = &config.kafka;
+    let mut client = base_client_config(&kafka.bootstrap_servers, client_id);
+    client
+        .set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false")
+        .set("auto.offset.reset", "earliest");
+    with_properties(client, &kafka.properties)
+}

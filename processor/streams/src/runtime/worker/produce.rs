@@ -81,6 +81,9 @@ impl ProducerContext for DeliveryReports {
 /// An output about to be handed to the producer.
 pub(super) struct OutgoingRecord<'a> {
     pub(super) topic: &'a str,
+    /// The partition, when the record must go to one (a changelog's task partition); else
+    /// the producer's partitioner decides.
+    pub(super) partition: Option<i32>,
     pub(super) key: Option<&'a [u8]>,
     pub(super) value: Option<&'a [u8]>,
     pub(super) timestamp: i64,
@@ -93,6 +96,7 @@ impl<'a> OutgoingRecord<'a> {
         let headers = message.detach_headers();
         OutgoingRecord {
             topic: message.topic(),
+            partition: (message.partition() >= 0).then(|| message.partition()),
             key: message.key(),
             value: message.payload(),
             timestamp: message.timestamp().to_millis().unwrap_or(-1),
@@ -130,6 +134,9 @@ impl Pipeline {
         if let Some(key) = record.key {
             base = base.key(key);
         }
+        if let Some(partition) = record.partition {
+            base = base.partition(partition);
+        }
         if let Some(value) = record.value {
             base = base.payload(value);
         }
@@ -158,7 +165,7 @@ impl Pipeline {
                             rdkafka::Timestamp::NotAvailable,
                             rdkafka::Timestamp::CreateTime,
                         ),
-                        -1,
+                        returned.partition.unwrap_or(-1),
                         -1,
                         returned.headers,
                     );
@@ -261,6 +268,7 @@ impl Pipeline {
                     headers
                 });
                 record.topic = &dead_letter_topic;
+                record.partition = None;
                 self.send(record, OutputTag { attempt: 0, ..tag })
             }
             (DeliveryDecision::Skip, _) => {
