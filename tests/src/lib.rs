@@ -305,6 +305,24 @@ impl TestKafka {
     /// # Errors
     /// When any record is not acknowledged within 30 s, naming the first failure.
     pub fn produce(&self, topic: &str, values: &[Vec<u8>]) -> anyhow::Result<()> {
+        let records: Vec<(Option<&[u8]>, Option<&[u8]>)> = values
+            .iter()
+            .map(|value| (None, Some(value.as_slice())))
+            .collect();
+        self.produce_keyed(topic, &records)
+    }
+
+    /// Produces `(key, value)` records (either may be null) to `topic`, keyed records on the
+    /// partition librdkafka's default partitioner picks for their key, and waits until every
+    /// one is acknowledged.
+    ///
+    /// # Errors
+    /// When any record is not acknowledged within 30 s, naming the first failure.
+    pub fn produce_keyed(
+        &self,
+        topic: &str,
+        records: &[(Option<&[u8]>, Option<&[u8]>)],
+    ) -> anyhow::Result<()> {
         let context = FailureLog::default();
         let producer: BaseProducer<FailureLog> = self
             .client_config()
@@ -313,8 +331,14 @@ impl TestKafka {
             .set("message.timeout.ms", "30000")
             .create_with_context(context)
             .context("creating the test producer")?;
-        for value in values {
-            let mut record = BaseRecord::<(), [u8]>::to(topic).payload(value.as_slice());
+        for (key, value) in records {
+            let mut record = BaseRecord::<[u8], [u8]>::to(topic);
+            if let Some(key) = key {
+                record = record.key(*key);
+            }
+            if let Some(value) = value {
+                record = record.payload(*value);
+            }
             loop {
                 match producer.send(record) {
                     Ok(()) => break,

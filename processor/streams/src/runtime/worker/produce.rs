@@ -91,12 +91,14 @@ pub(super) struct OutgoingRecord<'a> {
 }
 
 impl<'a> OutgoingRecord<'a> {
-    /// `message` (a returned or failed output) to send again, possibly elsewhere.
-    fn resend(message: &'a mut OwnedMessage) -> Self {
+    /// `message` (a returned or failed output) to send again, possibly elsewhere; to the same
+    /// partition if `pinned` (a changelog record belongs to its task's partition), else where
+    /// the partitioner decides anew.
+    fn resend(message: &'a mut OwnedMessage, pinned: bool) -> Self {
         let headers = message.detach_headers();
         OutgoingRecord {
             topic: message.topic(),
-            partition: (message.partition() >= 0).then(|| message.partition()),
+            partition: (pinned && message.partition() >= 0).then(|| message.partition()),
             key: message.key(),
             value: message.payload(),
             timestamp: message.timestamp().to_millis().unwrap_or(-1),
@@ -233,7 +235,12 @@ impl Pipeline {
                     attempt: tag.attempt + 1,
                     ..tag
                 };
-                self.send(OutgoingRecord::resend(&mut message), retry)
+                let pinned = self
+                    .shared
+                    .changelogs
+                    .iter()
+                    .any(|log| log == message.topic());
+                self.send(OutgoingRecord::resend(&mut message, pinned), retry)
             }
             (DeliveryDecision::DeadLetter { truncate }, Some(dead_letter_topic)) => {
                 self.shared.stats.add(Counter::OutputsDeadLettered, 1);
@@ -248,7 +255,7 @@ impl Pipeline {
                 }
                 let source_topic = self.shared.source_topic(tag.source.topic);
                 let original_length = message.payload().map_or(0, <[u8]>::len);
-                let mut record = OutgoingRecord::resend(&mut message);
+                let mut record = OutgoingRecord::resend(&mut message, false);
                 let headers = production_error_headers(
                     record.headers.take(),
                     &error,
