@@ -107,6 +107,9 @@ struct TlsListener {
 }
 
 /// A Kafka cluster for one test: a Tansu broker of its own, or the external cluster named by
+/// A record to produce: its key and its value, either may be null.
+pub type KeyedRecord<'a> = (Option<&'a [u8]>, Option<&'a [u8]>);
+
 /// [`BOOTSTRAP_ENV`].
 #[derive(Debug)]
 pub struct TestKafka {
@@ -305,7 +308,7 @@ impl TestKafka {
     /// # Errors
     /// When any record is not acknowledged within 30 s, naming the first failure.
     pub fn produce(&self, topic: &str, values: &[Vec<u8>]) -> anyhow::Result<()> {
-        let records: Vec<(Option<&[u8]>, Option<&[u8]>)> = values
+        let records: Vec<KeyedRecord<'_>> = values
             .iter()
             .map(|value| (None, Some(value.as_slice())))
             .collect();
@@ -318,11 +321,7 @@ impl TestKafka {
     ///
     /// # Errors
     /// When any record is not acknowledged within 30 s, naming the first failure.
-    pub fn produce_keyed(
-        &self,
-        topic: &str,
-        records: &[(Option<&[u8]>, Option<&[u8]>)],
-    ) -> anyhow::Result<()> {
+    pub fn produce_keyed(&self, topic: &str, records: &[KeyedRecord<'_>]) -> anyhow::Result<()> {
         let context = FailureLog::default();
         let producer: BaseProducer<FailureLog> = self
             .client_config()

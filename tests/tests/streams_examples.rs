@@ -40,7 +40,7 @@ fn spawn_example(name: &str, kafka: &TestKafka, log: &Path) -> Child {
 
 /// Produces `key:value` pairs (`key:` alone for a tombstone) to `topic`.
 fn produce(kafka: &TestKafka, topic: &str, pairs: &[&str]) {
-    let records: Vec<(Option<&[u8]>, Option<&[u8]>)> = pairs
+    let records: Vec<ferrobeat_tests::KeyedRecord<'_>> = pairs
         .iter()
         .map(|pair| {
             let (key, value) = pair.split_once(':').expect("key:value");

@@ -94,7 +94,7 @@ pub enum RestoreError {
         /// The partition.
         partition: i32,
         /// The client's error.
-        source: KafkaError,
+        source: Box<KafkaError>,
     },
     /// The changelog's end was not reached in time.
     #[error(
@@ -189,7 +189,7 @@ impl Changelog<'_> {
             store: self.store.to_owned(),
             topic: self.topic.to_owned(),
             partition: self.partition,
-            source,
+            source: Box::new(source),
         }
     }
 }
