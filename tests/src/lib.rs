@@ -113,6 +113,9 @@ struct TlsListener {
 type ClientProperties = Vec<(&'static str, String)>;
 
 /// A Kafka cluster for one test: a Tansu broker of its own, or the external cluster named by
+/// A record to produce: its key and its value, either may be null.
+pub type KeyedRecord<'a> = (Option<&'a [u8]>, Option<&'a [u8]>);
+
 /// [`BOOTSTRAP_ENV`].
 #[derive(Debug)]
 pub struct TestKafka {
@@ -343,6 +346,20 @@ impl TestKafka {
     /// # Errors
     /// When any record is not acknowledged within 30 s, naming the first failure.
     pub fn produce(&self, topic: &str, values: &[Vec<u8>]) -> anyhow::Result<()> {
+        let records: Vec<KeyedRecord<'_>> = values
+            .iter()
+            .map(|value| (None, Some(value.as_slice())))
+            .collect();
+        self.produce_keyed(topic, &records)
+    }
+
+    /// Produces `(key, value)` records (either may be null) to `topic`, keyed records on the
+    /// partition librdkafka's default partitioner picks for their key, and waits until every
+    /// one is acknowledged.
+    ///
+    /// # Errors
+    /// When any record is not acknowledged within 30 s, naming the first failure.
+    pub fn produce_keyed(&self, topic: &str, records: &[KeyedRecord<'_>]) -> anyhow::Result<()> {
         let context = FailureLog::default();
         let producer: BaseProducer<FailureLog> = self
             .client_config()
@@ -351,8 +368,14 @@ impl TestKafka {
             .set("message.timeout.ms", "30000")
             .create_with_context(context)
             .context("creating the test producer")?;
-        for value in values {
-            let mut record = BaseRecord::<(), [u8]>::to(topic).payload(value.as_slice());
+        for (key, value) in records {
+            let mut record = BaseRecord::<[u8], [u8]>::to(topic);
+            if let Some(key) = key {
+                record = record.key(*key);
+            }
+            if let Some(value) = value {
+                record = record.payload(*value);
+            }
             loop {
                 match producer.send(record) {
                     Ok(()) => break,

@@ -172,6 +172,12 @@ pub struct RuntimeConfig {
     /// Warn if a worker has had no partition assignment for this long.
     #[serde(with = "humantime_serde")]
     pub assignment_warning: Duration,
+    /// Replication factor of the changelog topics the runtime creates; the broker's default
+    /// when unset.
+    pub replication_factor: Option<i32>,
+    /// How long restoring one store from its changelog may take before the worker fails.
+    #[serde(with = "humantime_serde")]
+    pub restore_timeout: Duration,
 }
 
 impl Default for RuntimeConfig {
@@ -187,6 +193,8 @@ impl Default for RuntimeConfig {
             max_worker_replacements: 5,
             replacement_window: Duration::from_secs(300),
             assignment_warning: Duration::from_secs(30),
+            replication_factor: None,
+            restore_timeout: Duration::from_secs(300),
         }
     }
 }
@@ -206,6 +214,7 @@ impl RuntimeConfig {
             ("commit_interval", self.commit_interval),
             ("shutdown_timeout", self.shutdown_timeout),
             ("replacement_window", self.replacement_window),
+            ("restore_timeout", self.restore_timeout),
         ];
         let zero = counts
             .iter()
@@ -219,6 +228,9 @@ impl RuntimeConfig {
             });
         if let Some(key) = zero {
             return Err(Invalid::new(*key, "must be greater than 0").within("runtime"));
+        }
+        if self.replication_factor.is_some_and(|factor| factor < 1) {
+            return Err(Invalid::new("replication_factor", "must be at least 1").within("runtime"));
         }
         if self.threads > MAX_THREADS {
             return Err(

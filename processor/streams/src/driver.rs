@@ -24,7 +24,11 @@ use std::collections::{HashMap, VecDeque};
 
 use crate::errors::{ErrorAction, ErrorHandlingConfig};
 use crate::record::{Header, InputRecord, OutputRecord, SourcePosition};
+use crate::state::{GlobalStores, TaskState, changelog_topic};
 use crate::topology::{ProcessingError, Topology};
+
+/// The application id a driver names changelog topics after unless told otherwise.
+pub const DRIVER_APPLICATION_ID: &str = "topology-test-driver";
 
 /// A record piped into or read from the driver, owning its bytes.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -109,10 +113,17 @@ struct DriverState {
 }
 
 /// Runs a topology on piped records, synchronously and without a broker.
+///
+/// Every input topic is one partition, so the topology runs as one task: its tables and joins
+/// see every record. Store changes are written to `<application id>-<store>-changelog` output
+/// topics, as the runtime writes them.
 pub struct TopologyTestDriver {
     topology: Topology,
     error_handling: ErrorHandlingConfig,
+    application_id: String,
     state: RefCell<DriverState>,
+    task: RefCell<TaskState>,
+    globals: GlobalStores,
 }
 
 impl std::fmt::Debug for TopologyTestDriver {
@@ -132,11 +143,42 @@ impl TopologyTestDriver {
 
     /// A driver applying `error_handling` to records the topology fails on.
     pub fn with_error_handling(topology: Topology, error_handling: ErrorHandlingConfig) -> Self {
+        let globals = topology.new_global_stores();
+        let task = RefCell::new(topology.new_task_state(&globals));
         Self {
             topology,
             error_handling,
+            application_id: DRIVER_APPLICATION_ID.to_owned(),
             state: RefCell::default(),
+            task,
+            globals,
         }
+    }
+
+    /// The same driver, naming changelog topics after `application_id`.
+    pub fn with_application_id(mut self, application_id: &str) -> Self {
+        application_id.clone_into(&mut self.application_id);
+        self
+    }
+
+    /// The content of state store `name` (a table's, local or global), in key order: what
+    /// Kafka Streams' driver returns from `getKeyValueStore`.
+    pub fn key_value_store(&self, name: &str) -> Option<Vec<(Vec<u8>, Vec<u8>)>> {
+        let task = self.task.borrow();
+        match task.store(name) {
+            Some(store) => Some(
+                store
+                    .entries()
+                    .map(|(key, value)| (key.to_vec(), value.to_vec()))
+                    .collect(),
+            ),
+            None => self.globals.snapshot(name),
+        }
+    }
+
+    /// Stream records a join dropped because their key was null.
+    pub fn dropped_without_key(&self) -> u64 {
+        self.task.borrow().dropped_without_key()
     }
 
     /// An input topic whose records get timestamps 0, 1, 2, ... unless they carry one.
@@ -159,9 +201,11 @@ impl TopologyTestDriver {
         advance: i64,
     ) -> TestInputTopic<'_> {
         assert!(
-            self.topology.source_topics().contains(&topic),
-            "the topology reads no topic {topic:?} (it reads {:?})",
-            self.topology.source_topics()
+            self.topology.source_topics().contains(&topic)
+                || self.topology.global_topics().contains(&topic),
+            "the topology reads no topic {topic:?} (it reads {:?} and globally {:?})",
+            self.topology.source_topics(),
+            self.topology.global_topics(),
         );
         TestInputTopic {
             driver: self,
@@ -209,11 +253,28 @@ impl TopologyTestDriver {
             value: record.value.as_deref(),
             headers: record.headers.clone(),
         };
+        if self.topology.global_topics().contains(&topic) {
+            return self.topology.update_global(&self.globals, &input);
+        }
         let mut produced = Vec::new();
+        let mut task = self.task.borrow_mut();
         let outcome = self
             .topology
-            .process(&input, &mut |output| produced.push(output));
+            .process_in(&mut task, &input, &mut |output| produced.push(output));
         let mut state = self.state.borrow_mut();
+        for change in task.take_changes() {
+            let topic = changelog_topic(&self.application_id, &task.store_names()[change.store]);
+            state
+                .outputs
+                .entry(topic)
+                .or_default()
+                .push_back(TestRecord {
+                    key: Some(change.key),
+                    value: change.value,
+                    timestamp: Some(timestamp),
+                    headers: Vec::new(),
+                });
+        }
         if let Err(error) = outcome {
             // As the runtime: what was emitted for a failed record is discarded.
             produced.clear();

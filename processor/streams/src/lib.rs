@@ -49,7 +49,8 @@ pub mod driver;
 pub mod errors;
 pub mod record;
 pub mod runtime;
+pub mod state;
 pub mod topology;
 
 pub use topology::serdes;
-pub use topology::{KStream, StreamsBuilder, Topology};
+pub use topology::{GlobalKTable, KStream, KTable, StreamsBuilder, Topology};

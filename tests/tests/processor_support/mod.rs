@@ -266,6 +266,33 @@ pub(crate) fn workspace_binary(package: &str) -> PathBuf {
     binary
 }
 
+/// The example `name` of the streams library, built (by cargo, incrementally) before use.
+pub(crate) fn streams_example(name: &str) -> PathBuf {
+    let cargo = option_env!("CARGO").unwrap_or("cargo");
+    let status = Command::new(cargo)
+        .args([
+            "build",
+            "--quiet",
+            "-p",
+            "ferrobeat-streams",
+            "--example",
+            name,
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .status()
+        .expect("run cargo build");
+    assert!(status.success(), "cargo build of example {name} failed");
+    let profile_dir = std::env::current_exe()
+        .expect("test executable path")
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target/<profile>")
+        .to_owned();
+    let binary = profile_dir.join("examples").join(name);
+    assert!(binary.exists(), "{} was not built", binary.display());
+    binary
+}
+
 /// Sends SIGTERM to `child` and waits up to `timeout` for it to exit; `None` if it did not.
 pub(crate) fn terminate(
     child: &mut std::process::Child,

@@ -34,6 +34,23 @@ pub(super) fn producer_config(config: &StreamsConfig, client_id: &str) -> Client
         .set("enable.idempotence", "true")
         .set("acks", "all")
         .set("compression.type", "lz4")
-        .set("linger.ms", "5");
+        .set("linger.ms", "5")
+        // Keyed outputs land where a Java client would put them, so they co-partition with
+        // topics Java clients write (keyless ones are spread, as before).
+        .set("partitioner", "murmur2_random");
+    with_properties(client, &kafka.properties)
+}
+
+/// A consumer outside the group that reads changelog and global-table partitions it is assigned
+/// from their beginning; it never subscribes nor commits (librdkafka wants a group id to
+/// `assign()` at all: `<application id>-restore`, which never joins).
+pub(super) fn restore_consumer_config(config: &StreamsConfig, client_id: &str) -> ClientConfig {
+    let kafka = &config.kafka;
+    let mut client = base_client_config(&kafka.bootstrap_servers, client_id);
+    client
+        .set("group.id", format!("{}-restore", kafka.application_id))
+        .set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false")
+        .set("auto.offset.reset", "earliest");
     with_properties(client, &kafka.properties)
 }

@@ -25,11 +25,14 @@
 //! Kafka Streams `StreamThread`; an async executor would add nothing but a layer.
 
 pub mod backpressure;
+mod changelogs;
 mod clients;
 pub mod delivery;
+mod global;
 pub mod observer;
 pub mod offsets;
 pub mod restart;
+pub mod restore;
 pub mod state;
 pub mod stats;
 mod worker;
@@ -44,7 +47,9 @@ use std::time::{Duration, Instant};
 use ferrobeat_toolbox::intercept::Interceptors;
 use parking_lot::Mutex;
 
+pub use changelogs::StateSetupError;
 pub use observer::{NoObserver, RecordClock, RuntimeObserver, WorkerObserver};
+pub use restore::{LoggingStateRestoreListener, RestoreError, StateRestoreListener};
 pub use state::{ClientState, IllegalTransition, StateListener, StateMachine};
 pub use stats::{RuntimeStats, StatsSnapshot};
 pub use worker::WorkerError;
@@ -52,6 +57,7 @@ pub use worker::WorkerError;
 use self::offsets::SourcePartition;
 use self::restart::{Restart, RestartBudget};
 use crate::config::{StreamsConfig, UncaughtErrorPolicy};
+use crate::state::{GlobalStores, changelog_topic};
 use crate::topology::Topology;
 
 /// What the workers of one client share.
@@ -63,6 +69,12 @@ struct Shared {
     config: StreamsConfig,
     stats: Arc<RuntimeStats>,
     observer: Arc<dyn RuntimeObserver>,
+    /// The global tables' stores, read by every task.
+    globals: GlobalStores,
+    /// The changelog topic of each local store, by store index.
+    changelogs: Vec<String>,
+    /// Told about every store restored.
+    restore_listener: Mutex<Arc<dyn StateRestoreListener>>,
     state: StateMachine,
     shutdown: AtomicBool,
     /// Live workers and whether each currently holds an assignment.
@@ -134,6 +146,10 @@ pub enum RuntimeError {
     /// `start` was called on a client that is not in CREATED.
     #[error("cannot start: the client is {0}, not CREATED")]
     AlreadyStarted(ClientState),
+    /// The topology's stores cannot be set up: a source topic is missing, topics a join reads
+    /// are not co-partitioned, or a changelog topic differs or cannot be created.
+    #[error("cannot start: {0}")]
+    State(#[from] StateSetupError),
     /// The operating system refused a thread.
     #[error("cannot spawn the supervisor thread: {0}")]
     Spawn(#[source] std::io::Error),
@@ -175,6 +191,13 @@ impl StreamsRuntime {
             .into_iter()
             .map(str::to_owned)
             .collect();
+        let globals = topology.new_global_stores();
+        let changelogs = topology
+            .new_task_state(&globals)
+            .store_names()
+            .iter()
+            .map(|store| changelog_topic(&config.kafka.application_id, store))
+            .collect();
         let runtime = StreamsRuntime {
             shared: Arc::new(Shared {
                 client_id: format!(
@@ -188,6 +211,9 @@ impl StreamsRuntime {
                 config,
                 stats: Arc::new(RuntimeStats::default()),
                 observer: Arc::clone(&observer),
+                globals,
+                changelogs,
+                restore_listener: Mutex::new(Arc::new(LoggingStateRestoreListener)),
                 state: StateMachine::new(),
                 shutdown: AtomicBool::new(false),
                 assignments: Mutex::new(HashMap::new()),
@@ -202,6 +228,12 @@ impl StreamsRuntime {
     /// The counters, shared, for an exporter that reads them when asked.
     pub fn stats_handle(&self) -> Arc<RuntimeStats> {
         Arc::clone(&self.shared.stats)
+    }
+
+    /// Replaces the listener told about every store restored from its changelog (by default
+    /// [`LoggingStateRestoreListener`]); set it before [`StreamsRuntime::start`].
+    pub fn set_restore_listener(&self, listener: Arc<dyn StateRestoreListener>) {
+        *self.shared.restore_listener.lock() = listener;
     }
 
     /// Registers a listener called with `(old, new)` after every state transition.
@@ -222,6 +254,9 @@ impl StreamsRuntime {
     /// Starts the workers: CREATED → REBALANCING, then RUNNING once every worker has its
     /// partitions.
     pub fn start(&self) -> Result<(), RuntimeError> {
+        if !self.shared.topology.stores().is_empty() {
+            changelogs::prepare(&self.shared.config, &self.shared.topology)?;
+        }
         self.shared
             .state
             .transition(ClientState::Rebalancing)
@@ -320,6 +355,22 @@ fn spawn_worker(shared: &Arc<Shared>, id: usize, exits: &Sender<WorkerExit>) {
 
 /// Starts the workers, replaces or gives up on failed ones, and makes the final transition.
 fn supervise(shared: &Arc<Shared>) {
+    let global_reader = if shared.topology.global_topics().is_empty() {
+        None
+    } else {
+        match global::load_then_follow(Arc::clone(shared)) {
+            Ok(reader) => Some(reader),
+            Err(error) => {
+                tracing::error!("global tables: {error}; shutting the client down");
+                shared.shutdown.store(true, Ordering::Release);
+                if let Err(illegal) = shared.state.transition(ClientState::PendingError) {
+                    tracing::error!("{illegal}");
+                }
+                finish(shared);
+                return;
+            }
+        }
+    };
     let (exits, exit_reports) = mpsc::channel();
     let threads = shared.config.runtime.threads;
     for id in 1..=threads {
@@ -373,6 +424,11 @@ fn supervise(shared: &Arc<Shared>) {
                 }
             }
         }
+    }
+    if let Some(reader) = global_reader
+        && reader.join().is_err()
+    {
+        tracing::error!("the global tables' reader panicked");
     }
     finish(shared);
 }

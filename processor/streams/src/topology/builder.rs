@@ -14,54 +14,81 @@ use super::node::{
 };
 use super::serdes::{IntoValue, Serde};
 use super::{Topology, TopologyError, intern};
+use crate::state::StoreSpec;
 
 /// Turns a graph node into its executable form once its children are known.
 /// It gets the node's final name, its children and the assembler building them.
-type Factory =
+pub(super) type Factory =
     Box<dyn FnOnce(String, &[usize], &mut Assembler<'_>) -> Result<Built, TopologyError>>;
 
 /// An executable node: a source, or a `NodeRef<K, V>` behind `Any`.
-enum Built {
+pub(super) enum Built {
     Source(Arc<dyn SourceNode>),
     Node(Box<dyn Any>),
 }
 
-struct GraphNode {
-    description: NodeDescription,
+pub(super) struct GraphNode {
+    pub(super) description: NodeDescription,
     children: Vec<usize>,
     factory: Option<Factory>,
+    /// The node upstream that changed the record key (`select_key`, `map`), if any.
+    pub(super) rekeyed_by: Option<usize>,
 }
 
 #[derive(Default)]
-struct Graph {
-    nodes: Vec<GraphNode>,
+pub(super) struct Graph {
+    pub(super) nodes: Vec<GraphNode>,
     /// Kafka Streams' per-builder counter behind generated names.
     next_index: usize,
+    /// The state stores declared, in order.
+    pub(super) stores: Vec<StoreSpec>,
+    /// Joins of re-keyed streams, refused at build: (join node, node that changed the key).
+    pub(super) unpartitioned_joins: Vec<(usize, usize)>,
 }
 
 impl Graph {
-    fn generated_name(&mut self, prefix: &str) -> String {
+    pub(super) fn generated_name(&mut self, prefix: &str) -> String {
         let name = format!("{prefix}{:010}", self.next_index);
         self.next_index += 1;
         name
     }
 
-    fn add(&mut self, description: NodeDescription, parents: &[usize], factory: Factory) -> usize {
+    pub(super) fn add(
+        &mut self,
+        description: NodeDescription,
+        parents: &[usize],
+        factory: Factory,
+    ) -> usize {
         let id = self.nodes.len();
         for &parent in parents {
             self.nodes[parent].children.push(id);
         }
+        let rekeyed_by = parents
+            .iter()
+            .find_map(|&parent| self.nodes[parent].rekeyed_by);
         self.nodes.push(GraphNode {
             description,
             children: Vec::new(),
             factory: Some(factory),
+            rekeyed_by,
         });
         id
+    }
+
+    /// Declares a store; returns its index among the stores of its kind (local or global).
+    pub(super) fn add_store(&mut self, spec: StoreSpec) -> usize {
+        let index = self
+            .stores
+            .iter()
+            .filter(|store| store.global == spec.global)
+            .count();
+        self.stores.push(spec);
+        index
     }
 }
 
 /// Builds executable nodes in dependency order, each once (merge points have several parents).
-struct Assembler<'g> {
+pub(super) struct Assembler<'g> {
     nodes: &'g mut [GraphNode],
     built: Vec<Option<Built>>,
 }
@@ -82,7 +109,7 @@ impl Assembler<'_> {
         Ok(())
     }
 
-    fn downstream<K: Serde, V: Serde>(
+    pub(super) fn downstream<K: Serde, V: Serde>(
         &mut self,
         children: &[usize],
     ) -> Result<Downstream<K, V>, TopologyError> {
@@ -114,7 +141,7 @@ impl Assembler<'_> {
 /// ```
 #[derive(Clone, Default)]
 pub struct StreamsBuilder {
-    graph: Rc<RefCell<Graph>>,
+    pub(super) graph: Rc<RefCell<Graph>>,
 }
 
 impl fmt::Debug for StreamsBuilder {
@@ -133,14 +160,20 @@ impl StreamsBuilder {
 
     /// A stream of the records of `topic`, read with key serde `K` and value serde `V`.
     pub fn stream<K: Serde, V: Serde>(&self, topic: &str) -> KStream<K, V> {
+        self.source(topic, false)
+    }
+
+    /// A source of `topic`; a `global` one feeds a global table.
+    pub(super) fn source<K: Serde, V: Serde>(&self, topic: &str, global: bool) -> KStream<K, V> {
         let mut graph = self.graph.borrow_mut();
         let name = graph.generated_name("KSTREAM-SOURCE-");
-        let description = NodeDescription::new(
+        let mut description = NodeDescription::new(
             &name,
             NodeRole::Source {
                 topics: vec![topic.to_owned()],
             },
         );
+        description.global = global;
         let factory: Factory = Box::new(move |name, children, assembler| {
             let down = assembler.downstream::<K, V>(children)?;
             Ok(Built::Source(Arc::new(Source { name, down })))
@@ -170,38 +203,58 @@ impl StreamsBuilder {
             .map(|node| node.children.clone())
             .collect();
         check_unique_names(&descriptions)?;
-        let source_topics: Vec<(usize, &String)> = descriptions
+        if let Some(&(join, rekeyed)) = graph.unpartitioned_joins.first() {
+            return Err(TopologyError::RepartitionRequired {
+                join: descriptions[join].name.clone(),
+                rekeyed: descriptions[rekeyed].name.clone(),
+            });
+        }
+        let source_topics: Vec<(usize, &String, bool)> = descriptions
             .iter()
             .enumerate()
             .filter_map(|(id, description)| match &description.role {
-                NodeRole::Source { topics } => Some(topics.iter().map(move |topic| (id, topic))),
+                NodeRole::Source { topics } => Some(
+                    topics
+                        .iter()
+                        .map(move |topic| (id, topic, description.global)),
+                ),
                 _ => None,
             })
             .flatten()
             .collect();
-        for (index, (_, topic)) in source_topics.iter().enumerate() {
+        for (index, (_, topic, _)) in source_topics.iter().enumerate() {
             if source_topics[..index]
                 .iter()
-                .any(|(_, known)| known == topic)
+                .any(|(_, known, _)| known == topic)
             {
                 return Err(TopologyError::DuplicateSourceTopic((*topic).clone()));
             }
         }
+        let stores = graph.stores.clone();
         let mut assembler = Assembler {
             built: (0..graph.nodes.len()).map(|_| None).collect(),
             nodes: &mut graph.nodes,
         };
-        let mut sources: Vec<(String, Arc<dyn SourceNode>)> = Vec::new();
-        for (id, topic) in source_topics {
+        let (mut sources, mut global_sources) = (Vec::new(), Vec::new());
+        for (id, topic, global) in source_topics {
             assembler.build(id)?;
             let Some(Built::Source(source)) = &assembler.built[id] else {
                 return Err(TopologyError::Internal(descriptions[id].name.clone()));
             };
-            sources.push((topic.clone(), Arc::clone(source)));
+            let entry: (String, Arc<dyn SourceNode>) = (topic.clone(), Arc::clone(source));
+            if global {
+                global_sources.push(entry);
+            } else {
+                sources.push(entry);
+            }
         }
         // Nodes not reachable from a source are not possible: every node hangs off a source.
+        let mut stores = stores;
+        stores.sort_by_key(|store| store.global);
         Ok(Topology::new(
             sources,
+            global_sources,
+            stores,
             super::describe::describe(&descriptions, &children),
         ))
     }
@@ -220,8 +273,8 @@ fn check_unique_names(descriptions: &[NodeDescription]) -> Result<(), TopologyEr
 ///
 /// Operators add a node to the builder's graph and return the stream of its output.
 pub struct KStream<K: Serde, V: Serde> {
-    graph: Rc<RefCell<Graph>>,
-    id: usize,
+    pub(super) graph: Rc<RefCell<Graph>>,
+    pub(super) id: usize,
     types: PhantomData<fn() -> (K, V)>,
 }
 
@@ -243,7 +296,7 @@ impl<K: Serde, V: Serde> fmt::Debug for KStream<K, V> {
 }
 
 impl<K: Serde, V: Serde> KStream<K, V> {
-    fn new(graph: Rc<RefCell<Graph>>, id: usize) -> Self {
+    pub(super) fn new(graph: Rc<RefCell<Graph>>, id: usize) -> Self {
         Self {
             graph,
             id,
@@ -252,7 +305,7 @@ impl<K: Serde, V: Serde> KStream<K, V> {
     }
 
     /// Adds a processor fed by `parents`, whose body `make` builds from its children.
-    fn add_processor<K2: Serde, V2: Serde>(
+    pub(super) fn add_processor<K2: Serde, V2: Serde>(
         &self,
         name: String,
         parents: &[usize],
@@ -271,7 +324,7 @@ impl<K: Serde, V: Serde> KStream<K, V> {
         KStream::new(Rc::clone(&self.graph), id)
     }
 
-    fn generated_name(&self, prefix: &str) -> String {
+    pub(super) fn generated_name(&self, prefix: &str) -> String {
         self.graph.borrow_mut().generated_name(prefix)
     }
 
@@ -369,6 +422,14 @@ impl<K: Serde, V: Serde> KStream<K, V> {
                 })
             },
         )
+        .rekeyed()
+    }
+
+    /// Marks this stream's records as keyed differently from their partitions (its node
+    /// changed the key), so that a join of it is refused.
+    pub(super) fn rekeyed(self) -> Self {
+        self.graph.borrow_mut().nodes[self.id].rekeyed_by = Some(self.id);
+        self
     }
 
     /// Replaces each value by zero or more values, each with the record's key (`KSTREAM-FLATMAPVALUES-`).
@@ -485,7 +546,7 @@ impl<K: Serde, V: Serde> KStream<K, V> {
     }
 }
 
-fn refused(error: impl fmt::Display) -> OperatorFailure {
+pub(super) fn refused(error: impl fmt::Display) -> OperatorFailure {
     OperatorFailure::Refused(error.to_string())
 }
 

@@ -31,6 +31,10 @@ pub struct NodeDescription {
     pub successors: Vec<String>,
     /// Names of the nodes that forward to it, in Kafka Streams' order.
     pub predecessors: Vec<String>,
+    /// The state stores it reads or writes.
+    pub stores: Vec<String>,
+    /// Whether its stores are global (its sub-topology feeds a global store).
+    pub global: bool,
 }
 
 impl NodeDescription {
@@ -40,6 +44,8 @@ impl NodeDescription {
             role,
             successors: Vec::new(),
             predecessors: Vec::new(),
+            stores: Vec::new(),
+            global: false,
         }
     }
 }
@@ -49,6 +55,8 @@ impl NodeDescription {
 pub struct Subtopology {
     /// Its number, from 0.
     pub id: usize,
+    /// Whether it only feeds a global store (Kafka Streams: "will not generate tasks").
+    pub global: bool,
     /// Its nodes: those with the most downstream nodes first, ties by name (Kafka's order).
     pub nodes: Vec<NodeDescription>,
 }
@@ -60,7 +68,8 @@ pub struct TopologyDescription {
     pub subtopologies: Vec<Subtopology>,
 }
 
-/// Describes a graph given its nodes (in declaration order) and each node's children.
+/// Describes a graph given its nodes (in declaration order) and each node's children. Nodes
+/// sharing a store belong to one sub-topology, as in Kafka Streams.
 pub(crate) fn describe(nodes: &[NodeDescription], children: &[Vec<usize>]) -> TopologyDescription {
     let mut parents = vec![Vec::new(); nodes.len()];
     for (parent, kids) in children.iter().enumerate() {
@@ -68,6 +77,18 @@ pub(crate) fn describe(nodes: &[NodeDescription], children: &[Vec<usize>]) -> To
             parents[kid].push(parent);
         }
     }
+    let sharing_a_store: Vec<Vec<usize>> = nodes
+        .iter()
+        .map(|node| {
+            (0..nodes.len())
+                .filter(|&other| {
+                    node.stores
+                        .iter()
+                        .any(|store| nodes[other].stores.contains(store))
+                })
+                .collect()
+        })
+        .collect();
     // Kafka's node "size": itself plus the sizes of its successors (children come after parents).
     let mut size = vec![1usize; nodes.len()];
     for id in (0..nodes.len()).rev() {
@@ -98,7 +119,11 @@ pub(crate) fn describe(nodes: &[NodeDescription], children: &[Vec<usize>]) -> To
         component[start] = id;
         while let Some(node) = stack.pop() {
             members.push(node);
-            for &next in children[node].iter().chain(&parents[node]) {
+            for &next in children[node]
+                .iter()
+                .chain(&parents[node])
+                .chain(&sharing_a_store[node])
+            {
                 if component[next] == usize::MAX {
                     component[next] = id;
                     stack.push(next);
@@ -106,6 +131,7 @@ pub(crate) fn describe(nodes: &[NodeDescription], children: &[Vec<usize>]) -> To
             }
         }
         order(&mut members);
+        let global = members.iter().any(|&member| nodes[member].global);
         let nodes = members
             .iter()
             .map(|&member| {
@@ -120,7 +146,7 @@ pub(crate) fn describe(nodes: &[NodeDescription], children: &[Vec<usize>]) -> To
                 }
             })
             .collect();
-        subtopologies.push(Subtopology { id, nodes });
+        subtopologies.push(Subtopology { id, global, nodes });
     }
     TopologyDescription { subtopologies }
 }
@@ -137,7 +163,15 @@ impl fmt::Display for TopologyDescription {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Topologies:\n")?;
         for subtopology in &self.subtopologies {
-            writeln!(f, "   Sub-topology: {}", subtopology.id)?;
+            if subtopology.global {
+                writeln!(
+                    f,
+                    "   Sub-topology: {} for global store (will not generate tasks)",
+                    subtopology.id
+                )?;
+            } else {
+                writeln!(f, "   Sub-topology: {}", subtopology.id)?;
+            }
             for node in &subtopology.nodes {
                 let successors = join_or_none(&node.successors);
                 let predecessors = join_or_none(&node.predecessors);
@@ -152,7 +186,12 @@ impl fmt::Display for TopologyDescription {
                         writeln!(f, "      --> {successors}")?;
                     }
                     NodeRole::Processor => {
-                        writeln!(f, "    Processor: {} (stores: [])", node.name)?;
+                        writeln!(
+                            f,
+                            "    Processor: {} (stores: [{}])",
+                            node.name,
+                            node.stores.join(", ")
+                        )?;
                         writeln!(f, "      --> {successors}")?;
                         writeln!(f, "      <-- {predecessors}")?;
                     }
@@ -192,11 +231,28 @@ impl TopologyDescription {
         topics
     }
 
-    /// Every edge: topic → source, node → successor, sink → topic.
+    /// Stores, in first-mention order.
+    fn stores(&self) -> Vec<&str> {
+        let mut stores: Vec<&str> = Vec::new();
+        for store in self
+            .subtopologies
+            .iter()
+            .flat_map(|s| &s.nodes)
+            .flat_map(|n| &n.stores)
+        {
+            if !stores.contains(&store.as_str()) {
+                stores.push(store);
+            }
+        }
+        stores
+    }
+
+    /// Every edge: topic → source, node → successor, sink → topic, node → its stores.
     fn edges(&self) -> Vec<(Endpoint<'_>, Endpoint<'_>)> {
         let mut edges = Vec::new();
         for node in self.subtopologies.iter().flat_map(|s| &s.nodes) {
             let this = Endpoint::Node(&node.name);
+            edges.extend(node.stores.iter().map(|s| (this, Endpoint::Store(s))));
             match &node.role {
                 NodeRole::Source { topics } => {
                     edges.extend(topics.iter().map(|t| (Endpoint::Topic(t), this)))
@@ -215,6 +271,7 @@ impl TopologyDescription {
         let id = |endpoint: Endpoint<'_>| match endpoint {
             Endpoint::Topic(name) => quoted(&format!("topic:{name}")),
             Endpoint::Node(name) => quoted(&format!("node:{name}")),
+            Endpoint::Store(name) => quoted(&format!("store:{name}")),
         };
         let mut out = String::from("digraph topology {\n  rankdir=LR;\n");
         for topic in self.topics() {
@@ -223,6 +280,14 @@ impl TopologyDescription {
                 "  {} [shape=cylinder, label={}];",
                 id(Endpoint::Topic(topic)),
                 quoted(topic)
+            );
+        }
+        for store in self.stores() {
+            let _ = writeln!(
+                out,
+                "  {} [shape=folder, label={}];",
+                id(Endpoint::Store(store)),
+                quoted(store)
             );
         }
         for subtopology in &self.subtopologies {
@@ -247,16 +312,23 @@ impl TopologyDescription {
             out.push_str("  }\n");
         }
         for (from, to) in self.edges() {
-            let _ = writeln!(out, "  {} -> {};", id(from), id(to));
+            let style = if matches!(to, Endpoint::Store(_)) {
+                " [style=dashed, arrowhead=none]"
+            } else {
+                ""
+            };
+            let _ = writeln!(out, "  {} -> {}{style};", id(from), id(to));
         }
         out.push_str("}\n");
         out
     }
 
     /// The topology as a Mermaid flowchart: one subgraph per sub-topology, topics as cylinders.
-    /// Ids are `t<i>` for topics and `n<i>` for nodes (Mermaid ids cannot hold dots).
+    /// Ids are `t<i>` for topics, `n<i>` for nodes and `d<i>` for stores (Mermaid ids cannot hold
+    /// dots).
     pub fn to_mermaid(&self) -> String {
         let topics = self.topics();
+        let stores = self.stores();
         let nodes: Vec<&str> = self
             .subtopologies
             .iter()
@@ -272,10 +344,17 @@ impl TopologyDescription {
                 "n{}",
                 nodes.iter().position(|n| *n == name).unwrap_or_default()
             ),
+            Endpoint::Store(name) => format!(
+                "d{}",
+                stores.iter().position(|s| *s == name).unwrap_or_default()
+            ),
         };
         let mut out = String::from("flowchart LR\n");
         for topic in &topics {
             let _ = writeln!(out, "  {}[({})]", id(Endpoint::Topic(topic)), quoted(topic));
+        }
+        for store in &stores {
+            let _ = writeln!(out, "  {}[/{}/]", id(Endpoint::Store(store)), quoted(store));
         }
         for subtopology in &self.subtopologies {
             let label = quoted(&format!("Sub-topology: {}", subtopology.id));
@@ -291,7 +370,12 @@ impl TopologyDescription {
             out.push_str("  end\n");
         }
         for (from, to) in self.edges() {
-            let _ = writeln!(out, "  {} --> {}", id(from), id(to));
+            let arrow = if matches!(to, Endpoint::Store(_)) {
+                "---"
+            } else {
+                "-->"
+            };
+            let _ = writeln!(out, "  {} {arrow} {}", id(from), id(to));
         }
         out
     }
@@ -302,4 +386,5 @@ impl TopologyDescription {
 enum Endpoint<'d> {
     Topic(&'d str),
     Node(&'d str),
+    Store(&'d str),
 }

@@ -10,6 +10,7 @@ mod builder;
 mod describe;
 mod node;
 pub mod serdes;
+mod table;
 
 use std::collections::HashSet;
 use std::fmt;
@@ -17,8 +18,10 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 pub use builder::{BranchedKStream, KStream, StreamsBuilder};
 pub use describe::{NodeDescription, NodeRole, Subtopology, TopologyDescription};
+pub use table::{GlobalKTable, KTable};
 
 use crate::record::{InputRecord, OutputRecord};
+use crate::state::{GlobalStores, StoreSpec, TaskState};
 use node::{RecordContext, SourceNode};
 
 /// Which stage of a record's trip failed.
@@ -84,6 +87,18 @@ pub enum TopologyError {
     /// The builder was built already; declare a new one.
     #[error("this StreamsBuilder was built already; a builder builds one topology")]
     AlreadyBuilt,
+    /// A join reads a stream whose key was changed (`select_key`, `map`): its records are on
+    /// the partitions of their old keys, so they would meet the wrong table partition.
+    #[error(
+        "node {join} joins a stream re-keyed by {rekeyed}: write it to a topic partitioned by \
+         the new key first (repartition topics are not supported yet)"
+    )]
+    RepartitionRequired {
+        /// The join node.
+        join: String,
+        /// The node that changed the key.
+        rekeyed: String,
+    },
     /// A bug in this crate: the graph's edges do not match its node types.
     #[error("internal error: graph node {0} could not be assembled")]
     Internal(String),
@@ -94,6 +109,11 @@ pub enum TopologyError {
 #[derive(Clone)]
 pub struct Topology {
     sources: Arc<[(String, Arc<dyn SourceNode>)]>,
+    global_sources: Arc<[(String, Arc<dyn SourceNode>)]>,
+    stores: Arc<[StoreSpec]>,
+    /// What [`Topology::process`] runs with: no local store, empty global stores (cloned, not
+    /// allocated, per record).
+    stateless: (Arc<[String]>, GlobalStores),
     description: TopologyDescription,
 }
 
@@ -106,11 +126,52 @@ impl fmt::Debug for Topology {
 }
 
 impl Topology {
-    fn new(sources: Vec<(String, Arc<dyn SourceNode>)>, description: TopologyDescription) -> Self {
-        Self {
+    fn new(
+        sources: Vec<(String, Arc<dyn SourceNode>)>,
+        global_sources: Vec<(String, Arc<dyn SourceNode>)>,
+        stores: Vec<StoreSpec>,
+        description: TopologyDescription,
+    ) -> Self {
+        let mut topology = Self {
             sources: sources.into(),
+            global_sources: global_sources.into(),
+            stores: stores.into(),
+            stateless: (Arc::from([]), GlobalStores::new(Arc::from([]))),
             description,
-        }
+        };
+        topology.stateless.1 = topology.new_global_stores();
+        topology
+    }
+
+    /// Its state stores, local ones first in declaration order, then the global ones.
+    pub fn stores(&self) -> &[StoreSpec] {
+        &self.stores
+    }
+
+    /// The topics global tables read (every instance reads every partition of them).
+    pub fn global_topics(&self) -> Vec<&str> {
+        self.global_sources
+            .iter()
+            .map(|(topic, _)| topic.as_str())
+            .collect()
+    }
+
+    /// Empty global stores for this topology's global tables, shared by all its tasks.
+    pub fn new_global_stores(&self) -> GlobalStores {
+        GlobalStores::new(self.store_names(true))
+    }
+
+    /// Empty in-memory stores for one task of this topology, reading `globals`.
+    pub fn new_task_state(&self, globals: &GlobalStores) -> TaskState {
+        TaskState::in_memory(self.store_names(false), globals.clone())
+    }
+
+    fn store_names(&self, global: bool) -> Arc<[String]> {
+        self.stores
+            .iter()
+            .filter(|store| store.global == global)
+            .map(|store| store.name.clone())
+            .collect()
     }
 
     /// The topics its sources read, in declaration order.
@@ -148,30 +209,77 @@ impl Topology {
     /// [`ProcessingError`] naming the node and the reason when the record cannot be
     /// processed, or when no source reads its topic. The caller discards what was emitted
     /// for this record and applies its error policy ([`crate::errors`]).
+    ///
+    /// Each call starts from empty state stores: use it for stateless topologies, and
+    /// [`Topology::process_in`] with a task's state otherwise.
     pub fn process<'a>(
         &self,
         record: &InputRecord<'a>,
         emit: &mut dyn FnMut(OutputRecord<'a>),
     ) -> Result<(), ProcessingError> {
-        self.run(record, emit, None)
+        let (no_stores, globals) = &self.stateless;
+        let mut state = TaskState::in_memory(Arc::clone(no_stores), globals.clone());
+        self.run(&mut state, record, emit, None)
     }
 
-    /// As [`Topology::process`], telling `on_node` the name of every node the record enters, in
-    /// order (Kafka Streams' per-node `process-total` at the DEBUG recording level).
+    /// As [`Topology::process`], with the stores of the task the record belongs to: tables
+    /// read from its topic update them, joins read them. The changes wait in `state` for the
+    /// caller to write to the changelogs ([`TaskState::take_changes`]).
+    ///
+    /// # Errors
+    /// As [`Topology::process`].
+    pub fn process_in<'a>(
+        &self,
+        state: &mut TaskState,
+        record: &InputRecord<'a>,
+        emit: &mut dyn FnMut(OutputRecord<'a>),
+    ) -> Result<(), ProcessingError> {
+        self.run(state, record, emit, None)
+    }
+
+    /// Applies one record of a global table's topic to the global stores (what a global
+    /// table's reader does before, and while, tasks process).
+    ///
+    /// # Errors
+    /// [`ProcessingError`] when the record cannot be read, or no global table reads its topic.
+    pub fn update_global(
+        &self,
+        globals: &GlobalStores,
+        record: &InputRecord<'_>,
+    ) -> Result<(), ProcessingError> {
+        let topic = record.source.topic;
+        let (_, source) = self
+            .global_sources
+            .iter()
+            .find(|(known, _)| known == topic)
+            .ok_or_else(|| no_source(topic))?;
+        let mut state = TaskState::in_memory(Arc::from([]), globals.clone());
+        source.process(&mut RecordContext {
+            input: record,
+            emit: &mut |_| {},
+            on_node: None,
+            state: &mut state,
+        })
+    }
+
+    /// As [`Topology::process_in`], telling `on_node` the name of every node the record enters,
+    /// in order (Kafka Streams' per-node `process-total` at the DEBUG recording level).
     ///
     /// # Errors
     /// As [`Topology::process`].
     pub fn process_observed<'a>(
         &self,
+        state: &mut TaskState,
         record: &InputRecord<'a>,
         emit: &mut dyn FnMut(OutputRecord<'a>),
         on_node: &mut dyn FnMut(&str),
     ) -> Result<(), ProcessingError> {
-        self.run(record, emit, Some(on_node))
+        self.run(state, record, emit, Some(on_node))
     }
 
     fn run<'a, 'r>(
         &self,
+        state: &'r mut TaskState,
         record: &'r InputRecord<'a>,
         emit: &'r mut dyn FnMut(OutputRecord<'a>),
         on_node: Option<&'r mut dyn FnMut(&str)>,
@@ -181,19 +289,22 @@ impl Topology {
             .sources
             .iter()
             .find(|(known, _)| known == topic)
-            .ok_or_else(|| {
-                ProcessingError::new(
-                    ProcessingErrorKind::Processing,
-                    "topology",
-                    format!("no source reads topic {topic:?}"),
-                )
-            })?;
+            .ok_or_else(|| no_source(topic))?;
         source.1.process(&mut RecordContext {
             input: record,
             emit,
             on_node,
+            state,
         })
     }
+}
+
+fn no_source(topic: &str) -> ProcessingError {
+    ProcessingError::new(
+        ProcessingErrorKind::Processing,
+        "topology",
+        format!("no source reads topic {topic:?}"),
+    )
 }
 
 /// Checks a Kafka topic name: 1 to 249 characters among ASCII letters, digits, `.`, `_`, `-`,
@@ -307,12 +418,13 @@ mod tests {
         split.branch("big", |_, value| value.len() > 3).to("big");
         split.default_branch().to("small");
         let topology = builder.build().expect("valid topology");
-        let names = |value: &[u8]| {
+        let mut state = topology.new_task_state(&topology.new_global_stores());
+        let mut names = |value: &[u8]| {
             let record = record_of("in", Some(b"k"), Some(value));
             let mut entered = Vec::new();
             let mut outputs = 0;
             topology
-                .process_observed(&record, &mut |_| outputs += 1, &mut |node| {
+                .process_observed(&mut state, &record, &mut |_| outputs += 1, &mut |node| {
                     entered.push(node.to_owned())
                 })
                 .expect("processed");

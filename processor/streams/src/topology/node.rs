@@ -6,8 +6,10 @@ use std::sync::Arc;
 use super::serdes::Serde;
 use super::{ProcessingError, ProcessingErrorKind};
 use crate::record::{InputRecord, OutputRecord};
+use crate::state::TaskState;
 
-/// What every node of one record's trip shares: the consumed record and the output sink.
+/// What every node of one record's trip shares: the consumed record, the output sink and the
+/// task's state stores.
 pub(crate) struct RecordContext<'a, 'r> {
     /// The consumed record (its timestamp and headers are inherited by every output).
     pub(crate) input: &'r InputRecord<'a>,
@@ -15,11 +17,13 @@ pub(crate) struct RecordContext<'a, 'r> {
     pub(crate) emit: &'r mut dyn FnMut(OutputRecord<'a>),
     /// Told the name of every node the record enters, when set (per-node metrics).
     pub(crate) on_node: Option<&'r mut dyn FnMut(&str)>,
+    /// The stores of the task processing the record, and the global stores.
+    pub(crate) state: &'r mut TaskState,
 }
 
 impl RecordContext<'_, '_> {
     /// Reports that the record entered node `name`.
-    fn enter(&mut self, name: &str) {
+    pub(crate) fn enter(&mut self, name: &str) {
         if let Some(on_node) = self.on_node.as_mut() {
             on_node(name);
         }

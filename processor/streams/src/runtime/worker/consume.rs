@@ -21,6 +21,7 @@ use crate::record::{Header, InputRecord, SourcePosition};
 use crate::runtime::Shared;
 use crate::runtime::backpressure::Backpressure;
 use crate::runtime::offsets::CommitScope;
+use crate::runtime::restore::restore_task;
 
 /// The consumer's context: rebalance callbacks commit what is acknowledged and track membership.
 pub(super) struct WorkerContext {
@@ -74,6 +75,8 @@ impl ConsumerContext for WorkerContext {
                 .shared
                 .source_partition(element.topic(), element.partition());
             pipeline.tracker.forget(partition);
+            // The task goes with its partition; its next owner restores it from the changelog.
+            pipeline.tasks.remove(&element.partition());
         }
         // Revoked partitions take their pause with them; the next assignment starts flowing.
         pipeline.backpressure = Backpressure::Flowing;
@@ -87,6 +90,7 @@ impl ConsumerContext for WorkerContext {
                     partitions = ?partition_names(assigned),
                     "partitions assigned"
                 );
+                self.restore(assigned);
                 self.holds(consumer, true);
             }
             Rebalance::Revoke(_) => self.holds(consumer, false),
@@ -98,6 +102,49 @@ impl ConsumerContext for WorkerContext {
 }
 
 impl WorkerContext {
+    /// Brings the stores of every newly assigned task to the end of their changelogs, before
+    /// the task's first record is processed (Kafka Streams restores in the same place: a task
+    /// is not running until restored).
+    fn restore(&self, assigned: &TopicPartitionList) {
+        if self.shared.changelogs.is_empty() {
+            return;
+        }
+        let listener = Arc::clone(&self.shared.restore_listener.lock());
+        let mut pipeline = self.pipeline.lock();
+        let mut partitions: Vec<i32> = assigned
+            .elements()
+            .iter()
+            .map(|element| element.partition())
+            .collect();
+        partitions.sort_unstable();
+        partitions.dedup();
+        for partition in partitions {
+            if pipeline.tasks.contains_key(&partition) {
+                continue;
+            }
+            let mut state = self.shared.topology.new_task_state(&self.shared.globals);
+            let restored = restore_task(
+                &self.shared.config,
+                &mut state,
+                partition,
+                listener.as_ref(),
+                self.shared.config.runtime.restore_timeout,
+            );
+            match restored {
+                Ok(records) => {
+                    tracing::info!(worker = %self.worker, partition, records, "task restored");
+                    pipeline.tasks.insert(partition, state);
+                }
+                Err(error) => {
+                    pipeline.failure.get_or_insert(super::WorkerError::Restore {
+                        worker: self.worker.clone(),
+                        source: Box::new(error),
+                    });
+                }
+            }
+        }
+    }
+
     /// Reports what the worker holds after a rebalance callback. An eager revoke takes every
     /// partition and a new assignment follows; an incremental one (`cooperative-sticky`) takes
     /// some and the worker keeps serving the rest, so it stays assigned unless nothing is left.

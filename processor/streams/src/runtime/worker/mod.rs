@@ -15,6 +15,7 @@ mod commit;
 mod consume;
 mod produce;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::{self, Receiver};
@@ -35,6 +36,7 @@ use super::observer::{RecordClock, WorkerObserver};
 use super::offsets::{CommitScope, OffsetTracker};
 use super::stats::Counter;
 use crate::errors::{ErrorAction, LogRateLimiter};
+use crate::state::TaskState;
 use crate::topology::ProcessingError;
 
 /// How long one consumer poll may block: bounds how fast a worker notices a shutdown request.
@@ -99,6 +101,14 @@ pub enum WorkerError {
         /// librdkafka's explanation.
         reason: String,
     },
+    /// A task's stores could not be restored from their changelogs.
+    #[error("worker {worker}: {source}")]
+    Restore {
+        /// Worker name.
+        worker: String,
+        /// What failed.
+        source: Box<crate::runtime::RestoreError>,
+    },
     /// The worker thread panicked.
     #[error("worker {worker} panicked: {message}")]
     Panicked {
@@ -124,6 +134,11 @@ struct Pipeline {
     /// An error met inside a rebalance callback, for the poll loop to raise.
     failure: Option<WorkerError>,
     observer: Box<dyn WorkerObserver>,
+    /// The state of a stateless topology: no local store, the global stores.
+    stateless: TaskState,
+    /// The tasks of a stateful topology, by partition: each partition number of the source
+    /// topics is one task, holding its stores.
+    tasks: HashMap<i32, TaskState>,
 }
 
 impl Pipeline {
@@ -138,14 +153,24 @@ impl Pipeline {
         shared.interceptors().on_consume(|| input.intercept_view());
         let mut outputs = Vec::new();
         let mut push = |output| outputs.push(output);
+        let state = if shared.changelogs.is_empty() {
+            &mut self.stateless
+        } else {
+            self.tasks
+                .entry(message.partition())
+                .or_insert_with(|| shared.topology.new_task_state(&shared.globals))
+        };
         let processed = if self.observer.observes_nodes() {
             let observer = &mut self.observer;
             shared
                 .topology
-                .process_observed(&input, &mut push, &mut |node| observer.node_entered(node))
+                .process_observed(state, &input, &mut push, &mut |node| {
+                    observer.node_entered(node)
+                })
         } else {
-            shared.topology.process(&input, &mut push)
+            shared.topology.process_in(state, &input, &mut push)
         };
+        let changes = state.take_changes();
         if let Err(error) = processed {
             outputs.clear();
             let counter = match shared.config.errors.action(&input, &error) {
@@ -181,8 +206,12 @@ impl Pipeline {
         self.observer
             .consumed(source.topic, source.partition, input.timestamp, clock);
         let bytes = message.payload_len() + message.key_len();
-        self.tracker
-            .record_consumed(source, message.offset(), outputs.len(), bytes);
+        self.tracker.record_consumed(
+            source,
+            message.offset(),
+            outputs.len() + changes.len(),
+            bytes,
+        );
         let tag = OutputTag {
             source,
             offset: message.offset(),
@@ -194,10 +223,24 @@ impl Pipeline {
             let headers = (!output.headers.is_empty()).then(|| owned_headers(&output.headers));
             let record = OutgoingRecord {
                 topic: &output.topic,
+                partition: None,
                 key: output.key.as_deref(),
                 value: output.value.as_deref(),
                 timestamp: output.timestamp,
                 headers,
+            };
+            self.send(record, tag)?;
+        }
+        // The stores' changes, to the same partition of their changelogs: the input offset is
+        // committed only once they are acknowledged too.
+        for change in &changes {
+            let record = OutgoingRecord {
+                topic: &shared.changelogs[change.store],
+                partition: Some(message.partition()),
+                key: Some(&change.key),
+                value: change.value.as_deref(),
+                timestamp: input.timestamp,
+                headers: None,
             };
             self.send(record, tag)?;
         }
@@ -277,6 +320,8 @@ pub(super) fn run(shared: Arc<Shared>, id: usize) -> Result<(), WorkerError> {
             &shared.source_topics,
             &shared.topology.sink_topics(),
         ),
+        stateless: shared.topology.new_task_state(&shared.globals),
+        tasks: HashMap::new(),
     };
     let context = WorkerContext {
         shared: Arc::clone(&shared),

@@ -81,6 +81,9 @@ impl ProducerContext for DeliveryReports {
 /// An output about to be handed to the producer.
 pub(super) struct OutgoingRecord<'a> {
     pub(super) topic: &'a str,
+    /// The partition, when the record must go to one (a changelog's task partition); else
+    /// the producer's partitioner decides.
+    pub(super) partition: Option<i32>,
     pub(super) key: Option<&'a [u8]>,
     pub(super) value: Option<&'a [u8]>,
     pub(super) timestamp: i64,
@@ -88,11 +91,14 @@ pub(super) struct OutgoingRecord<'a> {
 }
 
 impl<'a> OutgoingRecord<'a> {
-    /// `message` (a returned or failed output) to send again, possibly elsewhere.
-    fn resend(message: &'a mut OwnedMessage) -> Self {
+    /// `message` (a returned or failed output) to send again, possibly elsewhere; to the same
+    /// partition if `pinned` (a changelog record belongs to its task's partition), else where
+    /// the partitioner decides anew.
+    fn resend(message: &'a mut OwnedMessage, pinned: bool) -> Self {
         let headers = message.detach_headers();
         OutgoingRecord {
             topic: message.topic(),
+            partition: (pinned && message.partition() >= 0).then(|| message.partition()),
             key: message.key(),
             value: message.payload(),
             timestamp: message.timestamp().to_millis().unwrap_or(-1),
@@ -130,6 +136,9 @@ impl Pipeline {
         if let Some(key) = record.key {
             base = base.key(key);
         }
+        if let Some(partition) = record.partition {
+            base = base.partition(partition);
+        }
         if let Some(value) = record.value {
             base = base.payload(value);
         }
@@ -158,7 +167,7 @@ impl Pipeline {
                             rdkafka::Timestamp::NotAvailable,
                             rdkafka::Timestamp::CreateTime,
                         ),
-                        -1,
+                        returned.partition.unwrap_or(-1),
                         -1,
                         returned.headers,
                     );
@@ -226,7 +235,12 @@ impl Pipeline {
                     attempt: tag.attempt + 1,
                     ..tag
                 };
-                self.send(OutgoingRecord::resend(&mut message), retry)
+                let pinned = self
+                    .shared
+                    .changelogs
+                    .iter()
+                    .any(|log| log == message.topic());
+                self.send(OutgoingRecord::resend(&mut message, pinned), retry)
             }
             (DeliveryDecision::DeadLetter { truncate }, Some(dead_letter_topic)) => {
                 self.shared.stats.add(Counter::OutputsDeadLettered, 1);
@@ -241,7 +255,7 @@ impl Pipeline {
                 }
                 let source_topic = self.shared.source_topic(tag.source.topic);
                 let original_length = message.payload().map_or(0, <[u8]>::len);
-                let mut record = OutgoingRecord::resend(&mut message);
+                let mut record = OutgoingRecord::resend(&mut message, false);
                 let headers = production_error_headers(
                     record.headers.take(),
                     &error,
@@ -261,6 +275,7 @@ impl Pipeline {
                     headers
                 });
                 record.topic = &dead_letter_topic;
+                record.partition = None;
                 self.send(record, OutputTag { attempt: 0, ..tag })
             }
             (DeliveryDecision::Skip, _) => {

@@ -1,0 +1,199 @@
+//! Before a stateful topology runs: its source topics exist and are co-partitioned within each
+//! sub-topology that holds stores, and every store has its changelog topic
+//! (`<application id>-<store>-changelog`, compacted, as many partitions as its sources), created
+//! when missing as Kafka Streams creates its internal topics, refused when it differs.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::KafkaError;
+use rdkafka::types::RDKafkaErrorCode;
+
+use crate::config::StreamsConfig;
+use crate::state::changelog_topic;
+use crate::topology::{NodeRole, Topology};
+
+/// How long the metadata and topic creation requests may take.
+const ADMIN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Why a stateful topology cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum StateSetupError {
+    /// The brokers could not be asked.
+    #[error("cannot prepare the state stores' topics: {0}")]
+    Kafka(#[from] KafkaError),
+    /// A topic the topology reads does not exist.
+    #[error("source topic {0:?} does not exist (create it first, e.g. with a setup command)")]
+    MissingSourceTopic(String),
+    /// Two topics a sub-topology joins have different partition counts.
+    #[error(
+        "topics {first:?} ({first_partitions} partitions) and {second:?} ({second_partitions} \
+         partitions) are not co-partitioned: a join needs the same partition count on both"
+    )]
+    NotCoPartitioned {
+        /// One topic.
+        first: String,
+        /// Its partitions.
+        first_partitions: usize,
+        /// The other topic.
+        second: String,
+        /// Its partitions.
+        second_partitions: usize,
+    },
+    /// A changelog topic exists with another partition count than its sources.
+    #[error(
+        "changelog topic {topic:?} has {actual} partitions but its store's sources have \
+         {expected}: delete it or recreate it with {expected} partitions"
+    )]
+    ChangelogPartitions {
+        /// The changelog topic.
+        topic: String,
+        /// Its partitions.
+        actual: usize,
+        /// Its sources' partitions.
+        expected: usize,
+    },
+    /// A changelog topic could not be created.
+    #[error("cannot create changelog topic {topic:?}: {reason}")]
+    Create {
+        /// The changelog topic.
+        topic: String,
+        /// The broker's answer.
+        reason: String,
+    },
+}
+
+/// The changelog topics of a topology's local stores, each with the partition count it needs.
+pub(crate) fn changelog_partitions(
+    config: &StreamsConfig,
+    topology: &Topology,
+    partitions_of: &dyn Fn(&str) -> Option<usize>,
+) -> Result<BTreeMap<String, usize>, StateSetupError> {
+    let mut changelogs = BTreeMap::new();
+    for subtopology in &topology.describe().subtopologies {
+        if subtopology.global {
+            continue;
+        }
+        let stores: Vec<&String> = subtopology
+            .nodes
+            .iter()
+            .flat_map(|node| &node.stores)
+            .collect();
+        if stores.is_empty() {
+            continue;
+        }
+        let mut counted: Option<(String, usize)> = None;
+        for node in &subtopology.nodes {
+            let NodeRole::Source { topics } = &node.role else {
+                continue;
+            };
+            for topic in topics {
+                let partitions = partitions_of(topic)
+                    .ok_or_else(|| StateSetupError::MissingSourceTopic(topic.clone()))?;
+                match &counted {
+                    Some((first, first_partitions)) if *first_partitions != partitions => {
+                        return Err(StateSetupError::NotCoPartitioned {
+                            first: first.clone(),
+                            first_partitions: *first_partitions,
+                            second: topic.clone(),
+                            second_partitions: partitions,
+                        });
+                    }
+                    Some(_) => {}
+                    None => counted = Some((topic.clone(), partitions)),
+                }
+            }
+        }
+        if let Some((_, partitions)) = counted {
+            for store in stores {
+                changelogs.insert(
+                    changelog_topic(&config.kafka.application_id, store),
+                    partitions,
+                );
+            }
+        }
+    }
+    Ok(changelogs)
+}
+
+/// Checks the sources and creates or verifies the changelog topics of `topology`.
+///
+/// # Errors
+/// [`StateSetupError`] naming the topic that is missing, not co-partitioned or different.
+pub(crate) fn prepare(config: &StreamsConfig, topology: &Topology) -> Result<(), StateSetupError> {
+    let client: BaseConsumer = super::clients::restore_consumer_config(
+        config,
+        &format!("{}-admin", config.kafka.application_id),
+    )
+    .create()?;
+    let metadata = client.fetch_metadata(None, ADMIN_TIMEOUT)?;
+    let partitions_of = |topic: &str| {
+        metadata
+            .topics()
+            .iter()
+            .find(|known| known.name() == topic && known.error().is_none())
+            .map(|known| known.partitions().len())
+    };
+    for topic in topology.global_topics() {
+        partitions_of(topic)
+            .ok_or_else(|| StateSetupError::MissingSourceTopic(topic.to_owned()))?;
+    }
+    let wanted = changelog_partitions(config, topology, &partitions_of)?;
+    let mut missing = Vec::new();
+    for (topic, &expected) in &wanted {
+        match partitions_of(topic) {
+            Some(actual) if actual != expected => {
+                return Err(StateSetupError::ChangelogPartitions {
+                    topic: topic.clone(),
+                    actual,
+                    expected,
+                });
+            }
+            Some(_) => {}
+            None => missing.push((topic.as_str(), expected)),
+        }
+    }
+    if !missing.is_empty() {
+        create(config, &missing)?;
+    }
+    Ok(())
+}
+
+fn create(config: &StreamsConfig, topics: &[(&str, usize)]) -> Result<(), StateSetupError> {
+    let admin: AdminClient<DefaultClientContext> = super::clients::restore_consumer_config(
+        config,
+        &format!("{}-admin", config.kafka.application_id),
+    )
+    .create()?;
+    let replication = config.runtime.replication_factor.unwrap_or(-1);
+    let new_topics: Vec<NewTopic<'_>> = topics
+        .iter()
+        .map(|(topic, partitions)| {
+            NewTopic::new(
+                topic,
+                i32::try_from(*partitions).unwrap_or(i32::MAX),
+                TopicReplication::Fixed(replication),
+            )
+            .set("cleanup.policy", "compact")
+        })
+        .collect();
+    let options = AdminOptions::new().operation_timeout(Some(ADMIN_TIMEOUT));
+    let results = futures_executor::block_on(admin.create_topics(&new_topics, &options))?;
+    for result in results {
+        match result {
+            Ok(topic) => tracing::info!(topic, "created changelog topic"),
+            // Another instance created it meanwhile.
+            Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+            Err((topic, code)) => {
+                return Err(StateSetupError::Create {
+                    topic,
+                    reason: code.to_string(),
+                });
+            }
+        }
+    }
+    Ok(())
+}

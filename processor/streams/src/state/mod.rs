@@ -1,0 +1,309 @@
+//! State stores, pure: what tables and joins keep between records (Kafka Streams' state stores).
+//!
+//! * [`KeyValueStore`]: the store interface, over serialised keys and values (what serdes write),
+//!   so one store type serves every table; [`InMemoryKeyValueStore`] implements it.
+//! * [`TaskState`]: the stores of one task (one input partition, or the one partition of a test
+//!   driver), and the changes made to them since the runtime last took them, which it writes to
+//!   the stores' changelog topics.
+//! * [`GlobalStores`]: the stores of global tables, shared by every task of a process and
+//!   written only by whoever reads the global topics.
+//!
+//! The changelog is the source of truth; a store is a cache that can be rebuilt from it.
+//! Restoring applies changelog records with [`KeyValueStore::apply`], which is idempotent: every
+//! version of a key and repeated records (a compacted topic may hand out both) end in the
+//! latest value.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+
+use parking_lot::RwLock;
+
+/// A key-value store over serialised keys and values.
+pub trait KeyValueStore: Send + Sync + fmt::Debug {
+    /// The value of `key`, if present.
+    fn get(&self, key: &[u8]) -> Option<&[u8]>;
+    /// Sets `key` to `value`.
+    fn put(&mut self, key: &[u8], value: &[u8]);
+    /// Removes `key`.
+    fn delete(&mut self, key: &[u8]);
+    /// Entries, in key order.
+    fn entries(&self) -> Box<dyn Iterator<Item = (&[u8], &[u8])> + '_>;
+    /// Number of entries.
+    fn len(&self) -> usize;
+    /// Whether the store is empty.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// Applies one changelog record: a value sets the key, `None` (a tombstone) removes it.
+    fn apply(&mut self, key: &[u8], value: Option<&[u8]>) {
+        match value {
+            Some(value) => self.put(key, value),
+            None => self.delete(key),
+        }
+    }
+}
+
+/// A store in memory, ordered by key.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct InMemoryKeyValueStore {
+    entries: BTreeMap<Vec<u8>, Vec<u8>>,
+}
+
+impl KeyValueStore for InMemoryKeyValueStore {
+    fn get(&self, key: &[u8]) -> Option<&[u8]> {
+        self.entries.get(key).map(Vec::as_slice)
+    }
+
+    fn put(&mut self, key: &[u8], value: &[u8]) {
+        match self.entries.get_mut(key) {
+            Some(existing) => {
+                existing.clear();
+                existing.extend_from_slice(value);
+            }
+            None => {
+                self.entries.insert(key.to_vec(), value.to_vec());
+            }
+        }
+    }
+
+    fn delete(&mut self, key: &[u8]) {
+        self.entries.remove(key);
+    }
+
+    fn entries(&self) -> Box<dyn Iterator<Item = (&[u8], &[u8])> + '_> {
+        Box::new(
+            self.entries
+                .iter()
+                .map(|(key, value)| (key.as_slice(), value.as_slice())),
+        )
+    }
+
+    fn len(&self) -> usize {
+        self.entries.len()
+    }
+}
+
+/// The changelog topic of store `store` of application `application_id`, as Kafka Streams
+/// names it: `<application id>-<store>-changelog`.
+pub fn changelog_topic(application_id: &str, store: &str) -> String {
+    format!("{application_id}-{store}-changelog")
+}
+
+/// A store a topology declares: its name and whether it is global.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreSpec {
+    /// The store's name (`address-STATE-STORE-0000000000`), unique in the topology; its
+    /// changelog topic is `<application id>-<name>-changelog`.
+    pub name: String,
+    /// Global stores hold every partition of their topic in every instance, and have no
+    /// changelog: their source topic is their log.
+    pub global: bool,
+    /// The topic the store materialises, for a table read straight from a topic.
+    pub source_topic: Option<String>,
+}
+
+/// One change to a task's store, for its changelog.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreChange {
+    /// The store's index among the topology's local stores ([`TaskState::store_names`]).
+    pub store: usize,
+    /// The serialised key.
+    pub key: Vec<u8>,
+    /// The serialised value, or `None` for a deletion (a tombstone in the changelog).
+    pub value: Option<Vec<u8>>,
+}
+
+/// The local stores of one task and the changes not yet taken for their changelogs.
+#[derive(Debug)]
+pub struct TaskState {
+    names: Arc<[String]>,
+    stores: Vec<Box<dyn KeyValueStore>>,
+    changes: Vec<StoreChange>,
+    globals: GlobalStores,
+    dropped_without_key: u64,
+}
+
+impl TaskState {
+    /// In-memory stores named `names`, reading the global stores `globals`.
+    pub fn in_memory(names: Arc<[String]>, globals: GlobalStores) -> Self {
+        let stores = names
+            .iter()
+            .map(|_| Box::new(InMemoryKeyValueStore::default()) as Box<dyn KeyValueStore>)
+            .collect();
+        TaskState {
+            names,
+            stores,
+            changes: Vec::new(),
+            globals,
+            dropped_without_key: 0,
+        }
+    }
+
+    /// The names of the local stores, by index.
+    pub fn store_names(&self) -> &[String] {
+        &self.names
+    }
+
+    /// The local store called `name`.
+    pub fn store(&self, name: &str) -> Option<&dyn KeyValueStore> {
+        let index = self.names.iter().position(|known| known == name)?;
+        Some(self.stores[index].as_ref())
+    }
+
+    /// The local store at `index`, to restore it from its changelog without recording changes.
+    pub fn store_mut(&mut self, index: usize) -> Option<&mut (dyn KeyValueStore + 'static)> {
+        self.stores.get_mut(index).map(Box::as_mut)
+    }
+
+    /// The global stores this task reads.
+    pub fn globals(&self) -> &GlobalStores {
+        &self.globals
+    }
+
+    /// The changes made since the last call, oldest first.
+    pub fn take_changes(&mut self) -> Vec<StoreChange> {
+        std::mem::take(&mut self.changes)
+    }
+
+    /// Stream records dropped because a join needs a key and they had none.
+    pub fn dropped_without_key(&self) -> u64 {
+        self.dropped_without_key
+    }
+
+    pub(crate) fn get(&self, store: usize, key: &[u8]) -> Option<&[u8]> {
+        self.stores.get(store)?.get(key)
+    }
+
+    /// Applies a change to local store `store` and records it for the changelog.
+    pub(crate) fn apply(&mut self, store: usize, key: &[u8], value: Option<&[u8]>) {
+        if let Some(target) = self.stores.get_mut(store) {
+            target.apply(key, value);
+            self.changes.push(StoreChange {
+                store,
+                key: key.to_vec(),
+                value: value.map(<[u8]>::to_vec),
+            });
+        }
+    }
+
+    pub(crate) fn count_dropped_without_key(&mut self) {
+        self.dropped_without_key += 1;
+    }
+}
+
+/// The stores of the global tables, shared by every task of a process.
+#[derive(Debug, Clone)]
+pub struct GlobalStores {
+    names: Arc<[String]>,
+    stores: Arc<[RwLock<InMemoryKeyValueStore>]>,
+}
+
+impl GlobalStores {
+    /// Empty stores named `names`.
+    pub fn new(names: Arc<[String]>) -> Self {
+        let stores = names.iter().map(|_| RwLock::default()).collect();
+        GlobalStores { names, stores }
+    }
+
+    /// The names of the global stores, by index.
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+
+    /// Applies one record of a global topic to global store `store`.
+    pub fn apply(&self, store: usize, key: &[u8], value: Option<&[u8]>) {
+        if let Some(target) = self.stores.get(store) {
+            target.write().apply(key, value);
+        }
+    }
+
+    /// A copy of the value of `key` in global store `store`.
+    pub fn get(&self, store: usize, key: &[u8]) -> Option<Vec<u8>> {
+        self.stores.get(store)?.read().get(key).map(<[u8]>::to_vec)
+    }
+
+    /// A copy of global store `name`'s entries, in key order.
+    pub fn snapshot(&self, name: &str) -> Option<Vec<(Vec<u8>, Vec<u8>)>> {
+        let index = self.names.iter().position(|known| known == name)?;
+        Some(
+            self.stores[index]
+                .read()
+                .entries()
+                .map(|(key, value)| (key.to_vec(), value.to_vec()))
+                .collect(),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(names: &[&str]) -> Arc<[String]> {
+        names.iter().map(|name| (*name).to_owned()).collect()
+    }
+
+    #[test]
+    fn restoring_every_version_and_repeats_ends_in_the_latest_value() {
+        let mut store = InMemoryKeyValueStore::default();
+        for (key, value) in [
+            ("jihun", Some("Seoul")),
+            ("gildong", Some("Newyork")),
+            ("jihun", Some("LA")),
+            ("jihun", Some("LA")),
+            ("gildong", None),
+            ("gildong", None),
+        ] {
+            store.apply(key.as_bytes(), value.map(str::as_bytes));
+        }
+        let entries: Vec<_> = store.entries().collect();
+        assert_eq!(entries, [(b"jihun".as_slice(), b"LA".as_slice())]);
+        assert_eq!(store.len(), 1);
+        assert_eq!(store.get(b"gildong"), None);
+    }
+
+    #[test]
+    fn task_changes_are_recorded_and_taken_once() {
+        let globals = GlobalStores::new(names(&[]));
+        let mut state = TaskState::in_memory(names(&["a", "b"]), globals);
+        state.apply(1, b"k", Some(b"v"));
+        state.apply(0, b"x", None);
+        assert_eq!(
+            state.store("b").and_then(|store| store.get(b"k")),
+            Some(&b"v"[..])
+        );
+        let changes = state.take_changes();
+        assert_eq!(
+            changes,
+            [
+                StoreChange {
+                    store: 1,
+                    key: b"k".to_vec(),
+                    value: Some(b"v".to_vec())
+                },
+                StoreChange {
+                    store: 0,
+                    key: b"x".to_vec(),
+                    value: None
+                },
+            ]
+        );
+        assert!(state.take_changes().is_empty());
+        state.apply(1, b"k", None);
+        assert_eq!(state.take_changes().len(), 1);
+        assert_eq!(state.store("b").and_then(|store| store.get(b"k")), None);
+    }
+
+    #[test]
+    fn global_stores_are_shared_between_clones() {
+        let globals = GlobalStores::new(names(&["g"]));
+        let reader = globals.clone();
+        globals.apply(0, b"k", Some(b"v1"));
+        assert_eq!(reader.get(0, b"k"), Some(b"v1".to_vec()));
+        globals.apply(0, b"k", None);
+        assert_eq!(reader.get(0, b"k"), None);
+        assert_eq!(reader.snapshot("g"), Some(Vec::new()));
+        assert_eq!(reader.snapshot("missing"), None);
+    }
+}

@@ -1,0 +1,232 @@
+//! The streams library's four reference examples, run as programs against the broker with the
+//! reference design's inputs, their outputs read back with an independent client: the copy and
+//! the filter, the stream–table join (its table restored from its changelog after `kill -9`),
+//! the stream–global-table join over topics of 2 and 3 partitions, and the refusals (topics not
+//! co-partitioned, a missing topic).
+
+mod processor_support;
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use ferrobeat_tests::TestKafka;
+use processor_support::{eventually, streams_example, terminate};
+
+/// How long a record may take to come out the other end.
+const WAIT: Duration = Duration::from_secs(60);
+
+/// Starts example `name` on `kafka`, its standard error to `log`.
+fn spawn_example(name: &str, kafka: &TestKafka, log: &Path) -> Child {
+    Command::new(streams_example(name))
+        .args(["--bootstrap-servers", kafka.bootstrap_servers()])
+        .args([
+            "-X",
+            "session.timeout.ms=6000",
+            "-X",
+            "heartbeat.interval.ms=500",
+        ])
+        .args(["-X", "broker.address.family=v4"])
+        .env(
+            "RUST_LOG",
+            std::env::var("EXAMPLE_LOG").unwrap_or_else(|_| "info".to_owned()),
+        )
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(log).expect("log file"))
+        .spawn()
+        .expect("spawn the example")
+}
+
+/// Produces `key:value` pairs (`key:` alone for a tombstone) to `topic`.
+fn produce(kafka: &TestKafka, topic: &str, pairs: &[&str]) {
+    let records: Vec<ferrobeat_tests::KeyedRecord<'_>> = pairs
+        .iter()
+        .map(|pair| {
+            let (key, value) = pair.split_once(':').expect("key:value");
+            (
+                Some(key.as_bytes()),
+                (!value.is_empty()).then_some(value.as_bytes()),
+            )
+        })
+        .collect();
+    kafka.produce_keyed(topic, &records).expect("produce");
+}
+
+/// Every record of `topic` as `key:value`, once at least `count` arrived (or `WAIT` passed).
+fn read(kafka: &TestKafka, topic: &str, count: usize) -> Vec<String> {
+    let text = |bytes: &Option<Vec<u8>>| {
+        String::from_utf8_lossy(bytes.as_deref().unwrap_or_default()).into_owned()
+    };
+    let mut records: Vec<String> = kafka
+        .read_topic(topic, count, WAIT)
+        .expect("read")
+        .iter()
+        .map(|record| format!("{}:{}", text(&record.key), text(&record.value)))
+        .collect();
+    records.sort();
+    records
+}
+
+/// Waits until `topic` holds at least `count` records; names the example's `log` if not.
+fn wait_for(kafka: &TestKafka, topic: &str, count: usize, log: &Path) {
+    assert!(
+        eventually(WAIT, || kafka
+            .read_topic(topic, count, Duration::from_millis(500))
+            .is_ok_and(|records| records.len() >= count)),
+        "{topic} never held {count} records; the example's log:\n{}",
+        std::fs::read_to_string(log).unwrap_or_default()
+    );
+}
+
+fn stop(mut child: Child, log: &Path) {
+    let exit = terminate(&mut child, Duration::from_secs(60));
+    let log = std::fs::read_to_string(log).unwrap_or_default();
+    assert!(
+        exit.is_some_and(|exit| exit.success()),
+        "the example did not stop cleanly ({exit:?}):\n{log}"
+    );
+}
+
+#[test]
+fn stream_copy_and_stream_filter() {
+    let kafka = TestKafka::start().expect("broker");
+    for topic in ["stream_log", "stream_log_copy", "stream_log_filter"] {
+        kafka.create_topic(topic, 3).expect("topic");
+    }
+    let dir = tempfile::tempdir().expect("dir");
+    let copy_log = dir.path().join("copy.log");
+    let filter_log = dir.path().join("filter.log");
+    let copy = spawn_example("stream_copy", &kafka, &copy_log);
+    let filter = spawn_example("stream_filter", &kafka, &filter_log);
+    produce(
+        &kafka,
+        "stream_log",
+        &["a:short", "b:longer one", "c:123456", "d:12345"],
+    );
+    assert_eq!(
+        read(&kafka, "stream_log_copy", 4),
+        ["a:short", "b:longer one", "c:123456", "d:12345"]
+    );
+    assert_eq!(
+        read(&kafka, "stream_log_filter", 2),
+        ["b:longer one", "c:123456"]
+    );
+    stop(copy, &copy_log);
+    stop(filter, &filter_log);
+}
+
+const CHANGELOG: &str = "order-join-application-address-STATE-STORE-0000000000-changelog";
+
+#[test]
+fn kstream_join_ktable_joins_and_restores_its_table_after_kill_9() {
+    let kafka = TestKafka::start().expect("broker");
+    for topic in ["address", "order", "order_join"] {
+        kafka.create_topic(topic, 3).expect("topic");
+    }
+    let dir = tempfile::tempdir().expect("dir");
+    let log = dir.path().join("join.log");
+    produce(&kafka, "address", &["gildong:Newyork", "jihun:Seoul"]);
+    let mut example = spawn_example("kstream_join_ktable", &kafka, &log);
+    // The table is materialised once its changes are in the changelog: only then do orders
+    // meet it (a stream record is joined with the table as it is when the record is processed).
+    wait_for(&kafka, CHANGELOG, 2, &log);
+    produce(&kafka, "order", &["gildong:Galaxy", "jihun:iPhone"]);
+    assert_eq!(
+        read(&kafka, "order_join", 2),
+        [
+            "gildong:Galaxy send to Newyork",
+            "jihun:iPhone send to Seoul"
+        ]
+    );
+    produce(&kafka, "address", &["jihun:LA"]);
+    wait_for(&kafka, CHANGELOG, 3, &log);
+    produce(&kafka, "order", &["jihun:G-Wagon", "nobody:Bicycle"]);
+    wait_for(&kafka, "order_join", 3, &log);
+    assert!(
+        read(&kafka, "order_join", 3).contains(&"jihun:G-Wagon send to LA".to_owned()),
+        "{:?}",
+        read(&kafka, "order_join", 3)
+    );
+
+    // kill -9, then a new instance restores the table from its changelog (the address topic is
+    // not read again before the next order is joined: its offsets were committed).
+    example.kill().expect("kill -9");
+    example.wait().expect("reap");
+    let restarted_log = dir.path().join("restarted.log");
+    let restarted = spawn_example("kstream_join_ktable", &kafka, &restarted_log);
+    assert!(
+        eventually(WAIT, || std::fs::read_to_string(&restarted_log)
+            .is_ok_and(|log| log.contains("restore finished"))),
+        "no restore logged:\n{}",
+        std::fs::read_to_string(&restarted_log).unwrap_or_default()
+    );
+    let restarted_text = std::fs::read_to_string(&restarted_log).unwrap_or_default();
+    assert!(
+        restarted_text.contains("restore started"),
+        "{restarted_text}"
+    );
+    produce(&kafka, "order", &["gildong:Porsche"]);
+    assert!(
+        eventually(WAIT, || read(&kafka, "order_join", 4)
+            .contains(&"gildong:Porsche send to Newyork".to_owned())),
+        "{:?}",
+        read(&kafka, "order_join", 4)
+    );
+    let joined = read(&kafka, "order_join", 4);
+    assert!(
+        !joined.iter().any(|record| record.starts_with("nobody:")),
+        "an order for an unknown key gives no output: {joined:?}"
+    );
+    stop(restarted, &restarted_log);
+}
+
+#[test]
+fn kstream_join_globalktable_joins_topics_of_different_partition_counts() {
+    let kafka = TestKafka::start().expect("broker");
+    kafka.create_topic("address_v2", 2).expect("topic");
+    kafka.create_topic("order", 3).expect("topic");
+    kafka.create_topic("order_join", 3).expect("topic");
+    produce(&kafka, "address_v2", &["gildong:Busan", "jihun:Seoul"]);
+    let dir = tempfile::tempdir().expect("dir");
+    let log = dir.path().join("global.log");
+    let example = spawn_example("kstream_join_globalktable", &kafka, &log);
+    // The global table is loaded whole before any order is processed.
+    produce(&kafka, "order", &["gildong:Porsche", "jihun:G-Wagon"]);
+    wait_for(&kafka, "order_join", 2, &log);
+    assert_eq!(
+        read(&kafka, "order_join", 2),
+        [
+            "gildong:Porsche send to Busan",
+            "jihun:G-Wagon send to Seoul"
+        ]
+    );
+    stop(example, &log);
+}
+
+#[test]
+fn a_join_of_topics_not_co_partitioned_and_a_missing_topic_are_refused() {
+    let kafka = TestKafka::start().expect("broker");
+    kafka.create_topic("address", 2).expect("topic");
+    kafka.create_topic("order", 3).expect("topic");
+    let dir = tempfile::tempdir().expect("dir");
+    let log = dir.path().join("refused.log");
+    let mut example = spawn_example("kstream_join_ktable", &kafka, &log);
+    let exit = example.wait().expect("the example exits by itself");
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(!exit.success(), "{text}");
+    assert!(text.contains("not co-partitioned"), "{text}");
+    for named in ["\"address\" (2 partitions)", "\"order\" (3 partitions)"] {
+        assert!(text.contains(named), "{named} not in {text}");
+    }
+
+    let missing_log = dir.path().join("missing.log");
+    let mut copy = spawn_example("stream_copy", &kafka, &missing_log);
+    let exit = copy.wait().expect("the example exits by itself");
+    let text = std::fs::read_to_string(&missing_log).unwrap_or_default();
+    assert!(!exit.success(), "{text}");
+    assert!(
+        text.contains("topic \"stream_log\" does not exist"),
+        "{text}"
+    );
+}
