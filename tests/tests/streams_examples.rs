@@ -71,8 +71,10 @@ fn read(kafka: &TestKafka, topic: &str, count: usize) -> Vec<String> {
 /// Waits until `topic` holds at least `count` records; names the example's `log` if not.
 fn wait_for(kafka: &TestKafka, topic: &str, count: usize, log: &Path) {
     assert!(
+        // Each read waits for `count` records (or 5 s): a shorter read can miss some that are
+        // there, since a new reader needs a moment to fetch from every partition.
         eventually(WAIT, || kafka
-            .read_topic(topic, count, Duration::from_millis(500))
+            .read_topic(topic, count, Duration::from_secs(5))
             .is_ok_and(|records| records.len() >= count)),
         "{topic} never held {count} records; the example's log:\n{}",
         std::fs::read_to_string(log).unwrap_or_default()
@@ -179,6 +181,54 @@ fn kstream_join_ktable_joins_and_restores_its_table_after_kill_9() {
         "an order for an unknown key gives no output: {joined:?}"
     );
     stop(restarted, &restarted_log);
+}
+
+#[test]
+fn a_second_instance_takes_over_stateful_tasks_and_restores_them() {
+    let kafka = TestKafka::start().expect("broker");
+    for topic in ["address", "order", "order_join"] {
+        kafka.create_topic(topic, 3).expect("topic");
+    }
+    let customers: Vec<String> = (0..12).map(|i| format!("customer-{i}")).collect();
+    let addresses: Vec<String> = customers
+        .iter()
+        .map(|customer| format!("{customer}:city-of-{customer}"))
+        .collect();
+    let addresses: Vec<&str> = addresses.iter().map(String::as_str).collect();
+    produce(&kafka, "address", &addresses);
+    let dir = tempfile::tempdir().expect("dir");
+    let first_log = dir.path().join("first.log");
+    let first = spawn_example("kstream_join_ktable", &kafka, &first_log);
+    wait_for(&kafka, CHANGELOG, customers.len(), &first_log);
+    let second_log = dir.path().join("second.log");
+    let second = spawn_example("kstream_join_ktable", &kafka, &second_log);
+    // The second member owns tasks once it restored them from the changelog.
+    assert!(
+        eventually(WAIT, || std::fs::read_to_string(&second_log).is_ok_and(
+            |log| log.contains("task restored") && log.contains("REBALANCING -> RUNNING")
+        )),
+        "the second instance restored no task:\n{}",
+        std::fs::read_to_string(&second_log).unwrap_or_default()
+    );
+    let restored = std::fs::read_to_string(&second_log).unwrap_or_default();
+    assert!(restored.contains("restore finished"), "{restored}");
+    let orders: Vec<String> = customers
+        .iter()
+        .map(|customer| format!("{customer}:order-of-{customer}"))
+        .collect();
+    let orders: Vec<&str> = orders.iter().map(String::as_str).collect();
+    produce(&kafka, "order", &orders);
+    wait_for(&kafka, "order_join", customers.len(), &second_log);
+    let joined = read(&kafka, "order_join", customers.len());
+    for customer in &customers {
+        let expected = format!("{customer}:order-of-{customer} send to city-of-{customer}");
+        assert!(
+            joined.contains(&expected),
+            "{expected} missing from {joined:?}"
+        );
+    }
+    stop(first, &first_log);
+    stop(second, &second_log);
 }
 
 #[test]
