@@ -379,3 +379,39 @@ fn throughput_of_one_hundred_thousand_records() {
         MANY as f64 / elapsed.as_secs_f64()
     );
 }
+
+/// Pins what happens when the input topic does not exist (issue: a missing input topic): the
+/// client stays out of RUNNING — librdkafka completes no assignment for a subscription that
+/// matches no topic, so the worker never counts as assigned — and it reaches RUNNING on its
+/// own once the topic is created, without a restart.
+#[test]
+fn a_missing_input_topic_keeps_the_client_out_of_running_until_it_exists() {
+    init_logging();
+    let kafka = TestKafka::start().expect("broker");
+    let config = processor_support::test_config(kafka.bootstrap_servers(), |name| {
+        kafka.unique_topic(&format!("missing-{name}"))
+    });
+    let runtime = StreamsRuntime::new(
+        metric_topology(&config.topology),
+        config.streams().expect("valid streams settings"),
+    );
+    runtime.start().expect("start");
+    // Longer than a group join on this broker takes (session.timeout.ms / 2 = 3 s).
+    let state = runtime.wait_until(Duration::from_secs(10), |state| {
+        state == ClientState::Running
+    });
+    assert_eq!(state, ClientState::Rebalancing, "without its input topic");
+    kafka
+        .create_topic(&config.topology.input_topic, PARTITIONS)
+        .expect("create the input topic");
+    // librdkafka refreshes its metadata every topic.metadata.refresh.interval.ms (5 min by
+    // default) and on errors; a new topic matching the subscription triggers a rebalance.
+    let state = runtime.wait_until(Duration::from_secs(120), |state| {
+        state == ClientState::Running
+    });
+    assert_eq!(state, ClientState::Running, "once the topic exists");
+    assert_eq!(
+        runtime.close(Duration::from_secs(30)),
+        ClientState::NotRunning
+    );
+}
