@@ -132,9 +132,28 @@ fn ten_thousand_mixed_records_give_exactly_the_expected_outputs() {
 
 #[test]
 fn two_instances_share_the_partitions_and_take_over_from_each_other() {
+    two_instances(None);
+}
+
+/// The same with Kafka Streams' rebalancing since 2.4: incremental assignments and revocations,
+/// where a member keeps serving the partitions a rebalance does not move.
+#[test]
+fn two_instances_with_cooperative_sticky_rebalancing() {
+    two_instances(Some("cooperative-sticky"));
+}
+
+/// Two instances share a group (with the partition assignment strategy given, librdkafka's
+/// default when `None`), then the first leaves and the second takes over: exact outputs.
+fn two_instances(strategy: Option<&str>) {
     init_logging();
     let kafka = TestKafka::start().expect("broker");
-    let config = broker_pipeline(&kafka, "proc", PARTITIONS);
+    let mut config = broker_pipeline(&kafka, "proc", PARTITIONS);
+    if let Some(strategy) = strategy {
+        config.kafka.properties.insert(
+            "partition.assignment.strategy".to_owned(),
+            strategy.to_owned(),
+        );
+    }
     let inputs = mixed_values(RECORDS);
     let (first_half, second_half) = inputs.split_at(RECORDS / 2);
     let expected = expected_outputs(&config, &inputs);
