@@ -21,6 +21,7 @@ use ferrobeat_processor::metric_topology::{
 use ferrobeat_processor::monitor::Monitor;
 use ferrobeat_processor::monitor::logging::spawn_change_logger;
 use ferrobeat_processor::monitor::metrics::{PrometheusObserver, RuntimeMetrics};
+use ferrobeat_processor::monitor::restore::RestoreMetrics;
 use ferrobeat_processor::setup;
 use ferrobeat_streams::runtime::{ClientState, StreamsRuntime};
 use ferrobeat_toolbox::config::parse_property_flag;
@@ -331,6 +332,8 @@ fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         config.streams()?,
         Arc::new(PrometheusObserver(Arc::clone(&metrics))),
     ));
+    let restore = Arc::new(RestoreMetrics::default());
+    runtime.set_restore_listener(Arc::clone(&restore) as _);
     tracing::info!("topology:\n{description}");
     runtime.add_state_listener(Box::new(move |old, new| {
         if old == ClientState::Rebalancing && new == ClientState::Running {
@@ -341,7 +344,8 @@ fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         .monitoring
         .metrics_addr
         .map(|addr| {
-            let monitor = Monitor::new(Arc::clone(&runtime), metrics, unrouted, normalised);
+            let monitor = Monitor::new(Arc::clone(&runtime), metrics, unrouted, normalised)
+                .with_restore(restore);
             Endpoint::start(addr, move |path| monitor.answer(path))
         })
         .transpose()?;

@@ -10,6 +10,7 @@
 
 pub mod logging;
 pub mod metrics;
+pub mod restore;
 
 use std::sync::Arc;
 
@@ -18,6 +19,7 @@ use ferrobeat_toolbox::endpoint::Reply;
 use prometheus_client::registry::Registry;
 
 use self::metrics::RuntimeMetrics;
+use self::restore::RestoreMetrics;
 pub use crate::config::{MetricsLevel, MonitoringConfig};
 use crate::metric_topology::{NormalisedCounts, UnroutedCounts};
 
@@ -27,6 +29,7 @@ pub struct Monitor {
     registry: Registry,
     runtime: Arc<StreamsRuntime>,
     metrics: Arc<RuntimeMetrics>,
+    restore: Option<Arc<RestoreMetrics>>,
 }
 
 impl Monitor {
@@ -45,7 +48,16 @@ impl Monitor {
             registry,
             runtime,
             metrics,
+            restore: None,
         }
+    }
+
+    /// Also serves the restoration of state stores: its series, and the store partitions
+    /// being restored in `/health`.
+    pub fn with_restore(mut self, restore: Arc<RestoreMetrics>) -> Self {
+        restore.register(&mut self.registry);
+        self.restore = Some(restore);
+        self
     }
 
     /// The OpenMetrics text of every series.
@@ -61,15 +73,24 @@ impl Monitor {
         let metrics = &self.metrics;
         match path {
             "/metrics" => Reply::openmetrics(self.metrics_text()),
-            "/health" => health(self.runtime.state(), &metrics.assigned_partitions()),
+            "/health" => health(
+                self.runtime.state(),
+                &metrics.assigned_partitions(),
+                &self
+                    .restore
+                    .as_ref()
+                    .map(|restore| restore.restoring())
+                    .unwrap_or_default(),
+            ),
             "/ready" => ready(self.runtime.state(), metrics.ever_running()),
             _ => Reply::text(404, "try /metrics, /health or /ready"),
         }
     }
 }
 
-/// `/health`: 200 while RUNNING, 503 otherwise; the body names the state and the partitions.
-pub fn health(state: ClientState, partitions: &[String]) -> Reply {
+/// `/health`: 200 while RUNNING, 503 otherwise; the body names the state, the partitions and
+/// the store partitions being restored (a client restoring is REBALANCING).
+pub fn health(state: ClientState, partitions: &[String], restoring: &[String]) -> Reply {
     let status = if state == ClientState::Running {
         200
     } else {
@@ -78,6 +99,7 @@ pub fn health(state: ClientState, partitions: &[String]) -> Reply {
     let body = serde_json::json!({
         "state": state.name(),
         "assigned_partitions": partitions,
+        "restoring": restoring,
     });
     Reply::json(status, &body)
 }
@@ -98,14 +120,20 @@ mod tests {
 
     #[test]
     fn health_is_ok_only_while_running() {
-        let running = health(ClientState::Running, &["metric.all-0".to_owned()]);
+        let running = health(ClientState::Running, &["metric.all-0".to_owned()], &[]);
         assert_eq!(running.status, 200);
         let body: serde_json::Value = serde_json::from_str(&running.body).expect("json");
         assert_eq!(body["state"], "RUNNING");
         assert_eq!(body["assigned_partitions"][0], "metric.all-0");
+        let restoring = health(ClientState::Rebalancing, &[], &["s-2".to_owned()]);
+        let body: serde_json::Value = serde_json::from_str(&restoring.body).expect("json");
+        assert_eq!(
+            (restoring.status, &body["restoring"][0]),
+            (503, &serde_json::json!("s-2"))
+        );
         for state in ClientState::ALL {
             if state != ClientState::Running {
-                assert_eq!(health(state, &[]).status, 503, "{state}");
+                assert_eq!(health(state, &[], &[]).status, 503, "{state}");
             }
         }
     }
