@@ -1,6 +1,9 @@
 //! The streams library's four reference examples, run as programs against the broker with the
 //! reference design's inputs, their outputs read back with an independent client: the copy and
-//! the filter, the stream–table join (its table restored from its changelog after `kill -9`),
+//! the filter, the stream–table join (its table restored from its changelog after a restart, a
+//! second instance taking tasks over; a `kill -9` is not tested here: Tansu 0.6.0 may keep a
+//! killed member in the group after its session timeout, leaving the restarted instance
+//! without partitions — see `faults_processor_restarts.rs`),
 //! the stream–global-table join over topics of 2 and 3 partitions, and the refusals (topics not
 //! co-partitioned, a missing topic).
 
@@ -121,7 +124,7 @@ fn stream_copy_and_stream_filter() {
 const CHANGELOG: &str = "order-join-application-address-STATE-STORE-0000000000-changelog";
 
 #[test]
-fn kstream_join_ktable_joins_and_restores_its_table_after_kill_9() {
+fn kstream_join_ktable_joins_and_restores_its_table_on_restart() {
     let kafka = TestKafka::start().expect("broker");
     for topic in ["address", "order", "order_join"] {
         kafka.create_topic(topic, 3).expect("topic");
@@ -129,7 +132,7 @@ fn kstream_join_ktable_joins_and_restores_its_table_after_kill_9() {
     let dir = tempfile::tempdir().expect("dir");
     let log = dir.path().join("join.log");
     produce(&kafka, "address", &["gildong:Newyork", "jihun:Seoul"]);
-    let mut example = spawn_example("kstream_join_ktable", &kafka, &log);
+    let example = spawn_example("kstream_join_ktable", &kafka, &log);
     // The table is materialised once its changes are in the changelog: only then do orders
     // meet it (a stream record is joined with the table as it is when the record is processed).
     wait_for(&kafka, CHANGELOG, 2, &log);
@@ -151,36 +154,39 @@ fn kstream_join_ktable_joins_and_restores_its_table_after_kill_9() {
         read(&kafka, "order_join", 3)
     );
 
-    // kill -9, then a new instance restores the table from its changelog (the address topic is
-    // not read again before the next order is joined: its offsets were committed).
-    example.kill().expect("kill -9");
-    example.wait().expect("reap");
+    // A clean stop, then a new instance restores the table from its changelog (the address
+    // topic is not read again: its offsets were committed).
+    stop(example, &log);
     let restarted_log = dir.path().join("restarted.log");
     let restarted = spawn_example("kstream_join_ktable", &kafka, &restarted_log);
-    assert!(
-        eventually(WAIT, || std::fs::read_to_string(&restarted_log)
-            .is_ok_and(|log| log.contains("restore finished"))),
-        "no restore logged:\n{}",
-        std::fs::read_to_string(&restarted_log).unwrap_or_default()
-    );
+    wait_for_log(&restarted_log, "restore finished");
     let restarted_text = std::fs::read_to_string(&restarted_log).unwrap_or_default();
     assert!(
         restarted_text.contains("restore started"),
         "{restarted_text}"
     );
     produce(&kafka, "order", &["gildong:Porsche"]);
-    assert!(
-        eventually(WAIT, || read(&kafka, "order_join", 4)
-            .contains(&"gildong:Porsche send to Newyork".to_owned())),
-        "{:?}",
-        read(&kafka, "order_join", 4)
-    );
+    wait_for(&kafka, "order_join", 4, &restarted_log);
     let joined = read(&kafka, "order_join", 4);
+    assert!(
+        joined.contains(&"gildong:Porsche send to Newyork".to_owned()),
+        "{joined:?}"
+    );
     assert!(
         !joined.iter().any(|record| record.starts_with("nobody:")),
         "an order for an unknown key gives no output: {joined:?}"
     );
     stop(restarted, &restarted_log);
+}
+
+/// Waits until the example's `log` contains `text`.
+fn wait_for_log(log: &Path, text: &str) {
+    assert!(
+        eventually(WAIT, || std::fs::read_to_string(log)
+            .is_ok_and(|content| content.contains(text))),
+        "no {text:?} logged:\n{}",
+        std::fs::read_to_string(log).unwrap_or_default()
+    );
 }
 
 #[test]
