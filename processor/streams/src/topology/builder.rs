@@ -13,7 +13,7 @@ use super::node::{
     Source, SourceNode, operator,
 };
 use super::serdes::{IntoValue, Serde};
-use super::{Topology, TopologyError, intern};
+use super::{Topology, TopologyError};
 
 /// Turns a graph node into its executable form once its children are known.
 /// It gets the node's final name, its children and the assembler building them.
@@ -64,9 +64,22 @@ impl Graph {
 struct Assembler<'g> {
     nodes: &'g mut [GraphNode],
     built: Vec<Option<Built>>,
+    /// The sink topic names met so far, each once (the topology's table).
+    sink_names: Vec<Box<str>>,
 }
 
 impl Assembler<'_> {
+    /// The index of `topic` in the sink topic table, adding it when new.
+    fn sink_index(&mut self, topic: &str) -> usize {
+        match self.sink_names.iter().position(|known| **known == *topic) {
+            Some(index) => index,
+            None => {
+                self.sink_names.push(topic.into());
+                self.sink_names.len() - 1
+            }
+        }
+    }
+
     fn build(&mut self, id: usize) -> Result<(), TopologyError> {
         if self.built[id].is_some() {
             return Ok(());
@@ -190,6 +203,7 @@ impl StreamsBuilder {
         let mut assembler = Assembler {
             built: (0..graph.nodes.len()).map(|_| None).collect(),
             nodes: &mut graph.nodes,
+            sink_names: Vec::new(),
         };
         let mut sources: Vec<(String, Arc<dyn SourceNode>)> = Vec::new();
         for (id, topic) in source_topics {
@@ -202,6 +216,7 @@ impl StreamsBuilder {
         // Nodes not reachable from a source are not possible: every node hangs off a source.
         Ok(Topology::new(
             sources,
+            assembler.sink_names,
             super::describe::describe(&descriptions, &children),
         ))
     }
@@ -474,8 +489,9 @@ impl<K: Serde, V: Serde> KStream<K, V> {
                 topic: topic.to_owned(),
             },
         );
-        let topic = intern(topic);
-        let factory: Factory = Box::new(move |name, _children, _assembler| {
+        let topic = topic.to_owned();
+        let factory: Factory = Box::new(move |name, _children, assembler| {
+            let topic = assembler.sink_index(&topic);
             let node: NodeRef<K, V> = Arc::new(Sink { name, topic });
             Ok(Built::Node(Box::new(node)))
         });

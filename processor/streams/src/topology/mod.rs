@@ -11,9 +11,8 @@ mod describe;
 mod node;
 pub mod serdes;
 
-use std::collections::HashSet;
 use std::fmt;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::Arc;
 
 pub use builder::{BranchedKStream, KStream, StreamsBuilder};
 pub use describe::{NodeDescription, NodeRole, Subtopology, TopologyDescription};
@@ -94,6 +93,9 @@ pub enum TopologyError {
 #[derive(Clone)]
 pub struct Topology {
     sources: Arc<[(String, Arc<dyn SourceNode>)]>,
+    /// The sink topic names, each once; sink nodes hold an index into it, so outputs borrow
+    /// their topic from the topology instead of copying it per record.
+    sink_names: Arc<[Box<str>]>,
     description: TopologyDescription,
 }
 
@@ -106,9 +108,14 @@ impl fmt::Debug for Topology {
 }
 
 impl Topology {
-    fn new(sources: Vec<(String, Arc<dyn SourceNode>)>, description: TopologyDescription) -> Self {
+    fn new(
+        sources: Vec<(String, Arc<dyn SourceNode>)>,
+        sink_names: Vec<Box<str>>,
+        description: TopologyDescription,
+    ) -> Self {
         Self {
             sources: sources.into(),
+            sink_names: sink_names.into(),
             description,
         }
     }
@@ -142,14 +149,15 @@ impl Topology {
 
     /// Runs one consumed record through the topology, handing each output to `emit` (in order).
     ///
-    /// Outputs inherit the record's timestamp and headers; pass-through values borrow it.
+    /// Outputs inherit the record's timestamp and headers; pass-through values borrow it, and
+    /// output topic names borrow the topology (so outputs live no longer than both).
     ///
     /// # Errors
     /// [`ProcessingError`] naming the node and the reason when the record cannot be
     /// processed, or when no source reads its topic. The caller discards what was emitted
     /// for this record and applies its error policy ([`crate::errors`]).
     pub fn process<'a>(
-        &self,
+        &'a self,
         record: &InputRecord<'a>,
         emit: &mut dyn FnMut(OutputRecord<'a>),
     ) -> Result<(), ProcessingError> {
@@ -162,7 +170,7 @@ impl Topology {
     /// # Errors
     /// As [`Topology::process`].
     pub fn process_observed<'a>(
-        &self,
+        &'a self,
         record: &InputRecord<'a>,
         emit: &mut dyn FnMut(OutputRecord<'a>),
         on_node: &mut dyn FnMut(&str),
@@ -171,7 +179,7 @@ impl Topology {
     }
 
     fn run<'a, 'r>(
-        &self,
+        &'a self,
         record: &'r InputRecord<'a>,
         emit: &'r mut dyn FnMut(OutputRecord<'a>),
         on_node: Option<&'r mut dyn FnMut(&str)>,
@@ -190,6 +198,7 @@ impl Topology {
             })?;
         source.1.process(&mut RecordContext {
             input: record,
+            sink_names: &self.sink_names,
             emit,
             on_node,
         })
@@ -219,24 +228,6 @@ pub fn validate_topic_name(name: &str) -> Result<(), String> {
             "topic name {name:?} contains {bad:?}; only ASCII letters, digits, '.', '_' and '-' are allowed"
         )),
         None => Ok(()),
-    }
-}
-
-/// Gives a topic name the `'static` lifetime sinks hand out, leaking each distinct name once
-/// (the set of sink topic names of a process is small and fixed).
-fn intern(topic: &str) -> &'static str {
-    static NAMES: OnceLock<Mutex<HashSet<&'static str>>> = OnceLock::new();
-    let mut names = NAMES
-        .get_or_init(Mutex::default)
-        .lock()
-        .unwrap_or_else(|e| e.into_inner());
-    match names.get(topic) {
-        Some(name) => name,
-        None => {
-            let name: &'static str = Box::leak(topic.to_owned().into_boxed_str());
-            names.insert(name);
-            name
-        }
     }
 }
 

@@ -11,6 +11,8 @@ use crate::record::{InputRecord, OutputRecord};
 pub(crate) struct RecordContext<'a, 'r> {
     /// The consumed record (its timestamp and headers are inherited by every output).
     pub(crate) input: &'r InputRecord<'a>,
+    /// The topology's sink topic names, which outputs borrow.
+    pub(crate) sink_names: &'a [Box<str>],
     /// Where sink nodes hand their records.
     pub(crate) emit: &'r mut dyn FnMut(OutputRecord<'a>),
     /// Told the name of every node the record enters, when set (per-node metrics).
@@ -114,7 +116,8 @@ impl<K: Serde, V: Serde> SourceNode for Source<K, V> {
 /// Writes key and value with their serdes to one topic.
 pub(crate) struct Sink {
     pub(crate) name: String,
-    pub(crate) topic: &'static str,
+    /// The topic's index in the topology's sink names ([`RecordContext::sink_names`]).
+    pub(crate) topic: usize,
 }
 
 impl<K: Serde, V: Serde> Node<K, V> for Sink {
@@ -135,7 +138,8 @@ impl<K: Serde, V: Serde> Node<K, V> for Sink {
         let key = K::serialize(key).map_err(|e| fail("key", e))?;
         let value = V::serialize(value).map_err(|e| fail("value", e))?;
         (ctx.emit)(OutputRecord {
-            topic: Cow::Borrowed(self.topic),
+            // The index was taken from this same table when the topology was built.
+            topic: Cow::Borrowed(&ctx.sink_names[self.topic]),
             key,
             value,
             timestamp: ctx.input.timestamp,
