@@ -19,6 +19,7 @@
 //! under the `fail` policy piping panics, as Kafka Streams' driver throws (use
 //! [`TestInputTopic::try_pipe_record`] to get the error instead).
 
+use std::borrow::Cow;
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, VecDeque};
 
@@ -36,7 +37,7 @@ pub struct TestRecord {
     /// Timestamp in milliseconds; when piping, `None` takes the input topic's clock.
     pub timestamp: Option<i64>,
     /// Headers, in order.
-    pub headers: Vec<Header>,
+    pub headers: Vec<Header<'static>>,
 }
 
 impl TestRecord {
@@ -65,8 +66,8 @@ impl TestRecord {
     /// The same record with one more header.
     pub fn with_header(mut self, key: &str, value: impl AsRef<[u8]>) -> Self {
         self.headers.push(Header {
-            key: key.to_owned(),
-            value: Some(value.as_ref().to_vec()),
+            key: Cow::Owned(key.to_owned()),
+            value: Some(Cow::Owned(value.as_ref().to_vec())),
         });
         self
     }
@@ -93,7 +94,7 @@ impl TestRecord {
             key: output.key.map(|k| k.into_owned()),
             value: output.value.map(|v| v.into_owned()),
             timestamp: Some(output.timestamp),
-            headers: output.headers,
+            headers: output.headers.into_iter().map(Header::into_owned).collect(),
         }
     }
 }
@@ -207,7 +208,7 @@ impl TopologyTestDriver {
             timestamp,
             key: record.key.as_deref(),
             value: record.value.as_deref(),
-            headers: record.headers.clone(),
+            headers: record.headers.iter().map(Header::borrowed).collect(),
         };
         let mut produced = Vec::new();
         let outcome = self

@@ -346,14 +346,14 @@ fn production_error_headers(
     )
 }
 
-/// The headers of an output record, as the producer takes them.
-pub(super) fn owned_headers(headers: &[Header]) -> OwnedHeaders {
+/// The headers of an output record, as the producer takes them (their only copy).
+pub(super) fn owned_headers(headers: &[Header<'_>]) -> OwnedHeaders {
     headers.iter().fold(
         OwnedHeaders::new_with_capacity(headers.len()),
         |owned, header| {
             owned.insert(KafkaHeader {
                 key: &header.key,
-                value: header.value.as_ref(),
+                value: header.value.as_deref(),
             })
         },
     )
