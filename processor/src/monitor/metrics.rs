@@ -425,35 +425,20 @@ impl Collector for TotalsCollector {
     fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
         let totals = self.stats.snapshot();
         let plain = [
-            (
-                "records_processed",
-                "Input records the topology was run on",
-                StatsCounter::RecordsProcessed,
-            ),
-            (
-                "outputs_acknowledged",
-                "Output records the brokers acknowledged",
-                StatsCounter::OutputsAcknowledged,
-            ),
-            (
-                "production_retries",
-                "Re-sends after a retriable delivery error",
-                StatsCounter::ProductionRetries,
-            ),
-            ("commits", "Offset commits requested", StatsCounter::Commits),
-            (
-                "fetch_pauses",
-                "Times fetching paused because too much was in flight",
-                StatsCounter::FetchPauses,
-            ),
-            (
-                "workers_replaced",
-                "Failed worker threads replaced",
-                StatsCounter::WorkersReplaced,
-            ),
+            StatsCounter::RecordsProcessed,
+            StatsCounter::OutputsAcknowledged,
+            StatsCounter::ProductionRetries,
+            StatsCounter::Commits,
+            StatsCounter::FetchPauses,
+            StatsCounter::WorkersReplaced,
         ];
-        for (name, help, counter) in plain {
-            let metric = encoder.encode_descriptor(name, help, None, MetricType::Counter)?;
+        for counter in plain {
+            let metric = encoder.encode_descriptor(
+                counter.name(),
+                counter.help(),
+                None,
+                MetricType::Counter,
+            )?;
             ConstCounter::new(totals.get(counter)).encode(metric)?;
         }
         // reason: `record-failed` (the topology failed on an input record) or `delivery-failed`
