@@ -1,3 +1,4 @@
+// over 500 lines: the broker harness (start, topics, produce, consume, wait) is one public API used by every test crate.
 //! The Kafka broker harness for ferrobeat's tests.
 //!
 //! [`TestKafka::start`] runs a real Kafka-protocol broker, Tansu 0.6.0, on a free loopback port

@@ -1,3 +1,4 @@
+// over 500 lines: one test per DSL operator and example, each independent.
 //! The DSL is general: the reference's other examples and every operator, run by the driver.
 
 use std::borrow::Cow;

@@ -1,3 +1,4 @@
+// over 500 lines: about 160 are unit tests; the hooks, their views and the loader are one public API.
 //! Interceptors around the Kafka clients of both programs, after Kafka's
 //! `ConsumerInterceptor` / `ProducerInterceptor`: hooks called when a record is consumed, when
 //! an output is sent, when its delivery report comes back and after offsets are committed.
