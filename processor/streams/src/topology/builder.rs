@@ -10,8 +10,8 @@ use std::sync::Arc;
 
 use super::describe::{NodeDescription, NodeRole};
 use super::node::{
-    Downstream, Node, NodeRef, OperatorFailure, PassThrough, Processor, RecordContext, Sink,
-    Source, SourceNode, operator,
+    Downstream, Node, NodeRef, OperatorFailure, Processor, RecordContext, Sink, Source, SourceNode,
+    operator,
 };
 use super::serdes::{IntoValue, Serde};
 use super::{Topology, TopologyError};
@@ -439,17 +439,11 @@ impl<K: Serde, V: Serde> KStream<K, V> {
         self.pass_through(name, &[self.id, other.id])
     }
 
+    /// A node forwarding every record unchanged (merge points and split branches).
     fn pass_through(&self, name: String, parents: &[usize]) -> Self {
-        let description = NodeDescription::new(&name, NodeRole::Processor);
-        let factory: Factory = Box::new(move |name, children, assembler| {
-            let node: NodeRef<K, V> = Arc::new(PassThrough {
-                name,
-                down: assembler.downstream::<K, V>(children)?,
-            });
-            Ok(Built::Node(Box::new(node)))
-        });
-        let id = self.graph.borrow_mut().add(description, parents, factory);
-        KStream::new(Rc::clone(&self.graph), id)
+        self.add_processor(name, parents, move |down: Downstream<K, V>| {
+            operator::<K, V, _>(move |ctx, key, value| Ok(down.forward(ctx, key, value)?))
+        })
     }
 
     /// Splits the stream into named branches, each record going to the first whose predicate

@@ -29,6 +29,9 @@ impl RecordContext<'_, '_> {
 }
 
 /// A node fed with records of key serde `K` and value serde `V`.
+///
+/// Its few implementations (sink, processor, splitter) repeat this signature: a trait method's
+/// signature cannot be shared, and every node behaviour beyond them is a [`Processor`] body.
 pub(crate) trait Node<K: Serde, V: Serde>: Send + Sync {
     /// Processes one record, forwarding results to the node's children.
     fn process<'a>(
@@ -146,24 +149,6 @@ impl<K: Serde, V: Serde> Node<K, V> for Sink {
             headers: ctx.input.headers.clone(),
         });
         Ok(())
-    }
-}
-
-/// Forwards every record unchanged (merge points and split branches).
-pub(crate) struct PassThrough<K: Serde, V: Serde> {
-    pub(crate) name: String,
-    pub(crate) down: Downstream<K, V>,
-}
-
-impl<K: Serde, V: Serde> Node<K, V> for PassThrough<K, V> {
-    fn process<'a>(
-        &self,
-        ctx: &mut RecordContext<'a, '_>,
-        key: K::Value<'a>,
-        value: V::Value<'a>,
-    ) -> Result<(), ProcessingError> {
-        ctx.enter(&self.name);
-        self.down.forward(ctx, key, value)
     }
 }
 
