@@ -90,6 +90,7 @@ impl RuntimeMetrics {
         metrics
     }
 
+    // One registration per series (name, help, handle): a table would only add indirection.
     /// Registers every family, and the runtime's totals `stats` (read at scrape time), in
     /// `registry`.
     /// `unrouted` counts the records the metric topology dropped for want of a route.

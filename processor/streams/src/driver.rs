@@ -116,6 +116,7 @@ pub struct TopologyTestDriver {
     state: RefCell<DriverState>,
 }
 
+// Debug by hand: only the telling fields (others hold clients, threads or closures).
 impl std::fmt::Debug for TopologyTestDriver {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TopologyTestDriver")

@@ -530,6 +530,7 @@ fn named_nodes_show_in_descriptions_and_errors() {
     );
 }
 
+// Checks the describe formats as processor_cli.rs does through the binary.
 #[test]
 fn describe_renders_dot_and_mermaid() {
     let description = two_subtopologies().describe();

@@ -416,6 +416,7 @@ impl LoggingInterceptor {
 }
 
 impl Interceptor for LoggingInterceptor {
+    // One logging hook per interceptor event, each logging that event's own fields.
     fn on_consume(&self, record: &RecordView<'_>) {
         if let Some(seen) = self.sample(0) {
             log_at!(

@@ -514,6 +514,7 @@ struct Splitter<K: Serde, V: Serde> {
     down: Downstream<K, V>,
 }
 
+// The Node signature again (every impl repeats it; see the trait in node.rs).
 impl<K: Serde, V: Serde> Node<K, V> for Splitter<K, V> {
     fn process<'a>(
         &self,

@@ -253,6 +253,7 @@ impl TopologyDescription {
         out
     }
 
+    // Mermaid walks the graph as DOT does, with another syntax per node and edge.
     /// The topology as a Mermaid flowchart: one subgraph per sub-topology, topics as cylinders.
     /// Ids are `t<i>` for topics and `n<i>` for nodes (Mermaid ids cannot hold dots).
     pub fn to_mermaid(&self) -> String {

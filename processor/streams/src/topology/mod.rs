@@ -32,6 +32,7 @@ pub enum ProcessingErrorKind {
 }
 
 impl ProcessingErrorKind {
+    // An enum-to-text match, as elsewhere: one arm per variant.
     /// The kind as one word, as used in logs and dead-letter headers.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -124,6 +124,7 @@ pub(crate) struct Sink {
 }
 
 impl<K: Serde, V: Serde> Node<K, V> for Sink {
+    // The Node signature again (every impl repeats it; see the trait).
     fn process<'a>(
         &self,
         ctx: &mut RecordContext<'a, '_>,
@@ -199,6 +200,7 @@ pub(crate) struct Processor<K: Serde, V: Serde> {
 }
 
 impl<K: Serde, V: Serde> Node<K, V> for Processor<K, V> {
+    // The Node signature again (every impl repeats it; see the trait).
     fn process<'a>(
         &self,
         ctx: &mut RecordContext<'a, '_>,

@@ -14,6 +14,7 @@ const TARGET_AGENT_RSS_KB: u64 = 8 * 1024;
 const TARGET_AGENT_CPU_US: f64 = 1000.0;
 const TARGET_P99_MS: f64 = 50.0;
 
+// Plain figure structs: their field lists look alike but hold different figures.
 /// A child draining the preloaded records.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Throughput {

@@ -31,6 +31,7 @@ pub(super) struct WorkerContext {
     pub(super) pipeline: Mutex<Pipeline>,
 }
 
+// The ClientContext hooks, as for the producer (produce.rs): each names its own client.
 impl ClientContext for WorkerContext {
     fn log(&self, level: RDKafkaLogLevel, fac: &str, log_message: &str) {
         librdkafka(

@@ -48,6 +48,7 @@ pub(super) struct DeliveryReports {
     pub(super) interceptors: Interceptors,
 }
 
+// The ClientContext hooks, as for the consumer (consume.rs): each names its own client.
 impl ClientContext for DeliveryReports {
     fn log(&self, level: RDKafkaLogLevel, fac: &str, log_message: &str) {
         librdkafka(
