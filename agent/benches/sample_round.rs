@@ -24,7 +24,18 @@ const METRICSETS: [Metricset; 4] = [
 const TARGET_CPU_PER_ROUND: Duration = Duration::from_millis(1);
 const TARGET_PEAK_RSS_KB: u64 = 8 * 1024;
 
-fn main() -> ExitCode {
+/// What the bench measured.
+struct Figures {
+    collect_only: Duration,
+    with_json: Duration,
+    json_bytes_per_round: usize,
+    by_metricset: [(Metricset, Duration); 4],
+    failures: u32,
+    peak_rss_kb: u64,
+}
+
+/// A collector of the bench's metricsets with a fixed identity.
+fn bench_collector() -> Collector {
     let config = CollectConfig {
         metricsets: METRICSETS.to_vec(),
         ..CollectConfig::default()
@@ -36,7 +47,20 @@ fn main() -> ExitCode {
         ephemeral_id: "bench-ephemeral".into(),
         shipper: EventConfig::default(),
     };
-    let mut collector = Collector::new(config, identity);
+    Collector::new(config, identity)
+}
+
+fn main() -> ExitCode {
+    if report(&measure()) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+/// Runs the rounds and reads the figures.
+fn measure() -> Figures {
+    let mut collector = bench_collector();
     // Pauses between rounds longer than a tick (10 ms at USER_HZ 100), so every cpu round
     // has elapsed ticks and does its full arithmetic; sleeping is not on-CPU time.
     let mut failures = 0u32;
@@ -82,14 +106,30 @@ fn main() -> ExitCode {
         });
         (metricset, per_round)
     });
+    Figures {
+        collect_only,
+        with_json,
+        json_bytes_per_round: bytes / ROUNDS as usize,
+        by_metricset,
+        failures,
+        peak_rss_kb,
+    }
+}
 
+/// Prints the figures; returns whether the targets are met.
+fn report(figures: &Figures) -> bool {
+    let Figures {
+        collect_only,
+        with_json,
+        json_bytes_per_round,
+        by_metricset,
+        failures,
+        peak_rss_kb,
+    } = figures;
     println!("sample_round: {ROUNDS} rounds of cpu+memory+network+diskio on this host");
     println!("  CPU time per round, collect only:        {collect_only:>10.1?}");
     println!("  CPU time per round, collect + JSON:      {with_json:>10.1?}");
-    println!(
-        "  JSON bytes per round:                    {:>10}",
-        bytes / ROUNDS as usize
-    );
+    println!("  JSON bytes per round:                    {json_bytes_per_round:>10}");
     for (metricset, per_round) in by_metricset {
         println!(
             "  one {:<10} alone per wake-up:        {per_round:>10.1?}",
@@ -98,16 +138,12 @@ fn main() -> ExitCode {
     }
     println!("  failed metricset rounds:                 {failures:>10}");
     println!("  peak RSS (VmHWM):                        {peak_rss_kb:>7} kB");
-    let within = with_json <= TARGET_CPU_PER_ROUND && peak_rss_kb <= TARGET_PEAK_RSS_KB;
+    let within = *with_json <= TARGET_CPU_PER_ROUND && *peak_rss_kb <= TARGET_PEAK_RSS_KB;
     println!(
         "  targets: ≤ {TARGET_CPU_PER_ROUND:?} CPU per round, ≤ {TARGET_PEAK_RSS_KB} kB peak RSS: {}",
         if within { "met" } else { "MISSED" }
     );
-    if within {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    }
+    within
 }
 
 /// Average on-CPU time of `round` over [`ROUNDS`] calls.

@@ -93,6 +93,7 @@ pub struct CpuBusy {
     pub cores: u32,
 }
 
+// Plain data struct: alike in shape only.
 /// The memory counters, in bytes (huge pages in pages), as `/proc/meminfo` gives them.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct MemInfo {

@@ -12,6 +12,7 @@ use ferrobeat_agent::source::parse;
 use ferrobeat_schema::metricsets::{Cpu, Memory, Norm, Used};
 use ferrobeat_schema::{Event, HostDisk, HostDiskBytes, HostNetwork, HostNetworkCounters, System};
 
+// Reads a fixture like collect_fixtures.rs: separate test crates.
 fn fixture(name: &str) -> String {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures")
@@ -54,6 +55,7 @@ fn cpu_doc(events: &[Event]) -> &Cpu {
     }
 }
 
+// Edge-case tests alike in shape: each feeds other fixtures and checks another refusal.
 #[test]
 fn cpu_counter_reset_is_refused_then_sampling_resumes() {
     let mut maker = maker();

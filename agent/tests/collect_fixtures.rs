@@ -127,6 +127,7 @@ fn memory_from_meminfo() {
     assert_rounds(m, [snapshot(m, "a"), snapshot(m, "b")]);
 }
 
+// Fixture tests alike in shape: each metricset has its own fixture and expectations.
 #[test]
 fn network_per_interface_then_host_summary() {
     let m = Metricset::Network;

@@ -160,6 +160,7 @@ fn unknown_nested_key() {
     );
 }
 
+// Refusal tests alike in shape: each checks another key and reason through `refused`.
 #[test]
 fn bad_enum_value() {
     let err = refused(

@@ -16,6 +16,7 @@ const TOPIC: &str = "metric.all";
 const BROKER: i32 = 1;
 const WAIT: Duration = Duration::from_secs(30);
 
+// A minimal HTTP GET; the workspace tests have their own (separate test crates).
 /// `GET path` on `addr`: the status code and the body parsed as JSON.
 fn get(addr: SocketAddr, path: &str) -> Option<(u16, serde_json::Value)> {
     let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;

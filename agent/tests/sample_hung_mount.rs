@@ -59,6 +59,7 @@ fn mount_points(batch: &[Event]) -> Vec<String> {
         .collect()
 }
 
+// Builds a collector like the sample_round bench: separate crates.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hung_mount_is_skipped_and_memory_keeps_its_cadence() {
     let root = tempfile::tempdir().expect("tempdir");

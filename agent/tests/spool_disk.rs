@@ -142,6 +142,7 @@ fn checksum_damage_is_detected_skipped_and_counted() {
     );
 }
 
+// Spool tests alike in shape: each damages or settles segments differently.
 #[test]
 fn damaged_length_skips_the_rest_of_its_segment_only() {
     let dir = tempfile::tempdir().expect("tempdir");

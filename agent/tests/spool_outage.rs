@@ -137,6 +137,7 @@ fn long_outage_and_kill_lose_at_most_the_round_in_flight() {
     outage_with_kill(Duration::from_secs(30), Duration::from_secs(32));
 }
 
+// The phases of the outage repeat their wait-and-check: each waits for another condition.
 /// The broker goes down 3 s after the first run starts; `before_kill` later that run is
 /// killed and a second one started; `after_restart` later the broker comes back.
 #[cfg(unix)]

@@ -9,10 +9,10 @@
 
 use std::sync::LazyLock;
 
-use ferrobeat_processor::errors::{ErrorAction, ErrorHandlingConfig, HEADER_MESSAGE};
 use ferrobeat_processor::metric_topology::{MetricTopologyConfig, metric_topology};
-use ferrobeat_processor::record::{InputRecord, SourcePosition};
-use ferrobeat_processor::topology::Topology;
+use ferrobeat_streams::errors::{ErrorAction, ErrorHandlingConfig, HEADER_MESSAGE};
+use ferrobeat_streams::record::{InputRecord, SourcePosition};
+use ferrobeat_streams::topology::Topology;
 use libfuzzer_sys::fuzz_target;
 
 static CONFIG: LazyLock<MetricTopologyConfig> = LazyLock::new(MetricTopologyConfig::default);

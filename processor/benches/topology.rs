@@ -6,7 +6,7 @@ use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use ferrobeat_processor::metric_topology::{MetricEvent, MetricTopologyConfig, metric_topology};
-use ferrobeat_streams::record::{InputRecord, SourcePosition};
+use ferrobeat_streams::record::{InputRecord, OutputRecord, SourcePosition};
 use ferrobeat_toolbox::intercept::{Interceptor, Interceptors, RecordView};
 
 /// A host object as Metricbeat's `add_host_metadata` writes it, to bring documents to ~1 KB.
@@ -37,19 +37,18 @@ fn documents() -> Vec<Vec<u8>> {
         .collect()
 }
 
-fn bench_topology(c: &mut Criterion) {
-    let documents = documents();
+/// The documents as records of `metric.all`, after checking the schema reads each.
+fn input_records(documents: &[Vec<u8>]) -> Vec<InputRecord<'_>> {
     let mean = documents.iter().map(Vec::len).sum::<usize>() / documents.len();
     eprintln!("{} documents, {mean} bytes on average", documents.len());
-    for doc in &documents {
+    for doc in documents {
         assert!(
             serde_json::from_slice::<ferrobeat_schema::Event>(doc).is_ok(),
             "the schema must read every bench document: {}",
             String::from_utf8_lossy(doc)
         );
     }
-    let topology = metric_topology(&MetricTopologyConfig::default());
-    let records: Vec<InputRecord<'_>> = documents
+    documents
         .iter()
         .enumerate()
         .map(|(offset, doc)| InputRecord {
@@ -63,7 +62,37 @@ fn bench_topology(c: &mut Criterion) {
             value: Some(doc),
             headers: Vec::new(),
         })
-        .collect();
+        .collect()
+}
+
+/// The worker's interceptor calls for `records` and their outputs (`on_consume` per record,
+/// `on_send` per output), without the topology.
+fn call_hooks(
+    interceptors: &Interceptors,
+    records: &[InputRecord<'_>],
+    outputs_of: &[Vec<OutputRecord<'_>>],
+) -> usize {
+    for (record, outputs) in records.iter().zip(outputs_of) {
+        interceptors.on_consume(|| record.intercept_view());
+        for output in outputs {
+            interceptors.on_send(|| RecordView {
+                topic: &output.topic,
+                partition: None,
+                offset: None,
+                timestamp: Some(output.timestamp),
+                key: output.key.as_deref(),
+                value: output.value.as_deref(),
+                headers: Vec::new(),
+            });
+        }
+    }
+    outputs_of.len()
+}
+
+fn bench_topology(c: &mut Criterion) {
+    let documents = documents();
+    let records = input_records(&documents);
+    let topology = metric_topology(&MetricTopologyConfig::default());
     let mut outputs = 0usize;
     for record in &records {
         topology
@@ -100,8 +129,8 @@ fn bench_topology(c: &mut Criterion) {
             .filter(|doc| serde_json::from_slice::<ferrobeat_schema::Event>(black_box(doc)).is_ok())
             .count()
     };
-    // The worker's interceptor calls for these records (`on_consume` per record, `on_send` per
-    // output), without the topology: with none configured, then with one that does nothing.
+    // The interceptor calls for these records: with none configured, then with one that does
+    // nothing.
     let outputs_of: Vec<_> = records
         .iter()
         .map(|record| {
@@ -112,27 +141,10 @@ fn bench_topology(c: &mut Criterion) {
             outputs
         })
         .collect();
-    let call_hooks = |interceptors: &Interceptors| {
-        for (record, outputs) in records.iter().zip(&outputs_of) {
-            interceptors.on_consume(|| record.intercept_view());
-            for output in outputs {
-                interceptors.on_send(|| RecordView {
-                    topic: &output.topic,
-                    partition: None,
-                    offset: None,
-                    timestamp: Some(output.timestamp),
-                    key: output.key.as_deref(),
-                    value: output.value.as_deref(),
-                    headers: Vec::new(),
-                });
-            }
-        }
-        outputs_of.len()
-    };
     let none = Interceptors::default();
     let no_op = Interceptors::new(vec![("no-op".to_owned(), Box::new(NoOp))]);
-    let hooks_none = || call_hooks(black_box(&none));
-    let hooks_no_op = || call_hooks(black_box(&no_op));
+    let hooks_none = || call_hooks(black_box(&none), &records, &outputs_of);
+    let hooks_no_op = || call_hooks(black_box(&no_op), &records, &outputs_of);
     let cases: [(&str, &dyn Fn() -> usize); 6] = [
         ("metric_topology_process", &process_all),
         ("interceptor_hooks_none_configured", &hooks_none),

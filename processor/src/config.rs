@@ -93,6 +93,7 @@ pub struct Overrides {
 }
 
 impl Overrides {
+    // Applies flags over the file, as the agent does: each program has its own flags.
     /// Sets every key given on the command line in `config`.
     pub fn apply(&self, config: &mut ProcessorConfig) {
         if let Some(servers) = &self.bootstrap_servers {

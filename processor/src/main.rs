@@ -225,6 +225,28 @@ enum DescribeFormat {
     Mermaid,
 }
 
+/// Blocks until SIGTERM, Ctrl-C, or the client stopping by itself (`stopped` notified).
+fn wait_for_stop_signal(
+    runtime: &StreamsRuntime,
+    stopped: &tokio::sync::Notify,
+) -> anyhow::Result<()> {
+    let signals = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the signal handler")?;
+    signals.block_on(async {
+        let mut terminate =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                .context("cannot listen for SIGTERM")?;
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => tracing::info!("interrupted: shutting down"),
+            _ = terminate.recv() => tracing::info!("SIGTERM: shutting down"),
+            () = stopped.notified() => tracing::warn!(state = %runtime.state(), "the client stopped by itself"),
+        }
+        anyhow::Ok(())
+    })
+}
+
 /// How often the counters that moved are logged.
 const COUNTER_LOG_INTERVAL: Duration = Duration::from_secs(30);
 
@@ -368,21 +390,7 @@ fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     runtime.start()?;
     let change_logger = spawn_change_logger(Arc::clone(&runtime), COUNTER_LOG_INTERVAL)
         .context("cannot start the counter log")?;
-    let signals = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the signal handler")?;
-    signals.block_on(async {
-        let mut terminate =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-                .context("cannot listen for SIGTERM")?;
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => tracing::info!("interrupted: shutting down"),
-            _ = terminate.recv() => tracing::info!("SIGTERM: shutting down"),
-            () = stopped.notified() => tracing::warn!(state = %runtime.state(), "the client stopped by itself"),
-        }
-        anyhow::Ok(())
-    })?;
+    wait_for_stop_signal(&runtime, &stopped)?;
     // Workers bound their own wait by shutdown_timeout; allow them that plus leaving the group.
     let bound = config.runtime.shutdown_timeout + Duration::from_secs(10);
     let state = runtime.close(bound);

@@ -1,3 +1,4 @@
+// over 500 lines: about 190 are unit tests; creating and verifying topics share one plan type and its checks.
 //! `ferrobeat-processor setup`: creates the pipeline's topics through Kafka's admin API and
 //! verifies the ones that already exist.
 //!

@@ -1,3 +1,4 @@
+// over 500 lines: one test per routing, alert and dead-letter rule of the metric topology, each independent.
 //! The metric topology run by the test driver: routing, alerts, dead letters.
 
 use ferrobeat_processor::config::ErrorsConfig;

@@ -1,3 +1,4 @@
+// over 500 lines: the broker harness (start, topics, produce, consume, wait) is one public API used by every test crate.
 //! The Kafka broker harness for ferrobeat's tests.
 //!
 //! [`TestKafka::start`] runs a real Kafka-protocol broker, Tansu 0.6.0, on a free loopback port
@@ -532,14 +533,8 @@ impl Broker {
             // an absolute path needs four slashes in all (see shared/test-broker.md).
             Storage::Sqlite(path) => format!("sqlite:///{}", path.display()),
         };
-        // The broker's output goes to a file, never to an inherited pipe: an orphaned broker
-        // must not hold a test runner's or CI's output open.
-        let log = File::options()
-            .create(true)
-            .append(true)
-            .open(&self.log)
-            .context("opening the broker log")?;
-        let child = Command::new(&self.binary)
+        let mut command = Command::new(&self.binary);
+        command
             .args([
                 "broker",
                 "--listener-url",
@@ -549,13 +544,8 @@ impl Broker {
             ])
             .args(["--storage-engine", &storage])
             .args(self.authentication.then_some("--authentication"))
-            .env("RUST_LOG", "warn")
-            .stdin(Stdio::null())
-            .stdout(log.try_clone()?)
-            .stderr(log)
-            .spawn()
-            .with_context(|| format!("starting {}", self.binary.display()))?;
-        self.child = Some(child);
+            .env("RUST_LOG", "warn");
+        self.child = Some(spawn_logging_to(&mut command, &self.log)?);
         if let Some(tls) = &mut self.tls {
             tls.spawn()?;
         }
@@ -606,19 +596,9 @@ impl TlsListener {
     fn spawn(&mut self) -> anyhow::Result<()> {
         // stunnel writes its own log (`output`); what it prints before reading the configuration
         // goes to the same file.
-        let log = File::options()
-            .create(true)
-            .append(true)
-            .open(&self.log)
-            .context("opening the stunnel log")?;
-        let child = Command::new(&self.binary)
-            .arg(&self.config)
-            .stdin(Stdio::null())
-            .stdout(log.try_clone()?)
-            .stderr(log)
-            .spawn()
-            .with_context(|| format!("starting {}", self.binary.display()))?;
-        self.child = Some(child);
+        let mut command = Command::new(&self.binary);
+        command.arg(&self.config);
+        self.child = Some(spawn_logging_to(&mut command, &self.log)?);
         Ok(())
     }
 }
@@ -652,6 +632,22 @@ fn tls_listener(
         ("ssl.endpoint.identification.algorithm", "none".to_owned()),
     ];
     Ok((port, tls, client_properties))
+}
+
+/// Starts `command` with no input and its output appended to `log`: never to an inherited pipe,
+/// so an orphaned child cannot hold a test runner's or CI's output open.
+fn spawn_logging_to(command: &mut Command, log: &Path) -> anyhow::Result<Child> {
+    let file = File::options()
+        .create(true)
+        .append(true)
+        .open(log)
+        .with_context(|| format!("opening {}", log.display()))?;
+    command
+        .stdin(Stdio::null())
+        .stdout(file.try_clone()?)
+        .stderr(file)
+        .spawn()
+        .with_context(|| format!("starting {}", Path::new(command.get_program()).display()))
 }
 
 /// stunnel's configuration: in the foreground, mutual TLS on `tls_port`, forwarding to `port`.

@@ -143,6 +143,7 @@ fn assert_no_gap(metricset: &str, times: &[i64]) {
     }
 }
 
+// Broker, topic, data directory: the usual setup, as in agent_check.rs and monitoring.rs.
 #[test]
 fn agent_produces_valid_metricbeat_events() {
     let kafka = TestKafka::start().expect("broker");

@@ -20,6 +20,7 @@ use processor_support::{broker_pipeline, init_logging, output_topics};
 const PARTITIONS: i32 = 3;
 const WAIT: Duration = Duration::from_secs(30);
 
+// Reads the outputs like the processor tests: each compares with its own expectation.
 #[test]
 fn corpus_cases_are_routed_by_the_runtime_as_expected() {
     init_logging();

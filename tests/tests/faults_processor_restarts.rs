@@ -10,6 +10,7 @@
 //! Each run prints its figures (`--nocapture`); set `FERROBEAT_FAULT_SEED` to replay the kill
 //! moments of a run.
 
+// Test-crate preamble (support module, constants), as in the other processor tests.
 mod processor_support;
 
 use std::collections::{BTreeMap, BTreeSet};

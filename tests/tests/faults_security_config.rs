@@ -118,6 +118,7 @@ fn processor_stops_in_error_on_a_missing_ca_file_without_printing_the_password()
     runtime.close(Duration::from_secs(10));
 }
 
+// The same check for each program's configuration type.
 /// Both programs' configurations can be logged: `Debug` of `[kafka.properties]` prints
 /// secrets as `[redacted]` (rdkafka's own `ClientConfig` does the same).
 #[test]

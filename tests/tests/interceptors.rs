@@ -177,6 +177,7 @@ fn agent_config_text(kafka: &TestKafka, topic: &str, data_dir: &Path) -> String 
     )
 }
 
+// Spawns a binary like processor_support does: separate test crates.
 fn spawn_agent(binary: &Path, config_file: &Path, log: &Path) -> Child {
     let log = std::fs::File::create(log).expect("log file");
     Command::new(binary)

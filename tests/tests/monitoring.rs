@@ -209,6 +209,7 @@ fn processor_endpoint_reports_what_it_processed_and_its_lag_drains() {
     );
 }
 
+// Each program's endpoint test checks its own series; their endings look alike.
 #[test]
 fn agent_endpoint_reports_sampling_and_shipping() {
     let kafka = TestKafka::start().expect("test broker");

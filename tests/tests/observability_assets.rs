@@ -186,6 +186,7 @@ impl Tokens<'_> {
         }
     }
 
+    // A small recursive-descent parser: each rule is a loop of the same shape over another token.
     /// The label names of `(a, b)`, starting at the `(`.
     fn label_list(&mut self) -> Result<Vec<String>, String> {
         self.at += 1;

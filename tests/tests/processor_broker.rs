@@ -130,6 +130,7 @@ fn ten_thousand_mixed_records_give_exactly_the_expected_outputs() {
     );
 }
 
+// Ends like the ten-thousand-records test (close, read, compare), after another run.
 #[test]
 fn two_instances_share_the_partitions_and_take_over_from_each_other() {
     two_instances(None);

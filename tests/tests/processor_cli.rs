@@ -102,6 +102,7 @@ fn a_bad_configuration_is_refused_naming_file_key_and_reason() {
     assert!(stderr(&flags).contains("--threads"), "{}", stderr(&flags));
 }
 
+// Takes a free port as the agent's outage test does: separate test crates.
 #[test]
 fn an_unreachable_broker_is_reported_and_sigterm_still_stops_promptly() {
     // A port nobody listens on: bind one, then free it.

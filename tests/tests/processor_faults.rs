@@ -113,6 +113,7 @@ fn injected_produce_errors_lose_nothing() {
     println!("30 injected produce errors: {stats:?}");
 }
 
+// Fault tests end alike (wait for acknowledgements, close): each injects another fault.
 #[test]
 fn commits_wait_for_acknowledgements() {
     init_logging();

@@ -208,6 +208,7 @@ fn text(output: &Output) -> String {
     )
 }
 
+// Spawns the agent as processor_support's endpoint helper does, with this test's TLS configuration.
 #[test]
 fn both_programs_deliver_over_mutual_tls_with_hostname_verification() {
     let pki = Pki::new();
@@ -452,6 +453,7 @@ fn refused(
 /// What librdkafka logs when it refuses the broker's certificate, whatever the reason.
 const VERIFY_FAILED: &str = "certificate verify failed";
 
+// Each refusal case is its own test (own name, own failure); `refused` holds what they share.
 #[test]
 fn a_broker_certificate_from_another_ca_is_refused() {
     let pki = Pki::new();

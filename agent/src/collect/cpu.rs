@@ -184,6 +184,7 @@ mod tests {
         }
     }
 
+    // Test cases alike in shape: each sets other counters and checks other results.
     #[test]
     fn busy_is_cores_minus_idle_and_iowait() {
         let previous = times(100, 100, 100, 100);

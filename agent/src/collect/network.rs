@@ -36,22 +36,15 @@ pub fn host_network(previous: Option<&[Network]>, current: &[Network]) -> Option
         let Some(before) = previous.iter().find(|p| p.name == now.name) else {
             continue;
         };
-        total.ingress.bytes = total
-            .ingress
-            .bytes
-            .saturating_add(growth(before.received.bytes, now.received.bytes));
-        total.ingress.packets = total
-            .ingress
-            .packets
-            .saturating_add(growth(before.received.packets, now.received.packets));
-        total.egress.bytes = total
-            .egress
-            .bytes
-            .saturating_add(growth(before.sent.bytes, now.sent.bytes));
-        total.egress.packets = total
-            .egress
-            .packets
-            .saturating_add(growth(before.sent.packets, now.sent.packets));
+        for (sum, before, now) in [
+            (&mut total.ingress, &before.received, &now.received),
+            (&mut total.egress, &before.sent, &now.sent),
+        ] {
+            sum.bytes = sum.bytes.saturating_add(growth(before.bytes, now.bytes));
+            sum.packets = sum
+                .packets
+                .saturating_add(growth(before.packets, now.packets));
+        }
     }
     Some(total)
 }

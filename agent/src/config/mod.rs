@@ -20,9 +20,9 @@ use ferrobeat_toolbox::intercept::InterceptorSpec;
 use ferrobeat_toolbox::properties::KafkaProperties;
 use serde::{Deserialize, Deserializer};
 
+pub use ferrobeat_toolbox::config::Invalid;
 pub use load::{ConfigError, Origin, default_config_path, default_data_dir, load, parse};
 pub use overrides::Overrides;
-pub use validate::Invalid;
 
 use crate::collect::{CollectConfig, EventConfig, parse_duration};
 use crate::monitor::DEFAULT_UNHEALTHY_AFTER;

@@ -52,6 +52,7 @@ impl Overrides {
         }
     }
 
+    // Applies flags over the file, as the processor does: each program has its own flags.
     pub(super) fn apply(&self, config: &mut AgentConfig) {
         if let Some(servers) = &self.bootstrap_servers {
             config.kafka.bootstrap_servers.clone_from(servers);

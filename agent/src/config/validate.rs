@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use ferrobeat_toolbox::config::Invalid;
 use ferrobeat_toolbox::intercept::Interceptors;
 
 use super::{AgentConfig, KafkaConfig, OutputKind, SpoolConfig};
@@ -25,24 +26,6 @@ const RESERVED_PROPERTIES: [(&str, &str); 8] = [
     ("compression.codec", "set `kafka.compression` instead"),
     ("message.timeout.ms", "set `kafka.delivery_timeout` instead"),
 ];
-
-/// A value that parsed but is refused, with the dotted key it belongs to.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Invalid {
-    /// The dotted key (`kafka.topic`).
-    pub key: String,
-    /// Why it is refused.
-    pub reason: String,
-}
-
-impl Invalid {
-    fn new(key: impl Into<String>, reason: impl Into<String>) -> Self {
-        Invalid {
-            key: key.into(),
-            reason: reason.into(),
-        }
-    }
-}
 
 impl AgentConfig {
     /// Checks what types cannot: non-empty and well-formed names, sane bounds.

@@ -183,6 +183,7 @@ pub struct KafkaOutput {
     interceptors: Interceptors,
 }
 
+// Debug by hand: only the telling fields (others hold clients, threads or closures).
 impl std::fmt::Debug for KafkaOutput {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("KafkaOutput")

@@ -39,6 +39,7 @@ pub struct MountStat {
     hung: HashSet<String>,
 }
 
+// Debug by hand: only the telling fields (others hold clients, threads or closures).
 impl std::fmt::Debug for MountStat {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MountStat")

@@ -57,6 +57,7 @@ impl ProcSource {
         Self::new("/proc", ignored_fs_types)
     }
 
+    // One arm per metricset, each reading its own files.
     /// Reads the counters of `metricset`.
     ///
     /// # Errors

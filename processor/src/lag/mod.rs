@@ -41,6 +41,7 @@ pub struct LagReport {
     pub partitions: Vec<PartitionRow>,
 }
 
+// Plain data struct: alike in shape only.
 /// A partition's row: `kafka-consumer-groups --describe`'s columns and the status. `None` is
 /// shown as `-` in the table and `null` in JSON.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -254,6 +255,7 @@ mod tests {
         assert_eq!(report.status, GroupStatus::Warn);
     }
 
+    // Test cases alike in shape: each slides the window differently.
     #[test]
     fn the_window_slides_so_old_observations_stop_counting() {
         let mut monitor = LagMonitor::new("app", 2);

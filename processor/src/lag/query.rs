@@ -78,6 +78,7 @@ pub enum QueryError {
     },
 }
 
+// A struct holding a client, alike in shape only to the agent's KafkaOutput.
 /// Queries the lag of `kafka.application_id` over a set of input topics.
 pub struct LagQuery {
     consumer: BaseConsumer,

@@ -19,6 +19,7 @@
 //! under the `fail` policy piping panics, as Kafka Streams' driver throws (use
 //! [`TestInputTopic::try_pipe_record`] to get the error instead).
 
+use std::borrow::Cow;
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, VecDeque};
 
@@ -40,7 +41,7 @@ pub struct TestRecord {
     /// Timestamp in milliseconds; when piping, `None` takes the input topic's clock.
     pub timestamp: Option<i64>,
     /// Headers, in order.
-    pub headers: Vec<Header>,
+    pub headers: Vec<Header<'static>>,
 }
 
 impl TestRecord {
@@ -69,8 +70,8 @@ impl TestRecord {
     /// The same record with one more header.
     pub fn with_header(mut self, key: &str, value: impl AsRef<[u8]>) -> Self {
         self.headers.push(Header {
-            key: key.to_owned(),
-            value: Some(value.as_ref().to_vec()),
+            key: Cow::Owned(key.to_owned()),
+            value: Some(Cow::Owned(value.as_ref().to_vec())),
         });
         self
     }
@@ -97,7 +98,7 @@ impl TestRecord {
             key: output.key.map(|k| k.into_owned()),
             value: output.value.map(|v| v.into_owned()),
             timestamp: Some(output.timestamp),
-            headers: output.headers,
+            headers: output.headers.into_iter().map(Header::into_owned).collect(),
         }
     }
 }
@@ -126,6 +127,7 @@ pub struct TopologyTestDriver {
     globals: GlobalStores,
 }
 
+// Debug by hand: only the telling fields (others hold clients, threads or closures).
 impl std::fmt::Debug for TopologyTestDriver {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TopologyTestDriver")
@@ -251,7 +253,7 @@ impl TopologyTestDriver {
             timestamp,
             key: record.key.as_deref(),
             value: record.value.as_deref(),
-            headers: record.headers.clone(),
+            headers: record.headers.iter().map(Header::borrowed).collect(),
         };
         if self.topology.global_topics().contains(&topic) {
             return self.topology.update_global(&self.globals, &input);

@@ -129,9 +129,9 @@ pub fn dead_letter_record<'a>(
     error: &ProcessingError,
     topic: &'a str,
 ) -> OutputRecord<'a> {
-    let header = |key: &str, value: String| Header {
-        key: key.to_owned(),
-        value: Some(value.into_bytes()),
+    let header = |key: &'static str, value: String| Header {
+        key: Cow::Borrowed(key),
+        value: Some(Cow::Owned(value.into_bytes())),
     };
     let mut headers = input.headers.clone();
     headers.extend([
@@ -203,7 +203,7 @@ mod tests {
             key: Some(b"k"),
             value: Some(b"{oops"),
             headers: vec![Header {
-                key: "trace".to_owned(),
+                key: Cow::Borrowed("trace"),
                 value: None,
             }],
         }
@@ -230,7 +230,7 @@ mod tests {
             .iter()
             .map(|h| {
                 (
-                    h.key.as_str(),
+                    &*h.key,
                     h.value
                         .as_deref()
                         .map(|v| std::str::from_utf8(v).unwrap_or("?")),
@@ -251,6 +251,24 @@ mod tests {
                 (HEADER_PARTITION, Some("2")),
                 (HEADER_OFFSET, Some("41")),
             ]
+        );
+    }
+
+    #[test]
+    fn dead_letter_borrows_the_input_headers() {
+        let value = b"span-1".to_vec();
+        let input = InputRecord {
+            headers: vec![Header {
+                key: Cow::Borrowed("trace"),
+                value: Some(Cow::Borrowed(&value)),
+            }],
+            ..input()
+        };
+        let letter = dead_letter_record(&input, &error(), "dead-letters");
+        assert!(
+            matches!(&letter.headers[0].value, Some(Cow::Borrowed(v)) if std::ptr::eq(*v, value.as_slice())),
+            "{:?}",
+            letter.headers[0]
         );
     }
 

@@ -9,12 +9,33 @@ use std::borrow::Cow;
 use ferrobeat_toolbox::intercept::{HeaderView, RecordView};
 
 /// One record header: a key and an optional value, as Kafka carries them.
+///
+/// Consumed headers borrow the consumer's buffers (`Cow::Borrowed`); outputs inherit them
+/// without copying their bytes, and only the producer copies them, once.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Header {
+pub struct Header<'a> {
     /// Header key.
-    pub key: String,
+    pub key: Cow<'a, str>,
     /// Header value; `None` is Kafka's null header value.
-    pub value: Option<Vec<u8>>,
+    pub value: Option<Cow<'a, [u8]>>,
+}
+
+impl Header<'_> {
+    /// The same header, borrowing this one's key and value.
+    pub fn borrowed(&self) -> Header<'_> {
+        Header {
+            key: Cow::Borrowed(&self.key),
+            value: self.value.as_deref().map(Cow::Borrowed),
+        }
+    }
+
+    /// The same header, owning its key and value.
+    pub fn into_owned(self) -> Header<'static> {
+        Header {
+            key: Cow::Owned(self.key.into_owned()),
+            value: self.value.map(|value| Cow::Owned(value.into_owned())),
+        }
+    }
 }
 
 /// Where a consumed record came from.
@@ -40,7 +61,7 @@ pub struct InputRecord<'a> {
     /// Record value, `None` for a null value (a tombstone).
     pub value: Option<&'a [u8]>,
     /// Record headers, in order.
-    pub headers: Vec<Header>,
+    pub headers: Vec<Header<'a>>,
 }
 
 impl InputRecord<'_> {
@@ -76,6 +97,6 @@ pub struct OutputRecord<'a> {
     pub value: Option<Cow<'a, [u8]>>,
     /// Record timestamp in milliseconds since the epoch (inherited from the input by default).
     pub timestamp: i64,
-    /// Record headers, in order.
-    pub headers: Vec<Header>,
+    /// Record headers, in order (inherited ones borrow the input's).
+    pub headers: Vec<Header<'a>>,
 }

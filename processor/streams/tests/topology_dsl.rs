@@ -1,3 +1,4 @@
+// over 500 lines: one test per DSL operator and example, each independent.
 //! The DSL is general: the reference's other examples and every operator, run by the driver.
 
 use std::borrow::Cow;
@@ -324,8 +325,8 @@ fn try_operators_refuse_records_and_discard_their_partial_output() {
 }
 
 #[test]
-fn values_pass_through_borrowed() {
-    // A pass-through topology hands the runtime the consumer's own bytes.
+fn values_and_headers_pass_through_borrowed() {
+    // A pass-through topology hands the runtime the consumer's own bytes, headers included.
     let builder = StreamsBuilder::new();
     builder
         .stream::<Nullable<Bytes>, Bytes>("in")
@@ -333,6 +334,7 @@ fn values_pass_through_borrowed() {
         .to("out");
     let topology = builder.build().expect("valid topology");
     let value = b"payload".to_vec();
+    let header = b"span-1".to_vec();
     let input = ferrobeat_streams::record::InputRecord {
         source: ferrobeat_streams::record::SourcePosition {
             topic: "in",
@@ -342,13 +344,23 @@ fn values_pass_through_borrowed() {
         timestamp: 0,
         key: None,
         value: Some(&value),
-        headers: Vec::new(),
+        headers: vec![ferrobeat_streams::record::Header {
+            key: Cow::Borrowed("trace"),
+            value: Some(Cow::Borrowed(&header)),
+        }],
     };
     let mut borrowed = 0;
     topology
         .process(&input, &mut |out| {
             assert!(
                 matches!(out.value, Some(Cow::Borrowed(v)) if std::ptr::eq(v, value.as_slice()))
+            );
+            let [inherited] = out.headers.as_slice() else {
+                panic!("one header expected: {:?}", out.headers);
+            };
+            assert!(
+                matches!(inherited.value, Some(Cow::Borrowed(v)) if std::ptr::eq(v, header.as_slice())),
+                "{inherited:?}"
             );
             borrowed += 1;
         })
@@ -518,6 +530,7 @@ fn named_nodes_show_in_descriptions_and_errors() {
     );
 }
 
+// Checks the describe formats as processor_cli.rs does through the binary.
 #[test]
 fn describe_renders_dot_and_mermaid() {
     let description = two_subtopologies().describe();

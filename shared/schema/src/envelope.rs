@@ -76,6 +76,7 @@ pub struct Ecs {
     pub version: String,
 }
 
+// One field per Metricbeat field: the serde attributes repeat by design.
 /// `host`: the monitored host. Metricbeat adds `host.cpu` to cpu events and the host-level
 /// `network`/`disk` figures to the summary events of those metricsets.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

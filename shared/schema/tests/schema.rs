@@ -42,6 +42,7 @@ fn assert_subset(written: &Value, original: &Value, at: &str) {
     }
 }
 
+// Round-trip tests alike in shape: one per reference document.
 #[test]
 fn mission_cpu_document_round_trips() {
     let event = assert_round_trips("mission-cpu");

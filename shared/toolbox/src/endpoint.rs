@@ -107,6 +107,7 @@ pub struct Endpoint {
     thread: Option<JoinHandle<()>>,
 }
 
+// Debug by hand: only the telling fields (others hold clients, threads or closures).
 impl std::fmt::Debug for Endpoint {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Endpoint")

@@ -1,3 +1,4 @@
+// over 500 lines: about 160 are unit tests; the hooks, their views and the loader are one public API.
 //! Interceptors around the Kafka clients of both programs, after Kafka's
 //! `ConsumerInterceptor` / `ProducerInterceptor`: hooks called when a record is consumed, when
 //! an output is sent, when its delivery report comes back and after offsets are committed.
@@ -415,6 +416,7 @@ impl LoggingInterceptor {
 }
 
 impl Interceptor for LoggingInterceptor {
+    // One logging hook per interceptor event, each logging that event's own fields.
     fn on_consume(&self, record: &RecordView<'_>) {
         if let Some(seen) = self.sample(0) {
             log_at!(

@@ -30,6 +30,7 @@ pub(crate) fn get(addr: SocketAddr, path: &str) -> Option<(u16, String)> {
     get_accepting(addr, path, "*/*")
 }
 
+// A minimal HTTP GET; the agent's tests have their own (separate test crates).
 /// `GET path` on `addr` with `Accept: accept`.
 pub(crate) fn get_accepting(addr: SocketAddr, path: &str, accept: &str) -> Option<(u16, String)> {
     let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;

@@ -77,6 +77,7 @@ pub(crate) fn mixed_values(count: usize) -> Vec<Vec<u8>> {
         .collect()
 }
 
+// Runs the topology as the fuzz target does: separate crates, each asserting its own property.
 /// What the topology and the error policy make of `inputs`, run directly (no broker).
 pub(crate) fn expected_outputs(config: &ProcessorConfig, inputs: &[Vec<u8>]) -> Multiset {
     let topology = metric_topology(&config.topology);

@@ -240,6 +240,7 @@ mod tests {
         );
     }
 
+    // Test cases alike in shape: each drives the tracker through another sequence.
     #[test]
     fn a_position_moving_backwards_keeps_the_commit_behind_every_unacknowledged_record() {
         let mut tracker = OffsetTracker::new();

@@ -194,6 +194,26 @@ impl Changelog<'_> {
     }
 }
 
+impl Changelog<'_> {
+    /// A consumer reading this changelog partition from its beginning.
+    fn reader(&self, config: &StreamsConfig) -> Result<BaseConsumer, RestoreError> {
+        let consumer: BaseConsumer = super::clients::restore_consumer_config(
+            config,
+            &format!("{}-restore-consumer", config.kafka.application_id),
+        )
+        .create()
+        .map_err(|error| self.kafka_error(error))?;
+        let mut partitions = TopicPartitionList::new();
+        partitions
+            .add_partition_offset(self.topic, self.partition, Offset::Beginning)
+            .map_err(|error| self.kafka_error(error))?;
+        consumer
+            .assign(&partitions)
+            .map_err(|error| self.kafka_error(error))?;
+        Ok(consumer)
+    }
+}
+
 fn restore_store(
     config: &StreamsConfig,
     changelog: &Changelog<'_>,
@@ -201,19 +221,7 @@ fn restore_store(
     listener: &dyn StateRestoreListener,
     timeout: Duration,
 ) -> Result<u64, RestoreError> {
-    let consumer: BaseConsumer = super::clients::restore_consumer_config(
-        config,
-        &format!("{}-restore-consumer", config.kafka.application_id),
-    )
-    .create()
-    .map_err(|error| changelog.kafka_error(error))?;
-    let mut partitions = TopicPartitionList::new();
-    partitions
-        .add_partition_offset(changelog.topic, changelog.partition, Offset::Beginning)
-        .map_err(|error| changelog.kafka_error(error))?;
-    consumer
-        .assign(&partitions)
-        .map_err(|error| changelog.kafka_error(error))?;
+    let consumer = changelog.reader(config)?;
     let started = Instant::now();
     let (mut position, mut restored, mut announced) = (0_i64, 0_u64, None);
     loop {

@@ -73,6 +73,7 @@ impl ClientState {
         matches!(self, ClientState::NotRunning | ClientState::Error)
     }
 
+    // An enum-to-text match, as elsewhere: one arm per variant.
     /// The Kafka Streams name of the state, e.g. `PENDING_SHUTDOWN`.
     pub fn name(self) -> &'static str {
         match self {

@@ -1,131 +1,100 @@
 //! Counters of the runtime, shared by its workers and read by anyone.
+//!
+//! Each counter is declared once, in the `counters!` call below: its [`StatsSnapshot`] field
+//! (which is also its name in logs and metrics), its [`Counter`] variant, its documentation and
+//! its metric help. [`RuntimeStats`] keeps one atomic per counter, indexed by the variant.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// Running totals since the client started; every field is a monotonic counter.
-#[derive(Debug, Default)]
-pub struct RuntimeStats {
-    records_processed: AtomicU64,
-    outputs_sent: AtomicU64,
-    outputs_acknowledged: AtomicU64,
-    production_retries: AtomicU64,
-    outputs_dropped: AtomicU64,
-    outputs_dead_lettered: AtomicU64,
-    records_dead_lettered: AtomicU64,
-    records_skipped: AtomicU64,
-    commits: AtomicU64,
-    fetch_pauses: AtomicU64,
-    workers_replaced: AtomicU64,
+/// Declares the counters: `field => Variant, "metric help"`, each after its documentation.
+macro_rules! counters {
+    ($($(#[doc = $doc:literal])+ $field:ident => $variant:ident, $help:literal;)+) => {
+        /// A copy of [`RuntimeStats`] at one moment.
+        #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+        pub struct StatsSnapshot {
+            $($(#[doc = $doc])+ pub $field: u64,)+
+        }
+
+        /// Names a counter of [`RuntimeStats`].
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum Counter {
+            $(#[doc = concat!("See [`StatsSnapshot::", stringify!($field), "`].")] $variant,)+
+        }
+
+        impl Counter {
+            /// Every counter, in the order of [`StatsSnapshot`]'s fields.
+            pub const ALL: [Counter; [$(stringify!($field)),+].len()] = [$(Counter::$variant),+];
+
+            /// The name of the counter in logs and metrics: its [`StatsSnapshot`] field.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(Counter::$variant => stringify!($field),)+
+                }
+            }
+
+            /// One line saying what the counter counts (a metric's help text).
+            pub fn help(self) -> &'static str {
+                match self {
+                    $(Counter::$variant => $help,)+
+                }
+            }
+        }
+
+        impl StatsSnapshot {
+            /// The value of `counter`.
+            pub fn get(&self, counter: Counter) -> u64 {
+                match counter {
+                    $(Counter::$variant => self.$field,)+
+                }
+            }
+
+            /// A snapshot whose every counter is `read(counter)`.
+            fn from_fn(read: impl Fn(Counter) -> u64) -> Self {
+                Self {
+                    $($field: read(Counter::$variant),)+
+                }
+            }
+        }
+    };
 }
 
-/// A copy of [`RuntimeStats`] at one moment.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct StatsSnapshot {
+counters! {
     /// Input records the topology was run on.
-    pub records_processed: u64,
+    records_processed => RecordsProcessed, "Input records the topology was run on";
     /// Output records handed to the producer (re-sends included).
-    pub outputs_sent: u64,
+    outputs_sent => OutputsSent, "Output records handed to the producer (re-sends included)";
     /// Output records the brokers acknowledged.
-    pub outputs_acknowledged: u64,
+    outputs_acknowledged => OutputsAcknowledged, "Output records the brokers acknowledged";
     /// Re-sends after a retriable delivery error.
-    pub production_retries: u64,
+    production_retries => ProductionRetries, "Re-sends after a retriable delivery error";
     /// Outputs given up on after a non-retriable error or the last retry (and, under the
     /// dead-letter policy, after the dead-letter topic failed too).
-    pub outputs_dropped: u64,
+    outputs_dropped => OutputsDropped, "Outputs given up on after their delivery failed";
     /// Outputs sent to the dead-letter topic instead after their delivery failed.
-    pub outputs_dead_lettered: u64,
+    outputs_dead_lettered => OutputsDeadLettered,
+        "Outputs sent to the dead-letter topic after their delivery failed";
     /// Input records the topology failed on that went to the dead-letter topic.
-    pub records_dead_lettered: u64,
+    records_dead_lettered => RecordsDeadLettered,
+        "Input records the topology failed on, sent to the dead-letter topic";
     /// Input records the topology failed on that were logged and skipped.
-    pub records_skipped: u64,
+    records_skipped => RecordsSkipped, "Input records the topology failed on, skipped";
     /// Offset commits requested.
-    pub commits: u64,
+    commits => Commits, "Offset commits requested";
     /// Times the worker stopped consuming because too much was in flight (it holds back, then
     /// pauses its partitions if that lasts).
-    pub fetch_pauses: u64,
+    fetch_pauses => FetchPauses, "Times fetching paused because too much was in flight";
     /// Failed workers replaced by new ones.
-    pub workers_replaced: u64,
+    workers_replaced => WorkersReplaced, "Failed worker threads replaced";
 }
 
-/// Names a counter of [`RuntimeStats`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Counter {
-    /// See [`StatsSnapshot::records_processed`].
-    RecordsProcessed,
-    /// See [`StatsSnapshot::outputs_sent`].
-    OutputsSent,
-    /// See [`StatsSnapshot::outputs_acknowledged`].
-    OutputsAcknowledged,
-    /// See [`StatsSnapshot::production_retries`].
-    ProductionRetries,
-    /// See [`StatsSnapshot::outputs_dropped`].
-    OutputsDropped,
-    /// See [`StatsSnapshot::outputs_dead_lettered`].
-    OutputsDeadLettered,
-    /// See [`StatsSnapshot::records_dead_lettered`].
-    RecordsDeadLettered,
-    /// See [`StatsSnapshot::records_skipped`].
-    RecordsSkipped,
-    /// See [`StatsSnapshot::commits`].
-    Commits,
-    /// See [`StatsSnapshot::fetch_pauses`].
-    FetchPauses,
-    /// See [`StatsSnapshot::workers_replaced`].
-    WorkersReplaced,
-}
-
-impl Counter {
-    /// Every counter, in the order of [`StatsSnapshot`]'s fields.
-    pub const ALL: [Counter; 11] = [
-        Counter::RecordsProcessed,
-        Counter::OutputsSent,
-        Counter::OutputsAcknowledged,
-        Counter::ProductionRetries,
-        Counter::OutputsDropped,
-        Counter::OutputsDeadLettered,
-        Counter::RecordsDeadLettered,
-        Counter::RecordsSkipped,
-        Counter::Commits,
-        Counter::FetchPauses,
-        Counter::WorkersReplaced,
-    ];
-
-    /// The name of the counter in logs: its [`StatsSnapshot`] field.
-    pub fn name(self) -> &'static str {
-        match self {
-            Counter::RecordsProcessed => "records_processed",
-            Counter::OutputsSent => "outputs_sent",
-            Counter::OutputsAcknowledged => "outputs_acknowledged",
-            Counter::ProductionRetries => "production_retries",
-            Counter::OutputsDropped => "outputs_dropped",
-            Counter::OutputsDeadLettered => "outputs_dead_lettered",
-            Counter::RecordsDeadLettered => "records_dead_lettered",
-            Counter::RecordsSkipped => "records_skipped",
-            Counter::Commits => "commits",
-            Counter::FetchPauses => "fetch_pauses",
-            Counter::WorkersReplaced => "workers_replaced",
-        }
-    }
+/// Running totals since the client started; every counter is monotonic.
+#[derive(Debug, Default)]
+pub struct RuntimeStats {
+    /// One per [`Counter`], at the variant's index.
+    counters: [AtomicU64; Counter::ALL.len()],
 }
 
 impl StatsSnapshot {
-    /// The value of `counter`.
-    pub fn get(&self, counter: Counter) -> u64 {
-        match counter {
-            Counter::RecordsProcessed => self.records_processed,
-            Counter::OutputsSent => self.outputs_sent,
-            Counter::OutputsAcknowledged => self.outputs_acknowledged,
-            Counter::ProductionRetries => self.production_retries,
-            Counter::OutputsDropped => self.outputs_dropped,
-            Counter::OutputsDeadLettered => self.outputs_dead_lettered,
-            Counter::RecordsDeadLettered => self.records_dead_lettered,
-            Counter::RecordsSkipped => self.records_skipped,
-            Counter::Commits => self.commits,
-            Counter::FetchPauses => self.fetch_pauses,
-            Counter::WorkersReplaced => self.workers_replaced,
-        }
-    }
-
     /// `name=+delta` for each counter that moved since `before`; `None` when none did.
     pub fn changes_since(&self, before: &StatsSnapshot) -> Option<String> {
         let moved: Vec<String> = Counter::ALL
@@ -141,19 +110,7 @@ impl StatsSnapshot {
 
 impl RuntimeStats {
     fn counter(&self, counter: Counter) -> &AtomicU64 {
-        match counter {
-            Counter::RecordsProcessed => &self.records_processed,
-            Counter::OutputsSent => &self.outputs_sent,
-            Counter::OutputsAcknowledged => &self.outputs_acknowledged,
-            Counter::ProductionRetries => &self.production_retries,
-            Counter::OutputsDropped => &self.outputs_dropped,
-            Counter::OutputsDeadLettered => &self.outputs_dead_lettered,
-            Counter::RecordsDeadLettered => &self.records_dead_lettered,
-            Counter::RecordsSkipped => &self.records_skipped,
-            Counter::Commits => &self.commits,
-            Counter::FetchPauses => &self.fetch_pauses,
-            Counter::WorkersReplaced => &self.workers_replaced,
-        }
+        &self.counters[counter as usize]
     }
 
     /// Adds `amount` to `counter`.
@@ -163,26 +120,33 @@ impl RuntimeStats {
 
     /// The current totals.
     pub fn snapshot(&self) -> StatsSnapshot {
-        let read = |counter| self.counter(counter).load(Ordering::Relaxed);
-        StatsSnapshot {
-            records_processed: read(Counter::RecordsProcessed),
-            outputs_sent: read(Counter::OutputsSent),
-            outputs_acknowledged: read(Counter::OutputsAcknowledged),
-            production_retries: read(Counter::ProductionRetries),
-            outputs_dropped: read(Counter::OutputsDropped),
-            outputs_dead_lettered: read(Counter::OutputsDeadLettered),
-            records_dead_lettered: read(Counter::RecordsDeadLettered),
-            records_skipped: read(Counter::RecordsSkipped),
-            commits: read(Counter::Commits),
-            fetch_pauses: read(Counter::FetchPauses),
-            workers_replaced: read(Counter::WorkersReplaced),
-        }
+        StatsSnapshot::from_fn(|counter| self.counter(counter).load(Ordering::Relaxed))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_counter_reads_back_as_its_own_field() {
+        let stats = RuntimeStats::default();
+        for (index, counter) in Counter::ALL.into_iter().enumerate() {
+            assert_eq!(counter as usize, index, "{counter:?} out of order");
+            stats.add(counter, index as u64 + 1);
+        }
+        let snapshot = stats.snapshot();
+        for (index, counter) in Counter::ALL.into_iter().enumerate() {
+            assert_eq!(
+                snapshot.get(counter),
+                index as u64 + 1,
+                "{}",
+                counter.name()
+            );
+        }
+        assert_eq!(snapshot.records_processed, 1);
+        assert_eq!(snapshot.workers_replaced, 11);
+    }
 
     #[test]
     fn changes_list_only_the_counters_that_moved() {

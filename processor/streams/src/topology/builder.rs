@@ -1,3 +1,4 @@
+// over 500 lines: one short method per Kafka Streams operator on KStream; splitting its impl would scatter the DSL.
 //! The DSL: [`StreamsBuilder`], [`KStream`] and [`BranchedKStream`], building a [`Topology`].
 
 use std::any::Any;
@@ -9,11 +10,11 @@ use std::sync::Arc;
 
 use super::describe::{NodeDescription, NodeRole};
 use super::node::{
-    Downstream, Node, NodeRef, OperatorFailure, PassThrough, Processor, RecordContext, Sink,
-    Source, SourceNode, operator,
+    Downstream, Node, NodeRef, OperatorFailure, Processor, RecordContext, Sink, Source, SourceNode,
+    operator,
 };
 use super::serdes::{IntoValue, Serde};
-use super::{Topology, TopologyError, intern};
+use super::{Topology, TopologyError};
 use crate::state::StoreSpec;
 
 /// Turns a graph node into its executable form once its children are known.
@@ -91,9 +92,22 @@ impl Graph {
 pub(super) struct Assembler<'g> {
     nodes: &'g mut [GraphNode],
     built: Vec<Option<Built>>,
+    /// The sink topic names met so far, each once (the topology's table).
+    sink_names: Vec<Box<str>>,
 }
 
 impl Assembler<'_> {
+    /// The index of `topic` in the sink topic table, adding it when new.
+    fn sink_index(&mut self, topic: &str) -> usize {
+        match self.sink_names.iter().position(|known| **known == *topic) {
+            Some(index) => index,
+            None => {
+                self.sink_names.push(topic.into());
+                self.sink_names.len() - 1
+            }
+        }
+    }
+
     fn build(&mut self, id: usize) -> Result<(), TopologyError> {
         if self.built[id].is_some() {
             return Ok(());
@@ -234,6 +248,7 @@ impl StreamsBuilder {
         let mut assembler = Assembler {
             built: (0..graph.nodes.len()).map(|_| None).collect(),
             nodes: &mut graph.nodes,
+            sink_names: Vec::new(),
         };
         let (mut sources, mut global_sources) = (Vec::new(), Vec::new());
         for (id, topic, global) in source_topics {
@@ -251,10 +266,12 @@ impl StreamsBuilder {
         // Nodes not reachable from a source are not possible: every node hangs off a source.
         let mut stores = stores;
         stores.sort_by_key(|store| store.global);
+        let sink_names = assembler.sink_names;
         Ok(Topology::new(
             sources,
             global_sources,
             stores,
+            sink_names,
             super::describe::describe(&descriptions, &children),
         ))
     }
@@ -484,17 +501,11 @@ impl<K: Serde, V: Serde> KStream<K, V> {
         self.pass_through(name, &[self.id, other.id])
     }
 
+    /// A node forwarding every record unchanged (merge points and split branches).
     fn pass_through(&self, name: String, parents: &[usize]) -> Self {
-        let description = NodeDescription::new(&name, NodeRole::Processor);
-        let factory: Factory = Box::new(move |name, children, assembler| {
-            let node: NodeRef<K, V> = Arc::new(PassThrough {
-                name,
-                down: assembler.downstream::<K, V>(children)?,
-            });
-            Ok(Built::Node(Box::new(node)))
-        });
-        let id = self.graph.borrow_mut().add(description, parents, factory);
-        KStream::new(Rc::clone(&self.graph), id)
+        self.add_processor(name, parents, move |down: Downstream<K, V>| {
+            operator::<K, V, _>(move |ctx, key, value| Ok(down.forward(ctx, key, value)?))
+        })
     }
 
     /// Splits the stream into named branches, each record going to the first whose predicate
@@ -535,8 +546,9 @@ impl<K: Serde, V: Serde> KStream<K, V> {
                 topic: topic.to_owned(),
             },
         );
-        let topic = intern(topic);
-        let factory: Factory = Box::new(move |name, _children, _assembler| {
+        let topic = topic.to_owned();
+        let factory: Factory = Box::new(move |name, _children, assembler| {
+            let topic = assembler.sink_index(&topic);
             let node: NodeRef<K, V> = Arc::new(Sink { name, topic });
             Ok(Built::Node(Box::new(node)))
         });
@@ -564,6 +576,7 @@ struct Splitter<K: Serde, V: Serde> {
     down: Downstream<K, V>,
 }
 
+// The Node signature again (every impl repeats it; see the trait in node.rs).
 impl<K: Serde, V: Serde> Node<K, V> for Splitter<K, V> {
     fn process<'a>(
         &self,

@@ -323,6 +323,7 @@ impl TopologyDescription {
         out
     }
 
+    // Mermaid walks the graph as DOT does, with another syntax per node and edge.
     /// The topology as a Mermaid flowchart: one subgraph per sub-topology, topics as cylinders.
     /// Ids are `t<i>` for topics, `n<i>` for nodes and `d<i>` for stores (Mermaid ids cannot hold
     /// dots).

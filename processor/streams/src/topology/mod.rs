@@ -12,9 +12,8 @@ mod node;
 pub mod serdes;
 mod table;
 
-use std::collections::HashSet;
 use std::fmt;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::Arc;
 
 pub use builder::{BranchedKStream, KStream, StreamsBuilder};
 pub use describe::{NodeDescription, NodeRole, Subtopology, TopologyDescription};
@@ -36,6 +35,7 @@ pub enum ProcessingErrorKind {
 }
 
 impl ProcessingErrorKind {
+    // An enum-to-text match, as elsewhere: one arm per variant.
     /// The kind as one word, as used in logs and dead-letter headers.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -114,6 +114,9 @@ pub struct Topology {
     /// What [`Topology::process`] runs with: no local store, empty global stores (cloned, not
     /// allocated, per record).
     stateless: (Arc<[String]>, GlobalStores),
+    /// The sink topic names, each once; sink nodes hold an index into it, so outputs borrow
+    /// their topic from the topology instead of copying it per record.
+    sink_names: Arc<[Box<str>]>,
     description: TopologyDescription,
 }
 
@@ -130,6 +133,7 @@ impl Topology {
         sources: Vec<(String, Arc<dyn SourceNode>)>,
         global_sources: Vec<(String, Arc<dyn SourceNode>)>,
         stores: Vec<StoreSpec>,
+        sink_names: Vec<Box<str>>,
         description: TopologyDescription,
     ) -> Self {
         let mut topology = Self {
@@ -137,6 +141,7 @@ impl Topology {
             global_sources: global_sources.into(),
             stores: stores.into(),
             stateless: (Arc::from([]), GlobalStores::new(Arc::from([]))),
+            sink_names: sink_names.into(),
             description,
         };
         topology.stateless.1 = topology.new_global_stores();
@@ -203,7 +208,8 @@ impl Topology {
 
     /// Runs one consumed record through the topology, handing each output to `emit` (in order).
     ///
-    /// Outputs inherit the record's timestamp and headers; pass-through values borrow it.
+    /// Outputs inherit the record's timestamp and headers; pass-through values borrow it, and
+    /// output topic names borrow the topology (so outputs live no longer than both).
     ///
     /// # Errors
     /// [`ProcessingError`] naming the node and the reason when the record cannot be
@@ -213,7 +219,7 @@ impl Topology {
     /// Each call starts from empty state stores: use it for stateless topologies, and
     /// [`Topology::process_in`] with a task's state otherwise.
     pub fn process<'a>(
-        &self,
+        &'a self,
         record: &InputRecord<'a>,
         emit: &mut dyn FnMut(OutputRecord<'a>),
     ) -> Result<(), ProcessingError> {
@@ -229,7 +235,7 @@ impl Topology {
     /// # Errors
     /// As [`Topology::process`].
     pub fn process_in<'a>(
-        &self,
+        &'a self,
         state: &mut TaskState,
         record: &InputRecord<'a>,
         emit: &mut dyn FnMut(OutputRecord<'a>),
@@ -258,6 +264,7 @@ impl Topology {
             input: record,
             emit: &mut |_| {},
             on_node: None,
+            sink_names: &self.sink_names,
             state: &mut state,
         })
     }
@@ -268,7 +275,7 @@ impl Topology {
     /// # Errors
     /// As [`Topology::process`].
     pub fn process_observed<'a>(
-        &self,
+        &'a self,
         state: &mut TaskState,
         record: &InputRecord<'a>,
         emit: &mut dyn FnMut(OutputRecord<'a>),
@@ -278,7 +285,7 @@ impl Topology {
     }
 
     fn run<'a, 'r>(
-        &self,
+        &'a self,
         state: &'r mut TaskState,
         record: &'r InputRecord<'a>,
         emit: &'r mut dyn FnMut(OutputRecord<'a>),
@@ -292,6 +299,7 @@ impl Topology {
             .ok_or_else(|| no_source(topic))?;
         source.1.process(&mut RecordContext {
             input: record,
+            sink_names: &self.sink_names,
             emit,
             on_node,
             state,
@@ -330,24 +338,6 @@ pub fn validate_topic_name(name: &str) -> Result<(), String> {
             "topic name {name:?} contains {bad:?}; only ASCII letters, digits, '.', '_' and '-' are allowed"
         )),
         None => Ok(()),
-    }
-}
-
-/// Gives a topic name the `'static` lifetime sinks hand out, leaking each distinct name once
-/// (the set of sink topic names of a process is small and fixed).
-fn intern(topic: &str) -> &'static str {
-    static NAMES: OnceLock<Mutex<HashSet<&'static str>>> = OnceLock::new();
-    let mut names = NAMES
-        .get_or_init(Mutex::default)
-        .lock()
-        .unwrap_or_else(|e| e.into_inner());
-    match names.get(topic) {
-        Some(name) => name,
-        None => {
-            let name: &'static str = Box::leak(topic.to_owned().into_boxed_str());
-            names.insert(name);
-            name
-        }
     }
 }
 

@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+// One field per Metricbeat field: the serde attributes repeat by design.
 /// `system.cpu`. States appear only where the operating system reports them (Linux
 /// reports all eight; macOS only user, system, idle and nice).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -97,6 +97,7 @@ impl Metricset {
         }
     }
 
+    // An enum-to-text match, as elsewhere: one arm per variant.
     /// The dataset in `event.dataset` (`system.cpu`).
     pub fn dataset(self) -> &'static str {
         match self {

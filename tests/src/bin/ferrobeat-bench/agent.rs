@@ -14,6 +14,7 @@ use crate::process::{footprint, terminate, threads_cpu_ns};
 /// Metricsets the agent samples in the run.
 pub(crate) const METRICSETS: &str = "cpu,memory,network,diskio";
 
+// Plain figure types of the bench: alike in shape only.
 /// Where the agent sends its events in a run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum AgentOutput {

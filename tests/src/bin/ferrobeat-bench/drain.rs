@@ -54,6 +54,7 @@ impl std::fmt::Debug for OutputWatch {
 }
 
 impl OutputWatch {
+    // Assigns a watching consumer like the quickstart view does: separate binaries.
     /// Assigns to `topics` (each with `partitions` partitions) from `start` (the beginning, or
     /// the end to see only new records).
     pub(crate) fn new(

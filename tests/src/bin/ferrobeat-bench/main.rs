@@ -1,3 +1,4 @@
+// over 500 lines: the options and each phase of the run in order (the measuring is in the sibling modules).
 //! `ferrobeat-bench`: measures the pipeline on this machine and writes `BENCHMARKS.md`.
 //!
 //! In one run it starts the test broker (Tansu, through `ferrobeat_tests::TestKafka`), preloads
@@ -205,6 +206,105 @@ impl Children<'_> {
         )?;
         Ok((child, log))
     }
+
+    /// The passthrough's drain of `records` records of `topics.input`; it exits afterwards.
+    fn drain_passthrough(&self, topics: &Topics, records: usize) -> anyhow::Result<Throughput> {
+        let mut watch =
+            OutputWatch::new(self.kafka, &[&topics.copy], PARTITIONS, Offset::Beginning)?;
+        let mut copier = self.passthrough(topics, records)?;
+        let drained = measure_drain(&mut copier, &mut watch, records, records);
+        // Its footprint is read: let it exit.
+        drop(copier.stdin.take());
+        let stopped = process::wait_for_exit(&mut copier, Duration::from_secs(30));
+        let passthrough = drained.context("measuring the passthrough")?;
+        stopped.context("the passthrough")?;
+        Ok(passthrough)
+    }
+
+    /// The processor's drain of `records` records into `outputs` outputs; fails if it
+    /// dead-lettered any.
+    fn drain_processor(
+        &self,
+        topics: &Topics,
+        records: usize,
+        outputs: usize,
+    ) -> anyhow::Result<Throughput> {
+        let mut watch = OutputWatch::new(
+            self.kafka,
+            &[&topics.cpu, &topics.memory, &topics.alert],
+            PARTITIONS,
+            Offset::Beginning,
+        )?;
+        let (mut processor, log) = self.processor(topics, "drain")?;
+        let drained = measure_drain(&mut processor, &mut watch, records, outputs);
+        let stopped = process::terminate(&mut processor, Duration::from_secs(30));
+        let processor_drain =
+            drained.with_context(|| format!("measuring the processor{}", log_tail(&log)))?;
+        stopped.with_context(|| format!("stopping the processor{}", log_tail(&log)))?;
+        let dead_letters = self
+            .kafka
+            .read_topic(&topics.dead_letter, 0, Duration::from_secs(2))?
+            .len();
+        if dead_letters > 0 {
+            bail!(
+                "the processor dead-lettered {dead_letters} bench records{}",
+                log_tail(&log)
+            );
+        }
+        Ok(processor_drain)
+    }
+
+    /// The agent's footprint writing to Kafka (`topic`), then to stdout.
+    fn agent_footprint(
+        &self,
+        topic: &str,
+        options: &Options,
+    ) -> anyhow::Result<[agent::AgentReport; 2]> {
+        let run = |output| {
+            agent::measure(
+                &self.binaries.agent,
+                (self.kafka, topic),
+                output,
+                Duration::from_millis(options.agent_period_ms),
+                options.agent_rounds,
+                self.scratch,
+            )
+        };
+        Ok([run(AgentOutput::Kafka)?, run(AgentOutput::Stdout)?])
+    }
+
+    /// The passthrough's end-to-end latency on `topics`.
+    fn latency_passthrough(
+        &self,
+        generator: &DocumentGenerator,
+        topics: &Topics,
+        options: &Options,
+    ) -> anyhow::Result<LatencyReport> {
+        let probes = options.latency_rate as usize * options.latency_seconds as usize;
+        let mut copier = self.passthrough(topics, probes + latency::WARM_UP_PROBES_MAX)?;
+        let measured = measure_latency(self.kafka, generator, topics, ProbeOutput::Copy, options);
+        // It copies fewer than it was told (the warm-up is shorter than its maximum) and has no
+        // graceful shutdown: SIGTERM ends it, and its exit status says nothing.
+        process::terminate(&mut copier, Duration::from_secs(30)).ok();
+        measured.context("measuring the passthrough's latency")
+    }
+
+    /// The processor's end-to-end latency on `topics`, and its peak RSS afterwards (kB).
+    fn latency_processor(
+        &self,
+        generator: &DocumentGenerator,
+        topics: &Topics,
+        options: &Options,
+    ) -> anyhow::Result<(LatencyReport, u64)> {
+        let (mut processor, log) = self.processor(topics, "latency")?;
+        let measured = measure_latency(self.kafka, generator, topics, ProbeOutput::Alert, options)
+            .and_then(|latency| Ok((latency, process::footprint(processor.id())?.peak_rss_kb)));
+        let stopped = process::terminate(&mut processor, Duration::from_secs(30));
+        let measured = measured
+            .with_context(|| format!("measuring the processor's latency{}", log_tail(&log)))?;
+        stopped.with_context(|| format!("stopping the processor{}", log_tail(&log)))?;
+        Ok(measured)
+    }
 }
 
 fn run(options: &Options) -> anyhow::Result<()> {
@@ -247,88 +347,20 @@ fn run(options: &Options) -> anyhow::Result<()> {
         scratch: scratch.path(),
     };
     eprintln!("passthrough draining {} records…", options.records);
-    let mut watch = OutputWatch::new(&kafka, &[&drain_topics.copy], PARTITIONS, Offset::Beginning)?;
-    let mut copier = children.passthrough(&drain_topics, options.records)?;
-    let drained = measure_drain(&mut copier, &mut watch, options.records, options.records);
-    // Its footprint is read: let it exit.
-    drop(copier.stdin.take());
-    let stopped = process::wait_for_exit(&mut copier, Duration::from_secs(30));
-    let passthrough = drained.context("measuring the passthrough")?;
-    stopped.context("the passthrough")?;
+    let passthrough = children.drain_passthrough(&drain_topics, options.records)?;
 
     eprintln!("processor draining {} records…", options.records);
-    let mut watch = OutputWatch::new(
-        &kafka,
-        &[&drain_topics.cpu, &drain_topics.memory, &drain_topics.alert],
-        PARTITIONS,
-        Offset::Beginning,
-    )?;
-    let (mut processor, log) = children.processor(&drain_topics, "drain")?;
-    let drained = measure_drain(
-        &mut processor,
-        &mut watch,
-        options.records,
-        expected.total(),
-    );
-    let stopped = process::terminate(&mut processor, Duration::from_secs(30));
     let processor_drain =
-        drained.with_context(|| format!("measuring the processor{}", log_tail(&log)))?;
-    stopped.with_context(|| format!("stopping the processor{}", log_tail(&log)))?;
-    let dead_letters = kafka
-        .read_topic(&drain_topics.dead_letter, 0, Duration::from_secs(2))?
-        .len();
-    if dead_letters > 0 {
-        bail!(
-            "the processor dead-lettered {dead_letters} bench records{}",
-            log_tail(&log)
-        );
-    }
+        children.drain_processor(&drain_topics, options.records, expected.total())?;
 
-    let probes = options.latency_rate as usize * options.latency_seconds as usize;
     eprintln!("passthrough latency…");
-    let mut copier = children.passthrough(&latency_topics, probes + latency::WARM_UP_PROBES_MAX)?;
-    let measured = measure_latency(
-        &kafka,
-        &generator,
-        &latency_topics,
-        ProbeOutput::Copy,
-        options,
-    );
-    // It copies fewer than it was told (the warm-up is shorter than its maximum) and has no
-    // graceful shutdown: SIGTERM ends it, and its exit status says nothing.
-    process::terminate(&mut copier, Duration::from_secs(30)).ok();
-    let passthrough_latency = measured.context("measuring the passthrough's latency")?;
-
+    let passthrough_latency = children.latency_passthrough(&generator, &latency_topics, options)?;
     eprintln!("processor latency…");
-    let (mut processor, log) = children.processor(&latency_topics, "latency")?;
-    let measured = measure_latency(
-        &kafka,
-        &generator,
-        &latency_topics,
-        ProbeOutput::Alert,
-        options,
-    )
-    .and_then(|latency| Ok((latency, process::footprint(processor.id())?.peak_rss_kb)));
-    let stopped = process::terminate(&mut processor, Duration::from_secs(30));
     let (latency, processor_peak_after_latency_kb) =
-        measured.with_context(|| format!("measuring the processor's latency{}", log_tail(&log)))?;
-    stopped.with_context(|| format!("stopping the processor{}", log_tail(&log)))?;
+        children.latency_processor(&generator, &latency_topics, options)?;
 
     eprintln!("agent footprint…");
-    let agent_run = |output| {
-        agent::measure(
-            &binaries.agent,
-            (&kafka, &agent_topic),
-            output,
-            Duration::from_millis(options.agent_period_ms),
-            options.agent_rounds,
-            scratch.path(),
-        )
-    };
-    let agent = [
-        agent_run(AgentOutput::Kafka)?,
-        agent_run(AgentOutput::Stdout)?,
-    ];
+    let agent = children.agent_footprint(&agent_topic, options)?;
 
     let figures = Figures {
         records: options.records,
@@ -345,12 +377,17 @@ fn run(options: &Options) -> anyhow::Result<()> {
         agent,
         run_seconds: started.elapsed().as_secs_f64(),
     };
-    let text = report::render(&figures, &report::Machine::this());
+    write_report(&figures, &options.output)
+}
+
+/// Prints the report and writes it to `output`, keeping the hand-written analysis there.
+fn write_report(figures: &Figures, output: &Path) -> anyhow::Result<()> {
+    let text = report::render(figures, &report::Machine::this());
     print!("{text}");
-    let previous = std::fs::read_to_string(&options.output).unwrap_or_default();
-    std::fs::write(&options.output, report::keep_analysis(&text, &previous))
-        .with_context(|| format!("writing {}", options.output.display()))?;
-    eprintln!("wrote {}", options.output.display());
+    let previous = std::fs::read_to_string(output).unwrap_or_default();
+    std::fs::write(output, report::keep_analysis(&text, &previous))
+        .with_context(|| format!("writing {}", output.display()))?;
+    eprintln!("wrote {}", output.display());
     Ok(())
 }
 

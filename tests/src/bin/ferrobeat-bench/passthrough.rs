@@ -37,6 +37,7 @@ pub(crate) struct PassthroughArgs {
     pub(crate) timeout_secs: u64,
 }
 
+// Producer settings like the agent's and the processor's: the baseline they are measured against.
 /// Copies `args.records` records (then stops) from the input topic to the output topic, keyless, keeping
 /// their timestamps, waits until every copy is acknowledged, then until its standard input closes:
 /// the bench reads its CPU time and peak RSS from `/proc` after the last copy arrives, which a

@@ -14,6 +14,7 @@ const TARGET_AGENT_RSS_KB: u64 = 8 * 1024;
 const TARGET_AGENT_CPU_US: f64 = 1000.0;
 const TARGET_P99_MS: f64 = 50.0;
 
+// Plain figure structs: their field lists look alike but hold different figures.
 /// A child draining the preloaded records.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Throughput {
@@ -122,45 +123,51 @@ pub(crate) fn keep_analysis(fresh: &str, previous: &str) -> String {
 
 /// The report as Markdown.
 pub(crate) fn render(figures: &Figures, machine: &Machine) -> String {
-    let Figures {
-        passthrough,
-        processor,
-        topology,
-        latency,
-        passthrough_latency,
-        agent: [agent, agent_without_kafka],
-        ..
-    } = figures;
-    let ratio = processor.records_per_second / passthrough.records_per_second;
-    let cpu_per_record = |t: &Throughput| t.cpu_seconds * 1e6 / figures.records as f64;
-    let processor_rss = figures
-        .processor_peak_after_latency_kb
-        .max(processor.peak_rss_kb);
-    let p99 = latency.percentile_ms(0.99);
-    let received = latency.latencies_us.len();
+    let mut out = Markdown::default();
+    header(&mut out, figures, machine);
+    targets(&mut out, figures);
+    drain(&mut out, figures);
+    topology_cost(&mut out, &figures.topology);
+    latency(&mut out, figures);
+    agent(&mut out, figures);
+    out.0
+}
 
-    let mut out = String::new();
-    let mut line = |text: String| {
-        out.push_str(&text);
-        out.push('\n');
-    };
-    line("# Benchmarks".into());
-    line(String::new());
-    line("Written by `cargo bench-pipeline` (the `ferrobeat-bench` binary of the `ferrobeat-tests` crate); \
+/// Markdown text, written a line at a time.
+#[derive(Default)]
+struct Markdown(String);
+
+impl Markdown {
+    fn line(&mut self, text: String) {
+        self.0.push_str(&text);
+        self.0.push('\n');
+    }
+}
+
+/// The processor's drain rate over the passthrough's.
+fn drain_ratio(figures: &Figures) -> f64 {
+    figures.processor.records_per_second / figures.passthrough.records_per_second
+}
+
+/// The title, how the report is made, the machine and the documents.
+fn header(out: &mut Markdown, figures: &Figures, machine: &Machine) {
+    out.line("# Benchmarks".into());
+    out.line(String::new());
+    out.line("Written by `cargo bench-pipeline` (the `ferrobeat-bench` binary of the `ferrobeat-tests` crate); \
           every figure above the Analysis comes from its last run. Re-run it to refresh them (the \
           Analysis section is hand-written and kept); `--records N` scales the drain measurements, \
           `--help` lists the other settings."
         .into());
-    line(String::new());
-    line(format!(
+    out.line(String::new());
+    out.line(format!(
         "- Machine: {} × {}, {} MiB RAM, Linux {}, shared by the broker, the bench and the measured process",
         machine.cpus, machine.cpu, machine.memory_mib, machine.kernel
     ));
-    line(format!(
+    out.line(format!(
         "- Date: {}; whole run {:.0} s",
         machine.date, figures.run_seconds
     ));
-    line(format!(
+    out.line(format!(
         "- Broker: Tansu 0.6.0 (memory storage) on loopback, all topics {} partitions; documents: {} of \
          {} bytes on average (cpu {}, of which {} above the 0.5 threshold; memory {}; network, diskio, \
          load, filesystem the rest), preloaded at {:.0} records/s",
@@ -172,12 +179,30 @@ pub(crate) fn render(figures: &Figures, machine: &Machine) -> String {
         figures.expected.memory,
         figures.preload_rate
     ));
-    line(String::new());
-    line("## Targets".into());
-    line(String::new());
-    line("| Target | Measured | Verdict |".into());
-    line("|---|---|---|".into());
-    line(format!(
+    out.line(String::new());
+}
+
+/// The targets table.
+fn targets(out: &mut Markdown, figures: &Figures) {
+    let Figures {
+        passthrough,
+        processor,
+        topology,
+        latency,
+        agent: [agent, _],
+        ..
+    } = figures;
+    let ratio = drain_ratio(figures);
+    let processor_rss = figures
+        .processor_peak_after_latency_kb
+        .max(processor.peak_rss_kb);
+    let p99 = latency.percentile_ms(0.99);
+    let received = latency.latencies_us.len();
+    out.line("## Targets".into());
+    out.line(String::new());
+    out.line("| Target | Measured | Verdict |".into());
+    out.line("|---|---|---|".into());
+    out.line(format!(
         "| processor ≥ 0.8 × passthrough | {ratio:.2} × ({:.0} vs {:.0} records/s) | {} |",
         processor.records_per_second,
         passthrough.records_per_second,
@@ -187,52 +212,63 @@ pub(crate) fn render(figures: &Figures, machine: &Machine) -> String {
                 && passthrough.outputs == passthrough.expected_outputs
         )
     ));
-    line(format!(
+    out.line(format!(
         "| pure topology ≤ 1 µs per record per core | {:.0} ns | {} |",
         topology.topology_ns,
         verdict(topology.topology_ns <= TARGET_TOPOLOGY_NS)
     ));
-    line(format!(
+    out.line(format!(
         "| processor peak RSS ≤ 50 MB at full speed | {:.1} MiB | {} |",
         processor_rss as f64 / 1024.0,
         verdict(processor_rss <= TARGET_PROCESSOR_RSS_KB)
     ));
-    line(format!(
+    out.line(format!(
         "| agent peak RSS ≤ 8 MB | {:.1} MiB | {} |",
         agent.peak_rss_kb as f64 / 1024.0,
         verdict(agent.peak_rss_kb <= TARGET_AGENT_RSS_KB)
     ));
-    line(format!(
+    out.line(format!(
         "| agent ≤ 1 ms CPU per round | {:.0} µs | {} |",
         agent.cpu_per_round_us,
         verdict(agent.cpu_per_round_us <= TARGET_AGENT_CPU_US)
     ));
-    line(format!(
+    out.line(format!(
         "| end-to-end p99 ≤ 50 ms on loopback | {p99:.1} ms ({received} of {} alerts) | {} |",
         latency.expected_outputs,
         verdict(p99 <= TARGET_P99_MS && received == latency.expected_outputs)
     ));
-    line(String::new());
-    line("## Draining the preloaded topic".into());
-    line(String::new());
-    line("Each is a child process of the bench, reading the same preloaded topic with a consumer group of \
+    out.line(String::new());
+}
+
+/// The drain table: passthrough and processor on the preloaded topic.
+fn drain(out: &mut Markdown, figures: &Figures) {
+    let Figures {
+        passthrough,
+        processor,
+        ..
+    } = figures;
+    let ratio = drain_ratio(figures);
+    let cpu_per_record = |t: &Throughput| t.cpu_seconds * 1e6 / figures.records as f64;
+    out.line("## Draining the preloaded topic".into());
+    out.line(String::new());
+    out.line("Each is a child process of the bench, reading the same preloaded topic with a consumer group of \
           its own (`session.timeout.ms` 6000) and the same client settings; its rate is nine tenths of \
           the input records over the time from the first tenth of its outputs to the last, as seen by \
           an independent consumer (the first tenth holds the start-up: a child consumes while its \
           idempotent producer gets its id, then sends a burst); CPU seconds (whole life, start-up \
           included) and peak RSS (`VmHWM`) are read from `/proc/<pid>` when the last output arrives."
         .into());
-    line(String::new());
-    line(
+    out.line(String::new());
+    out.line(
         "| | outputs | records/s | last 9/10 drain time | CPU seconds | CPU µs per record | peak RSS |"
             .into(),
     );
-    line("|---|---|---|---|---|---|---|".into());
+    out.line("|---|---|---|---|---|---|---|".into());
     for (name, t) in [
         ("raw passthrough (consume → produce bytes)", passthrough),
         ("ferrobeat-processor (1 thread)", processor),
     ] {
-        line(format!(
+        out.line(format!(
             "| {name} | {} of {} | {:.0} | {:.2} s | {:.2} s | {:.1} µs | {:.1} MiB |",
             t.outputs,
             t.expected_outputs,
@@ -243,21 +279,25 @@ pub(crate) fn render(figures: &Figures, machine: &Machine) -> String {
             t.peak_rss_kb as f64 / 1024.0
         ));
     }
-    line(format!(
+    out.line(format!(
         "| processor / passthrough | | {ratio:.2} × | | {:.2} × | | {:.2} × |",
         processor.cpu_seconds / passthrough.cpu_seconds,
         processor.peak_rss_kb as f64 / passthrough.peak_rss_kb as f64
     ));
-    line(String::new());
-    line("## Pure topology cost (one core, no broker)".into());
-    line(String::new());
-    line(format!(
+    out.line(String::new());
+}
+
+/// The pure topology cost against parsing.
+fn topology_cost(out: &mut Markdown, topology: &TopologyCost) {
+    out.line("## Pure topology cost (one core, no broker)".into());
+    out.line(String::new());
+    out.line(format!(
         "Over {} distinct documents of {} bytes on average, best of three runs:",
         topology.documents, topology.mean_bytes
     ));
-    line(String::new());
-    line("| | ns per record | records/s per core |".into());
-    line("|---|---|---|".into());
+    out.line(String::new());
+    out.line("| | ns per record | records/s per core |".into());
+    out.line("|---|---|---|".into());
     for (name, ns) in [
         (
             "metric topology `process` (route + alert)",
@@ -272,20 +312,29 @@ pub(crate) fn render(figures: &Figures, machine: &Machine) -> String {
             topology.serde_validate_ns,
         ),
     ] {
-        line(format!("| {name} | {ns:.0} | {:.0} |", 1e9 / ns));
+        out.line(format!("| {name} | {ns:.0} | {:.0} |", 1e9 / ns));
     }
-    line(format!(
+    out.line(format!(
         "| topology / full parse | {:.2} × | |",
         topology.topology_ns / topology.serde_event_ns
     ));
-    line(format!(
+    out.line(format!(
         "| topology / validation only | {:.2} × | |",
         topology.topology_ns / topology.serde_validate_ns
     ));
-    line(String::new());
-    line("## End-to-end latency".into());
-    line(String::new());
-    line(format!(
+    out.line(String::new());
+}
+
+/// The end-to-end latency table.
+fn latency(out: &mut Markdown, figures: &Figures) {
+    let Figures {
+        latency,
+        passthrough_latency,
+        ..
+    } = figures;
+    out.line("## End-to-end latency".into());
+    out.line(String::new());
+    out.line(format!(
         "{} probes at {} records/s into a child started on empty topics and warmed up, each handed to a producer with \
              `linger.ms=0`, `acks=all`, timed from that moment until an independent consumer \
              (`fetch.wait.max.ms=10`) receives what it makes: the processor's alert for each hot cpu \
@@ -293,14 +342,14 @@ pub(crate) fn render(figures: &Figures, machine: &Machine) -> String {
              `fetch.wait.max.ms={}` (see below).",
         latency.sent, latency.rate, figures.fetch_wait_ms
     ));
-    line(String::new());
-    line("| | received | written twice | read twice | p50 | p90 | p99 | p99.9 | max |".into());
-    line("|---|---|---|---|---|---|---|---|---|".into());
+    out.line(String::new());
+    out.line("| | received | written twice | read twice | p50 | p90 | p99 | p99.9 | max |".into());
+    out.line("|---|---|---|---|---|---|---|---|---|".into());
     for (name, run) in [
         ("ferrobeat-processor (produce → alert)", latency),
         ("raw passthrough (produce → copy)", passthrough_latency),
     ] {
-        line(format!(
+        out.line(format!(
             "| {name} | {} of {} | {} | {} | {:.1} ms | {:.1} ms | {:.1} ms | {:.1} ms | {:.1} ms |",
             run.latencies_us.len(),
             run.expected_outputs,
@@ -313,21 +362,26 @@ pub(crate) fn render(figures: &Figures, machine: &Machine) -> String {
             run.percentile_ms(1.0)
         ));
     }
-    line(String::new());
-    line("Tansu 0.6.0 holds every fetch for its full `fetch.wait.max.ms` even when records arrive \
+    out.line(String::new());
+    out.line("Tansu 0.6.0 holds every fetch for its full `fetch.wait.max.ms` even when records arrive \
               (Apache Kafka answers as soon as `fetch.min.bytes` is there), so with librdkafka's default \
               of 500 ms each hop would wait up to half a second on this broker; the bench lowers it for \
               both children alike (`--fetch-wait-ms`). *Written twice* counts outputs at a second offset (at-least-once duplicates); *read twice* counts records the broker returned again at the same offset to the watching consumer (counted once)."
             .into());
-    line(String::new());
-    line(format!(
+    out.line(String::new());
+    out.line(format!(
         "Processor peak RSS in the latency run: {:.1} MiB.",
         figures.processor_peak_after_latency_kb as f64 / 1024.0
     ));
-    line(String::new());
-    line("## Agent".into());
-    line(String::new());
-    line(format!(
+    out.line(String::new());
+}
+
+/// The agent's footprint, producing to Kafka and writing to stdout.
+fn agent(out: &mut Markdown, figures: &Figures) {
+    let [agent, agent_without_kafka] = &figures.agent;
+    out.line("## Agent".into());
+    out.line(String::new());
+    out.line(format!(
         "The real `ferrobeat-agent` binary sampling {METRICSETS} every {} ms, once producing to the \
          broker and once writing NDJSON to standard output (discarded): CPU time of all its threads \
          over {} rounds after a warm-up, from `/proc/<pid>/task/*/schedstat`, and its peak RSS \
@@ -336,11 +390,11 @@ pub(crate) fn render(figures: &Figures, machine: &Machine) -> String {
         agent.period.as_millis(),
         agent.rounds
     ));
-    line(String::new());
-    line("| output | CPU per round | peak RSS |".into());
-    line("|---|---|---|".into());
+    out.line(String::new());
+    out.line("| output | CPU per round | peak RSS |".into());
+    out.line("|---|---|---|".into());
     for run in [agent, agent_without_kafka] {
-        line(format!(
+        out.line(format!(
             "| {} | {:.0} µs | {:.1} MiB |",
             match run.output {
                 AgentOutput::Kafka => "Kafka (production)",
@@ -350,7 +404,6 @@ pub(crate) fn render(figures: &Figures, machine: &Machine) -> String {
             run.peak_rss_kb as f64 / 1024.0
         ));
     }
-    out
 }
 
 #[cfg(test)]

@@ -25,6 +25,7 @@ use ferrobeat_schema::topics;
 use ferrobeat_streams::runtime::StreamsRuntime;
 use rdkafka::ClientConfig;
 use rdkafka::mocking::MockCluster;
+use rdkafka::producer::DefaultProducerContext;
 
 use crate::view::PipelineView;
 
@@ -72,19 +73,41 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(args: Args) -> anyhow::Result<()> {
-    let (bootstrap, _cluster) = match &args.bootstrap_servers {
-        Some(list) => (list.clone(), None),
-        None => {
-            let cluster = MockCluster::new(1).context("starting the embedded mock cluster")?;
-            for topic in topics::PIPELINE {
-                cluster
-                    .create_topic(topic, PARTITIONS, 1)
-                    .with_context(|| format!("creating {topic}"))?;
-            }
-            (cluster.bootstrap_servers(), Some(cluster))
+/// The bootstrap servers given, or those of an embedded mock cluster (returned, to keep it
+/// running) holding the pipeline's topics.
+fn broker(
+    args: &Args,
+) -> anyhow::Result<(String, Option<MockCluster<'static, DefaultProducerContext>>)> {
+    if let Some(list) = &args.bootstrap_servers {
+        return Ok((list.clone(), None));
+    }
+    let cluster = MockCluster::new(1).context("starting the embedded mock cluster")?;
+    for topic in topics::PIPELINE {
+        cluster
+            .create_topic(topic, PARTITIONS, 1)
+            .with_context(|| format!("creating {topic}"))?;
+    }
+    Ok((cluster.bootstrap_servers(), Some(cluster)))
+}
+
+/// A runtime for the agent, which also sets `stop` on Ctrl-C.
+fn agent_runtime(stop: &Arc<AtomicBool>) -> anyhow::Result<tokio::runtime::Runtime> {
+    let tokio = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("starting the agent's runtime")?;
+    let stop = Arc::clone(stop);
+    tokio.spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            stop.store(true, Ordering::Relaxed);
         }
-    };
+    });
+    Ok(tokio)
+}
+
+fn run(args: Args) -> anyhow::Result<()> {
+    let (bootstrap, _cluster) = broker(&args)?;
     let scratch = tempfile::tempdir().context("creating the agent's data directory")?;
     let data_dir = args
         .data_dir
@@ -103,19 +126,7 @@ fn run(args: Args) -> anyhow::Result<()> {
     );
 
     let stop = Arc::new(AtomicBool::new(false));
-    let tokio = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("starting the agent's runtime")?;
-    {
-        let stop = Arc::clone(&stop);
-        tokio.spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                stop.store(true, Ordering::Relaxed);
-            }
-        });
-    }
+    let tokio = agent_runtime(&stop)?;
 
     let config = processor_config(&bootstrap, args.alert_threshold)?;
     let processor = StreamsRuntime::new(metric_topology(&config.topology), config.streams()?);

@@ -3,6 +3,7 @@
 //! incrementally (`cooperative-sticky`); and the conversion of a consumed message into the
 //! topology's input record.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -31,6 +32,7 @@ pub(super) struct WorkerContext {
     pub(super) pipeline: Mutex<Pipeline>,
 }
 
+// The ClientContext hooks, as for the producer (produce.rs): each names its own client.
 impl ClientContext for WorkerContext {
     fn log(&self, level: RDKafkaLogLevel, fac: &str, log_message: &str) {
         librdkafka(
@@ -169,8 +171,8 @@ pub(super) fn input_record<'a>(message: &'a BorrowedMessage<'_>) -> InputRecord<
         headers
             .iter()
             .map(|header| Header {
-                key: header.key.to_owned(),
-                value: header.value.map(<[u8]>::to_vec),
+                key: Cow::Borrowed(header.key),
+                value: header.value.map(Cow::Borrowed),
             })
             .collect()
     });

@@ -36,7 +36,7 @@ use super::observer::{RecordClock, WorkerObserver};
 use super::offsets::{CommitScope, OffsetTracker};
 use super::stats::Counter;
 use crate::errors::{ErrorAction, LogRateLimiter};
-use crate::state::TaskState;
+use crate::state::{StoreChange, TaskState};
 use crate::topology::ProcessingError;
 
 /// How long one consumer poll may block: bounds how fast a worker notices a shutdown request.
@@ -173,33 +173,7 @@ impl Pipeline {
         let changes = state.take_changes();
         if let Err(error) = processed {
             outputs.clear();
-            let counter = match shared.config.errors.action(&input, &error) {
-                ErrorAction::DeadLetter(letter) => {
-                    outputs.push(letter);
-                    Counter::RecordsDeadLettered
-                }
-                ErrorAction::Skip => Counter::RecordsSkipped,
-                ErrorAction::Fail => {
-                    return Err(WorkerError::Processing {
-                        worker: self.worker.clone(),
-                        topic: input.source.topic.to_owned(),
-                        partition: input.source.partition,
-                        offset: input.source.offset,
-                        error: Box::new(error),
-                    });
-                }
-            };
-            shared.stats.add(counter, 1);
-            if let Some(held_back) = self.processing_errors.admit(Instant::now()) {
-                tracing::warn!(
-                    worker = %self.worker,
-                    policy = ?shared.config.errors.policy,
-                    "record {}-{}@{} failed: {error} ({held_back} similar messages held back)",
-                    input.source.topic,
-                    input.source.partition,
-                    input.source.offset,
-                );
-            }
+            outputs.extend(self.processing_failed(&shared, &input, error)?);
         }
         shared.stats.add(Counter::RecordsProcessed, 1);
         let clock = RecordClock::now();
@@ -231,20 +205,67 @@ impl Pipeline {
             };
             self.send(record, tag)?;
         }
-        // The stores' changes, to the same partition of their changelogs: the input offset is
-        // committed only once they are acknowledged too.
-        for change in &changes {
+        self.send_changes(&changes, message.partition(), input.timestamp, tag)?;
+        self.observer.processed(started.elapsed());
+        Ok(())
+    }
+
+    /// Applies the error policy to `input`, which the topology failed on: the dead letter to
+    /// send, if any, or the worker's failure under `fail`.
+    fn processing_failed<'a>(
+        &mut self,
+        shared: &'a Shared,
+        input: &crate::record::InputRecord<'a>,
+        error: ProcessingError,
+    ) -> Result<Option<crate::record::OutputRecord<'a>>, WorkerError> {
+        let (counter, letter) = match shared.config.errors.action(input, &error) {
+            ErrorAction::DeadLetter(letter) => (Counter::RecordsDeadLettered, Some(letter)),
+            ErrorAction::Skip => (Counter::RecordsSkipped, None),
+            ErrorAction::Fail => {
+                return Err(WorkerError::Processing {
+                    worker: self.worker.clone(),
+                    topic: input.source.topic.to_owned(),
+                    partition: input.source.partition,
+                    offset: input.source.offset,
+                    error: Box::new(error),
+                });
+            }
+        };
+        shared.stats.add(counter, 1);
+        if let Some(held_back) = self.processing_errors.admit(Instant::now()) {
+            tracing::warn!(
+                worker = %self.worker,
+                policy = ?shared.config.errors.policy,
+                "record {}-{}@{} failed: {error} ({held_back} similar messages held back)",
+                input.source.topic,
+                input.source.partition,
+                input.source.offset,
+            );
+        }
+        Ok(letter)
+    }
+
+    /// Sends a record's store changes to the same partition of their changelogs, as outputs
+    /// of the record (`tag`): its offset is committed only once they are acknowledged too.
+    fn send_changes(
+        &mut self,
+        changes: &[StoreChange],
+        partition: i32,
+        timestamp: i64,
+        tag: OutputTag,
+    ) -> Result<(), WorkerError> {
+        let shared = Arc::clone(&self.shared);
+        for change in changes {
             let record = OutgoingRecord {
                 topic: &shared.changelogs[change.store],
-                partition: Some(message.partition()),
+                partition: Some(partition),
                 key: Some(&change.key),
                 value: change.value.as_deref(),
-                timestamp: input.timestamp,
+                timestamp,
                 headers: None,
             };
             self.send(record, tag)?;
         }
-        self.observer.processed(started.elapsed());
         Ok(())
     }
 

@@ -48,6 +48,7 @@ pub(super) struct DeliveryReports {
     pub(super) interceptors: Interceptors,
 }
 
+// The ClientContext hooks, as for the consumer (consume.rs): each names its own client.
 impl ClientContext for DeliveryReports {
     fn log(&self, level: RDKafkaLogLevel, fac: &str, log_message: &str) {
         librdkafka(
@@ -243,40 +244,7 @@ impl Pipeline {
                 self.send(OutgoingRecord::resend(&mut message, pinned), retry)
             }
             (DeliveryDecision::DeadLetter { truncate }, Some(dead_letter_topic)) => {
-                self.shared.stats.add(Counter::OutputsDeadLettered, 1);
-                if let Some(held_back) = self.delivery_errors.admit(Instant::now()) {
-                    tracing::error!(
-                        worker = %self.worker,
-                        "output to {} failed after {} attempts: {error}; sent to {dead_letter_topic} \
-                         ({held_back} similar messages held back)",
-                        message.topic(),
-                        tag.attempt + 1,
-                    );
-                }
-                let source_topic = self.shared.source_topic(tag.source.topic);
-                let original_length = message.payload().map_or(0, <[u8]>::len);
-                let mut record = OutgoingRecord::resend(&mut message, false);
-                let headers = production_error_headers(
-                    record.headers.take(),
-                    &error,
-                    record.topic,
-                    source_topic,
-                    tag,
-                );
-                record.headers = Some(if truncate {
-                    record.value = record
-                        .value
-                        .map(|value| &value[..value.len().min(TRUNCATED_VALUE_BYTES)]);
-                    headers.insert(KafkaHeader {
-                        key: HEADER_TRUNCATED,
-                        value: Some(original_length.to_string().as_bytes()),
-                    })
-                } else {
-                    headers
-                });
-                record.topic = &dead_letter_topic;
-                record.partition = None;
-                self.send(record, OutputTag { attempt: 0, ..tag })
+                self.dead_letter_output(tag, &error, message, truncate, &dead_letter_topic)
             }
             (DeliveryDecision::Skip, _) => {
                 self.shared.stats.add(Counter::OutputsDropped, 1);
@@ -305,6 +273,52 @@ impl Pipeline {
                 })
             }
         }
+    }
+
+    /// Sends an output whose delivery failed to the dead-letter topic, with headers naming the
+    /// error, its value cut when `truncate` (it was too large to be written).
+    fn dead_letter_output(
+        &mut self,
+        tag: OutputTag,
+        error: &KafkaError,
+        mut message: OwnedMessage,
+        truncate: bool,
+        dead_letter_topic: &str,
+    ) -> Result<(), WorkerError> {
+        self.shared.stats.add(Counter::OutputsDeadLettered, 1);
+        if let Some(held_back) = self.delivery_errors.admit(Instant::now()) {
+            tracing::error!(
+                worker = %self.worker,
+                "output to {} failed after {} attempts: {error}; sent to {dead_letter_topic} \
+                 ({held_back} similar messages held back)",
+                message.topic(),
+                tag.attempt + 1,
+            );
+        }
+        let source_topic = self.shared.source_topic(tag.source.topic);
+        let original_length = message.payload().map_or(0, <[u8]>::len);
+        let mut record = OutgoingRecord::resend(&mut message, false);
+        let headers = production_error_headers(
+            record.headers.take(),
+            error,
+            record.topic,
+            source_topic,
+            tag,
+        );
+        record.headers = Some(if truncate {
+            record.value = record
+                .value
+                .map(|value| &value[..value.len().min(TRUNCATED_VALUE_BYTES)]);
+            headers.insert(KafkaHeader {
+                key: HEADER_TRUNCATED,
+                value: Some(original_length.to_string().as_bytes()),
+            })
+        } else {
+            headers
+        });
+        record.topic = dead_letter_topic;
+        record.partition = None;
+        self.send(record, OutputTag { attempt: 0, ..tag })
     }
 
     /// Serves delivery reports until nothing is in flight or `deadline` passes; returns whether
@@ -361,14 +375,14 @@ fn production_error_headers(
     )
 }
 
-/// The headers of an output record, as the producer takes them.
-pub(super) fn owned_headers(headers: &[Header]) -> OwnedHeaders {
+/// The headers of an output record, as the producer takes them (their only copy).
+pub(super) fn owned_headers(headers: &[Header<'_>]) -> OwnedHeaders {
     headers.iter().fold(
         OwnedHeaders::new_with_capacity(headers.len()),
         |owned, header| {
             owned.insert(KafkaHeader {
                 key: &header.key,
-                value: header.value.as_ref(),
+                value: header.value.as_deref(),
             })
         },
     )
