@@ -78,6 +78,10 @@ struct Options {
     /// Where to write the report.
     #[arg(long, default_value = "BENCHMARKS.md")]
     output: PathBuf,
+    /// Directory the report is also appended to, with the command line, as
+    /// `<date>-bench-pipeline.txt`: the kept raw output of every run.
+    #[arg(long, default_value = "docs/runs")]
+    runs_dir: PathBuf,
     /// `fetch.wait.max.ms` of both children's consumers. Tansu 0.6.0 holds every fetch for its
     /// full max wait even when records arrive (Apache Kafka answers once `fetch.min.bytes` is
     /// there), so librdkafka's default of 500 ms would measure Tansu, not the processor.
@@ -347,6 +351,9 @@ fn run(options: &Options) -> anyhow::Result<()> {
     };
     let text = report::render(&figures, &report::Machine::this());
     print!("{text}");
+    let day = chrono::Utc::now().format("%Y-%m-%d").to_string();
+    let raw = report::save_raw_output(&options.runs_dir, &day, &text)?;
+    eprintln!("appended the report to {}", raw.display());
     let previous = std::fs::read_to_string(&options.output).unwrap_or_default();
     std::fs::write(&options.output, report::keep_analysis(&text, &previous))
         .with_context(|| format!("writing {}", options.output.display()))?;
