@@ -79,6 +79,10 @@ struct Options {
     /// Where to write the report.
     #[arg(long, default_value = "BENCHMARKS.md")]
     output: PathBuf,
+    /// Directory the report is also appended to, with the command line, as
+    /// `<date>-bench-pipeline.txt`: the kept raw output of every run.
+    #[arg(long, default_value = "docs/runs")]
+    runs_dir: PathBuf,
     /// `fetch.wait.max.ms` of both children's consumers. Tansu 0.6.0 holds every fetch for its
     /// full max wait even when records arrive (Apache Kafka answers once `fetch.min.bytes` is
     /// there), so librdkafka's default of 500 ms would measure Tansu, not the processor.
@@ -377,13 +381,17 @@ fn run(options: &Options) -> anyhow::Result<()> {
         agent,
         run_seconds: started.elapsed().as_secs_f64(),
     };
-    write_report(&figures, &options.output)
+    write_report(&figures, &options.output, &options.runs_dir)
 }
 
-/// Prints the report and writes it to `output`, keeping the hand-written analysis there.
-fn write_report(figures: &Figures, output: &Path) -> anyhow::Result<()> {
+/// Prints the report, appends it to the day's raw output in `runs_dir`, and writes it to
+/// `output`, keeping the hand-written analysis there.
+fn write_report(figures: &Figures, output: &Path, runs_dir: &Path) -> anyhow::Result<()> {
     let text = report::render(figures, &report::Machine::this());
     print!("{text}");
+    let day = chrono::Utc::now().format("%Y-%m-%d").to_string();
+    let raw = report::save_raw_output(runs_dir, &day, &text)?;
+    eprintln!("appended the report to {}", raw.display());
     let previous = std::fs::read_to_string(output).unwrap_or_default();
     std::fs::write(output, report::keep_analysis(&text, &previous))
         .with_context(|| format!("writing {}", output.display()))?;

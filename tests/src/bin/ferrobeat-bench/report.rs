@@ -1,5 +1,10 @@
 //! BENCHMARKS.md: the machine, the command, every figure with its unit, ratios to its peer and
-//! each target as met or missed.
+//! each target as met or missed; and the raw copy of each run kept under `docs/runs/`.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
 
 use crate::agent::{AgentOutput, AgentReport, METRICSETS};
 use crate::documents::ExpectedOutputs;
@@ -121,6 +126,24 @@ pub(crate) fn keep_analysis(fresh: &str, previous: &str) -> String {
     }
 }
 
+/// Appends `text`, under a heading with the command line, to `<dir>/<day>-bench-pipeline.txt`
+/// (`day` as `YYYY-MM-DD`), creating the directory and the file when missing, so that every run
+/// of a day is kept; returns the file's path.
+pub(crate) fn save_raw_output(dir: &Path, day: &str, text: &str) -> anyhow::Result<PathBuf> {
+    let path = dir.join(format!("{day}-bench-pipeline.txt"));
+    let mut command = vec!["cargo".to_owned(), "bench-pipeline".to_owned()];
+    command.extend(std::env::args().skip(1));
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .with_context(|| format!("opening {}", path.display()))?;
+    write!(file, "## {}\n\n{text}\n", command.join(" "))
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok(path)
+}
+
 /// The report as Markdown.
 pub(crate) fn render(figures: &Figures, machine: &Machine) -> String {
     let mut out = Markdown::default();
@@ -154,9 +177,11 @@ fn header(out: &mut Markdown, figures: &Figures, machine: &Machine) {
     out.line("# Benchmarks".into());
     out.line(String::new());
     out.line("Written by `cargo bench-pipeline` (the `ferrobeat-bench` binary of the `ferrobeat-tests` crate); \
-          every figure above the Analysis comes from its last run. Re-run it to refresh them (the \
-          Analysis section is hand-written and kept); `--records N` scales the drain measurements, \
-          `--help` lists the other settings."
+          every figure above the Analysis comes from its last run, whose raw output it appends to \
+          `docs/runs/<date>-bench-pipeline.txt`. Re-run it to refresh them (the Analysis section is \
+          hand-written and kept) and commit that file with them: every run's raw output is kept \
+          under `docs/runs/`, and a figure quoted anywhere points to it. `--records N` scales the \
+          drain measurements, `--help` lists the other settings."
         .into());
     out.line(String::new());
     out.line(format!(
@@ -418,5 +443,21 @@ mod tests {
             "# Benchmarks\nnew figures\n\n## Analysis\n\nwhy\n"
         );
         assert_eq!(keep_analysis("fresh\n", "no analysis here"), "fresh\n");
+    }
+
+    #[test]
+    fn every_run_of_a_day_is_appended_to_its_raw_output_file() {
+        let scratch = tempfile::tempdir().expect("scratch directory");
+        let runs = scratch.path().join("docs").join("runs");
+        let first = save_raw_output(&runs, "2026-12-04", "first report\n").expect("first run");
+        let second = save_raw_output(&runs, "2026-12-04", "second report\n").expect("second run");
+        assert_eq!(first, runs.join("2026-12-04-bench-pipeline.txt"));
+        assert_eq!(second, first);
+        let kept = std::fs::read_to_string(&first).expect("reading the raw output");
+        assert!(kept.starts_with("## cargo bench-pipeline"), "{kept}");
+        let first_at = kept.find("first report").expect("the first run is kept");
+        let second_at = kept.find("second report").expect("the second run is kept");
+        assert!(first_at < second_at, "{kept}");
+        assert_eq!(kept.matches("## cargo bench-pipeline").count(), 2, "{kept}");
     }
 }
