@@ -176,9 +176,9 @@ fn bad_enum_value() {
 #[test]
 fn bad_duration() {
     let err = refused(
-        "[kafka]\n\nlinger = \"5 seconds\"\n",
+        "[kafka]\n\nlinger = \"5 parsecs\"\n",
         "kafka.linger",
-        "invalid duration \"5 seconds\"",
+        "invalid duration \"5 parsecs\"",
     );
     assert_eq!(position(&err).map(|p| p.0), Some(3));
     refused(
@@ -192,9 +192,9 @@ fn bad_duration() {
         "string",
     );
     let err = refused(
-        "[monitoring]\nunhealthy_after = \"a minute\"\n",
+        "[monitoring]\nunhealthy_after = \"one minute\"\n",
         "monitoring.unhealthy_after",
-        "invalid duration \"a minute\"",
+        "invalid duration \"one minute\"",
     );
     assert_eq!(position(&err).map(|p| p.0), Some(2));
     refused(

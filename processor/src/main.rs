@@ -207,11 +207,11 @@ struct LagArgs {
     timeout: Duration,
 }
 
-/// A whole number of seconds, at least one.
+/// A duration (`"500ms"`, `"2s"`) or a whole number of seconds, above zero.
 fn seconds(text: &str) -> Result<Duration, String> {
-    match text.parse::<u64>() {
-        Ok(secs) if secs > 0 => Ok(Duration::from_secs(secs)),
-        _ => Err("expected a whole number of seconds, at least 1".to_owned()),
+    match ferrobeat_toolbox::config::parse_duration_or_seconds(text)? {
+        Duration::ZERO => Err("must be above zero".to_owned()),
+        duration => Ok(duration),
     }
 }
 

@@ -13,6 +13,31 @@ use serde::de::DeserializeOwned;
 
 pub use humantime_serde;
 
+/// Parses a duration written as text with units, as every configuration key and flag of both
+/// programs takes it: `"10s"`, `"250ms"`, `"1m 30s"` (humantime's syntax).
+///
+/// # Errors
+/// A message quoting the text and saying what was expected.
+pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    humantime_serde::re::humantime::parse_duration(text).map_err(|error| {
+        format!(
+            "invalid duration {text:?}: {error} (write a number and a unit, e.g. \"10s\", \"250ms\", \"1m 30s\")"
+        )
+    })
+}
+
+/// As [`parse_duration`], also taking a bare whole number as seconds (for flags that took
+/// seconds before they took durations, e.g. `--interval 5`).
+///
+/// # Errors
+/// As [`parse_duration`].
+pub fn parse_duration_or_seconds(text: &str) -> Result<std::time::Duration, String> {
+    match text.parse::<u64>() {
+        Ok(seconds) => Ok(std::time::Duration::from_secs(seconds)),
+        Err(_) => parse_duration(text),
+    }
+}
+
 /// Where a refused value came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Origin {
@@ -275,6 +300,27 @@ mod tests {
         assert!(missing.contains("\"linger.ms\" has no '='"), "{missing}");
         let nameless = parse_property_flag("=5").expect_err("no name");
         assert!(nameless.contains("no property name"), "{nameless}");
+    }
+
+    #[test]
+    fn durations_take_units_and_bare_seconds_only_where_asked() {
+        use std::time::Duration;
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("1m 30s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("2h"), Ok(Duration::from_secs(7200)));
+        for bad in ["10", "fast", "", "5 parsecs"] {
+            let error = parse_duration(bad).expect_err(bad);
+            assert!(
+                error.starts_with(&format!("invalid duration {bad:?}")),
+                "{error}"
+            );
+        }
+        assert_eq!(parse_duration_or_seconds("5"), Ok(Duration::from_secs(5)));
+        assert_eq!(
+            parse_duration_or_seconds("500ms"),
+            Ok(Duration::from_millis(500))
+        );
+        assert!(parse_duration_or_seconds("soon").is_err());
     }
 
     #[test]
