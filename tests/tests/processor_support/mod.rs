@@ -248,13 +248,27 @@ pub(crate) fn processor_binary() -> PathBuf {
 /// The binary `package` of this workspace (named as its package), built (by cargo,
 /// incrementally) before use.
 pub(crate) fn workspace_binary(package: &str) -> PathBuf {
+    built(&["-p", package, "--bin", package], Path::new(package))
+}
+
+/// The example `name` of the streams library, built (by cargo, incrementally) before use.
+pub(crate) fn streams_example(name: &str) -> PathBuf {
+    built(
+        &["-p", "ferrobeat-streams", "--example", name],
+        &Path::new("examples").join(name),
+    )
+}
+
+/// Runs `cargo build` with `selection` and returns `target/<profile>/<path>`.
+fn built(selection: &[&str], path: &Path) -> PathBuf {
     let cargo = option_env!("CARGO").unwrap_or("cargo");
     let status = Command::new(cargo)
-        .args(["build", "--quiet", "-p", package, "--bin", package])
+        .args(["build", "--quiet"])
+        .args(selection)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .status()
         .expect("run cargo build");
-    assert!(status.success(), "cargo build of {package} failed");
+    assert!(status.success(), "cargo build {selection:?} failed");
     // This test runs from target/<profile>/deps/.
     let profile_dir = std::env::current_exe()
         .expect("test executable path")
@@ -262,34 +276,7 @@ pub(crate) fn workspace_binary(package: &str) -> PathBuf {
         .and_then(|deps| deps.parent())
         .expect("target/<profile>")
         .to_owned();
-    let binary = profile_dir.join(package);
-    assert!(binary.exists(), "{} was not built", binary.display());
-    binary
-}
-
-/// The example `name` of the streams library, built (by cargo, incrementally) before use.
-pub(crate) fn streams_example(name: &str) -> PathBuf {
-    let cargo = option_env!("CARGO").unwrap_or("cargo");
-    let status = Command::new(cargo)
-        .args([
-            "build",
-            "--quiet",
-            "-p",
-            "ferrobeat-streams",
-            "--example",
-            name,
-        ])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .status()
-        .expect("run cargo build");
-    assert!(status.success(), "cargo build of example {name} failed");
-    let profile_dir = std::env::current_exe()
-        .expect("test executable path")
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("target/<profile>")
-        .to_owned();
-    let binary = profile_dir.join("examples").join(name);
+    let binary = profile_dir.join(path);
     assert!(binary.exists(), "{} was not built", binary.display());
     binary
 }

@@ -15,7 +15,7 @@ use rdkafka::{Message, Offset, TopicPartitionList};
 
 use super::Shared;
 use super::restore::cached_watermarks;
-use crate::record::{InputRecord, SourcePosition};
+use super::worker::consume::input_record;
 
 /// How long one poll of the reader may block: bounds how fast it notices a shutdown.
 const POLL_INTERVAL: Duration = Duration::from_millis(100);
@@ -119,17 +119,7 @@ fn follow(shared: &Shared, consumer: &BaseConsumer) {
 /// Applies one record of a global topic; a record the table cannot read is logged and skipped
 /// (a global topic has no dead-letter topic of its own).
 fn apply(shared: &Shared, message: &BorrowedMessage<'_>) {
-    let input = InputRecord {
-        source: SourcePosition {
-            topic: message.topic(),
-            partition: message.partition(),
-            offset: message.offset(),
-        },
-        timestamp: message.timestamp().to_millis().unwrap_or(-1),
-        key: message.key(),
-        value: message.payload(),
-        headers: Vec::new(),
-    };
+    let input = input_record(message);
     if let Err(error) = shared.topology.update_global(&shared.globals, &input) {
         tracing::warn!(
             "global table record {}-{}@{} skipped: {error}",

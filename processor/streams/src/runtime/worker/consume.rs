@@ -166,7 +166,7 @@ impl WorkerContext {
 }
 
 /// The topology's view of `message`.
-pub(super) fn input_record<'a>(message: &'a BorrowedMessage<'_>) -> InputRecord<'a> {
+pub(crate) fn input_record<'a>(message: &'a BorrowedMessage<'_>) -> InputRecord<'a> {
     let headers = message.headers().map_or_else(Vec::new, |headers| {
         headers
             .iter()

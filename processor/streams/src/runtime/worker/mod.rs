@@ -12,7 +12,7 @@
 //! ([`super::backpressure`]), what to do with a failed delivery ([`super::delivery`]).
 
 mod commit;
-mod consume;
+pub(super) mod consume;
 mod produce;
 
 use std::collections::HashMap;
