@@ -19,7 +19,8 @@ use processor_support::{eventually, streams_example, terminate};
 /// How long a record may take to come out the other end.
 const WAIT: Duration = Duration::from_secs(60);
 
-/// Starts example `name` on `kafka`, its standard error to `log`.
+/// Starts example `name` on `kafka`, its standard error to `log` (at the `info` level, or the
+/// filter in `EXAMPLE_LOG`, e.g. `EXAMPLE_LOG=info,ferrobeat_streams=debug`).
 fn spawn_example(name: &str, kafka: &TestKafka, log: &Path) -> Child {
     Command::new(streams_example(name))
         .args(["--bootstrap-servers", kafka.bootstrap_servers()])
