@@ -19,10 +19,22 @@ use processor_support::{eventually, streams_example, terminate};
 /// How long a record may take to come out the other end.
 const WAIT: Duration = Duration::from_secs(60);
 
+/// A running example, killed when dropped: a failed assertion does not leave it running.
+struct Example(Child);
+
+impl Drop for Example {
+    fn drop(&mut self) {
+        if matches!(self.0.try_wait(), Ok(None)) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
 /// Starts example `name` on `kafka`, its standard error to `log` (at the `info` level, or the
 /// filter in `EXAMPLE_LOG`, e.g. `EXAMPLE_LOG=info,ferrobeat_streams=debug`).
-fn spawn_example(name: &str, kafka: &TestKafka, log: &Path) -> Child {
-    Command::new(streams_example(name))
+fn spawn_example(name: &str, kafka: &TestKafka, log: &Path) -> Example {
+    let child = Command::new(streams_example(name))
         .args(["--bootstrap-servers", kafka.bootstrap_servers()])
         .args([
             "-X",
@@ -39,7 +51,8 @@ fn spawn_example(name: &str, kafka: &TestKafka, log: &Path) -> Child {
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(log).expect("log file"))
         .spawn()
-        .expect("spawn the example")
+        .expect("spawn the example");
+    Example(child)
 }
 
 /// Produces `key:value` pairs (`key:` alone for a tombstone) to `topic`.
@@ -85,8 +98,8 @@ fn wait_for(kafka: &TestKafka, topic: &str, count: usize, log: &Path) {
     );
 }
 
-fn stop(mut child: Child, log: &Path) {
-    let exit = terminate(&mut child, Duration::from_secs(60));
+fn stop(mut example: Example, log: &Path) {
+    let exit = terminate(&mut example.0, Duration::from_secs(60));
     let log = std::fs::read_to_string(log).unwrap_or_default();
     assert!(
         exit.is_some_and(|exit| exit.success()),
@@ -269,7 +282,7 @@ fn a_join_of_topics_not_co_partitioned_and_a_missing_topic_are_refused() {
     let dir = tempfile::tempdir().expect("dir");
     let log = dir.path().join("refused.log");
     let mut example = spawn_example("kstream_join_ktable", &kafka, &log);
-    let exit = example.wait().expect("the example exits by itself");
+    let exit = example.0.wait().expect("the example exits by itself");
     let text = std::fs::read_to_string(&log).unwrap_or_default();
     assert!(!exit.success(), "{text}");
     assert!(text.contains("not co-partitioned"), "{text}");
@@ -279,7 +292,7 @@ fn a_join_of_topics_not_co_partitioned_and_a_missing_topic_are_refused() {
 
     let missing_log = dir.path().join("missing.log");
     let mut copy = spawn_example("stream_copy", &kafka, &missing_log);
-    let exit = copy.wait().expect("the example exits by itself");
+    let exit = copy.0.wait().expect("the example exits by itself");
     let text = std::fs::read_to_string(&missing_log).unwrap_or_default();
     assert!(!exit.success(), "{text}");
     assert!(
