@@ -6,6 +6,7 @@
 //! configuration file (`[kafka]`, `[runtime]`, `[errors]`); every key has a default and
 //! durations are written `"1s"`.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use ferrobeat_toolbox::config::{Invalid, humantime_serde};
@@ -178,6 +179,11 @@ pub struct RuntimeConfig {
     /// How long restoring one store from its changelog may take before the worker fails.
     #[serde(with = "humantime_serde")]
     pub restore_timeout: Duration,
+    /// Where persistent state stores live (`state.dir`): each task's stores in
+    /// `<state_dir>/<application id>/0_<partition>/`, with the changelog offset they reflect,
+    /// so a restart restores only the changelog's tail. Unset: stores are in memory and are
+    /// restored from the whole changelog on every start.
+    pub state_dir: Option<PathBuf>,
 }
 
 impl Default for RuntimeConfig {
@@ -195,6 +201,7 @@ impl Default for RuntimeConfig {
             assignment_warning: Duration::from_secs(30),
             replication_factor: None,
             restore_timeout: Duration::from_secs(300),
+            state_dir: None,
         }
     }
 }
@@ -231,6 +238,13 @@ impl RuntimeConfig {
         }
         if self.replication_factor.is_some_and(|factor| factor < 1) {
             return Err(Invalid::new("replication_factor", "must be at least 1").within("runtime"));
+        }
+        if self
+            .state_dir
+            .as_ref()
+            .is_some_and(|dir| dir.as_os_str().is_empty())
+        {
+            return Err(Invalid::new("state_dir", "must not be empty").within("runtime"));
         }
         if self.threads > MAX_THREADS {
             return Err(

@@ -57,7 +57,7 @@ pub use worker::WorkerError;
 use self::offsets::SourcePartition;
 use self::restart::{Restart, RestartBudget};
 use crate::config::{StreamsConfig, UncaughtErrorPolicy};
-use crate::state::{GlobalStores, changelog_topic};
+use crate::state::{GlobalStores, StoreError, TaskState, changelog_topic, task_directory};
 use crate::topology::Topology;
 
 /// What the workers of one client share.
@@ -94,6 +94,25 @@ impl Shared {
         let mut assignments = self.assignments.lock();
         assignments.remove(&id);
         self.update_running_state(&assignments);
+    }
+
+    /// The stores of task `partition`: persistent under `runtime.state_dir` when it is set
+    /// (waiting, up to `runtime.restore_timeout`, while another worker of this machine still
+    /// closes them), else in memory.
+    fn open_task_state(&self, partition: i32) -> Result<TaskState, StoreError> {
+        let Some(state_dir) = &self.config.runtime.state_dir else {
+            return Ok(self.topology.new_task_state(&self.globals));
+        };
+        let directory = task_directory(state_dir, &self.config.kafka.application_id, partition);
+        let deadline = Instant::now() + self.config.runtime.restore_timeout;
+        loop {
+            match self.topology.open_task_state(&self.globals, &directory) {
+                Err(StoreError::Locked(_)) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                opened => return opened,
+            }
+        }
     }
 
     /// The name of worker `id`, as Kafka Streams names its threads.

@@ -11,10 +11,11 @@ use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
+use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{Message, Offset, TopicPartitionList};
 
 use crate::config::StreamsConfig;
-use crate::state::{TaskState, changelog_topic};
+use crate::state::{KeyValueStore, StoreError, TaskState, changelog_topic};
 
 /// How many records a restore applies between two `on_batch_restored` calls.
 const BATCH: u64 = 1_000;
@@ -115,6 +116,14 @@ pub enum RestoreError {
         /// How long it tried.
         waited: Duration,
     },
+    /// A store's file could not be opened, emptied or written.
+    #[error("restoring task {partition}: {source}")]
+    Store {
+        /// The task's partition.
+        partition: i32,
+        /// What failed.
+        source: StoreError,
+    },
 }
 
 /// The low and high watermarks librdkafka last received in a Fetch response for
@@ -161,18 +170,20 @@ pub(crate) fn restore_task(
         let Some(target) = state.store_mut(index) else {
             continue;
         };
-        total += restore_store(
-            config,
-            &Changelog {
-                topic: &topic,
-                partition,
-                store: &store,
-            },
-            target,
-            listener,
-            timeout,
-        )?;
+        let changelog = Changelog {
+            topic: &topic,
+            partition,
+            store: &store,
+        };
+        let restored = restore_store(config, &changelog, target, listener, timeout)?;
+        total += restored.records;
+        state.changelog_position_reached(index, restored.position);
     }
+    // Checkpoint what was restored, so that a crash before the first commit does not restore
+    // it again.
+    state
+        .flush()
+        .map_err(|source| RestoreError::Store { partition, source })?;
     Ok(total)
 }
 
@@ -195,17 +206,25 @@ impl Changelog<'_> {
 }
 
 impl Changelog<'_> {
-    /// A consumer reading this changelog partition from its beginning.
-    fn reader(&self, config: &StreamsConfig) -> Result<BaseConsumer, RestoreError> {
-        let consumer: BaseConsumer = super::clients::restore_consumer_config(
+    /// A consumer reading this changelog partition from `checkpoint`, or its beginning. From a
+    /// checkpoint, an offset outside the partition is an error, not a silent reset.
+    fn reader(
+        &self,
+        config: &StreamsConfig,
+        checkpoint: Option<i64>,
+    ) -> Result<BaseConsumer, RestoreError> {
+        let mut client = super::clients::restore_consumer_config(
             config,
             &format!("{}-restore-consumer", config.kafka.application_id),
-        )
-        .create()
-        .map_err(|error| self.kafka_error(error))?;
+        );
+        if checkpoint.is_some() {
+            client.set("auto.offset.reset", "error");
+        }
+        let consumer: BaseConsumer = client.create().map_err(|error| self.kafka_error(error))?;
+        let start = checkpoint.map_or(Offset::Beginning, Offset::Offset);
         let mut partitions = TopicPartitionList::new();
         partitions
-            .add_partition_offset(self.topic, self.partition, Offset::Beginning)
+            .add_partition_offset(self.topic, self.partition, start)
             .map_err(|error| self.kafka_error(error))?;
         consumer
             .assign(&partitions)
@@ -214,16 +233,63 @@ impl Changelog<'_> {
     }
 }
 
+/// What a store's restore did: records applied, and the changelog offset the store now reflects.
+struct Restored {
+    records: u64,
+    position: i64,
+}
+
+/// Restores `store` from its checkpoint, if it has one, or from the changelog's beginning. A
+/// checkpoint outside the changelog (the topic was deleted and recreated, or truncated) means the
+/// store's content cannot be trusted: it is emptied and restored from the beginning.
 fn restore_store(
     config: &StreamsConfig,
     changelog: &Changelog<'_>,
-    store: &mut dyn crate::state::KeyValueStore,
+    store: &mut dyn KeyValueStore,
     listener: &dyn StateRestoreListener,
     timeout: Duration,
-) -> Result<u64, RestoreError> {
-    let consumer = changelog.reader(config)?;
+) -> Result<Restored, RestoreError> {
+    let checkpoint = store.checkpoint();
+    match read_changelog(config, changelog, store, listener, timeout, checkpoint) {
+        Err(RestoreError::Kafka { source, .. })
+            if checkpoint.is_some() && is_out_of_range(&source) =>
+        {
+            tracing::warn!(
+                store = changelog.store,
+                changelog = %format!("{}-{}", changelog.topic, changelog.partition),
+                checkpoint,
+                "the store's checkpoint is outside its changelog: emptying the store and \
+                 restoring it from the beginning"
+            );
+            store.wipe().map_err(|source| RestoreError::Store {
+                partition: changelog.partition,
+                source,
+            })?;
+            read_changelog(config, changelog, store, listener, timeout, None)
+        }
+        other => other,
+    }
+}
+
+/// Whether `error` says the offset asked for is not in the partition.
+fn is_out_of_range(error: &KafkaError) -> bool {
+    matches!(
+        error.rdkafka_error_code(),
+        Some(RDKafkaErrorCode::OffsetOutOfRange | RDKafkaErrorCode::AutoOffsetReset)
+    )
+}
+
+fn read_changelog(
+    config: &StreamsConfig,
+    changelog: &Changelog<'_>,
+    store: &mut dyn KeyValueStore,
+    listener: &dyn StateRestoreListener,
+    timeout: Duration,
+    checkpoint: Option<i64>,
+) -> Result<Restored, RestoreError> {
+    let consumer = changelog.reader(config, checkpoint)?;
     let started = Instant::now();
-    let (mut position, mut restored, mut announced) = (0_i64, 0_u64, None);
+    let (mut position, mut restored, mut announced) = (checkpoint.unwrap_or(0), 0_u64, None);
     loop {
         let watermarks = cached_watermarks(&consumer, changelog.topic, changelog.partition);
         let end = watermarks.map(|(_, high)| high);
@@ -289,5 +355,8 @@ fn restore_store(
         changelog.store,
         restored,
     );
-    Ok(restored)
+    Ok(Restored {
+        records: restored,
+        position,
+    })
 }

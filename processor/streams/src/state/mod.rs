@@ -1,7 +1,9 @@
 //! State stores, pure: what tables and joins keep between records (Kafka Streams' state stores).
 //!
 //! * [`KeyValueStore`]: the store interface, over serialised keys and values (what serdes write),
-//!   so one store type serves every table; [`InMemoryKeyValueStore`] implements it.
+//!   so one store type serves every table; [`InMemoryKeyValueStore`] implements it, and
+//!   [`PersistentKeyValueStore`] keeps it in a file under the state directory with the changelog
+//!   offset it reflects (its checkpoint), so a restart restores only the changelog's tail.
 //! * [`TaskState`]: the stores of one task (one input partition, or the one partition of a test
 //!   driver), and the changes made to them since the runtime last took them, which it writes to
 //!   the stores' changelog topics.
@@ -13,11 +15,36 @@
 //! version of a key and repeated records (a compacted topic may hand out both) end in the
 //! latest value.
 
+mod persistent;
+
 use std::collections::BTreeMap;
 use std::fmt;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use parking_lot::RwLock;
+
+pub use persistent::PersistentKeyValueStore;
+
+/// Why a store could not be opened or written.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The store's file cannot be created, read or written.
+    #[error("state store file {}: {reason}", path.display())]
+    Io {
+        /// The store's file.
+        path: PathBuf,
+        /// What failed.
+        reason: String,
+    },
+    /// Another process has the store's file open (two instances share a state directory).
+    #[error(
+        "state store file {} is open in another process: give each instance its own state \
+         directory",
+        .0.display()
+    )]
+    Locked(PathBuf),
+}
 
 /// A key-value store over serialised keys and values.
 pub trait KeyValueStore: Send + Sync + fmt::Debug {
@@ -42,6 +69,25 @@ pub trait KeyValueStore: Send + Sync + fmt::Debug {
             None => self.delete(key),
         }
     }
+    /// The changelog offset a restore continues from, if the store kept one (a persistent
+    /// store); `None`: from the changelog's beginning.
+    fn checkpoint(&self) -> Option<i64> {
+        None
+    }
+    /// Makes the content durable, recording that it reflects the changelog up to (excluding)
+    /// `changelog_position`. A no-op for a store that keeps nothing.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the store's file cannot be written.
+    fn flush(&mut self, changelog_position: i64) -> Result<(), StoreError> {
+        let _ = changelog_position;
+        Ok(())
+    }
+    /// Removes every entry and the checkpoint (before a restore from the changelog's beginning).
+    ///
+    /// # Errors
+    /// [`StoreError`] when the store's file cannot be written.
+    fn wipe(&mut self) -> Result<(), StoreError>;
 }
 
 /// A store in memory, ordered by key.
@@ -82,12 +128,25 @@ impl KeyValueStore for InMemoryKeyValueStore {
     fn len(&self) -> usize {
         self.entries.len()
     }
+
+    fn wipe(&mut self) -> Result<(), StoreError> {
+        self.entries.clear();
+        Ok(())
+    }
 }
 
 /// The changelog topic of store `store` of application `application_id`, as Kafka Streams
 /// names it: `<application id>-<store>-changelog`.
 pub fn changelog_topic(application_id: &str, store: &str) -> String {
     format!("{application_id}-{store}-changelog")
+}
+
+/// The directory of task `partition`'s stores under `state_dir`, as Kafka Streams lays it out:
+/// `<state dir>/<application id>/0_<partition>` (sub-topology 0: one task per partition).
+pub fn task_directory(state_dir: &Path, application_id: &str, partition: i32) -> PathBuf {
+    state_dir
+        .join(application_id)
+        .join(format!("0_{partition}"))
 }
 
 /// A store a topology declares: its name and whether it is global.
@@ -119,6 +178,9 @@ pub struct StoreChange {
 pub struct TaskState {
     names: Arc<[String]>,
     stores: Vec<Box<dyn KeyValueStore>>,
+    /// Per store, the changelog offset its content reflects (the next one to read), once known:
+    /// from a restore, then from each acknowledged changelog write.
+    positions: Vec<Option<i64>>,
     changes: Vec<StoreChange>,
     globals: GlobalStores,
     dropped_without_key: u64,
@@ -131,7 +193,36 @@ impl TaskState {
             .iter()
             .map(|_| Box::new(InMemoryKeyValueStore::default()) as Box<dyn KeyValueStore>)
             .collect();
+        Self::with_stores(names, stores, globals)
+    }
+
+    /// Persistent stores named `names`, each in `<directory>/<name>.redb` (see
+    /// [`task_directory`]), reading the global stores `globals`.
+    ///
+    /// # Errors
+    /// [`StoreError`] naming the file that cannot be opened.
+    pub fn persistent(
+        names: Arc<[String]>,
+        globals: GlobalStores,
+        directory: &Path,
+    ) -> Result<Self, StoreError> {
+        let stores = names
+            .iter()
+            .map(|name| {
+                PersistentKeyValueStore::open(&directory.join(format!("{name}.redb")))
+                    .map(|store| Box::new(store) as Box<dyn KeyValueStore>)
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Self::with_stores(names, stores, globals))
+    }
+
+    fn with_stores(
+        names: Arc<[String]>,
+        stores: Vec<Box<dyn KeyValueStore>>,
+        globals: GlobalStores,
+    ) -> Self {
         TaskState {
+            positions: vec![None; stores.len()],
             names,
             stores,
             changes: Vec::new(),
@@ -154,6 +245,29 @@ impl TaskState {
     /// The local store at `index`, to restore it from its changelog without recording changes.
     pub fn store_mut(&mut self, index: usize) -> Option<&mut (dyn KeyValueStore + 'static)> {
         self.stores.get_mut(index).map(Box::as_mut)
+    }
+
+    /// Records that local store `store` reflects its changelog up to (excluding) `position`:
+    /// after a restore, or when a changelog write at `position - 1` was acknowledged.
+    pub fn changelog_position_reached(&mut self, store: usize, position: i64) {
+        if let Some(known) = self.positions.get_mut(store) {
+            *known = Some(known.map_or(position, |known| known.max(position)));
+        }
+    }
+
+    /// Makes every local store durable with the changelog position it reflects (a checkpoint),
+    /// as Kafka Streams flushes its stores and writes its checkpoint file on commit. A store
+    /// whose position is not known yet is left as it is.
+    ///
+    /// # Errors
+    /// The first store that cannot be written.
+    pub fn flush(&mut self) -> Result<(), StoreError> {
+        for (store, position) in self.stores.iter_mut().zip(&self.positions) {
+            if let Some(position) = position {
+                store.flush(*position)?;
+            }
+        }
+        Ok(())
     }
 
     /// The global stores this task reads.

@@ -20,7 +20,7 @@ pub use describe::{NodeDescription, NodeRole, Subtopology, TopologyDescription};
 pub use table::{GlobalKTable, KTable};
 
 use crate::record::{InputRecord, OutputRecord};
-use crate::state::{GlobalStores, StoreSpec, TaskState};
+use crate::state::{GlobalStores, StoreError, StoreSpec, TaskState};
 use node::{RecordContext, SourceNode};
 
 /// Which stage of a record's trip failed.
@@ -169,6 +169,19 @@ impl Topology {
     /// Empty in-memory stores for one task of this topology, reading `globals`.
     pub fn new_task_state(&self, globals: &GlobalStores) -> TaskState {
         TaskState::in_memory(self.store_names(false), globals.clone())
+    }
+
+    /// The local stores of a task, persistent in `directory` (see
+    /// [`task_directory`](crate::state::task_directory)), with the global stores `globals`.
+    ///
+    /// # Errors
+    /// [`StoreError`] naming the store file that cannot be opened.
+    pub fn open_task_state(
+        &self,
+        globals: &GlobalStores,
+        directory: &std::path::Path,
+    ) -> Result<TaskState, StoreError> {
+        TaskState::persistent(self.store_names(false), globals.clone(), directory)
     }
 
     fn store_names(&self, global: bool) -> Arc<[String]> {

@@ -7,10 +7,11 @@ use ferrobeat_toolbox::intercept::{Commit, CommittedOffset};
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::{Offset, TopicPartitionList};
 
-use super::Pipeline;
 use super::consume::WorkerContext;
+use super::{Pipeline, WorkerError};
 use crate::runtime::offsets::CommitScope;
 use crate::runtime::stats::Counter;
+use crate::state::TaskState;
 
 impl Pipeline {
     /// Commits the committable offsets of `scope`, synchronously as Kafka Streams does: librdkafka
@@ -52,6 +53,7 @@ impl Pipeline {
         match result {
             Ok(()) => {
                 self.shared.stats.add(Counter::Commits, 1);
+                self.flush_tasks();
                 true
             }
             Err(error) => {
@@ -59,6 +61,31 @@ impl Pipeline {
                 self.commit_failed(&offsets);
                 false
             }
+        }
+    }
+
+    /// Checkpoints every task's stores after a commit, as Kafka Streams flushes its stores and
+    /// writes their checkpoint on commit; a store that cannot be written fails the worker.
+    fn flush_tasks(&mut self) {
+        let failed = self
+            .tasks
+            .iter_mut()
+            .find_map(|(partition, task)| task.flush().err().map(|error| (*partition, error)));
+        if let Some((partition, error)) = failed {
+            self.failure.get_or_insert(WorkerError::Store {
+                worker: self.worker.clone(),
+                partition,
+                source: Box::new(error),
+            });
+        }
+    }
+
+    /// Checkpoints and closes the stores of `task` (partition `partition`), whose partition
+    /// was revoked.
+    pub(super) fn close_task(&mut self, partition: i32, mut task: TaskState) {
+        if let Err(error) = task.flush() {
+            // The next owner restores more of the changelog; nothing is lost.
+            tracing::warn!(worker = %self.worker, partition, "cannot checkpoint a revoked task: {error}");
         }
     }
 

@@ -22,7 +22,7 @@ use crate::record::{Header, InputRecord, SourcePosition};
 use crate::runtime::Shared;
 use crate::runtime::backpressure::Backpressure;
 use crate::runtime::offsets::CommitScope;
-use crate::runtime::restore::restore_task;
+use crate::runtime::restore::{RestoreError, restore_task};
 
 /// The consumer's context: rebalance callbacks commit what is acknowledged and track membership.
 pub(super) struct WorkerContext {
@@ -77,8 +77,11 @@ impl ConsumerContext for WorkerContext {
                 .shared
                 .source_partition(element.topic(), element.partition());
             pipeline.tracker.forget(partition);
-            // The task goes with its partition; its next owner restores it from the changelog.
-            pipeline.tasks.remove(&element.partition());
+            // The task goes with its partition, its stores checkpointed and closed; its next
+            // owner restores it from the changelog (only the tail, on this machine).
+            if let Some(task) = pipeline.tasks.remove(&element.partition()) {
+                pipeline.close_task(element.partition(), task);
+            }
         }
         // Revoked partitions take their pause with them; the next assignment starts flowing.
         pipeline.backpressure = Backpressure::Flowing;
@@ -124,16 +127,22 @@ impl WorkerContext {
             if pipeline.tasks.contains_key(&partition) {
                 continue;
             }
-            let mut state = self.shared.topology.new_task_state(&self.shared.globals);
-            let restored = restore_task(
-                &self.shared.config,
-                &mut state,
-                partition,
-                listener.as_ref(),
-                self.shared.config.runtime.restore_timeout,
-            );
+            let restored = self
+                .shared
+                .open_task_state(partition)
+                .map_err(|source| RestoreError::Store { partition, source })
+                .and_then(|mut state| {
+                    restore_task(
+                        &self.shared.config,
+                        &mut state,
+                        partition,
+                        listener.as_ref(),
+                        self.shared.config.runtime.restore_timeout,
+                    )
+                    .map(|records| (state, records))
+                });
             match restored {
-                Ok(records) => {
+                Ok((state, records)) => {
                     tracing::info!(worker = %self.worker, partition, records, "task restored");
                     pipeline.tasks.insert(partition, state);
                 }

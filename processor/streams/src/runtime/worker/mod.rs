@@ -109,6 +109,25 @@ pub enum WorkerError {
         /// What failed.
         source: Box<crate::runtime::RestoreError>,
     },
+    /// A task's stores could not be checkpointed after a commit.
+    #[error("worker {worker}: task {partition}: {source}")]
+    Store {
+        /// Worker name.
+        worker: String,
+        /// The task's partition.
+        partition: i32,
+        /// What failed.
+        source: Box<crate::state::StoreError>,
+    },
+    /// A record came for a task whose stores were not restored (a broken invariant: a task
+    /// is restored when its partition is assigned, and a failed restore stops the worker).
+    #[error("worker {worker}: a record of partition {partition} came before its task was restored")]
+    NotRestored {
+        /// Worker name.
+        worker: String,
+        /// The task's partition.
+        partition: i32,
+    },
     /// The worker thread panicked.
     #[error("worker {worker} panicked: {message}")]
     Panicked {
@@ -156,9 +175,17 @@ impl Pipeline {
         let state = if shared.changelogs.is_empty() {
             &mut self.stateless
         } else {
-            self.tasks
-                .entry(message.partition())
-                .or_insert_with(|| shared.topology.new_task_state(&shared.globals))
+            match self.tasks.entry(message.partition()) {
+                std::collections::hash_map::Entry::Occupied(task) => task.into_mut(),
+                // Every assigned task was restored in the rebalance callback; a record of a
+                // partition without a task means its restore failed, and the worker stops.
+                std::collections::hash_map::Entry::Vacant(_) => {
+                    return Err(WorkerError::NotRestored {
+                        worker: self.worker.clone(),
+                        partition: message.partition(),
+                    });
+                }
+            }
         };
         let processed = if self.observer.observes_nodes() {
             let observer = &mut self.observer;
@@ -190,6 +217,7 @@ impl Pipeline {
             source,
             offset: message.offset(),
             attempt: 0,
+            store: None,
         };
         for output in outputs {
             self.observer
@@ -264,7 +292,13 @@ impl Pipeline {
                 timestamp,
                 headers: None,
             };
-            self.send(record, tag)?;
+            self.send(
+                record,
+                OutputTag {
+                    store: Some(change.store),
+                    ..tag
+                },
+            )?;
         }
         Ok(())
     }

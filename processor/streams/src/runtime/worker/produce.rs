@@ -32,12 +32,16 @@ pub(super) struct OutputTag {
     pub(super) source: SourcePartition,
     pub(super) offset: i64,
     pub(super) attempt: u32,
+    /// For a changelog record: the local store it belongs to (its task is the source
+    /// partition), whose checkpoint its acknowledgement moves.
+    pub(super) store: Option<usize>,
 }
 
 /// A delivery report, moved from the producer's callback to the worker.
 pub(super) struct Delivery {
     tag: OutputTag,
-    result: Result<(), (KafkaError, OwnedMessage)>,
+    /// The written record's offset, or why it was not written.
+    result: Result<i64, (KafkaError, OwnedMessage)>,
 }
 
 /// The producer's context: hands every delivery report to the worker through a channel, after
@@ -71,7 +75,7 @@ impl ProducerContext for DeliveryReports {
         self.interceptors
             .on_acknowledgement(|| Acknowledgement::of_delivery(result));
         let result = match result {
-            Ok(_) => Ok(()),
+            Ok(message) => Ok(message.offset()),
             Err((error, message)) => Err((error.clone(), message.detach())),
         };
         // The receiver lives as long as the producer; a send error means the worker is gone.
@@ -196,8 +200,13 @@ impl Pipeline {
                 },
             };
             match delivery.result {
-                Ok(()) => {
+                Ok(offset) => {
                     self.shared.stats.add(Counter::OutputsAcknowledged, 1);
+                    if let Some(store) = delivery.tag.store
+                        && let Some(task) = self.tasks.get_mut(&delivery.tag.source.partition)
+                    {
+                        task.changelog_position_reached(store, offset + 1);
+                    }
                     self.acknowledge(delivery.tag);
                 }
                 Err((error, message)) => self.delivery_failed(delivery.tag, error, message)?,
@@ -318,7 +327,14 @@ impl Pipeline {
         });
         record.topic = dead_letter_topic;
         record.partition = None;
-        self.send(record, OutputTag { attempt: 0, ..tag })
+        self.send(
+            record,
+            OutputTag {
+                attempt: 0,
+                store: None,
+                ..tag
+            },
+        )
     }
 
     /// Serves delivery reports until nothing is in flight or `deadline` passes; returns whether
