@@ -1,9 +1,8 @@
 //! The streams library's four reference examples, run as programs against the broker with the
 //! reference design's inputs, their outputs read back with an independent client: the copy and
-//! the filter, the stream–table join (its table restored from its changelog after a restart, a
-//! second instance taking tasks over; a `kill -9` is not tested here: Tansu 0.6.0 may keep a
-//! killed member in the group after its session timeout, leaving the restarted instance
-//! without partitions — see `faults_processor_restarts.rs`),
+//! the filter, the stream–table join (its table restored from its changelog after a clean
+//! restart and after a `kill -9`, a restart on a persistent state directory restoring only the
+//! changelog's tail, a second instance taking tasks over),
 //! the stream–global-table join over topics of 2 and 3 partitions, and the refusals (topics not
 //! co-partitioned, a missing topic).
 
@@ -34,8 +33,14 @@ impl Drop for Example {
 /// Starts example `name` on `kafka`, its standard error to `log` (at the `info` level, or the
 /// filter in `EXAMPLE_LOG`, e.g. `EXAMPLE_LOG=info,ferrobeat_streams=debug`).
 fn spawn_example(name: &str, kafka: &TestKafka, log: &Path) -> Example {
+    spawn_example_with(name, kafka, log, &[])
+}
+
+/// [`spawn_example`] with more arguments (e.g. `--state-dir DIR`).
+fn spawn_example_with(name: &str, kafka: &TestKafka, log: &Path, extra: &[&str]) -> Example {
     let child = Command::new(streams_example(name))
         .args(["--bootstrap-servers", kafka.bootstrap_servers()])
+        .args(extra)
         .args([
             "-X",
             "session.timeout.ms=6000",
@@ -201,6 +206,110 @@ fn wait_for_log(log: &Path, text: &str) {
         "no {text:?} logged:\n{}",
         std::fs::read_to_string(log).unwrap_or_default()
     );
+}
+
+/// Records each restore of `log` says it applied (`restore finished: 100% (N records)`).
+fn restored_counts(log: &Path) -> Vec<u64> {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    text.split("restore finished: 100% (")
+        .skip(1)
+        .map(|rest| {
+            rest.split(' ')
+                .next()
+                .and_then(|count| count.parse().ok())
+                .unwrap_or_else(|| panic!("unreadable restore line in:\n{text}"))
+        })
+        .collect()
+}
+
+/// Waits until the example of `log` restored all its tasks and runs.
+fn wait_until_running(log: &Path) {
+    wait_for_log(log, "REBALANCING -> RUNNING");
+}
+
+#[test]
+fn a_table_survives_kill_9_and_a_restart_after_a_clean_stop_restores_only_the_tail() {
+    let kafka = TestKafka::start().expect("broker");
+    for topic in ["address", "order", "order_join"] {
+        kafka.create_topic(topic, 3).expect("topic");
+    }
+    let dir = tempfile::tempdir().expect("dir");
+    let state = |name: &str| dir.path().join(name).to_string_lossy().into_owned();
+    let (first_state, second_state) = (state("state-1"), state("state-2"));
+    produce(&kafka, "address", &["gildong:Newyork", "jihun:Seoul"]);
+    let first_log = dir.path().join("first.log");
+    let mut first = spawn_example_with(
+        "kstream_join_ktable",
+        &kafka,
+        &first_log,
+        &["--state-dir", &first_state],
+    );
+    wait_for(&kafka, CHANGELOG, 2, &first_log);
+    first.0.kill().expect("kill -9");
+    first.0.wait().expect("reaped");
+    assert!(
+        Path::new(&first_state)
+            .join("order-join-application")
+            .is_dir(),
+        "no task directory under {first_state}"
+    );
+
+    // Another machine (an empty state directory) restores the table from its changelog alone:
+    // the address topic's offsets were committed, so it is not read again.
+    let second_log = dir.path().join("second.log");
+    let second = spawn_example_with(
+        "kstream_join_ktable",
+        &kafka,
+        &second_log,
+        &["--state-dir", &second_state],
+    );
+    wait_until_running(&second_log);
+    let second_text = std::fs::read_to_string(&second_log).unwrap_or_default();
+    for call in ["restore started", "restored a batch", "restore finished"] {
+        assert!(
+            second_text.contains(call),
+            "no {call:?} logged:\n{second_text}"
+        );
+    }
+    assert_eq!(
+        restored_counts(&second_log).iter().sum::<u64>(),
+        2,
+        "{second_text}"
+    );
+    produce(&kafka, "order", &["gildong:Galaxy", "jihun:iPhone"]);
+    assert_eq!(
+        read(&kafka, "order_join", 2),
+        [
+            "gildong:Galaxy send to Newyork",
+            "jihun:iPhone send to Seoul"
+        ]
+    );
+    stop(second, &second_log);
+
+    // After a clean stop, every store was checkpointed at its changelog's end: a restart on the
+    // same state directory restores nothing, and the table is whole.
+    let third_log = dir.path().join("third.log");
+    let third = spawn_example_with(
+        "kstream_join_ktable",
+        &kafka,
+        &third_log,
+        &["--state-dir", &second_state],
+    );
+    wait_until_running(&third_log);
+    let counts = restored_counts(&third_log);
+    assert!(
+        !counts.is_empty() && counts.iter().all(|count| *count == 0),
+        "{counts:?}:\n{}",
+        std::fs::read_to_string(&third_log).unwrap_or_default()
+    );
+    produce(&kafka, "order", &["jihun:G-Wagon"]);
+    wait_for(&kafka, "order_join", 3, &third_log);
+    assert!(
+        read(&kafka, "order_join", 3).contains(&"jihun:G-Wagon send to Seoul".to_owned()),
+        "{:?}",
+        read(&kafka, "order_join", 3)
+    );
+    stop(third, &third_log);
 }
 
 #[test]

@@ -1,5 +1,6 @@
 //! What the four examples share: the command line (`--bootstrap-servers`, `--application-id`,
-//! `-X name=value`), a check that the topics exist, and running until SIGTERM or Ctrl-C.
+//! `--state-dir`, `-X name=value`), a check that the topics exist, and running until SIGTERM or
+//! Ctrl-C.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,6 +21,10 @@ pub(crate) struct Args {
     /// The application id (consumer group; prefix of the changelog topics).
     #[arg(long)]
     pub(crate) application_id: Option<String>,
+    /// Keep the state stores in this directory (persistent, checkpointed: a restart restores
+    /// only the changelog's tail); in memory when unset.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) state_dir: Option<std::path::PathBuf>,
     /// A librdkafka property, as kcat takes it (repeatable), e.g. `-X session.timeout.ms=6000`.
     #[arg(short = 'X', value_name = "NAME=VALUE", value_parser = property)]
     pub(crate) properties: Vec<(String, String)>,
@@ -56,6 +61,7 @@ pub(crate) fn run(
     config.kafka.properties.extend(args.properties);
     config.kafka.validate().context("invalid settings")?;
     config.runtime.commit_interval = Duration::from_millis(200);
+    config.runtime.state_dir = args.state_dir;
     require_topics(&config, topics)?;
     println!("{}", topology.describe());
     let runtime = Arc::new(StreamsRuntime::new(topology, config));
