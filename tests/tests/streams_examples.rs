@@ -312,6 +312,80 @@ fn a_table_survives_kill_9_and_a_restart_after_a_clean_stop_restores_only_the_ta
     stop(third, &third_log);
 }
 
+/// Copies directory `from` (files and sub-directories) to `to`.
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("create directory");
+    for entry in std::fs::read_dir(from).expect("read directory") {
+        let entry = entry.expect("directory entry");
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("file type").is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copy file");
+        }
+    }
+}
+
+#[test]
+fn a_checkpoint_its_changelog_does_not_hold_empties_the_store_before_a_restore() {
+    let kafka = TestKafka::start().expect("broker");
+    for topic in ["address", "order", "order_join"] {
+        kafka.create_topic(topic, 3).expect("topic");
+    }
+    let dir = tempfile::tempdir().expect("dir");
+    let state = dir.path().join("state");
+    let state_arg = state.to_string_lossy().into_owned();
+    produce(&kafka, "address", &["gildong:Newyork", "jihun:Seoul"]);
+    let first_log = dir.path().join("first.log");
+    let first = spawn_example_with(
+        "kstream_join_ktable",
+        &kafka,
+        &first_log,
+        &["--state-dir", &state_arg],
+    );
+    wait_for(&kafka, CHANGELOG, 2, &first_log);
+    stop(first, &first_log);
+    // Another application finds these stores, checkpointed past the end of its own (new,
+    // empty) changelogs: as if the changelog topic had been deleted and created again.
+    copy_dir(
+        &state.join("order-join-application"),
+        &state.join("another-application"),
+    );
+    let second_log = dir.path().join("second.log");
+    let second = spawn_example_with(
+        "kstream_join_ktable",
+        &kafka,
+        &second_log,
+        &[
+            "--state-dir",
+            &state_arg,
+            "--application-id",
+            "another-application",
+        ],
+    );
+    wait_until_running(&second_log);
+    let text = std::fs::read_to_string(&second_log).unwrap_or_default();
+    assert!(
+        text.contains("checkpoint is outside its changelog"),
+        "no store was emptied:\n{text}"
+    );
+    // The new application's group reads the addresses again; once in its changelog, they are
+    // in its table.
+    wait_for(
+        &kafka,
+        "another-application-address-STATE-STORE-0000000000-changelog",
+        2,
+        &second_log,
+    );
+    produce(&kafka, "order", &["jihun:iPhone"]);
+    wait_for(&kafka, "order_join", 1, &second_log);
+    assert_eq!(
+        read(&kafka, "order_join", 1),
+        ["jihun:iPhone send to Seoul"]
+    );
+    stop(second, &second_log);
+}
+
 #[test]
 fn a_second_instance_takes_over_stateful_tasks_and_restores_them() {
     let kafka = TestKafka::start().expect("broker");

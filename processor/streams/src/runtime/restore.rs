@@ -116,6 +116,24 @@ pub enum RestoreError {
         /// How long it tried.
         waited: Duration,
     },
+    /// A store's checkpoint is past its changelog's end (the topic was recreated): the store
+    /// is emptied and restored from the beginning, so this error does not leave the restore.
+    #[error(
+        "restoring {store} from {topic}-{partition}: its checkpoint {checkpoint} is past the \
+         changelog's end {end}"
+    )]
+    CheckpointPastEnd {
+        /// The store.
+        store: String,
+        /// The changelog topic.
+        topic: String,
+        /// The partition.
+        partition: i32,
+        /// The store's checkpoint.
+        checkpoint: i64,
+        /// The changelog's high watermark.
+        end: i64,
+    },
     /// A store's file could not be opened, emptied or written.
     #[error("restoring task {partition}: {source}")]
     Store {
@@ -251,32 +269,50 @@ fn restore_store(
 ) -> Result<Restored, RestoreError> {
     let checkpoint = store.checkpoint();
     match read_changelog(config, changelog, store, listener, timeout, checkpoint) {
-        Err(RestoreError::Kafka { source, .. })
-            if checkpoint.is_some() && is_out_of_range(&source) =>
-        {
-            tracing::warn!(
-                store = changelog.store,
-                changelog = %format!("{}-{}", changelog.topic, changelog.partition),
-                checkpoint,
-                "the store's checkpoint is outside its changelog: emptying the store and \
-                 restoring it from the beginning"
-            );
-            store.wipe().map_err(|source| RestoreError::Store {
-                partition: changelog.partition,
-                source,
-            })?;
-            read_changelog(config, changelog, store, listener, timeout, None)
+        Err(error) if checkpoint.is_some() && error.is_checkpoint_outside_changelog() => {
+            start_over(config, changelog, store, listener, timeout, checkpoint)
         }
         other => other,
     }
 }
 
-/// Whether `error` says the offset asked for is not in the partition.
-fn is_out_of_range(error: &KafkaError) -> bool {
-    matches!(
-        error.rdkafka_error_code(),
-        Some(RDKafkaErrorCode::OffsetOutOfRange | RDKafkaErrorCode::AutoOffsetReset)
-    )
+impl RestoreError {
+    /// Whether the changelog does not contain the store's checkpoint: past its end, or an
+    /// offset the broker calls out of range.
+    fn is_checkpoint_outside_changelog(&self) -> bool {
+        match self {
+            RestoreError::CheckpointPastEnd { .. } => true,
+            RestoreError::Kafka { source, .. } => matches!(
+                source.rdkafka_error_code(),
+                Some(RDKafkaErrorCode::OffsetOutOfRange | RDKafkaErrorCode::AutoOffsetReset)
+            ),
+            _ => false,
+        }
+    }
+}
+
+/// Empties `store`, whose `checkpoint` its changelog does not contain, and restores it from the
+/// changelog's beginning.
+fn start_over(
+    config: &StreamsConfig,
+    changelog: &Changelog<'_>,
+    store: &mut dyn KeyValueStore,
+    listener: &dyn StateRestoreListener,
+    timeout: Duration,
+    checkpoint: Option<i64>,
+) -> Result<Restored, RestoreError> {
+    tracing::warn!(
+        store = changelog.store,
+        changelog = %format!("{}-{}", changelog.topic, changelog.partition),
+        checkpoint,
+        "the store's checkpoint is outside its changelog: emptying the store and \
+         restoring it from the beginning"
+    );
+    store.wipe().map_err(|source| RestoreError::Store {
+        partition: changelog.partition,
+        source,
+    })?;
+    read_changelog(config, changelog, store, listener, timeout, None)
 }
 
 fn read_changelog(
@@ -296,6 +332,17 @@ fn read_changelog(
         if let Some((low, end)) = watermarks {
             // Records below the low watermark were deleted: there is nothing to wait for there.
             position = position.max(low);
+            // Brokers answer an offset past the end with an error or with nothing: either way
+            // the store holds what the changelog does not.
+            if let Some(checkpoint) = checkpoint.filter(|checkpoint| *checkpoint > end) {
+                return Err(RestoreError::CheckpointPastEnd {
+                    store: changelog.store.to_owned(),
+                    topic: changelog.topic.to_owned(),
+                    partition: changelog.partition,
+                    checkpoint,
+                    end,
+                });
+            }
             if announced.is_none() {
                 listener.on_restore_start(
                     changelog.topic,
