@@ -458,7 +458,7 @@ fn kstream_join_globalktable_joins_topics_of_different_partition_counts() {
 }
 
 #[test]
-fn a_join_of_topics_not_co_partitioned_and_a_missing_topic_are_refused() {
+fn a_join_of_topics_not_co_partitioned_a_task_splitting_assignor_and_a_missing_topic_are_refused() {
     let kafka = TestKafka::start().expect("broker");
     kafka.create_topic("address", 2).expect("topic");
     kafka.create_topic("order", 3).expect("topic");
@@ -472,6 +472,22 @@ fn a_join_of_topics_not_co_partitioned_and_a_missing_topic_are_refused() {
     for named in ["\"address\" (2 partitions)", "\"order\" (3 partitions)"] {
         assert!(text.contains(named), "{named} not in {text}");
     }
+
+    // An assignor that could split a task between members is refused before anything is read.
+    let cooperative_log = dir.path().join("cooperative.log");
+    let mut cooperative = spawn_example_with(
+        "kstream_join_ktable",
+        &kafka,
+        &cooperative_log,
+        &["-X", "partition.assignment.strategy=cooperative-sticky"],
+    );
+    let exit = cooperative.0.wait().expect("the example exits by itself");
+    let text = std::fs::read_to_string(&cooperative_log).unwrap_or_default();
+    assert!(!exit.success(), "{text}");
+    assert!(
+        text.contains("partition.assignment.strategy = \"cooperative-sticky\" cannot keep a task's partitions together"),
+        "{text}"
+    );
 
     let missing_log = dir.path().join("missing.log");
     let mut copy = spawn_example("stream_copy", &kafka, &missing_log);

@@ -56,6 +56,13 @@ pub enum StateSetupError {
         /// Its sources' partitions.
         expected: usize,
     },
+    /// The configured partition assignor may split a task between members.
+    #[error(
+        "partition.assignment.strategy = {0:?} cannot keep a task's partitions together (partition \
+         N of every topic a stateful sub-topology reads): a stateful topology needs \"range\" \
+         (its default)"
+    )]
+    AssignmentStrategy(String),
     /// A changelog topic could not be created.
     #[error("cannot create changelog topic {topic:?}: {reason}")]
     Create {
@@ -124,6 +131,7 @@ pub(crate) fn changelog_partitions(
 /// # Errors
 /// [`StateSetupError`] naming the topic that is missing, not co-partitioned or different.
 pub(crate) fn prepare(config: &StreamsConfig, topology: &Topology) -> Result<(), StateSetupError> {
+    check_assignment_strategy(config)?;
     let client: BaseConsumer = super::clients::restore_consumer_config(
         config,
         &format!("{}-admin", config.kafka.application_id),
@@ -162,6 +170,23 @@ pub(crate) fn prepare(config: &StreamsConfig, topology: &Topology) -> Result<(),
     Ok(())
 }
 
+/// Refuses an assignor other than `range` for a stateful topology: `roundrobin` and
+/// `cooperative-sticky` assign each topic's partitions independently, so a member could hold a
+/// stream partition without its table partition. (Kafka Streams has its own assignor for this;
+/// librdkafka's `range` gives the same partition numbers of co-partitioned topics to one member.)
+fn check_assignment_strategy(config: &StreamsConfig) -> Result<(), StateSetupError> {
+    match config
+        .kafka
+        .properties
+        .get(super::clients::ASSIGNMENT_STRATEGY)
+    {
+        Some(strategy) if strategy.trim() != "range" => {
+            Err(StateSetupError::AssignmentStrategy(strategy.clone()))
+        }
+        _ => Ok(()),
+    }
+}
+
 fn create(config: &StreamsConfig, topics: &[(&str, usize)]) -> Result<(), StateSetupError> {
     let admin: AdminClient<DefaultClientContext> = super::clients::restore_consumer_config(
         config,
@@ -196,4 +221,28 @@ fn create(config: &StreamsConfig, topics: &[(&str, usize)]) -> Result<(), StateS
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stateful_topology_accepts_only_the_range_assignor() {
+        let mut config = StreamsConfig::new("localhost:9092", "app");
+        assert!(check_assignment_strategy(&config).is_ok());
+        config.kafka.properties.insert(
+            "partition.assignment.strategy".to_owned(),
+            "range".to_owned(),
+        );
+        assert!(check_assignment_strategy(&config).is_ok());
+        for refused in ["cooperative-sticky", "roundrobin", "range,roundrobin"] {
+            config.kafka.properties.insert(
+                "partition.assignment.strategy".to_owned(),
+                refused.to_owned(),
+            );
+            let error = check_assignment_strategy(&config).expect_err(refused);
+            assert!(error.to_string().contains(refused), "{error}");
+        }
+    }
 }

@@ -5,10 +5,19 @@ use rdkafka::ClientConfig;
 
 use crate::config::StreamsConfig;
 
+/// The librdkafka property that picks the group's partition assignor.
+pub(super) const ASSIGNMENT_STRATEGY: &str = "partition.assignment.strategy";
+
 /// A group member of the application id that never commits on its own: offsets are stored and
 /// committed only by the runtime, once every output of a record is acknowledged. It reports its
-/// statistics (consumer lag) every `statistics_interval`.
-pub(super) fn consumer_config(config: &StreamsConfig, client_id: &str) -> ClientConfig {
+/// statistics (consumer lag) every `statistics_interval`. A `stateful` topology's member uses
+/// the `range` assignor, which gives partition N of every co-partitioned topic to the same
+/// member: a task (a table partition and its stream partition) is never split.
+pub(super) fn consumer_config(
+    config: &StreamsConfig,
+    client_id: &str,
+    stateful: bool,
+) -> ClientConfig {
     let kafka = &config.kafka;
     let mut client = base_client_config(&kafka.bootstrap_servers, client_id);
     client
@@ -23,6 +32,9 @@ pub(super) fn consumer_config(config: &StreamsConfig, client_id: &str) -> Client
         .set("auto.offset.reset", "earliest")
         // Prefetch at most 16 MiB per partition (librdkafka's default is 64 MiB).
         .set("queued.max.messages.kbytes", "16384");
+    if stateful {
+        client.set(ASSIGNMENT_STRATEGY, "range");
+    }
     with_properties(client, &kafka.properties)
 }
 

@@ -384,10 +384,13 @@ pub(super) fn run(shared: Arc<Shared>, id: usize) -> Result<(), WorkerError> {
         worker: worker.clone(),
         pipeline: Mutex::new(pipeline),
     };
-    let consumer: BaseConsumer<WorkerContext> =
-        super::clients::consumer_config(&shared.config, &format!("{worker}-consumer"))
-            .create_with_context(context)
-            .map_err(kafka_error("creating the consumer"))?;
+    let consumer: BaseConsumer<WorkerContext> = super::clients::consumer_config(
+        &shared.config,
+        &format!("{worker}-consumer"),
+        !shared.changelogs.is_empty(),
+    )
+    .create_with_context(context)
+    .map_err(kafka_error("creating the consumer"))?;
     let topics: Vec<&str> = shared.source_topics.iter().map(String::as_str).collect();
     consumer
         .subscribe(&topics)
