@@ -213,6 +213,27 @@ struct Changelog<'a> {
 }
 
 impl Changelog<'_> {
+    fn past_end(&self, checkpoint: i64, end: i64) -> RestoreError {
+        RestoreError::CheckpointPastEnd {
+            store: self.store.to_owned(),
+            topic: self.topic.to_owned(),
+            partition: self.partition,
+            checkpoint,
+            end,
+        }
+    }
+
+    fn timeout(&self, position: i64, end: i64, waited: Duration) -> RestoreError {
+        RestoreError::Timeout {
+            store: self.store.to_owned(),
+            topic: self.topic.to_owned(),
+            partition: self.partition,
+            position,
+            end,
+            waited,
+        }
+    }
+
     fn kafka_error(&self, source: KafkaError) -> RestoreError {
         RestoreError::Kafka {
             store: self.store.to_owned(),
@@ -325,25 +346,18 @@ fn read_changelog(
 ) -> Result<Restored, RestoreError> {
     let consumer = changelog.reader(config, checkpoint)?;
     let started = Instant::now();
-    let (mut position, mut restored, mut announced) = (checkpoint.unwrap_or(0), 0_u64, None);
+    let (mut position, mut restored, mut announced) = (checkpoint.unwrap_or(0), 0_u64, false);
     loop {
         let watermarks = cached_watermarks(&consumer, changelog.topic, changelog.partition);
-        let end = watermarks.map(|(_, high)| high);
         if let Some((low, end)) = watermarks {
             // Records below the low watermark were deleted: there is nothing to wait for there.
             position = position.max(low);
             // Brokers answer an offset past the end with an error or with nothing: either way
             // the store holds what the changelog does not.
             if let Some(checkpoint) = checkpoint.filter(|checkpoint| *checkpoint > end) {
-                return Err(RestoreError::CheckpointPastEnd {
-                    store: changelog.store.to_owned(),
-                    topic: changelog.topic.to_owned(),
-                    partition: changelog.partition,
-                    checkpoint,
-                    end,
-                });
+                return Err(changelog.past_end(checkpoint, end));
             }
-            if announced.is_none() {
+            if !announced {
                 listener.on_restore_start(
                     changelog.topic,
                     changelog.partition,
@@ -351,21 +365,15 @@ fn read_changelog(
                     position,
                     end,
                 );
-                announced = Some(end);
+                announced = true;
             }
             if position >= end {
                 break;
             }
         }
         if started.elapsed() >= timeout {
-            return Err(RestoreError::Timeout {
-                store: changelog.store.to_owned(),
-                topic: changelog.topic.to_owned(),
-                partition: changelog.partition,
-                position,
-                end: end.unwrap_or(-1),
-                waited: timeout,
-            });
+            let end = watermarks.map_or(-1, |(_, high)| high);
+            return Err(changelog.timeout(position, end, timeout));
         }
         match consumer.poll(Duration::from_millis(100)) {
             Some(Ok(message)) => {

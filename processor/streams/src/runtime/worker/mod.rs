@@ -4,7 +4,8 @@
 //! * this module: the poll loop and the topology call, with the processing-error policy;
 //! * [`consume`]: the consumer's context (rebalances, statistics) and input records;
 //! * [`produce`]: sending outputs, delivery reports, retries and dead letters;
-//! * [`commit`]: synchronous commits of what the offset tracker allows.
+//! * [`commit`]: synchronous commits of what the offset tracker allows, and store checkpoints;
+//! * [`error`]: why a worker stops.
 //!
 //! Offsets are committed only up to the first record whose outputs are not all acknowledged: every
 //! commit interval, when partitions are revoked, and on shutdown. The decisions themselves are
@@ -13,7 +14,10 @@
 
 mod commit;
 pub(super) mod consume;
+mod error;
 mod produce;
+
+pub use error::WorkerError;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -24,7 +28,6 @@ use std::time::{Duration, Instant};
 use parking_lot::Mutex;
 use rdkafka::Message;
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::BorrowedMessage;
 use rdkafka::producer::{BaseProducer, Producer};
 
@@ -43,100 +46,6 @@ use crate::topology::ProcessingError;
 const POLL_INTERVAL: Duration = Duration::from_millis(100);
 /// At most one line per this interval for each kind of repeated error.
 const ERROR_LOG_INTERVAL: Duration = Duration::from_secs(1);
-
-/// Why a worker stopped before it was asked to.
-#[derive(Debug, thiserror::Error)]
-pub enum WorkerError {
-    /// A Kafka client could not be created or subscribed.
-    #[error("worker {worker}: {action}: {source}")]
-    Kafka {
-        /// Worker name.
-        worker: String,
-        /// What it was doing.
-        action: &'static str,
-        /// The client's error.
-        source: Box<KafkaError>,
-    },
-    /// The topology failed on a record and the error policy is `fail`.
-    #[error(
-        "worker {worker}: record {topic}-{partition}@{offset} failed and the error policy is fail: {error}"
-    )]
-    Processing {
-        /// Worker name.
-        worker: String,
-        /// Source topic.
-        topic: String,
-        /// Source partition.
-        partition: i32,
-        /// Source offset.
-        offset: i64,
-        /// What the topology reported.
-        error: Box<ProcessingError>,
-    },
-    /// An output could not be written (after its retries, and to the dead-letter topic where
-    /// the policy sends it there); the input record's offset is not committed.
-    #[error(
-        "worker {worker}: output to {topic} of record {record} could not be written: {error}; \
-         its offset is not committed"
-    )]
-    Delivery {
-        /// Worker name.
-        worker: String,
-        /// Destination topic.
-        topic: String,
-        /// The input record, `topic-partition@offset`.
-        record: String,
-        /// The producer's error.
-        error: Box<KafkaError>,
-    },
-    /// A client hit a fatal error (e.g. the idempotent producer lost its sequence).
-    #[error("worker {worker}: fatal {client} error {code:?}: {reason}")]
-    Fatal {
-        /// Worker name.
-        worker: String,
-        /// `consumer` or `producer`.
-        client: &'static str,
-        /// librdkafka's error code.
-        code: RDKafkaErrorCode,
-        /// librdkafka's explanation.
-        reason: String,
-    },
-    /// A task's stores could not be restored from their changelogs.
-    #[error("worker {worker}: {source}")]
-    Restore {
-        /// Worker name.
-        worker: String,
-        /// What failed.
-        source: Box<crate::runtime::RestoreError>,
-    },
-    /// A task's stores could not be checkpointed after a commit.
-    #[error("worker {worker}: task {partition}: {source}")]
-    Store {
-        /// Worker name.
-        worker: String,
-        /// The task's partition.
-        partition: i32,
-        /// What failed.
-        source: Box<crate::state::StoreError>,
-    },
-    /// A record came for a task whose stores were not restored (a broken invariant: a task
-    /// is restored when its partition is assigned, and a failed restore stops the worker).
-    #[error("worker {worker}: a record of partition {partition} came before its task was restored")]
-    NotRestored {
-        /// Worker name.
-        worker: String,
-        /// The task's partition.
-        partition: i32,
-    },
-    /// The worker thread panicked.
-    #[error("worker {worker} panicked: {message}")]
-    Panicked {
-        /// Worker name.
-        worker: String,
-        /// The panic message.
-        message: String,
-    },
-}
 
 /// The part of a worker its rebalance callbacks need: producer, offsets, backpressure state.
 struct Pipeline {
