@@ -193,7 +193,12 @@ pub(crate) fn restore_task(
             partition,
             store: &store,
         };
-        let restored = restore_store(config, &changelog, target, listener, timeout)?;
+        let restored = Restorer {
+            config,
+            listener,
+            timeout,
+        }
+        .restore(&changelog, target)?;
         total += restored.records;
         state.changelog_position_reached(index, restored.position);
     }
@@ -278,22 +283,131 @@ struct Restored {
     position: i64,
 }
 
-/// Restores `store` from its checkpoint, if it has one, or from the changelog's beginning. A
-/// checkpoint outside the changelog (the topic was deleted and recreated, or truncated) means the
-/// store's content cannot be trusted: it is emptied and restored from the beginning.
-fn restore_store(
-    config: &StreamsConfig,
-    changelog: &Changelog<'_>,
-    store: &mut dyn KeyValueStore,
-    listener: &dyn StateRestoreListener,
+/// How stores are restored: with which settings, told to whom, for how long at most.
+struct Restorer<'a> {
+    config: &'a StreamsConfig,
+    listener: &'a dyn StateRestoreListener,
     timeout: Duration,
-) -> Result<Restored, RestoreError> {
-    let checkpoint = store.checkpoint();
-    match read_changelog(config, changelog, store, listener, timeout, checkpoint) {
-        Err(error) if checkpoint.is_some() && error.is_checkpoint_outside_changelog() => {
-            start_over(config, changelog, store, listener, timeout, checkpoint)
+}
+
+impl Restorer<'_> {
+    /// Restores `store` from its checkpoint, if it has one, or from the changelog's beginning. A
+    /// checkpoint outside the changelog (the topic was deleted and recreated, or truncated) means the
+    /// store's content cannot be trusted: it is emptied and restored from the beginning.
+    fn restore(
+        &self,
+        changelog: &Changelog<'_>,
+        store: &mut dyn KeyValueStore,
+    ) -> Result<Restored, RestoreError> {
+        let checkpoint = store.checkpoint();
+        match self.read(changelog, store, checkpoint) {
+            Err(error) if checkpoint.is_some() && error.is_checkpoint_outside_changelog() => {
+                self.start_over(changelog, store, checkpoint)
+            }
+            other => other,
         }
-        other => other,
+    }
+
+    /// Empties `store`, whose `checkpoint` its changelog does not contain, and restores it from the
+    /// changelog's beginning.
+    fn start_over(
+        &self,
+        changelog: &Changelog<'_>,
+        store: &mut dyn KeyValueStore,
+        checkpoint: Option<i64>,
+    ) -> Result<Restored, RestoreError> {
+        tracing::warn!(
+            store = changelog.store,
+            changelog = %format!("{}-{}", changelog.topic, changelog.partition),
+            checkpoint,
+            "the store's checkpoint is outside its changelog: emptying the store and \
+             restoring it from the beginning"
+        );
+        store.wipe().map_err(|source| RestoreError::Store {
+            partition: changelog.partition,
+            source,
+        })?;
+        self.read(changelog, store, None)
+    }
+
+    /// Applies the changelog to `store` from `checkpoint` (or the beginning) to its end.
+    fn read(
+        &self,
+        changelog: &Changelog<'_>,
+        store: &mut dyn KeyValueStore,
+        checkpoint: Option<i64>,
+    ) -> Result<Restored, RestoreError> {
+        let (listener, timeout) = (self.listener, self.timeout);
+        let consumer = changelog.reader(self.config, checkpoint)?;
+        let started = Instant::now();
+        let (mut position, mut restored, mut announced) = (checkpoint.unwrap_or(0), 0_u64, false);
+        loop {
+            let watermarks = cached_watermarks(&consumer, changelog.topic, changelog.partition);
+            if let Some((low, end)) = watermarks {
+                // Records below the low watermark were deleted: there is nothing to wait for there.
+                position = position.max(low);
+                // Brokers answer an offset past the end with an error or with nothing: either way
+                // the store holds what the changelog does not.
+                if let Some(checkpoint) = checkpoint.filter(|checkpoint| *checkpoint > end) {
+                    return Err(changelog.past_end(checkpoint, end));
+                }
+                if !announced {
+                    listener.on_restore_start(
+                        changelog.topic,
+                        changelog.partition,
+                        changelog.store,
+                        position,
+                        end,
+                    );
+                    announced = true;
+                }
+                if position >= end {
+                    break;
+                }
+            }
+            if started.elapsed() >= timeout {
+                let end = watermarks.map_or(-1, |(_, high)| high);
+                return Err(changelog.timeout(position, end, timeout));
+            }
+            match consumer.poll(Duration::from_millis(100)) {
+                Some(Ok(message)) => {
+                    let Some(key) = message.key() else { continue };
+                    store.apply(key, message.payload());
+                    position = message.offset() + 1;
+                    restored += 1;
+                    if restored % BATCH == 0 {
+                        listener.on_batch_restored(
+                            changelog.topic,
+                            changelog.partition,
+                            changelog.store,
+                            position,
+                            BATCH,
+                        );
+                    }
+                }
+                Some(Err(error)) => return Err(changelog.kafka_error(error)),
+                None => {}
+            }
+        }
+        if restored % BATCH != 0 {
+            listener.on_batch_restored(
+                changelog.topic,
+                changelog.partition,
+                changelog.store,
+                position,
+                restored % BATCH,
+            );
+        }
+        listener.on_restore_end(
+            changelog.topic,
+            changelog.partition,
+            changelog.store,
+            restored,
+        );
+        Ok(Restored {
+            records: restored,
+            position,
+        })
     }
 }
 
@@ -310,108 +424,4 @@ impl RestoreError {
             _ => false,
         }
     }
-}
-
-/// Empties `store`, whose `checkpoint` its changelog does not contain, and restores it from the
-/// changelog's beginning.
-fn start_over(
-    config: &StreamsConfig,
-    changelog: &Changelog<'_>,
-    store: &mut dyn KeyValueStore,
-    listener: &dyn StateRestoreListener,
-    timeout: Duration,
-    checkpoint: Option<i64>,
-) -> Result<Restored, RestoreError> {
-    tracing::warn!(
-        store = changelog.store,
-        changelog = %format!("{}-{}", changelog.topic, changelog.partition),
-        checkpoint,
-        "the store's checkpoint is outside its changelog: emptying the store and \
-         restoring it from the beginning"
-    );
-    store.wipe().map_err(|source| RestoreError::Store {
-        partition: changelog.partition,
-        source,
-    })?;
-    read_changelog(config, changelog, store, listener, timeout, None)
-}
-
-fn read_changelog(
-    config: &StreamsConfig,
-    changelog: &Changelog<'_>,
-    store: &mut dyn KeyValueStore,
-    listener: &dyn StateRestoreListener,
-    timeout: Duration,
-    checkpoint: Option<i64>,
-) -> Result<Restored, RestoreError> {
-    let consumer = changelog.reader(config, checkpoint)?;
-    let started = Instant::now();
-    let (mut position, mut restored, mut announced) = (checkpoint.unwrap_or(0), 0_u64, false);
-    loop {
-        let watermarks = cached_watermarks(&consumer, changelog.topic, changelog.partition);
-        if let Some((low, end)) = watermarks {
-            // Records below the low watermark were deleted: there is nothing to wait for there.
-            position = position.max(low);
-            // Brokers answer an offset past the end with an error or with nothing: either way
-            // the store holds what the changelog does not.
-            if let Some(checkpoint) = checkpoint.filter(|checkpoint| *checkpoint > end) {
-                return Err(changelog.past_end(checkpoint, end));
-            }
-            if !announced {
-                listener.on_restore_start(
-                    changelog.topic,
-                    changelog.partition,
-                    changelog.store,
-                    position,
-                    end,
-                );
-                announced = true;
-            }
-            if position >= end {
-                break;
-            }
-        }
-        if started.elapsed() >= timeout {
-            let end = watermarks.map_or(-1, |(_, high)| high);
-            return Err(changelog.timeout(position, end, timeout));
-        }
-        match consumer.poll(Duration::from_millis(100)) {
-            Some(Ok(message)) => {
-                let Some(key) = message.key() else { continue };
-                store.apply(key, message.payload());
-                position = message.offset() + 1;
-                restored += 1;
-                if restored % BATCH == 0 {
-                    listener.on_batch_restored(
-                        changelog.topic,
-                        changelog.partition,
-                        changelog.store,
-                        position,
-                        BATCH,
-                    );
-                }
-            }
-            Some(Err(error)) => return Err(changelog.kafka_error(error)),
-            None => {}
-        }
-    }
-    if restored % BATCH != 0 {
-        listener.on_batch_restored(
-            changelog.topic,
-            changelog.partition,
-            changelog.store,
-            position,
-            restored % BATCH,
-        );
-    }
-    listener.on_restore_end(
-        changelog.topic,
-        changelog.partition,
-        changelog.store,
-        restored,
-    );
-    Ok(Restored {
-        records: restored,
-        position,
-    })
 }
