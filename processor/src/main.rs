@@ -75,8 +75,9 @@ enum Command {
     Run(RunArgs),
     /// Print the topology (no broker needed).
     Describe(DescribeArgs),
-    /// Show the group's lag per input partition with a Burrow-style status; exits 0 when the
-    /// group is OK, 1 when it is WARN or ERR, 2 when the brokers cannot be queried.
+    /// Show the group's lag per input partition with a Burrow-style status (and a stateful
+    /// topology's changelog end offsets); exits 0 when the group is OK, 1 when it is WARN or
+    /// ERR, 2 when the brokers cannot be queried.
     Lag(LagArgs),
     /// Create the pipeline's topics (and a stateful topology's changelog topics) that are
     /// missing and verify the ones that exist; exits 0 when every topic is as asked, 1 when an
@@ -321,7 +322,9 @@ fn lag(args: &LagArgs) -> anyhow::Result<ExitCode> {
         .into_iter()
         .map(str::to_owned)
         .collect();
-    let query = lag::query::LagQuery::new(&config.kafka, topics, args.timeout)?;
+    let changelogs = topology.internal_topics(&config.kafka.application_id);
+    let query = lag::query::LagQuery::new(&config.kafka, topics, args.timeout)?
+        .with_changelogs(&changelogs);
     let options = lag::LagOptions {
         samples: usize::try_from(args.samples).unwrap_or(usize::MAX),
         interval: args.interval,

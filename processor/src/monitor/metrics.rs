@@ -153,22 +153,7 @@ impl RuntimeMetrics {
             "Wall-clock time minus the record's timestamp, at source and sink nodes",
             self.end_to_end_latency.clone(),
         );
-        registry.register(
-            "consumer_lag_records",
-            "High watermark minus committed offset, per assigned partition (librdkafka statistics)",
-            self.consumer_lag.clone(),
-        );
-        registry.register(
-            "global_table_lag_records",
-            "High watermark minus the global tables' reader's position, per partition of a \
-             global table's topic",
-            self.global_table_lag.clone(),
-        );
-        registry.register(
-            "global_table_position",
-            "Next offset the global tables' reader reads, per partition of a global table's topic",
-            self.global_table_position.clone(),
-        );
+        self.register_lags(registry);
         registry.register(
             "client_state",
             "1 for the client's current state (Kafka Streams' states), 0 for the others",
@@ -191,6 +176,28 @@ impl RuntimeMetrics {
             unrouted,
             normalised,
         }));
+    }
+
+    /// Registers the lags per topic-partition: the group's consumers' (from librdkafka's
+    /// statistics) and the global tables' reader's (present once a topology with global tables
+    /// reports).
+    fn register_lags(&self, registry: &mut Registry) {
+        registry.register(
+            "consumer_lag_records",
+            "High watermark minus committed offset, per assigned partition (librdkafka statistics)",
+            self.consumer_lag.clone(),
+        );
+        registry.register(
+            "global_table_lag_records",
+            "High watermark minus the global tables' reader's position, per partition of a \
+             global table's topic",
+            self.global_table_lag.clone(),
+        );
+        registry.register(
+            "global_table_position",
+            "Next offset the global tables' reader reads, per partition of a global table's topic",
+            self.global_table_position.clone(),
+        );
     }
 
     /// Records a state transition: the `client_state` gauges, and whether it was ever RUNNING.
