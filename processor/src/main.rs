@@ -75,11 +75,13 @@ enum Command {
     Run(RunArgs),
     /// Print the topology (no broker needed).
     Describe(DescribeArgs),
-    /// Show the group's lag per input partition with a Burrow-style status; exits 0 when the
-    /// group is OK, 1 when it is WARN or ERR, 2 when the brokers cannot be queried.
+    /// Show the group's lag per input partition with a Burrow-style status (and a stateful
+    /// topology's changelog end offsets); exits 0 when the group is OK, 1 when it is WARN or
+    /// ERR, 2 when the brokers cannot be queried.
     Lag(LagArgs),
-    /// Create the pipeline's topics that are missing and verify the ones that exist; exits 0
-    /// when every topic is as asked, 1 when an existing topic differs, 2 on an error.
+    /// Create the pipeline's topics (and a stateful topology's changelog topics) that are
+    /// missing and verify the ones that exist; exits 0 when every topic is as asked, 1 when an
+    /// existing topic differs, 2 on an error.
     Setup(SetupArgs),
 }
 
@@ -278,7 +280,9 @@ fn setup(args: &SetupArgs) -> anyhow::Result<ExitCode> {
         config.kafka.bootstrap_servers.clone_from(servers);
     }
     let topics = setup::pipeline_topics(&config.topology, &config.errors);
-    let spec = setup::SetupSpec::new(topics, args.partitions, args.replication_factor)?;
+    let internal = metric_topology(&config.topology).internal_topics(&config.kafka.application_id);
+    let spec = setup::SetupSpec::new(topics, args.partitions, args.replication_factor)?
+        .with_internal_topics(internal)?;
     let client = config
         .kafka
         .client_config(&format!("{}-setup", config.kafka.application_id));
@@ -318,7 +322,9 @@ fn lag(args: &LagArgs) -> anyhow::Result<ExitCode> {
         .into_iter()
         .map(str::to_owned)
         .collect();
-    let query = lag::query::LagQuery::new(&config.kafka, topics, args.timeout)?;
+    let changelogs = topology.internal_topics(&config.kafka.application_id);
+    let query = lag::query::LagQuery::new(&config.kafka, topics, args.timeout)?
+        .with_changelogs(&changelogs);
     let options = lag::LagOptions {
         samples: usize::try_from(args.samples).unwrap_or(usize::MAX),
         interval: args.interval,

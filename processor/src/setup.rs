@@ -1,4 +1,4 @@
-// over 500 lines: about 190 are unit tests; creating and verifying topics share one plan type and its checks.
+// over 500 lines: about 360 are unit tests; creating and verifying topics (the pipeline's and the internal ones) share one plan type and its checks.
 //! `ferrobeat-processor setup`: creates the pipeline's topics through Kafka's admin API and
 //! verifies the ones that already exist.
 //!
@@ -10,13 +10,21 @@
 //!
 //! Existing topics are never altered: a wrong partition count or replication factor is reported,
 //! because growing partitions moves where new records land and is the operator's call.
+//!
+//! A stateful topology also needs its internal topics, the changelogs of its stores
+//! ([`SetupSpec::with_internal_topics`], from [`Topology::internal_topics`]): `setup` creates them
+//! as the runtime would at start, compacted and with the partition count of their sources, and
+//! verifies their partition count, replication factor and topic configuration
+//! (`cleanup.policy=compact`, read with DescribeConfigs).
+//!
+//! [`Topology::internal_topics`]: ferrobeat_streams::Topology::internal_topics
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, ResourceSpecifier, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::error::KafkaError;
@@ -25,7 +33,7 @@ use rdkafka::types::RDKafkaErrorCode;
 
 use crate::config::ErrorsConfig;
 use crate::metric_topology::MetricTopologyConfig;
-use ferrobeat_streams::topology::validate_topic_name;
+use ferrobeat_streams::topology::{InternalTopic, InternalTopicError, validate_topic_name};
 
 /// Partitions of a topic `setup` creates unless told otherwise (the reference design's 3).
 pub const DEFAULT_PARTITIONS: i32 = 3;
@@ -65,7 +73,8 @@ pub fn pipeline_topics(topology: &MetricTopologyConfig, errors: &ErrorsConfig) -
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid {setting}: {reason}")]
 pub struct SpecError {
-    /// The offending setting (`topics`, `partitions`, `replication factor`, `co-partitioned group`).
+    /// The offending setting (`topics`, `partitions`, `replication factor`, `co-partitioned
+    /// group`, `internal topics`).
     pub setting: &'static str,
     /// Why it is refused.
     pub reason: String,
@@ -81,14 +90,16 @@ impl SpecError {
 }
 
 /// What the pipeline needs from the cluster: its topics, their partition count and replication
-/// factor, and the groups of topics that must have equal partition counts (the co-partitioning
-/// a join needs; the metric topology is stateless and needs none).
+/// factor, the groups of topics that must have equal partition counts (the co-partitioning
+/// a join needs), and the internal topics of a stateful topology (the metric topology is
+/// stateless and needs neither).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SetupSpec {
     topics: Vec<String>,
     partitions: i32,
     replication_factor: i32,
     co_partitioned: Vec<Vec<String>>,
+    internal: Vec<InternalTopic>,
 }
 
 impl SetupSpec {
@@ -131,6 +142,7 @@ impl SetupSpec {
             partitions,
             replication_factor,
             co_partitioned: Vec::new(),
+            internal: Vec::new(),
         })
     }
 
@@ -153,9 +165,79 @@ impl SetupSpec {
         Ok(self)
     }
 
-    /// The topics, in creation order.
+    /// Adds a topology's internal topics ([`Topology::internal_topics`]): each is created with
+    /// its topic configuration, the spec's replication factor and the partition count of its
+    /// sources, which must be co-partitioned (a group is added for them).
+    ///
+    /// # Errors
+    /// When an internal topic's name is invalid or already listed, or one of its sources is not
+    /// one of the spec's topics (`setup` must know its partition count).
+    ///
+    /// [`Topology::internal_topics`]: ferrobeat_streams::Topology::internal_topics
+    pub fn with_internal_topics(mut self, internal: Vec<InternalTopic>) -> Result<Self, SpecError> {
+        const SETTING: &str = "internal topics";
+        for topic in internal {
+            validate_topic_name(&topic.name).map_err(|reason| SpecError::new(SETTING, reason))?;
+            if self.every_topic().any(|known| *known == topic.name) {
+                return Err(SpecError::new(
+                    SETTING,
+                    format!("{:?} is listed twice", topic.name),
+                ));
+            }
+            if let Some(stranger) = topic.sources.iter().find(|s| !self.topics.contains(s)) {
+                return Err(SpecError::new(
+                    SETTING,
+                    format!(
+                        "{:?} follows the partition count of {stranger:?}, which is not one of \
+                         the topics to set up",
+                        topic.name
+                    ),
+                ));
+            }
+            let mut group: Vec<String> = Vec::new();
+            for source in &topic.sources {
+                if !group.contains(source) {
+                    group.push(source.clone());
+                }
+            }
+            if group.len() >= 2 && !self.co_partitioned.contains(&group) {
+                self.co_partitioned.push(group);
+            }
+            self.internal.push(topic);
+        }
+        Ok(self)
+    }
+
+    /// The topics, in creation order (without the internal topics).
     pub fn topics(&self) -> &[String] {
         &self.topics
+    }
+
+    /// The internal topics, created after the others.
+    pub fn internal_topics(&self) -> &[InternalTopic] {
+        &self.internal
+    }
+
+    /// Every topic: the spec's, then the internal ones.
+    fn every_topic(&self) -> impl Iterator<Item = &String> {
+        self.topics
+            .iter()
+            .chain(self.internal.iter().map(|topic| &topic.name))
+    }
+
+    /// The partition count internal topic `topic` needs on `cluster`: that of its sources as
+    /// they exist, or as `setup` creates them (with the spec's count) when `planned`.
+    fn internal_partitions(
+        &self,
+        topic: &InternalTopic,
+        cluster: &ClusterView,
+        planned: bool,
+    ) -> Result<usize, InternalTopicError> {
+        let created = usize::try_from(self.partitions).unwrap_or(usize::MAX);
+        topic.partitions(&|source: &str| match cluster.topics.get(source) {
+            Some(layout) => Some(layout.partitions),
+            None => (planned && self.topics.iter().any(|t| t == source)).then_some(created),
+        })
     }
 
     /// Partitions of each topic.
@@ -178,13 +260,17 @@ pub struct TopicLayout {
     pub replication_factor: usize,
 }
 
-/// What a metadata request showed of the cluster.
+/// What a metadata request (and DescribeConfigs, for the internal topics) showed of the cluster.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ClusterView {
     /// Number of live brokers.
     pub brokers: usize,
     /// Existing topics by name.
     pub topics: BTreeMap<String, TopicLayout>,
+    /// The topic configuration of the topics described, by topic then name; a topic absent here
+    /// was not described and its configuration is not verified, a name absent from a described
+    /// topic is not set on it (some brokers, Tansu among them, describe only what was set).
+    pub configs: BTreeMap<String, BTreeMap<String, String>>,
 }
 
 impl ClusterView {
@@ -211,39 +297,89 @@ impl ClusterView {
         Self {
             brokers: metadata.brokers().len(),
             topics,
+            configs: BTreeMap::new(),
         }
     }
+}
+
+/// A topic `setup` creates.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewTopicPlan {
+    /// The topic.
+    pub name: String,
+    /// Its partitions: the spec's, or for an internal topic those of its sources.
+    pub partitions: usize,
+    /// The topic configuration it is created with (empty but for internal topics).
+    pub config: Vec<(String, String)>,
 }
 
 /// Which of the spec's topics exist and which `setup` must create.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SetupPlan {
-    /// Topics to create, in the spec's order.
-    pub create: Vec<String>,
+    /// Topics to create, in the spec's order, internal topics last.
+    pub create: Vec<NewTopicPlan>,
     /// Topics that exist already, to verify only.
     pub existing: Vec<String>,
+    /// Internal topics that cannot be created because their sources are not co-partitioned
+    /// (reported by [`verify`]).
+    pub blocked: Vec<String>,
 }
 
-/// Decides what to create.
+impl SetupPlan {
+    /// The names of the topics to create.
+    pub fn create_names(&self) -> Vec<String> {
+        self.create.iter().map(|topic| topic.name.clone()).collect()
+    }
+}
+
+/// Decides what to create. An internal topic follows the partition count its sources have, or
+/// will have once created; when they differ it is not created (`blocked`), and [`verify`]
+/// reports why.
 ///
 /// # Errors
 /// [`SetupError::ReplicationFactorTooHigh`] when a topic must be created with more replicas
 /// than the cluster has brokers.
 pub fn plan(spec: &SetupSpec, cluster: &ClusterView) -> Result<SetupPlan, SetupError> {
-    let (existing, create): (Vec<String>, Vec<String>) = spec
-        .topics
-        .iter()
-        .cloned()
-        .partition(|topic| cluster.topics.contains_key(topic));
+    let mut setup_plan = SetupPlan {
+        create: Vec::new(),
+        existing: Vec::new(),
+        blocked: Vec::new(),
+    };
+    let partitions = usize::try_from(spec.partitions).unwrap_or(usize::MAX);
+    for topic in &spec.topics {
+        if cluster.topics.contains_key(topic) {
+            setup_plan.existing.push(topic.clone());
+        } else {
+            setup_plan.create.push(NewTopicPlan {
+                name: topic.clone(),
+                partitions,
+                config: Vec::new(),
+            });
+        }
+    }
+    for topic in &spec.internal {
+        if cluster.topics.contains_key(&topic.name) {
+            setup_plan.existing.push(topic.name.clone());
+            continue;
+        }
+        match spec.internal_partitions(topic, cluster, true) {
+            Ok(partitions) => setup_plan.create.push(NewTopicPlan {
+                name: topic.name.clone(),
+                partitions,
+                config: topic.config.clone(),
+            }),
+            Err(_) => setup_plan.blocked.push(topic.name.clone()),
+        }
+    }
     let replicas = usize::try_from(spec.replication_factor).unwrap_or(usize::MAX);
-    if !create.is_empty() && replicas > cluster.brokers {
+    if !setup_plan.create.is_empty() && replicas > cluster.brokers {
         return Err(SetupError::ReplicationFactorTooHigh {
             replication_factor: spec.replication_factor,
             brokers: cluster.brokers,
-            topics: create,
+            topics: setup_plan.create_names(),
         });
     }
-    Ok(SetupPlan { create, existing })
+    Ok(setup_plan)
 }
 
 /// One way the cluster differs from the spec.
@@ -277,6 +413,17 @@ pub enum Difference {
         /// Each topic of the group with its partition count.
         partitions: Vec<(String, usize)>,
     },
+    /// An internal topic's configuration differs (`cleanup.policy` is not `compact`).
+    TopicConfig {
+        /// The topic.
+        topic: String,
+        /// The configuration name.
+        name: String,
+        /// The value the spec asks for.
+        expected: String,
+        /// The value it has, `None` when not set (the broker's default applies).
+        actual: Option<String>,
+    },
 }
 
 impl fmt::Display for Difference {
@@ -308,27 +455,59 @@ impl fmt::Display for Difference {
                 }
                 Ok(())
             }
+            Difference::TopicConfig {
+                topic,
+                name,
+                expected,
+                actual,
+            } => {
+                match actual {
+                    Some(actual) => write!(f, "{topic}: has {name}={actual}")?,
+                    None => write!(
+                        f,
+                        "{topic}: {name} is not set (the broker's default applies)"
+                    )?,
+                }
+                write!(
+                    f,
+                    ", expected {name}={expected} (change it with kafka-configs --alter \
+                     --add-config {name}={expected})"
+                )
+            }
         }
     }
 }
 
 /// Every difference between the spec and the cluster, topic by topic in the spec's order, then
-/// the co-partitioned groups. Empty when the cluster is as the spec asks.
+/// the internal topics, then the co-partitioned groups. Empty when the cluster is as the spec
+/// asks. An internal topic's partition count is checked against its sources' (unless they are
+/// missing or not co-partitioned, which is reported for them), its configuration when the
+/// cluster view holds it.
 pub fn verify(spec: &SetupSpec, cluster: &ClusterView) -> Vec<Difference> {
     let expected_partitions = usize::try_from(spec.partitions).unwrap_or(usize::MAX);
     let expected_replicas = usize::try_from(spec.replication_factor).unwrap_or(usize::MAX);
     let mut differences = Vec::new();
-    for topic in &spec.topics {
+    let wanted = spec
+        .topics
+        .iter()
+        .map(|topic| (topic, Some(expected_partitions), None))
+        .chain(spec.internal.iter().map(|internal| {
+            let partitions = spec.internal_partitions(internal, cluster, false).ok();
+            (&internal.name, partitions, Some(internal))
+        }));
+    for (topic, expected_partitions, internal) in wanted {
         let Some(layout) = cluster.topics.get(topic) else {
             differences.push(Difference::Missing {
                 topic: topic.clone(),
             });
             continue;
         };
-        if layout.partitions != expected_partitions {
+        if let Some(expected) = expected_partitions
+            && layout.partitions != expected
+        {
             differences.push(Difference::PartitionCount {
                 topic: topic.clone(),
-                expected: expected_partitions,
+                expected,
                 actual: layout.partitions,
             });
         }
@@ -338,6 +517,19 @@ pub fn verify(spec: &SetupSpec, cluster: &ClusterView) -> Vec<Difference> {
                 expected: expected_replicas,
                 actual: layout.replication_factor,
             });
+        }
+        if let (Some(internal), Some(described)) = (internal, cluster.configs.get(topic)) {
+            for (name, expected) in &internal.config {
+                let actual = described.get(name);
+                if actual != Some(expected) {
+                    differences.push(Difference::TopicConfig {
+                        topic: topic.clone(),
+                        name: name.clone(),
+                        expected: expected.clone(),
+                        actual: actual.cloned(),
+                    });
+                }
+            }
         }
     }
     for group in &spec.co_partitioned {
@@ -445,6 +637,23 @@ pub enum SetupError {
         /// The broker's error code.
         code: RDKafkaErrorCode,
     },
+    /// The DescribeConfigs request for the internal topics failed.
+    #[error("reading the configuration of topics {topics:?}: {source}")]
+    DescribeConfigs {
+        /// The topics asked about.
+        topics: Vec<String>,
+        /// What librdkafka reported.
+        #[source]
+        source: KafkaError,
+    },
+    /// The broker refused to describe one topic's configuration.
+    #[error("reading the configuration of topic {topic}: the broker answered {code} ({code:?})")]
+    DescribeTopicConfig {
+        /// The topic.
+        topic: String,
+        /// The broker's error code.
+        code: RDKafkaErrorCode,
+    },
     /// Created topics did not show in the metadata in time.
     #[error("topics {topics:?} were created but did not appear in the metadata within {timeout:?}")]
     NotVisible {
@@ -457,13 +666,14 @@ pub enum SetupError {
 
 /// Creates the spec's missing topics through the admin API of the cluster `client` points to
 /// (`bootstrap.servers` and any TLS/SASL settings), waits until they show in the metadata, then
-/// verifies every topic of the spec. Existing topics are left as they are; run it as often as
-/// you like. `timeout` bounds each request and the wait for new topics.
+/// verifies every topic of the spec, reading the internal topics' configuration with
+/// DescribeConfigs. Existing topics are left as they are; run it as often as you like.
+/// `timeout` bounds each request and the wait for new topics.
 ///
 /// # Errors
 /// See [`SetupError`]: no client, no metadata, a replication factor above the broker count,
-/// a refused topic, or new topics not visible in time. Differences of existing topics are not
-/// errors; they are in the report.
+/// a refused topic, new topics not visible in time, or configurations that cannot be read.
+/// Differences of existing topics are not errors; they are in the report.
 pub async fn setup_topics(
     client: &ClientConfig,
     spec: &SetupSpec,
@@ -485,17 +695,63 @@ pub async fn setup_topics(
     if !plan.create.is_empty() {
         create(&admin, spec, &plan.create, before.brokers, timeout).await?;
     }
-    let after = metadata.wait_for_topics(spec, timeout).await?;
+    let created = plan.create_names();
+    let expected: Vec<String> = created.iter().chain(&plan.existing).cloned().collect();
+    let mut after = metadata.wait_for_topics(&expected, timeout).await?;
+    let internal: Vec<&str> = spec
+        .internal
+        .iter()
+        .map(|topic| topic.name.as_str())
+        .filter(|topic| after.topics.contains_key(*topic))
+        .collect();
+    after.configs = describe_configs(&admin, &internal, timeout).await?;
     Ok(SetupReport {
         differences: verify(spec, &after),
         layouts: spec
-            .topics
-            .iter()
+            .every_topic()
             .filter_map(|topic| Some((topic.clone(), *after.topics.get(topic)?)))
             .collect(),
-        created: plan.create,
+        created,
         existing: plan.existing,
     })
+}
+
+/// The configuration of `topics`, by topic then name (values the broker hides, the sensitive
+/// ones, left out).
+async fn describe_configs(
+    admin: &AdminClient<DefaultClientContext>,
+    topics: &[&str],
+    timeout: Duration,
+) -> Result<BTreeMap<String, BTreeMap<String, String>>, SetupError> {
+    if topics.is_empty() {
+        return Ok(BTreeMap::new());
+    }
+    let resources: Vec<ResourceSpecifier<'_>> = topics
+        .iter()
+        .map(|topic| ResourceSpecifier::Topic(topic))
+        .collect();
+    let options = AdminOptions::new().request_timeout(Some(timeout));
+    let results = admin
+        .describe_configs(&resources, &options)
+        .await
+        .map_err(|source| SetupError::DescribeConfigs {
+            topics: topics.iter().map(|topic| (*topic).to_owned()).collect(),
+            source,
+        })?;
+    let mut configs = BTreeMap::new();
+    for (topic, result) in topics.iter().zip(results) {
+        let resource = result.map_err(|code| SetupError::DescribeTopicConfig {
+            topic: (*topic).to_owned(),
+            code,
+        })?;
+        let entries = resource
+            .entries
+            .into_iter()
+            .filter_map(|entry| Some((entry.name, entry.value?)))
+            .collect();
+        configs.insert((*topic).to_owned(), entries);
+    }
+    Ok(configs)
 }
 
 /// Sends one CreateTopics request; a topic that appeared meanwhile (another `setup` racing this
@@ -504,18 +760,24 @@ pub async fn setup_topics(
 async fn create(
     admin: &AdminClient<DefaultClientContext>,
     spec: &SetupSpec,
-    topics: &[String],
+    topics: &[NewTopicPlan],
     brokers: usize,
     timeout: Duration,
 ) -> Result<(), SetupError> {
     let new_topics: Vec<NewTopic<'_>> = topics
         .iter()
         .map(|topic| {
-            NewTopic::new(
-                topic,
-                spec.partitions,
+            let new_topic = NewTopic::new(
+                &topic.name,
+                i32::try_from(topic.partitions).unwrap_or(i32::MAX),
                 TopicReplication::Fixed(spec.replication_factor),
-            )
+            );
+            topic
+                .config
+                .iter()
+                .fold(new_topic, |new_topic, (name, value)| {
+                    new_topic.set(name, value)
+                })
         })
         .collect();
     let options = AdminOptions::new()
@@ -525,7 +787,7 @@ async fn create(
         .create_topics(&new_topics, &options)
         .await
         .map_err(|source| SetupError::CreateRequest {
-            topics: topics.to_vec(),
+            topics: topics.iter().map(|topic| topic.name.clone()).collect(),
             source,
         })?;
     for result in results {
@@ -570,17 +832,16 @@ impl MetadataReader {
         })
     }
 
-    /// Fetches until every topic of the spec shows with at least one partition, or `timeout`.
+    /// Fetches until every topic of `topics` shows with at least one partition, or `timeout`.
     async fn wait_for_topics(
         &self,
-        spec: &SetupSpec,
+        topics: &[String],
         timeout: Duration,
     ) -> Result<ClusterView, SetupError> {
         let deadline = Instant::now() + timeout;
         loop {
             let view = self.fetch().await?;
-            let missing: Vec<String> = spec
-                .topics
+            let missing: Vec<String> = topics
                 .iter()
                 .filter(|topic| view.topics.get(*topic).is_none_or(|t| t.partitions == 0))
                 .cloned()
@@ -626,6 +887,7 @@ mod tests {
                     )
                 })
                 .collect(),
+            configs: BTreeMap::new(),
         }
     }
 
@@ -691,7 +953,8 @@ mod tests {
     #[test]
     fn plan_creates_only_what_is_missing() {
         let plan = plan(&spec(&["a", "b", "c"]), &cluster(3, &[("b", 3, 2)])).expect("plan");
-        assert_eq!(plan.create, names(&["a", "c"]));
+        assert_eq!(plan.create_names(), names(&["a", "c"]));
+        assert!(plan.create.iter().all(|topic| topic.partitions == 3));
         assert_eq!(plan.existing, names(&["b"]));
     }
 
@@ -788,5 +1051,175 @@ mod tests {
              DIFFERS b: has 1 partition(s), expected 3 (partitions can be added with \
              kafka-topics --alter, never removed)\n"
         );
+    }
+
+    /// `order` joined with the table `address` (one store, so one changelog), as #16's
+    /// stateful metric topology will be.
+    fn stateful_spec() -> SetupSpec {
+        use ferrobeat_streams::StreamsBuilder;
+        use ferrobeat_streams::serdes::Utf8;
+        let builder = StreamsBuilder::new();
+        let address = builder.table::<Utf8, Utf8>("address");
+        builder
+            .stream::<Utf8, Utf8>("order")
+            .join(&address, |order, address| format!("{order} to {address}"))
+            .to("order_join");
+        let topology = builder.build().expect("a valid topology");
+        spec(&["address", "order", "order_join"])
+            .with_internal_topics(topology.internal_topics("app"))
+            .expect("internal topics")
+    }
+
+    fn changelog(spec: &SetupSpec) -> String {
+        spec.internal_topics()[0].name.clone()
+    }
+
+    fn compact() -> BTreeMap<String, String> {
+        [("cleanup.policy".to_owned(), "compact".to_owned())].into()
+    }
+
+    #[test]
+    fn internal_topics_are_created_last_compacted_with_their_sources_partitions() {
+        let spec = stateful_spec();
+        let changelog = changelog(&spec);
+        assert!(changelog.starts_with("app-") && changelog.ends_with("-changelog"));
+        // Nothing exists: sources are created with the spec's 3, so is the changelog.
+        let fresh = plan(&spec, &cluster(3, &[])).expect("plan");
+        assert_eq!(
+            fresh.create_names(),
+            names(&["address", "order", "order_join", &changelog])
+        );
+        assert_eq!(
+            fresh.create[3],
+            NewTopicPlan {
+                name: changelog.clone(),
+                partitions: 3,
+                config: vec![("cleanup.policy".to_owned(), "compact".to_owned())],
+            }
+        );
+        assert!(
+            fresh.create[..3]
+                .iter()
+                .all(|topic| topic.config.is_empty())
+        );
+        // Sources created by the operator with 6 partitions: the changelog follows them.
+        let existing = cluster(3, &[("address", 6, 2), ("order", 6, 2)]);
+        let planned = plan(&spec, &existing).expect("plan");
+        assert_eq!(planned.create_names(), names(&["order_join", &changelog]));
+        assert_eq!(planned.create[1].partitions, 6);
+        // Sources not co-partitioned: the changelog cannot be created; verify says why.
+        let skewed = cluster(3, &[("address", 2, 2), ("order", 3, 2)]);
+        let blocked = plan(&spec, &skewed).expect("plan");
+        assert_eq!(blocked.blocked, names(&[&changelog]));
+        assert_eq!(blocked.create_names(), names(&["order_join"]));
+        let differences = verify(&spec, &skewed);
+        assert!(
+            differences.iter().any(|difference| matches!(
+                difference,
+                Difference::NotCoPartitioned { partitions }
+                    if partitions.contains(&("address".to_owned(), 2))
+                        && partitions.contains(&("order".to_owned(), 3))
+            )),
+            "{differences:?}"
+        );
+        assert!(
+            differences.contains(&Difference::Missing { topic: changelog }),
+            "{differences:?}"
+        );
+    }
+
+    #[test]
+    fn verify_reports_a_changelog_with_the_wrong_partitions_or_cleanup_policy() {
+        let spec = stateful_spec();
+        let changelog = changelog(&spec);
+        let mut view = cluster(
+            3,
+            &[
+                ("address", 3, 2),
+                ("order", 3, 2),
+                ("order_join", 3, 2),
+                (&changelog, 3, 2),
+            ],
+        );
+        view.configs.insert(changelog.clone(), compact());
+        assert_eq!(verify(&spec, &view), []);
+
+        view.topics.get_mut(&changelog).expect("listed").partitions = 1;
+        view.configs.insert(
+            changelog.clone(),
+            [("cleanup.policy".to_owned(), "delete".to_owned())].into(),
+        );
+        let differences = verify(&spec, &view);
+        assert_eq!(
+            differences,
+            [
+                Difference::PartitionCount {
+                    topic: changelog.clone(),
+                    expected: 3,
+                    actual: 1
+                },
+                Difference::TopicConfig {
+                    topic: changelog.clone(),
+                    name: "cleanup.policy".to_owned(),
+                    expected: "compact".to_owned(),
+                    actual: Some("delete".to_owned()),
+                },
+            ]
+        );
+        assert_eq!(
+            differences[1].to_string(),
+            format!(
+                "{changelog}: has cleanup.policy=delete, expected cleanup.policy=compact \
+                 (change it with kafka-configs --alter --add-config cleanup.policy=compact)"
+            )
+        );
+        // A broker that describes only what was set (Tansu): not set is a difference too.
+        view.configs.insert(changelog.clone(), BTreeMap::new());
+        let unset = Difference::TopicConfig {
+            topic: changelog.clone(),
+            name: "cleanup.policy".to_owned(),
+            expected: "compact".to_owned(),
+            actual: None,
+        };
+        assert!(verify(&spec, &view).contains(&unset));
+        assert!(
+            unset.to_string().contains("cleanup.policy is not set"),
+            "{unset}"
+        );
+        // A topic not described is not judged on its configuration.
+        view.configs.clear();
+        assert_eq!(verify(&spec, &view).len(), 1, "the partition count only");
+    }
+
+    #[test]
+    fn internal_topics_must_follow_topics_to_set_up_and_be_new_names() {
+        use ferrobeat_streams::topology::InternalTopic;
+        let internal = |name: &str, sources: &[&str]| InternalTopic {
+            name: name.to_owned(),
+            store: "s".to_owned(),
+            sources: names(sources),
+            config: Vec::new(),
+        };
+        let error = spec(&["a"])
+            .with_internal_topics(vec![internal("app-s-changelog", &["elsewhere"])])
+            .expect_err("refused");
+        assert_eq!(
+            error.to_string(),
+            "invalid internal topics: \"app-s-changelog\" follows the partition count of \
+             \"elsewhere\", which is not one of the topics to set up"
+        );
+        let error = spec(&["a"])
+            .with_internal_topics(vec![internal("a", &["a"])])
+            .expect_err("refused");
+        assert_eq!(
+            error.to_string(),
+            "invalid internal topics: \"a\" is listed twice"
+        );
+        let error = spec(&["a"])
+            .with_internal_topics(vec![internal("bad name", &["a"])])
+            .expect_err("refused");
+        assert_eq!(error.setting, "internal topics");
+        let stateless = spec(&["a"]).with_internal_topics(Vec::new()).expect("none");
+        assert_eq!(stateless, spec(&["a"]));
     }
 }

@@ -1,6 +1,8 @@
 //! `ferrobeat-processor lag`: the consumer group's lag per input partition, as
 //! `kafka-consumer-groups --describe` shows it, with a Burrow-style status computed from
-//! successive observations.
+//! successive observations; for a stateful topology, also the end offsets of its stores'
+//! changelog partitions (the group commits no offsets on them: they tell how much a restore
+//! from scratch reads, and take no part in the status or the total lag).
 //!
 //! * [`status`]: the pure evaluator (a window of observations in, a status out);
 //! * [`query`]: the Kafka adapter (committed offsets, watermarks, group members);
@@ -39,6 +41,29 @@ pub struct LagReport {
     pub members: usize,
     /// One row per input partition, by topic and partition.
     pub partitions: Vec<PartitionRow>,
+    /// One row per changelog partition, by topic and partition; left out of the JSON when the
+    /// topology has no stores.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub changelogs: Vec<ChangelogRow>,
+}
+
+/// A changelog partition's row: the group commits no offset on a changelog (its tasks write
+/// it), so there is no current offset nor lag, only what a restore from scratch would read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ChangelogRow {
+    /// The changelog topic.
+    pub topic: String,
+    /// The partition.
+    pub partition: i32,
+    /// The store it logs.
+    pub store: String,
+    /// Its first offset.
+    pub log_start_offset: i64,
+    /// Its end offset, where a restore ends.
+    pub log_end_offset: i64,
+    /// End minus start offset: the records a restore from scratch reads (at most; a compacted
+    /// changelog may hold fewer).
+    pub restore_records: i64,
 }
 
 // Plain data struct: alike in shape only.
@@ -120,6 +145,19 @@ impl LagMonitor {
             });
         }
         partitions.sort_by(|a, b| (&a.topic, a.partition).cmp(&(&b.topic, b.partition)));
+        let mut changelogs: Vec<ChangelogRow> = snapshot
+            .changelogs
+            .iter()
+            .map(|changelog| ChangelogRow {
+                topic: changelog.topic.clone(),
+                partition: changelog.partition,
+                store: changelog.store.clone(),
+                log_start_offset: changelog.log_start,
+                log_end_offset: changelog.log_end,
+                restore_records: (changelog.log_end - changelog.log_start).max(0),
+            })
+            .collect();
+        changelogs.sort_by(|a, b| (&a.topic, a.partition).cmp(&(&b.topic, b.partition)));
         LagReport {
             group: self.group.clone(),
             status: GroupStatus::of(partitions.iter().map(|row| row.status)),
@@ -127,6 +165,7 @@ impl LagMonitor {
             observations,
             members: snapshot.members,
             partitions,
+            changelogs,
         }
     }
 }
@@ -196,7 +235,7 @@ pub fn run(
 
 #[cfg(test)]
 mod tests {
-    use super::query::{Member, PartitionSnapshot};
+    use super::query::{ChangelogSnapshot, Member, PartitionSnapshot};
     use super::*;
 
     /// A snapshot of `partitions` with one member per owned partition.
@@ -204,6 +243,7 @@ mod tests {
         Snapshot {
             members: partitions.iter().filter(|p| p.owner.is_some()).count(),
             partitions,
+            changelogs: Vec::new(),
         }
     }
 
@@ -265,6 +305,45 @@ mod tests {
         assert_eq!(report.observations, 2);
         assert_eq!(report.partitions[0].status, PartitionStatus::Stop);
         assert_eq!(report.status, GroupStatus::Err);
+    }
+
+    #[test]
+    fn changelog_rows_tell_the_restore_and_leave_status_and_lag_alone() {
+        let mut monitor = LagMonitor::new("app", 3);
+        let changelog = |partition: i32, log_start: i64, log_end: i64| ChangelogSnapshot {
+            topic: "app-s-changelog".to_owned(),
+            store: "s".to_owned(),
+            partition,
+            log_start,
+            log_end,
+        };
+        let report = monitor.record(&Snapshot {
+            changelogs: vec![changelog(1, 0, 0), changelog(0, 100, 2_600)],
+            ..seen(vec![snapshot(0, 10, 10, true)])
+        });
+        assert_eq!(
+            report.changelogs,
+            [
+                ChangelogRow {
+                    topic: "app-s-changelog".to_owned(),
+                    partition: 0,
+                    store: "s".to_owned(),
+                    log_start_offset: 100,
+                    log_end_offset: 2_600,
+                    restore_records: 2_500,
+                },
+                ChangelogRow {
+                    topic: "app-s-changelog".to_owned(),
+                    partition: 1,
+                    store: "s".to_owned(),
+                    log_start_offset: 0,
+                    log_end_offset: 0,
+                    restore_records: 0,
+                },
+            ]
+        );
+        assert_eq!(report.total_lag, 0, "a changelog's records are no lag");
+        assert_eq!(report.status, GroupStatus::Ok);
     }
 
     #[test]

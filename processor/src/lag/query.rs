@@ -1,5 +1,6 @@
 //! The Kafka adapter of `lag`: committed offsets of the group, watermarks of its input
-//! partitions, and which member consumes which partition.
+//! partitions (and of its stores' changelog partitions), and which member consumes which
+//! partition.
 //!
 //! Only standard Kafka APIs through librdkafka: OffsetFetch (`committed_offsets`), ListOffsets
 //! (`fetch_watermarks`), DescribeGroups (`fetch_group_list`). The member assignments travel as
@@ -14,6 +15,7 @@ use rdkafka::{Offset, TopicPartitionList};
 
 use super::status::Observation;
 use ferrobeat_streams::config::KafkaConfig;
+use ferrobeat_streams::topology::InternalTopic;
 
 /// A member of the group, as `kafka-consumer-groups` shows it; `None` where the broker
 /// answered with an empty string.
@@ -27,13 +29,31 @@ pub struct Member {
     pub client_id: Option<String>,
 }
 
-/// What one query saw: the group's size and every input partition.
+/// What one query saw: the group's size, every input partition and every changelog partition.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Snapshot {
     /// Members of the group.
     pub members: usize,
     /// Every partition of the input topics, in topic and partition order.
     pub partitions: Vec<PartitionSnapshot>,
+    /// Every partition of the changelog topics that exist, in the order they were given.
+    pub changelogs: Vec<ChangelogSnapshot>,
+}
+
+/// One partition of a store's changelog topic: the group commits no offset on it, its
+/// watermarks bound what a restore from scratch reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangelogSnapshot {
+    /// The changelog topic.
+    pub topic: String,
+    /// The store it logs.
+    pub store: String,
+    /// The partition (that of the task whose store it logs).
+    pub partition: i32,
+    /// Its first offset.
+    pub log_start: i64,
+    /// Its end offset.
+    pub log_end: i64,
 }
 
 /// One partition as seen by one query.
@@ -85,6 +105,8 @@ pub struct LagQuery {
     group: String,
     servers: String,
     topics: Vec<String>,
+    /// The changelog topics, with their stores.
+    changelogs: Vec<(String, String)>,
     timeout: Duration,
 }
 
@@ -94,6 +116,7 @@ impl std::fmt::Debug for LagQuery {
             .field("group", &self.group)
             .field("servers", &self.servers)
             .field("topics", &self.topics)
+            .field("changelogs", &self.changelogs)
             .finish_non_exhaustive()
     }
 }
@@ -122,8 +145,22 @@ impl LagQuery {
             group: kafka.application_id.clone(),
             servers: kafka.bootstrap_servers.clone(),
             topics,
+            changelogs: Vec::new(),
             timeout,
         })
+    }
+
+    /// Also reads the watermarks of the stores' changelog topics (a stateful topology's
+    /// [`InternalTopic`]s); a changelog that does not exist yet (the application never ran, or
+    /// `setup` did not create it) has no rows.
+    ///
+    /// [`InternalTopic`]: ferrobeat_streams::topology::InternalTopic
+    pub fn with_changelogs(mut self, changelogs: &[InternalTopic]) -> Self {
+        self.changelogs = changelogs
+            .iter()
+            .map(|topic| (topic.name.clone(), topic.store.clone()))
+            .collect();
+        self
     }
 
     /// The group id queried.
@@ -150,12 +187,7 @@ impl LagQuery {
         let mut partitions = Vec::new();
         for element in wanted.elements() {
             let (topic, partition) = (element.topic(), element.partition());
-            let (log_start, log_end) = self
-                .consumer
-                .fetch_watermarks(topic, partition, self.timeout)
-                .map_err(|source| {
-                    self.request_error(&format!("the watermarks of {topic}/{partition}"), source)
-                })?;
+            let (log_start, log_end) = self.watermarks(topic, partition)?;
             let offset = committed
                 .find_partition(topic, partition)
                 .map(|found| found.offset());
@@ -178,7 +210,40 @@ impl LagQuery {
         Ok(Snapshot {
             members: members.len(),
             partitions,
+            changelogs: self.changelog_snapshots()?,
         })
+    }
+
+    /// The watermarks of every partition of the changelog topics that exist.
+    fn changelog_snapshots(&self) -> Result<Vec<ChangelogSnapshot>, QueryError> {
+        let mut snapshots = Vec::new();
+        for (topic, store) in &self.changelogs {
+            let partitions = match self.partition_count(topic) {
+                Ok(partitions) => partitions,
+                Err(QueryError::NoTopic(_)) => continue,
+                Err(error) => return Err(error),
+            };
+            for partition in 0..partitions {
+                let (log_start, log_end) = self.watermarks(topic, partition)?;
+                snapshots.push(ChangelogSnapshot {
+                    topic: topic.clone(),
+                    store: store.clone(),
+                    partition,
+                    log_start,
+                    log_end,
+                });
+            }
+        }
+        Ok(snapshots)
+    }
+
+    /// The first and end offsets of `topic`/`partition` (ListOffsets).
+    fn watermarks(&self, topic: &str, partition: i32) -> Result<(i64, i64), QueryError> {
+        self.consumer
+            .fetch_watermarks(topic, partition, self.timeout)
+            .map_err(|source| {
+                self.request_error(&format!("the watermarks of {topic}/{partition}"), source)
+            })
     }
 
     fn partition_count(&self, topic: &str) -> Result<i32, QueryError> {

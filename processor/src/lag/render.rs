@@ -1,5 +1,7 @@
 //! Rendering a [`LagReport`], pure: the `kafka-consumer-groups --describe` table with a STATUS
-//! column and a group line, or one line of JSON.
+//! column and a group line, or one line of JSON. Changelog partitions follow the input rows,
+//! with `CHANGELOG` as their status and no current offset nor lag, then a line saying what
+//! they are.
 
 use std::fmt::Write as _;
 
@@ -19,11 +21,15 @@ pub const HEADERS: [&str; 10] = [
     "STATUS",
 ];
 
+/// The status column of a changelog row.
+pub const CHANGELOG_STATUS: &str = "CHANGELOG";
+
 /// The report as an aligned table, `-` where a value is unknown, then a line with the group's
-/// status and total lag.
+/// status and total lag, and one about the changelog rows when there are any.
 pub fn table(report: &LagReport) -> String {
     let known = |value: Option<&str>| value.unwrap_or("-").to_owned();
     let number = |value: Option<i64>| value.map_or_else(|| "-".to_owned(), |n| n.to_string());
+    let dash = || "-".to_owned();
     let rows: Vec<[String; 10]> = report
         .partitions
         .iter()
@@ -41,6 +47,20 @@ pub fn table(report: &LagReport) -> String {
                 row.status.as_str().to_owned(),
             ]
         })
+        .chain(report.changelogs.iter().map(|row| {
+            [
+                report.group.clone(),
+                row.topic.clone(),
+                row.partition.to_string(),
+                dash(),
+                row.log_end_offset.to_string(),
+                dash(),
+                dash(),
+                dash(),
+                dash(),
+                CHANGELOG_STATUS.to_owned(),
+            ]
+        }))
         .collect();
     let widths: Vec<usize> = (0..HEADERS.len())
         .map(|column| {
@@ -70,6 +90,18 @@ pub fn table(report: &LagReport) -> String {
         report.members,
         report.observations
     );
+    if !report.changelogs.is_empty() {
+        let restore: i64 = report
+            .changelogs
+            .iter()
+            .map(|row| row.restore_records)
+            .sum();
+        let _ = writeln!(
+            out,
+            "{CHANGELOG_STATUS} rows: store changelogs, on which the group commits no offsets; \
+             a restore from scratch reads up to {restore} records to their LOG-END-OFFSETs"
+        );
+    }
     out
 }
 
@@ -84,8 +116,8 @@ pub fn json(report: &LagReport) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lag::PartitionRow;
     use crate::lag::status::{GroupStatus, PartitionStatus};
+    use crate::lag::{ChangelogRow, PartitionRow};
 
     fn report() -> LagReport {
         LagReport {
@@ -118,7 +150,46 @@ mod tests {
                     status: PartitionStatus::Ok,
                 },
             ],
+            changelogs: Vec::new(),
         }
+    }
+
+    fn stateful_report() -> LagReport {
+        LagReport {
+            changelogs: vec![ChangelogRow {
+                topic: "app-s-changelog".to_owned(),
+                partition: 0,
+                store: "s".to_owned(),
+                log_start_offset: 5,
+                log_end_offset: 1_500,
+                restore_records: 1_495,
+            }],
+            ..report()
+        }
+    }
+
+    #[test]
+    fn changelog_rows_follow_marked_without_offset_nor_lag() {
+        let expected = "\
+GROUP TOPIC           PARTITION CURRENT-OFFSET LOG-END-OFFSET LAG CONSUMER-ID HOST       CLIENT-ID STATUS
+app   metric.all      0         40             100            60  -           -          -         STOP
+app   metric.all      1         -              0              -   app-0-1234  /127.0.0.1 app-0     OK
+app   app-s-changelog 0         -              1500           -   -           -          -         CHANGELOG
+
+GROUP app STATUS ERR TOTAL-LAG 60 MEMBERS 1 OBSERVATIONS 3
+CHANGELOG rows: store changelogs, on which the group commits no offsets; a restore from scratch \
+reads up to 1495 records to their LOG-END-OFFSETs
+";
+        assert_eq!(table(&stateful_report()), expected);
+        let value: serde_json::Value =
+            serde_json::from_str(&json(&stateful_report())).expect("json");
+        assert_eq!(
+            value["changelogs"],
+            serde_json::json!([
+                {"topic": "app-s-changelog", "partition": 0, "store": "s",
+                 "log_start_offset": 5, "log_end_offset": 1500, "restore_records": 1495}
+            ])
+        );
     }
 
     #[test]

@@ -16,7 +16,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use ferrobeat_streams::runtime::stats::{Counter as StatsCounter, RuntimeStats};
-use ferrobeat_streams::runtime::{ClientState, RecordClock, RuntimeObserver, WorkerObserver};
+use ferrobeat_streams::runtime::{
+    ClientState, RecordClock, RuntimeObserver, WorkerObserver, global_lag,
+};
 use parking_lot::Mutex;
 
 use prometheus_client::collector::Collector;
@@ -60,6 +62,8 @@ pub struct RuntimeMetrics {
     task_processed: Family<Labels<2>, Counter>,
     node_processed: Family<Labels<1>, Counter>,
     consumer_lag: Family<Labels<2>, Gauge>,
+    global_table_lag: Family<Labels<2>, Gauge>,
+    global_table_position: Family<Labels<2>, Gauge>,
     state: Family<Labels<1>, Gauge>,
     /// The partitions each worker holds, by worker name, as `topic-partition`.
     assignments: Mutex<BTreeMap<String, Vec<String>>>,
@@ -82,6 +86,8 @@ impl RuntimeMetrics {
             task_processed: Family::default(),
             node_processed: Family::default(),
             consumer_lag: Family::default(),
+            global_table_lag: Family::default(),
+            global_table_position: Family::default(),
             state: Family::default(),
             assignments: Mutex::new(BTreeMap::new()),
             ever_running: AtomicBool::new(false),
@@ -147,11 +153,7 @@ impl RuntimeMetrics {
             "Wall-clock time minus the record's timestamp, at source and sink nodes",
             self.end_to_end_latency.clone(),
         );
-        registry.register(
-            "consumer_lag_records",
-            "High watermark minus committed offset, per assigned partition (librdkafka statistics)",
-            self.consumer_lag.clone(),
-        );
+        self.register_lags(registry);
         registry.register(
             "client_state",
             "1 for the client's current state (Kafka Streams' states), 0 for the others",
@@ -174,6 +176,28 @@ impl RuntimeMetrics {
             unrouted,
             normalised,
         }));
+    }
+
+    /// Registers the lags per topic-partition: the group's consumers' (from librdkafka's
+    /// statistics) and the global tables' reader's (present once a topology with global tables
+    /// reports).
+    fn register_lags(&self, registry: &mut Registry) {
+        registry.register(
+            "consumer_lag_records",
+            "High watermark minus committed offset, per assigned partition (librdkafka statistics)",
+            self.consumer_lag.clone(),
+        );
+        registry.register(
+            "global_table_lag_records",
+            "High watermark minus the global tables' reader's position, per partition of a \
+             global table's topic",
+            self.global_table_lag.clone(),
+        );
+        registry.register(
+            "global_table_position",
+            "Next offset the global tables' reader reads, per partition of a global table's topic",
+            self.global_table_position.clone(),
+        );
     }
 
     /// Records a state transition: the `client_state` gauges, and whether it was ever RUNNING.
@@ -218,6 +242,27 @@ impl RuntimeObserver for PrometheusObserver {
 
     fn state_changed(&self, new: ClientState) {
         self.0.record_state(new);
+    }
+
+    fn global_table_position(
+        &self,
+        topic: &str,
+        partition: i32,
+        position: i64,
+        high_watermark: i64,
+    ) {
+        let labels = [
+            ("topic", topic.to_owned()),
+            ("partition", partition.to_string()),
+        ];
+        self.0
+            .global_table_lag
+            .get_or_create(&labels)
+            .set(global_lag(position, high_watermark));
+        self.0
+            .global_table_position
+            .get_or_create(&labels)
+            .set(position);
     }
 }
 
@@ -567,6 +612,32 @@ mod tests {
         assert!(metrics.ever_running());
         drop(worker);
         assert!(metrics.assigned_partitions().is_empty());
+    }
+
+    #[test]
+    fn the_global_tables_reader_shows_its_lag_per_partition() {
+        let stats = Arc::new(RuntimeStats::default());
+        let metrics = Arc::new(RuntimeMetrics::new(MetricsLevel::Info));
+        let observer = PrometheusObserver(Arc::clone(&metrics));
+        observer.global_table_position("address_v2", 1, 40, 100);
+        observer.global_table_position("address_v2", 0, 7, 7);
+        let text = text(&metrics, &stats);
+        for expected in [
+            "ferrobeat_processor_global_table_lag_records{topic=\"address_v2\",partition=\"1\"} 60",
+            "ferrobeat_processor_global_table_lag_records{topic=\"address_v2\",partition=\"0\"} 0",
+            "ferrobeat_processor_global_table_position{topic=\"address_v2\",partition=\"1\"} 40",
+        ] {
+            assert!(text.contains(expected), "missing {expected} in\n{text}");
+        }
+        // Caught up: the next report replaces the lag.
+        observer.global_table_position("address_v2", 1, 100, 100);
+        let text = self::text(&metrics, &stats);
+        assert!(
+            text.contains(
+                "ferrobeat_processor_global_table_lag_records{topic=\"address_v2\",partition=\"1\"} 0"
+            ),
+            "{text}"
+        );
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Restoration of state stores as Prometheus series and in `/health`: the records each store
-//! partition still has to restore (`restore_remaining_records`) and those restored
-//! (`restored_records_total`), beside the log lines of the streams library's
+//! partition (its changelog partition) still has to restore (`restore_remaining_records`) and
+//! those restored (`restored_records_total`), beside the log lines of the streams library's
 //! `LoggingStateRestoreListener`.
 
 use std::collections::BTreeMap;
@@ -19,7 +19,7 @@ type StoreLabels = [(&'static str, String); 2];
 #[derive(Debug, Default)]
 pub struct RestoreMetrics {
     remaining: Family<StoreLabels, Gauge>,
-    restored: Family<[(&'static str, String); 1], Counter>,
+    restored: Family<StoreLabels, Counter>,
     /// Where each store partition's restore is: its end and position, while it runs.
     in_progress: Mutex<BTreeMap<(String, i32), (i64, i64)>>,
 }
@@ -41,7 +41,7 @@ impl RestoreMetrics {
         );
         registry.register(
             "restored_records",
-            "Changelog records restored into each store",
+            "Changelog records restored into each store partition",
             self.restored.clone(),
         );
     }
@@ -77,7 +77,7 @@ impl StateRestoreListener for RestoreMetrics {
     ) {
         LoggingStateRestoreListener.on_batch_restored(topic, partition, store, batch_end, restored);
         self.restored
-            .get_or_create(&[("store", store.to_owned())])
+            .get_or_create(&labels(store, partition))
             .inc_by(restored);
         if let Some((end, position)) = self
             .in_progress
@@ -136,7 +136,9 @@ mod tests {
             "{after}"
         );
         assert!(
-            after.contains("ferrobeat_processor_restored_records_total{store=\"s\"} 2500"),
+            after.contains(
+                "ferrobeat_processor_restored_records_total{store=\"s\",partition=\"2\"} 2500"
+            ),
             "{after}"
         );
         assert!(metrics.restoring().is_empty());

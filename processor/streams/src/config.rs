@@ -27,8 +27,8 @@ pub struct StreamsConfig {
     pub errors: ErrorHandlingConfig,
     /// Hooks around the consumers and producers.
     pub interceptors: Interceptors,
-    /// How often each consumer reports its statistics (consumer lag) to the runtime's
-    /// [`RuntimeObserver`](crate::runtime::RuntimeObserver).
+    /// How often each consumer reports its statistics (consumer lag), and the global tables'
+    /// reader its position, to the runtime's [`RuntimeObserver`](crate::runtime::RuntimeObserver).
     pub statistics_interval: Duration,
 }
 

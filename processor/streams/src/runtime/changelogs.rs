@@ -3,7 +3,6 @@
 //! (`<application id>-<store>-changelog`, compacted, as many partitions as its sources), created
 //! when missing as Kafka Streams creates its internal topics, refused when it differs.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
@@ -13,8 +12,7 @@ use rdkafka::error::KafkaError;
 use rdkafka::types::RDKafkaErrorCode;
 
 use crate::config::StreamsConfig;
-use crate::state::changelog_topic;
-use crate::topology::{NodeRole, Topology};
+use crate::topology::{InternalTopic, InternalTopicError, Topology};
 
 /// How long the metadata and topic creation requests may take.
 const ADMIN_TIMEOUT: Duration = Duration::from_secs(30);
@@ -25,24 +23,9 @@ pub enum StateSetupError {
     /// The brokers could not be asked.
     #[error("cannot prepare the state stores' topics: {0}")]
     Kafka(#[from] KafkaError),
-    /// A topic the topology reads does not exist.
-    #[error("source topic {0:?} does not exist (create it first, e.g. with a setup command)")]
-    MissingSourceTopic(String),
-    /// Two topics a sub-topology joins have different partition counts.
-    #[error(
-        "topics {first:?} ({first_partitions} partitions) and {second:?} ({second_partitions} \
-         partitions) are not co-partitioned: a join needs the same partition count on both"
-    )]
-    NotCoPartitioned {
-        /// One topic.
-        first: String,
-        /// Its partitions.
-        first_partitions: usize,
-        /// The other topic.
-        second: String,
-        /// Its partitions.
-        second_partitions: usize,
-    },
+    /// A source topic is missing, or the topics a sub-topology joins are not co-partitioned.
+    #[error(transparent)]
+    Sources(#[from] InternalTopicError),
     /// A changelog topic exists with another partition count than its sources.
     #[error(
         "changelog topic {topic:?} has {actual} partitions but its store's sources have \
@@ -73,59 +56,6 @@ pub enum StateSetupError {
     },
 }
 
-/// The changelog topics of a topology's local stores, each with the partition count it needs.
-pub(crate) fn changelog_partitions(
-    config: &StreamsConfig,
-    topology: &Topology,
-    partitions_of: &dyn Fn(&str) -> Option<usize>,
-) -> Result<BTreeMap<String, usize>, StateSetupError> {
-    let mut changelogs = BTreeMap::new();
-    for subtopology in &topology.describe().subtopologies {
-        if subtopology.global {
-            continue;
-        }
-        let stores: Vec<&String> = subtopology
-            .nodes
-            .iter()
-            .flat_map(|node| &node.stores)
-            .collect();
-        if stores.is_empty() {
-            continue;
-        }
-        let mut counted: Option<(String, usize)> = None;
-        for node in &subtopology.nodes {
-            let NodeRole::Source { topics } = &node.role else {
-                continue;
-            };
-            for topic in topics {
-                let partitions = partitions_of(topic)
-                    .ok_or_else(|| StateSetupError::MissingSourceTopic(topic.clone()))?;
-                match &counted {
-                    Some((first, first_partitions)) if *first_partitions != partitions => {
-                        return Err(StateSetupError::NotCoPartitioned {
-                            first: first.clone(),
-                            first_partitions: *first_partitions,
-                            second: topic.clone(),
-                            second_partitions: partitions,
-                        });
-                    }
-                    Some(_) => {}
-                    None => counted = Some((topic.clone(), partitions)),
-                }
-            }
-        }
-        if let Some((_, partitions)) = counted {
-            for store in stores {
-                changelogs.insert(
-                    changelog_topic(&config.kafka.application_id, store),
-                    partitions,
-                );
-            }
-        }
-    }
-    Ok(changelogs)
-}
-
 /// Checks the sources and creates or verifies the changelog topics of `topology`.
 ///
 /// # Errors
@@ -147,11 +77,13 @@ pub(crate) fn prepare(config: &StreamsConfig, topology: &Topology) -> Result<(),
     };
     for topic in topology.global_topics() {
         partitions_of(topic)
-            .ok_or_else(|| StateSetupError::MissingSourceTopic(topic.to_owned()))?;
+            .ok_or_else(|| InternalTopicError::MissingSourceTopic(topic.to_owned()))?;
     }
-    let wanted = changelog_partitions(config, topology, &partitions_of)?;
+    let wanted = topology.internal_topics(&config.kafka.application_id);
     let mut missing = Vec::new();
-    for (topic, &expected) in &wanted {
+    for internal in &wanted {
+        let expected = internal.partitions(&partitions_of)?;
+        let topic = &internal.name;
         match partitions_of(topic) {
             Some(actual) if actual != expected => {
                 return Err(StateSetupError::ChangelogPartitions {
@@ -161,7 +93,7 @@ pub(crate) fn prepare(config: &StreamsConfig, topology: &Topology) -> Result<(),
                 });
             }
             Some(_) => {}
-            None => missing.push((topic.as_str(), expected)),
+            None => missing.push((internal, expected)),
         }
     }
     if !missing.is_empty() {
@@ -187,7 +119,10 @@ fn check_assignment_strategy(config: &StreamsConfig) -> Result<(), StateSetupErr
     }
 }
 
-fn create(config: &StreamsConfig, topics: &[(&str, usize)]) -> Result<(), StateSetupError> {
+fn create(
+    config: &StreamsConfig,
+    topics: &[(&InternalTopic, usize)],
+) -> Result<(), StateSetupError> {
     let admin: AdminClient<DefaultClientContext> = super::clients::restore_consumer_config(
         config,
         &format!("{}-admin", config.kafka.application_id),
@@ -197,12 +132,17 @@ fn create(config: &StreamsConfig, topics: &[(&str, usize)]) -> Result<(), StateS
     let new_topics: Vec<NewTopic<'_>> = topics
         .iter()
         .map(|(topic, partitions)| {
-            NewTopic::new(
-                topic,
+            let new_topic = NewTopic::new(
+                &topic.name,
                 i32::try_from(*partitions).unwrap_or(i32::MAX),
                 TopicReplication::Fixed(replication),
-            )
-            .set("cleanup.policy", "compact")
+            );
+            topic
+                .config
+                .iter()
+                .fold(new_topic, |new_topic, (name, value)| {
+                    new_topic.set(name, value)
+                })
         })
         .collect();
     let options = AdminOptions::new().operation_timeout(Some(ADMIN_TIMEOUT));

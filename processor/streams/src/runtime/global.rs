@@ -1,6 +1,10 @@
 //! The global tables' reader (Kafka Streams' `GlobalStreamThread`): before any worker starts it
 //! reads every partition of every global topic to its end into the global stores, then keeps
-//! applying new records until the client shuts down.
+//! applying new records until the client shuts down. It reports its position and the high
+//! watermark of each partition to the observer ([`RuntimeObserver::global_table_position`]) once
+//! loaded, then every `statistics_interval`.
+//!
+//! [`RuntimeObserver::global_table_position`]: super::RuntimeObserver::global_table_position
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -19,6 +23,9 @@ use super::worker::consume::input_record;
 
 /// How long one poll of the reader may block: bounds how fast it notices a shutdown.
 const POLL_INTERVAL: Duration = Duration::from_millis(100);
+
+/// The next offset the reader reads, per partition (`topic`, `partition`) of the global topics.
+type Positions = HashMap<(String, i32), i64>;
 
 /// Why the global tables could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -46,7 +53,7 @@ pub(super) fn load_then_follow(shared: Arc<Shared>) -> Result<JoinHandle<()>, Gl
     )
     .create()?;
     let mut assignment = TopicPartitionList::new();
-    let mut positions: HashMap<(String, i32), i64> = HashMap::new();
+    let mut positions = Positions::new();
     for topic in shared.topology.global_topics() {
         let metadata = consumer.fetch_metadata(Some(topic), Duration::from_secs(30))?;
         let partitions = metadata
@@ -86,15 +93,16 @@ pub(super) fn load_then_follow(shared: Arc<Shared>) -> Result<JoinHandle<()>, Gl
         records = loaded,
         "global tables loaded"
     );
+    report(&shared, &consumer, &positions);
     let name = format!("{}-GlobalStreamThread", shared.client_id);
     std::thread::Builder::new()
         .name(name)
-        .spawn(move || follow(&shared, &consumer))
+        .spawn(move || follow(&shared, &consumer, positions))
         .map_err(GlobalError::Spawn)
 }
 
 /// Whether every assigned partition is read up to its high watermark (from Fetch responses).
-fn at_end(consumer: &BaseConsumer, positions: &mut HashMap<(String, i32), i64>) -> bool {
+fn at_end(consumer: &BaseConsumer, positions: &mut Positions) -> bool {
     positions.iter_mut().all(|((topic, partition), position)| {
         match cached_watermarks(consumer, topic, *partition) {
             Some((low, high)) => {
@@ -106,12 +114,35 @@ fn at_end(consumer: &BaseConsumer, positions: &mut HashMap<(String, i32), i64>) 
     })
 }
 
-fn follow(shared: &Shared, consumer: &BaseConsumer) {
+fn follow(shared: &Shared, consumer: &BaseConsumer, mut positions: Positions) {
+    let mut reported = Instant::now();
     while !shared.shutdown.load(Ordering::Acquire) {
         match consumer.poll(POLL_INTERVAL) {
-            Some(Ok(message)) => apply(shared, &message),
+            Some(Ok(message)) => {
+                positions.insert(
+                    (message.topic().to_owned(), message.partition()),
+                    message.offset() + 1,
+                );
+                apply(shared, &message);
+            }
             Some(Err(error)) => tracing::warn!("global tables' reader: {error}"),
             None => {}
+        }
+        if reported.elapsed() >= shared.config.statistics_interval {
+            report(shared, consumer, &positions);
+            reported = Instant::now();
+        }
+    }
+}
+
+/// Tells the observer where the reader is in every partition whose high watermark a fetch has
+/// brought (a position below the log start, after retention, counts from the log start).
+fn report(shared: &Shared, consumer: &BaseConsumer, positions: &Positions) {
+    for ((topic, partition), position) in positions {
+        if let Some((low, high)) = cached_watermarks(consumer, topic, *partition) {
+            shared
+                .observer
+                .global_table_position(topic, *partition, (*position).max(low), high);
         }
     }
 }

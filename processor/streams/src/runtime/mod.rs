@@ -48,7 +48,7 @@ use ferrobeat_toolbox::intercept::Interceptors;
 use parking_lot::Mutex;
 
 pub use changelogs::StateSetupError;
-pub use observer::{NoObserver, RecordClock, RuntimeObserver, WorkerObserver};
+pub use observer::{NoObserver, RecordClock, RuntimeObserver, WorkerObserver, global_lag};
 pub use restore::{LoggingStateRestoreListener, RestoreError, StateRestoreListener};
 pub use state::{ClientState, IllegalTransition, StateListener, StateMachine};
 pub use stats::{RuntimeStats, StatsSnapshot};

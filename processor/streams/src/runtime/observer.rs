@@ -39,6 +39,26 @@ pub trait RuntimeObserver: Send + Sync + Debug {
 
     /// The client moved to state `new`.
     fn state_changed(&self, _new: ClientState) {}
+
+    /// The global tables' reader will next read offset `position` of `topic`-`partition`,
+    /// whose high watermark (from Fetch responses) is `high_watermark`: its lag is
+    /// [`global_lag`]`(position, high_watermark)`. Reported for every partition of every global
+    /// topic once the tables are loaded, then every `statistics_interval`, from the reader's
+    /// thread.
+    fn global_table_position(
+        &self,
+        _topic: &str,
+        _partition: i32,
+        _position: i64,
+        _high_watermark: i64,
+    ) {
+    }
+}
+
+/// The records a reader at `position` has still to read up to `high_watermark` (0 when it is
+/// at or past it, as a high watermark cached before the last fetch can be).
+pub fn global_lag(position: i64, high_watermark: i64) -> i64 {
+    high_watermark.saturating_sub(position).max(0)
 }
 
 /// Reports of one worker thread, called on its hot path.
@@ -94,3 +114,17 @@ impl RuntimeObserver for NoObserver {
 }
 
 impl WorkerObserver for NoObserver {}
+
+#[cfg(test)]
+mod tests {
+    use super::global_lag;
+
+    #[test]
+    fn global_lag_is_what_is_left_to_read_never_negative() {
+        assert_eq!(global_lag(40, 100), 60);
+        assert_eq!(global_lag(100, 100), 0);
+        // A high watermark cached before the last fetch can be behind the position.
+        assert_eq!(global_lag(105, 100), 0);
+        assert_eq!(global_lag(0, i64::MAX), i64::MAX);
+    }
+}

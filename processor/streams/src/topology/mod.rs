@@ -8,6 +8,7 @@
 
 mod builder;
 mod describe;
+mod internal;
 mod node;
 pub mod serdes;
 mod table;
@@ -17,6 +18,7 @@ use std::sync::Arc;
 
 pub use builder::{BranchedKStream, KStream, StreamsBuilder};
 pub use describe::{NodeDescription, NodeRole, Subtopology, TopologyDescription};
+pub use internal::{CHANGELOG_CONFIG, InternalTopic, InternalTopicError};
 pub use table::{GlobalKTable, KTable};
 
 use crate::record::{InputRecord, OutputRecord};
