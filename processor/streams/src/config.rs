@@ -178,6 +178,12 @@ pub struct RuntimeConfig {
     /// How long restoring one store from its changelog may take before the worker fails.
     #[serde(with = "humantime_serde")]
     pub restore_timeout: Duration,
+    /// How long a stateful task with nothing buffered from one of its partitions, which is
+    /// caught up, waits for it before processing its other partitions' records out of
+    /// timestamp order (Kafka Streams' `max.task.idle.ms`); `0s` waits only for partitions the
+    /// broker holds more records of. See [`crate::runtime::task_order`].
+    #[serde(with = "humantime_serde")]
+    pub max_task_idle: Duration,
 }
 
 impl Default for RuntimeConfig {
@@ -195,6 +201,7 @@ impl Default for RuntimeConfig {
             assignment_warning: Duration::from_secs(30),
             replication_factor: None,
             restore_timeout: Duration::from_secs(300),
+            max_task_idle: Duration::ZERO,
         }
     }
 }
