@@ -1,3 +1,4 @@
+// over 500 lines: more than half of it is the unit tests of the decision, kept beside it.
 //! Which record a stateful task processes next, pure (Kafka Streams' `PartitionGroup`, KIP-695).
 //!
 //! A task of a stateful topology reads partition `p` of each of its source topics (the stream

@@ -5,8 +5,7 @@
 //! * [`consume`]: the consumer's context (rebalances, statistics) and input records;
 //! * [`produce`]: sending outputs, delivery reports, retries and dead letters;
 //! * [`commit`]: synchronous commits of what the offset tracker allows;
-//! * [`ordered`]: a stateful task's records taken in timestamp order across its partitions
-//!   ([`super::task_order`]).
+//! * [`ordered`]: timestamp order across a stateful task's partitions ([`super::task_order`]).
 //!
 //! Offsets are committed only up to the first record whose outputs are not all acknowledged: every
 //! commit interval, when partitions are revoked, and on shutdown. The decisions themselves are
@@ -141,8 +140,7 @@ struct Pipeline {
     /// The tasks of a stateful topology, by partition: each partition number of the source
     /// topics is one task, holding its stores.
     tasks: HashMap<i32, TaskState>,
-    /// Records waiting for their task's timestamp order, when its tasks read two source
-    /// partitions or more (`None`: every record is processed as it is consumed).
+    /// Records waiting for their task's timestamp order (`None`: processed as consumed).
     ordered: Option<ordered::Ordered>,
 }
 
@@ -296,12 +294,7 @@ impl Pipeline {
         let result = match action {
             FlowAction::None => return next.holds(),
             FlowAction::Pause => consumer.assignment().and_then(|list| consumer.pause(&list)),
-            FlowAction::Resume => {
-                self.all_resumed();
-                consumer
-                    .assignment()
-                    .and_then(|list| consumer.resume(&list))
-            }
+            FlowAction::Resume => self.resume_all(consumer),
         };
         match result {
             Ok(()) => tracing::debug!(worker = %self.worker, ?action, "fetch paused or resumed"),

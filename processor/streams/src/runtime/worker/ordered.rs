@@ -14,6 +14,7 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::KafkaResult;
 use rdkafka::message::{BorrowedMessage, OwnedMessage};
 use rdkafka::{Message, Offset, TopicPartitionList};
 
@@ -154,7 +155,8 @@ impl Pipeline {
         // Positions move only when the consumer is polled: one look per call is enough.
         let mut positions = None;
         let Ordered { order, starts } = ordered;
-        while self.backpressure == Backpressure::Flowing
+        while order.buffered_records() > 0
+            && self.backpressure == Backpressure::Flowing
             && self.tracker.in_flight_records() < runtime.max_in_flight_records
             && self.tracker.in_flight_bytes() < runtime.max_in_flight_bytes
         {
@@ -200,12 +202,15 @@ impl Pipeline {
         }
     }
 
-    /// After the whole assignment was resumed: partitions paused for a full buffer are paused
-    /// again by the next [`Pipeline::process_ready`] if still full.
-    pub(super) fn all_resumed(&mut self) {
+    /// Resumes the whole assignment (the worker's backpressure ends a pause); partitions
+    /// paused for a full buffer are paused again by [`Pipeline::process_ready`] if still full.
+    pub(super) fn resume_all(&mut self, consumer: &BaseConsumer<WorkerContext>) -> KafkaResult<()> {
         if let Some(ordered) = self.ordered.as_mut() {
             ordered.order.all_resumed();
         }
+        consumer
+            .assignment()
+            .and_then(|list| consumer.resume(&list))
     }
 }
 
