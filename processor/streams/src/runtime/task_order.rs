@@ -20,6 +20,7 @@
 //! order. Ordering holds inside a task, never across tasks.
 
 use std::collections::{BTreeMap, VecDeque};
+use std::ops::Bound;
 use std::time::{Duration, Instant};
 
 use super::backpressure::FlowAction;
@@ -170,14 +171,10 @@ impl<R> TaskOrder<R> {
         max_task_idle: Duration,
         fetched: &mut dyn FnMut(SourcePartition) -> Fetched,
     ) -> Option<(SourcePartition, R)> {
-        let order: Vec<i32> = self
-            .tasks
-            .range(self.cursor..)
-            .chain(self.tasks.range(..self.cursor))
-            .map(|(&task, _)| task)
-            .collect();
-        for task in order {
+        let mut task = self.task_from(Bound::Included(self.cursor))?;
+        for _ in 0..self.tasks.len() {
             let Some(topic) = self.pick(task, now, max_task_idle, fetched) else {
+                task = self.task_from(Bound::Excluded(task))?;
                 continue;
             };
             let buffer = self.tasks.get_mut(&task)?.get_mut(&topic)?;
@@ -193,6 +190,15 @@ impl<R> TaskOrder<R> {
             return Some((partition, head.record));
         }
         None
+    }
+
+    /// The first task from `start` on, wrapping around to the first of all.
+    fn task_from(&self, start: Bound<i32>) -> Option<i32> {
+        let mut after = self.tasks.range((start, Bound::Unbounded));
+        after
+            .next()
+            .or_else(|| self.tasks.iter().next())
+            .map(|(&task, _)| task)
     }
 
     /// The topic whose head task `task` processes next, if the task is ready.
@@ -491,6 +497,30 @@ mod tests {
             }
         });
         assert_eq!(next, Some((partition(STREAM, 1), "order-1@20")));
+    }
+
+    #[test]
+    fn ready_tasks_take_turns() {
+        let mut order = TaskOrder::new(vec![0, 1]);
+        for task in [0, 1, 2] {
+            for timestamp in [1, 2] {
+                order.push(
+                    partition(STREAM, task),
+                    timestamp,
+                    1,
+                    ["task-0", "task-1", "task-2"][task as usize],
+                );
+            }
+        }
+        assert_eq!(
+            drain(
+                &mut order,
+                Instant::now(),
+                Duration::ZERO,
+                Fetched::CaughtUp
+            ),
+            ["task-0", "task-1", "task-2", "task-0", "task-1", "task-2"]
+        );
     }
 
     #[test]
