@@ -361,6 +361,33 @@ impl TestKafka {
     /// # Errors
     /// When any record is not acknowledged within 30 s, naming the first failure.
     pub fn produce_keyed(&self, topic: &str, records: &[KeyedRecord<'_>]) -> anyhow::Result<()> {
+        self.produce_records(topic, records.iter().map(|&record| (record, None)))
+    }
+
+    /// As [`TestKafka::produce_keyed`], each record with its own timestamp (milliseconds since
+    /// the epoch) instead of the time it is sent.
+    ///
+    /// # Errors
+    /// When any record is not acknowledged within 30 s, naming the first failure.
+    pub fn produce_keyed_at(
+        &self,
+        topic: &str,
+        records: &[(KeyedRecord<'_>, i64)],
+    ) -> anyhow::Result<()> {
+        self.produce_records(
+            topic,
+            records
+                .iter()
+                .map(|&(record, timestamp)| (record, Some(timestamp))),
+        )
+    }
+
+    /// Produces `(record, timestamp)` pairs, a record without a timestamp stamped when sent.
+    fn produce_records<'a>(
+        &self,
+        topic: &str,
+        records: impl Iterator<Item = (KeyedRecord<'a>, Option<i64>)>,
+    ) -> anyhow::Result<()> {
         let context = FailureLog::default();
         let producer: BaseProducer<FailureLog> = self
             .client_config()
@@ -369,13 +396,16 @@ impl TestKafka {
             .set("message.timeout.ms", "30000")
             .create_with_context(context)
             .context("creating the test producer")?;
-        for (key, value) in records {
+        for ((key, value), timestamp) in records {
             let mut record = BaseRecord::<[u8], [u8]>::to(topic);
+            if let Some(timestamp) = timestamp {
+                record = record.timestamp(timestamp);
+            }
             if let Some(key) = key {
-                record = record.key(*key);
+                record = record.key(key);
             }
             if let Some(value) = value {
-                record = record.payload(*value);
+                record = record.payload(value);
             }
             loop {
                 match producer.send(record) {

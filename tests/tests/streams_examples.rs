@@ -3,8 +3,9 @@
 //! the filter, the stream–table join (its table restored from its changelog after a clean
 //! restart and after a `kill -9`, a restart on a persistent state directory restoring only the
 //! changelog's tail, a second instance taking tasks over),
-//! the stream–global-table join over topics of 2 and 3 partitions, and the refusals (topics not
-//! co-partitioned, a missing topic).
+//! the stream–global-table join over topics of 2 and 3 partitions, the join's processing order
+//! inside a task (timestamp order across the table's and the stream's partitions), and the
+//! refusals (topics not co-partitioned, a task-splitting assignor, a missing topic).
 
 mod processor_support;
 
@@ -498,4 +499,61 @@ fn a_join_of_topics_not_co_partitioned_a_task_splitting_assignor_and_a_missing_t
         text.contains("topic \"stream_log\" does not exist"),
         "{text}"
     );
+}
+
+/// Runs the stream–table join over a backlog produced before it starts: `(topic, key:value,
+/// timestamp)` in production order, timestamps in milliseconds after a common start. Returns
+/// `order_join` once the changelog holds every address update and `order_join` `outputs`
+/// records.
+fn join_backlog(backlog: &[(&str, &str, i64)], outputs: usize) -> Vec<String> {
+    let kafka = TestKafka::start().expect("broker");
+    for topic in ["address", "order", "order_join"] {
+        kafka.create_topic(topic, 3).expect("topic");
+    }
+    let start = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_millis() as i64;
+    for (topic, pair, timestamp) in backlog {
+        let (key, value) = pair.split_once(':').expect("key:value");
+        let record = (
+            (Some(key.as_bytes()), Some(value.as_bytes())),
+            start + timestamp,
+        );
+        kafka.produce_keyed_at(topic, &[record]).expect("produce");
+    }
+    let dir = tempfile::tempdir().expect("dir");
+    let log = dir.path().join("ordered.log");
+    let example = spawn_example("kstream_join_ktable", &kafka, &log);
+    let updates = backlog.iter().filter(|(topic, ..)| *topic == "address");
+    wait_for(&kafka, CHANGELOG, updates.count(), &log);
+    wait_for(&kafka, "order_join", outputs, &log);
+    let joined = read(&kafka, "order_join", outputs);
+    stop(example, &log);
+    joined
+}
+
+/// Kafka Streams' rule inside a task: records of the table's and the stream's partitions are
+/// taken in timestamp order, whichever the consumer fetches first. The table update newer than
+/// the order is applied after the order is joined.
+#[test]
+fn a_backlog_is_joined_in_timestamp_order_a_newer_update_comes_after_the_order() {
+    let backlog = [
+        ("address", "jihun:Seoul", 0),
+        ("order", "jihun:iPhone", 10),
+        ("address", "jihun:LA", 20),
+    ];
+    assert_eq!(join_backlog(&backlog, 1), ["jihun:iPhone send to Seoul"]);
+}
+
+/// An address update older than the order, though produced after it, is applied before the
+/// order is joined.
+#[test]
+fn a_backlog_is_joined_in_timestamp_order_an_older_update_comes_before_the_order() {
+    let backlog = [
+        ("address", "jihun:Seoul", 0),
+        ("order", "jihun:iPhone", 10),
+        ("address", "jihun:LA", 5),
+    ];
+    assert_eq!(join_backlog(&backlog, 1), ["jihun:iPhone send to LA"]);
 }

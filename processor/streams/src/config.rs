@@ -184,6 +184,12 @@ pub struct RuntimeConfig {
     /// so a restart restores only the changelog's tail. Unset: stores are in memory and are
     /// restored from the whole changelog on every start.
     pub state_dir: Option<PathBuf>,
+    /// How long a stateful task with nothing buffered from one of its partitions, which is
+    /// caught up, waits for it before processing its other partitions' records out of
+    /// timestamp order (Kafka Streams' `max.task.idle.ms`); `0s` waits only for partitions the
+    /// broker holds more records of. See [`crate::runtime::task_order`].
+    #[serde(with = "humantime_serde")]
+    pub max_task_idle: Duration,
 }
 
 impl Default for RuntimeConfig {
@@ -202,6 +208,7 @@ impl Default for RuntimeConfig {
             replication_factor: None,
             restore_timeout: Duration::from_secs(300),
             state_dir: None,
+            max_task_idle: Duration::ZERO,
         }
     }
 }

@@ -355,15 +355,31 @@ pub(crate) fn committed_input_offsets(
     config: &ProcessorConfig,
     partitions: i32,
 ) -> BTreeMap<i32, i64> {
+    committed_offsets(
+        client,
+        &config.kafka.application_id,
+        &config.topology.input_topic,
+        partitions,
+    )
+}
+
+/// Offsets `group` committed on `topic`'s `partitions` partitions, by partition (those it
+/// committed nothing on are left out), read through a client made from `client`.
+pub(crate) fn committed_offsets(
+    client: &rdkafka::ClientConfig,
+    group: &str,
+    topic: &str,
+    partitions: i32,
+) -> BTreeMap<i32, i64> {
     use rdkafka::consumer::{BaseConsumer, Consumer};
     let consumer: BaseConsumer = client
         .clone()
-        .set("group.id", &config.kafka.application_id)
+        .set("group.id", group)
         .create()
         .expect("offset reader");
     let mut wanted = rdkafka::TopicPartitionList::new();
     for partition in 0..partitions {
-        wanted.add_partition(&config.topology.input_topic, partition);
+        wanted.add_partition(topic, partition);
     }
     consumer
         .committed_offsets(wanted, Duration::from_secs(10))

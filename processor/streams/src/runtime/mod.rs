@@ -35,6 +35,7 @@ pub mod restart;
 pub mod restore;
 pub mod state;
 pub mod stats;
+pub mod task_order;
 mod worker;
 
 use std::collections::HashMap;

@@ -9,7 +9,7 @@ use std::ffi::CString;
 use std::fmt;
 use std::time::{Duration, Instant};
 
-use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
 use rdkafka::error::KafkaError;
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{Message, Offset, TopicPartitionList};
@@ -146,8 +146,8 @@ pub enum RestoreError {
 
 /// The low and high watermarks librdkafka last received in a Fetch response for
 /// `topic`-`partition`.
-pub(super) fn cached_watermarks(
-    consumer: &BaseConsumer,
+pub(super) fn cached_watermarks<C: ConsumerContext>(
+    consumer: &BaseConsumer<C>,
     topic: &str,
     partition: i32,
 ) -> Option<(i64, i64)> {

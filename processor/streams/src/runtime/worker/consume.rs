@@ -13,7 +13,7 @@ use rdkafka::client::ClientContext;
 use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance};
 use rdkafka::error::KafkaError;
-use rdkafka::message::{BorrowedMessage, Headers};
+use rdkafka::message::Headers;
 use rdkafka::statistics::Statistics;
 use rdkafka::{Message, TopicPartitionList};
 
@@ -77,6 +77,7 @@ impl ConsumerContext for WorkerContext {
                 .shared
                 .source_partition(element.topic(), element.partition());
             pipeline.tracker.forget(partition);
+            pipeline.drop_buffered(partition);
             // The task goes with its partition, its stores checkpointed and closed; its next
             // owner restores it from the changelog (only the tail, on this machine).
             if let Some(task) = pipeline.tasks.remove(&element.partition()) {
@@ -95,6 +96,7 @@ impl ConsumerContext for WorkerContext {
                     partitions = ?partition_names(assigned),
                     "partitions assigned"
                 );
+                self.pipeline.lock().buffer_assigned(assigned);
                 self.restore(assigned);
                 self.holds(consumer, true);
             }
@@ -174,8 +176,8 @@ impl WorkerContext {
     }
 }
 
-/// The topology's view of `message`.
-pub(crate) fn input_record<'a>(message: &'a BorrowedMessage<'_>) -> InputRecord<'a> {
+/// The topology's view of `message`, consumed (borrowed) or buffered (owned).
+pub(crate) fn input_record<M: Message>(message: &M) -> InputRecord<'_> {
     let headers = message.headers().map_or_else(Vec::new, |headers| {
         headers
             .iter()

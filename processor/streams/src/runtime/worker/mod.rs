@@ -5,7 +5,8 @@
 //! * [`consume`]: the consumer's context (rebalances, statistics) and input records;
 //! * [`produce`]: sending outputs, delivery reports, retries and dead letters;
 //! * [`commit`]: synchronous commits of what the offset tracker allows, and store checkpoints;
-//! * [`error`]: why a worker stops.
+//! * [`error`]: why a worker stops;
+//! * [`ordered`]: timestamp order across a stateful task's partitions ([`super::task_order`]).
 //!
 //! Offsets are committed only up to the first record whose outputs are not all acknowledged: every
 //! commit interval, when partitions are revoked, and on shutdown. The decisions themselves are
@@ -15,6 +16,7 @@
 mod commit;
 pub(super) mod consume;
 mod error;
+mod ordered;
 mod produce;
 
 pub use error::WorkerError;
@@ -28,7 +30,6 @@ use std::time::{Duration, Instant};
 use parking_lot::Mutex;
 use rdkafka::Message;
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::message::BorrowedMessage;
 use rdkafka::producer::{BaseProducer, Producer};
 
 use self::consume::{WorkerContext, input_record};
@@ -67,11 +68,13 @@ struct Pipeline {
     /// The tasks of a stateful topology, by partition: each partition number of the source
     /// topics is one task, holding its stores.
     tasks: HashMap<i32, TaskState>,
+    /// Records waiting for their task's timestamp order (`None`: processed as consumed).
+    ordered: Option<ordered::Ordered>,
 }
 
 impl Pipeline {
     /// Runs the topology on one record, applies the error policy, and sends the outputs.
-    fn process(&mut self, message: &BorrowedMessage<'_>) -> Result<(), WorkerError> {
+    fn process<M: Message>(&mut self, message: &M) -> Result<(), WorkerError> {
         let started = Instant::now();
         let source = self
             .shared
@@ -115,7 +118,7 @@ impl Pipeline {
         let clock = RecordClock::now();
         self.observer
             .consumed(source.topic, source.partition, input.timestamp, clock);
-        let bytes = message.payload_len() + message.key_len();
+        let bytes = message.payload().map_or(0, <[u8]>::len) + message.key().map_or(0, <[u8]>::len);
         self.tracker.record_consumed(
             source,
             message.offset(),
@@ -234,9 +237,7 @@ impl Pipeline {
         let result = match action {
             FlowAction::None => return next.holds(),
             FlowAction::Pause => consumer.assignment().and_then(|list| consumer.pause(&list)),
-            FlowAction::Resume => consumer
-                .assignment()
-                .and_then(|list| consumer.resume(&list)),
+            FlowAction::Resume => self.resume_all(consumer),
         };
         match result {
             Ok(()) => tracing::debug!(worker = %self.worker, ?action, "fetch paused or resumed"),
@@ -286,6 +287,7 @@ pub(super) fn run(shared: Arc<Shared>, id: usize) -> Result<(), WorkerError> {
         ),
         stateless: shared.topology.new_task_state(&shared.globals),
         tasks: HashMap::new(),
+        ordered: ordered::Ordered::for_topology(&shared),
     };
     let context = WorkerContext {
         shared: Arc::clone(&shared),
@@ -348,7 +350,7 @@ fn poll_loop(
             return Err(failure);
         }
         match polled {
-            Some(Ok(message)) => pipeline.process(&message)?,
+            Some(Ok(message)) => pipeline.consume(&message)?,
             Some(Err(error)) => {
                 if let Some(held_back) = consumer_errors.admit(Instant::now()) {
                     tracing::warn!(
@@ -359,6 +361,7 @@ fn poll_loop(
             }
             None => {}
         }
+        pipeline.process_ready(consumer)?;
         if holding {
             // Wait for acknowledgements instead of records.
             pipeline.producer.poll(POLL_INTERVAL);
