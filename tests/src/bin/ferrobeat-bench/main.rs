@@ -16,6 +16,7 @@ mod latency;
 mod passthrough;
 mod process;
 mod report;
+mod restore_timer;
 mod send;
 mod state;
 mod topology_cost;

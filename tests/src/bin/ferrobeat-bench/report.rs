@@ -1,3 +1,4 @@
+// over 500 lines: one renderer per section of BENCHMARKS.md, in the report's order, and their tests.
 //! BENCHMARKS.md: the machine, the command, every figure with its unit, ratios to its peer and
 //! each target as met or missed; and the raw copy of each run kept under `docs/runs/`.
 
@@ -9,7 +10,8 @@ use anyhow::Context as _;
 use crate::agent::{AgentOutput, AgentReport, METRICSETS};
 use crate::documents::ExpectedOutputs;
 use crate::latency::LatencyReport;
-use crate::state::{Restore, StateFigures};
+use crate::restore_timer::Restore;
+use crate::state::StateFigures;
 use crate::topology_cost::TopologyCost;
 
 /// The targets of issue 9.

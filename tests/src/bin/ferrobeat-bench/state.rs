@@ -9,7 +9,7 @@
 //! drain's are (an independent consumer, the last nine tenths of the outputs), so their ratio
 //! compares like with like; CPU and RSS are not, since they would include the bench's own work.
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail, ensure};
@@ -24,6 +24,7 @@ use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 
 use crate::drain::OutputWatch;
+use crate::restore_timer::{Restore, RestoreTimer};
 use crate::{DRAIN_QUIET, DRAIN_TIMEOUT, PARTITIONS, Settings, send};
 
 /// How long a runtime may take to load a table, restore a store or close.
@@ -60,23 +61,6 @@ impl StateSizes {
             changelog_records: changelog_keys * CHANGELOG_VERSIONS,
             changelog_keys,
         }
-    }
-}
-
-/// A store restored from its changelog, as its restore listener saw it.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) struct Restore {
-    /// Records applied, summed over the changelog's partitions.
-    pub(crate) records: u64,
-    /// Seconds from the first partition's `on_restore_start` to the last one's
-    /// `on_restore_end`.
-    pub(crate) seconds: f64,
-}
-
-impl Restore {
-    /// Records applied per second.
-    pub(crate) fn records_per_second(&self) -> f64 {
-        self.records as f64 / self.seconds.max(1e-3)
     }
 }
 
@@ -270,6 +254,7 @@ impl StateBench<'_> {
         preload(kafka, &topics.table, &table)?;
 
         let (topology, _) = topics.topology()?;
+        // A new application: its changelog is empty, its restore has nothing to time.
         let load_timer = Arc::new(RestoreTimer::default());
         let loading = Instant::now();
         let runtime = self.start(topology, &application_id, &load_timer)?;
@@ -440,72 +425,6 @@ fn close(runtime: &StreamsRuntime, what: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// When restores started and ended, and how many records they applied.
-#[derive(Debug, Default)]
-struct Restores {
-    first_start: Option<Instant>,
-    last_end: Option<Instant>,
-    ended: usize,
-    records: u64,
-}
-
-/// A `StateRestoreListener` timing a store's restore over all its partitions.
-#[derive(Debug, Default)]
-struct RestoreTimer {
-    restores: Mutex<Restores>,
-}
-
-impl RestoreTimer {
-    /// The restore, once `partitions` partitions have ended theirs; an error if that takes
-    /// longer than `timeout` (a zero `timeout`: they must have ended already).
-    fn finished(&self, partitions: usize, timeout: Duration) -> anyhow::Result<Restore> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            {
-                let restores = self.restores.lock().unwrap_or_else(PoisonError::into_inner);
-                if restores.ended >= partitions
-                    && let (Some(start), Some(end)) = (restores.first_start, restores.last_end)
-                {
-                    return Ok(Restore {
-                        records: restores.records,
-                        seconds: end.duration_since(start).as_secs_f64(),
-                    });
-                }
-                if Instant::now() >= deadline {
-                    bail!(
-                        "{} of {partitions} partitions restored ({} records) within {timeout:?}",
-                        restores.ended,
-                        restores.records
-                    );
-                }
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn update(&self, change: impl FnOnce(&mut Restores)) {
-        change(&mut self.restores.lock().unwrap_or_else(PoisonError::into_inner));
-    }
-}
-
-impl StateRestoreListener for RestoreTimer {
-    fn on_restore_start(&self, _: &str, _: i32, _: &str, _: i64, _: i64) {
-        self.update(|restores| {
-            restores.first_start.get_or_insert_with(Instant::now);
-        });
-    }
-
-    fn on_batch_restored(&self, _: &str, _: i32, _: &str, _: i64, _: u64) {}
-
-    fn on_restore_end(&self, _: &str, _: i32, _: &str, total: u64) {
-        self.update(|restores| {
-            restores.last_end = Some(Instant::now());
-            restores.ended += 1;
-            restores.records += total;
-        });
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -535,22 +454,5 @@ mod tests {
         assert_eq!(seen.len(), keys);
         assert_eq!(seen.first(), Some(&customer(0)));
         assert_eq!(seen.last(), Some(&customer(keys - 1)));
-    }
-
-    #[test]
-    fn restore_timer_spans_the_first_start_to_the_last_end() {
-        let timer = RestoreTimer::default();
-        assert!(timer.finished(2, Duration::ZERO).is_err());
-        timer.on_restore_start("c", 0, "s", 0, 5);
-        timer.on_restore_end("c", 0, "s", 5);
-        assert!(
-            timer.finished(2, Duration::ZERO).is_err(),
-            "one of two ended"
-        );
-        timer.on_restore_start("c", 1, "s", 0, 7);
-        timer.on_restore_end("c", 1, "s", 7);
-        let restore = timer.finished(2, Duration::ZERO).expect("both ended");
-        assert_eq!(restore.records, 12);
-        assert!(restore.seconds >= 0.0);
     }
 }
