@@ -494,8 +494,8 @@ fn state(out: &mut Markdown, figures: &StateFigures, processor: &Throughput) {
          `kstream_join_ktable` example (`table(address)`, `stream(order).join(address)` → \
          `order_join`, UTF-8 strings) over topics of {partitions} partitions, preloaded in full \
          batches by a producer with librdkafka's defaults and the `murmur2_random` partitioner. \
-         **Join**: the table's {keys} customers (addresses of about 60 bytes) are loaded by a first \
-         run of the application, which then stops; {orders} orders (about 40 bytes, keys spread \
+         **Join**: the table's {keys} customers (15-byte keys, addresses of about 55 bytes) are loaded by a first \
+         run of the application, which then stops; {orders} orders (31-byte values, keys spread \
          evenly over the {keys} customers) are preloaded, and a second run restores the table \
          from its changelog and drains them (one output per order). Its rate is taken as the \
          drain rows' are (nine tenths of the orders over the time from the first tenth of the \

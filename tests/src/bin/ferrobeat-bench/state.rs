@@ -145,12 +145,12 @@ impl JoinTopics {
     }
 }
 
-/// The key of customer `index`.
+/// The key of customer `index` (15 bytes below a million customers).
 fn customer(index: usize) -> String {
     format!("customer-{index:06}")
 }
 
-/// Customer `index`'s address, version `version`: about 60 bytes.
+/// Customer `index`'s address, version `version`: about 55 bytes.
 fn address(index: usize, version: usize) -> String {
     format!(
         "{} Teheran-ro {}-gil, Gangnam-gu, Seoul {:05}, KR (v{version})",
@@ -160,8 +160,8 @@ fn address(index: usize, version: usize) -> String {
     )
 }
 
-/// Order `index`, for a customer of a table of `keys` keys (spread evenly over them): its key
-/// and an about 50-byte value.
+/// Order `index`, for a customer of a table of `keys` keys (spread evenly over them): its
+/// 15-byte key and 31-byte value.
 fn order(index: usize, keys: usize) -> (String, String) {
     // 7919 is prime: index → index × 7919 mod keys visits every key once per `keys` orders
     // unless `keys` is a multiple of it.
