@@ -122,8 +122,11 @@ fn warm_up(
     for _ in 0..WARM_UP_PROBES_MAX {
         // Index 0 of the generator's cycle is a hot cpu event: it makes an alert and a copy.
         let (document, _) = generator.document(0, "warm-up", chrono::Utc::now().timestamp_millis());
-        crate::send::send(producer, BaseRecord::to(input).payload(&document))
-            .with_context(|| format!("producing a warm-up document to {input}"))?;
+        crate::send::send(
+            producer,
+            BaseRecord::<(), [u8]>::to(input).payload(&document),
+        )
+        .with_context(|| format!("producing a warm-up document to {input}"))?;
         producer
             .flush(Duration::from_secs(10))
             .context("flushing a warm-up document")?;
@@ -157,8 +160,11 @@ fn send_probes(
         let epoch_ms = chrono::Utc::now().timestamp_millis();
         let (document, hot) = generator.document(index, &host, epoch_ms);
         expected_outputs += usize::from(hot || kind == ProbeOutput::Copy);
-        crate::send::send(producer, BaseRecord::to(input).payload(&document))
-            .with_context(|| format!("producing a latency probe to {input}"))?;
+        crate::send::send(
+            producer,
+            BaseRecord::<(), [u8]>::to(input).payload(&document),
+        )
+        .with_context(|| format!("producing a latency probe to {input}"))?;
     }
     producer
         .flush(Duration::from_secs(30))

@@ -6,7 +6,8 @@
 //! draining them against a raw consume → produce byte copy (`passthrough`, this binary as a child
 //! process) — records/s, CPU seconds and peak RSS of each child from `/proc`; the pure topology's
 //! cost per record against a full serde_json parse; end-to-end latency percentiles at a steady
-//! rate; and the real agent binary's CPU per sample round and peak RSS.
+//! rate; the real agent binary's CPU per sample round and peak RSS; and state: a stream–table
+//! join's drain and a store's restore from its changelog, each against the processor's drain.
 
 mod agent;
 mod documents;
@@ -15,7 +16,9 @@ mod latency;
 mod passthrough;
 mod process;
 mod report;
+mod restore_timer;
 mod send;
+mod state;
 mod topology_cost;
 
 use std::path::{Path, PathBuf};
@@ -28,11 +31,13 @@ use ferrobeat_tests::TestKafka;
 use rdkafka::Offset;
 
 use crate::agent::AgentOutput;
-use crate::documents::DocumentGenerator;
+use crate::documents::{DocumentGenerator, ExpectedOutputs};
 use crate::drain::OutputWatch;
 use crate::latency::{LatencyReport, ProbeOutput};
 use crate::passthrough::PassthroughArgs;
 use crate::report::{Figures, Throughput};
+use crate::state::{StateBench, StateSizes};
+use crate::topology_cost::TopologyCost;
 
 /// Partitions of every bench topic (the production layout).
 const PARTITIONS: i32 = 3;
@@ -57,9 +62,16 @@ struct Cli {
 /// The bench's settings.
 #[derive(Debug, clap::Args)]
 struct Options {
-    /// Documents preloaded for the drain measurements.
+    /// Documents preloaded for the drain measurements; also the orders of the stream–table
+    /// join, a twentieth of it the keys of its table, half of it the records of the restored
+    /// changelog.
     #[arg(long, default_value_t = 200_000)]
     records: usize,
+    /// Measure only the processor's drain and the state section (join and restore), print
+    /// them and keep their raw output under `--runs-dir`, without writing `--output` (whose
+    /// figures all come from one full run).
+    #[arg(long)]
+    state_only: bool,
     /// Documents per second during the latency measurement (200/s: a fleet of 1000 agents
     /// sending cpu and memory every 10 s).
     #[arg(long, default_value_t = 200)]
@@ -312,90 +324,168 @@ impl Children<'_> {
 }
 
 fn run(options: &Options) -> anyhow::Result<()> {
-    let started = Instant::now();
-    let binaries = Binaries::locate(!options.no_build)?;
-    let scratch = tempfile::tempdir().context("creating a scratch directory")?;
-    let generator = DocumentGenerator::new();
-    let (documents, expected) = generator.batch(options.records);
-    let mean_bytes = documents.iter().map(Vec::len).sum::<usize>() / documents.len().max(1);
-    eprintln!(
-        "{} documents of {mean_bytes} bytes on average: {} cpu ({} hot), {} memory",
-        documents.len(),
-        expected.cpu,
-        expected.alerts,
-        expected.memory
-    );
-
-    eprintln!("topology cost per record (one core, no broker)…");
-    let distinct = &documents[..documents.len().min(1000)];
-    let topology = topology_cost::measure(distinct, Duration::from_secs(options.topology_seconds))?;
-
-    eprintln!("starting the broker and preloading…");
-    let kafka = TestKafka::start()?;
-    // The latency runs get topics of their own: Tansu slows down on topics holding the drain.
-    let drain_topics = Topics::create(&kafka, "bench")?;
-    let latency_topics = Topics::create(&kafka, "bench-latency")?;
-    let agent_topic = kafka.unique_topic("bench-agent");
-    kafka.create_topic(&agent_topic, PARTITIONS)?;
-    let preload = Instant::now();
-    send::preload(&kafka.client_config(), &drain_topics.input, &documents)?;
-    let preload_rate = documents.len() as f64 / preload.elapsed().as_secs_f64();
-    drop(documents);
-
+    let bench = Prepared::new(options)?;
     let properties = child_properties(options);
     let children = Children {
-        binaries: &binaries,
-        kafka: &kafka,
+        binaries: &bench.binaries,
+        kafka: &bench.kafka,
         properties: &properties,
         runtime: &options.runtime,
-        scratch: scratch.path(),
+        scratch: bench.scratch.path(),
     };
-    eprintln!("passthrough draining {} records…", options.records);
-    let passthrough = children.drain_passthrough(&drain_topics, options.records)?;
+    let state_bench = StateBench {
+        kafka: &bench.kafka,
+        properties: &properties,
+        runtime: &options.runtime,
+    };
+    if options.state_only {
+        eprintln!("processor draining {} records…", options.records);
+        let processor = children.drain_processor(
+            &bench.drain_topics,
+            options.records,
+            bench.expected.total(),
+        )?;
+        let state = state_bench.measure(StateSizes::scaled(options.records))?;
+        let text = report::render_state_only(
+            &report::StateOnly {
+                records: options.records,
+                processor,
+                state,
+                run_seconds: bench.started.elapsed().as_secs_f64(),
+            },
+            &report::Machine::this(),
+        );
+        return save_report(&text, &options.runs_dir);
+    }
 
+    eprintln!("passthrough draining {} records…", options.records);
+    let passthrough = children.drain_passthrough(&bench.drain_topics, options.records)?;
     eprintln!("processor draining {} records…", options.records);
     let processor_drain =
-        children.drain_processor(&drain_topics, options.records, expected.total())?;
+        children.drain_processor(&bench.drain_topics, options.records, bench.expected.total())?;
 
+    // The latency runs get topics of their own: Tansu slows down on topics holding the drain.
+    let latency_topics = Topics::create(&bench.kafka, "bench-latency")?;
     eprintln!("passthrough latency…");
-    let passthrough_latency = children.latency_passthrough(&generator, &latency_topics, options)?;
+    let passthrough_latency =
+        children.latency_passthrough(&bench.generator, &latency_topics, options)?;
     eprintln!("processor latency…");
     let (latency, processor_peak_after_latency_kb) =
-        children.latency_processor(&generator, &latency_topics, options)?;
+        children.latency_processor(&bench.generator, &latency_topics, options)?;
 
     eprintln!("agent footprint…");
+    let agent_topic = bench.kafka.unique_topic("bench-agent");
+    bench.kafka.create_topic(&agent_topic, PARTITIONS)?;
     let agent = children.agent_footprint(&agent_topic, options)?;
+
+    // Last, so that the broker holds none of its topics during the other measurements.
+    let state = state_bench.measure(StateSizes::scaled(options.records))?;
 
     let figures = Figures {
         records: options.records,
-        mean_bytes,
-        expected,
-        preload_rate,
+        mean_bytes: bench.mean_bytes,
+        expected: bench.expected,
+        preload_rate: bench.preload_rate,
         passthrough,
         processor: processor_drain,
         processor_peak_after_latency_kb,
-        topology,
+        topology: bench
+            .topology
+            .context("the topology cost was not measured")?,
         latency,
         passthrough_latency,
         fetch_wait_ms: options.fetch_wait_ms,
         agent,
-        run_seconds: started.elapsed().as_secs_f64(),
+        state,
+        run_seconds: bench.started.elapsed().as_secs_f64(),
     };
     write_report(&figures, &options.output, &options.runs_dir)
+}
+
+/// What every run sets up first: the binaries, the documents, the topology cost (unless
+/// `--state-only`), the broker and the preloaded drain topic.
+struct Prepared {
+    started: Instant,
+    binaries: Binaries,
+    scratch: tempfile::TempDir,
+    generator: DocumentGenerator,
+    expected: ExpectedOutputs,
+    mean_bytes: usize,
+    topology: Option<TopologyCost>,
+    kafka: TestKafka,
+    drain_topics: Topics,
+    preload_rate: f64,
+}
+
+impl Prepared {
+    fn new(options: &Options) -> anyhow::Result<Prepared> {
+        let started = Instant::now();
+        let binaries = Binaries::locate(!options.no_build)?;
+        let scratch = tempfile::tempdir().context("creating a scratch directory")?;
+        let generator = DocumentGenerator::new();
+        let (documents, expected) = generator.batch(options.records);
+        let mean_bytes = documents.iter().map(Vec::len).sum::<usize>() / documents.len().max(1);
+        eprintln!(
+            "{} documents of {mean_bytes} bytes on average: {} cpu ({} hot), {} memory",
+            documents.len(),
+            expected.cpu,
+            expected.alerts,
+            expected.memory
+        );
+        let topology = if options.state_only {
+            None
+        } else {
+            eprintln!("topology cost per record (one core, no broker)…");
+            let distinct = &documents[..documents.len().min(1000)];
+            Some(topology_cost::measure(
+                distinct,
+                Duration::from_secs(options.topology_seconds),
+            )?)
+        };
+
+        eprintln!("starting the broker and preloading…");
+        let kafka = TestKafka::start()?;
+        let drain_topics = Topics::create(&kafka, "bench")?;
+        let preload = Instant::now();
+        send::preload(
+            &kafka.client_config(),
+            &drain_topics.input,
+            documents.iter().map(|document| (None, document.as_slice())),
+        )?;
+        let preload_rate = documents.len() as f64 / preload.elapsed().as_secs_f64();
+        Ok(Prepared {
+            started,
+            binaries,
+            scratch,
+            generator,
+            expected,
+            mean_bytes,
+            topology,
+            kafka,
+            drain_topics,
+            preload_rate,
+        })
+    }
 }
 
 /// Prints the report, appends it to the day's raw output in `runs_dir`, and writes it to
 /// `output`, keeping the hand-written analysis there.
 fn write_report(figures: &Figures, output: &Path, runs_dir: &Path) -> anyhow::Result<()> {
     let text = report::render(figures, &report::Machine::this());
-    print!("{text}");
-    let day = chrono::Utc::now().format("%Y-%m-%d").to_string();
-    let raw = report::save_raw_output(runs_dir, &day, &text)?;
-    eprintln!("appended the report to {}", raw.display());
+    save_report(&text, runs_dir)?;
     let previous = std::fs::read_to_string(output).unwrap_or_default();
     std::fs::write(output, report::keep_analysis(&text, &previous))
         .with_context(|| format!("writing {}", output.display()))?;
     eprintln!("wrote {}", output.display());
+    Ok(())
+}
+
+/// Prints the report `text` and appends it to the day's raw output in `runs_dir`.
+fn save_report(text: &str, runs_dir: &Path) -> anyhow::Result<()> {
+    print!("{text}");
+    let day = chrono::Utc::now().format("%Y-%m-%d").to_string();
+    let raw = report::save_raw_output(runs_dir, &day, text)?;
+    eprintln!("appended the report to {}", raw.display());
     Ok(())
 }
 

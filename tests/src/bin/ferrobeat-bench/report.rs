@@ -1,3 +1,4 @@
+// over 500 lines: one renderer per section of BENCHMARKS.md, in the report's order, and their tests.
 //! BENCHMARKS.md: the machine, the command, every figure with its unit, ratios to its peer and
 //! each target as met or missed; and the raw copy of each run kept under `docs/runs/`.
 
@@ -9,6 +10,8 @@ use anyhow::Context as _;
 use crate::agent::{AgentOutput, AgentReport, METRICSETS};
 use crate::documents::ExpectedOutputs;
 use crate::latency::LatencyReport;
+use crate::restore_timer::Restore;
+use crate::state::StateFigures;
 use crate::topology_cost::TopologyCost;
 
 /// The targets of issue 9.
@@ -64,6 +67,21 @@ pub(crate) struct Figures {
     pub(crate) agent: [AgentReport; 2],
     /// `fetch.wait.max.ms` of the children's consumers.
     pub(crate) fetch_wait_ms: u32,
+    /// The stream–table join and the restore.
+    pub(crate) state: StateFigures,
+    /// Wall time of the whole run, in seconds.
+    pub(crate) run_seconds: f64,
+}
+
+/// What a `--state-only` run measured.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct StateOnly {
+    /// Documents the processor drained.
+    pub(crate) records: usize,
+    /// The processor's stateless drain, the reference of the state figures.
+    pub(crate) processor: Throughput,
+    /// The stream–table join and the restore.
+    pub(crate) state: StateFigures,
     /// Wall time of the whole run, in seconds.
     pub(crate) run_seconds: f64,
 }
@@ -153,6 +171,30 @@ pub(crate) fn render(figures: &Figures, machine: &Machine) -> String {
     topology_cost(&mut out, &figures.topology);
     latency(&mut out, figures);
     agent(&mut out, figures);
+    state(&mut out, &figures.state, &figures.processor);
+    out.0
+}
+
+/// The report of a `--state-only` run: the processor's drain and the state section.
+pub(crate) fn render_state_only(run: &StateOnly, machine: &Machine) -> String {
+    let mut out = Markdown::default();
+    out.line("# State section only (`cargo bench-pipeline --state-only`)".into());
+    out.line(String::new());
+    out.line(format!(
+        "- Machine: {} × {}, {} MiB RAM, Linux {}; {}; whole run {:.0} s",
+        machine.cpus,
+        machine.cpu,
+        machine.memory_mib,
+        machine.kernel,
+        machine.date,
+        run.run_seconds
+    ));
+    out.line(format!(
+        "- ferrobeat-processor's stateless drain of {} documents: {} of {} outputs, {:.0} records/s",
+        run.records, run.processor.outputs, run.processor.expected_outputs, run.processor.records_per_second
+    ));
+    out.line(String::new());
+    state(&mut out, &run.state, &run.processor);
     out.0
 }
 
@@ -181,7 +223,9 @@ fn header(out: &mut Markdown, figures: &Figures, machine: &Machine) {
           `docs/runs/<date>-bench-pipeline.txt`. Re-run it to refresh them (the Analysis section is \
           hand-written and kept) and commit that file with them: every run's raw output is kept \
           under `docs/runs/`, and a figure quoted anywhere points to it. `--records N` scales the \
-          drain measurements, `--help` lists the other settings."
+          drain and state measurements, `--state-only` measures only the processor's drain and \
+          the state section (printed and kept under `docs/runs/`, not written here), `--help` \
+          lists the other settings."
         .into());
     out.line(String::new());
     out.line(format!(
@@ -429,6 +473,97 @@ fn agent(out: &mut Markdown, figures: &Figures) {
             run.peak_rss_kb as f64 / 1024.0
         ));
     }
+    out.line(String::new());
+}
+
+/// The state section: the stream–table join and the restore, each against the processor's
+/// stateless drain of the same run.
+fn state(out: &mut Markdown, figures: &StateFigures, processor: &Throughput) {
+    let StateFigures {
+        sizes,
+        join,
+        restore,
+    } = figures;
+    let ratio = |records_per_second: f64| records_per_second / processor.records_per_second;
+    out.line("## State: stream–table join and restore".into());
+    out.line(String::new());
+    out.line(format!(
+        "Run in the bench's own process through `ferrobeat_streams::runtime::StreamsRuntime` (its \
+         `StateRestoreListener` is an in-process hook), with the processor drain's settings (its \
+         `[runtime]`, one worker thread by default, and client properties), on the topology of the \
+         `kstream_join_ktable` example (`table(address)`, `stream(order).join(address)` → \
+         `order_join`, UTF-8 strings) over topics of {partitions} partitions, preloaded in full \
+         batches by a producer with librdkafka's defaults and the `murmur2_random` partitioner. \
+         **Join**: the table's {keys} customers (15-byte keys, addresses of about 55 bytes) are loaded by a first \
+         run of the application, which then stops; {orders} orders (31-byte values, keys spread \
+         evenly over the {keys} customers) are preloaded, and a second run restores the table \
+         from its changelog and drains them (one output per order). Its rate is taken as the \
+         drain rows' are (nine tenths of the orders over the time from the first tenth of the \
+         outputs to the last, seen by an independent consumer), so the table's load and restore \
+         stay out of it (they are given below). **Restore**: a fresh application with an empty \
+         store over its changelog `<application id>-<store>-changelog` (compacted, \
+         {partitions} partitions) preloaded with {changelog} records ({changelog_keys} keys, \
+         {versions} versions each, the last one last); timed by a `StateRestoreListener` from \
+         the first `on_restore_start` to the last `on_restore_end`, then checked by probe \
+         orders, each of which must be joined with its key's last version.",
+        partitions = crate::PARTITIONS,
+        keys = sizes.table_keys,
+        orders = sizes.orders,
+        changelog = sizes.changelog_records,
+        changelog_keys = sizes.changelog_keys,
+        versions = sizes.changelog_records / sizes.changelog_keys.max(1),
+    ));
+    out.line(String::new());
+    out.line("| | records | records/s | time | ratio to the processor's stateless drain |".into());
+    out.line("|---|---|---|---|---|".into());
+    out.line(format!(
+        "| stream–table join ({} orders, table of {} keys) | {} of {} outputs | {:.0} | {:.2} s (last 9/10) | {:.2} × |",
+        sizes.orders,
+        sizes.table_keys,
+        join.outputs,
+        join.expected_outputs,
+        join.records_per_second,
+        join.seconds,
+        ratio(join.records_per_second)
+    ));
+    out.line(format!(
+        "| restore from the changelog ({} records, {} keys) | {} restored | {:.0} ({:.0} inside the partitions' restores) | {:.2} s ({:.2} s inside) | {:.2} × ({:.2} ×) |",
+        sizes.changelog_records,
+        sizes.changelog_keys,
+        restore.records,
+        restore.records_per_second(),
+        restore.applying_records_per_second(),
+        restore.seconds,
+        restore.applying_seconds,
+        ratio(restore.records_per_second()),
+        ratio(restore.applying_records_per_second())
+    ));
+    out.line(format!(
+        "| ferrobeat-processor's stateless drain (above) | {} of {} outputs | {:.0} | {:.2} s (last 9/10) | 1.00 × |",
+        processor.outputs,
+        processor.expected_outputs,
+        processor.records_per_second,
+        processor.seconds
+    ));
+    out.line(String::new());
+    let Restore {
+        records,
+        seconds,
+        applying_seconds,
+    } = join.table_restore;
+    out.line(format!(
+        "The join's table: its {} records were loaded from its topic in {:.2} s by the first run \
+         (start-up and group join included), and restored from its changelog by the second in \
+         {seconds:.2} s ({records} records, {:.0} records/s; {applying_seconds:.2} s inside the \
+         partitions' restores). *Inside the partitions' restores* sums each changelog \
+         partition's time from its `on_restore_start` to its `on_restore_end`, leaving out what \
+         lies between two partitions' restores (the runtime starts a restore consumer per \
+         changelog partition, which must connect and fetch before its `on_restore_start`).",
+        sizes.table_keys,
+        join.table_load_seconds,
+        join.table_restore.records_per_second()
+    ));
+    out.line(String::new());
 }
 
 #[cfg(test)]

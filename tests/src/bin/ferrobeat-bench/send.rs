@@ -1,15 +1,16 @@
-//! Producing one record, waiting while the producer's queue is full.
+//! Producing one record, waiting while the producer's queue is full; preloading a backlog.
 
 use std::time::Duration;
 
 use rdkafka::error::KafkaError;
+use rdkafka::message::ToBytes;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::types::RDKafkaErrorCode;
 
 /// Queues `record`, serving delivery reports while the queue is full; then serves the ones due.
-pub(crate) fn send(
+pub(crate) fn send<K: ToBytes + ?Sized>(
     producer: &BaseProducer,
-    mut record: BaseRecord<'_, (), [u8]>,
+    mut record: BaseRecord<'_, K, [u8]>,
 ) -> Result<(), KafkaError> {
     loop {
         match producer.send(record) {
@@ -25,30 +26,31 @@ pub(crate) fn send(
     Ok(())
 }
 
-/// Produces `values` to `topic` in batches of one record each and waits for every
+/// Produces `records` (an optional key and a value each) to `topic` and waits for every
 /// acknowledgement.
 ///
-/// Tansu 0.6.0 answers a fetch from an offset inside a stored batch with the next batch only (see
-/// `tests/tests/processor_broker.rs`), so a consumer that pauses and resumes mid-batch — as the
-/// processor does under backpressure — would skip records. One record per batch keeps every
-/// offset a batch boundary; it is also what a fleet of agents produces (each sends a round of a
-/// few records every period, spread over the partitions).
-pub(crate) fn preload(
+/// A backlog arrives in full batches: the producer keeps librdkafka's batching defaults
+/// (`linger.ms`, `batch.size`, `batch.num.messages`), as an application's producer does. Keyed
+/// records go where a Java client (and the streams runtime) puts them: `murmur2_random`, so a
+/// table, a stream and a changelog preloaded here are co-partitioned by key.
+pub(crate) fn preload<'a>(
     config: &rdkafka::ClientConfig,
     topic: &str,
-    values: &[Vec<u8>],
+    records: impl IntoIterator<Item = (Option<&'a [u8]>, &'a [u8])>,
 ) -> anyhow::Result<()> {
     use anyhow::Context as _;
     let producer: BaseProducer = config
         .clone()
         .set("acks", "all")
-        .set("linger.ms", "0")
-        .set("batch.num.messages", "1")
+        .set("partitioner", "murmur2_random")
         .create()
         .context("creating the preload producer")?;
-    for value in values {
-        send(&producer, BaseRecord::to(topic).payload(value.as_slice()))
-            .with_context(|| format!("preloading {topic}"))?;
+    for (key, value) in records {
+        let mut record = BaseRecord::<[u8], [u8]>::to(topic).payload(value);
+        if let Some(key) = key {
+            record = record.key(key);
+        }
+        send(&producer, record).with_context(|| format!("preloading {topic}"))?;
     }
     producer
         .flush(Duration::from_secs(60))
