@@ -546,6 +546,11 @@ fn state(out: &mut Markdown, figures: &StateFigures, processor: &Throughput) {
         processor.seconds
     ));
     out.line(String::new());
+    table_load(out, figures);
+}
+
+/// The state section's last paragraph: how long the join's table took to load and restore.
+fn table_load(out: &mut Markdown, StateFigures { sizes, join, .. }: &StateFigures) {
     let Restore {
         records,
         seconds,
