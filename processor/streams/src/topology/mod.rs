@@ -8,6 +8,7 @@
 
 mod builder;
 mod describe;
+mod group;
 mod node;
 pub mod serdes;
 mod table;
@@ -17,6 +18,7 @@ use std::sync::Arc;
 
 pub use builder::{BranchedKStream, KStream, StreamsBuilder};
 pub use describe::{NodeDescription, NodeRole, Subtopology, TopologyDescription};
+pub use group::KGroupedStream;
 pub use table::{GlobalKTable, KTable};
 
 use crate::record::{InputRecord, OutputRecord};
@@ -117,6 +119,9 @@ pub struct Topology {
     /// The sink topic names, each once; sink nodes hold an index into it, so outputs borrow
     /// their topic from the topology instead of copying it per record.
     sink_names: Arc<[Box<str>]>,
+    /// The repartition topics: (name as described, name the sources and sinks use), the
+    /// latter prefixed with the application id by [`Topology::for_application`].
+    internal_topics: Arc<[(String, String)]>,
     description: TopologyDescription,
 }
 
@@ -134,6 +139,7 @@ impl Topology {
         global_sources: Vec<(String, Arc<dyn SourceNode>)>,
         stores: Vec<StoreSpec>,
         sink_names: Vec<Box<str>>,
+        internal_topics: Vec<String>,
         description: TopologyDescription,
     ) -> Self {
         let mut topology = Self {
@@ -142,6 +148,10 @@ impl Topology {
             stores: stores.into(),
             stateless: (Arc::from([]), GlobalStores::new(Arc::from([]))),
             sink_names: sink_names.into(),
+            internal_topics: internal_topics
+                .into_iter()
+                .map(|topic| (topic.clone(), topic))
+                .collect(),
             description,
         };
         topology.stateless.1 = topology.new_global_stores();
@@ -200,17 +210,77 @@ impl Topology {
             .collect()
     }
 
-    /// The topics its sinks write, each once, in the order of [`Topology::describe`].
+    /// The topics its sinks write, each once, in the order of [`Topology::describe`]
+    /// (repartition topics by the name records are written to).
     pub fn sink_topics(&self) -> Vec<&str> {
         let mut topics: Vec<&str> = Vec::new();
         for node in self.description.subtopologies.iter().flat_map(|s| &s.nodes) {
-            if let NodeRole::Sink { topic } = &node.role
-                && !topics.contains(&topic.as_str())
-            {
-                topics.push(topic);
+            if let NodeRole::Sink { topic } = &node.role {
+                let topic = self.topic_name(topic);
+                if !topics.contains(&topic) {
+                    topics.push(topic);
+                }
             }
         }
         topics
+    }
+
+    /// The repartition topics it writes and reads back (Kafka Streams' internal topics),
+    /// by the name records are written to: `<application id>-<name>-repartition` once
+    /// [`Topology::for_application`] named them.
+    pub fn repartition_topics(&self) -> Vec<&str> {
+        self.internal_topics
+            .iter()
+            .map(|(_, actual)| actual.as_str())
+            .collect()
+    }
+
+    /// The name records of `described` are written to and read from: a topic of
+    /// [`Topology::describe`] as it is, a repartition topic with its application id prefix.
+    pub fn topic_name<'t>(&'t self, described: &'t str) -> &'t str {
+        self.internal_topics
+            .iter()
+            .find(|(name, _)| name == described)
+            .map_or(described, |(_, actual)| actual.as_str())
+    }
+
+    /// The same topology with its repartition topics named after `application_id`, as Kafka
+    /// Streams names its internal topics: `<application id>-<name>-repartition` (the runtime
+    /// and the test driver call it with their application id; calling it again renames them).
+    pub fn for_application(&self, application_id: &str) -> Topology {
+        if self.internal_topics.is_empty() {
+            return self.clone();
+        }
+        let renamed: Vec<(String, String)> = self
+            .internal_topics
+            .iter()
+            .map(|(name, actual)| (actual.clone(), format!("{application_id}-{name}")))
+            .collect();
+        let rename = |topic: &str| {
+            renamed
+                .iter()
+                .find(|(old, _)| old == topic)
+                .map_or_else(|| topic.to_owned(), |(_, new)| new.clone())
+        };
+        Topology {
+            sources: self
+                .sources
+                .iter()
+                .map(|(topic, source)| (rename(topic), Arc::clone(source)))
+                .collect(),
+            sink_names: self
+                .sink_names
+                .iter()
+                .map(|topic| rename(topic).into_boxed_str())
+                .collect(),
+            internal_topics: self
+                .internal_topics
+                .iter()
+                .zip(&renamed)
+                .map(|((name, _), (_, new))| (name.clone(), new.clone()))
+                .collect(),
+            ..self.clone()
+        }
     }
 
     /// Its shape; `Display` prints Kafka Streams' format, see also
