@@ -94,7 +94,7 @@ pub enum TopologyError {
     /// the partitions of their old keys, so they would meet the wrong table partition.
     #[error(
         "node {join} joins a stream re-keyed by {rekeyed}: write it to a topic partitioned by \
-         the new key first (repartition topics are not supported yet)"
+         the new key first (only aggregations repartition by themselves yet)"
     )]
     RepartitionRequired {
         /// The join node.
