@@ -109,3 +109,28 @@ fn a_count_over_a_re_keyed_stream_continues_from_its_restored_store_after_a_rest
         "the counts continue from the restored store, none repeated"
     );
 }
+
+#[test]
+fn a_repartition_topic_with_another_partition_count_is_refused_at_start() {
+    let kafka = TestKafka::start().expect("broker");
+    let words = kafka.unique_topic("words");
+    let application_id = kafka.unique_topic("word-count");
+    kafka.create_topic(&words, PARTITIONS).expect("words");
+    let repartition = format!("{application_id}-counts-repartition");
+    kafka
+        .create_topic(&repartition, 1)
+        .expect("a hand-made repartition topic");
+    let builder = StreamsBuilder::new();
+    builder
+        .stream::<Nullable<Utf8>, Utf8>(&words)
+        .group_by(|_, word| word.to_string())
+        .count_as("counts");
+    let config = StreamsConfig::new(kafka.bootstrap_servers(), &application_id);
+    let runtime = StreamsRuntime::new(builder.build().expect("valid topology"), config);
+    let error = runtime.start().expect_err("refused").to_string();
+    let expected = format!(
+        "repartition topic {repartition:?} has 1 partitions but the topics it repartitions have \
+         {PARTITIONS}: delete it or recreate it with {PARTITIONS} partitions"
+    );
+    assert!(error.contains(&expected), "{error}");
+}
