@@ -11,11 +11,11 @@
 //! Existing topics are never altered: a wrong partition count or replication factor is reported,
 //! because growing partitions moves where new records land and is the operator's call.
 //!
-//! A stateful topology also needs its internal topics, the changelogs of its stores
-//! ([`SetupSpec::with_internal_topics`], from [`Topology::internal_topics`]): `setup` creates them
-//! as the runtime would at start, compacted and with the partition count of their sources, and
-//! verifies their partition count, replication factor and topic configuration
-//! (`cleanup.policy=compact`, read with DescribeConfigs).
+//! A stateful topology also needs its internal topics, its repartition topics and the changelogs
+//! of its stores ([`SetupSpec::with_internal_topics`], from [`Topology::internal_topics`]):
+//! `setup` creates them as the runtime would at start, with the partition count their sources
+//! give them, and verifies their partition count, replication factor and topic configuration
+//! (`cleanup.policy`, read with DescribeConfigs).
 //!
 //! [`Topology::internal_topics`]: ferrobeat_streams::Topology::internal_topics
 
@@ -33,7 +33,9 @@ use rdkafka::types::RDKafkaErrorCode;
 
 use crate::config::ErrorsConfig;
 use crate::metric_topology::MetricTopologyConfig;
-use ferrobeat_streams::topology::{InternalTopic, InternalTopicError, validate_topic_name};
+use ferrobeat_streams::topology::{
+    InternalTopic, InternalTopicError, InternalTopicKind, validate_topic_name,
+};
 
 /// Partitions of a topic `setup` creates unless told otherwise (the reference design's 3).
 pub const DEFAULT_PARTITIONS: i32 = 3;
@@ -166,12 +168,14 @@ impl SetupSpec {
     }
 
     /// Adds a topology's internal topics ([`Topology::internal_topics`]): each is created with
-    /// its topic configuration, the spec's replication factor and the partition count of its
-    /// sources, which must be co-partitioned (a group is added for them).
+    /// its topic configuration, the spec's replication factor and the partition count its
+    /// sources give it ([`InternalTopic::partitions`]); a changelog's sources must be
+    /// co-partitioned (a group is added for those among the spec's topics).
     ///
     /// # Errors
-    /// When an internal topic's name is invalid or already listed, or one of its sources is not
-    /// one of the spec's topics (`setup` must know its partition count).
+    /// When an internal topic's name is invalid or already listed, or one of its sources is
+    /// neither one of the spec's topics nor a repartition topic listed before it (`setup` must
+    /// know its partition count).
     ///
     /// [`Topology::internal_topics`]: ferrobeat_streams::Topology::internal_topics
     pub fn with_internal_topics(mut self, internal: Vec<InternalTopic>) -> Result<Self, SpecError> {
@@ -184,7 +188,13 @@ impl SetupSpec {
                     format!("{:?} is listed twice", topic.name),
                 ));
             }
-            if let Some(stranger) = topic.sources.iter().find(|s| !self.topics.contains(s)) {
+            let known = |source: &String| {
+                self.topics.contains(source)
+                    || self.internal.iter().any(|earlier| {
+                        earlier.kind == InternalTopicKind::Repartition && earlier.name == *source
+                    })
+            };
+            if let Some(stranger) = topic.sources.iter().find(|source| !known(source)) {
                 return Err(SpecError::new(
                     SETTING,
                     format!(
@@ -196,7 +206,10 @@ impl SetupSpec {
             }
             let mut group: Vec<String> = Vec::new();
             for source in &topic.sources {
-                if !group.contains(source) {
+                if topic.kind == InternalTopicKind::Changelog
+                    && self.topics.contains(source)
+                    && !group.contains(source)
+                {
                     group.push(source.clone());
                 }
             }
@@ -226,7 +239,8 @@ impl SetupSpec {
     }
 
     /// The partition count internal topic `topic` needs on `cluster`: that of its sources as
-    /// they exist, or as `setup` creates them (with the spec's count) when `planned`.
+    /// they exist, or as `setup` creates them (with the spec's count) when `planned`; a source
+    /// that is a repartition topic counts with the count it needs, as the runtime counts it.
     fn internal_partitions(
         &self,
         topic: &InternalTopic,
@@ -234,9 +248,15 @@ impl SetupSpec {
         planned: bool,
     ) -> Result<usize, InternalTopicError> {
         let created = usize::try_from(self.partitions).unwrap_or(usize::MAX);
-        topic.partitions(&|source: &str| match cluster.topics.get(source) {
-            Some(layout) => Some(layout.partitions),
-            None => (planned && self.topics.iter().any(|t| t == source)).then_some(created),
+        topic.partitions(&|source: &str| {
+            // `with_internal_topics` accepts only repartition topics listed before as sources.
+            if let Some(repartition) = self.internal.iter().find(|t| t.name == source) {
+                return self.internal_partitions(repartition, cluster, planned).ok();
+            }
+            match cluster.topics.get(source) {
+                Some(layout) => Some(layout.partitions),
+                None => (planned && self.topics.iter().any(|t| t == source)).then_some(created),
+            }
         })
     }
 
@@ -1192,10 +1212,65 @@ mod tests {
     }
 
     #[test]
+    fn a_repartition_topic_is_created_before_the_changelog_it_feeds_with_its_writers_count() {
+        use ferrobeat_streams::StreamsBuilder;
+        use ferrobeat_streams::serdes::Utf8;
+        let builder = StreamsBuilder::new();
+        builder
+            .stream::<Utf8, Utf8>("words")
+            .group_by(|_, word| word.to_string())
+            .count_as("counts");
+        let topology = builder.build().expect("a valid topology");
+        let spec = spec(&["words"])
+            .with_internal_topics(topology.internal_topics("app"))
+            .expect("internal topics");
+        let delete = vec![("cleanup.policy".to_owned(), "delete".to_owned())];
+        let compact = vec![("cleanup.policy".to_owned(), "compact".to_owned())];
+        let created = |partitions| {
+            vec![
+                NewTopicPlan {
+                    name: "app-counts-repartition".to_owned(),
+                    partitions,
+                    config: delete.clone(),
+                },
+                NewTopicPlan {
+                    name: "app-counts-changelog".to_owned(),
+                    partitions,
+                    config: compact.clone(),
+                },
+            ]
+        };
+        let fresh = plan(&spec, &cluster(3, &[])).expect("plan");
+        assert_eq!(fresh.create_names()[0], "words");
+        assert_eq!(fresh.create[1..], created(3));
+        let six = cluster(3, &[("words", 6, 2)]);
+        assert_eq!(plan(&spec, &six).expect("plan").create, created(6));
+        // A hand-made repartition topic with 2 partitions is reported; the changelog still
+        // follows the 3 the repartition topic needs.
+        let hand_made = cluster(
+            3,
+            &[
+                ("words", 3, 2),
+                ("app-counts-repartition", 2, 2),
+                ("app-counts-changelog", 3, 2),
+            ],
+        );
+        assert_eq!(
+            verify(&spec, &hand_made),
+            [Difference::PartitionCount {
+                topic: "app-counts-repartition".to_owned(),
+                expected: 3,
+                actual: 2,
+            }]
+        );
+    }
+
+    #[test]
     fn internal_topics_must_follow_topics_to_set_up_and_be_new_names() {
         use ferrobeat_streams::topology::InternalTopic;
         let internal = |name: &str, sources: &[&str]| InternalTopic {
             name: name.to_owned(),
+            kind: InternalTopicKind::Changelog,
             store: "s".to_owned(),
             sources: names(sources),
             config: Vec::new(),

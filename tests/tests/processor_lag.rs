@@ -15,7 +15,7 @@ use std::time::Duration;
 use ferrobeat_processor::config::ProcessorConfig;
 use ferrobeat_processor::lag::query::LagQuery;
 use ferrobeat_processor::lag::render::HEADERS;
-use ferrobeat_streams::topology::InternalTopic;
+use ferrobeat_streams::topology::{InternalTopic, InternalTopicKind};
 use ferrobeat_tests::TestKafka;
 use processor_support::{
     broker_pipeline, committed_input_offsets, config_file_text, eventually, mixed_values,
@@ -327,6 +327,7 @@ fn changelog_partitions_are_reported_and_a_missing_changelog_is_not() -> anyhow:
     let config = broker_pipeline(&kafka, "lag-changelog", PARTITIONS);
     let changelog = |store: &str| InternalTopic {
         name: format!("{}-{store}-changelog", config.kafka.application_id),
+        kind: InternalTopicKind::Changelog,
         store: store.to_owned(),
         sources: vec![config.topology.input_topic.clone()],
         config: Vec::new(),

@@ -15,7 +15,7 @@ use rdkafka::{Offset, TopicPartitionList};
 
 use super::status::Observation;
 use ferrobeat_streams::config::KafkaConfig;
-use ferrobeat_streams::topology::InternalTopic;
+use ferrobeat_streams::topology::{InternalTopic, InternalTopicKind};
 
 /// A member of the group, as `kafka-consumer-groups` shows it; `None` where the broker
 /// answered with an empty string.
@@ -152,12 +152,13 @@ impl LagQuery {
 
     /// Also reads the watermarks of the stores' changelog topics (a stateful topology's
     /// [`InternalTopic`]s); a changelog that does not exist yet (the application never ran, or
-    /// `setup` did not create it) has no rows.
+    /// `setup` did not create it) has no rows. Repartition topics among them are left out.
     ///
     /// [`InternalTopic`]: ferrobeat_streams::topology::InternalTopic
     pub fn with_changelogs(mut self, changelogs: &[InternalTopic]) -> Self {
         self.changelogs = changelogs
             .iter()
+            .filter(|topic| topic.kind == InternalTopicKind::Changelog)
             .map(|topic| (topic.name.clone(), topic.store.clone()))
             .collect();
         self

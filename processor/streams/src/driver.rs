@@ -117,7 +117,9 @@ struct DriverState {
 ///
 /// Every input topic is one partition, so the topology runs as one task: its tables and joins
 /// see every record. Store changes are written to `<application id>-<store>-changelog` output
-/// topics, as the runtime writes them.
+/// topics, as the runtime writes them. A record written to a repartition topic
+/// (`<application id>-<store>-repartition`, see [`Topology::for_application`]) is kept there
+/// as an output and piped back into the topology at once, as Kafka Streams' driver does.
 pub struct TopologyTestDriver {
     topology: Topology,
     error_handling: ErrorHandlingConfig,
@@ -148,7 +150,7 @@ impl TopologyTestDriver {
         let globals = topology.new_global_stores();
         let task = RefCell::new(topology.new_task_state(&globals));
         Self {
-            topology,
+            topology: topology.for_application(DRIVER_APPLICATION_ID),
             error_handling,
             application_id: DRIVER_APPLICATION_ID.to_owned(),
             state: RefCell::default(),
@@ -160,6 +162,7 @@ impl TopologyTestDriver {
     /// The same driver, naming changelog topics after `application_id`.
     pub fn with_application_id(mut self, application_id: &str) -> Self {
         application_id.clone_into(&mut self.application_id);
+        self.topology = self.topology.for_application(application_id);
         self
     }
 
@@ -178,7 +181,7 @@ impl TopologyTestDriver {
         }
     }
 
-    /// Stream records a join dropped because their key was null.
+    /// Records a join or an aggregation dropped because their key was null.
     pub fn dropped_without_key(&self) -> u64 {
         self.task.borrow().dropped_without_key()
     }
@@ -287,12 +290,19 @@ impl TopologyTestDriver {
             }
             state.errors.push(error);
         }
+        let mut repartitioned = Vec::new();
         for output in produced {
-            state
-                .outputs
-                .entry(output.topic.to_string())
-                .or_default()
-                .push_back(TestRecord::from_output(output));
+            let topic = output.topic.to_string();
+            let record = TestRecord::from_output(output);
+            if self.topology.repartition_topics().contains(&topic.as_str()) {
+                repartitioned.push((topic.clone(), record.clone()));
+            }
+            state.outputs.entry(topic).or_default().push_back(record);
+        }
+        drop((state, task));
+        for (topic, record) in repartitioned {
+            let timestamp = record.timestamp.unwrap_or(timestamp);
+            self.pipe(&topic, record, timestamp)?;
         }
         Ok(())
     }

@@ -53,4 +53,4 @@ pub mod state;
 pub mod topology;
 
 pub use topology::serdes;
-pub use topology::{GlobalKTable, KStream, KTable, StreamsBuilder, Topology};
+pub use topology::{GlobalKTable, KGroupedStream, KStream, KTable, StreamsBuilder, Topology};

@@ -1,7 +1,9 @@
 //! Before a stateful topology runs: its source topics exist and are co-partitioned within each
-//! sub-topology that holds stores, and every store has its changelog topic
-//! (`<application id>-<store>-changelog`, compacted, as many partitions as its sources), created
-//! when missing as Kafka Streams creates its internal topics, refused when it differs.
+//! sub-topology that holds stores, and every internal topic ([`Topology::internal_topics`]: the
+//! repartition topics and the stores' changelog topics, with the partition counts
+//! [`planned_partitions`] gives them) is created when missing as Kafka Streams creates its
+//! internal topics, refused when its partition count differs. The planning is the topology's;
+//! this module only fetches metadata, checks and creates.
 
 use std::time::Duration;
 
@@ -12,7 +14,9 @@ use rdkafka::error::KafkaError;
 use rdkafka::types::RDKafkaErrorCode;
 
 use crate::config::StreamsConfig;
-use crate::topology::{InternalTopic, InternalTopicError, Topology};
+use crate::topology::{
+    InternalTopic, InternalTopicError, InternalTopicKind, Topology, planned_partitions,
+};
 
 /// How long the metadata and topic creation requests may take.
 const ADMIN_TIMEOUT: Duration = Duration::from_secs(30);
@@ -39,6 +43,19 @@ pub enum StateSetupError {
         /// Its sources' partitions.
         expected: usize,
     },
+    /// A repartition topic exists with another partition count than the topics it repartitions.
+    #[error(
+        "repartition topic {topic:?} has {actual} partitions but the topics it repartitions have \
+         {expected}: delete it or recreate it with {expected} partitions"
+    )]
+    RepartitionPartitions {
+        /// The repartition topic.
+        topic: String,
+        /// Its partitions.
+        actual: usize,
+        /// Its writers' source partitions.
+        expected: usize,
+    },
     /// The configured partition assignor may split a task between members.
     #[error(
         "partition.assignment.strategy = {0:?} cannot keep a task's partitions together (partition \
@@ -46,17 +63,37 @@ pub enum StateSetupError {
          (its default)"
     )]
     AssignmentStrategy(String),
-    /// A changelog topic could not be created.
-    #[error("cannot create changelog topic {topic:?}: {reason}")]
+    /// A changelog or repartition topic could not be created.
+    #[error("cannot create internal topic {topic:?}: {reason}")]
     Create {
-        /// The changelog topic.
+        /// The changelog or repartition topic.
         topic: String,
         /// The broker's answer.
         reason: String,
     },
 }
 
-/// Checks the sources and creates or verifies the changelog topics of `topology`.
+impl StateSetupError {
+    /// The refusal of `topic`, which exists with `actual` partitions instead of `expected`.
+    fn differs(topic: &InternalTopic, actual: usize, expected: usize) -> Self {
+        let topic_name = topic.name.clone();
+        match topic.kind {
+            InternalTopicKind::Repartition => Self::RepartitionPartitions {
+                topic: topic_name,
+                actual,
+                expected,
+            },
+            InternalTopicKind::Changelog => Self::ChangelogPartitions {
+                topic: topic_name,
+                actual,
+                expected,
+            },
+        }
+    }
+}
+
+/// Checks the sources and creates or verifies the repartition and changelog topics of
+/// `topology`.
 ///
 /// # Errors
 /// [`StateSetupError`] naming the topic that is missing, not co-partitioned or different.
@@ -80,17 +117,12 @@ pub(crate) fn prepare(config: &StreamsConfig, topology: &Topology) -> Result<(),
             .ok_or_else(|| InternalTopicError::MissingSourceTopic(topic.to_owned()))?;
     }
     let wanted = topology.internal_topics(&config.kafka.application_id);
+    let planned = planned_partitions(&wanted, &partitions_of)?;
     let mut missing = Vec::new();
-    for internal in &wanted {
-        let expected = internal.partitions(&partitions_of)?;
-        let topic = &internal.name;
-        match partitions_of(topic) {
+    for (internal, expected) in wanted.iter().zip(planned) {
+        match partitions_of(&internal.name) {
             Some(actual) if actual != expected => {
-                return Err(StateSetupError::ChangelogPartitions {
-                    topic: topic.clone(),
-                    actual,
-                    expected,
-                });
+                return Err(StateSetupError::differs(internal, actual, expected));
             }
             Some(_) => {}
             None => missing.push((internal, expected)),
@@ -119,6 +151,7 @@ fn check_assignment_strategy(config: &StreamsConfig) -> Result<(), StateSetupErr
     }
 }
 
+/// Creates `topics`, each with its partition count and topic configuration.
 fn create(
     config: &StreamsConfig,
     topics: &[(&InternalTopic, usize)],
@@ -149,7 +182,7 @@ fn create(
     let results = futures_executor::block_on(admin.create_topics(&new_topics, &options))?;
     for result in results {
         match result {
-            Ok(topic) => tracing::info!(topic, "created changelog topic"),
+            Ok(topic) => tracing::info!(topic, "created internal topic"),
             // Another instance created it meanwhile.
             Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
             Err((topic, code)) => {

@@ -200,12 +200,14 @@ impl StreamsRuntime {
     }
 
     /// A client in CREATED running `topology` with `config`, reporting to `observer` (an
-    /// application's metrics).
+    /// application's metrics). Its repartition topics are named after the application id
+    /// ([`Topology::for_application`]).
     pub fn with_observer(
         topology: Topology,
         config: StreamsConfig,
         observer: Arc<dyn RuntimeObserver>,
     ) -> Self {
+        let topology = topology.for_application(&config.kafka.application_id);
         let source_topics = topology
             .source_topics()
             .into_iter()
@@ -274,7 +276,8 @@ impl StreamsRuntime {
     /// Starts the workers: CREATED → REBALANCING, then RUNNING once every worker has its
     /// partitions.
     pub fn start(&self) -> Result<(), RuntimeError> {
-        if !self.shared.topology.stores().is_empty() {
+        let topology = &self.shared.topology;
+        if !topology.stores().is_empty() || !topology.repartition_topics().is_empty() {
             changelogs::prepare(&self.shared.config, &self.shared.topology)?;
         }
         self.shared

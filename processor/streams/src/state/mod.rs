@@ -280,7 +280,7 @@ impl TaskState {
         std::mem::take(&mut self.changes)
     }
 
-    /// Stream records dropped because a join needs a key and they had none.
+    /// Records dropped because a join or an aggregation needs a key and they had none.
     pub fn dropped_without_key(&self) -> u64 {
         self.dropped_without_key
     }

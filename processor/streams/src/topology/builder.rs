@@ -45,6 +45,9 @@ pub(super) struct Graph {
     pub(super) stores: Vec<StoreSpec>,
     /// Joins of re-keyed streams, refused at build: (join node, node that changed the key).
     pub(super) unpartitioned_joins: Vec<(usize, usize)>,
+    /// The repartition topics the topology writes and reads, as described (without the
+    /// application id the runtime prefixes them with).
+    pub(super) internal_topics: Vec<String>,
 }
 
 impl Graph {
@@ -179,8 +182,18 @@ impl StreamsBuilder {
 
     /// A source of `topic`; a `global` one feeds a global table.
     pub(super) fn source<K: Serde, V: Serde>(&self, topic: &str, global: bool) -> KStream<K, V> {
+        let name = self.graph.borrow_mut().generated_name("KSTREAM-SOURCE-");
+        self.source_named(name, topic, global)
+    }
+
+    /// As [`StreamsBuilder::source`], with the node's name given.
+    pub(super) fn source_named<K: Serde, V: Serde>(
+        &self,
+        name: String,
+        topic: &str,
+        global: bool,
+    ) -> KStream<K, V> {
         let mut graph = self.graph.borrow_mut();
-        let name = graph.generated_name("KSTREAM-SOURCE-");
         let mut description = NodeDescription::new(
             &name,
             NodeRole::Source {
@@ -245,6 +258,7 @@ impl StreamsBuilder {
             }
         }
         let stores = graph.stores.clone();
+        let internal_topics = graph.internal_topics.clone();
         let mut assembler = Assembler {
             built: (0..graph.nodes.len()).map(|_| None).collect(),
             nodes: &mut graph.nodes,
@@ -272,6 +286,7 @@ impl StreamsBuilder {
             global_sources,
             stores,
             sink_names,
+            internal_topics,
             super::describe::describe(&descriptions, &children),
         ))
     }
@@ -540,6 +555,11 @@ impl<K: Serde, V: Serde> KStream<K, V> {
     /// Writes every record to `topic` with the stream's serdes (`KSTREAM-SINK-`).
     pub fn to(&self, topic: &str) {
         let name = self.generated_name("KSTREAM-SINK-");
+        self.sink_named(name, topic);
+    }
+
+    /// As [`KStream::to`], with the node's name given.
+    pub(super) fn sink_named(&self, name: String, topic: &str) {
         let description = NodeDescription::new(
             &name,
             NodeRole::Sink {

@@ -8,8 +8,10 @@
 
 mod builder;
 mod describe;
+mod group;
 mod internal;
 mod node;
+mod repartition;
 pub mod serdes;
 mod table;
 
@@ -18,7 +20,11 @@ use std::sync::Arc;
 
 pub use builder::{BranchedKStream, KStream, StreamsBuilder};
 pub use describe::{NodeDescription, NodeRole, Subtopology, TopologyDescription};
-pub use internal::{CHANGELOG_CONFIG, InternalTopic, InternalTopicError};
+pub use group::KGroupedStream;
+pub use internal::{
+    CHANGELOG_CONFIG, InternalTopic, InternalTopicError, InternalTopicKind, REPARTITION_CONFIG,
+    planned_partitions,
+};
 pub use table::{GlobalKTable, KTable};
 
 use crate::record::{InputRecord, OutputRecord};
@@ -93,7 +99,7 @@ pub enum TopologyError {
     /// the partitions of their old keys, so they would meet the wrong table partition.
     #[error(
         "node {join} joins a stream re-keyed by {rekeyed}: write it to a topic partitioned by \
-         the new key first (repartition topics are not supported yet)"
+         the new key first (only aggregations repartition by themselves yet)"
     )]
     RepartitionRequired {
         /// The join node.
@@ -119,6 +125,9 @@ pub struct Topology {
     /// The sink topic names, each once; sink nodes hold an index into it, so outputs borrow
     /// their topic from the topology instead of copying it per record.
     sink_names: Arc<[Box<str>]>,
+    /// The repartition topics: (name as described, name the sources and sinks use), the
+    /// latter prefixed with the application id by [`Topology::for_application`].
+    repartitions: Arc<[(String, String)]>,
     description: TopologyDescription,
 }
 
@@ -136,6 +145,7 @@ impl Topology {
         global_sources: Vec<(String, Arc<dyn SourceNode>)>,
         stores: Vec<StoreSpec>,
         sink_names: Vec<Box<str>>,
+        internal_topics: Vec<String>,
         description: TopologyDescription,
     ) -> Self {
         let mut topology = Self {
@@ -144,6 +154,10 @@ impl Topology {
             stores: stores.into(),
             stateless: (Arc::from([]), GlobalStores::new(Arc::from([]))),
             sink_names: sink_names.into(),
+            repartitions: internal_topics
+                .into_iter()
+                .map(|topic| (topic.clone(), topic))
+                .collect(),
             description,
         };
         topology.stateless.1 = topology.new_global_stores();
@@ -202,14 +216,16 @@ impl Topology {
             .collect()
     }
 
-    /// The topics its sinks write, each once, in the order of [`Topology::describe`].
+    /// The topics its sinks write, each once, in the order of [`Topology::describe`]
+    /// (repartition topics by the name records are written to).
     pub fn sink_topics(&self) -> Vec<&str> {
         let mut topics: Vec<&str> = Vec::new();
         for node in self.description.subtopologies.iter().flat_map(|s| &s.nodes) {
-            if let NodeRole::Sink { topic } = &node.role
-                && !topics.contains(&topic.as_str())
-            {
-                topics.push(topic);
+            if let NodeRole::Sink { topic } = &node.role {
+                let topic = self.topic_name(topic);
+                if !topics.contains(&topic) {
+                    topics.push(topic);
+                }
             }
         }
         topics

@@ -43,6 +43,12 @@ pub trait Serde: Send + Sync + 'static {
     /// # Errors
     /// [`SerdeError`] when the value cannot be represented.
     fn serialize<'a>(value: Self::Value<'a>) -> Result<Option<Cow<'a, [u8]>>, SerdeError>;
+    /// Whether `value` is Kafka's null (only a [`Nullable`] value can be): aggregations ignore
+    /// such records, as Kafka Streams does.
+    fn is_null(value: &Self::Value<'_>) -> bool {
+        let _ = value;
+        false
+    }
 }
 
 /// Raw bytes, never copied; a null is refused (wrap in [`Nullable`] to accept it).
@@ -52,6 +58,11 @@ pub struct Bytes;
 /// UTF-8 text; a null or invalid UTF-8 is refused.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Utf8;
+
+/// A 64-bit signed integer as 8 bytes big-endian, as Kafka's `Serdes.Long()` writes it (the
+/// value type of a count); a null or another length is refused.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Long;
 
 /// JSON read into and written from a `T` (`serde_json::Value` for untyped JSON).
 pub struct Json<T>(PhantomData<fn() -> T>);
@@ -109,6 +120,26 @@ impl Serde for Utf8 {
     }
 }
 
+impl Serde for Long {
+    type Value<'a> = i64;
+    const NAME: &'static str = "long";
+
+    fn deserialize<'a>(bytes: Option<&'a [u8]>) -> Result<Self::Value<'a>, SerdeError> {
+        let bytes = bytes.ok_or_else(|| refuse_null(Self::NAME))?;
+        let array: [u8; 8] = bytes.try_into().map_err(|_| {
+            SerdeError::new(format!(
+                "a long is 8 bytes, this value has {} (Kafka's Serdes.Long())",
+                bytes.len()
+            ))
+        })?;
+        Ok(i64::from_be_bytes(array))
+    }
+
+    fn serialize<'a>(value: Self::Value<'a>) -> Result<Option<Cow<'a, [u8]>>, SerdeError> {
+        Ok(Some(Cow::Owned(value.to_be_bytes().to_vec())))
+    }
+}
+
 impl<T> Serde for Json<T>
 where
     T: Serialize + DeserializeOwned + Clone + 'static,
@@ -139,11 +170,15 @@ impl<S: Serde> Serde for Nullable<S> {
     fn serialize<'a>(value: Self::Value<'a>) -> Result<Option<Cow<'a, [u8]>>, SerdeError> {
         value.map_or(Ok(None), S::serialize)
     }
+
+    fn is_null(value: &Self::Value<'_>) -> bool {
+        value.is_none()
+    }
 }
 
 /// An owned value an operator returns, and the serde its new stream carries.
 ///
-/// Implemented for `Vec<u8>` ([`Bytes`]), `String` ([`Utf8`]), `serde_json::Value`
+/// Implemented for `Vec<u8>` ([`Bytes`]), `String` ([`Utf8`]), `i64` ([`Long`]), `serde_json::Value`
 /// ([`Json`]) and `Option` of those ([`Nullable`]); implement it for your own types to
 /// return them from `map_values`, `map` or `flat_map_values`.
 pub trait IntoValue: 'static {
@@ -164,6 +199,13 @@ impl IntoValue for String {
     type Serde = Utf8;
     fn into_value<'a>(self) -> Cow<'a, str> {
         Cow::Owned(self)
+    }
+}
+
+impl IntoValue for i64 {
+    type Serde = Long;
+    fn into_value<'a>(self) -> <Self::Serde as Serde>::Value<'a> {
+        self
     }
 }
 
@@ -222,6 +264,25 @@ mod tests {
             err,
             Err("invalid JSON: expected value at line 1 column 6".to_owned())
         );
+    }
+
+    #[test]
+    fn long_is_eight_bytes_big_endian_as_kafka_writes_it() {
+        let bytes = Long::serialize(258).ok().flatten();
+        assert_eq!(bytes.as_deref(), Some([0, 0, 0, 0, 0, 0, 1, 2].as_slice()));
+        assert_eq!(Long::deserialize(Some(&(-1i64).to_be_bytes())), Ok(-1));
+        assert_eq!(
+            Long::deserialize(Some(b"1234")).map_err(|e| e.message),
+            Err("a long is 8 bytes, this value has 4 (Kafka's Serdes.Long())".to_owned())
+        );
+        assert!(Long::deserialize(None).is_err());
+    }
+
+    #[test]
+    fn only_a_nullable_none_is_null() {
+        assert!(Nullable::<Utf8>::is_null(&None));
+        assert!(!Nullable::<Utf8>::is_null(&Some(Cow::Borrowed(""))));
+        assert!(!Utf8::is_null(&Cow::Borrowed("")));
     }
 
     #[test]

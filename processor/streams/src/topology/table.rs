@@ -58,7 +58,9 @@ enum StoreRef {
 }
 
 /// Serialises `key` with `K`; `None` when it serialises to null.
-fn key_bytes<'a, K: Serde>(key: &K::Value<'a>) -> Result<Option<Vec<u8>>, OperatorFailure> {
+pub(super) fn key_bytes<'a, K: Serde>(
+    key: &K::Value<'a>,
+) -> Result<Option<Vec<u8>>, OperatorFailure> {
     K::serialize(key.clone())
         .map(|bytes| bytes.map(|bytes| bytes.into_owned()))
         .map_err(|error| refused(format!("key: {error}")))
@@ -154,7 +156,7 @@ impl StreamsBuilder {
 
 impl<K: Serde, V: Serde> KStream<K, V> {
     /// Lists `store` among the stores of this stream's node (for `describe`).
-    fn with_store(self, store: &str, global: bool) -> Self {
+    pub(super) fn with_store(self, store: &str, global: bool) -> Self {
         {
             let mut graph = self.graph.borrow_mut();
             let description = &mut graph.nodes[self.id].description;
@@ -353,6 +355,20 @@ impl<K: Serde, V: Serde> KStream<K, V> {
 }
 
 impl<K: Serde, V: Serde> KTable<K, V> {
+    /// A table whose changes are `changes`, materialised in local store `store` called
+    /// `store_name` (listed on the node producing `changes`).
+    pub(super) fn materialized(
+        changes: KStream<K, Nullable<V>>,
+        store: usize,
+        store_name: String,
+    ) -> Self {
+        KTable {
+            changes: changes.with_store(&store_name, false),
+            store,
+            store_name,
+        }
+    }
+
     /// The name of the store holding this table (for [`crate::driver::TopologyTestDriver`]'s
     /// `key_value_store`, and its changelog `<application id>-<store>-changelog`).
     pub fn store_name(&self) -> &str {
@@ -395,7 +411,7 @@ impl<K: Serde, V: Serde> KTable<K, V> {
                 })
             },
         );
-        self.derived(changes, store, store_name)
+        KTable::materialized(changes, store, store_name)
     }
 
     /// The table of `mapper(value)` for every entry (`KTABLE-MAPVALUES-`, materialised in its
@@ -420,7 +436,7 @@ impl<K: Serde, V: Serde> KTable<K, V> {
                 })
             },
         );
-        self.derived(changes, store, store_name)
+        KTable::materialized(changes, store, store_name)
     }
 
     /// A generated node name and a store of its own for a table derived from this one.
@@ -433,19 +449,6 @@ impl<K: Serde, V: Serde> KTable<K, V> {
             source_topic: None,
         });
         (name, store, store_name)
-    }
-
-    fn derived<V2: Serde>(
-        &self,
-        changes: KStream<K, Nullable<V2>>,
-        store: usize,
-        store_name: String,
-    ) -> KTable<K, V2> {
-        KTable {
-            changes: changes.with_store(&store_name, false),
-            store,
-            store_name,
-        }
     }
 }
 
