@@ -1,86 +1,33 @@
-//! Restoring a task's stores from their changelogs before the task processes a record, and
-//! reporting it (Kafka Streams' `StateRestoreListener`).
+//! Restoring the stores of the tasks a worker is assigned from their changelogs before a task
+//! processes a record, and reporting it (Kafka Streams' `StateRestoreListener`). One restore
+//! consumer is assigned all the changelog partitions of the tasks of one rebalance, as a Kafka
+//! Streams thread's restore consumer is: the cost of a consumer (connect, metadata, first fetch)
+//! is paid once per rebalance, not once per changelog partition.
 //!
 //! "The end" of a changelog partition is the high watermark the broker sends in its Fetch
 //! responses, which librdkafka caches per partition; ListOffsets(LATEST) is not used, since some
 //! brokers (Tansu 0.6.0) answer it with the base offset of the last batch.
 
-use std::ffi::CString;
-use std::fmt;
+mod listener;
+mod progress;
+mod reader;
+
 use std::time::{Duration, Instant};
 
-use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
+use rdkafka::Message;
 use rdkafka::error::KafkaError;
+use rdkafka::message::BorrowedMessage;
 use rdkafka::types::RDKafkaErrorCode;
-use rdkafka::{Message, Offset, TopicPartitionList};
 
+pub use self::listener::{LoggingStateRestoreListener, StateRestoreListener};
+use self::progress::{Observed, Progress};
+pub(crate) use self::reader::cached_watermarks;
+use self::reader::{Reader, Start};
 use crate::config::StreamsConfig;
 use crate::state::{KeyValueStore, StoreError, TaskState, changelog_topic};
 
 /// How many records a restore applies between two `on_batch_restored` calls.
 const BATCH: u64 = 1_000;
-
-/// Told about each store restored from its changelog (Kafka Streams' `StateRestoreListener`).
-pub trait StateRestoreListener: Send + Sync + fmt::Debug {
-    /// Restoring `store` from `topic`-`partition` starts at offset `start`; `end` is the
-    /// changelog's high watermark.
-    fn on_restore_start(&self, topic: &str, partition: i32, store: &str, start: i64, end: i64);
-    /// A batch ending at offset `batch_end` (exclusive) was applied: `restored` records.
-    fn on_batch_restored(
-        &self,
-        topic: &str,
-        partition: i32,
-        store: &str,
-        batch_end: i64,
-        restored: u64,
-    );
-    /// The store is at the changelog's end: `total` records applied.
-    fn on_restore_end(&self, topic: &str, partition: i32, store: &str, total: u64);
-}
-
-/// Logs every restore with its progress in percent, as the reference design's
-/// `LoggingStateRestoreListener` prints it.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct LoggingStateRestoreListener;
-
-impl StateRestoreListener for LoggingStateRestoreListener {
-    fn on_restore_start(&self, topic: &str, partition: i32, store: &str, start: i64, end: i64) {
-        tracing::info!(
-            store,
-            changelog = %format!("{topic}-{partition}"),
-            start,
-            end,
-            "restore started: {} records to restore",
-            (end - start).max(0)
-        );
-    }
-
-    fn on_batch_restored(
-        &self,
-        topic: &str,
-        partition: i32,
-        store: &str,
-        batch_end: i64,
-        restored: u64,
-    ) {
-        tracing::info!(
-            store,
-            changelog = %format!("{topic}-{partition}"),
-            batch_end,
-            restored,
-            "restored a batch"
-        );
-    }
-
-    fn on_restore_end(&self, topic: &str, partition: i32, store: &str, total: u64) {
-        tracing::info!(
-            store,
-            changelog = %format!("{topic}-{partition}"),
-            total,
-            "restore finished: 100% ({total} records)"
-        );
-    }
-}
 
 /// Why a store could not be restored.
 #[derive(Debug, thiserror::Error)]
@@ -134,6 +81,14 @@ pub enum RestoreError {
         /// The changelog's high watermark.
         end: i64,
     },
+    /// The restore consumer failed for no one partition (or all of them).
+    #[error("restoring {changelogs}: {source}")]
+    Consumer {
+        /// `store from topic-partition` of every changelog not restored yet.
+        changelogs: String,
+        /// The client's error.
+        source: Box<KafkaError>,
+    },
     /// A store's file could not be opened, emptied or written.
     #[error("restoring task {partition}: {source}")]
     Store {
@@ -144,84 +99,76 @@ pub enum RestoreError {
     },
 }
 
-/// The low and high watermarks librdkafka last received in a Fetch response for
-/// `topic`-`partition`.
-pub(super) fn cached_watermarks<C: ConsumerContext>(
-    consumer: &BaseConsumer<C>,
-    topic: &str,
-    partition: i32,
-) -> Option<(i64, i64)> {
-    let topic = CString::new(topic).ok()?;
-    let (mut low, mut high) = (-1_i64, -1_i64);
-    // SAFETY: the client pointer is valid for the consumer's lifetime, `topic` is a
-    // NUL-terminated string that outlives the call, and `low`/`high` are valid out-pointers;
-    // rd_kafka_get_watermark_offsets only reads librdkafka's cached partition state. rust-rdkafka
-    // wraps only the ListOffsets query (`fetch_watermarks`), which some brokers answer wrongly.
-    #[allow(unsafe_code)]
-    let error = unsafe {
-        rdkafka::bindings::rd_kafka_get_watermark_offsets(
-            consumer.client().native_ptr(),
-            topic.as_ptr(),
-            partition,
-            &mut low,
-            &mut high,
-        )
-    };
-    (error == rdkafka::bindings::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR && high >= 0)
-        .then_some((low.max(0), high))
-}
-
-/// Brings every local store of `state` (task `partition`) to the end of its changelog.
+/// Brings every local store of `tasks` (each task with its partition) to the end of its
+/// changelog, all their changelog partitions read by one consumer, then checkpoints each task,
+/// so that a crash before the first commit does not restore it again. Returns the records
+/// applied per task.
 ///
 /// # Errors
-/// [`RestoreError`] when a changelog cannot be read to its end within `timeout`.
-pub(crate) fn restore_task(
+/// [`RestoreError`] when the changelogs cannot be read to their ends within `timeout` (all of
+/// them together), or a store cannot be emptied or written.
+pub(crate) fn restore_tasks(
     config: &StreamsConfig,
-    state: &mut TaskState,
-    partition: i32,
+    tasks: &mut [(i32, TaskState)],
     listener: &dyn StateRestoreListener,
     timeout: Duration,
-) -> Result<u64, RestoreError> {
-    let mut total = 0;
-    for (index, store) in state.store_names().to_vec().into_iter().enumerate() {
-        let topic = changelog_topic(&config.kafka.application_id, &store);
-        let Some(target) = state.store_mut(index) else {
-            continue;
-        };
-        let changelog = Changelog {
-            topic: &topic,
-            partition,
-            store: &store,
-        };
-        let restored = Restorer {
-            config,
-            listener,
-            timeout,
-        }
-        .restore(&changelog, target)?;
-        total += restored.records;
-        state.changelog_position_reached(index, restored.position);
+) -> Result<Vec<u64>, RestoreError> {
+    let application_id = &config.kafka.application_id;
+    let changelogs: Vec<Changelog> = tasks
+        .iter()
+        .enumerate()
+        .flat_map(|(task, (partition, state))| {
+            let partition = *partition;
+            (state.store_names().iter().enumerate()).map(move |(index, store)| Changelog {
+                topic: changelog_topic(application_id, store),
+                partition,
+                store: store.clone(),
+                task,
+                index,
+            })
+        })
+        .collect();
+    let restorer = Restorer {
+        config,
+        listener,
+        timeout,
+    };
+    let progress = restorer.restore(&changelogs, tasks)?;
+    let mut records = vec![0; tasks.len()];
+    for (changelog, progress) in changelogs.iter().zip(&progress) {
+        records[changelog.task] += progress.restored;
+        let state = &mut tasks[changelog.task].1;
+        state.changelog_position_reached(changelog.index, progress.position);
     }
-    // Checkpoint what was restored, so that a crash before the first commit does not restore
-    // it again.
-    state
-        .flush()
-        .map_err(|source| RestoreError::Store { partition, source })?;
-    Ok(total)
+    for (partition, state) in tasks.iter_mut() {
+        let partition = *partition;
+        state
+            .flush()
+            .map_err(|source| RestoreError::Store { partition, source })?;
+    }
+    Ok(records)
 }
 
-/// One changelog partition and the store it restores.
-struct Changelog<'a> {
-    topic: &'a str,
+/// One changelog partition and the store it restores: store `index` of task `task`.
+struct Changelog {
+    topic: String,
     partition: i32,
-    store: &'a str,
+    store: String,
+    task: usize,
+    index: usize,
 }
 
-impl Changelog<'_> {
+impl Changelog {
+    /// The store this changelog restores.
+    fn store<'t>(&self, tasks: &'t mut [(i32, TaskState)]) -> Option<&'t mut dyn KeyValueStore> {
+        let store = tasks.get_mut(self.task)?.1.store_mut(self.index)?;
+        Some(store)
+    }
+
     fn past_end(&self, checkpoint: i64, end: i64) -> RestoreError {
         RestoreError::CheckpointPastEnd {
-            store: self.store.to_owned(),
-            topic: self.topic.to_owned(),
+            store: self.store.clone(),
+            topic: self.topic.clone(),
             partition: self.partition,
             checkpoint,
             end,
@@ -230,8 +177,8 @@ impl Changelog<'_> {
 
     fn timeout(&self, position: i64, end: i64, waited: Duration) -> RestoreError {
         RestoreError::Timeout {
-            store: self.store.to_owned(),
-            topic: self.topic.to_owned(),
+            store: self.store.clone(),
+            topic: self.topic.clone(),
             partition: self.partition,
             position,
             end,
@@ -241,46 +188,56 @@ impl Changelog<'_> {
 
     fn kafka_error(&self, source: KafkaError) -> RestoreError {
         RestoreError::Kafka {
-            store: self.store.to_owned(),
-            topic: self.topic.to_owned(),
+            store: self.store.clone(),
+            topic: self.topic.clone(),
             partition: self.partition,
             source: Box::new(source),
         }
     }
 }
 
-impl Changelog<'_> {
-    /// A consumer reading this changelog partition from `checkpoint`, or its beginning. From a
-    /// checkpoint, an offset outside the partition is an error, not a silent reset.
-    fn reader(
-        &self,
-        config: &StreamsConfig,
-        checkpoint: Option<i64>,
-    ) -> Result<BaseConsumer, RestoreError> {
-        let mut client = super::clients::restore_consumer_config(
-            config,
-            &format!("{}-restore-consumer", config.kafka.application_id),
-        );
-        if checkpoint.is_some() {
-            client.set("auto.offset.reset", "error");
-        }
-        let consumer: BaseConsumer = client.create().map_err(|error| self.kafka_error(error))?;
-        let start = checkpoint.map_or(Offset::Beginning, Offset::Offset);
-        let mut partitions = TopicPartitionList::new();
-        partitions
-            .add_partition_offset(self.topic, self.partition, start)
-            .map_err(|error| self.kafka_error(error))?;
-        consumer
-            .assign(&partitions)
-            .map_err(|error| self.kafka_error(error))?;
-        Ok(consumer)
-    }
+/// Assigns every partition of `changelogs` to `reader`, each where its restore is to go on.
+fn assign(
+    reader: &mut Reader,
+    changelogs: &[Changelog],
+    progress: &[Progress],
+) -> Result<(), RestoreError> {
+    let starts: Vec<Start<'_>> = changelogs
+        .iter()
+        .zip(progress)
+        .map(|(changelog, progress)| (changelog.topic.as_str(), changelog.partition, progress.next))
+        .collect();
+    reader
+        .assign(&starts)
+        .map_err(|error| RestoreError::Consumer {
+            changelogs: describe(changelogs, progress),
+            source: Box::new(error),
+        })
 }
 
-/// What a store's restore did: records applied, and the changelog offset the store now reflects.
-struct Restored {
+/// `store from topic-partition` of every changelog not restored yet.
+fn describe(changelogs: &[Changelog], progress: &[Progress]) -> String {
+    let unfinished = changelogs
+        .iter()
+        .zip(progress)
+        .filter(|(_, progress)| !progress.done);
+    let names: Vec<String> = unfinished
+        .map(|(changelog, _)| {
+            format!(
+                "{} from {}-{}",
+                changelog.store, changelog.topic, changelog.partition
+            )
+        })
+        .collect();
+    names.join(", ")
+}
+
+/// What one round over the changelogs read: records, and the partitions whose restore starts
+/// again from the beginning, each with the reason.
+#[derive(Default)]
+struct Round {
     records: u64,
-    position: i64,
+    outside: Vec<(usize, RestoreError)>,
 }
 
 /// How stores are restored: with which settings, told to whom, for how long at most.
@@ -291,137 +248,234 @@ struct Restorer<'a> {
 }
 
 impl Restorer<'_> {
-    /// Restores `store` from its checkpoint, if it has one, or from the changelog's beginning. A
-    /// checkpoint outside the changelog (the topic was deleted and recreated, or truncated) means the
+    /// Restores the store of every changelog from its checkpoint, if it has one, or from the
+    /// changelog's beginning, with one consumer assigned all the partitions. A checkpoint
+    /// outside its changelog (the topic was deleted and recreated, or truncated) means the
     /// store's content cannot be trusted: it is emptied and restored from the beginning.
     fn restore(
         &self,
-        changelog: &Changelog<'_>,
-        store: &mut dyn KeyValueStore,
-    ) -> Result<Restored, RestoreError> {
-        let checkpoint = store.checkpoint();
-        match self.read(changelog, store, checkpoint) {
-            Err(error) if checkpoint.is_some() && error.is_checkpoint_outside_changelog() => {
-                self.start_over(changelog, store, checkpoint)
+        changelogs: &[Changelog],
+        tasks: &mut [(i32, TaskState)],
+    ) -> Result<Vec<Progress>, RestoreError> {
+        let mut progress: Vec<Progress> = changelogs
+            .iter()
+            .map(|changelog| Progress::new(changelog.store(tasks).and_then(|s| s.checkpoint())))
+            .collect();
+        if changelogs.is_empty() {
+            return Ok(progress);
+        }
+        let from_checkpoints = progress
+            .iter()
+            .any(|progress| progress.checkpoint.is_some());
+        let mut reader = Reader::new(self.config, from_checkpoints).map_err(|source| {
+            RestoreError::Consumer {
+                changelogs: describe(changelogs, &progress),
+                source: Box::new(source),
             }
-            other => other,
+        })?;
+        assign(&mut reader, changelogs, &progress)?;
+        let started = Instant::now();
+        loop {
+            let round = self.read(&reader, changelogs, tasks, &mut progress)?;
+            if !round.outside.is_empty() {
+                for (index, reason) in round.outside {
+                    self.start_over(&changelogs[index], &mut progress[index], tasks, &reason)?;
+                }
+                assign(&mut reader, changelogs, &progress)?;
+                continue;
+            }
+            let Some(index) = progress.iter().position(|progress| !progress.done) else {
+                return Ok(progress);
+            };
+            if started.elapsed() >= self.timeout {
+                let (changelog, progress) = (&changelogs[index], &progress[index]);
+                let watermarks = reader.watermarks(&changelog.topic, changelog.partition);
+                let end = watermarks.map_or(-1, |(_, high)| high);
+                return Err(changelog.timeout(progress.position, end, self.timeout));
+            }
+            if round.records == 0 {
+                reader.wait(Duration::from_millis(100));
+            }
         }
     }
 
-    /// Empties `store`, whose `checkpoint` its changelog does not contain, and restores it from the
-    /// changelog's beginning.
+    /// Restarts `changelog`'s restore from its beginning, for `reason`: its store's checkpoint
+    /// is outside the changelog, so the store is emptied first (a restore from the beginning
+    /// whose beginning moved keeps what it applied, as `auto.offset.reset=earliest` would).
     fn start_over(
         &self,
-        changelog: &Changelog<'_>,
-        store: &mut dyn KeyValueStore,
-        checkpoint: Option<i64>,
-    ) -> Result<Restored, RestoreError> {
-        tracing::warn!(
-            store = changelog.store,
-            changelog = %format!("{}-{}", changelog.topic, changelog.partition),
-            checkpoint,
-            "the store's checkpoint is outside its changelog: emptying the store and \
-             restoring it from the beginning"
-        );
-        store.wipe().map_err(|source| RestoreError::Store {
-            partition: changelog.partition,
-            source,
-        })?;
-        self.read(changelog, store, None)
+        changelog: &Changelog,
+        progress: &mut Progress,
+        tasks: &mut [(i32, TaskState)],
+        reason: &RestoreError,
+    ) -> Result<(), RestoreError> {
+        if let Some(checkpoint) = progress.checkpoint {
+            tracing::warn!(
+                store = changelog.store,
+                changelog = %format!("{}-{}", changelog.topic, changelog.partition),
+                checkpoint,
+                %reason,
+                "the store's checkpoint is outside its changelog: emptying the store and \
+                 restoring it from the beginning"
+            );
+            if let Some(store) = changelog.store(tasks) {
+                store.wipe().map_err(|source| RestoreError::Store {
+                    partition: changelog.partition,
+                    source,
+                })?;
+            }
+        }
+        *progress = Progress::new(None);
+        Ok(())
     }
 
-    /// Applies the changelog to `store` from `checkpoint` (or the beginning) to its end.
+    /// One round over the unfinished changelogs: each one's watermarks (its start, its end),
+    /// then the records its queue holds, applied to its store; then what reached the
+    /// consumer's own queue.
     fn read(
         &self,
-        changelog: &Changelog<'_>,
-        store: &mut dyn KeyValueStore,
-        checkpoint: Option<i64>,
-    ) -> Result<Restored, RestoreError> {
-        let (listener, timeout) = (self.listener, self.timeout);
-        let consumer = changelog.reader(self.config, checkpoint)?;
-        let started = Instant::now();
-        let (mut position, mut restored, mut announced) = (checkpoint.unwrap_or(0), 0_u64, false);
-        loop {
-            let watermarks = cached_watermarks(&consumer, changelog.topic, changelog.partition);
-            if let Some((low, end)) = watermarks {
-                // Records below the low watermark were deleted: there is nothing to wait for there.
-                position = position.max(low);
-                // Brokers answer an offset past the end with an error or with nothing: either way
-                // the store holds what the changelog does not.
-                if let Some(checkpoint) = checkpoint.filter(|checkpoint| *checkpoint > end) {
-                    return Err(changelog.past_end(checkpoint, end));
-                }
-                if !announced {
-                    listener.on_restore_start(
-                        changelog.topic,
-                        changelog.partition,
-                        changelog.store,
-                        position,
-                        end,
-                    );
-                    announced = true;
-                }
-                if position >= end {
-                    break;
-                }
+        reader: &Reader,
+        changelogs: &[Changelog],
+        tasks: &mut [(i32, TaskState)],
+        progress: &mut [Progress],
+    ) -> Result<Round, RestoreError> {
+        let mut round = Round::default();
+        for (index, (changelog, progress)) in changelogs.iter().zip(progress.iter_mut()).enumerate()
+        {
+            let Some(store) = changelog.store(tasks).filter(|_| !progress.done) else {
+                continue;
+            };
+            if let Some(past_end) = self.observe(reader, changelog, progress) {
+                round.outside.push((index, past_end));
+                continue;
             }
-            if started.elapsed() >= timeout {
-                let end = watermarks.map_or(-1, |(_, high)| high);
-                return Err(changelog.timeout(position, end, timeout));
-            }
-            match consumer.poll(Duration::from_millis(100)) {
-                Some(Ok(message)) => {
-                    let Some(key) = message.key() else { continue };
-                    store.apply(key, message.payload());
-                    position = message.offset() + 1;
-                    restored += 1;
-                    if restored % BATCH == 0 {
-                        listener.on_batch_restored(
-                            changelog.topic,
-                            changelog.partition,
-                            changelog.store,
-                            position,
-                            BATCH,
-                        );
+            while let Some(polled) = reader.poll(index) {
+                match polled {
+                    Ok(message) => self.apply(changelog, progress, store, &message),
+                    Err(error) if is_out_of_range(&error) => {
+                        round.outside.push((index, changelog.kafka_error(error)));
+                        break;
                     }
+                    Err(error) => return Err(changelog.kafka_error(error)),
                 }
-                Some(Err(error)) => return Err(changelog.kafka_error(error)),
-                None => {}
+                round.records += 1;
             }
         }
-        if restored % BATCH != 0 {
-            listener.on_batch_restored(
-                changelog.topic,
+        self.read_strays(reader, changelogs, tasks, progress, &mut round)?;
+        Ok(round)
+    }
+
+    /// Applies what reached the consumer's own queue: a record fetched before its partition's
+    /// queue was split off goes to its store by topic and partition; an offset out of range of
+    /// no known partition restarts every unfinished changelog from its beginning.
+    fn read_strays(
+        &self,
+        reader: &Reader,
+        changelogs: &[Changelog],
+        tasks: &mut [(i32, TaskState)],
+        progress: &mut [Progress],
+        round: &mut Round,
+    ) -> Result<(), RestoreError> {
+        while let Some(polled) = reader.poll_consumer() {
+            let message = match polled {
+                Ok(message) => message,
+                Err(error) if is_out_of_range(&error) => {
+                    let unfinished = (changelogs.iter().enumerate())
+                        .filter(|(index, _)| !progress[*index].done)
+                        .filter(|(index, _)| round.outside.iter().all(|(known, _)| known != index));
+                    let restarts: Vec<_> = unfinished
+                        .map(|(index, changelog)| (index, changelog.kafka_error(error.clone())))
+                        .collect();
+                    round.outside.extend(restarts);
+                    continue;
+                }
+                Err(error) => {
+                    let changelogs = describe(changelogs, progress);
+                    let source = Box::new(error);
+                    return Err(RestoreError::Consumer { changelogs, source });
+                }
+            };
+            let index = changelogs.iter().position(|changelog| {
+                changelog.topic == message.topic() && changelog.partition == message.partition()
+            });
+            let Some(index) = index.filter(|index| !progress[*index].done) else {
+                continue;
+            };
+            if let Some(store) = changelogs[index].store(tasks) {
+                self.apply(&changelogs[index], &mut progress[index], store, &message);
+                round.records += 1;
+            }
+        }
+        Ok(())
+    }
+
+    /// Takes in `changelog`'s watermarks: announces its start once its end is known, and
+    /// finishes it at its end. Returns the error of a checkpoint past the end.
+    fn observe(
+        &self,
+        reader: &Reader,
+        changelog: &Changelog,
+        progress: &mut Progress,
+    ) -> Option<RestoreError> {
+        let (topic, partition, store) = (&changelog.topic, changelog.partition, &changelog.store);
+        match progress.observe(reader.watermarks(topic, partition)) {
+            Observed::Unknown => {}
+            Observed::PastEnd { checkpoint, end } => {
+                return Some(changelog.past_end(checkpoint, end));
+            }
+            Observed::Known {
+                end,
+                starts,
+                reached,
+            } => {
+                if starts {
+                    let start = progress.position;
+                    self.listener
+                        .on_restore_start(topic, partition, store, start, end);
+                }
+                if reached {
+                    let batch = progress.restored % BATCH;
+                    if batch != 0 {
+                        let position = progress.position;
+                        (self.listener).on_batch_restored(topic, partition, store, position, batch);
+                    }
+                    (self.listener).on_restore_end(topic, partition, store, progress.restored);
+                    progress.done = true;
+                }
+            }
+        }
+        None
+    }
+
+    /// Applies `message` of `changelog` to `store` (a record without a key only moves the
+    /// position), telling the listener about each full batch.
+    fn apply(
+        &self,
+        changelog: &Changelog,
+        progress: &mut Progress,
+        store: &mut dyn KeyValueStore,
+        message: &BorrowedMessage<'_>,
+    ) {
+        if let Some(key) = message.key() {
+            store.apply(key, message.payload());
+        }
+        if progress.read(message.offset(), message.key().is_some(), BATCH) {
+            self.listener.on_batch_restored(
+                &changelog.topic,
                 changelog.partition,
-                changelog.store,
-                position,
-                restored % BATCH,
+                &changelog.store,
+                progress.position,
+                BATCH,
             );
         }
-        listener.on_restore_end(
-            changelog.topic,
-            changelog.partition,
-            changelog.store,
-            restored,
-        );
-        Ok(Restored {
-            records: restored,
-            position,
-        })
     }
 }
 
-impl RestoreError {
-    /// Whether the changelog does not contain the store's checkpoint: past its end, or an
-    /// offset the broker calls out of range.
-    fn is_checkpoint_outside_changelog(&self) -> bool {
-        match self {
-            RestoreError::CheckpointPastEnd { .. } => true,
-            RestoreError::Kafka { source, .. } => matches!(
-                source.rdkafka_error_code(),
-                Some(RDKafkaErrorCode::OffsetOutOfRange | RDKafkaErrorCode::AutoOffsetReset)
-            ),
-            _ => false,
-        }
-    }
+/// Whether `error` says a fetch offset is outside its partition (reported because
+/// `auto.offset.reset` is `error`, or by the broker).
+fn is_out_of_range(error: &KafkaError) -> bool {
+    matches!(
+        error.rdkafka_error_code(),
+        Some(RDKafkaErrorCode::OffsetOutOfRange | RDKafkaErrorCode::AutoOffsetReset)
+    )
 }
