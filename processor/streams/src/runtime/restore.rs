@@ -232,11 +232,12 @@ fn describe(changelogs: &[Changelog], progress: &[Progress]) -> String {
     names.join(", ")
 }
 
-/// What one round over the changelogs read: records, and the partitions whose restore starts
-/// again from the beginning, each with the reason.
+/// What one round over the changelogs polled: records and ends of partitions (a reason to look
+/// again at once), and the partitions whose restore starts again from the beginning, each with
+/// the reason.
 #[derive(Default)]
 struct Round {
-    records: u64,
+    polled: u64,
     outside: Vec<(usize, RestoreError)>,
 }
 
@@ -293,7 +294,7 @@ impl Restorer<'_> {
                 let end = watermarks.map_or(-1, |(_, high)| high);
                 return Err(changelog.timeout(progress.position, end, self.timeout));
             }
-            if round.records == 0 {
+            if round.polled == 0 {
                 reader.wait(Duration::from_millis(100));
             }
         }
@@ -352,13 +353,15 @@ impl Restorer<'_> {
             while let Some(polled) = reader.poll(index) {
                 match polled {
                     Ok(message) => self.apply(changelog, progress, store, &message),
+                    // The end's watermark came: the next round finishes the partition.
+                    Err(KafkaError::PartitionEOF(_)) => {}
                     Err(error) if is_out_of_range(&error) => {
                         round.outside.push((index, changelog.kafka_error(error)));
                         break;
                     }
                     Err(error) => return Err(changelog.kafka_error(error)),
                 }
-                round.records += 1;
+                round.polled += 1;
             }
         }
         self.read_strays(reader, changelogs, tasks, progress, &mut round)?;
@@ -379,6 +382,7 @@ impl Restorer<'_> {
         while let Some(polled) = reader.poll_consumer() {
             let message = match polled {
                 Ok(message) => message,
+                Err(KafkaError::PartitionEOF(_)) => continue,
                 Err(error) if is_out_of_range(&error) => {
                     let unfinished = (changelogs.iter().enumerate())
                         .filter(|(index, _)| !progress[*index].done)
@@ -403,7 +407,7 @@ impl Restorer<'_> {
             };
             if let Some(store) = changelogs[index].store(tasks) {
                 self.apply(&changelogs[index], &mut progress[index], store, &message);
-                round.records += 1;
+                round.polled += 1;
             }
         }
         Ok(())
