@@ -8,6 +8,7 @@
 //! responses, which librdkafka caches per partition; ListOffsets(LATEST) is not used, since some
 //! brokers (Tansu 0.6.0) answer it with the base offset of the last batch.
 
+mod changelog;
 mod listener;
 mod progress;
 mod reader;
@@ -19,6 +20,7 @@ use rdkafka::error::KafkaError;
 use rdkafka::message::BorrowedMessage;
 use rdkafka::types::RDKafkaErrorCode;
 
+use self::changelog::{Changelog, describe};
 pub use self::listener::{LoggingStateRestoreListener, StateRestoreListener};
 use self::progress::{Observed, Progress};
 pub(crate) use self::reader::cached_watermarks;
@@ -81,10 +83,10 @@ pub enum RestoreError {
         /// The changelog's high watermark.
         end: i64,
     },
-    /// The restore consumer failed for no one partition (or all of them).
+    /// The restore consumer failed, not for one partition: `changelogs` are those it read.
     #[error("restoring {changelogs}: {source}")]
     Consumer {
-        /// `store from topic-partition` of every changelog not restored yet.
+        /// `store from topic-partition` of every changelog the consumer read.
         changelogs: String,
         /// The client's error.
         source: Box<KafkaError>,
@@ -149,96 +151,50 @@ pub(crate) fn restore_tasks(
     Ok(records)
 }
 
-/// One changelog partition and the store it restores: store `index` of task `task`.
-struct Changelog {
-    topic: String,
-    partition: i32,
-    store: String,
-    task: usize,
-    index: usize,
+/// One restore consumer's pass over changelogs: queue `i` of its reader reads changelog
+/// `reading[i]`; those found outside their changelog (`again`) are read by the next pass.
+struct Pass<'p> {
+    reader: Reader,
+    reading: &'p [usize],
+    again: Vec<usize>,
 }
 
-impl Changelog {
-    /// The store this changelog restores.
-    fn store<'t>(&self, tasks: &'t mut [(i32, TaskState)]) -> Option<&'t mut dyn KeyValueStore> {
-        let store = tasks.get_mut(self.task)?.1.store_mut(self.index)?;
-        Some(store)
-    }
-
-    fn past_end(&self, checkpoint: i64, end: i64) -> RestoreError {
-        RestoreError::CheckpointPastEnd {
-            store: self.store.clone(),
-            topic: self.topic.clone(),
-            partition: self.partition,
-            checkpoint,
-            end,
-        }
-    }
-
-    fn timeout(&self, position: i64, end: i64, waited: Duration) -> RestoreError {
-        RestoreError::Timeout {
-            store: self.store.clone(),
-            topic: self.topic.clone(),
-            partition: self.partition,
-            position,
-            end,
-            waited,
-        }
-    }
-
-    fn kafka_error(&self, source: KafkaError) -> RestoreError {
-        RestoreError::Kafka {
-            store: self.store.clone(),
-            topic: self.topic.clone(),
-            partition: self.partition,
+impl<'p> Pass<'p> {
+    /// A consumer assigned the changelogs `reading`, each where its restore is to go on.
+    fn start(
+        config: &StreamsConfig,
+        changelogs: &[Changelog],
+        progress: &[Progress],
+        reading: &'p [usize],
+    ) -> Result<Self, RestoreError> {
+        let from_checkpoints = (reading.iter()).any(|index| progress[*index].checkpoint.is_some());
+        let failed = |source| RestoreError::Consumer {
+            changelogs: describe(changelogs, reading),
             source: Box::new(source),
-        }
+        };
+        let mut reader = Reader::new(config, from_checkpoints).map_err(failed)?;
+        let starts: Vec<Start<'_>> = (reading.iter())
+            .map(|index| {
+                let changelog = &changelogs[*index];
+                (
+                    changelog.topic.as_str(),
+                    changelog.partition,
+                    progress[*index].next,
+                )
+            })
+            .collect();
+        reader.assign(&starts).map_err(failed)?;
+        Ok(Pass {
+            reader,
+            reading,
+            again: Vec::new(),
+        })
     }
-}
 
-/// Assigns every partition of `changelogs` to `reader`, each where its restore is to go on.
-fn assign(
-    reader: &mut Reader,
-    changelogs: &[Changelog],
-    progress: &[Progress],
-) -> Result<(), RestoreError> {
-    let starts: Vec<Start<'_>> = changelogs
-        .iter()
-        .zip(progress)
-        .map(|(changelog, progress)| (changelog.topic.as_str(), changelog.partition, progress.next))
-        .collect();
-    reader
-        .assign(&starts)
-        .map_err(|error| RestoreError::Consumer {
-            changelogs: describe(changelogs, progress),
-            source: Box::new(error),
-        })
-}
-
-/// `store from topic-partition` of every changelog not restored yet.
-fn describe(changelogs: &[Changelog], progress: &[Progress]) -> String {
-    let unfinished = changelogs
-        .iter()
-        .zip(progress)
-        .filter(|(_, progress)| !progress.done);
-    let names: Vec<String> = unfinished
-        .map(|(changelog, _)| {
-            format!(
-                "{} from {}-{}",
-                changelog.store, changelog.topic, changelog.partition
-            )
-        })
-        .collect();
-    names.join(", ")
-}
-
-/// What one round over the changelogs polled: records and ends of partitions (a reason to look
-/// again at once), and the partitions whose restore starts again from the beginning, each with
-/// the reason.
-#[derive(Default)]
-struct Round {
-    polled: u64,
-    outside: Vec<(usize, RestoreError)>,
+    /// Whether this pass still reads changelog `index`.
+    fn reads(&self, index: usize, progress: &[Progress]) -> bool {
+        !progress[index].done && !self.again.contains(&index)
+    }
 }
 
 /// How stores are restored: with which settings, told to whom, for how long at most.
@@ -252,7 +208,9 @@ impl Restorer<'_> {
     /// Restores the store of every changelog from its checkpoint, if it has one, or from the
     /// changelog's beginning, with one consumer assigned all the partitions. A checkpoint
     /// outside its changelog (the topic was deleted and recreated, or truncated) means the
-    /// store's content cannot be trusted: it is emptied and restored from the beginning.
+    /// store's content cannot be trusted: it is emptied, and read again from the beginning by
+    /// another pass with a consumer of its own (assigning the first consumer again while its
+    /// fetchers stop can trip an assertion of librdkafka 2.12: confluentinc/librdkafka#5573).
     fn restore(
         &self,
         changelogs: &[Changelog],
@@ -262,52 +220,54 @@ impl Restorer<'_> {
             .iter()
             .map(|changelog| Progress::new(changelog.store(tasks).and_then(|s| s.checkpoint())))
             .collect();
-        if changelogs.is_empty() {
-            return Ok(progress);
-        }
-        let from_checkpoints = progress
-            .iter()
-            .any(|progress| progress.checkpoint.is_some());
-        let mut reader = Reader::new(self.config, from_checkpoints).map_err(|source| {
-            RestoreError::Consumer {
-                changelogs: describe(changelogs, &progress),
-                source: Box::new(source),
-            }
-        })?;
-        assign(&mut reader, changelogs, &progress)?;
         let started = Instant::now();
+        let mut pending: Vec<usize> = (0..changelogs.len()).collect();
+        // A pass from the beginning has no checkpoint to find outside: two passes at most.
+        while !pending.is_empty() {
+            let pass = Pass::start(self.config, changelogs, &progress, &pending)?;
+            pending = self.read_pass(pass, changelogs, tasks, &mut progress, started)?;
+        }
+        Ok(progress)
+    }
+
+    /// Reads the changelogs of `pass` to their ends, within `timeout` of `started`. Returns
+    /// those to read again from the beginning.
+    fn read_pass(
+        &self,
+        mut pass: Pass<'_>,
+        changelogs: &[Changelog],
+        tasks: &mut [(i32, TaskState)],
+        progress: &mut [Progress],
+        started: Instant,
+    ) -> Result<Vec<usize>, RestoreError> {
         loop {
-            let round = self.read(&reader, changelogs, tasks, &mut progress)?;
-            if !round.outside.is_empty() {
-                for (index, reason) in round.outside {
-                    self.start_over(&changelogs[index], &mut progress[index], tasks, &reason)?;
-                }
-                assign(&mut reader, changelogs, &progress)?;
-                continue;
-            }
-            let Some(index) = progress.iter().position(|progress| !progress.done) else {
-                return Ok(progress);
+            let polled = self.read(&mut pass, changelogs, tasks, progress)?;
+            let unfinished = (pass.reading.iter()).find(|index| pass.reads(**index, progress));
+            let Some(&index) = unfinished else {
+                return Ok(pass.again);
             };
             if started.elapsed() >= self.timeout {
-                let (changelog, progress) = (&changelogs[index], &progress[index]);
-                let watermarks = reader.watermarks(&changelog.topic, changelog.partition);
+                let changelog = &changelogs[index];
+                let watermarks = (pass.reader).watermarks(&changelog.topic, changelog.partition);
                 let end = watermarks.map_or(-1, |(_, high)| high);
-                return Err(changelog.timeout(progress.position, end, self.timeout));
+                return Err(changelog.timeout(progress[index].position, end, self.timeout));
             }
-            if round.polled == 0 {
-                reader.wait(Duration::from_millis(100));
+            if polled == 0 {
+                pass.reader.wait(Duration::from_millis(100));
             }
         }
     }
 
-    /// Restarts `changelog`'s restore from its beginning, for `reason`: its store's checkpoint
-    /// is outside the changelog, so the store is emptied first (a restore from the beginning
-    /// whose beginning moved keeps what it applied, as `auto.offset.reset=earliest` would).
+    /// Marks `changelog` (number `index`) to be read again from its beginning by the next pass,
+    /// for `reason`: its store's checkpoint is outside the changelog, so the store is emptied
+    /// first (a restore from the beginning whose beginning moved keeps what it applied, as
+    /// `auto.offset.reset=earliest` would).
     fn start_over(
         &self,
-        changelog: &Changelog,
+        pass: &mut Pass<'_>,
+        (index, changelog): (usize, &Changelog),
         progress: &mut Progress,
-        tasks: &mut [(i32, TaskState)],
+        store: &mut dyn KeyValueStore,
         reason: &RestoreError,
     ) -> Result<(), RestoreError> {
         if let Some(checkpoint) = progress.checkpoint {
@@ -319,98 +279,105 @@ impl Restorer<'_> {
                 "the store's checkpoint is outside its changelog: emptying the store and \
                  restoring it from the beginning"
             );
-            if let Some(store) = changelog.store(tasks) {
-                store.wipe().map_err(|source| RestoreError::Store {
-                    partition: changelog.partition,
-                    source,
-                })?;
-            }
+            store.wipe().map_err(|source| RestoreError::Store {
+                partition: changelog.partition,
+                source,
+            })?;
         }
         *progress = Progress::new(None);
+        pass.again.push(index);
         Ok(())
     }
 
-    /// One round over the unfinished changelogs: each one's watermarks (its start, its end),
-    /// then the records its queue holds, applied to its store; then what reached the
-    /// consumer's own queue.
+    /// One round over the changelogs `pass` still reads: each one's watermarks (its start, its
+    /// end), then the records its queue holds, applied to its store; then what reached the
+    /// consumer's own queue. Returns how many records it polled.
     fn read(
         &self,
-        reader: &Reader,
+        pass: &mut Pass<'_>,
         changelogs: &[Changelog],
         tasks: &mut [(i32, TaskState)],
         progress: &mut [Progress],
-    ) -> Result<Round, RestoreError> {
-        let mut round = Round::default();
-        for (index, (changelog, progress)) in changelogs.iter().zip(progress.iter_mut()).enumerate()
-        {
-            let Some(store) = changelog.store(tasks).filter(|_| !progress.done) else {
+    ) -> Result<u64, RestoreError> {
+        let mut polled = 0;
+        let reading = pass.reading;
+        for (queue, &index) in reading.iter().enumerate() {
+            let changelog = &changelogs[index];
+            let Some(store) = changelog
+                .store(tasks)
+                .filter(|_| pass.reads(index, progress))
+            else {
                 continue;
             };
-            if let Some(past_end) = self.observe(reader, changelog, progress) {
-                round.outside.push((index, past_end));
-                continue;
-            }
-            while let Some(polled) = reader.poll(index) {
-                match polled {
+            let progress = &mut progress[index];
+            let mut outside = self.observe(&pass.reader, changelog, progress);
+            while outside.is_none()
+                && let Some(result) = pass.reader.poll(queue)
+            {
+                match result {
                     Ok(message) => self.apply(changelog, progress, store, &message),
-                    // The end's watermark came: the next round finishes the partition.
-                    Err(KafkaError::PartitionEOF(_)) => {}
                     Err(error) if is_out_of_range(&error) => {
-                        round.outside.push((index, changelog.kafka_error(error)));
-                        break;
+                        outside = Some(changelog.kafka_error(error));
                     }
                     Err(error) => return Err(changelog.kafka_error(error)),
                 }
-                round.polled += 1;
+                polled += 1;
+            }
+            if let Some(reason) = outside {
+                self.start_over(pass, (index, changelog), progress, store, &reason)?;
             }
         }
-        self.read_strays(reader, changelogs, tasks, progress, &mut round)?;
-        Ok(round)
+        Ok(polled + self.read_strays(pass, changelogs, tasks, progress)?)
     }
 
     /// Applies what reached the consumer's own queue: a record fetched before its partition's
     /// queue was split off goes to its store by topic and partition; an offset out of range of
-    /// no known partition restarts every unfinished changelog from its beginning.
+    /// no known partition starts every changelog the pass still reads over.
     fn read_strays(
         &self,
-        reader: &Reader,
+        pass: &mut Pass<'_>,
         changelogs: &[Changelog],
         tasks: &mut [(i32, TaskState)],
         progress: &mut [Progress],
-        round: &mut Round,
-    ) -> Result<(), RestoreError> {
-        while let Some(polled) = reader.poll_consumer() {
-            let message = match polled {
+    ) -> Result<u64, RestoreError> {
+        let mut polled = 0;
+        let reading = pass.reading;
+        while let Some(result) = pass.reader.poll_consumer() {
+            let message = match result {
                 Ok(message) => message,
-                Err(KafkaError::PartitionEOF(_)) => continue,
                 Err(error) if is_out_of_range(&error) => {
-                    let unfinished = (changelogs.iter().enumerate())
-                        .filter(|(index, _)| !progress[*index].done)
-                        .filter(|(index, _)| round.outside.iter().all(|(known, _)| known != index));
-                    let restarts: Vec<_> = unfinished
-                        .map(|(index, changelog)| (index, changelog.kafka_error(error.clone())))
+                    let unfinished: Vec<usize> = (reading.iter().copied())
+                        .filter(|index| pass.reads(*index, progress))
                         .collect();
-                    round.outside.extend(restarts);
+                    for index in unfinished {
+                        let (changelog, reason) = (&changelogs[index], error.clone());
+                        let reason = changelog.kafka_error(reason);
+                        if let Some(store) = changelog.store(tasks) {
+                            let at = (index, changelog);
+                            self.start_over(pass, at, &mut progress[index], store, &reason)?;
+                        }
+                    }
                     continue;
                 }
                 Err(error) => {
-                    let changelogs = describe(changelogs, progress);
+                    let changelogs = describe(changelogs, reading);
                     let source = Box::new(error);
                     return Err(RestoreError::Consumer { changelogs, source });
                 }
             };
-            let index = changelogs.iter().position(|changelog| {
+            let index = reading.iter().copied().find(|index| {
+                let changelog = &changelogs[*index];
                 changelog.topic == message.topic() && changelog.partition == message.partition()
             });
-            let Some(index) = index.filter(|index| !progress[*index].done) else {
+            let Some(index) = index.filter(|index| pass.reads(*index, progress)) else {
                 continue;
             };
             if let Some(store) = changelogs[index].store(tasks) {
                 self.apply(&changelogs[index], &mut progress[index], store, &message);
-                round.polled += 1;
+                polled += 1;
             }
         }
-        Ok(())
+        Ok(polled)
     }
 
     /// Takes in `changelog`'s watermarks: announces its start once its end is known, and

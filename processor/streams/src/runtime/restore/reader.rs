@@ -41,8 +41,6 @@ impl Reader {
         if from_checkpoints {
             client.set("auto.offset.reset", "error");
         }
-        // A partition at its end says so (its queue wakes the restore, which finishes it).
-        client.set("enable.partition.eof", "true");
         let (wake, woken) = sync_channel(1);
         Ok(Reader {
             consumer: Arc::new(client.create()?),
