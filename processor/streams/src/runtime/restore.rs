@@ -311,9 +311,13 @@ impl Restorer<'_> {
             };
             let progress = &mut progress[index];
             let mut outside = self.observe(&pass.reader, changelog, progress);
+            // A batch at most, so that every partition and the timeout get their turn.
+            let mut budget = BATCH;
             while outside.is_none()
+                && budget > 0
                 && let Some(result) = pass.reader.poll(queue)
             {
+                budget -= 1;
                 match result {
                     Ok(message) => self.apply(changelog, progress, store, &message),
                     Err(error) if is_out_of_range(&error) => {
