@@ -8,7 +8,7 @@
 #   tests/stress.sh --tests smoke,tls 20           # only these test files (tests/tests/<name>.rs)
 #   tests/stress.sh --max-minutes 30 5 -- --ignored  # arguments after -- go to every test binary
 #
-# Builds once (`cargo test --no-run`, and the agent's and processor's binaries the tests spawn),
+# Builds once (`cargo test --no-run`, the agent's and processor's binaries and the streams examples the tests spawn),
 # then runs the compiled test binaries directly, one after the other as `cargo test` does (each
 # binary runs its tests in parallel, as under `cargo test`). The output of every failed run is
 # kept in the log directory (default target/stress/<UTC time>, or --logs DIR).
@@ -55,6 +55,7 @@ done
 
 echo "stress: building once" >&2
 cargo build --quiet -p ferrobeat-agent -p ferrobeat-processor --bins
+cargo build --quiet -p ferrobeat-streams --examples
 declare -A binary=()
 while IFS= read -r line; do
   [[ "$line" == *'"reason":"compiler-artifact"'* && "$line" == *'"kind":["test"]'* ]] || continue

@@ -1,86 +1,35 @@
-//! Restoring a task's stores from their changelogs before the task processes a record, and
-//! reporting it (Kafka Streams' `StateRestoreListener`).
+//! Restoring the stores of the tasks a worker is assigned from their changelogs before a task
+//! processes a record, and reporting it (Kafka Streams' `StateRestoreListener`). One restore
+//! consumer is assigned all the changelog partitions of the tasks of one rebalance, as a Kafka
+//! Streams thread's restore consumer is: the cost of a consumer (connect, metadata, first fetch)
+//! is paid once per rebalance, not once per changelog partition.
 //!
 //! "The end" of a changelog partition is the high watermark the broker sends in its Fetch
 //! responses, which librdkafka caches per partition; ListOffsets(LATEST) is not used, since some
 //! brokers (Tansu 0.6.0) answer it with the base offset of the last batch.
 
-use std::ffi::CString;
-use std::fmt;
+mod changelog;
+mod listener;
+mod progress;
+mod reader;
+
 use std::time::{Duration, Instant};
 
-use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
+use rdkafka::Message;
 use rdkafka::error::KafkaError;
+use rdkafka::message::BorrowedMessage;
 use rdkafka::types::RDKafkaErrorCode;
-use rdkafka::{Message, Offset, TopicPartitionList};
 
+use self::changelog::{Changelog, describe};
+pub use self::listener::{LoggingStateRestoreListener, StateRestoreListener};
+use self::progress::{Observed, Progress};
+pub(crate) use self::reader::cached_watermarks;
+use self::reader::{Reader, Start};
 use crate::config::StreamsConfig;
 use crate::state::{KeyValueStore, StoreError, TaskState, changelog_topic};
 
 /// How many records a restore applies between two `on_batch_restored` calls.
 const BATCH: u64 = 1_000;
-
-/// Told about each store restored from its changelog (Kafka Streams' `StateRestoreListener`).
-pub trait StateRestoreListener: Send + Sync + fmt::Debug {
-    /// Restoring `store` from `topic`-`partition` starts at offset `start`; `end` is the
-    /// changelog's high watermark.
-    fn on_restore_start(&self, topic: &str, partition: i32, store: &str, start: i64, end: i64);
-    /// A batch ending at offset `batch_end` (exclusive) was applied: `restored` records.
-    fn on_batch_restored(
-        &self,
-        topic: &str,
-        partition: i32,
-        store: &str,
-        batch_end: i64,
-        restored: u64,
-    );
-    /// The store is at the changelog's end: `total` records applied.
-    fn on_restore_end(&self, topic: &str, partition: i32, store: &str, total: u64);
-}
-
-/// Logs every restore with its progress in percent, as the reference design's
-/// `LoggingStateRestoreListener` prints it.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct LoggingStateRestoreListener;
-
-impl StateRestoreListener for LoggingStateRestoreListener {
-    fn on_restore_start(&self, topic: &str, partition: i32, store: &str, start: i64, end: i64) {
-        tracing::info!(
-            store,
-            changelog = %format!("{topic}-{partition}"),
-            start,
-            end,
-            "restore started: {} records to restore",
-            (end - start).max(0)
-        );
-    }
-
-    fn on_batch_restored(
-        &self,
-        topic: &str,
-        partition: i32,
-        store: &str,
-        batch_end: i64,
-        restored: u64,
-    ) {
-        tracing::info!(
-            store,
-            changelog = %format!("{topic}-{partition}"),
-            batch_end,
-            restored,
-            "restored a batch"
-        );
-    }
-
-    fn on_restore_end(&self, topic: &str, partition: i32, store: &str, total: u64) {
-        tracing::info!(
-            store,
-            changelog = %format!("{topic}-{partition}"),
-            total,
-            "restore finished: 100% ({total} records)"
-        );
-    }
-}
 
 /// Why a store could not be restored.
 #[derive(Debug, thiserror::Error)]
@@ -134,6 +83,14 @@ pub enum RestoreError {
         /// The changelog's high watermark.
         end: i64,
     },
+    /// The restore consumer failed, not for one partition: `changelogs` are those it read.
+    #[error("restoring {changelogs}: {source}")]
+    Consumer {
+        /// `store from topic-partition` of every changelog the consumer read.
+        changelogs: String,
+        /// The client's error.
+        source: Box<KafkaError>,
+    },
     /// A store's file could not be opened, emptied or written.
     #[error("restoring task {partition}: {source}")]
     Store {
@@ -144,143 +101,100 @@ pub enum RestoreError {
     },
 }
 
-/// The low and high watermarks librdkafka last received in a Fetch response for
-/// `topic`-`partition`.
-pub(super) fn cached_watermarks<C: ConsumerContext>(
-    consumer: &BaseConsumer<C>,
-    topic: &str,
-    partition: i32,
-) -> Option<(i64, i64)> {
-    let topic = CString::new(topic).ok()?;
-    let (mut low, mut high) = (-1_i64, -1_i64);
-    // SAFETY: the client pointer is valid for the consumer's lifetime, `topic` is a
-    // NUL-terminated string that outlives the call, and `low`/`high` are valid out-pointers;
-    // rd_kafka_get_watermark_offsets only reads librdkafka's cached partition state. rust-rdkafka
-    // wraps only the ListOffsets query (`fetch_watermarks`), which some brokers answer wrongly.
-    #[allow(unsafe_code)]
-    let error = unsafe {
-        rdkafka::bindings::rd_kafka_get_watermark_offsets(
-            consumer.client().native_ptr(),
-            topic.as_ptr(),
-            partition,
-            &mut low,
-            &mut high,
-        )
-    };
-    (error == rdkafka::bindings::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR && high >= 0)
-        .then_some((low.max(0), high))
-}
-
-/// Brings every local store of `state` (task `partition`) to the end of its changelog.
+/// Brings every local store of `tasks` (each task with its partition) to the end of its
+/// changelog, all their changelog partitions read by one consumer, then checkpoints each task,
+/// so that a crash before the first commit does not restore it again. Returns the records
+/// applied per task.
 ///
 /// # Errors
-/// [`RestoreError`] when a changelog cannot be read to its end within `timeout`.
-pub(crate) fn restore_task(
+/// [`RestoreError`] when the changelogs cannot be read to their ends within `timeout` (all of
+/// them together), or a store cannot be emptied or written.
+pub(crate) fn restore_tasks(
     config: &StreamsConfig,
-    state: &mut TaskState,
-    partition: i32,
+    tasks: &mut [(i32, TaskState)],
     listener: &dyn StateRestoreListener,
     timeout: Duration,
-) -> Result<u64, RestoreError> {
-    let mut total = 0;
-    for (index, store) in state.store_names().to_vec().into_iter().enumerate() {
-        let topic = changelog_topic(&config.kafka.application_id, &store);
-        let Some(target) = state.store_mut(index) else {
-            continue;
-        };
-        let changelog = Changelog {
-            topic: &topic,
-            partition,
-            store: &store,
-        };
-        let restored = Restorer {
-            config,
-            listener,
-            timeout,
-        }
-        .restore(&changelog, target)?;
-        total += restored.records;
-        state.changelog_position_reached(index, restored.position);
+) -> Result<Vec<u64>, RestoreError> {
+    let application_id = &config.kafka.application_id;
+    let changelogs: Vec<Changelog> = tasks
+        .iter()
+        .enumerate()
+        .flat_map(|(task, (partition, state))| {
+            let partition = *partition;
+            (state.store_names().iter().enumerate()).map(move |(index, store)| Changelog {
+                topic: changelog_topic(application_id, store),
+                partition,
+                store: store.clone(),
+                task,
+                index,
+            })
+        })
+        .collect();
+    let restorer = Restorer {
+        config,
+        listener,
+        timeout,
+    };
+    let progress = restorer.restore(&changelogs, tasks)?;
+    let mut records = vec![0; tasks.len()];
+    for (changelog, progress) in changelogs.iter().zip(&progress) {
+        records[changelog.task] += progress.restored;
+        let state = &mut tasks[changelog.task].1;
+        state.changelog_position_reached(changelog.index, progress.position);
     }
-    // Checkpoint what was restored, so that a crash before the first commit does not restore
-    // it again.
-    state
-        .flush()
-        .map_err(|source| RestoreError::Store { partition, source })?;
-    Ok(total)
+    for (partition, state) in tasks.iter_mut() {
+        let partition = *partition;
+        state
+            .flush()
+            .map_err(|source| RestoreError::Store { partition, source })?;
+    }
+    Ok(records)
 }
 
-/// One changelog partition and the store it restores.
-struct Changelog<'a> {
-    topic: &'a str,
-    partition: i32,
-    store: &'a str,
+/// One restore consumer's pass over changelogs: queue `i` of its reader reads changelog
+/// `reading[i]`; those found outside their changelog (`again`) are read by the next pass.
+struct Pass<'p> {
+    reader: Reader,
+    reading: &'p [usize],
+    again: Vec<usize>,
 }
 
-impl Changelog<'_> {
-    fn past_end(&self, checkpoint: i64, end: i64) -> RestoreError {
-        RestoreError::CheckpointPastEnd {
-            store: self.store.to_owned(),
-            topic: self.topic.to_owned(),
-            partition: self.partition,
-            checkpoint,
-            end,
-        }
-    }
-
-    fn timeout(&self, position: i64, end: i64, waited: Duration) -> RestoreError {
-        RestoreError::Timeout {
-            store: self.store.to_owned(),
-            topic: self.topic.to_owned(),
-            partition: self.partition,
-            position,
-            end,
-            waited,
-        }
-    }
-
-    fn kafka_error(&self, source: KafkaError) -> RestoreError {
-        RestoreError::Kafka {
-            store: self.store.to_owned(),
-            topic: self.topic.to_owned(),
-            partition: self.partition,
-            source: Box::new(source),
-        }
-    }
-}
-
-impl Changelog<'_> {
-    /// A consumer reading this changelog partition from `checkpoint`, or its beginning. From a
-    /// checkpoint, an offset outside the partition is an error, not a silent reset.
-    fn reader(
-        &self,
+impl<'p> Pass<'p> {
+    /// A consumer assigned the changelogs `reading`, each where its restore is to go on.
+    fn start(
         config: &StreamsConfig,
-        checkpoint: Option<i64>,
-    ) -> Result<BaseConsumer, RestoreError> {
-        let mut client = super::clients::restore_consumer_config(
-            config,
-            &format!("{}-restore-consumer", config.kafka.application_id),
-        );
-        if checkpoint.is_some() {
-            client.set("auto.offset.reset", "error");
-        }
-        let consumer: BaseConsumer = client.create().map_err(|error| self.kafka_error(error))?;
-        let start = checkpoint.map_or(Offset::Beginning, Offset::Offset);
-        let mut partitions = TopicPartitionList::new();
-        partitions
-            .add_partition_offset(self.topic, self.partition, start)
-            .map_err(|error| self.kafka_error(error))?;
-        consumer
-            .assign(&partitions)
-            .map_err(|error| self.kafka_error(error))?;
-        Ok(consumer)
+        changelogs: &[Changelog],
+        progress: &[Progress],
+        reading: &'p [usize],
+    ) -> Result<Self, RestoreError> {
+        let from_checkpoints = (reading.iter()).any(|index| progress[*index].checkpoint.is_some());
+        let failed = |source| RestoreError::Consumer {
+            changelogs: describe(changelogs, reading),
+            source: Box::new(source),
+        };
+        let mut reader = Reader::new(config, from_checkpoints).map_err(failed)?;
+        let starts: Vec<Start<'_>> = (reading.iter())
+            .map(|index| {
+                let changelog = &changelogs[*index];
+                (
+                    changelog.topic.as_str(),
+                    changelog.partition,
+                    progress[*index].next,
+                )
+            })
+            .collect();
+        reader.assign(&starts).map_err(failed)?;
+        Ok(Pass {
+            reader,
+            reading,
+            again: Vec::new(),
+        })
     }
-}
 
-/// What a store's restore did: records applied, and the changelog offset the store now reflects.
-struct Restored {
-    records: u64,
-    position: i64,
+    /// Whether this pass still reads changelog `index`.
+    fn reads(&self, index: usize, progress: &[Progress]) -> bool {
+        !progress[index].done && !self.again.contains(&index)
+    }
 }
 
 /// How stores are restored: with which settings, told to whom, for how long at most.
@@ -291,137 +205,252 @@ struct Restorer<'a> {
 }
 
 impl Restorer<'_> {
-    /// Restores `store` from its checkpoint, if it has one, or from the changelog's beginning. A
-    /// checkpoint outside the changelog (the topic was deleted and recreated, or truncated) means the
-    /// store's content cannot be trusted: it is emptied and restored from the beginning.
+    /// Restores the store of every changelog from its checkpoint, if it has one, or from the
+    /// changelog's beginning, with one consumer assigned all the partitions. A checkpoint
+    /// outside its changelog (the topic was deleted and recreated, or truncated) means the
+    /// store's content cannot be trusted: it is emptied, and read again from the beginning by
+    /// another pass with a consumer of its own (assigning the first consumer again while its
+    /// fetchers stop can trip an assertion of librdkafka 2.12: confluentinc/librdkafka#5573).
     fn restore(
         &self,
-        changelog: &Changelog<'_>,
-        store: &mut dyn KeyValueStore,
-    ) -> Result<Restored, RestoreError> {
-        let checkpoint = store.checkpoint();
-        match self.read(changelog, store, checkpoint) {
-            Err(error) if checkpoint.is_some() && error.is_checkpoint_outside_changelog() => {
-                self.start_over(changelog, store, checkpoint)
+        changelogs: &[Changelog],
+        tasks: &mut [(i32, TaskState)],
+    ) -> Result<Vec<Progress>, RestoreError> {
+        let mut progress: Vec<Progress> = changelogs
+            .iter()
+            .map(|changelog| Progress::new(changelog.store(tasks).and_then(|s| s.checkpoint())))
+            .collect();
+        let started = Instant::now();
+        let mut pending: Vec<usize> = (0..changelogs.len()).collect();
+        // A pass from the beginning has no checkpoint to find outside: two passes at most.
+        while !pending.is_empty() {
+            let pass = Pass::start(self.config, changelogs, &progress, &pending)?;
+            pending = self.read_pass(pass, changelogs, tasks, &mut progress, started)?;
+        }
+        Ok(progress)
+    }
+
+    /// Reads the changelogs of `pass` to their ends, within `timeout` of `started`. Returns
+    /// those to read again from the beginning.
+    fn read_pass(
+        &self,
+        mut pass: Pass<'_>,
+        changelogs: &[Changelog],
+        tasks: &mut [(i32, TaskState)],
+        progress: &mut [Progress],
+        started: Instant,
+    ) -> Result<Vec<usize>, RestoreError> {
+        loop {
+            let polled = self.read(&mut pass, changelogs, tasks, progress)?;
+            let unfinished = (pass.reading.iter()).find(|index| pass.reads(**index, progress));
+            let Some(&index) = unfinished else {
+                return Ok(pass.again);
+            };
+            if started.elapsed() >= self.timeout {
+                let changelog = &changelogs[index];
+                let watermarks = (pass.reader).watermarks(&changelog.topic, changelog.partition);
+                let end = watermarks.map_or(-1, |(_, high)| high);
+                return Err(changelog.timeout(progress[index].position, end, self.timeout));
             }
-            other => other,
+            if polled == 0 {
+                pass.reader.wait(Duration::from_millis(100));
+            }
         }
     }
 
-    /// Empties `store`, whose `checkpoint` its changelog does not contain, and restores it from the
-    /// changelog's beginning.
+    /// Marks `changelog` (number `index`) to be read again from its beginning by the next pass,
+    /// for `reason`: its store's checkpoint is outside the changelog, so the store is emptied
+    /// first (a restore from the beginning whose beginning moved keeps what it applied, as
+    /// `auto.offset.reset=earliest` would).
     fn start_over(
         &self,
-        changelog: &Changelog<'_>,
+        pass: &mut Pass<'_>,
+        (index, changelog): (usize, &Changelog),
+        progress: &mut Progress,
         store: &mut dyn KeyValueStore,
-        checkpoint: Option<i64>,
-    ) -> Result<Restored, RestoreError> {
-        tracing::warn!(
-            store = changelog.store,
-            changelog = %format!("{}-{}", changelog.topic, changelog.partition),
-            checkpoint,
-            "the store's checkpoint is outside its changelog: emptying the store and \
-             restoring it from the beginning"
-        );
-        store.wipe().map_err(|source| RestoreError::Store {
-            partition: changelog.partition,
-            source,
-        })?;
-        self.read(changelog, store, None)
+        reason: &RestoreError,
+    ) -> Result<(), RestoreError> {
+        if let Some(checkpoint) = progress.checkpoint {
+            tracing::warn!(
+                store = changelog.store,
+                changelog = %format!("{}-{}", changelog.topic, changelog.partition),
+                checkpoint,
+                %reason,
+                "the store's checkpoint is outside its changelog: emptying the store and \
+                 restoring it from the beginning"
+            );
+            store.wipe().map_err(|source| RestoreError::Store {
+                partition: changelog.partition,
+                source,
+            })?;
+        }
+        *progress = Progress::new(None);
+        pass.again.push(index);
+        Ok(())
     }
 
-    /// Applies the changelog to `store` from `checkpoint` (or the beginning) to its end.
+    /// One round over the changelogs `pass` still reads: each one's watermarks (its start, its
+    /// end), then the records its queue holds, applied to its store; then what reached the
+    /// consumer's own queue. Returns how many records it polled.
     fn read(
         &self,
-        changelog: &Changelog<'_>,
-        store: &mut dyn KeyValueStore,
-        checkpoint: Option<i64>,
-    ) -> Result<Restored, RestoreError> {
-        let (listener, timeout) = (self.listener, self.timeout);
-        let consumer = changelog.reader(self.config, checkpoint)?;
-        let started = Instant::now();
-        let (mut position, mut restored, mut announced) = (checkpoint.unwrap_or(0), 0_u64, false);
-        loop {
-            let watermarks = cached_watermarks(&consumer, changelog.topic, changelog.partition);
-            if let Some((low, end)) = watermarks {
-                // Records below the low watermark were deleted: there is nothing to wait for there.
-                position = position.max(low);
-                // Brokers answer an offset past the end with an error or with nothing: either way
-                // the store holds what the changelog does not.
-                if let Some(checkpoint) = checkpoint.filter(|checkpoint| *checkpoint > end) {
-                    return Err(changelog.past_end(checkpoint, end));
-                }
-                if !announced {
-                    listener.on_restore_start(
-                        changelog.topic,
-                        changelog.partition,
-                        changelog.store,
-                        position,
-                        end,
-                    );
-                    announced = true;
-                }
-                if position >= end {
-                    break;
-                }
-            }
-            if started.elapsed() >= timeout {
-                let end = watermarks.map_or(-1, |(_, high)| high);
-                return Err(changelog.timeout(position, end, timeout));
-            }
-            match consumer.poll(Duration::from_millis(100)) {
-                Some(Ok(message)) => {
-                    let Some(key) = message.key() else { continue };
-                    store.apply(key, message.payload());
-                    position = message.offset() + 1;
-                    restored += 1;
-                    if restored % BATCH == 0 {
-                        listener.on_batch_restored(
-                            changelog.topic,
-                            changelog.partition,
-                            changelog.store,
-                            position,
-                            BATCH,
-                        );
+        pass: &mut Pass<'_>,
+        changelogs: &[Changelog],
+        tasks: &mut [(i32, TaskState)],
+        progress: &mut [Progress],
+    ) -> Result<u64, RestoreError> {
+        let mut polled = 0;
+        let reading = pass.reading;
+        for (queue, &index) in reading.iter().enumerate() {
+            let changelog = &changelogs[index];
+            let Some(store) = changelog
+                .store(tasks)
+                .filter(|_| pass.reads(index, progress))
+            else {
+                continue;
+            };
+            let progress = &mut progress[index];
+            let mut outside = self.observe(&pass.reader, changelog, progress);
+            // A batch at most, so that every partition and the timeout get their turn.
+            let mut budget = BATCH;
+            while outside.is_none()
+                && budget > 0
+                && let Some(result) = pass.reader.poll(queue)
+            {
+                budget -= 1;
+                match result {
+                    Ok(message) => self.apply(changelog, progress, store, &message),
+                    Err(error) if is_out_of_range(&error) => {
+                        outside = Some(changelog.kafka_error(error));
                     }
+                    Err(error) => return Err(changelog.kafka_error(error)),
                 }
-                Some(Err(error)) => return Err(changelog.kafka_error(error)),
-                None => {}
+                polled += 1;
+            }
+            if let Some(reason) = outside {
+                self.start_over(pass, (index, changelog), progress, store, &reason)?;
             }
         }
-        if restored % BATCH != 0 {
-            listener.on_batch_restored(
-                changelog.topic,
+        Ok(polled + self.read_strays(pass, changelogs, tasks, progress)?)
+    }
+
+    /// Applies what reached the consumer's own queue: a record fetched before its partition's
+    /// queue was split off goes to its store by topic and partition; an offset out of range of
+    /// no known partition starts every changelog the pass still reads over.
+    fn read_strays(
+        &self,
+        pass: &mut Pass<'_>,
+        changelogs: &[Changelog],
+        tasks: &mut [(i32, TaskState)],
+        progress: &mut [Progress],
+    ) -> Result<u64, RestoreError> {
+        let mut polled = 0;
+        let reading = pass.reading;
+        while let Some(result) = pass.reader.poll_consumer() {
+            let message = match result {
+                Ok(message) => message,
+                Err(error) if is_out_of_range(&error) => {
+                    let unfinished: Vec<usize> = (reading.iter().copied())
+                        .filter(|index| pass.reads(*index, progress))
+                        .collect();
+                    for index in unfinished {
+                        let (changelog, reason) = (&changelogs[index], error.clone());
+                        let reason = changelog.kafka_error(reason);
+                        if let Some(store) = changelog.store(tasks) {
+                            let at = (index, changelog);
+                            self.start_over(pass, at, &mut progress[index], store, &reason)?;
+                        }
+                    }
+                    continue;
+                }
+                Err(error) => {
+                    let changelogs = describe(changelogs, reading);
+                    let source = Box::new(error);
+                    return Err(RestoreError::Consumer { changelogs, source });
+                }
+            };
+            let index = reading.iter().copied().find(|index| {
+                let changelog = &changelogs[*index];
+                changelog.topic == message.topic() && changelog.partition == message.partition()
+            });
+            let Some(index) = index.filter(|index| pass.reads(*index, progress)) else {
+                continue;
+            };
+            if let Some(store) = changelogs[index].store(tasks) {
+                self.apply(&changelogs[index], &mut progress[index], store, &message);
+                polled += 1;
+            }
+        }
+        Ok(polled)
+    }
+
+    /// Takes in `changelog`'s watermarks: announces its start once its end is known, and
+    /// finishes it at its end. Returns the error of a checkpoint past the end.
+    fn observe(
+        &self,
+        reader: &Reader,
+        changelog: &Changelog,
+        progress: &mut Progress,
+    ) -> Option<RestoreError> {
+        let (topic, partition, store) = (&changelog.topic, changelog.partition, &changelog.store);
+        match progress.observe(reader.watermarks(topic, partition)) {
+            Observed::Unknown => {}
+            Observed::PastEnd { checkpoint, end } => {
+                return Some(changelog.past_end(checkpoint, end));
+            }
+            Observed::Known {
+                end,
+                starts,
+                reached,
+            } => {
+                if starts {
+                    let start = progress.position;
+                    self.listener
+                        .on_restore_start(topic, partition, store, start, end);
+                }
+                if reached {
+                    let batch = progress.restored % BATCH;
+                    if batch != 0 {
+                        let position = progress.position;
+                        (self.listener).on_batch_restored(topic, partition, store, position, batch);
+                    }
+                    (self.listener).on_restore_end(topic, partition, store, progress.restored);
+                    progress.done = true;
+                }
+            }
+        }
+        None
+    }
+
+    /// Applies `message` of `changelog` to `store` (a record without a key only moves the
+    /// position), telling the listener about each full batch.
+    fn apply(
+        &self,
+        changelog: &Changelog,
+        progress: &mut Progress,
+        store: &mut dyn KeyValueStore,
+        message: &BorrowedMessage<'_>,
+    ) {
+        if let Some(key) = message.key() {
+            store.apply(key, message.payload());
+        }
+        if progress.read(message.offset(), message.key().is_some(), BATCH) {
+            self.listener.on_batch_restored(
+                &changelog.topic,
                 changelog.partition,
-                changelog.store,
-                position,
-                restored % BATCH,
+                &changelog.store,
+                progress.position,
+                BATCH,
             );
         }
-        listener.on_restore_end(
-            changelog.topic,
-            changelog.partition,
-            changelog.store,
-            restored,
-        );
-        Ok(Restored {
-            records: restored,
-            position,
-        })
     }
 }
 
-impl RestoreError {
-    /// Whether the changelog does not contain the store's checkpoint: past its end, or an
-    /// offset the broker calls out of range.
-    fn is_checkpoint_outside_changelog(&self) -> bool {
-        match self {
-            RestoreError::CheckpointPastEnd { .. } => true,
-            RestoreError::Kafka { source, .. } => matches!(
-                source.rdkafka_error_code(),
-                Some(RDKafkaErrorCode::OffsetOutOfRange | RDKafkaErrorCode::AutoOffsetReset)
-            ),
-            _ => false,
-        }
-    }
+/// Whether `error` says a fetch offset is outside its partition (reported because
+/// `auto.offset.reset` is `error`, or by the broker).
+fn is_out_of_range(error: &KafkaError) -> bool {
+    matches!(
+        error.rdkafka_error_code(),
+        Some(RDKafkaErrorCode::OffsetOutOfRange | RDKafkaErrorCode::AutoOffsetReset)
+    )
 }

@@ -22,7 +22,7 @@ use crate::record::{Header, InputRecord, SourcePosition};
 use crate::runtime::Shared;
 use crate::runtime::backpressure::Backpressure;
 use crate::runtime::offsets::CommitScope;
-use crate::runtime::restore::{RestoreError, restore_task};
+use crate::runtime::restore::{RestoreError, restore_tasks};
 
 /// The consumer's context: rebalance callbacks commit what is acknowledged and track membership.
 pub(super) struct WorkerContext {
@@ -111,7 +111,8 @@ impl ConsumerContext for WorkerContext {
 impl WorkerContext {
     /// Brings the stores of every newly assigned task to the end of their changelogs, before
     /// the task's first record is processed (Kafka Streams restores in the same place: a task
-    /// is not running until restored).
+    /// is not running until restored), with one restore consumer for all their changelog
+    /// partitions, as a Kafka Streams thread has.
     fn restore(&self, assigned: &TopicPartitionList) {
         if self.shared.changelogs.is_empty() {
             return;
@@ -125,37 +126,37 @@ impl WorkerContext {
             .collect();
         partitions.sort_unstable();
         partitions.dedup();
+        let mut tasks = Vec::new();
         for partition in partitions {
             if pipeline.tasks.contains_key(&partition) {
                 continue;
             }
-            let restored = self
-                .shared
-                .open_task_state(partition)
-                .map_err(|source| RestoreError::Store { partition, source })
-                .and_then(|mut state| {
-                    restore_task(
-                        &self.shared.config,
-                        &mut state,
-                        partition,
-                        listener.as_ref(),
-                        self.shared.config.runtime.restore_timeout,
-                    )
-                    .map(|records| (state, records))
-                });
-            match restored {
-                Ok((state, records)) => {
-                    tracing::info!(worker = %self.worker, partition, records, "task restored");
-                    pipeline.tasks.insert(partition, state);
-                }
-                Err(error) => {
-                    pipeline.failure.get_or_insert(super::WorkerError::Restore {
-                        worker: self.worker.clone(),
-                        source: Box::new(error),
-                    });
+            match self.shared.open_task_state(partition) {
+                Ok(state) => tasks.push((partition, state)),
+                Err(source) => {
+                    self.restore_failed(&mut pipeline, RestoreError::Store { partition, source })
                 }
             }
         }
+        let config = &self.shared.config;
+        let timeout = config.runtime.restore_timeout;
+        match restore_tasks(config, &mut tasks, listener.as_ref(), timeout) {
+            Ok(records) => {
+                for ((partition, state), records) in tasks.into_iter().zip(records) {
+                    tracing::info!(worker = %self.worker, partition, records, "task restored");
+                    pipeline.tasks.insert(partition, state);
+                }
+            }
+            Err(error) => self.restore_failed(&mut pipeline, error),
+        }
+    }
+
+    /// Keeps the first failure: the worker stops with it.
+    fn restore_failed(&self, pipeline: &mut Pipeline, error: RestoreError) {
+        pipeline.failure.get_or_insert(super::WorkerError::Restore {
+            worker: self.worker.clone(),
+            source: Box::new(error),
+        });
     }
 
     /// Reports what the worker holds after a rebalance callback. An eager revoke takes every

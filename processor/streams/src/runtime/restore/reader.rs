@@ -1,0 +1,127 @@
+//! One restore consumer reading many changelog partitions, each through its own queue, so that
+//! a record or an error (an offset out of range) says which partition it belongs to:
+//! rust-rdkafka's consumer errors do not carry their partition.
+
+use std::ffi::CString;
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::time::Duration;
+
+use rdkafka::consumer::base_consumer::PartitionQueue;
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, DefaultConsumerContext};
+use rdkafka::error::{KafkaError, KafkaResult};
+use rdkafka::message::BorrowedMessage;
+use rdkafka::{Offset, TopicPartitionList};
+
+use crate::config::StreamsConfig;
+
+/// A changelog partition to read: topic, partition and where to start.
+pub(super) type Start<'a> = (&'a str, i32, Offset);
+
+/// A restore consumer and the queues of the partitions it is assigned, numbered in the order
+/// of the last [`Reader::assign`].
+pub(super) struct Reader {
+    consumer: Arc<BaseConsumer>,
+    queues: Vec<PartitionQueue<DefaultConsumerContext>>,
+    wake: SyncSender<()>,
+    woken: Receiver<()>,
+}
+
+impl Reader {
+    /// A consumer with the restore consumer's settings. `from_checkpoints`: some partition
+    /// starts from a store's checkpoint, so an offset outside a partition is an error to report,
+    /// not a silent reset (a partition read from its beginning sees that error only if its
+    /// beginning moves while it is read; its restore then starts again from the new beginning,
+    /// which is what `earliest` does).
+    pub(super) fn new(config: &StreamsConfig, from_checkpoints: bool) -> KafkaResult<Self> {
+        let mut client = crate::runtime::clients::restore_consumer_config(
+            config,
+            &format!("{}-restore-consumer", config.kafka.application_id),
+        );
+        if from_checkpoints {
+            client.set("auto.offset.reset", "error");
+        }
+        let (wake, woken) = sync_channel(1);
+        Ok(Reader {
+            consumer: Arc::new(client.create()?),
+            queues: Vec::new(),
+            wake,
+            woken,
+        })
+    }
+
+    /// Assigns `partitions`, replacing the earlier assignment: partition `i` of the list is
+    /// read with [`Reader::poll`]`(i)`.
+    pub(super) fn assign(&mut self, partitions: &[Start<'_>]) -> KafkaResult<()> {
+        self.queues.clear();
+        let mut list = TopicPartitionList::new();
+        for (topic, partition, start) in partitions {
+            list.add_partition_offset(topic, *partition, *start)?;
+        }
+        self.consumer.assign(&list)?;
+        for (topic, partition, _) in partitions {
+            let mut queue = self
+                .consumer
+                .split_partition_queue(topic, *partition)
+                .ok_or_else(|| {
+                    KafkaError::Subscription(format!("no queue for {topic}-{partition}"))
+                })?;
+            let wake = self.wake.clone();
+            queue.set_nonempty_callback(move || {
+                // Full: a wake-up is already pending.
+                let _ = wake.try_send(());
+            });
+            self.queues.push(queue);
+        }
+        Ok(())
+    }
+
+    /// The next record or error of partition `index` of the assignment, if one is there.
+    pub(super) fn poll(&self, index: usize) -> Option<KafkaResult<BorrowedMessage<'_>>> {
+        self.queues.get(index)?.poll(Duration::ZERO)
+    }
+
+    /// A record or error on the consumer's own queue: one fetched before its partition's queue
+    /// was split off, or an error of no partition. Serves the consumer's callbacks too.
+    pub(super) fn poll_consumer(&self) -> Option<KafkaResult<BorrowedMessage<'_>>> {
+        self.consumer.poll(Duration::ZERO)
+    }
+
+    /// Waits until a partition's queue receives something, for `timeout` at most.
+    pub(super) fn wait(&self, timeout: Duration) {
+        // A timeout is as good as a wake-up: the caller looks at every queue either way.
+        let _ = self.woken.recv_timeout(timeout);
+    }
+
+    /// The watermarks of `topic`-`partition` last seen in a Fetch response.
+    pub(super) fn watermarks(&self, topic: &str, partition: i32) -> Option<(i64, i64)> {
+        cached_watermarks(&self.consumer, topic, partition)
+    }
+}
+
+/// The low and high watermarks librdkafka last received in a Fetch response for
+/// `topic`-`partition`.
+pub(crate) fn cached_watermarks<C: ConsumerContext>(
+    consumer: &BaseConsumer<C>,
+    topic: &str,
+    partition: i32,
+) -> Option<(i64, i64)> {
+    let topic = CString::new(topic).ok()?;
+    let (mut low, mut high) = (-1_i64, -1_i64);
+    // SAFETY: the client pointer is valid for the consumer's lifetime, `topic` is a
+    // NUL-terminated string that outlives the call, and `low`/`high` are valid out-pointers;
+    // rd_kafka_get_watermark_offsets only reads librdkafka's cached partition state. rust-rdkafka
+    // wraps only the ListOffsets query (`fetch_watermarks`), which some brokers answer wrongly.
+    #[allow(unsafe_code)]
+    let error = unsafe {
+        rdkafka::bindings::rd_kafka_get_watermark_offsets(
+            consumer.client().native_ptr(),
+            topic.as_ptr(),
+            partition,
+            &mut low,
+            &mut high,
+        )
+    };
+    (error == rdkafka::bindings::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR && high >= 0)
+        .then_some((low.max(0), high))
+}
