@@ -43,6 +43,10 @@ pub(super) struct Ordered {
     /// Where the consumer started the partitions nothing was consumed from since they were
     /// assigned (librdkafka reports no position for those).
     starts: HashMap<SourcePartition, Start>,
+    /// The next offset of each partition after the records this worker consumed since it was
+    /// assigned: its position, known without asking librdkafka, whose `position()` is a request
+    /// to its main thread (tens of microseconds, too slow to make per record).
+    consumed: HashMap<SourcePartition, i64>,
 }
 
 /// Where the consumer started a partition.
@@ -79,6 +83,7 @@ impl Ordered {
         Some(Ordered {
             order: TaskOrder::new(priorities),
             starts: HashMap::new(),
+            consumed: HashMap::new(),
         })
     }
 
@@ -121,6 +126,7 @@ impl Pipeline {
             .source_partition(message.topic(), message.partition());
         let timestamp = message.timestamp().to_millis().unwrap_or(-1);
         let bytes = message.payload_len() + message.key_len();
+        ordered.consumed.insert(partition, message.offset() + 1);
         ordered
             .order
             .push(partition, timestamp, bytes, message.detach());
@@ -154,7 +160,11 @@ impl Pipeline {
         let runtime = &shared.config.runtime;
         // Positions move only when the consumer is polled: one look per call is enough.
         let mut positions = None;
-        let Ordered { order, starts } = ordered;
+        let Ordered {
+            order,
+            starts,
+            consumed,
+        } = ordered;
         while order.buffered_records() > 0
             && self.backpressure == Backpressure::Flowing
             && self.tracker.in_flight_records() < runtime.max_in_flight_records
@@ -167,7 +177,7 @@ impl Pipeline {
                     consumer,
                     now,
                 };
-                probe.fetched(partition, starts, &mut positions)
+                probe.fetched(partition, starts, consumed, &mut positions)
             };
             let Some((_, message)) = order.next(now, runtime.max_task_idle, &mut fetched) else {
                 break;
@@ -187,6 +197,7 @@ impl Pipeline {
                 .shared
                 .source_partition(element.topic(), element.partition());
             ordered.starts.remove(&partition);
+            ordered.consumed.remove(&partition);
             ordered.order.assign(partition);
         }
     }
@@ -195,6 +206,7 @@ impl Pipeline {
     pub(super) fn drop_buffered(&mut self, partition: SourcePartition) {
         if let Some(ordered) = self.ordered.as_mut() {
             ordered.starts.remove(&partition);
+            ordered.consumed.remove(&partition);
             let dropped = ordered.order.revoke(partition);
             if dropped > 0 {
                 tracing::debug!(worker = %self.worker, ?partition, dropped, "dropped buffered records");
@@ -223,33 +235,42 @@ struct Probe<'a> {
 
 impl Probe<'_> {
     /// Caught up when the consumer's position is at the high watermark librdkafka last
-    /// received in a Fetch response; behind when below it or when either is unknown.
+    /// received in a Fetch response; behind when below it or when either is unknown. The
+    /// position is first taken from what the worker consumed (or, before that, where the
+    /// consumer started); only when that says behind is the consumer asked, since its position
+    /// also moves past transaction markers the worker never sees.
     fn fetched(
         &self,
         partition: SourcePartition,
         starts: &mut HashMap<SourcePartition, Start>,
+        consumed: &HashMap<SourcePartition, i64>,
         positions: &mut Option<TopicPartitionList>,
     ) -> Fetched {
         let topic = self.shared.source_topic(partition.topic);
         let Some((low, high)) = cached_watermarks(self.consumer, topic, partition.partition) else {
             return Fetched::Behind;
         };
-        // One past the last record consumed (also past transaction markers), unless nothing
-        // was consumed since the assignment.
-        let consumed = positions
+        let known =
+            consumed
+                .get(&partition)
+                .copied()
+                .or_else(|| match self.start(partition, starts) {
+                    Start::Committed(offset) => Some(offset),
+                    Start::Reset if self.resets_to_end() => Some(high),
+                    Start::Reset => Some(low),
+                    Start::RetryAfter(_) => None,
+                });
+        if known.is_some_and(|position| position >= high) {
+            return Fetched::CaughtUp;
+        }
+        let asked = positions
             .get_or_insert_with(|| self.consumer.position().unwrap_or_default())
             .find_partition(topic, partition.partition)
             .and_then(|element| match element.offset() {
                 Offset::Offset(offset) => Some(offset),
                 _ => None,
             });
-        let position = consumed.or_else(|| match self.start(partition, starts) {
-            Start::Committed(offset) => Some(offset),
-            Start::Reset if self.resets_to_end() => Some(high),
-            Start::Reset => Some(low),
-            Start::RetryAfter(_) => None,
-        });
-        match position {
+        match asked.or(known) {
             Some(position) if position >= high => Fetched::CaughtUp,
             _ => Fetched::Behind,
         }
