@@ -561,9 +561,10 @@ fn table_load(out: &mut Markdown, StateFigures { sizes, join, .. }: &StateFigure
          (start-up and group join included), and restored from its changelog by the second in \
          {seconds:.2} s ({records} records, {:.0} records/s; {applying_seconds:.2} s inside the \
          partitions' restores). *Inside the partitions' restores* sums each changelog \
-         partition's time from its `on_restore_start` to its `on_restore_end`, leaving out what \
-         lies between two partitions' restores (the runtime starts a restore consumer per \
-         changelog partition, which must connect and fetch before its `on_restore_start`).",
+         partition's time from its `on_restore_start` to its `on_restore_end`; the partitions \
+         of one rebalance are restored together by one restore consumer, so that sum can exceed \
+         the restore's own time, and the time before the first `on_restore_start` (the \
+         consumer connecting and fetching) is outside both.",
         sizes.table_keys,
         join.table_load_seconds,
         join.table_restore.records_per_second()
