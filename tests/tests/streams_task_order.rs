@@ -11,7 +11,7 @@ use ferrobeat_streams::runtime::{ClientState, StreamsRuntime};
 use ferrobeat_streams::serdes::{Nullable, Utf8};
 use ferrobeat_streams::{StreamsBuilder, Topology};
 use ferrobeat_tests::TestKafka;
-use processor_support::{committed_offsets, eventually, init_logging};
+use processor_support::{committed_offsets, eventually, init_logging, quick_group};
 
 const APPLICATION: &str = "ordered-join-application";
 const CHANGELOG: &str = "ordered-join-application-address-STATE-STORE-0000000000-changelog";
@@ -34,18 +34,7 @@ fn join() -> Topology {
 /// The join's runtime on `kafka`, its tasks waiting `max_task_idle` for a caught-up partition.
 fn runtime(kafka: &TestKafka, max_task_idle: Duration) -> StreamsRuntime {
     let mut config = StreamsConfig::new(kafka.bootstrap_servers(), APPLICATION);
-    for (name, value) in [
-        ("session.timeout.ms", "6000"),
-        ("heartbeat.interval.ms", "500"),
-        ("broker.address.family", "v4"),
-    ] {
-        config
-            .kafka
-            .properties
-            .insert(name.to_owned(), value.to_owned());
-    }
-    config.runtime.commit_interval = Duration::from_millis(200);
-    config.runtime.shutdown_timeout = Duration::from_secs(10);
+    quick_group(&mut config.kafka, &mut config.runtime);
     config.runtime.max_task_idle = max_task_idle;
     let runtime = StreamsRuntime::new(join(), config);
     runtime.start().expect("start");

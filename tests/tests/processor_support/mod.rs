@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use ferrobeat_processor::config::ProcessorConfig;
 use ferrobeat_processor::metric_topology::metric_topology;
+use ferrobeat_streams::config::{KafkaConfig, RuntimeConfig};
 use ferrobeat_streams::errors::ErrorAction;
 use ferrobeat_streams::record::{InputRecord, SourcePosition};
 use ferrobeat_streams::runtime::{ClientState, StateListener};
@@ -153,6 +154,20 @@ pub(crate) fn output_topics(config: &ProcessorConfig) -> Vec<String> {
     ]
 }
 
+/// Settings that keep a test's consumer group quick on Tansu: a short session (a new group's
+/// join waits half of it), frequent commits and a bounded shutdown.
+pub(crate) fn quick_group(kafka: &mut KafkaConfig, runtime: &mut RuntimeConfig) {
+    for (name, value) in [
+        ("session.timeout.ms", "6000"),
+        ("heartbeat.interval.ms", "500"),
+        ("broker.address.family", "v4"),
+    ] {
+        kafka.properties.insert(name.to_owned(), value.to_owned());
+    }
+    runtime.commit_interval = Duration::from_millis(200);
+    runtime.shutdown_timeout = Duration::from_secs(10);
+}
+
 /// A processor configuration on topics named by `unique` (one call per topic), talking to
 /// `bootstrap_servers` with group timings fit for a test broker.
 pub(crate) fn test_config(
@@ -162,18 +177,7 @@ pub(crate) fn test_config(
     let mut config = ProcessorConfig::default();
     config.kafka.bootstrap_servers = bootstrap_servers.to_owned();
     config.kafka.application_id = unique("app");
-    for (name, value) in [
-        ("session.timeout.ms", "6000"),
-        ("heartbeat.interval.ms", "500"),
-        ("broker.address.family", "v4"),
-    ] {
-        config
-            .kafka
-            .properties
-            .insert(name.to_owned(), value.to_owned());
-    }
-    config.runtime.commit_interval = Duration::from_millis(200);
-    config.runtime.shutdown_timeout = Duration::from_secs(10);
+    quick_group(&mut config.kafka, &mut config.runtime);
     config.topology.input_topic = unique("all");
     config.topology.cpu_topic = unique("cpu");
     config.topology.memory_topic = unique("memory");
