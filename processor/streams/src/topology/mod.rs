@@ -293,6 +293,7 @@ impl Topology {
         let mut state = TaskState::in_memory(Arc::from([]), globals.clone());
         source.process(&mut RecordContext {
             input: record,
+            timestamp: record.timestamp,
             emit: &mut |_| {},
             on_node: None,
             sink_names: &self.sink_names,
@@ -330,6 +331,7 @@ impl Topology {
             .ok_or_else(|| no_source(topic))?;
         source.1.process(&mut RecordContext {
             input: record,
+            timestamp: record.timestamp,
             sink_names: &self.sink_names,
             emit,
             on_node,

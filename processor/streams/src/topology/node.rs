@@ -11,8 +11,11 @@ use crate::state::TaskState;
 /// What every node of one record's trip shares: the consumed record, the output sink and the
 /// task's state stores.
 pub(crate) struct RecordContext<'a, 'r> {
-    /// The consumed record (its timestamp and headers are inherited by every output).
+    /// The consumed record (its headers are inherited by every output).
     pub(crate) input: &'r InputRecord<'a>,
+    /// The timestamp of the record being forwarded: the input's, unless a node forwards a
+    /// result of its own time (a window's largest input timestamp, a punctuation's time).
+    pub(crate) timestamp: i64,
     /// The topology's sink topic names, which outputs borrow.
     pub(crate) sink_names: &'a [Box<str>],
     /// Where sink nodes hand their records.
@@ -150,7 +153,7 @@ impl<K: Serde, V: Serde> Node<K, V> for Sink {
             topic: Cow::Borrowed(&ctx.sink_names[self.topic]),
             key,
             value,
-            timestamp: ctx.input.timestamp,
+            timestamp: ctx.timestamp,
             headers: ctx.input.headers.clone(),
         });
         Ok(())
