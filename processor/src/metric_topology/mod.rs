@@ -15,6 +15,7 @@
 
 mod event;
 mod minify;
+pub mod sustained;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -1,0 +1,422 @@
+//! Sustained alerts, pure: the per-host state machine of `[alerting] mode = "transitions"`, as
+//! Prometheus' `for:` and `keep_firing_for` and Kibana's alert delay and recovery behave.
+//!
+//! A host is `ok`, `pending` (hot, not for long enough yet), `firing`, or `no_data` (firing, then
+//! silent for `no_data_after` of wall-clock time). Samples are taken in event-time order: a sample
+//! older than the host's latest is stale and changes nothing. Only a change of what operators see
+//! is a [`Transition`]: `pending` is internal, so `ok → pending → ok` says nothing.
+//!
+//! The state is a small JSON document (`HostAlert`), the value of the host's entry in the alert
+//! store, so its changelog is readable with any consumer.
+
+use std::time::Duration;
+
+use ferrobeat_toolbox::config::humantime_serde;
+use serde::{Deserialize, Serialize};
+
+/// Which alerts the cpu metricset raises.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AlertMode {
+    /// One alert per hot sample (the reference design).
+    #[default]
+    EverySample,
+    /// One record per transition of a host's [`Status`] (firing, resolved, no data).
+    Transitions,
+}
+
+/// `[alerting]`: how hot samples become alerts; every key is optional.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AlertingConfig {
+    /// `every-sample` (default) or `transitions`.
+    pub mode: AlertMode,
+    /// `transitions`: how long a host must stay hot before it fires (Prometheus' `for:`).
+    #[serde(rename = "for", with = "humantime_serde")]
+    pub fire_after: Duration,
+    /// `transitions`: how long a firing host must stay cool before it resolves.
+    #[serde(with = "humantime_serde")]
+    pub keep_firing_for: Duration,
+    /// `transitions`: how long a firing host may send nothing before it goes `no_data`.
+    #[serde(with = "humantime_serde")]
+    pub no_data_after: Duration,
+}
+
+impl Default for AlertingConfig {
+    fn default() -> Self {
+        AlertingConfig {
+            mode: AlertMode::EverySample,
+            fire_after: Duration::ZERO,
+            keep_firing_for: Duration::ZERO,
+            no_data_after: Duration::from_secs(30),
+        }
+    }
+}
+
+impl AlertingConfig {
+    /// Checks what a type cannot: a `no_data_after` of at least a second.
+    ///
+    /// # Errors
+    /// The refused key (within `[alerting]`) and why.
+    pub fn validate(&self) -> Result<(), (&'static str, String)> {
+        if self.no_data_after < Duration::from_secs(1) {
+            return Err((
+                "no_data_after",
+                format!(
+                    "{} is too short: a firing host would go no_data between two samples",
+                    humantime_serde::re::humantime::format_duration(self.no_data_after)
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The rule of `transitions` mode with `threshold`.
+    pub fn rule(&self, threshold: f64) -> SustainedRule {
+        SustainedRule {
+            threshold,
+            fire_after: self.fire_after,
+            keep_firing_for: self.keep_firing_for,
+            no_data_after: self.no_data_after,
+        }
+    }
+}
+
+/// The rule: a threshold and how long it must hold, and stop holding.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SustainedRule {
+    /// Hot means `system.cpu.total.norm.pct` strictly above this.
+    pub threshold: f64,
+    /// How long a host must stay hot before it fires (`0s`: the first hot sample fires).
+    pub fire_after: Duration,
+    /// How long a firing host must stay at or below the threshold before it resolves.
+    pub keep_firing_for: Duration,
+    /// How much wall-clock time without a sample turns a firing host `no_data`.
+    pub no_data_after: Duration,
+}
+
+/// What operators see of a host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// At or below the threshold (or never seen).
+    Ok,
+    /// Hot since `since`, not yet for `fire_after`.
+    Pending,
+    /// Firing since `since`.
+    Firing,
+    /// Was firing, then no sample for `no_data_after`.
+    NoData,
+}
+
+/// A change operators are told about: one record on the alert topic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transition {
+    /// The host has been hot for `fire_after` (or came back hot after `no_data`).
+    Firing,
+    /// The host has been at or below the threshold for `keep_firing_for`.
+    Resolved,
+    /// A firing host sent nothing for `no_data_after`.
+    NoData,
+}
+
+impl Transition {
+    /// The `"status"` member of the alert record.
+    pub fn status(self) -> &'static str {
+        match self {
+            Transition::Firing => "firing",
+            Transition::Resolved => "resolved",
+            Transition::NoData => "no_data",
+        }
+    }
+}
+
+/// One cpu sample of a host.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Sample<'a> {
+    /// Event time (`@timestamp`) in milliseconds since the epoch.
+    pub at: i64,
+    /// `@timestamp` as the event carries it (what `"since"` repeats).
+    pub timestamp: &'a str,
+    /// Whether it is above the threshold.
+    pub hot: bool,
+    /// Wall-clock time it was processed, in milliseconds since the epoch (for `no_data`).
+    pub seen_at: i64,
+}
+
+/// A host's alert state (the store's value).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostAlert {
+    /// What operators see.
+    pub status: Status,
+    /// Event time of the latest sample taken.
+    pub latest: i64,
+    /// Wall-clock time the latest sample was processed.
+    pub seen_at: i64,
+    /// The first hot sample of the episode (pending, firing, no data): event time and
+    /// `@timestamp`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<(i64, String)>,
+    /// While firing: event time of the first sample at or below the threshold since the last
+    /// hot one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cool_since: Option<i64>,
+}
+
+impl HostAlert {
+    /// The state of a host before its first sample.
+    pub fn new() -> Self {
+        HostAlert {
+            status: Status::Ok,
+            latest: i64::MIN,
+            seen_at: i64::MIN,
+            since: None,
+            cool_since: None,
+        }
+    }
+
+    /// `@timestamp` of the episode's first hot sample, if the host is in one.
+    pub fn since(&self) -> Option<&str> {
+        self.since.as_ref().map(|(_, timestamp)| timestamp.as_str())
+    }
+
+    /// Takes `sample`; the transition it causes, if any. A sample older than the latest is
+    /// stale: nothing changes and `None` is returned.
+    pub fn observe(&mut self, rule: &SustainedRule, sample: Sample<'_>) -> Option<Transition> {
+        if sample.at < self.latest {
+            return None;
+        }
+        self.latest = sample.at;
+        self.seen_at = sample.seen_at;
+        match (self.status, sample.hot) {
+            (Status::Ok, true) => {
+                self.since = Some((sample.at, sample.timestamp.to_owned()));
+                self.status = Status::Pending;
+                self.fire_if_due(rule, sample.at)
+            }
+            (Status::Pending, true) => self.fire_if_due(rule, sample.at),
+            (Status::Ok | Status::Pending, false) => {
+                self.reset();
+                None
+            }
+            (Status::Firing, true) => {
+                self.cool_since = None;
+                None
+            }
+            (Status::NoData, true) => {
+                self.cool_since = None;
+                self.status = Status::Firing;
+                Some(Transition::Firing)
+            }
+            (Status::Firing | Status::NoData, false) => {
+                let cool_since = *self.cool_since.get_or_insert(sample.at);
+                if elapsed(cool_since, sample.at) >= rule.keep_firing_for {
+                    self.reset();
+                    Some(Transition::Resolved)
+                } else {
+                    None
+                }
+            }
+        }
+    }
+
+    /// At wall-clock time `now`: turns a firing host that sent nothing for `no_data_after`
+    /// `no_data`.
+    pub fn check_no_data(&mut self, rule: &SustainedRule, now: i64) -> Option<Transition> {
+        if self.status == Status::Firing && elapsed(self.seen_at, now) >= rule.no_data_after {
+            self.status = Status::NoData;
+            Some(Transition::NoData)
+        } else {
+            None
+        }
+    }
+
+    fn fire_if_due(&mut self, rule: &SustainedRule, now: i64) -> Option<Transition> {
+        let (since, _) = self.since.as_ref()?;
+        if elapsed(*since, now) >= rule.fire_after {
+            self.status = Status::Firing;
+            Some(Transition::Firing)
+        } else {
+            None
+        }
+    }
+
+    fn reset(&mut self) {
+        self.status = Status::Ok;
+        self.since = None;
+        self.cool_since = None;
+    }
+}
+
+impl Default for HostAlert {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Time from `from` to `to` (milliseconds), zero when `to` is earlier.
+fn elapsed(from: i64, to: i64) -> Duration {
+    Duration::from_millis(u64::try_from(to.saturating_sub(from)).unwrap_or(0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECOND: i64 = 1000;
+
+    fn rule(fire_after: u64, keep_firing_for: u64) -> SustainedRule {
+        SustainedRule {
+            threshold: 0.5,
+            fire_after: Duration::from_secs(fire_after),
+            keep_firing_for: Duration::from_secs(keep_firing_for),
+            no_data_after: Duration::from_secs(30),
+        }
+    }
+
+    /// Feeds samples at a 10 s period from t = 0 (hot or not) and lists the transitions with
+    /// the sample index that caused them.
+    fn run(rule: &SustainedRule, hot: &[bool]) -> (HostAlert, Vec<(usize, Transition)>) {
+        let mut state = HostAlert::new();
+        let transitions = hot
+            .iter()
+            .enumerate()
+            .filter_map(|(index, &hot)| {
+                let at = index as i64 * 10 * SECOND;
+                let timestamp = format!("t{index}");
+                let sample = Sample {
+                    at,
+                    timestamp: &timestamp,
+                    hot,
+                    seen_at: at,
+                };
+                state.observe(rule, sample).map(|t| (index, t))
+            })
+            .collect();
+        (state, transitions)
+    }
+
+    #[test]
+    fn without_a_delay_the_first_hot_sample_fires_and_the_first_cool_one_resolves() {
+        let (_, transitions) = run(&rule(0, 0), &[false, true, true, false, false]);
+        assert_eq!(
+            transitions,
+            [(1, Transition::Firing), (3, Transition::Resolved)]
+        );
+    }
+
+    #[test]
+    fn for_30s_at_a_10s_period_fires_on_the_fourth_hot_sample() {
+        let (state, transitions) = run(&rule(30, 0), &[true, true, true, true, true]);
+        assert_eq!(transitions, [(3, Transition::Firing)]);
+        assert_eq!(state.since(), Some("t0"));
+    }
+
+    #[test]
+    fn a_dip_resets_pending() {
+        let (state, transitions) = run(&rule(30, 0), &[true, true, true, false, true, true, true]);
+        assert_eq!(transitions, []);
+        assert_eq!(state.status, Status::Pending);
+        assert_eq!(state.since(), Some("t4"));
+    }
+
+    #[test]
+    fn keep_firing_for_keeps_a_flapping_host_firing() {
+        let flapping = [true, false, true, false, true, false, false, false];
+        let (_, transitions) = run(&rule(0, 20), &flapping);
+        assert_eq!(
+            transitions,
+            [(0, Transition::Firing), (7, Transition::Resolved)]
+        );
+        let (_, transitions) = run(&rule(0, 0), &flapping);
+        assert_eq!(transitions.len(), 6, "{transitions:?}");
+    }
+
+    #[test]
+    fn a_firing_host_goes_no_data_then_fires_again_or_resolves() {
+        let rule = rule(0, 0);
+        let (mut state, _) = run(&rule, &[true]);
+        assert_eq!(state.check_no_data(&rule, 29 * SECOND), None);
+        assert_eq!(
+            state.check_no_data(&rule, 30 * SECOND),
+            Some(Transition::NoData)
+        );
+        assert_eq!(state.check_no_data(&rule, 40 * SECOND), None, "once");
+        let hot = Sample {
+            at: 50 * SECOND,
+            timestamp: "t5",
+            hot: true,
+            seen_at: 50 * SECOND,
+        };
+        assert_eq!(state.observe(&rule, hot), Some(Transition::Firing));
+        assert_eq!(state.since(), Some("t0"), "the same episode");
+        let cool = Sample {
+            at: 60 * SECOND,
+            hot: false,
+            ..hot
+        };
+        assert_eq!(state.observe(&rule, cool), Some(Transition::Resolved));
+        assert_eq!(state, {
+            let mut ok = HostAlert::new();
+            ok.latest = 60 * SECOND;
+            ok.seen_at = 50 * SECOND;
+            ok
+        });
+    }
+
+    #[test]
+    fn a_stale_sample_changes_nothing() {
+        let rule = rule(0, 0);
+        let (mut state, _) = run(&rule, &[true, true]);
+        let before = state.clone();
+        let stale = Sample {
+            at: 5 * SECOND,
+            timestamp: "old",
+            hot: false,
+            seen_at: 99 * SECOND,
+        };
+        assert_eq!(state.observe(&rule, stale), None);
+        assert_eq!(state, before);
+    }
+
+    #[test]
+    fn alerting_config_reads_durations_and_refuses_unknown_keys() {
+        let config: AlertingConfig =
+            toml::from_str("mode = \"transitions\"\nfor = \"30s\"\nkeep_firing_for = \"1m\"")
+                .expect("valid");
+        assert_eq!(config.mode, AlertMode::Transitions);
+        assert_eq!(config.rule(0.5), {
+            let mut expected = rule(30, 60);
+            expected.no_data_after = Duration::from_secs(30);
+            expected
+        });
+        assert_eq!(
+            toml::from_str::<AlertingConfig>("").expect("empty"),
+            AlertingConfig::default()
+        );
+        assert!(toml::from_str::<AlertingConfig>("mode = \"sometimes\"").is_err());
+        assert!(toml::from_str::<AlertingConfig>("fore = \"1s\"").is_err());
+        let short = AlertingConfig {
+            no_data_after: Duration::from_millis(10),
+            ..AlertingConfig::default()
+        };
+        assert_eq!(
+            short.validate().map_err(|(key, _)| key),
+            Err("no_data_after")
+        );
+    }
+
+    #[test]
+    fn the_state_is_a_readable_json_document() {
+        let (state, _) = run(&rule(30, 0), &[true]);
+        let json = serde_json::to_string(&state).expect("serialises");
+        assert_eq!(
+            json,
+            r#"{"status":"pending","latest":0,"seen_at":0,"since":[0,"t0"]}"#
+        );
+        assert_eq!(
+            serde_json::from_str::<HostAlert>(&json).expect("reads back"),
+            state
+        );
+    }
+}
