@@ -16,7 +16,7 @@ use ferrobeat_processor::config::{
 };
 use ferrobeat_processor::lag;
 use ferrobeat_processor::metric_topology::{
-    NormalisedCounts, UnroutedCounts, metric_topology, metric_topology_counting,
+    TopologyCounts, metric_topology, metric_topology_counting,
 };
 use ferrobeat_processor::monitor::Monitor;
 use ferrobeat_processor::monitor::logging::spawn_change_logger;
@@ -281,8 +281,12 @@ fn setup(args: &SetupArgs) -> anyhow::Result<ExitCode> {
     }
     let topics = setup::pipeline_topics(&config.topology, &config.errors);
     let internal = metric_topology(&config.topology).internal_topics(&config.kafka.application_id);
-    let spec = setup::SetupSpec::new(topics, args.partitions, args.replication_factor)?
+    let mut spec = setup::SetupSpec::new(topics, args.partitions, args.replication_factor)?
         .with_internal_topics(internal)?;
+    if let Some(inventory) = &config.topology.inventory_topic {
+        let compact = vec![("cleanup.policy".to_owned(), "compact".to_owned())];
+        spec = spec.with_topic_config(inventory, compact)?;
+    }
     let client = config
         .kafka
         .client_config(&format!("{}-setup", config.kafka.application_id));
@@ -346,13 +350,8 @@ fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         ..args.group.overrides()
     }
     .apply(&mut config);
-    let unrouted = Arc::new(UnroutedCounts::default());
-    let normalised = Arc::new(NormalisedCounts::default());
-    let topology = metric_topology_counting(
-        &config.topology,
-        Arc::clone(&unrouted),
-        Arc::clone(&normalised),
-    );
+    let counts = Arc::new(TopologyCounts::default());
+    let topology = metric_topology_counting(&config.topology, Arc::clone(&counts));
     let description = topology.describe();
     let metrics = Arc::new(RuntimeMetrics::new(config.monitoring.level));
     let runtime = Arc::new(StreamsRuntime::with_observer(
@@ -372,8 +371,7 @@ fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         .monitoring
         .metrics_addr
         .map(|addr| {
-            let monitor = Monitor::new(Arc::clone(&runtime), metrics, unrouted, normalised)
-                .with_restore(restore);
+            let monitor = Monitor::new(Arc::clone(&runtime), metrics, counts).with_restore(restore);
             Endpoint::start(addr, move |path| monitor.answer(path))
         })
         .transpose()?;

@@ -48,8 +48,8 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 const VISIBILITY_POLL: Duration = Duration::from_millis(200);
 
 /// The topics a processor with this configuration reads and writes, in the order `setup`
-/// creates them: input, cpu, memory, alert, extra routes, dead letters (when the error policy
-/// writes any). Each name appears once. With the default configuration this is
+/// creates them: input, cpu, memory, alert, extra routes, the inventory (when set), dead
+/// letters (when the error policy writes any). Each name appears once. With the default configuration this is
 /// [`ferrobeat_schema::topics::PIPELINE`].
 pub fn pipeline_topics(topology: &MetricTopologyConfig, errors: &ErrorsConfig) -> Vec<String> {
     let mut topics: Vec<String> = Vec::new();
@@ -61,6 +61,7 @@ pub fn pipeline_topics(topology: &MetricTopologyConfig, errors: &ErrorsConfig) -
     ]
     .into_iter()
     .chain(topology.extra_routes.values())
+    .chain(&topology.inventory_topic)
     .map(String::as_str)
     .chain(errors.dead_letter_topic());
     for name in names {
@@ -102,6 +103,9 @@ pub struct SetupSpec {
     replication_factor: i32,
     co_partitioned: Vec<Vec<String>>,
     internal: Vec<InternalTopic>,
+    /// The configuration some of `topics` are created with and checked for (the inventory's
+    /// `cleanup.policy=compact`).
+    configs: BTreeMap<String, Vec<(String, String)>>,
 }
 
 impl SetupSpec {
@@ -145,7 +149,28 @@ impl SetupSpec {
             replication_factor,
             co_partitioned: Vec::new(),
             internal: Vec::new(),
+            configs: BTreeMap::new(),
         })
+    }
+
+    /// Creates `topic`, one of this spec's topics, with `config`, and reports a difference
+    /// when it exists with other values.
+    ///
+    /// # Errors
+    /// When `topic` is not one of the spec's topics.
+    pub fn with_topic_config(
+        mut self,
+        topic: &str,
+        config: Vec<(String, String)>,
+    ) -> Result<Self, SpecError> {
+        if !self.topics.iter().any(|known| known == topic) {
+            return Err(SpecError::new(
+                "topic config",
+                format!("{topic:?} is not one of the topics to set up"),
+            ));
+        }
+        self.configs.insert(topic.to_owned(), config);
+        Ok(self)
     }
 
     /// Adds a group of this spec's topics that must all have the same partition count.
@@ -373,7 +398,7 @@ pub fn plan(spec: &SetupSpec, cluster: &ClusterView) -> Result<SetupPlan, SetupE
             setup_plan.create.push(NewTopicPlan {
                 name: topic.clone(),
                 partitions,
-                config: Vec::new(),
+                config: spec.configs.get(topic).cloned().unwrap_or_default(),
             });
         }
     }
@@ -433,7 +458,8 @@ pub enum Difference {
         /// Each topic of the group with its partition count.
         partitions: Vec<(String, usize)>,
     },
-    /// An internal topic's configuration differs (`cleanup.policy` is not `compact`).
+    /// A topic's configuration differs from what `setup` creates it with (an internal topic's
+    /// or the inventory's `cleanup.policy`).
     TopicConfig {
         /// The topic.
         topic: String,
@@ -510,12 +536,12 @@ pub fn verify(spec: &SetupSpec, cluster: &ClusterView) -> Vec<Difference> {
     let wanted = spec
         .topics
         .iter()
-        .map(|topic| (topic, Some(expected_partitions), None))
+        .map(|topic| (topic, Some(expected_partitions), spec.configs.get(topic)))
         .chain(spec.internal.iter().map(|internal| {
             let partitions = spec.internal_partitions(internal, cluster, false).ok();
-            (&internal.name, partitions, Some(internal))
+            (&internal.name, partitions, Some(&internal.config))
         }));
-    for (topic, expected_partitions, internal) in wanted {
+    for (topic, expected_partitions, config) in wanted {
         let Some(layout) = cluster.topics.get(topic) else {
             differences.push(Difference::Missing {
                 topic: topic.clone(),
@@ -538,8 +564,8 @@ pub fn verify(spec: &SetupSpec, cluster: &ClusterView) -> Vec<Difference> {
                 actual: layout.replication_factor,
             });
         }
-        if let (Some(internal), Some(described)) = (internal, cluster.configs.get(topic)) {
-            for (name, expected) in &internal.config {
+        if let (Some(config), Some(described)) = (config, cluster.configs.get(topic)) {
+            for (name, expected) in config {
                 let actual = described.get(name);
                 if actual != Some(expected) {
                     differences.push(Difference::TopicConfig {
@@ -718,13 +744,14 @@ pub async fn setup_topics(
     let created = plan.create_names();
     let expected: Vec<String> = created.iter().chain(&plan.existing).cloned().collect();
     let mut after = metadata.wait_for_topics(&expected, timeout).await?;
-    let internal: Vec<&str> = spec
+    let configured: Vec<&str> = spec
         .internal
         .iter()
         .map(|topic| topic.name.as_str())
+        .chain(spec.configs.keys().map(String::as_str))
         .filter(|topic| after.topics.contains_key(*topic))
         .collect();
-    after.configs = describe_configs(&admin, &internal, timeout).await?;
+    after.configs = describe_configs(&admin, &configured, timeout).await?;
     Ok(SetupReport {
         differences: verify(spec, &after),
         layouts: spec
@@ -1145,6 +1172,40 @@ mod tests {
         assert!(
             differences.contains(&Difference::Missing { topic: changelog }),
             "{differences:?}"
+        );
+    }
+
+    #[test]
+    fn a_topic_with_a_config_is_created_and_verified_with_it() {
+        let spec = spec(&["metric.all", "metric.hosts"])
+            .with_topic_config("metric.hosts", compact().into_iter().collect())
+            .expect("a topic of the spec");
+        let fresh = plan(&spec, &cluster(3, &[])).expect("plan");
+        assert_eq!(fresh.create[0].config, []);
+        assert_eq!(
+            fresh.create[1].config,
+            [("cleanup.policy".to_owned(), "compact".to_owned())]
+        );
+        let mut existing = cluster(3, &[("metric.all", 3, 2), ("metric.hosts", 3, 2)]);
+        existing.configs.insert(
+            "metric.hosts".to_owned(),
+            [("cleanup.policy".to_owned(), "delete".to_owned())].into(),
+        );
+        assert_eq!(
+            verify(&spec, &existing),
+            [Difference::TopicConfig {
+                topic: "metric.hosts".to_owned(),
+                name: "cleanup.policy".to_owned(),
+                expected: "compact".to_owned(),
+                actual: Some("delete".to_owned()),
+            }]
+        );
+        existing.configs.insert("metric.hosts".to_owned(), compact());
+        assert_eq!(verify(&spec, &existing), []);
+        let stranger = spec.with_topic_config("metric.other", Vec::new());
+        assert_eq!(
+            stranger.map(drop).map_err(|error| error.setting),
+            Err("topic config")
         );
     }
 

@@ -1,48 +1,19 @@
 // over 500 lines: one test per routing, alert and dead-letter rule of the metric topology, each independent.
 //! The metric topology run by the test driver: routing, alerts, dead letters.
 
-use ferrobeat_processor::config::ErrorsConfig;
+mod mission;
+
+use mission::{
+    CPU_EVENT, MEMORY_EVENT, MISSION_ALERT, cpu_event_with_norm_pct, driver, hot_cpu_event,
+};
+
 use std::sync::Arc;
 
 use ferrobeat_processor::metric_topology::{
-    MetricTopologyConfig, NormalisedCounts, UnroutedCounts, metric_topology,
-    metric_topology_counting,
+    MetricTopologyConfig, TopologyCounts, metric_topology, metric_topology_counting,
 };
 use ferrobeat_streams::driver::{TestRecord, TopologyTestDriver};
 use ferrobeat_streams::errors::{ErrorHandlingConfig, ErrorPolicy};
-
-/// A driver with the processor's default error handling (dead letters to `metric.dlq`).
-fn driver(topology: ferrobeat_streams::Topology) -> TopologyTestDriver {
-    TopologyTestDriver::with_error_handling(topology, ErrorsConfig::default().handling())
-}
-
-/// The cpu event of the mission, verbatim (total.norm.pct 0.1889: no alert).
-const CPU_EVENT: &str = r#"{"@timestamp":"2025-01-31T07:55:26.555Z","@metadata":{"beat":"metricbeat","type":"_doc","version":"8.17.1"},"service":{"type":"system"},"system":{"cpu":{"idle":{"pct":8.1113,"norm":{"pct":0.8111}},"nice":{"pct":0,"norm":{"pct":0}},"cores":10,"total":{"pct":1.8887,"norm":{"pct":0.1889}},"user":{"norm":{"pct":0.1148},"pct":1.1476},"system":{"pct":0.7411,"norm":{"pct":0.0741}}}},"host":{"cpu":{"usage":0.1889},"name":"Aaronui-MacBookPro.local"},"event":{"dataset":"system.cpu","module":"system","duration":2847417},"ecs":{"version":"8.0.0"},"agent":{"name":"Aaronui-MacBookPro.local","type":"metricbeat","version":"8.17.1","ephemeral_id":"abcd-efgh-1234-5678","id":"abcdefghijk-1234567-ababna"},"metricset":{"period":10000,"name":"cpu"}}"#;
-
-/// The memory event of the mission, verbatim.
-const MEMORY_EVENT: &str = r#"{"@timestamp":"2025-01-31T07:55:28.919Z","@metadata":{"beat":"metricbeat","type":"_doc","version":"8.17.1"},"event":{"duration":1807750,"dataset":"system.memory","module":"system"},"metricset":{"name":"memory","period":10000},"service":{"type":"system"},"system":{"memory":{"total":17179869184,"used":{"pct":0.9976,"bytes":17138380800},"free":41488384,"actual":{"free":763154432,"used":{"bytes":16416714752,"pct":0.9556}},"swap":{"used":{"bytes":11371479040,"pct":0.8825},"free":1513422848,"total":12884901888}}},"ecs":{"version":"8.0.0"},"host":{"name":"Aaronui-MacBookPro.local"},"agent":{"name":"Aaronui-MacBookPro.local","type":"metricbeat","version":"8.17.1","ephemeral_id":"abcd-efgh-1234-5678","id":"abcdefghijk-1234567-ababna"}}"#;
-
-/// The alert of the mission, verbatim.
-const MISSION_ALERT: &str = r#"{"cpu":{"usage":0.8586},"name":"Aaronui-MacBookPro.local","timestamp":"2025-01-31T08:00:26.557Z"}"#;
-
-/// The mission's cpu event as it was at 08:00:26.557, when the cpu ran hot (0.8586).
-fn hot_cpu_event() -> String {
-    CPU_EVENT
-        .replace("07:55:26.555Z", "08:00:26.557Z")
-        .replace(
-            r#""total":{"pct":1.8887,"norm":{"pct":0.1889}}"#,
-            r#""total":{"pct":8.586,"norm":{"pct":0.8586}}"#,
-        )
-        .replace(r#""usage":0.1889"#, r#""usage":0.8586"#)
-}
-
-/// A cpu event with this `system.cpu.total.norm.pct` spelled as given.
-fn cpu_event_with_norm_pct(pct: &str) -> String {
-    CPU_EVENT.replace(
-        r#""norm":{"pct":0.1889}"#,
-        &format!(r#""norm":{{"pct":{pct}}}"#),
-    )
-}
 
 const OUTPUTS: [&str; 4] = [
     "metric.cpu",
@@ -165,12 +136,8 @@ fn unknown_metricsets_are_dropped_unless_routed() {
         .extra_routes
         .insert("network".to_owned(), "metric.network".to_owned());
     config.validate().expect("valid config");
-    let unrouted = Arc::new(UnroutedCounts::default());
-    let driver = driver(metric_topology_counting(
-        &config,
-        Arc::clone(&unrouted),
-        Arc::default(),
-    ));
+    let counts = Arc::new(TopologyCounts::default());
+    let driver = driver(metric_topology_counting(&config, Arc::clone(&counts)));
     driver
         .create_input_topic("metric.all")
         .pipe_values([&network, &diskio, &diskio]);
@@ -182,7 +149,7 @@ fn unknown_metricsets_are_dropped_unless_routed() {
     );
     assert_eq!(driver.produced_topic_names(), ["metric.network"]);
     assert_eq!(
-        unrouted.snapshot().into_iter().collect::<Vec<_>>(),
+        counts.unrouted.snapshot().into_iter().collect::<Vec<_>>(),
         [("diskio".to_owned(), 2)],
         "dropped records are counted by metricset, routed ones are not"
     );
@@ -589,11 +556,10 @@ fn norm_is_computed_from_total_and_cores_and_counted() {
     let hot = percentages_only(&hot_cpu_event()); // 8.586 over 10 cores: 0.8586
     let impossible = cold.replace(r#""pct":1.8887"#, r#""pct":18.887"#); // 1.8887 > 1
     assert!(!cold.contains("norm") && !hot.contains("norm"), "{cold}");
-    let normalised = Arc::new(NormalisedCounts::default());
+    let counts = Arc::new(TopologyCounts::default());
     let driver = driver(metric_topology_counting(
         &MetricTopologyConfig::default(),
-        Arc::default(),
-        Arc::clone(&normalised),
+        Arc::clone(&counts),
     ));
     driver
         .create_input_topic("metric.all")
@@ -606,5 +572,9 @@ fn norm_is_computed_from_total_and_cores_and_counted() {
     assert_eq!(read("metric.cpu"), [cold, hot.clone()], "routed unchanged");
     assert_eq!(read("metric.cpu.alert"), [MISSION_ALERT]);
     assert_eq!(read("metric.dlq"), [impossible]);
-    assert_eq!(normalised.get(), 2, "the two computed values are counted");
+    assert_eq!(
+        counts.normalised.get(),
+        2,
+        "the two computed values are counted"
+    );
 }

@@ -14,6 +14,7 @@
 //! lacks what routing or the alert needs fails with a [`ferrobeat_streams::topology::ProcessingError`].
 
 mod event;
+mod inventory;
 mod minify;
 pub mod sustained;
 
@@ -27,8 +28,9 @@ use ferrobeat_schema::topics;
 use serde::Deserialize;
 
 pub use event::{CpuNorm, MetricEvent, MetricEventSerde};
+pub use inventory::InventoryCounts;
 
-use ferrobeat_streams::serdes::{Bytes, Nullable};
+use ferrobeat_streams::serdes::{Bytes, Nullable, Utf8};
 use ferrobeat_streams::topology::{StreamsBuilder, Topology, validate_topic_name};
 
 /// The metricset routed to the cpu topic and checked for alerts.
@@ -52,6 +54,9 @@ pub struct MetricTopologyConfig {
     pub alert_threshold: f64,
     /// More routes: metricset name → topic (e.g. `network = "metric.network"`).
     pub extra_routes: BTreeMap<String, String>,
+    /// A compacted topic keyed by host name whose values are JSON objects: each alert of a
+    /// host found there gains `"inventory": <that object>` (off when absent).
+    pub inventory_topic: Option<String>,
 }
 
 impl Default for MetricTopologyConfig {
@@ -63,6 +68,7 @@ impl Default for MetricTopologyConfig {
             alert_topic: topics::CPU_ALERT.to_owned(),
             alert_threshold: 0.5,
             extra_routes: BTreeMap::new(),
+            inventory_topic: None,
         }
     }
 }
@@ -79,7 +85,8 @@ pub struct MetricTopologyConfigError {
 
 impl MetricTopologyConfig {
     /// Every topic the topology reads or writes, with its key: the input first, then the
-    /// outputs (`cpu_topic`, `memory_topic`, `alert_topic`, `extra_routes.NAME`).
+    /// outputs (`cpu_topic`, `memory_topic`, `alert_topic`, `extra_routes.NAME`), then the
+    /// inventory topic when set (`inventory_topic`).
     pub fn topic_keys(&self) -> Vec<(String, String)> {
         [
             ("input_topic", &self.input_topic),
@@ -93,6 +100,11 @@ impl MetricTopologyConfig {
             self.extra_routes
                 .iter()
                 .map(|(metricset, topic)| (format!("extra_routes.{metricset}"), topic.clone())),
+        )
+        .chain(
+            self.inventory_topic
+                .iter()
+                .map(|topic| ("inventory_topic".to_owned(), topic.clone())),
         )
         .collect()
     }
@@ -126,6 +138,17 @@ impl MetricTopologyConfig {
                 ));
             }
         }
+        if let Some(inventory) = &self.inventory_topic
+            && let Some((key, _)) = self
+                .topic_keys()
+                .into_iter()
+                .find(|(key, topic)| topic == inventory && key != "inventory_topic")
+        {
+            return Err(refuse(
+                "inventory_topic",
+                format!("{inventory:?} is also `{key}`: the inventory needs a topic of its own"),
+            ));
+        }
         for metricset in self.extra_routes.keys() {
             let key = format!("extra_routes.{metricset}");
             if metricset.is_empty() {
@@ -143,6 +166,17 @@ impl MetricTopologyConfig {
         }
         Ok(())
     }
+}
+
+/// What the metric topology counts beside the runtime's series, shared with the monitoring.
+#[derive(Debug, Default)]
+pub struct TopologyCounts {
+    /// Records of metricsets no route takes.
+    pub unrouted: UnroutedCounts,
+    /// Cpu events whose normalised total was computed.
+    pub normalised: NormalisedCounts,
+    /// Inventory values that were not JSON objects.
+    pub inventory_invalid: InventoryCounts,
 }
 
 /// Records of metricsets no route takes, dropped, counted per metricset.
@@ -199,15 +233,13 @@ impl NormalisedCounts {
 /// Builds the metric topology. Call [`MetricTopologyConfig::validate`] first: invalid
 /// topic names are not checked here.
 pub fn metric_topology(config: &MetricTopologyConfig) -> Topology {
-    metric_topology_counting(config, Arc::default(), Arc::default())
+    metric_topology_counting(config, Arc::default())
 }
 
-/// [`metric_topology`], counting the records it drops for want of a route in `unrouted` and
-/// the cpu events whose normalised total it computed in `normalised`.
+/// [`metric_topology`], counting in `counts` what it drops or mends ([`TopologyCounts`]).
 pub fn metric_topology_counting(
     config: &MetricTopologyConfig,
-    unrouted: Arc<UnroutedCounts>,
-    normalised: Arc<NormalisedCounts>,
+    counts: Arc<TopologyCounts>,
 ) -> Topology {
     let builder = StreamsBuilder::new();
     let events = builder.stream::<Nullable<Bytes>, MetricEventSerde>(&config.input_topic);
@@ -222,24 +254,47 @@ pub fn metric_topology_counting(
             .branch(metricset, move |_, event| event.metricset() == wanted)
             .to(topic);
     }
-    routes
-        .default_branch()
-        .named("route-unrouted")
-        .foreach(move |_, event| unrouted.record(event.metricset()));
+    routes.default_branch().named("route-unrouted").foreach({
+        let counts = Arc::clone(&counts);
+        move |_, event| counts.unrouted.record(event.metricset())
+    });
     cpu.to(&config.cpu_topic);
     memory.to(&config.memory_topic);
     let threshold = config.alert_threshold;
-    cpu.try_filter(move |_, event| {
-        let norm = event.cpu_norm_pct()?;
-        if norm.computed {
-            normalised.record();
+    let alerts = cpu
+        .try_filter({
+            let counts = Arc::clone(&counts);
+            move |_, event| {
+                let norm = event.cpu_norm_pct()?;
+                if norm.computed {
+                    counts.normalised.record();
+                }
+                Ok::<_, String>(norm.pct > threshold)
+            }
+        })
+        .named("cpu-above-threshold")
+        .try_map_values(|event| event.alert())
+        .named("cpu-alert");
+    match &config.inventory_topic {
+        None => alerts.to(&config.alert_topic),
+        Some(topic) => {
+            let inventory = builder.global_table::<Utf8, Bytes>(topic);
+            alerts
+                .left_join_global(
+                    &inventory,
+                    |_, alert| inventory::alert_host_name(alert),
+                    move |alert, found| {
+                        inventory::with_inventory(
+                            alert,
+                            found.map(|found| &found[..]),
+                            &counts.inventory_invalid,
+                        )
+                    },
+                )
+                .named("cpu-alert-inventory")
+                .to(&config.alert_topic);
         }
-        Ok::<_, String>(norm.pct > threshold)
-    })
-    .named("cpu-above-threshold")
-    .try_map_values(|event| event.alert())
-    .named("cpu-alert")
-    .to(&config.alert_topic);
+    }
     builder
         .build()
         .expect("the metric topology has one source and unique node names by construction")

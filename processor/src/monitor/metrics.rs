@@ -32,7 +32,7 @@ use prometheus_client::registry::Registry;
 use rdkafka::statistics::Statistics;
 
 use super::MetricsLevel;
-use crate::metric_topology::{NormalisedCounts, UnroutedCounts};
+use crate::metric_topology::TopologyCounts;
 
 type Labels<const N: usize> = [(&'static str, String); N];
 type HistogramFamily<const N: usize> = Family<Labels<N>, Histogram, fn() -> Histogram>;
@@ -99,14 +99,13 @@ impl RuntimeMetrics {
     // One registration per series (name, help, handle): a table would only add indirection.
     /// Registers every family, and the runtime's totals `stats` (read at scrape time), in
     /// `registry`.
-    /// `unrouted` counts the records the metric topology dropped for want of a route,
-    /// `normalised` the cpu events whose normalised total it computed.
+    /// `counts` is what the metric topology counted (unrouted records, computed normalised
+    /// totals, unusable inventory values).
     pub fn register(
         &self,
         registry: &mut Registry,
         stats: Arc<RuntimeStats>,
-        unrouted: Arc<UnroutedCounts>,
-        normalised: Arc<NormalisedCounts>,
+        counts: Arc<TopologyCounts>,
     ) {
         let histograms = [
             (
@@ -171,11 +170,7 @@ impl RuntimeMetrics {
                 self.node_processed.clone(),
             );
         }
-        registry.register_collector(Box::new(TotalsCollector {
-            stats,
-            unrouted,
-            normalised,
-        }));
+        registry.register_collector(Box::new(TotalsCollector { stats, counts }));
     }
 
     /// Registers the lags per topic-partition: the group's consumers' (from librdkafka's
@@ -467,12 +462,11 @@ impl Drop for WorkerMetrics {
     }
 }
 
-/// Exposes the totals of [`RuntimeStats`] and the unrouted records at scrape time.
+/// Exposes the totals of [`RuntimeStats`] and the topology's counts at scrape time.
 #[derive(Debug)]
 struct TotalsCollector {
     stats: Arc<RuntimeStats>,
-    unrouted: Arc<UnroutedCounts>,
-    normalised: Arc<NormalisedCounts>,
+    counts: Arc<TopologyCounts>,
 }
 
 impl Collector for TotalsCollector {
@@ -501,7 +495,15 @@ impl Collector for TotalsCollector {
             None,
             MetricType::Counter,
         )?;
-        ConstCounter::new(self.normalised.get()).encode(metric)?;
+        ConstCounter::new(self.counts.normalised.get()).encode(metric)?;
+        let metric = encoder.encode_descriptor(
+            "inventory_invalid",
+            "Inventory values that were not JSON objects (their host's alerts went out without \
+             inventory)",
+            None,
+            MetricType::Counter,
+        )?;
+        ConstCounter::new(self.counts.inventory_invalid.get()).encode(metric)?;
         // reason: `record-failed` (the topology failed on an input record) or `delivery-failed`
         // (an output could not be produced).
         let by_reason = [
@@ -529,7 +531,7 @@ impl Collector for TotalsCollector {
             }
             if name == "records_dropped" {
                 // Records of metricsets the metric topology does not route.
-                for (metricset, count) in self.unrouted.snapshot() {
+                for (metricset, count) in self.counts.unrouted.snapshot() {
                     let labels = [("reason", "unrouted"), ("metricset", metricset.as_str())];
                     ConstCounter::new(count).encode(metric.encode_family(&labels)?)?;
                 }
@@ -545,17 +547,11 @@ mod tests {
 
     fn text(metrics: &RuntimeMetrics, stats: &Arc<RuntimeStats>) -> String {
         let mut registry = Registry::with_prefix("ferrobeat_processor");
-        let unrouted = UnroutedCounts::default();
-        unrouted.record("network");
-        unrouted.record("network");
-        let normalised = NormalisedCounts::default();
-        normalised.record();
-        metrics.register(
-            &mut registry,
-            Arc::clone(stats),
-            Arc::new(unrouted),
-            Arc::new(normalised),
-        );
+        let counts = TopologyCounts::default();
+        counts.unrouted.record("network");
+        counts.unrouted.record("network");
+        counts.normalised.record();
+        metrics.register(&mut registry, Arc::clone(stats), Arc::new(counts));
         let mut text = String::new();
         prometheus_client::encoding::text::encode(&mut text, &registry).expect("encode");
         text

@@ -21,7 +21,7 @@ use prometheus_client::registry::Registry;
 use self::metrics::RuntimeMetrics;
 use self::restore::RestoreMetrics;
 pub use crate::config::{MetricsLevel, MonitoringConfig};
-use crate::metric_topology::{NormalisedCounts, UnroutedCounts};
+use crate::metric_topology::TopologyCounts;
 
 /// The Prometheus registry of one process, over one client.
 #[derive(Debug)]
@@ -34,16 +34,14 @@ pub struct Monitor {
 
 impl Monitor {
     /// A registry (prefix `ferrobeat_processor`) holding `runtime`'s series, which it reports
-    /// to `metrics`, the records its topology dropped for want of a route (`unrouted`) and
-    /// the cpu events whose normalised total it computed (`normalised`).
+    /// to `metrics`, and what its topology counted (`counts`).
     pub fn new(
         runtime: Arc<StreamsRuntime>,
         metrics: Arc<RuntimeMetrics>,
-        unrouted: Arc<UnroutedCounts>,
-        normalised: Arc<NormalisedCounts>,
+        counts: Arc<TopologyCounts>,
     ) -> Self {
         let mut registry = Registry::with_prefix("ferrobeat_processor");
-        metrics.register(&mut registry, runtime.stats_handle(), unrouted, normalised);
+        metrics.register(&mut registry, runtime.stats_handle(), counts);
         Monitor {
             registry,
             runtime,
