@@ -16,6 +16,7 @@
 mod event;
 mod inventory;
 mod minify;
+pub mod summary;
 pub mod sustained;
 
 use std::collections::BTreeMap;

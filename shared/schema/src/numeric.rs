@@ -37,6 +37,12 @@ pub fn format_timestamp(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
+/// [`format_timestamp`] of a time in milliseconds since the epoch; `None` when out of
+/// chrono's range.
+pub fn format_timestamp_millis(at: i64) -> Option<String> {
+    DateTime::from_timestamp_millis(at).map(format_timestamp)
+}
+
 /// Serde adapter for `@timestamp`: RFC 3339 in, [`format_timestamp`] out.
 pub mod timestamp {
     use chrono::{DateTime, Utc};
@@ -83,5 +89,10 @@ mod tests {
         let at = Utc.with_ymd_and_hms(2025, 1, 31, 7, 55, 26).unwrap()
             + chrono::Duration::microseconds(555_400);
         assert_eq!(format_timestamp(at), "2025-01-31T07:55:26.555Z");
+        assert_eq!(
+            format_timestamp_millis(at.timestamp_millis()).as_deref(),
+            Some("2025-01-31T07:55:26.555Z")
+        );
+        assert_eq!(format_timestamp_millis(i64::MAX), None);
     }
 }
