@@ -157,6 +157,65 @@ impl<'a> MetricEvent<'a> {
     }
 }
 
+impl<'a> MetricEvent<'a> {
+    /// `@timestamp` as the event carries it.
+    pub fn timestamp(&self) -> Option<&str> {
+        self.timestamp.as_deref()
+    }
+
+    /// `host.name`: whose sample this is (the key of a host's alert state and summaries).
+    ///
+    /// # Errors
+    /// A message when the event has no string `host.name`.
+    pub fn host_name(&self) -> Result<Cow<'a, str>, String> {
+        #[derive(Deserialize)]
+        struct Host<'h> {
+            #[serde(borrow)]
+            name: Option<Cow<'h, str>>,
+        }
+        let host = self.host.ok_or("event lacks the object `host`")?;
+        serde_json::from_str::<Host<'a>>(host.get())
+            .map_err(|e| format!("`host`: {e}"))?
+            .name
+            .ok_or_else(|| "event lacks the string `host.name`".to_owned())
+    }
+
+    /// `system.memory.actual.used.pct` of a memory event, read in a pass of its own (only the
+    /// summaries need it, so routing does not pay for it).
+    ///
+    /// # Errors
+    /// A message when the event lacks the number.
+    pub fn memory_used_pct(&self) -> Result<f64, String> {
+        #[derive(Deserialize)]
+        struct Event {
+            system: Option<System>,
+        }
+        #[derive(Deserialize)]
+        struct System {
+            memory: Option<Memory>,
+        }
+        #[derive(Deserialize)]
+        struct Memory {
+            actual: Option<Actual>,
+        }
+        #[derive(Deserialize)]
+        struct Actual {
+            used: Option<Used>,
+        }
+        #[derive(Deserialize)]
+        struct Used {
+            pct: Option<f64>,
+        }
+        serde_json::from_slice::<Event>(self.raw)
+            .map_err(|e| format!("memory event: {e}"))?
+            .system
+            .and_then(|system| system.memory?.actual?.used?.pct)
+            .ok_or_else(|| {
+                "memory event lacks the number `system.memory.actual.used.pct`".to_owned()
+            })
+    }
+}
+
 /// The start of a JSON value, for error messages.
 fn preview(json: &str) -> String {
     let end = json.char_indices().nth(20).map_or(json.len(), |(i, _)| i);
@@ -442,6 +501,24 @@ impl Serde for MetricEventSerde {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn host_name_timestamp_and_memory_used_pct_are_read_when_asked() {
+        let memory = br#"{"@timestamp":"2025-01-31T07:55:28.919Z","metricset":{"name":"memory"},"host":{"name":"db-\u0031"},"system":{"memory":{"total":1,"actual":{"free":2,"used":{"bytes":3,"pct":0.9556}}}}}"#;
+        let event = MetricEvent::parse(memory).expect("valid");
+        assert_eq!(event.timestamp(), Some("2025-01-31T07:55:28.919Z"));
+        assert_eq!(event.host_name().as_deref(), Ok("db-1"));
+        assert_eq!(event.memory_used_pct(), Ok(0.9556));
+        let bare =
+            MetricEvent::parse(br#"{"metricset":{"name":"memory"},"host":{}}"#).expect("valid");
+        assert_eq!(
+            bare.host_name(),
+            Err("event lacks the string `host.name`".to_owned())
+        );
+        assert!(bare.memory_used_pct().is_err());
+        let no_host = MetricEvent::parse(br#"{"metricset":{"name":"cpu"}}"#).expect("valid");
+        assert!(no_host.host_name().is_err());
+    }
 
     fn parse_error(raw: &str) -> String {
         MetricEvent::parse(raw.as_bytes())
