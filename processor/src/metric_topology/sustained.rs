@@ -153,14 +153,18 @@ pub struct HostAlert {
     pub latest: i64,
     /// Wall-clock time the latest sample was processed.
     pub seen_at: i64,
-    /// The first hot sample of the episode (pending, firing, no data): event time and
-    /// `@timestamp`.
+    /// The first hot sample of the episode (pending, firing, no data), or of the last one once
+    /// resolved (what the `resolved` record says): event time and `@timestamp`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub since: Option<(i64, String)>,
     /// While firing: event time of the first sample at or below the threshold since the last
     /// hot one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cool_since: Option<i64>,
+    /// The alert object of the latest sample (the reference design's: `host` members, then
+    /// `timestamp`), repeated by a `no_data` record.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latest_alert: Option<String>,
 }
 
 impl HostAlert {
@@ -172,10 +176,11 @@ impl HostAlert {
             seen_at: i64::MIN,
             since: None,
             cool_since: None,
+            latest_alert: None,
         }
     }
 
-    /// `@timestamp` of the episode's first hot sample, if the host is in one.
+    /// `@timestamp` of the first hot sample of the current or last episode.
     pub fn since(&self) -> Option<&str> {
         self.since.as_ref().map(|(_, timestamp)| timestamp.as_str())
     }
@@ -243,7 +248,6 @@ impl HostAlert {
 
     fn reset(&mut self) {
         self.status = Status::Ok;
-        self.since = None;
         self.cool_since = None;
     }
 }
@@ -252,6 +256,28 @@ impl Default for HostAlert {
     fn default() -> Self {
         Self::new()
     }
+}
+
+/// The record of `transition` on the alert topic: `alert` (a compact JSON object: the event's
+/// `host` members, then `timestamp`) followed by `"status"` and, when the host is in an
+/// episode, `"since"` (the `@timestamp` of its first hot sample).
+pub fn transition_record(alert: &[u8], transition: Transition, since: Option<&str>) -> Vec<u8> {
+    let body = alert.strip_suffix(b"}").unwrap_or(alert);
+    let mut record = Vec::with_capacity(alert.len() + 64);
+    record.extend_from_slice(body);
+    if body.len() > 1 {
+        record.push(b',');
+    }
+    record.extend_from_slice(b"\"status\":\"");
+    record.extend_from_slice(transition.status().as_bytes());
+    record.push(b'"');
+    if let Some(since) = since {
+        record.extend_from_slice(b",\"since\":");
+        // A `&str` always serialises.
+        serde_json::to_writer(&mut record, since).unwrap_or_default();
+    }
+    record.push(b'}');
+    record
 }
 
 /// Time from `from` to `to` (milliseconds), zero when `to` is earlier.
@@ -356,12 +382,8 @@ mod tests {
             ..hot
         };
         assert_eq!(state.observe(&rule, cool), Some(Transition::Resolved));
-        assert_eq!(state, {
-            let mut ok = HostAlert::new();
-            ok.latest = 60 * SECOND;
-            ok.seen_at = 50 * SECOND;
-            ok
-        });
+        assert_eq!(state.status, Status::Ok);
+        assert_eq!(state.since(), Some("t0"), "the resolved episode's");
     }
 
     #[test]
@@ -404,6 +426,19 @@ mod tests {
             short.validate().map_err(|(key, _)| key),
             Err("no_data_after")
         );
+    }
+
+    #[test]
+    fn a_transition_record_is_the_alert_then_status_and_since() {
+        let alert =
+            br#"{"cpu":{"usage":0.8586},"name":"web-1","timestamp":"2025-01-31T08:00:26.557Z"}"#;
+        let record = transition_record(alert, Transition::Firing, Some("2025-01-31T07:59:56.551Z"));
+        assert_eq!(
+            String::from_utf8(record).expect("utf-8"),
+            r#"{"cpu":{"usage":0.8586},"name":"web-1","timestamp":"2025-01-31T08:00:26.557Z","status":"firing","since":"2025-01-31T07:59:56.551Z"}"#
+        );
+        let resolved = transition_record(b"{}", Transition::Resolved, None);
+        assert_eq!(resolved, br#"{"status":"resolved"}"#);
     }
 
     #[test]
