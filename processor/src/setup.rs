@@ -1200,7 +1200,9 @@ mod tests {
                 actual: Some("delete".to_owned()),
             }]
         );
-        existing.configs.insert("metric.hosts".to_owned(), compact());
+        existing
+            .configs
+            .insert("metric.hosts".to_owned(), compact());
         assert_eq!(verify(&spec, &existing), []);
         let stranger = spec.with_topic_config("metric.other", Vec::new());
         assert_eq!(
