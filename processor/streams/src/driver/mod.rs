@@ -23,6 +23,8 @@ use std::borrow::Cow;
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, VecDeque};
 
+mod time;
+
 use crate::errors::{ErrorAction, ErrorHandlingConfig};
 use crate::record::{Header, InputRecord, OutputRecord, SourcePosition};
 use crate::state::{GlobalStores, TaskState, changelog_topic};
@@ -127,6 +129,8 @@ pub struct TopologyTestDriver {
     state: RefCell<DriverState>,
     task: RefCell<TaskState>,
     globals: GlobalStores,
+    /// The simulated wall clock (ms since the epoch), see [`TopologyTestDriver::advance_wall_clock`].
+    wall_clock: Cell<i64>,
 }
 
 // Debug by hand: only the telling fields (others hold clients, threads or closures).
@@ -156,6 +160,7 @@ impl TopologyTestDriver {
             state: RefCell::default(),
             task,
             globals,
+            wall_clock: Cell::new(0),
         }
     }
 
@@ -266,6 +271,25 @@ impl TopologyTestDriver {
         let outcome = self
             .topology
             .process_in(&mut task, &input, &mut |output| produced.push(output));
+        self.write_changes(&mut task, timestamp);
+        if let Err(error) = outcome {
+            // As the runtime: what was emitted for a failed record is discarded.
+            produced.clear();
+            self.handle_error(&input, error, &mut produced)?;
+        }
+        // As the runtime after each record: the stream-time punctuations due.
+        let errors = self
+            .topology
+            .punctuate_stream_time(&mut task, &mut |output| produced.push(output));
+        let stream_time = task.stream_time().unwrap_or(timestamp);
+        self.write_changes(&mut task, stream_time);
+        drop(task);
+        self.handle_errors(errors, stream_time, &mut produced)?;
+        self.write_outputs(produced, timestamp)
+    }
+
+    /// Writes the task's store changes to their changelog topics, stamped `timestamp`.
+    fn write_changes(&self, task: &mut TaskState, timestamp: i64) {
         let mut state = self.state.borrow_mut();
         for change in task.take_changes() {
             let topic = changelog_topic(&self.application_id, &task.store_names()[change.store]);
@@ -280,17 +304,33 @@ impl TopologyTestDriver {
                     headers: Vec::new(),
                 });
         }
-        if let Err(error) = outcome {
-            // As the runtime: what was emitted for a failed record is discarded.
-            produced.clear();
-            match self.error_handling.action(&input, &error) {
-                ErrorAction::DeadLetter(letter) => produced.push(letter),
-                ErrorAction::Skip => {}
-                ErrorAction::Fail => return Err(error),
-            }
-            state.errors.push(error);
+    }
+
+    /// Applies the error policy to `input`, which failed with `error`: its dead letter joins
+    /// `produced`, or under `fail` the error is returned.
+    fn handle_error<'a>(
+        &'a self,
+        input: &InputRecord<'a>,
+        error: ProcessingError,
+        produced: &mut Vec<OutputRecord<'a>>,
+    ) -> Result<(), ProcessingError> {
+        match self.error_handling.action(input, &error) {
+            ErrorAction::DeadLetter(letter) => produced.push(letter),
+            ErrorAction::Skip => {}
+            ErrorAction::Fail => return Err(error),
         }
+        self.state.borrow_mut().errors.push(error);
+        Ok(())
+    }
+
+    /// Writes `produced` to their topics; what goes to a repartition topic is piped back in.
+    fn write_outputs(
+        &self,
+        produced: Vec<OutputRecord<'_>>,
+        timestamp: i64,
+    ) -> Result<(), ProcessingError> {
         let mut repartitioned = Vec::new();
+        let mut state = self.state.borrow_mut();
         for output in produced {
             let topic = output.topic.to_string();
             let record = TestRecord::from_output(output);
@@ -299,7 +339,7 @@ impl TopologyTestDriver {
             }
             state.outputs.entry(topic).or_default().push_back(record);
         }
-        drop((state, task));
+        drop(state);
         for (topic, record) in repartitioned {
             let timestamp = record.timestamp.unwrap_or(timestamp);
             self.pipe(&topic, record, timestamp)?;
@@ -328,7 +368,9 @@ impl TestInputTopic<'_> {
             self.clock.set(now + self.advance);
             now
         });
-        self.driver.pipe(&self.topic, record, timestamp)
+        self.driver.pipe(&self.topic, record, timestamp)?;
+        // As the runtime's loop after a record: what is due at the wall clock.
+        self.driver.tick()
     }
 
     /// Pipes a record.

@@ -1,0 +1,224 @@
+//! Time-driven work of a topology: punctuations (Kafka Streams' `ProcessorContext.schedule`)
+//! and time-driven nodes, run for one task at a time with what the caller tells of the clock.
+//!
+//! The schedules are declared when the topology is built (nodes are shared by all tasks); when
+//! each is next due lives in the task ([`TaskTime`](crate::state::TaskTime)).
+//!
+//! * After each record, the caller runs [`Topology::punctuate_stream_time`]: the stream-time
+//!   schedules due at the task's stream time fire, once per advance.
+//! * From its loop, the caller runs [`Topology::punctuate_wall_clock`] with the wall clock:
+//!   the wall-clock schedules due fire and, if the topology advances quiet tasks (below), a
+//!   quiet task's stream time follows the clock. [`Topology::next_wall_clock_due`] says when
+//!   to call it next, so the loop can sleep until then.
+//!
+//! **The hook for time-driven DSL nodes** (crate-internal): a node that must act when stream
+//! time moves without a record reaching it (a suppression closing its windows on a quiet
+//! task) implements [`TimeDriven`] and registers itself, from its factory, with
+//! [`Assembler::advance_quiet_tasks`](super::builder::Assembler::advance_quiet_tasks) and the
+//! idle time after which a task counts as quiet. That registration is the topology's opt-in
+//! (off by default): [`Topology::punctuate_wall_clock`] then advances the stream time of a task
+//! that took no record for `idle` of wall-clock time, and calls every registered node's
+//! [`TimeDriven::on_time`] with the new stream time, before the stream-time punctuations due
+//! at it. Records advance stream time without calling them: a node sees its own records.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::node::RecordContext;
+use super::{ProcessingError, Topology};
+use crate::record::{InputRecord, OutputRecord, SourcePosition};
+use crate::state::TaskState;
+
+/// What notion of time a punctuation follows, as Kafka Streams' `PunctuationType`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PunctuationType {
+    /// The task's stream time: fires when a record moves it to or past the due time, once per
+    /// advance however many intervals it skipped; never while no record comes.
+    StreamTime,
+    /// The wall clock: fires every interval from the task's start, records or not.
+    WallClock,
+}
+
+/// A node acting on time rather than on a record: a punctuator, or a time-driven DSL node.
+pub(crate) trait TimeDriven: Send + Sync {
+    /// Acts at `time` (the punctuation time, or the task's new stream time), forwarding
+    /// through `ctx` (whose timestamp is `time`, whose input is no record).
+    fn on_time<'a>(
+        &self,
+        ctx: &mut RecordContext<'a, '_>,
+        time: i64,
+    ) -> Result<(), ProcessingError>;
+}
+
+/// One schedule declared by a processor.
+pub(crate) struct Schedule {
+    /// Every this many milliseconds (at least 1).
+    pub(crate) interval: i64,
+    pub(crate) kind: PunctuationType,
+    pub(crate) punctuator: Arc<dyn TimeDriven>,
+}
+
+/// The time-driven parts of a topology, gathered while it is built.
+#[derive(Default)]
+pub(crate) struct TopologyTime {
+    pub(crate) schedules: Vec<Schedule>,
+    /// The time-driven nodes, told when a quiet task's stream time follows the clock.
+    pub(crate) time_driven: Vec<Arc<dyn TimeDriven>>,
+    /// After how long without a record a task's stream time follows the wall clock (ms), the
+    /// smallest any time-driven node asked for; `None`: never (the default).
+    pub(crate) quiet_idle: Option<i64>,
+}
+
+/// A duration in whole milliseconds, at least 1 (a schedule's interval, an idle time).
+pub(crate) fn millis_at_least_one(duration: Duration) -> i64 {
+    i64::try_from(duration.as_millis())
+        .unwrap_or(i64::MAX)
+        .max(1)
+}
+
+impl Topology {
+    /// Whether the topology has work of its own in time (punctuations or time-driven nodes):
+    /// its tasks then need their own time even without a store.
+    pub fn is_time_driven(&self) -> bool {
+        !self.time.schedules.is_empty() || !self.time.time_driven.is_empty()
+    }
+
+    /// Fires the stream-time punctuations of the task of `state` due at its stream time, each
+    /// at most once (call it after each record of the task). Each punctuation's outputs go to
+    /// `emit` once it completed, stamped with the stream time and without headers; its store
+    /// changes wait in `state`, as a record's.
+    ///
+    /// Returns the errors of the punctuations that failed (their outputs discarded), for the
+    /// caller's error policy; the others ran.
+    pub fn punctuate_stream_time<'a>(
+        &'a self,
+        state: &mut TaskState,
+        emit: &mut dyn FnMut(OutputRecord<'a>),
+    ) -> Vec<ProcessingError> {
+        let mut errors = Vec::new();
+        self.fire_due(state, PunctuationType::StreamTime, None, emit, &mut errors);
+        errors
+    }
+
+    /// At wall clock `now` (ms since the epoch): fires the task's wall-clock punctuations due
+    /// (stamped `now`); then, when the topology advances quiet tasks and this one took no
+    /// record for that long, moves its stream time with the clock, tells the time-driven nodes
+    /// and fires the stream-time punctuations due at the new stream time. Outputs, store
+    /// changes and errors as [`Topology::punctuate_stream_time`].
+    pub fn punctuate_wall_clock<'a>(
+        &'a self,
+        state: &mut TaskState,
+        now: i64,
+        emit: &mut dyn FnMut(OutputRecord<'a>),
+    ) -> Vec<ProcessingError> {
+        let mut errors = Vec::new();
+        self.fire_due(
+            state,
+            PunctuationType::WallClock,
+            Some(now),
+            emit,
+            &mut errors,
+        );
+        let Some(idle) = self.time.quiet_idle else {
+            return errors;
+        };
+        if let Some(stream_time) = state.time_mut().advance_if_quiet(now, idle) {
+            for node in &self.time.time_driven {
+                self.run_on_time(state, node.as_ref(), stream_time, emit, &mut errors);
+            }
+            self.fire_due(state, PunctuationType::StreamTime, None, emit, &mut errors);
+        }
+        errors
+    }
+
+    /// When, after wall clock `now`, [`Topology::punctuate_wall_clock`] next has work for the
+    /// task of `state` (ms), if it knows: the earliest wall-clock schedule due, or the end of
+    /// the current quiet period (a task already quiet follows the clock at every call). A
+    /// schedule not started yet starts at the next call (`i64::MIN`: call now).
+    pub fn next_wall_clock_due(&self, state: &TaskState, now: i64) -> Option<i64> {
+        let schedules = self
+            .time
+            .schedules
+            .iter()
+            .enumerate()
+            .filter(|(_, schedule)| schedule.kind == PunctuationType::WallClock)
+            .map(|(index, _)| state.time().due(index).unwrap_or(i64::MIN));
+        let quiet = self
+            .time
+            .quiet_idle
+            .and_then(|idle| state.time().quiet_due(idle))
+            .filter(|due| *due > now);
+        schedules.chain(quiet).min()
+    }
+
+    /// Fires the schedules of `kind` due at `now` (wall clock), or at the task's stream time.
+    fn fire_due<'a>(
+        &'a self,
+        state: &mut TaskState,
+        kind: PunctuationType,
+        now: Option<i64>,
+        emit: &mut dyn FnMut(OutputRecord<'a>),
+        errors: &mut Vec<ProcessingError>,
+    ) {
+        let Some(now) = now.or_else(|| state.stream_time()) else {
+            return;
+        };
+        let wall_clock = kind == PunctuationType::WallClock;
+        for (index, schedule) in self.time.schedules.iter().enumerate() {
+            if schedule.kind != kind {
+                continue;
+            }
+            let due = state
+                .time_mut()
+                .take_due(index, schedule.interval, wall_clock, now);
+            if let Some(time) = due {
+                self.run_on_time(state, schedule.punctuator.as_ref(), time, emit, errors);
+            }
+        }
+    }
+
+    /// Runs one time-driven node at `time`; its outputs reach `emit` only if it completed.
+    fn run_on_time<'a>(
+        &'a self,
+        state: &mut TaskState,
+        node: &dyn TimeDriven,
+        time: i64,
+        emit: &mut dyn FnMut(OutputRecord<'a>),
+        errors: &mut Vec<ProcessingError>,
+    ) {
+        let input = no_record(time);
+        let mut outputs = Vec::new();
+        let result = node.on_time(
+            &mut RecordContext {
+                input: &input,
+                timestamp: time,
+                sink_names: &self.sink_names,
+                emit: &mut |output| outputs.push(output),
+                on_node: None,
+                state,
+            },
+            time,
+        );
+        match result {
+            Ok(()) => outputs.into_iter().for_each(emit),
+            Err(error) => errors.push(error),
+        }
+    }
+}
+
+/// What stands for the input of work done at `time` without a record (a punctuation): no
+/// topic, partition or offset (-1), no key, value or headers (outputs inherit none). Its dead
+/// letter, under the `dead-letter` policy, is an empty record whose headers name the error.
+pub(crate) fn no_record(time: i64) -> InputRecord<'static> {
+    InputRecord {
+        source: SourcePosition {
+            topic: "",
+            partition: -1,
+            offset: -1,
+        },
+        timestamp: time,
+        key: None,
+        value: None,
+        headers: Vec::new(),
+    }
+}
