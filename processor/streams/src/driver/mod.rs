@@ -18,16 +18,21 @@
 //! land on the dead-letter topic (read it with [`TopologyTestDriver::create_output_topic`]);
 //! under the `fail` policy piping panics, as Kafka Streams' driver throws (use
 //! [`TestInputTopic::try_pipe_record`] to get the error instead).
+//!
+//! Time: stream-time punctuations fire as piped records move the task's stream time; the
+//! wall clock is simulated and moves only with [`TopologyTestDriver::advance_wall_clock`],
+//! firing the wall-clock punctuations due (see `time.rs`).
 
 use std::borrow::Cow;
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, VecDeque};
 
+mod outputs;
 mod time;
 
-use crate::errors::{ErrorAction, ErrorHandlingConfig};
+use crate::errors::ErrorHandlingConfig;
 use crate::record::{Header, InputRecord, OutputRecord, SourcePosition};
-use crate::state::{GlobalStores, TaskState, changelog_topic};
+use crate::state::{GlobalStores, TaskState};
 use crate::topology::{ProcessingError, Topology};
 
 /// The application id a driver names changelog topics after unless told otherwise.
@@ -286,65 +291,6 @@ impl TopologyTestDriver {
         drop(task);
         self.handle_errors(errors, stream_time, &mut produced)?;
         self.write_outputs(produced, timestamp)
-    }
-
-    /// Writes the task's store changes to their changelog topics, stamped `timestamp`.
-    fn write_changes(&self, task: &mut TaskState, timestamp: i64) {
-        let mut state = self.state.borrow_mut();
-        for change in task.take_changes() {
-            let topic = changelog_topic(&self.application_id, &task.store_names()[change.store]);
-            state
-                .outputs
-                .entry(topic)
-                .or_default()
-                .push_back(TestRecord {
-                    key: Some(change.key),
-                    value: change.value,
-                    timestamp: Some(timestamp),
-                    headers: Vec::new(),
-                });
-        }
-    }
-
-    /// Applies the error policy to `input`, which failed with `error`: its dead letter joins
-    /// `produced`, or under `fail` the error is returned.
-    fn handle_error<'a>(
-        &'a self,
-        input: &InputRecord<'a>,
-        error: ProcessingError,
-        produced: &mut Vec<OutputRecord<'a>>,
-    ) -> Result<(), ProcessingError> {
-        match self.error_handling.action(input, &error) {
-            ErrorAction::DeadLetter(letter) => produced.push(letter),
-            ErrorAction::Skip => {}
-            ErrorAction::Fail => return Err(error),
-        }
-        self.state.borrow_mut().errors.push(error);
-        Ok(())
-    }
-
-    /// Writes `produced` to their topics; what goes to a repartition topic is piped back in.
-    fn write_outputs(
-        &self,
-        produced: Vec<OutputRecord<'_>>,
-        timestamp: i64,
-    ) -> Result<(), ProcessingError> {
-        let mut repartitioned = Vec::new();
-        let mut state = self.state.borrow_mut();
-        for output in produced {
-            let topic = output.topic.to_string();
-            let record = TestRecord::from_output(output);
-            if self.topology.repartition_topics().contains(&topic.as_str()) {
-                repartitioned.push((topic.clone(), record.clone()));
-            }
-            state.outputs.entry(topic).or_default().push_back(record);
-        }
-        drop(state);
-        for (topic, record) in repartitioned {
-            let timestamp = record.timestamp.unwrap_or(timestamp);
-            self.pipe(&topic, record, timestamp)?;
-        }
-        Ok(())
     }
 }
 

@@ -105,7 +105,21 @@ pub(super) struct Assembler<'g> {
     time: TopologyTime,
 }
 
-impl Assembler<'_> {
+impl<'g> Assembler<'g> {
+    fn new(nodes: &'g mut [GraphNode], stores: &[StoreSpec]) -> Self {
+        Assembler {
+            built: (0..nodes.len()).map(|_| None).collect(),
+            nodes,
+            sink_names: Vec::new(),
+            local_stores: stores
+                .iter()
+                .filter(|store| !store.global)
+                .map(|store| store.name.clone())
+                .collect(),
+            time: TopologyTime::default(),
+        }
+    }
+
     /// The index of `topic` in the sink topic table, adding it when new.
     fn sink_index(&mut self, topic: &str) -> usize {
         match self.sink_names.iter().position(|known| **known == *topic) {
@@ -292,18 +306,7 @@ impl StreamsBuilder {
         }
         let stores = graph.stores.clone();
         let internal_topics = graph.internal_topics.clone();
-        let local_stores = stores
-            .iter()
-            .filter(|store| !store.global)
-            .map(|store| store.name.clone())
-            .collect();
-        let mut assembler = Assembler {
-            built: (0..graph.nodes.len()).map(|_| None).collect(),
-            nodes: &mut graph.nodes,
-            sink_names: Vec::new(),
-            local_stores,
-            time: TopologyTime::default(),
-        };
+        let mut assembler = Assembler::new(&mut graph.nodes, &stores);
         let (mut sources, mut global_sources) = (Vec::new(), Vec::new());
         for (id, topic, global) in source_topics {
             assembler.build(id)?;

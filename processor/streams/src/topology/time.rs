@@ -222,3 +222,105 @@ pub(crate) fn no_record(time: i64) -> InputRecord<'static> {
         headers: Vec::new(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::borrow::Cow;
+
+    use super::*;
+    use crate::driver::TopologyTestDriver;
+    use crate::topology::StreamsBuilder;
+    use crate::topology::builder::{Built, Factory};
+    use crate::topology::describe::{NodeDescription, NodeRole};
+    use crate::topology::node::{NodeRef, Processor, operator};
+    use crate::topology::serdes::{Long, Utf8};
+
+    /// A time-driven node writing each stream time it is told to topic `closed`.
+    struct Closer;
+
+    impl TimeDriven for Closer {
+        fn on_time<'a>(
+            &self,
+            ctx: &mut RecordContext<'a, '_>,
+            time: i64,
+        ) -> Result<(), ProcessingError> {
+            (ctx.emit)(OutputRecord {
+                topic: Cow::Borrowed("closed"),
+                key: None,
+                value: Some(Cow::Owned(time.to_string().into_bytes())),
+                timestamp: ctx.timestamp,
+                headers: Vec::new(),
+            });
+            Ok(())
+        }
+    }
+
+    /// `in` feeds a node registered through the hook (idle 10 s) and a processor whose
+    /// stream-time punctuation, every minute, writes the stream time to `ticks`.
+    fn quiet_closing() -> crate::topology::Topology {
+        let builder = StreamsBuilder::new();
+        let input = builder.stream::<Utf8, Utf8>("in");
+        let factory: Factory = Box::new(|name, _children, assembler| {
+            assembler.advance_quiet_tasks(Duration::from_secs(10), Arc::new(Closer));
+            let node: NodeRef<Utf8, Utf8> = Arc::new(Processor::<Utf8, Utf8> {
+                name,
+                operator: operator::<Utf8, Utf8, _>(|_, _, _| Ok(())),
+            });
+            Ok(Built::Node(Box::new(node)))
+        });
+        let description = NodeDescription::new("closer", NodeRole::Processor);
+        builder
+            .graph
+            .borrow_mut()
+            .add(description, &[input.id], factory);
+        input
+            .processor::<Utf8, Long>()
+            .schedule(
+                Duration::from_secs(60),
+                PunctuationType::StreamTime,
+                |ctx, time| ctx.forward("tick".into(), time),
+            )
+            .process(|_, _, _| Ok(()))
+            .to("ticks");
+        builder.build().expect("valid topology")
+    }
+
+    fn read(driver: &TopologyTestDriver, topic: &str) -> Vec<Option<i64>> {
+        driver
+            .create_output_topic(topic)
+            .read_records_to_list()
+            .into_iter()
+            .map(|record| record.timestamp)
+            .collect()
+    }
+
+    #[test]
+    fn a_quiet_task_follows_the_wall_clock_and_tells_the_time_driven_nodes() {
+        let topology = quiet_closing();
+        assert!(topology.is_time_driven());
+        let driver = TopologyTestDriver::new(topology);
+        let input = driver.create_input_topic("in");
+        input
+            .pipe_record(crate::driver::TestRecord::from_key_value("h", "x").with_timestamp(1_000));
+        assert_eq!(read(&driver, "ticks"), [Some(1_000)]);
+        driver.advance_wall_clock(Duration::from_secs(5));
+        assert_eq!(driver.stream_time(), Some(1_000), "not quiet for 10 s yet");
+        assert!(read(&driver, "closed").is_empty());
+        driver.advance_wall_clock(Duration::from_secs(5));
+        assert_eq!(driver.stream_time(), Some(11_000));
+        assert_eq!(read(&driver, "closed"), [Some(11_000)]);
+        assert!(read(&driver, "ticks").is_empty());
+        // Stream time keeps following the clock; the punctuation due at 60 000 fires.
+        driver.advance_wall_clock(Duration::from_secs(50));
+        assert_eq!(read(&driver, "closed"), [Some(61_000)]);
+        assert_eq!(read(&driver, "ticks"), [Some(61_000)]);
+        // A record ends the quiet period (an older one leaves stream time where it is).
+        input
+            .pipe_record(crate::driver::TestRecord::from_key_value("h", "x").with_timestamp(2_000));
+        driver.advance_wall_clock(Duration::from_secs(9));
+        assert_eq!(driver.stream_time(), Some(61_000));
+        assert!(read(&driver, "closed").is_empty());
+        driver.advance_wall_clock(Duration::from_secs(1));
+        assert_eq!(read(&driver, "closed"), [Some(71_000)]);
+    }
+}
