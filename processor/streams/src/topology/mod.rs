@@ -27,7 +27,7 @@ pub use internal::{
     CHANGELOG_CONFIG, InternalTopic, InternalTopicError, InternalTopicKind, REPARTITION_CONFIG,
     planned_partitions,
 };
-pub use process::{ProcessorBuilder, ProcessorContext};
+pub use process::{ProcessorBuilder, ProcessorContext, StoreEntry};
 pub use table::{GlobalKTable, KTable};
 pub use time::PunctuationType;
 pub(crate) use time::no_record;

@@ -39,6 +39,9 @@ use super::time::{PunctuationType, Schedule, TimeDriven, millis_at_least_one};
 use super::{KStream, ProcessingError, ProcessingErrorKind, StreamsBuilder, TopologyError};
 use crate::state::{StoreSpec, TaskState};
 
+/// A key and its value, as a store holds them.
+pub type StoreEntry = (Vec<u8>, Vec<u8>);
+
 /// What a custom processor does with each record.
 type ProcessFn<K, V, KR, VR> = Box<
     dyn for<'c, 'a> Fn(
@@ -192,7 +195,7 @@ impl<'a, K: Serde, V: Serde> ProcessorContext<'_, 'a, K, V> {
     ///
     /// # Errors
     /// As [`ProcessorContext::get`].
-    pub fn entries(&self, store: &str) -> Result<Vec<(Vec<u8>, Vec<u8>)>, ProcessingError> {
+    pub fn entries(&self, store: &str) -> Result<Vec<StoreEntry>, ProcessingError> {
         self.store(store)?;
         let entries = self.inner.state().store(store).map(|store| {
             store
