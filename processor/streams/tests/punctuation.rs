@@ -270,7 +270,7 @@ fn stores_must_be_declared_once_before_a_processor_connects_them() {
     builder
         .stream::<Utf8, Utf8>("events")
         .processor::<Utf8, Utf8>()
-        .stores(["missing"])
+        .stores([STORE, "missing"])
         .process(|_, _, _| Ok(()));
     assert_eq!(
         builder.build().err(),
@@ -285,8 +285,12 @@ fn stores_must_be_declared_once_before_a_processor_connects_them() {
 fn a_store_not_connected_is_a_processing_error_naming_it() {
     let builder = StreamsBuilder::new();
     builder.add_state_store(STORE).expect("a new store");
-    builder
-        .stream::<Utf8, Utf8>("events")
+    let events = builder.stream::<Utf8, Utf8>("events");
+    events
+        .processor::<Utf8, Utf8>()
+        .stores([STORE])
+        .process(|_, _, _| Ok(()));
+    events
         .processor::<Utf8, Utf8>()
         .process(|ctx, key, _| ctx.put(STORE, key.as_bytes(), b"1"))
         .to("out");
@@ -296,5 +300,16 @@ fn a_store_not_connected_is_a_processing_error_naming_it() {
     assert_eq!(
         errors[0].message,
         "store \"counts\" is not connected to this processor (connected: [])"
+    );
+}
+
+#[test]
+fn a_store_no_processor_connects_is_refused() {
+    let builder = StreamsBuilder::new();
+    builder.add_state_store(STORE).expect("a new store");
+    builder.stream::<Utf8, Utf8>("events").to("out");
+    assert_eq!(
+        builder.build().err(),
+        Some(TopologyError::UnconnectedStore(STORE.to_owned()))
     );
 }

@@ -277,6 +277,7 @@ impl StreamsBuilder {
             .map(|node| node.children.clone())
             .collect();
         check_unique_names(&descriptions)?;
+        check_connected(&graph.stores, &descriptions)?;
         if let Some(&(join, rekeyed)) = graph.unpartitioned_joins.first() {
             return Err(TopologyError::RepartitionRequired {
                 join: descriptions[join].name.clone(),
@@ -333,6 +334,22 @@ impl StreamsBuilder {
             assembler.time,
             super::describe::describe(&descriptions, &children),
         ))
+    }
+}
+
+/// Every local store is read or written by a node (its tasks would restore a changelog no
+/// one plans otherwise).
+fn check_connected(
+    stores: &[StoreSpec],
+    descriptions: &[NodeDescription],
+) -> Result<(), TopologyError> {
+    let connected = |name: &String| descriptions.iter().any(|node| node.stores.contains(name));
+    match stores
+        .iter()
+        .find(|store| !store.global && !connected(&store.name))
+    {
+        Some(store) => Err(TopologyError::UnconnectedStore(store.name.clone())),
+        None => Ok(()),
     }
 }
 

@@ -115,6 +115,9 @@ pub enum TopologyError {
     /// Two stores were declared with the same name.
     #[error("store name {0:?} is declared more than once")]
     DuplicateStoreName(String),
+    /// A store was declared ([`StreamsBuilder::add_state_store`]) but no processor connects to it.
+    #[error("store {0:?} is declared but no processor connects to it")]
+    UnconnectedStore(String),
     /// A processor connects to a store no one declared ([`StreamsBuilder::add_state_store`]).
     #[error("processor {node} connects to store {store:?}, which is not declared")]
     UnknownStore {

@@ -425,6 +425,8 @@ impl StreamsBuilder {
     /// `addStateStore`): local to each task, in memory or persistent as the runtime's
     /// configuration says, with its changelog `<application id>-<name>-changelog`.
     ///
+    /// [`StreamsBuilder::build`] refuses a store no processor connects to.
+    ///
     /// # Errors
     /// [`TopologyError::DuplicateStoreName`] when a store of that name exists already.
     pub fn add_state_store(&self, name: &str) -> Result<(), TopologyError> {

@@ -100,6 +100,9 @@ impl Pipeline {
                 .punctuate_wall_clock(state, now, &mut |output| outputs.push(output));
             let changes = state.take_changes();
             self.punctuations_failed(&shared, partition, errors, now, &mut outputs)?;
+            if outputs.is_empty() && changes.is_empty() {
+                continue;
+            }
             let held: Vec<SourcePartition> = (0..shared.source_topics.len())
                 .map(|topic| SourcePartition { topic, partition })
                 .collect();
