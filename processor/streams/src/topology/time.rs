@@ -228,12 +228,12 @@ mod tests {
     use std::borrow::Cow;
 
     use super::*;
-    use crate::driver::TopologyTestDriver;
-    use crate::topology::StreamsBuilder;
+    use crate::state::TaskState;
     use crate::topology::builder::{Built, Factory};
     use crate::topology::describe::{NodeDescription, NodeRole};
     use crate::topology::node::{NodeRef, Processor, operator};
     use crate::topology::serdes::{Long, Utf8};
+    use crate::topology::{StreamsBuilder, Topology};
 
     /// A time-driven node writing each stream time it is told to topic `closed`.
     struct Closer;
@@ -257,7 +257,7 @@ mod tests {
 
     /// `in` feeds a node registered through the hook (idle 10 s) and a processor whose
     /// stream-time punctuation, every minute, writes the stream time to `ticks`.
-    fn quiet_closing() -> crate::topology::Topology {
+    fn quiet_closing() -> Topology {
         let builder = StreamsBuilder::new();
         let input = builder.stream::<Utf8, Utf8>("in");
         let factory: Factory = Box::new(|name, _children, assembler| {
@@ -285,42 +285,91 @@ mod tests {
         builder.build().expect("valid topology")
     }
 
-    fn read(driver: &TopologyTestDriver, topic: &str) -> Vec<Option<i64>> {
-        driver
-            .create_output_topic(topic)
-            .read_records_to_list()
-            .into_iter()
-            .map(|record| record.timestamp)
-            .collect()
+    /// Runs what is due at wall clock `now`; returns (topic, timestamp) of each output.
+    fn at_wall_clock(topology: &Topology, state: &mut TaskState, now: i64) -> Vec<(String, i64)> {
+        let mut outputs = Vec::new();
+        let errors = topology.punctuate_wall_clock(state, now, &mut |output| {
+            outputs.push((output.topic.to_string(), output.timestamp));
+        });
+        assert!(errors.is_empty(), "{errors:?}");
+        outputs
+    }
+
+    /// Processes a record stamped `timestamp`, and the stream-time punctuations it makes due.
+    fn record_at(topology: &Topology, state: &mut TaskState, timestamp: i64) -> Vec<(String, i64)> {
+        let mut input = no_record(timestamp);
+        input.source.topic = "in";
+        (input.key, input.value) = (Some(b"h".as_slice()), Some(b"x".as_slice()));
+        let mut outputs = Vec::new();
+        let mut push = |output: OutputRecord<'_>| {
+            outputs.push((output.topic.to_string(), output.timestamp));
+        };
+        topology
+            .process_in(state, &input, &mut push)
+            .expect("processed");
+        assert!(topology.punctuate_stream_time(state, &mut push).is_empty());
+        outputs
+    }
+
+    fn closed_at(time: i64) -> (String, i64) {
+        ("closed".to_owned(), time)
+    }
+
+    fn tick_at(time: i64) -> (String, i64) {
+        ("ticks".to_owned(), time)
     }
 
     #[test]
     fn a_quiet_task_follows_the_wall_clock_and_tells_the_time_driven_nodes() {
         let topology = quiet_closing();
         assert!(topology.is_time_driven());
-        let driver = TopologyTestDriver::new(topology);
-        let input = driver.create_input_topic("in");
-        input
-            .pipe_record(crate::driver::TestRecord::from_key_value("h", "x").with_timestamp(1_000));
-        assert_eq!(read(&driver, "ticks"), [Some(1_000)]);
-        driver.advance_wall_clock(Duration::from_secs(5));
-        assert_eq!(driver.stream_time(), Some(1_000), "not quiet for 10 s yet");
-        assert!(read(&driver, "closed").is_empty());
-        driver.advance_wall_clock(Duration::from_secs(5));
-        assert_eq!(driver.stream_time(), Some(11_000));
-        assert_eq!(read(&driver, "closed"), [Some(11_000)]);
-        assert!(read(&driver, "ticks").is_empty());
-        // Stream time keeps following the clock; the punctuation due at 60 000 fires.
-        driver.advance_wall_clock(Duration::from_secs(50));
-        assert_eq!(read(&driver, "closed"), [Some(61_000)]);
-        assert_eq!(read(&driver, "ticks"), [Some(61_000)]);
+        let mut state = topology.new_task_state(&topology.new_global_stores());
+        let state = &mut state;
+        assert_eq!(record_at(&topology, state, 1_000), [tick_at(1_000)]);
+        // The wall-clock reading after the record starts the quiet period.
+        assert!(at_wall_clock(&topology, state, 0).is_empty());
+        assert_eq!(topology.next_wall_clock_due(state, 0), Some(10_000));
+        assert!(at_wall_clock(&topology, state, 5_000).is_empty());
+        assert_eq!(state.stream_time(), Some(1_000), "not quiet for 10 s yet");
+        assert_eq!(at_wall_clock(&topology, state, 10_000), [closed_at(11_000)]);
+        assert_eq!(state.stream_time(), Some(11_000));
+        assert_eq!(
+            topology.next_wall_clock_due(state, 10_000),
+            None,
+            "follows every call"
+        );
+        // Stream time keeps following the clock; the punctuation due at 60 000 fires after.
+        assert_eq!(
+            at_wall_clock(&topology, state, 60_000),
+            [closed_at(61_000), tick_at(61_000)]
+        );
         // A record ends the quiet period (an older one leaves stream time where it is).
-        input
-            .pipe_record(crate::driver::TestRecord::from_key_value("h", "x").with_timestamp(2_000));
-        driver.advance_wall_clock(Duration::from_secs(9));
-        assert_eq!(driver.stream_time(), Some(61_000));
-        assert!(read(&driver, "closed").is_empty());
-        driver.advance_wall_clock(Duration::from_secs(1));
-        assert_eq!(read(&driver, "closed"), [Some(71_000)]);
+        assert!(record_at(&topology, state, 2_000).is_empty());
+        assert!(at_wall_clock(&topology, state, 60_000).is_empty());
+        assert!(at_wall_clock(&topology, state, 69_999).is_empty());
+        assert_eq!(state.stream_time(), Some(61_000));
+        assert_eq!(at_wall_clock(&topology, state, 70_000), [closed_at(71_000)]);
+    }
+
+    #[test]
+    fn without_a_time_driven_node_stream_time_follows_records_only() {
+        let builder = StreamsBuilder::new();
+        builder
+            .stream::<Utf8, Utf8>("in")
+            .processor::<Utf8, Long>()
+            .schedule(
+                Duration::from_secs(60),
+                PunctuationType::StreamTime,
+                |ctx, time| ctx.forward("tick".into(), time),
+            )
+            .process(|_, _, _| Ok(()))
+            .to("ticks");
+        let topology = builder.build().expect("valid topology");
+        let mut state = topology.new_task_state(&topology.new_global_stores());
+        assert_eq!(record_at(&topology, &mut state, 1_000), [tick_at(1_000)]);
+        assert!(at_wall_clock(&topology, &mut state, 0).is_empty());
+        assert!(at_wall_clock(&topology, &mut state, 3_600_000).is_empty());
+        assert_eq!(state.stream_time(), Some(1_000));
+        assert_eq!(topology.next_wall_clock_due(&state, 0), None);
     }
 }
