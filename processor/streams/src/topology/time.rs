@@ -233,7 +233,7 @@ mod tests {
     use crate::topology::describe::{NodeDescription, NodeRole};
     use crate::topology::node::{NodeRef, Processor, operator};
     use crate::topology::serdes::{Long, Utf8};
-    use crate::topology::{StreamsBuilder, Topology};
+    use crate::topology::{KStream, StreamsBuilder, Topology};
 
     /// A time-driven node writing each stream time it is told to topic `closed`.
     struct Closer;
@@ -255,8 +255,21 @@ mod tests {
         }
     }
 
-    /// `in` feeds a node registered through the hook (idle 10 s) and a processor whose
-    /// stream-time punctuation, every minute, writes the stream time to `ticks`.
+    /// A processor of `input` whose stream-time punctuation, every minute, writes the stream
+    /// time to `ticks`.
+    fn ticks(input: &KStream<Utf8, Utf8>) {
+        input
+            .processor::<Utf8, Long>()
+            .schedule(
+                Duration::from_secs(60),
+                PunctuationType::StreamTime,
+                |ctx, time| ctx.forward("tick".into(), time),
+            )
+            .process(|_, _, _| Ok(()))
+            .to("ticks");
+    }
+
+    /// `in` feeds a node registered through the hook (idle 10 s) and [`ticks`].
     fn quiet_closing() -> Topology {
         let builder = StreamsBuilder::new();
         let input = builder.stream::<Utf8, Utf8>("in");
@@ -273,15 +286,7 @@ mod tests {
             .graph
             .borrow_mut()
             .add(description, &[input.id], factory);
-        input
-            .processor::<Utf8, Long>()
-            .schedule(
-                Duration::from_secs(60),
-                PunctuationType::StreamTime,
-                |ctx, time| ctx.forward("tick".into(), time),
-            )
-            .process(|_, _, _| Ok(()))
-            .to("ticks");
+        ticks(&input);
         builder.build().expect("valid topology")
     }
 
@@ -354,16 +359,7 @@ mod tests {
     #[test]
     fn without_a_time_driven_node_stream_time_follows_records_only() {
         let builder = StreamsBuilder::new();
-        builder
-            .stream::<Utf8, Utf8>("in")
-            .processor::<Utf8, Long>()
-            .schedule(
-                Duration::from_secs(60),
-                PunctuationType::StreamTime,
-                |ctx, time| ctx.forward("tick".into(), time),
-            )
-            .process(|_, _, _| Ok(()))
-            .to("ticks");
+        ticks(&builder.stream::<Utf8, Utf8>("in"));
         let topology = builder.build().expect("valid topology");
         let mut state = topology.new_task_state(&topology.new_global_stores());
         assert_eq!(record_at(&topology, &mut state, 1_000), [tick_at(1_000)]);
