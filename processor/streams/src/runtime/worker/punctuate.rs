@@ -55,6 +55,12 @@ impl Pipeline {
         partition: i32,
         outputs: &mut Vec<OutputRecord<'a>>,
     ) -> Result<Punctuated, WorkerError> {
+        if !shared.topology.is_time_driven() {
+            return Ok(Punctuated {
+                changes: Vec::new(),
+                time: -1,
+            });
+        }
         let state = self.task_state(partition)?;
         let errors = shared
             .topology
