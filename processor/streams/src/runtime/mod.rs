@@ -116,6 +116,12 @@ impl Shared {
         }
     }
 
+    /// Whether each partition number is a task with state of its own: stores, or time
+    /// (punctuations, time-driven nodes); else one stateless state serves all.
+    fn has_tasks(&self) -> bool {
+        !self.changelogs.is_empty() || self.topology.is_time_driven()
+    }
+
     /// The name of worker `id`, as Kafka Streams names its threads.
     fn worker_name(&self, id: usize) -> String {
         format!("{}-StreamThread-{id}", self.client_id)

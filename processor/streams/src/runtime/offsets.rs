@@ -5,6 +5,10 @@
 //! the lowest record that still has unacknowledged outputs, or the consumer's position (one past
 //! the last record consumed) if that is lower, so a commit never covers a record whose outputs
 //! could still be lost — also when the position moves backwards (an offset reset re-delivers).
+//!
+//! Outputs made without a record (a wall-clock punctuation's) hold their task's partitions
+//! back instead: until they are acknowledged, none commits past the last record it consumed
+//! before them ([`OffsetTracker::record_punctuated`]).
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -31,16 +35,41 @@ struct PartitionProgress {
     consumed_up_to: Option<i64>,
     /// The offset last handed out for commit.
     committed: Option<i64>,
+    /// Offsets it may not commit past while punctuations' outputs are unacknowledged, with
+    /// how many punctuations hold each; [`NOTHING`] holds every commit.
+    holds: BTreeMap<i64, usize>,
 }
+
+/// A hold on a partition that consumed and committed nothing: it commits nothing until released.
+const NOTHING: i64 = i64::MIN;
 
 impl PartitionProgress {
     fn committable(&self) -> Option<i64> {
         let first_unacknowledged = self.in_flight.keys().next().copied();
-        match (first_unacknowledged, self.consumed_up_to) {
+        let committable = match (first_unacknowledged, self.consumed_up_to) {
             (Some(first), Some(position)) => Some(first.min(position)),
             (first, position) => first.or(position),
+        };
+        match self.holds.keys().next() {
+            Some(&NOTHING) => None,
+            Some(&held) => committable.map(|offset| offset.min(held)),
+            None => committable,
         }
     }
+
+    /// Where a punctuation made now holds it: the last record consumed (processed again after
+    /// a crash), or what was already taken for commit if further, or [`NOTHING`].
+    fn hold_point(&self) -> i64 {
+        let last = self.consumed_up_to.map_or(NOTHING, |position| position - 1);
+        last.max(self.committed.unwrap_or(NOTHING))
+    }
+}
+
+/// The outputs of one punctuation not yet acknowledged, and where they hold which partitions.
+#[derive(Debug)]
+struct Hold {
+    outstanding: usize,
+    points: Vec<(SourcePartition, i64)>,
 }
 
 /// Which offsets [`OffsetTracker::take_commits`] returns.
@@ -59,7 +88,15 @@ pub struct OffsetTracker {
     partitions: HashMap<SourcePartition, PartitionProgress>,
     in_flight_records: usize,
     in_flight_bytes: usize,
+    /// The punctuations with unacknowledged outputs, by id.
+    holds: HashMap<u64, Hold>,
+    next_hold: u64,
 }
+
+/// An acknowledgement of a punctuation's output that matched no punctuation in flight.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("acknowledgement for punctuation {0} matches no punctuation in flight")]
+pub struct UnknownHold(pub u64);
 
 /// An acknowledgement that matched no in-flight output (e.g. after its partition was revoked).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -118,6 +155,69 @@ impl OffsetTracker {
             progress.in_flight.remove(&offset);
             self.in_flight_records -= 1;
             self.in_flight_bytes -= bytes;
+        }
+        Ok(())
+    }
+
+    /// Records that a punctuation of the task reading `partitions` (its partition of each
+    /// source topic) made `outputs` outputs: until they are all acknowledged
+    /// ([`OffsetTracker::punctuation_acknowledged`] with the returned id), none of those
+    /// partitions commits past the last record it consumed before (that record is processed
+    /// again after a crash), nor anything if it consumed and committed nothing yet. They count
+    /// as one record in flight. `None` when there are no outputs.
+    pub fn record_punctuated(
+        &mut self,
+        partitions: &[SourcePartition],
+        outputs: usize,
+    ) -> Option<u64> {
+        if outputs == 0 {
+            return None;
+        }
+        let points = partitions
+            .iter()
+            .map(|partition| {
+                let progress = self.partitions.entry(*partition).or_default();
+                let point = progress.hold_point();
+                *progress.holds.entry(point).or_insert(0) += 1;
+                (*partition, point)
+            })
+            .collect();
+        let id = self.next_hold;
+        self.next_hold += 1;
+        self.holds.insert(
+            id,
+            Hold {
+                outstanding: outputs,
+                points,
+            },
+        );
+        self.in_flight_records += 1;
+        Some(id)
+    }
+
+    /// Records that one output of punctuation `hold` was acknowledged; the last one releases
+    /// its partitions.
+    ///
+    /// # Errors
+    /// [`UnknownHold`] when no punctuation `hold` awaits an acknowledgement.
+    pub fn punctuation_acknowledged(&mut self, hold: u64) -> Result<(), UnknownHold> {
+        let pending = self.holds.get_mut(&hold).ok_or(UnknownHold(hold))?;
+        pending.outstanding -= 1;
+        if pending.outstanding > 0 {
+            return Ok(());
+        }
+        let released = self.holds.remove(&hold).ok_or(UnknownHold(hold))?;
+        self.in_flight_records -= 1;
+        for (partition, point) in released.points {
+            // A partition revoked (forgotten) since holds nothing any more.
+            if let Some(progress) = self.partitions.get_mut(&partition)
+                && let Some(count) = progress.holds.get_mut(&point)
+            {
+                *count -= 1;
+                if *count == 0 {
+                    progress.holds.remove(&point);
+                }
+            }
         }
         Ok(())
     }
@@ -291,6 +391,49 @@ mod tests {
         assert!(tracker.output_acknowledged(P0, 4).is_err());
         tracker.output_acknowledged(P0, 3).expect("known");
         assert!(tracker.output_acknowledged(P0, 3).is_err());
+    }
+
+    #[test]
+    fn a_punctuation_holds_its_tasks_partitions_at_their_last_record_until_acknowledged() {
+        let other_topic = SourcePartition {
+            topic: 1,
+            partition: 0,
+        };
+        let mut tracker = OffsetTracker::new();
+        assert_eq!(tracker.record_punctuated(&[P0, other_topic], 0), None);
+        tracker.record_consumed(P0, 9, 0, 1);
+        let hold = tracker
+            .record_punctuated(&[P0, other_topic], 2)
+            .expect("outputs");
+        assert_eq!(tracker.in_flight_records(), 1);
+        // Records after the punctuation do not move the commit past the last one before it.
+        tracker.record_consumed(P0, 10, 0, 1);
+        tracker.record_consumed(other_topic, 0, 0, 1);
+        assert_eq!(tracker.committable(P0), Some(9));
+        assert_eq!(tracker.committable(other_topic), None, "nothing before");
+        // Another partition of the worker (another task) is not held.
+        tracker.record_consumed(P1, 3, 0, 1);
+        assert_eq!(tracker.committable(P1), Some(4));
+        tracker.punctuation_acknowledged(hold).expect("known");
+        assert_eq!(tracker.committable(P0), Some(9));
+        tracker.punctuation_acknowledged(hold).expect("known");
+        assert_eq!(tracker.committable(P0), Some(11));
+        assert_eq!(tracker.committable(other_topic), Some(1));
+        assert_eq!(tracker.in_flight_records(), 0);
+        assert_eq!(
+            tracker.punctuation_acknowledged(hold),
+            Err(UnknownHold(hold))
+        );
+        // Already committed further than the last record: the hold never commits backwards.
+        assert_eq!(tracker.take_commits(CommitScope::All)[0], (P0, 11));
+        let hold = tracker.record_punctuated(&[P0], 1).expect("outputs");
+        tracker.record_consumed(P0, 11, 0, 1);
+        assert_eq!(tracker.committable(P0), Some(11));
+        tracker.forget(P0);
+        tracker
+            .punctuation_acknowledged(hold)
+            .expect("known after a revocation too");
+        assert_eq!(tracker.in_flight_records(), 0);
     }
 
     #[test]

@@ -6,7 +6,7 @@
 //!   offset it reflects (its checkpoint), so a restart restores only the changelog's tail.
 //! * [`TaskState`]: the stores of one task (one input partition, or the one partition of a test
 //!   driver), and the changes made to them since the runtime last took them, which it writes to
-//!   the stores' changelog topics.
+//!   the stores' changelog topics; and its [`TaskTime`]: stream time and punctuation schedules.
 //! * [`GlobalStores`]: the stores of global tables, shared by every task of a process and
 //!   written only by whoever reads the global topics.
 //!
@@ -16,6 +16,7 @@
 //! latest value.
 
 mod persistent;
+mod time;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -25,6 +26,7 @@ use std::sync::Arc;
 use parking_lot::RwLock;
 
 pub use persistent::PersistentKeyValueStore;
+pub use time::TaskTime;
 
 /// Why a store could not be opened or written.
 #[derive(Debug, thiserror::Error)]
@@ -184,6 +186,7 @@ pub struct TaskState {
     changes: Vec<StoreChange>,
     globals: GlobalStores,
     dropped_without_key: u64,
+    time: TaskTime,
 }
 
 impl TaskState {
@@ -228,6 +231,7 @@ impl TaskState {
             changes: Vec::new(),
             globals,
             dropped_without_key: 0,
+            time: TaskTime::default(),
         }
     }
 
@@ -283,6 +287,22 @@ impl TaskState {
     /// Records dropped because a join or an aggregation needs a key and they had none.
     pub fn dropped_without_key(&self) -> u64 {
         self.dropped_without_key
+    }
+
+    /// The task's stream time: the largest timestamp of the records it processed (or, for a
+    /// topology that advances quiet tasks by the wall clock, that time since); `None` before
+    /// its first record.
+    pub fn stream_time(&self) -> Option<i64> {
+        self.time.stream_time()
+    }
+
+    /// The task's time: stream time and punctuation schedules.
+    pub fn time(&self) -> &TaskTime {
+        &self.time
+    }
+
+    pub(crate) fn time_mut(&mut self) -> &mut TaskTime {
+        &mut self.time
     }
 
     pub(crate) fn get(&self, store: usize, key: &[u8]) -> Option<&[u8]> {

@@ -7,6 +7,7 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::rc::Rc;
 use std::sync::Arc;
+use std::time::Duration;
 
 use super::describe::{NodeDescription, NodeRole};
 use super::node::{
@@ -14,6 +15,7 @@ use super::node::{
     operator,
 };
 use super::serdes::{IntoValue, Serde};
+use super::time::{Schedule, TimeDriven, TopologyTime, millis_at_least_one};
 use super::{Topology, TopologyError};
 use crate::state::StoreSpec;
 
@@ -97,9 +99,27 @@ pub(super) struct Assembler<'g> {
     built: Vec<Option<Built>>,
     /// The sink topic names met so far, each once (the topology's table).
     sink_names: Vec<Box<str>>,
+    /// The local stores' names, by index.
+    local_stores: Vec<String>,
+    /// Punctuation schedules and time-driven nodes registered by the factories.
+    time: TopologyTime,
 }
 
-impl Assembler<'_> {
+impl<'g> Assembler<'g> {
+    fn new(nodes: &'g mut [GraphNode], stores: &[StoreSpec]) -> Self {
+        Assembler {
+            built: (0..nodes.len()).map(|_| None).collect(),
+            nodes,
+            sink_names: Vec::new(),
+            local_stores: stores
+                .iter()
+                .filter(|store| !store.global)
+                .map(|store| store.name.clone())
+                .collect(),
+            time: TopologyTime::default(),
+        }
+    }
+
     /// The index of `topic` in the sink topic table, adding it when new.
     fn sink_index(&mut self, topic: &str) -> usize {
         match self.sink_names.iter().position(|known| **known == *topic) {
@@ -109,6 +129,33 @@ impl Assembler<'_> {
                 self.sink_names.len() - 1
             }
         }
+    }
+
+    /// The index of local store `name`, if declared.
+    pub(super) fn store_index(&self, name: &str) -> Option<usize> {
+        self.local_stores.iter().position(|known| known == name)
+    }
+
+    /// Registers a punctuation schedule (a processor's, at build time).
+    pub(super) fn schedule(&mut self, schedule: Schedule) {
+        self.time.schedules.push(schedule);
+    }
+
+    /// The hook for time-driven nodes (see [`super::time`]): registers `node`, to be told the
+    /// new stream time of a task that took no record for `idle` of wall-clock time, and so
+    /// makes the topology advance quiet tasks' stream time with the wall clock (the smallest
+    /// `idle` registered applies to all).
+    #[cfg_attr(
+        not(test),
+        expect(
+            dead_code,
+            reason = "the hook suppress(..).close_on_wall_clock will use"
+        )
+    )]
+    pub(super) fn advance_quiet_tasks(&mut self, idle: Duration, node: Arc<dyn TimeDriven>) {
+        let idle = millis_at_least_one(idle);
+        self.time.quiet_idle = Some(self.time.quiet_idle.map_or(idle, |known| known.min(idle)));
+        self.time.time_driven.push(node);
     }
 
     fn build(&mut self, id: usize) -> Result<(), TopologyError> {
@@ -230,6 +277,7 @@ impl StreamsBuilder {
             .map(|node| node.children.clone())
             .collect();
         check_unique_names(&descriptions)?;
+        check_connected(&graph.stores, &descriptions)?;
         if let Some(&(join, rekeyed)) = graph.unpartitioned_joins.first() {
             return Err(TopologyError::RepartitionRequired {
                 join: descriptions[join].name.clone(),
@@ -259,11 +307,7 @@ impl StreamsBuilder {
         }
         let stores = graph.stores.clone();
         let internal_topics = graph.internal_topics.clone();
-        let mut assembler = Assembler {
-            built: (0..graph.nodes.len()).map(|_| None).collect(),
-            nodes: &mut graph.nodes,
-            sink_names: Vec::new(),
-        };
+        let mut assembler = Assembler::new(&mut graph.nodes, &stores);
         let (mut sources, mut global_sources) = (Vec::new(), Vec::new());
         for (id, topic, global) in source_topics {
             assembler.build(id)?;
@@ -287,8 +331,25 @@ impl StreamsBuilder {
             stores,
             sink_names,
             internal_topics,
+            assembler.time,
             super::describe::describe(&descriptions, &children),
         ))
+    }
+}
+
+/// Every local store is read or written by a node (its tasks would restore a changelog no
+/// one plans otherwise).
+fn check_connected(
+    stores: &[StoreSpec],
+    descriptions: &[NodeDescription],
+) -> Result<(), TopologyError> {
+    let connected = |name: &String| descriptions.iter().any(|node| node.stores.contains(name));
+    match stores
+        .iter()
+        .find(|store| !store.global && !connected(&store.name))
+    {
+        Some(store) => Err(TopologyError::UnconnectedStore(store.name.clone())),
+        None => Ok(()),
     }
 }
 

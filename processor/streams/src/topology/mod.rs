@@ -11,9 +11,11 @@ mod describe;
 mod group;
 mod internal;
 mod node;
+mod process;
 mod repartition;
 pub mod serdes;
 mod table;
+mod time;
 
 use std::fmt;
 use std::sync::Arc;
@@ -25,7 +27,10 @@ pub use internal::{
     CHANGELOG_CONFIG, InternalTopic, InternalTopicError, InternalTopicKind, REPARTITION_CONFIG,
     planned_partitions,
 };
+pub use process::{ProcessorBuilder, ProcessorContext, StoreEntry};
 pub use table::{GlobalKTable, KTable};
+pub use time::PunctuationType;
+pub(crate) use time::no_record;
 
 use crate::record::{InputRecord, OutputRecord};
 use crate::state::{GlobalStores, StoreError, StoreSpec, TaskState};
@@ -107,6 +112,20 @@ pub enum TopologyError {
         /// The node that changed the key.
         rekeyed: String,
     },
+    /// Two stores were declared with the same name.
+    #[error("store name {0:?} is declared more than once")]
+    DuplicateStoreName(String),
+    /// A store was declared ([`StreamsBuilder::add_state_store`]) but no processor connects to it.
+    #[error("store {0:?} is declared but no processor connects to it")]
+    UnconnectedStore(String),
+    /// A processor connects to a store no one declared ([`StreamsBuilder::add_state_store`]).
+    #[error("processor {node} connects to store {store:?}, which is not declared")]
+    UnknownStore {
+        /// The processor node.
+        node: String,
+        /// The store name it gave.
+        store: String,
+    },
     /// A bug in this crate: the graph's edges do not match its node types.
     #[error("internal error: graph node {0} could not be assembled")]
     Internal(String),
@@ -128,6 +147,8 @@ pub struct Topology {
     /// The repartition topics: (name as described, name the sources and sinks use), the
     /// latter prefixed with the application id by [`Topology::for_application`].
     repartitions: Arc<[(String, String)]>,
+    /// Punctuation schedules and time-driven nodes ([`time`]).
+    time: Arc<time::TopologyTime>,
     description: TopologyDescription,
 }
 
@@ -146,6 +167,7 @@ impl Topology {
         stores: Vec<StoreSpec>,
         sink_names: Vec<Box<str>>,
         internal_topics: Vec<String>,
+        time: time::TopologyTime,
         description: TopologyDescription,
     ) -> Self {
         let mut topology = Self {
@@ -158,6 +180,7 @@ impl Topology {
                 .into_iter()
                 .map(|topic| (topic.clone(), topic))
                 .collect(),
+            time: Arc::new(time),
             description,
         };
         topology.stateless.1 = topology.new_global_stores();
@@ -329,6 +352,7 @@ impl Topology {
             .iter()
             .find(|(known, _)| known == topic)
             .ok_or_else(|| no_source(topic))?;
+        state.time_mut().observe_record(record.timestamp);
         source.1.process(&mut RecordContext {
             input: record,
             timestamp: record.timestamp,

@@ -114,10 +114,9 @@ impl WorkerContext {
     /// is not running until restored), with one restore consumer for all their changelog
     /// partitions, as a Kafka Streams thread has.
     fn restore(&self, assigned: &TopicPartitionList) {
-        if self.shared.changelogs.is_empty() {
+        if !self.shared.has_tasks() {
             return;
         }
-        let listener = Arc::clone(&self.shared.restore_listener.lock());
         let mut pipeline = self.pipeline.lock();
         let mut partitions: Vec<i32> = assigned
             .elements()
@@ -126,6 +125,18 @@ impl WorkerContext {
             .collect();
         partitions.sort_unstable();
         partitions.dedup();
+        if self.shared.changelogs.is_empty() {
+            // Tasks with time but no store: nothing to restore.
+            for partition in partitions {
+                let shared = &self.shared;
+                pipeline
+                    .tasks
+                    .entry(partition)
+                    .or_insert_with(|| shared.topology.new_task_state(&shared.globals));
+            }
+            return;
+        }
+        let listener = Arc::clone(&self.shared.restore_listener.lock());
         let mut tasks = Vec::new();
         for partition in partitions {
             if pipeline.tasks.contains_key(&partition) {

@@ -33,6 +33,19 @@ pub enum WorkerError {
         /// What the topology reported.
         error: Box<ProcessingError>,
     },
+    /// A punctuation failed and the error policy is `fail`.
+    #[error(
+        "worker {worker}: a punctuation of task {partition} failed and the error policy is fail: \
+         {error}"
+    )]
+    Punctuation {
+        /// Worker name.
+        worker: String,
+        /// The task's partition.
+        partition: i32,
+        /// What the punctuator reported.
+        error: Box<ProcessingError>,
+    },
     /// An output could not be written (after its retries, and to the dead-letter topic where
     /// the policy sends it there); the input record's offset is not committed.
     #[error(

@@ -18,6 +18,7 @@ pub(super) mod consume;
 mod error;
 mod ordered;
 mod produce;
+mod punctuate;
 
 pub use error::WorkerError;
 
@@ -73,7 +74,9 @@ struct Pipeline {
 }
 
 impl Pipeline {
-    /// Runs the topology on one record, applies the error policy, and sends the outputs.
+    /// Runs the topology on one record, applies the error policy, fires the stream-time
+    /// punctuations due after it, and sends the outputs (the punctuations' count as the
+    /// record's: its offset is committed once they are acknowledged too).
     fn process<M: Message>(&mut self, message: &M) -> Result<(), WorkerError> {
         let started = Instant::now();
         let source = self
@@ -84,21 +87,13 @@ impl Pipeline {
         shared.interceptors().on_consume(|| input.intercept_view());
         let mut outputs = Vec::new();
         let mut push = |output| outputs.push(output);
-        let state = if shared.changelogs.is_empty() {
-            &mut self.stateless
-        } else {
-            match self.tasks.entry(message.partition()) {
-                std::collections::hash_map::Entry::Occupied(task) => task.into_mut(),
-                // Every assigned task was restored in the rebalance callback; a record of a
-                // partition without a task means its restore failed, and the worker stops.
-                std::collections::hash_map::Entry::Vacant(_) => {
-                    return Err(WorkerError::NotRestored {
-                        worker: self.worker.clone(),
-                        partition: message.partition(),
-                    });
-                }
-            }
-        };
+        let state = punctuate::task_of(
+            &shared,
+            &self.worker,
+            &mut self.tasks,
+            &mut self.stateless,
+            message.partition(),
+        )?;
         let processed = if self.observer.observes_nodes() {
             let observer = &mut self.observer;
             shared
@@ -112,8 +107,9 @@ impl Pipeline {
         let changes = state.take_changes();
         if let Err(error) = processed {
             outputs.clear();
-            outputs.extend(self.processing_failed(&shared, &input, error)?);
+            outputs.extend(self.processing_failed(&shared, &input, error, None)?);
         }
+        let punctuated = self.punctuate_stream_time(&shared, message.partition(), &mut outputs)?;
         shared.stats.add(Counter::RecordsProcessed, 1);
         let clock = RecordClock::now();
         self.observer
@@ -122,7 +118,7 @@ impl Pipeline {
         self.tracker.record_consumed(
             source,
             message.offset(),
-            outputs.len() + changes.len(),
+            outputs.len() + changes.len() + punctuated.changes.len(),
             bytes,
         );
         let tag = OutputTag {
@@ -130,7 +126,27 @@ impl Pipeline {
             offset: message.offset(),
             attempt: 0,
             store: None,
+            punctuation: None,
         };
+        self.send_outputs(outputs, tag, clock)?;
+        self.send_changes(&changes, message.partition(), input.timestamp, tag)?;
+        self.send_changes(
+            &punctuated.changes,
+            message.partition(),
+            punctuated.time,
+            tag,
+        )?;
+        self.observer.processed(started.elapsed());
+        Ok(())
+    }
+
+    /// Hands `outputs` to the producer as outputs of `tag`.
+    fn send_outputs(
+        &mut self,
+        outputs: Vec<crate::record::OutputRecord<'_>>,
+        tag: OutputTag,
+        clock: RecordClock,
+    ) -> Result<(), WorkerError> {
         for output in outputs {
             self.observer
                 .produced(&output.topic, output.timestamp, clock);
@@ -145,41 +161,54 @@ impl Pipeline {
             };
             self.send(record, tag)?;
         }
-        self.send_changes(&changes, message.partition(), input.timestamp, tag)?;
-        self.observer.processed(started.elapsed());
         Ok(())
     }
 
-    /// Applies the error policy to `input`, which the topology failed on: the dead letter to
-    /// send, if any, or the worker's failure under `fail`.
+    /// Applies the error policy to `input`, which the topology failed on (or, for the
+    /// punctuation of task `punctuation`, the input standing for no record): the dead letter
+    /// to send, if any, or the worker's failure under `fail`.
     fn processing_failed<'a>(
         &mut self,
         shared: &'a Shared,
         input: &crate::record::InputRecord<'a>,
         error: ProcessingError,
+        punctuation: Option<i32>,
     ) -> Result<Option<crate::record::OutputRecord<'a>>, WorkerError> {
         let (counter, letter) = match shared.config.errors.action(input, &error) {
             ErrorAction::DeadLetter(letter) => (Counter::RecordsDeadLettered, Some(letter)),
             ErrorAction::Skip => (Counter::RecordsSkipped, None),
             ErrorAction::Fail => {
-                return Err(WorkerError::Processing {
-                    worker: self.worker.clone(),
-                    topic: input.source.topic.to_owned(),
-                    partition: input.source.partition,
-                    offset: input.source.offset,
-                    error: Box::new(error),
+                let worker = self.worker.clone();
+                let error = Box::new(error);
+                return Err(match punctuation {
+                    Some(partition) => WorkerError::Punctuation {
+                        worker,
+                        partition,
+                        error,
+                    },
+                    None => WorkerError::Processing {
+                        worker,
+                        topic: input.source.topic.to_owned(),
+                        partition: input.source.partition,
+                        offset: input.source.offset,
+                        error,
+                    },
                 });
             }
         };
         shared.stats.add(counter, 1);
         if let Some(held_back) = self.processing_errors.admit(Instant::now()) {
+            let failed = match punctuation {
+                Some(partition) => format!("punctuation of task {partition}"),
+                None => format!(
+                    "record {}-{}@{}",
+                    input.source.topic, input.source.partition, input.source.offset
+                ),
+            };
             tracing::warn!(
                 worker = %self.worker,
                 policy = ?shared.config.errors.policy,
-                "record {}-{}@{} failed: {error} ({held_back} similar messages held back)",
-                input.source.topic,
-                input.source.partition,
-                input.source.offset,
+                "{failed} failed: {error} ({held_back} similar messages held back)",
             );
         }
         Ok(letter)
@@ -298,7 +327,7 @@ pub(super) fn run(shared: Arc<Shared>, id: usize) -> Result<(), WorkerError> {
     let consumer: BaseConsumer<WorkerContext> = super::clients::consumer_config(
         &shared.config,
         &format!("{worker}-consumer"),
-        !shared.changelogs.is_empty(),
+        shared.has_tasks(),
     )
     .create_with_context(context)
     .map_err(kafka_error("creating the consumer"))?;
@@ -335,12 +364,14 @@ fn poll_loop(
     let mut consumer_errors = LogRateLimiter::new(ERROR_LOG_INTERVAL);
     // Whether the last round decided to hold back from the consumer (see `apply_backpressure`).
     let mut holding = false;
+    // How long a poll may wait: less than POLL_INTERVAL when a wall-clock punctuation is due.
+    let mut poll_timeout = POLL_INTERVAL;
     while !shared.shutdown.load(Ordering::Acquire) {
         let poll_started = (!holding).then(Instant::now);
         let polled = if holding {
             None
         } else {
-            consumer.poll(POLL_INTERVAL)
+            consumer.poll(poll_timeout)
         };
         let mut pipeline = consumer.context().pipeline.lock();
         if let Some(started) = poll_started {
@@ -362,6 +393,7 @@ fn poll_loop(
             None => {}
         }
         pipeline.process_ready(consumer)?;
+        pipeline.punctuate_wall_clock()?;
         if holding {
             // Wait for acknowledgements instead of records.
             pipeline.producer.poll(POLL_INTERVAL);
@@ -373,6 +405,7 @@ fn poll_loop(
             pipeline.commit(consumer, CommitScope::Changed);
             next_commit = now + commit_interval;
         }
+        poll_timeout = pipeline.poll_timeout();
         fatal_error(consumer, &pipeline.producer, worker)?;
         unassigned.observe(
             shared,

@@ -35,6 +35,9 @@ pub(super) struct OutputTag {
     /// For a changelog record: the local store it belongs to (its task is the source
     /// partition), whose checkpoint its acknowledgement moves.
     pub(super) store: Option<usize>,
+    /// For an output of a wall-clock punctuation (no input record): its hold in the offset
+    /// tracker, which its acknowledgement releases.
+    pub(super) punctuation: Option<u64>,
 }
 
 /// A delivery report, moved from the producer's callback to the worker.
@@ -215,7 +218,17 @@ impl Pipeline {
     }
 
     fn acknowledge(&mut self, tag: OutputTag) {
-        if let Err(stale) = self.tracker.output_acknowledged(tag.source, tag.offset) {
+        let acknowledged = match tag.punctuation {
+            Some(hold) => self
+                .tracker
+                .punctuation_acknowledged(hold)
+                .map_err(|stale| stale.to_string()),
+            None => self
+                .tracker
+                .output_acknowledged(tag.source, tag.offset)
+                .map_err(|stale| stale.to_string()),
+        };
+        if let Err(stale) = acknowledged {
             // Its partition was revoked before the acknowledgement came: the new owner redoes it.
             tracing::debug!(worker = %self.worker, "{stale}");
         }

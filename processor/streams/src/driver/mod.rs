@@ -18,14 +18,21 @@
 //! land on the dead-letter topic (read it with [`TopologyTestDriver::create_output_topic`]);
 //! under the `fail` policy piping panics, as Kafka Streams' driver throws (use
 //! [`TestInputTopic::try_pipe_record`] to get the error instead).
+//!
+//! Time: stream-time punctuations fire as piped records move the task's stream time; the
+//! wall clock is simulated and moves only with [`TopologyTestDriver::advance_wall_clock`],
+//! firing the wall-clock punctuations due (see `time.rs`).
 
 use std::borrow::Cow;
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, VecDeque};
 
-use crate::errors::{ErrorAction, ErrorHandlingConfig};
+mod outputs;
+mod time;
+
+use crate::errors::ErrorHandlingConfig;
 use crate::record::{Header, InputRecord, OutputRecord, SourcePosition};
-use crate::state::{GlobalStores, TaskState, changelog_topic};
+use crate::state::{GlobalStores, TaskState};
 use crate::topology::{ProcessingError, Topology};
 
 /// The application id a driver names changelog topics after unless told otherwise.
@@ -127,6 +134,8 @@ pub struct TopologyTestDriver {
     state: RefCell<DriverState>,
     task: RefCell<TaskState>,
     globals: GlobalStores,
+    /// The simulated wall clock (ms since the epoch), see [`TopologyTestDriver::advance_wall_clock`].
+    wall_clock: Cell<i64>,
 }
 
 // Debug by hand: only the telling fields (others hold clients, threads or closures).
@@ -156,6 +165,7 @@ impl TopologyTestDriver {
             state: RefCell::default(),
             task,
             globals,
+            wall_clock: Cell::new(0),
         }
     }
 
@@ -266,45 +276,21 @@ impl TopologyTestDriver {
         let outcome = self
             .topology
             .process_in(&mut task, &input, &mut |output| produced.push(output));
-        let mut state = self.state.borrow_mut();
-        for change in task.take_changes() {
-            let topic = changelog_topic(&self.application_id, &task.store_names()[change.store]);
-            state
-                .outputs
-                .entry(topic)
-                .or_default()
-                .push_back(TestRecord {
-                    key: Some(change.key),
-                    value: change.value,
-                    timestamp: Some(timestamp),
-                    headers: Vec::new(),
-                });
-        }
+        self.write_changes(&mut task, timestamp);
         if let Err(error) = outcome {
             // As the runtime: what was emitted for a failed record is discarded.
             produced.clear();
-            match self.error_handling.action(&input, &error) {
-                ErrorAction::DeadLetter(letter) => produced.push(letter),
-                ErrorAction::Skip => {}
-                ErrorAction::Fail => return Err(error),
-            }
-            state.errors.push(error);
+            self.handle_error(&input, error, &mut produced)?;
         }
-        let mut repartitioned = Vec::new();
-        for output in produced {
-            let topic = output.topic.to_string();
-            let record = TestRecord::from_output(output);
-            if self.topology.repartition_topics().contains(&topic.as_str()) {
-                repartitioned.push((topic.clone(), record.clone()));
-            }
-            state.outputs.entry(topic).or_default().push_back(record);
-        }
-        drop((state, task));
-        for (topic, record) in repartitioned {
-            let timestamp = record.timestamp.unwrap_or(timestamp);
-            self.pipe(&topic, record, timestamp)?;
-        }
-        Ok(())
+        // As the runtime after each record: the stream-time punctuations due.
+        let errors = self
+            .topology
+            .punctuate_stream_time(&mut task, &mut |output| produced.push(output));
+        let stream_time = task.stream_time().unwrap_or(timestamp);
+        self.write_changes(&mut task, stream_time);
+        drop(task);
+        self.handle_errors(errors, stream_time, &mut produced)?;
+        self.write_outputs(produced, timestamp)
     }
 }
 
@@ -328,7 +314,9 @@ impl TestInputTopic<'_> {
             self.clock.set(now + self.advance);
             now
         });
-        self.driver.pipe(&self.topic, record, timestamp)
+        self.driver.pipe(&self.topic, record, timestamp)?;
+        // As the runtime's loop after a record: what is due at the wall clock.
+        self.driver.tick()
     }
 
     /// Pipes a record.
