@@ -53,4 +53,7 @@ pub mod state;
 pub mod topology;
 
 pub use topology::serdes;
-pub use topology::{GlobalKTable, KGroupedStream, KStream, KTable, StreamsBuilder, Topology};
+pub use topology::{
+    GlobalKTable, KGroupedStream, KStream, KTable, StreamsBuilder, Suppressed, TimeWindowedKStream,
+    TimeWindows, Topology, Windowed,
+};

@@ -16,6 +16,7 @@
 //! latest value.
 
 mod persistent;
+mod time_index;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -25,6 +26,8 @@ use std::sync::Arc;
 use parking_lot::RwLock;
 
 pub use persistent::PersistentKeyValueStore;
+use time_index::TimeIndex;
+pub(crate) use time_index::TimeOf;
 
 /// Why a store could not be opened or written.
 #[derive(Debug, thiserror::Error)]
@@ -160,6 +163,10 @@ pub struct StoreSpec {
     pub global: bool,
     /// The topic the store materialises, for a table read straight from a topic.
     pub source_topic: Option<String>,
+    /// For a window store, how long (in milliseconds of stream time) a window is kept after
+    /// its start: its changelog is then compacted and deleted (`compact,delete`) with a
+    /// retention above it. `None` for a key-value store.
+    pub window_retention_ms: Option<i64>,
 }
 
 /// One change to a task's store, for its changelog.
@@ -183,7 +190,11 @@ pub struct TaskState {
     positions: Vec<Option<i64>>,
     changes: Vec<StoreChange>,
     globals: GlobalStores,
+    /// Per store, its entries by time, for the stores read by time (window stores, suppression
+    /// buffers): built on first use.
+    time_indexes: Vec<Option<TimeIndex>>,
     dropped_without_key: u64,
+    dropped_late: u64,
 }
 
 impl TaskState {
@@ -223,11 +234,13 @@ impl TaskState {
     ) -> Self {
         TaskState {
             positions: vec![None; stores.len()],
+            time_indexes: stores.iter().map(|_| None).collect(),
             names,
             stores,
             changes: Vec::new(),
             globals,
             dropped_without_key: 0,
+            dropped_late: 0,
         }
     }
 
@@ -285,6 +298,12 @@ impl TaskState {
         self.dropped_without_key
     }
 
+    /// Records a windowed aggregation dropped because every window they belong to had closed
+    /// (Kafka Streams' dropped-records sensor for late records).
+    pub fn dropped_late(&self) -> u64 {
+        self.dropped_late
+    }
+
     pub(crate) fn get(&self, store: usize, key: &[u8]) -> Option<&[u8]> {
         self.stores.get(store)?.get(key)
     }
@@ -303,6 +322,49 @@ impl TaskState {
 
     pub(crate) fn count_dropped_without_key(&mut self) {
         self.dropped_without_key += 1;
+    }
+
+    pub(crate) fn count_dropped_late(&mut self) {
+        self.dropped_late += 1;
+    }
+
+    /// Sets `key` to `value` in store `store` (recorded for the changelog) and indexes it by
+    /// `time_of`, which must be the same function for every call on one store.
+    pub(crate) fn put_timed(&mut self, store: usize, key: &[u8], value: &[u8], time_of: TimeOf) {
+        self.apply(store, key, Some(value));
+        if let (Some(time), Some(index)) = (time_of(key, value), self.time_index(store, time_of)) {
+            index.insert(time, key);
+        }
+    }
+
+    /// Removes from store `store` (tombstones for the changelog) the entries whose time by
+    /// `time_of` is before `bound`, and returns them, oldest first: the work is the entries
+    /// removed, not the store's size.
+    pub(crate) fn remove_before(
+        &mut self,
+        store: usize,
+        bound: i64,
+        time_of: TimeOf,
+    ) -> Vec<(Vec<u8>, Vec<u8>)> {
+        let keys = self
+            .time_index(store, time_of)
+            .map(|index| index.take_before(bound))
+            .unwrap_or_default();
+        let mut removed = Vec::with_capacity(keys.len());
+        for key in keys {
+            if let Some(value) = self.get(store, &key).map(<[u8]>::to_vec) {
+                self.apply(store, &key, None);
+                removed.push((key, value));
+            }
+        }
+        removed
+    }
+
+    /// The time index of store `store`, built from its content on first use.
+    fn time_index(&mut self, store: usize, time_of: TimeOf) -> Option<&mut TimeIndex> {
+        let entries = self.stores.get(store)?;
+        let index = self.time_indexes.get_mut(store)?;
+        Some(index.get_or_insert_with(|| TimeIndex::build(entries.entries(), time_of)))
     }
 }
 

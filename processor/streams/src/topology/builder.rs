@@ -48,6 +48,8 @@ pub(super) struct Graph {
     /// The repartition topics the topology writes and reads, as described (without the
     /// application id the runtime prefixes them with).
     pub(super) internal_topics: Vec<String>,
+    /// Operators refused while declared, reported by `build` (the first one).
+    pub(super) refusals: Vec<TopologyError>,
 }
 
 impl Graph {
@@ -230,6 +232,9 @@ impl StreamsBuilder {
             .map(|node| node.children.clone())
             .collect();
         check_unique_names(&descriptions)?;
+        if let Some(refusal) = graph.refusals.first() {
+            return Err(refusal.clone());
+        }
         if let Some(&(join, rekeyed)) = graph.unpartitioned_joins.first() {
             return Err(TopologyError::RepartitionRequired {
                 join: descriptions[join].name.clone(),

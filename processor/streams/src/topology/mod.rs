@@ -14,6 +14,7 @@ mod node;
 mod repartition;
 pub mod serdes;
 mod table;
+mod window;
 
 use std::fmt;
 use std::sync::Arc;
@@ -23,9 +24,12 @@ pub use describe::{NodeDescription, NodeRole, Subtopology, TopologyDescription};
 pub use group::KGroupedStream;
 pub use internal::{
     CHANGELOG_CONFIG, InternalTopic, InternalTopicError, InternalTopicKind, REPARTITION_CONFIG,
-    planned_partitions,
+    WINDOW_CHANGELOG_CLEANUP_POLICY, WINDOW_CHANGELOG_EXTRA_RETENTION_MS, planned_partitions,
 };
 pub use table::{GlobalKTable, KTable};
+pub use window::{
+    ReadOwned, Suppressed, TimeWindowedKStream, TimeWindows, Window, Windowed, WindowedKey,
+};
 
 use crate::record::{InputRecord, OutputRecord};
 use crate::state::{GlobalStores, StoreError, StoreSpec, TaskState};
@@ -106,6 +110,15 @@ pub enum TopologyError {
         join: String,
         /// The node that changed the key.
         rekeyed: String,
+    },
+    /// An operator was declared with arguments it cannot run with (windows of size 0, a
+    /// hop larger than the window, a join with a table that cannot be looked up, ...).
+    #[error("node {node}: {reason}")]
+    Refused {
+        /// The node that was refused (or the node its input comes from).
+        node: String,
+        /// What is wrong with it.
+        reason: String,
     },
     /// A bug in this crate: the graph's edges do not match its node types.
     #[error("internal error: graph node {0} could not be assembled")]
