@@ -14,7 +14,7 @@ use super::super::node::{Downstream, OperatorFailure, RecordContext, operator};
 use super::super::serdes::{Nullable, ReadOwned, Serde};
 use super::super::table::KTable;
 use super::key::{Window, Windowed, WindowedKey, split_windowed};
-use super::store::{forward_at, observe};
+use super::store::{forward_at, observe, window_start_of};
 use crate::state::StoreSpec;
 
 /// How a windowed table is suppressed (Kafka Streams' `Suppressed`).
@@ -44,8 +44,10 @@ impl Suppressed {
 /// then 1 and the value's bytes, or 0 for a deletion.
 const HEADER: usize = 17;
 
-/// The window end a buffer entry is indexed (and emitted) by.
-fn window_end_of(_key: &[u8], value: &[u8]) -> Option<i64> {
+/// The window end a buffer entry is indexed (and emitted) by; none for the stream time's
+/// entry.
+fn window_end_of(key: &[u8], value: &[u8]) -> Option<i64> {
+    window_start_of(key, value)?;
     value.first_chunk::<8>().map(|end| i64::from_be_bytes(*end))
 }
 
