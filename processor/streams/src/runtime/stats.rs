@@ -78,6 +78,9 @@ counters! {
         "Input records the topology failed on, sent to the dead-letter topic";
     /// Input records the topology failed on that were logged and skipped.
     records_skipped => RecordsSkipped, "Input records the topology failed on, skipped";
+    /// Input records a windowed aggregation dropped because all their windows had closed.
+    records_dropped_late => RecordsDroppedLate,
+        "Input records dropped by a windowed aggregation because their windows had closed";
     /// Offset commits requested.
     commits => Commits, "Offset commits requested";
     /// Times the worker stopped consuming because too much was in flight (it holds back, then
