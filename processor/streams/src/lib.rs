@@ -47,6 +47,7 @@
 pub mod config;
 pub mod driver;
 pub mod errors;
+mod log_limit;
 pub mod record;
 pub mod runtime;
 pub mod state;

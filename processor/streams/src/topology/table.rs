@@ -30,7 +30,7 @@ pub struct KTable<K: Serde, V: Serde> {
     pub(super) windows: Option<Spans>,
     /// Whether its store holds its values, so that a join can look them up (not a window
     /// store, whose values carry their timestamp, nor a suppression's buffer).
-    lookup: bool,
+    pub(super) lookup: bool,
 }
 
 impl<K: Serde, V: Serde> fmt::Debug for KTable<K, V> {
@@ -385,23 +385,6 @@ impl<K: Serde, V: Serde> KTable<K, V> {
             store_name,
             windows: None,
             lookup: true,
-        }
-    }
-
-    /// This table as the result of a windowed aggregation over `spans` (a window store).
-    pub(super) fn windowed(self, spans: Spans) -> Self {
-        KTable {
-            windows: Some(spans),
-            lookup: false,
-            ..self
-        }
-    }
-
-    /// This table as the result of a suppression (its store is the buffer).
-    pub(super) fn buffered(self) -> Self {
-        KTable {
-            lookup: false,
-            ..self
         }
     }
 

@@ -11,7 +11,7 @@ use super::super::serdes::{Nullable, Serde};
 use super::Spans;
 use super::key::{Windowed, WindowedKey, windowed_bytes};
 use super::store::{forward_at, observe, window_start_of};
-use crate::errors::LogRateLimiter;
+use crate::log_limit::LogRateLimiter;
 
 /// At most one log line about late records per node and interval.
 const LATE_LOG_INTERVAL: Duration = Duration::from_secs(10);

@@ -275,6 +275,23 @@ impl<K: Serde, V: Serde> TimeWindowedKStream<K, V> {
     }
 }
 
+impl<K: Serde, V: Serde> KTable<K, V> {
+    /// This table as the result of a windowed aggregation over `spans`: its store is a window
+    /// store, which joins cannot look up.
+    fn windowed(mut self, spans: Spans) -> Self {
+        self.windows = Some(spans);
+        self.lookup = false;
+        self
+    }
+
+    /// This table as the result of a suppression: its store is the buffer, which joins cannot
+    /// look up.
+    fn buffered(mut self) -> Self {
+        self.lookup = false;
+        self
+    }
+}
+
 impl<K: Serde, V: Serde> KStream<K, V> {
     /// Refuses this stream's node with `reason`: [`StreamsBuilder::build`] will return
     /// [`TopologyError::Refused`].
