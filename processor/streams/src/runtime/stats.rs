@@ -78,9 +78,6 @@ counters! {
         "Input records the topology failed on, sent to the dead-letter topic";
     /// Input records the topology failed on that were logged and skipped.
     records_skipped => RecordsSkipped, "Input records the topology failed on, skipped";
-    /// Input records a windowed aggregation dropped because all their windows had closed.
-    records_dropped_late => RecordsDroppedLate,
-        "Input records dropped by a windowed aggregation because their windows had closed";
     /// Offset commits requested.
     commits => Commits, "Offset commits requested";
     /// Times the worker stopped consuming because too much was in flight (it holds back, then
@@ -88,6 +85,9 @@ counters! {
     fetch_pauses => FetchPauses, "Times fetching paused because too much was in flight";
     /// Failed workers replaced by new ones.
     workers_replaced => WorkersReplaced, "Failed worker threads replaced";
+    /// Input records a windowed aggregation dropped because all their windows had closed.
+    records_dropped_late => RecordsDroppedLate,
+        "Input records dropped by a windowed aggregation because their windows had closed";
 }
 
 /// Running totals since the client started; every counter is monotonic.

@@ -255,8 +255,12 @@ impl TaskState {
         Some(self.stores[index].as_ref())
     }
 
-    /// The local store at `index`, to restore it from its changelog without recording changes.
+    /// The local store at `index`, to restore it from its changelog without recording changes
+    /// (its time index, if any, is rebuilt on next use).
     pub fn store_mut(&mut self, index: usize) -> Option<&mut (dyn KeyValueStore + 'static)> {
+        if let Some(time_index) = self.time_indexes.get_mut(index) {
+            *time_index = None;
+        }
         self.stores.get_mut(index).map(Box::as_mut)
     }
 

@@ -80,4 +80,23 @@ mod tests {
             "the reserved short key is not indexed"
         );
     }
+
+    #[test]
+    fn a_task_rebuilds_its_index_after_a_restore_writes_the_store() {
+        use crate::state::{GlobalStores, TaskState};
+        let names: std::sync::Arc<[String]> = ["w".to_owned()].into();
+        let mut state = TaskState::in_memory(names.clone(), GlobalStores::new(names));
+        state.put_timed(0, &key("a", 10), b"1", tail);
+        state
+            .store_mut(0)
+            .expect("store")
+            .apply(&key("b", 5), Some(b"2"));
+        let removed = state.remove_before(0, 20, tail);
+        assert_eq!(
+            removed,
+            [(key("b", 5), b"2".to_vec()), (key("a", 10), b"1".to_vec())],
+            "the restored entry is indexed too"
+        );
+        assert!(state.store("w").expect("store").is_empty());
+    }
 }

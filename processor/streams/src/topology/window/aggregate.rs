@@ -93,6 +93,11 @@ impl WindowAggregate {
 
     /// Moves the node's stream time to `stream_time` if later, deletes the windows it expired
     /// (start at or before stream time − retention) and returns the node's stream time.
+    ///
+    /// Records call it with their timestamp; wall-clock closing should call it with the time it
+    /// decides, before [`SuppressBuffer::advance_to`](super::suppress::SuppressBuffer::advance_to)
+    /// downstream, so that a record arriving later for a window closed that way is dropped here
+    /// as late.
     fn advance_to(
         &self,
         ctx: &mut RecordContext<'_, '_>,
