@@ -63,6 +63,39 @@ impl<K: Serde, V: Serde> KStream<K, V> {
     }
 }
 
+/// `reduce`'s function: `reducer(aggregate, value)` is the new aggregate.
+pub trait Reducer<V: Serde, VR>:
+    for<'a, 't> Fn(V::Value<'t>, V::Value<'a>) -> VR + Send + Sync + 'static
+{
+}
+
+impl<V: Serde, VR, F> Reducer<V, VR> for F where
+    F: for<'a, 't> Fn(V::Value<'t>, V::Value<'a>) -> VR + Send + Sync + 'static
+{
+}
+
+/// `aggregate`'s first aggregate of a key: `initializer()`.
+pub trait Initializer<VR>: Fn() -> VR + Send + Sync + 'static {}
+
+impl<VR, F> Initializer<VR> for F where F: Fn() -> VR + Send + Sync + 'static {}
+
+/// `aggregate`'s function: `aggregator(key, value, aggregate)` is the new aggregate.
+pub trait Aggregator<K: Serde, V: Serde, VR: IntoValue>:
+    for<'a, 't> Fn(&K::Value<'a>, &V::Value<'a>, <VR::Serde as Serde>::Value<'t>) -> VR
+    + Send
+    + Sync
+    + 'static
+{
+}
+
+impl<K: Serde, V: Serde, VR: IntoValue, F> Aggregator<K, V, VR> for F where
+    F: for<'a, 't> Fn(&K::Value<'a>, &V::Value<'a>, <VR::Serde as Serde>::Value<'t>) -> VR
+        + Send
+        + Sync
+        + 'static
+{
+}
+
 /// Kafka Streams' name prefixes of count/aggregate and of reduce nodes.
 pub(super) const AGGREGATE: &str = "KSTREAM-AGGREGATE-";
 pub(super) const REDUCE: &str = "KSTREAM-REDUCE-";
@@ -160,53 +193,37 @@ impl<K: Serde, V: Serde> KGroupedStream<K, V> {
 
     /// Per key, the first value, then `reducer(aggregate, value)` for each later one
     /// (`reduce(reducer)`: a `KSTREAM-REDUCE-` node, store `KSTREAM-REDUCE-STATE-STORE-`).
-    pub fn reduce<VR, F>(&self, reducer: F) -> KTable<K, V>
-    where
-        VR: IntoValue<Serde = V>,
-        F: for<'a, 't> Fn(V::Value<'t>, V::Value<'a>) -> VR + Send + Sync + 'static,
-    {
+    pub fn reduce<VR: IntoValue<Serde = V>>(&self, reducer: impl Reducer<V, VR>) -> KTable<K, V> {
         self.aggregation(REDUCE, None, Reduce(reducer))
     }
 
     /// As [`KGroupedStream::reduce`], in a store called `store`.
-    pub fn reduce_as<VR, F>(&self, store: &str, reducer: F) -> KTable<K, V>
-    where
-        VR: IntoValue<Serde = V>,
-        F: for<'a, 't> Fn(V::Value<'t>, V::Value<'a>) -> VR + Send + Sync + 'static,
-    {
+    pub fn reduce_as<VR: IntoValue<Serde = V>>(
+        &self,
+        store: &str,
+        reducer: impl Reducer<V, VR>,
+    ) -> KTable<K, V> {
         self.aggregation(REDUCE, Some(store), Reduce(reducer))
     }
 
     /// Per key, `aggregator(key, value, aggregate)` for each record, starting from
     /// `initializer()` (`aggregate(initializer, aggregator)`: a `KSTREAM-AGGREGATE-` node, store
     /// `KSTREAM-AGGREGATE-STATE-STORE-`).
-    pub fn aggregate<VR, I, F>(&self, initializer: I, aggregator: F) -> KTable<K, VR::Serde>
-    where
-        VR: IntoValue,
-        I: Fn() -> VR + Send + Sync + 'static,
-        F: for<'a, 't> Fn(&K::Value<'a>, &V::Value<'a>, <VR::Serde as Serde>::Value<'t>) -> VR
-            + Send
-            + Sync
-            + 'static,
-    {
+    pub fn aggregate<VR: IntoValue>(
+        &self,
+        initializer: impl Initializer<VR>,
+        aggregator: impl Aggregator<K, V, VR>,
+    ) -> KTable<K, VR::Serde> {
         self.aggregation(AGGREGATE, None, Aggregate(initializer, aggregator))
     }
 
     /// As [`KGroupedStream::aggregate`], in a store called `store`.
-    pub fn aggregate_as<VR, I, F>(
+    pub fn aggregate_as<VR: IntoValue>(
         &self,
         store: &str,
-        initializer: I,
-        aggregator: F,
-    ) -> KTable<K, VR::Serde>
-    where
-        VR: IntoValue,
-        I: Fn() -> VR + Send + Sync + 'static,
-        F: for<'a, 't> Fn(&K::Value<'a>, &V::Value<'a>, <VR::Serde as Serde>::Value<'t>) -> VR
-            + Send
-            + Sync
-            + 'static,
-    {
+        initializer: impl Initializer<VR>,
+        aggregator: impl Aggregator<K, V, VR>,
+    ) -> KTable<K, VR::Serde> {
         self.aggregation(AGGREGATE, Some(store), Aggregate(initializer, aggregator))
     }
 

@@ -21,7 +21,7 @@ use std::sync::Arc;
 
 pub use builder::{BranchedKStream, KStream, StreamsBuilder};
 pub use describe::{NodeDescription, NodeRole, Subtopology, TopologyDescription};
-pub use group::KGroupedStream;
+pub use group::{Aggregator, Initializer, KGroupedStream, Reducer};
 pub use internal::{
     CHANGELOG_CONFIG, InternalTopic, InternalTopicError, InternalTopicKind, REPARTITION_CONFIG,
     WINDOW_CHANGELOG_CLEANUP_POLICY, WINDOW_CHANGELOG_EXTRA_RETENTION_MS, planned_partitions,

@@ -59,21 +59,28 @@ pub(super) fn split_windowed(bytes: &[u8]) -> Result<(&[u8], i64), SerdeError> {
     }
 }
 
+/// A windowed key read from `bytes`, its key's bytes read by `read_key`; the end is unknown.
+fn read_windowed<'a, T>(
+    bytes: Option<&'a [u8]>,
+    read_key: impl FnOnce(&'a [u8]) -> Result<T, SerdeError>,
+) -> Result<WindowedKey<T>, SerdeError> {
+    let bytes = bytes.ok_or_else(|| SerdeError::new("null where a windowed key was expected"))?;
+    let (key, start) = split_windowed(bytes)?;
+    Ok(WindowedKey {
+        key: read_key(key)?,
+        window: Window {
+            start,
+            end: i64::MAX,
+        },
+    })
+}
+
 impl<K: Serde> Serde for Windowed<K> {
     type Value<'a> = WindowedKey<K::Value<'a>>;
     const NAME: &'static str = "windowed key";
 
     fn deserialize<'a>(bytes: Option<&'a [u8]>) -> Result<Self::Value<'a>, SerdeError> {
-        let bytes =
-            bytes.ok_or_else(|| SerdeError::new("null where a windowed key was expected"))?;
-        let (key, start) = split_windowed(bytes)?;
-        Ok(WindowedKey {
-            key: K::deserialize(Some(key))?,
-            window: Window {
-                start,
-                end: i64::MAX,
-            },
-        })
+        read_windowed(bytes, |key| K::deserialize(Some(key)))
     }
 
     fn serialize<'a>(value: Self::Value<'a>) -> Result<Option<Cow<'a, [u8]>>, SerdeError> {
@@ -85,16 +92,7 @@ impl<K: Serde> Serde for Windowed<K> {
 
 impl<K: ReadOwned> ReadOwned for Windowed<K> {
     fn deserialize_owned<'b>(bytes: Option<&[u8]>) -> Result<Self::Value<'b>, SerdeError> {
-        let bytes =
-            bytes.ok_or_else(|| SerdeError::new("null where a windowed key was expected"))?;
-        let (key, start) = split_windowed(bytes)?;
-        Ok(WindowedKey {
-            key: K::deserialize_owned(Some(key))?,
-            window: Window {
-                start,
-                end: i64::MAX,
-            },
-        })
+        read_windowed(bytes, |key| K::deserialize_owned(Some(key)))
     }
 }
 

@@ -30,7 +30,10 @@ use std::time::Duration;
 
 use super::TopologyError;
 use super::builder::KStream;
-use super::group::{AGGREGATE, Aggregate, Count, KGroupedStream, REDUCE, Reduce, Step};
+use super::group::{
+    AGGREGATE, Aggregate, Aggregator, Count, Initializer, KGroupedStream, REDUCE, Reduce, Reducer,
+    Step,
+};
 use super::node::{Downstream, operator};
 pub use super::serdes::ReadOwned;
 use super::serdes::{IntoValue, Long, Nullable, Serde};
@@ -194,56 +197,39 @@ impl<K: Serde, V: Serde> TimeWindowedKStream<K, V> {
     }
 
     /// Per key and window, the first value, then `reducer(aggregate, value)` (`reduce`).
-    pub fn reduce<VR, F>(&self, reducer: F) -> KTable<Windowed<K>, V>
-    where
-        VR: IntoValue<Serde = V>,
-        F: for<'a, 't> Fn(V::Value<'t>, V::Value<'a>) -> VR + Send + Sync + 'static,
-    {
+    pub fn reduce<VR: IntoValue<Serde = V>>(
+        &self,
+        reducer: impl Reducer<V, VR>,
+    ) -> KTable<Windowed<K>, V> {
         self.aggregation(REDUCE, None, Reduce(reducer))
     }
 
     /// As [`TimeWindowedKStream::reduce`], in a window store called `store`.
-    pub fn reduce_as<VR, F>(&self, store: &str, reducer: F) -> KTable<Windowed<K>, V>
-    where
-        VR: IntoValue<Serde = V>,
-        F: for<'a, 't> Fn(V::Value<'t>, V::Value<'a>) -> VR + Send + Sync + 'static,
-    {
+    pub fn reduce_as<VR: IntoValue<Serde = V>>(
+        &self,
+        store: &str,
+        reducer: impl Reducer<V, VR>,
+    ) -> KTable<Windowed<K>, V> {
         self.aggregation(REDUCE, Some(store), Reduce(reducer))
     }
 
     /// Per key and window, `aggregator(key, value, aggregate)` from `initializer()`
     /// (`aggregate`).
-    pub fn aggregate<VR, I, F>(
+    pub fn aggregate<VR: IntoValue>(
         &self,
-        initializer: I,
-        aggregator: F,
-    ) -> KTable<Windowed<K>, VR::Serde>
-    where
-        VR: IntoValue,
-        I: Fn() -> VR + Send + Sync + 'static,
-        F: for<'a, 't> Fn(&K::Value<'a>, &V::Value<'a>, <VR::Serde as Serde>::Value<'t>) -> VR
-            + Send
-            + Sync
-            + 'static,
-    {
+        initializer: impl Initializer<VR>,
+        aggregator: impl Aggregator<K, V, VR>,
+    ) -> KTable<Windowed<K>, VR::Serde> {
         self.aggregation(AGGREGATE, None, Aggregate(initializer, aggregator))
     }
 
     /// As [`TimeWindowedKStream::aggregate`], in a window store called `store`.
-    pub fn aggregate_as<VR, I, F>(
+    pub fn aggregate_as<VR: IntoValue>(
         &self,
         store: &str,
-        initializer: I,
-        aggregator: F,
-    ) -> KTable<Windowed<K>, VR::Serde>
-    where
-        VR: IntoValue,
-        I: Fn() -> VR + Send + Sync + 'static,
-        F: for<'a, 't> Fn(&K::Value<'a>, &V::Value<'a>, <VR::Serde as Serde>::Value<'t>) -> VR
-            + Send
-            + Sync
-            + 'static,
-    {
+        initializer: impl Initializer<VR>,
+        aggregator: impl Aggregator<K, V, VR>,
+    ) -> KTable<Windowed<K>, VR::Serde> {
         self.aggregation(AGGREGATE, Some(store), Aggregate(initializer, aggregator))
     }
 
