@@ -1,59 +1,36 @@
-//! Windowed aggregation on the broker: a one-minute windowed count over a re-keyed stream goes
-//! through its repartition topic, is suppressed until each window closes and written to an
-//! output topic; the final counts are exact, and after a clean stop a new instance of the same
-//! application (restoring its window store, buffer and stream times from their changelogs)
+//! Windowed aggregation on the broker, through the `windowed_count` example: a one-minute
+//! windowed count over a re-keyed stream goes through its repartition topic, is suppressed until
+//! each window closes and written to an output topic; the final counts are exact, and after the
+//! instance stops (cleanly, or by `kill -9` once its offsets are committed) a new instance of the
+//! same application, restoring its window store, buffer and stream times from their changelogs,
 //! emits every later final window once and no earlier one again.
 
+mod processor_support;
+
 use std::collections::BTreeMap;
+use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use ferrobeat_streams::config::StreamsConfig;
-use ferrobeat_streams::runtime::{ClientState, StreamsRuntime};
-use ferrobeat_streams::serdes::{Nullable, Utf8};
-use ferrobeat_streams::{StreamsBuilder, Suppressed, TimeWindows};
 use ferrobeat_tests::TestKafka;
+use processor_support::{Example, committed_offsets, eventually, spawn_example_with, terminate};
 
 const PARTITIONS: i32 = 3;
 const TIMEOUT: Duration = Duration::from_secs(30);
 const MINUTE: i64 = 60_000;
 const HOSTS: [&str; 6] = ["h0", "h1", "h2", "h3", "h4", "h5"];
+/// The example's application id, input and output topics.
+const APPLICATION_ID: &str = "windowed-count-application";
+const EVENTS: &str = "events";
+const FINALS: &str = "window_finals";
+const REPARTITION: &str = "windowed-count-application-counts-repartition";
 
-/// Starts the suppressed windowed count of the hosts named by the values of `events` (keyed
-/// by host, re-keyed by value) into `finals`, in store `counts`.
-fn start(
-    kafka: &TestKafka,
-    application_id: &str,
-    (events, finals): (&str, &str),
-) -> StreamsRuntime {
-    let builder = StreamsBuilder::new();
-    builder
-        .stream::<Nullable<Utf8>, Utf8>(events)
-        .group_by(|_, host| host.to_string())
-        .windowed_by(TimeWindows::of_size_and_grace(
-            Duration::from_secs(60),
-            Duration::from_secs(300),
-        ))
-        .count_as("counts")
-        .suppress(Suppressed::until_window_closes())
-        .to_stream()
-        .to(finals);
-    let mut config = StreamsConfig::new(kafka.bootstrap_servers(), application_id);
-    for (name, value) in [
-        ("session.timeout.ms", "6000"),
-        ("heartbeat.interval.ms", "500"),
-    ] {
-        config
-            .kafka
-            .properties
-            .insert(name.to_owned(), value.to_owned());
-    }
-    let runtime = StreamsRuntime::new(builder.build().expect("valid topology"), config);
-    runtime.start().expect("start");
-    assert_eq!(
-        runtime.wait_until(TIMEOUT, |state| state == ClientState::Running),
-        ClientState::Running
-    );
-    runtime
+/// How the first instance ends.
+#[derive(Debug, Clone, Copy)]
+enum Stop {
+    /// SIGTERM: it commits what it processed and leaves the group.
+    Clean,
+    /// `kill -9` once its group committed every input and repartitioned record.
+    Kill,
 }
 
 /// Produces one record per (host, timestamp), keyed and valued by the host.
@@ -67,9 +44,10 @@ fn produce(kafka: &TestKafka, events: &str, records: &[(&str, i64)]) {
 
 /// Waits until the repartition topic holds `records` records: everything produced so far is
 /// then ordered before what is produced next on every partition of it.
-fn repartitioned(kafka: &TestKafka, application_id: &str, records: usize) {
-    let topic = format!("{application_id}-counts-repartition");
-    let read = kafka.read_topic(&topic, records, TIMEOUT).expect("read");
+fn repartitioned(kafka: &TestKafka, records: usize) {
+    let read = kafka
+        .read_topic(REPARTITION, records, TIMEOUT)
+        .expect("read");
     assert_eq!(read.len(), records, "every record repartitioned once");
 }
 
@@ -109,14 +87,22 @@ fn expected(windows: &[(i64, &dyn Fn(usize) -> usize)]) -> BTreeMap<(String, i64
     expected
 }
 
-#[test]
-fn a_suppressed_windowed_count_emits_each_final_window_once_across_a_restart() {
+/// Whether the group committed `records` records on each of the input and repartition topics.
+fn committed(kafka: &TestKafka, records: usize) -> bool {
+    [EVENTS, REPARTITION].iter().all(|topic| {
+        let offsets = committed_offsets(&kafka.client_config(), APPLICATION_ID, topic, PARTITIONS);
+        offsets.values().sum::<i64>() == i64::try_from(records).expect("small")
+    })
+}
+
+/// Runs the scenario: finals of two windows per host, the first instance stopped by `stop`, a
+/// second instance restoring the state and emitting the next windows' finals, each once.
+fn windowed_count_across_a_restart(stop: Stop) {
     let kafka = TestKafka::start().expect("broker");
-    let events = kafka.unique_topic("events");
-    let out = kafka.unique_topic("finals");
-    let application_id = kafka.unique_topic("windowed-count");
-    kafka.create_topic(&events, PARTITIONS).expect("events");
-    kafka.create_topic(&out, PARTITIONS).expect("finals");
+    kafka.create_topic(EVENTS, PARTITIONS).expect("events");
+    kafka.create_topic(FINALS, PARTITIONS).expect("finals");
+    let dir = tempfile::tempdir().expect("dir");
+    let log = |name: &str| dir.path().join(name);
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .expect("after 1970");
@@ -124,37 +110,75 @@ fn a_suppressed_windowed_count_emits_each_final_window_once_across_a_restart() {
     // Three hours ago, on the hour: every window below is in the past.
     let t0 = i64::try_from(now.as_millis()).expect("fits") / hour * hour - 3 * hour;
 
-    let first = start(&kafka, &application_id, (&events, &out));
+    let mut first = spawn_example_with("windowed_count", &kafka, &log("first.log"), &[]);
     let w0 = |index: usize| index + 1;
     let w1 = |_: usize| 2;
     let mut round = window_records(t0, w0);
     round.extend(window_records(t0 + MINUTE, w1));
-    produce(&kafka, &events, &round);
+    produce(&kafka, EVENTS, &round);
     let mut produced = round.len();
-    repartitioned(&kafka, &application_id, produced);
+    repartitioned(&kafka, produced);
     // One record per host an hour later closes the host's windows in whichever task has it.
     let closers = window_records(t0 + hour, |_| 1);
-    produce(&kafka, &events, &closers);
+    produce(&kafka, EVENTS, &closers);
     produced += closers.len();
     let first_finals = expected(&[(t0, &w0), (t0 + MINUTE, &w1)]);
-    assert_eq!(finals(&kafka, &out, first_finals.len()), first_finals);
-    repartitioned(&kafka, &application_id, produced);
-    assert_eq!(first.close(TIMEOUT), ClientState::NotRunning);
+    assert_eq!(finals(&kafka, FINALS, first_finals.len()), first_finals);
+    repartitioned(&kafka, produced);
+    end(&mut first, stop, &kafka, produced, &log("first.log"));
 
     // The same application again: the closers' windows were buffered, not emitted.
-    let second = start(&kafka, &application_id, (&events, &out));
+    let mut second = spawn_example_with("windowed_count", &kafka, &log("second.log"), &[]);
     let more = window_records(t0 + hour + 30_000, |index| index % 2);
-    produce(&kafka, &events, &more);
+    produce(&kafka, EVENTS, &more);
     produced += more.len();
-    repartitioned(&kafka, &application_id, produced);
-    produce(&kafka, &events, &window_records(t0 + 2 * hour, |_| 1));
+    repartitioned(&kafka, produced);
+    produce(&kafka, EVENTS, &window_records(t0 + 2 * hour, |_| 1));
     let hour_window = |index: usize| 1 + index % 2;
     let mut all_finals = first_finals;
     all_finals.extend(expected(&[(t0 + hour, &hour_window)]));
     assert_eq!(
-        finals(&kafka, &out, all_finals.len()),
+        finals(&kafka, FINALS, all_finals.len()),
         all_finals,
-        "every final window once: none lost, none repeated by the restart"
+        "every final window once after {stop:?}: none lost, none repeated by the restart"
     );
-    assert_eq!(second.close(TIMEOUT), ClientState::NotRunning);
+    end(
+        &mut second,
+        Stop::Clean,
+        &kafka,
+        produced,
+        &log("second.log"),
+    );
+}
+
+/// Stops `example` as `stop` says, once the group committed the `produced` records (for a
+/// kill), and checks it ended.
+fn end(example: &mut Example, stop: Stop, kafka: &TestKafka, produced: usize, log: &Path) {
+    let text = || std::fs::read_to_string(log).unwrap_or_default();
+    match stop {
+        Stop::Clean => assert!(
+            terminate(&mut example.0, TIMEOUT).is_some_and(|exit| exit.success()),
+            "no clean exit:\n{}",
+            text()
+        ),
+        Stop::Kill => {
+            assert!(
+                eventually(TIMEOUT, || committed(kafka, produced)),
+                "offsets not committed:\n{}",
+                text()
+            );
+            example.0.kill().expect("kill -9");
+            example.0.wait().expect("reaped");
+        }
+    }
+}
+
+#[test]
+fn a_suppressed_windowed_count_emits_each_final_window_once_across_a_clean_restart() {
+    windowed_count_across_a_restart(Stop::Clean);
+}
+
+#[test]
+fn a_suppressed_windowed_count_emits_each_final_window_once_across_kill_9() {
+    windowed_count_across_a_restart(Stop::Kill);
 }
