@@ -1,9 +1,9 @@
 //! Windowed aggregation on the broker, through the `windowed_count` example: a one-minute
 //! windowed count over a re-keyed stream goes through its repartition topic, is suppressed until
 //! each window closes and written to an output topic; the final counts are exact, and after the
-//! instance stops (cleanly, or by `kill -9` once its offsets are committed) a new instance of the
-//! same application, restoring its window store, buffer and stream times from their changelogs,
-//! emits every later final window once and no earlier one again.
+//! instance stops (cleanly, or by `kill -9` once its offsets are committed), or while it runs, a
+//! new instance of the same application, restoring its window store, buffer and stream times
+//! from their changelogs, emits every later final window once and no earlier one again.
 
 mod processor_support;
 
@@ -31,6 +31,9 @@ enum Stop {
     Clean,
     /// `kill -9` once its group committed every input and repartitioned record.
     Kill,
+    /// Not stopped: a second instance joins once the group committed, takes tasks over, and
+    /// both run on.
+    Join,
 }
 
 /// Produces one record per (host, timestamp), keyed and valued by the host.
@@ -129,6 +132,17 @@ fn windowed_count_across_a_restart(stop: Stop) {
 
     // The same application again: the closers' windows were buffered, not emitted.
     let mut second = spawn_example_with("windowed_count", &kafka, &log("second.log"), &[]);
+    if let Stop::Join = stop {
+        // The second member owns tasks once it restored them from their changelogs.
+        let second_log = log("second.log");
+        let text = || std::fs::read_to_string(&second_log).unwrap_or_default();
+        assert!(
+            eventually(TIMEOUT, || text().contains("task restored")
+                && text().contains("REBALANCING -> RUNNING")),
+            "the second instance restored no task:\n{}",
+            text()
+        );
+    }
     let more = window_records(t0 + hour + 30_000, |index| index % 2);
     produce(&kafka, EVENTS, &more);
     produced += more.len();
@@ -149,10 +163,14 @@ fn windowed_count_across_a_restart(stop: Stop) {
         produced,
         &log("second.log"),
     );
+    if let Stop::Join = stop {
+        end(&mut first, Stop::Clean, &kafka, produced, &log("first.log"));
+    }
 }
 
-/// Stops `example` as `stop` says, once the group committed the `produced` records (for a
-/// kill), and checks it ended.
+/// Stops `example` as `stop` says (a joining second instance leaves it running), once the
+/// group committed the `produced` records unless the stop is clean; checks a clean stop ended
+/// well.
 fn end(example: &mut Example, stop: Stop, kafka: &TestKafka, produced: usize, log: &Path) {
     let text = || std::fs::read_to_string(log).unwrap_or_default();
     match stop {
@@ -161,14 +179,16 @@ fn end(example: &mut Example, stop: Stop, kafka: &TestKafka, produced: usize, lo
             "no clean exit:\n{}",
             text()
         ),
-        Stop::Kill => {
+        Stop::Kill | Stop::Join => {
             assert!(
                 eventually(TIMEOUT, || committed(kafka, produced)),
                 "offsets not committed:\n{}",
                 text()
             );
-            example.0.kill().expect("kill -9");
-            example.0.wait().expect("reaped");
+            if let Stop::Kill = stop {
+                example.0.kill().expect("kill -9");
+                example.0.wait().expect("reaped");
+            }
         }
     }
 }
@@ -181,4 +201,9 @@ fn a_suppressed_windowed_count_emits_each_final_window_once_across_a_clean_resta
 #[test]
 fn a_suppressed_windowed_count_emits_each_final_window_once_across_kill_9() {
     windowed_count_across_a_restart(Stop::Kill);
+}
+
+#[test]
+fn a_suppressed_windowed_count_emits_each_final_window_once_when_a_second_instance_joins() {
+    windowed_count_across_a_restart(Stop::Join);
 }
