@@ -90,6 +90,18 @@ fn expected(windows: &[(i64, &dyn Fn(usize) -> usize)]) -> BTreeMap<(String, i64
     expected
 }
 
+/// Waits until the example's `log` holds every one of `texts`.
+fn wait_for_log(log: &Path, texts: &[&str]) {
+    let text = || std::fs::read_to_string(log).unwrap_or_default();
+    assert!(
+        eventually(TIMEOUT, || texts
+            .iter()
+            .all(|wanted| text().contains(wanted))),
+        "not all of {texts:?} logged:\n{}",
+        text()
+    );
+}
+
 /// Whether the group committed `records` records on each of the input and repartition topics.
 fn committed(kafka: &TestKafka, records: usize) -> bool {
     [EVENTS, REPARTITION].iter().all(|topic| {
@@ -114,6 +126,8 @@ fn windowed_count_across_a_restart(stop: Stop) {
     let t0 = i64::try_from(now.as_millis()).expect("fits") / hour * hour - 3 * hour;
 
     let mut first = spawn_example_with("windowed_count", &kafka, &log("first.log"), &[]);
+    // Running: its internal topics exist (it creates them at start) and it owns its tasks.
+    wait_for_log(&log("first.log"), &["REBALANCING -> RUNNING"]);
     let w0 = |index: usize| index + 1;
     let w1 = |_: usize| 2;
     let mut round = window_records(t0, w0);
@@ -132,17 +146,11 @@ fn windowed_count_across_a_restart(stop: Stop) {
 
     // The same application again: the closers' windows were buffered, not emitted.
     let mut second = spawn_example_with("windowed_count", &kafka, &log("second.log"), &[]);
-    if let Stop::Join = stop {
-        // The second member owns tasks once it restored them from their changelogs.
-        let second_log = log("second.log");
-        let text = || std::fs::read_to_string(&second_log).unwrap_or_default();
-        assert!(
-            eventually(TIMEOUT, || text().contains("task restored")
-                && text().contains("REBALANCING -> RUNNING")),
-            "the second instance restored no task:\n{}",
-            text()
-        );
-    }
+    // It owns tasks once it restored them from their changelogs.
+    wait_for_log(
+        &log("second.log"),
+        &["task restored", "REBALANCING -> RUNNING"],
+    );
     let more = window_records(t0 + hour + 30_000, |index| index % 2);
     produce(&kafka, EVENTS, &more);
     produced += more.len();
