@@ -10,55 +10,18 @@
 mod processor_support;
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use ferrobeat_tests::TestKafka;
-use processor_support::{eventually, streams_example, terminate};
+use processor_support::{Example, eventually, spawn_example_with, terminate};
 
 /// How long a record may take to come out the other end.
 const WAIT: Duration = Duration::from_secs(60);
-
-/// A running example, killed when dropped: a failed assertion does not leave it running.
-struct Example(Child);
-
-impl Drop for Example {
-    fn drop(&mut self) {
-        if matches!(self.0.try_wait(), Ok(None)) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-}
 
 /// Starts example `name` on `kafka`, its standard error to `log` (at the `info` level, or the
 /// filter in `EXAMPLE_LOG`, e.g. `EXAMPLE_LOG=info,ferrobeat_streams=debug`).
 fn spawn_example(name: &str, kafka: &TestKafka, log: &Path) -> Example {
     spawn_example_with(name, kafka, log, &[])
-}
-
-/// [`spawn_example`] with more arguments (e.g. `--state-dir DIR`).
-fn spawn_example_with(name: &str, kafka: &TestKafka, log: &Path, extra: &[&str]) -> Example {
-    let child = Command::new(streams_example(name))
-        .args(["--bootstrap-servers", kafka.bootstrap_servers()])
-        .args(extra)
-        .args([
-            "-X",
-            "session.timeout.ms=6000",
-            "-X",
-            "heartbeat.interval.ms=500",
-        ])
-        .args(["-X", "broker.address.family=v4"])
-        .env(
-            "RUST_LOG",
-            std::env::var("EXAMPLE_LOG").unwrap_or_else(|_| "info".to_owned()),
-        )
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(log).expect("log file"))
-        .spawn()
-        .expect("spawn the example");
-    Example(child)
 }
 
 /// Produces `key:value` pairs (`key:` alone for a tombstone) to `topic`.

@@ -530,6 +530,10 @@ impl Collector for TotalsCollector {
                 ConstCounter::new(totals.get(counter)).encode(metric.encode_family(&labels)?)?;
             }
             if name == "records_dropped" {
+                // Records a windowed aggregation dropped because their windows had closed.
+                let labels = [("reason", "late")];
+                ConstCounter::new(totals.get(StatsCounter::RecordsDroppedLate))
+                    .encode(metric.encode_family(&labels)?)?;
                 // Records of metricsets the metric topology does not route.
                 for (metricset, count) in self.counts.unrouted.snapshot() {
                     let labels = [("reason", "unrouted"), ("metricset", metricset.as_str())];
@@ -569,6 +573,7 @@ mod tests {
         worker.produced("out", clock.0 - 2_000, clock);
         worker.produced("dlq", -1, clock);
         stats.add(StatsCounter::RecordsSkipped, 3);
+        stats.add(StatsCounter::RecordsDroppedLate, 4);
         PrometheusObserver(Arc::clone(&metrics)).state_changed(ClientState::Running);
 
         let text = text(&metrics, &stats);
@@ -584,6 +589,7 @@ mod tests {
             "ferrobeat_processor_client_state{state=\"RUNNING\"} 1",
             "ferrobeat_processor_client_state{state=\"CREATED\"} 0",
             "ferrobeat_processor_records_dropped_total{reason=\"record-failed\"} 3",
+            "ferrobeat_processor_records_dropped_total{reason=\"late\"} 4",
             "ferrobeat_processor_records_dropped_total{reason=\"unrouted\",metricset=\"network\"} 2",
             "ferrobeat_processor_cpu_norm_computed_total 1",
         ] {

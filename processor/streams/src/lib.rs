@@ -47,10 +47,14 @@
 pub mod config;
 pub mod driver;
 pub mod errors;
+mod log_limit;
 pub mod record;
 pub mod runtime;
 pub mod state;
 pub mod topology;
 
 pub use topology::serdes;
-pub use topology::{GlobalKTable, KGroupedStream, KStream, KTable, StreamsBuilder, Topology};
+pub use topology::{
+    GlobalKTable, KGroupedStream, KStream, KTable, StreamsBuilder, Suppressed, TimeWindowedKStream,
+    TimeWindows, Topology, Windowed,
+};

@@ -455,3 +455,46 @@ pub(crate) fn read_topic_records(
     }
     records
 }
+
+/// A running example, killed when dropped: a failed assertion does not leave it running.
+pub(crate) struct Example(pub(crate) Child);
+
+impl Drop for Example {
+    fn drop(&mut self) {
+        if matches!(self.0.try_wait(), Ok(None)) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+/// Starts example `name` of the streams library on `kafka` with `extra` arguments (e.g.
+/// `--state-dir DIR`), group timings fit for a test broker, its standard error to `log` (at the
+/// `info` level, or the filter in `EXAMPLE_LOG`, e.g. `EXAMPLE_LOG=info,ferrobeat_streams=debug`).
+pub(crate) fn spawn_example_with(
+    name: &str,
+    kafka: &TestKafka,
+    log: &Path,
+    extra: &[&str],
+) -> Example {
+    let child = Command::new(streams_example(name))
+        .args(["--bootstrap-servers", kafka.bootstrap_servers()])
+        .args(extra)
+        .args([
+            "-X",
+            "session.timeout.ms=6000",
+            "-X",
+            "heartbeat.interval.ms=500",
+        ])
+        .args(["-X", "broker.address.family=v4"])
+        .env(
+            "RUST_LOG",
+            std::env::var("EXAMPLE_LOG").unwrap_or_else(|_| "info".to_owned()),
+        )
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(log).expect("log file"))
+        .spawn()
+        .expect("spawn the example");
+    Example(child)
+}

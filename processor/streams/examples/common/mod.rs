@@ -1,4 +1,4 @@
-//! What the four examples share: the command line (`--bootstrap-servers`, `--application-id`,
+//! What the examples share: the command line (`--bootstrap-servers`, `--application-id`,
 //! `--state-dir`, `-X name=value`), a check that the topics exist, and running until SIGTERM or
 //! Ctrl-C.
 

@@ -196,6 +196,11 @@ impl TopologyTestDriver {
         self.task.borrow().dropped_without_key()
     }
 
+    /// Records a windowed aggregation dropped because all their windows had closed.
+    pub fn dropped_late(&self) -> u64 {
+        self.task.borrow().dropped_late()
+    }
+
     /// An input topic whose records get timestamps 0, 1, 2, ... unless they carry one.
     ///
     /// # Panics

@@ -85,6 +85,9 @@ counters! {
     fetch_pauses => FetchPauses, "Times fetching paused because too much was in flight";
     /// Failed workers replaced by new ones.
     workers_replaced => WorkersReplaced, "Failed worker threads replaced";
+    /// Input records a windowed aggregation dropped because all their windows had closed.
+    records_dropped_late => RecordsDroppedLate,
+        "Input records dropped by a windowed aggregation because their windows had closed";
 }
 
 /// Running totals since the client started; every counter is monotonic.

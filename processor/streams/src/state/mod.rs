@@ -17,6 +17,7 @@
 
 mod persistent;
 mod time;
+mod time_index;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -27,6 +28,8 @@ use parking_lot::RwLock;
 
 pub use persistent::PersistentKeyValueStore;
 pub use time::TaskTime;
+use time_index::TimeIndex;
+pub(crate) use time_index::TimeOf;
 
 /// Why a store could not be opened or written.
 #[derive(Debug, thiserror::Error)]
@@ -162,6 +165,10 @@ pub struct StoreSpec {
     pub global: bool,
     /// The topic the store materialises, for a table read straight from a topic.
     pub source_topic: Option<String>,
+    /// For a window store, how long (in milliseconds of stream time) a window is kept after
+    /// its start: its changelog is then compacted and deleted (`compact,delete`) with a
+    /// retention above it. `None` for a key-value store.
+    pub window_retention_ms: Option<i64>,
 }
 
 /// One change to a task's store, for its changelog.
@@ -185,8 +192,12 @@ pub struct TaskState {
     positions: Vec<Option<i64>>,
     changes: Vec<StoreChange>,
     globals: GlobalStores,
+    /// Per store, its entries by time, for the stores read by time (window stores, suppression
+    /// buffers): built on first use.
+    time_indexes: Vec<Option<TimeIndex>>,
     dropped_without_key: u64,
     time: TaskTime,
+    dropped_late: u64,
 }
 
 impl TaskState {
@@ -226,12 +237,14 @@ impl TaskState {
     ) -> Self {
         TaskState {
             positions: vec![None; stores.len()],
+            time_indexes: stores.iter().map(|_| None).collect(),
             names,
             stores,
             changes: Vec::new(),
             globals,
             dropped_without_key: 0,
             time: TaskTime::default(),
+            dropped_late: 0,
         }
     }
 
@@ -246,8 +259,12 @@ impl TaskState {
         Some(self.stores[index].as_ref())
     }
 
-    /// The local store at `index`, to restore it from its changelog without recording changes.
+    /// The local store at `index`, to restore it from its changelog without recording changes
+    /// (its time index, if any, is rebuilt on next use).
     pub fn store_mut(&mut self, index: usize) -> Option<&mut (dyn KeyValueStore + 'static)> {
+        if let Some(time_index) = self.time_indexes.get_mut(index) {
+            *time_index = None;
+        }
         self.stores.get_mut(index).map(Box::as_mut)
     }
 
@@ -305,6 +322,12 @@ impl TaskState {
         &mut self.time
     }
 
+    /// Records a windowed aggregation dropped because every window they belong to had closed
+    /// (Kafka Streams' dropped-records sensor for late records).
+    pub fn dropped_late(&self) -> u64 {
+        self.dropped_late
+    }
+
     pub(crate) fn get(&self, store: usize, key: &[u8]) -> Option<&[u8]> {
         self.stores.get(store)?.get(key)
     }
@@ -323,6 +346,49 @@ impl TaskState {
 
     pub(crate) fn count_dropped_without_key(&mut self) {
         self.dropped_without_key += 1;
+    }
+
+    pub(crate) fn count_dropped_late(&mut self) {
+        self.dropped_late += 1;
+    }
+
+    /// Sets `key` to `value` in store `store` (recorded for the changelog) and indexes it by
+    /// `time_of`, which must be the same function for every call on one store.
+    pub(crate) fn put_timed(&mut self, store: usize, key: &[u8], value: &[u8], time_of: TimeOf) {
+        self.apply(store, key, Some(value));
+        if let (Some(time), Some(index)) = (time_of(key, value), self.time_index(store, time_of)) {
+            index.insert(time, key);
+        }
+    }
+
+    /// Removes from store `store` (tombstones for the changelog) the entries whose time by
+    /// `time_of` is before `bound`, and returns them, oldest first: the work is the entries
+    /// removed, not the store's size.
+    pub(crate) fn remove_before(
+        &mut self,
+        store: usize,
+        bound: i64,
+        time_of: TimeOf,
+    ) -> Vec<(Vec<u8>, Vec<u8>)> {
+        let keys = self
+            .time_index(store, time_of)
+            .map(|index| index.take_before(bound))
+            .unwrap_or_default();
+        let mut removed = Vec::with_capacity(keys.len());
+        for key in keys {
+            if let Some(value) = self.get(store, &key).map(<[u8]>::to_vec) {
+                self.apply(store, &key, None);
+                removed.push((key, value));
+            }
+        }
+        removed
+    }
+
+    /// The time index of store `store`, built from its content on first use.
+    fn time_index(&mut self, store: usize, time_of: TimeOf) -> Option<&mut TimeIndex> {
+        let entries = self.stores.get(store)?;
+        let index = self.time_indexes.get_mut(store)?;
+        Some(index.get_or_insert_with(|| TimeIndex::build(entries.entries(), time_of)))
     }
 }
 
@@ -371,73 +437,4 @@ impl GlobalStores {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn names(names: &[&str]) -> Arc<[String]> {
-        names.iter().map(|name| (*name).to_owned()).collect()
-    }
-
-    #[test]
-    fn restoring_every_version_and_repeats_ends_in_the_latest_value() {
-        let mut store = InMemoryKeyValueStore::default();
-        for (key, value) in [
-            ("jihun", Some("Seoul")),
-            ("gildong", Some("Newyork")),
-            ("jihun", Some("LA")),
-            ("jihun", Some("LA")),
-            ("gildong", None),
-            ("gildong", None),
-        ] {
-            store.apply(key.as_bytes(), value.map(str::as_bytes));
-        }
-        let entries: Vec<_> = store.entries().collect();
-        assert_eq!(entries, [(b"jihun".as_slice(), b"LA".as_slice())]);
-        assert_eq!(store.len(), 1);
-        assert_eq!(store.get(b"gildong"), None);
-    }
-
-    #[test]
-    fn task_changes_are_recorded_and_taken_once() {
-        let globals = GlobalStores::new(names(&[]));
-        let mut state = TaskState::in_memory(names(&["a", "b"]), globals);
-        state.apply(1, b"k", Some(b"v"));
-        state.apply(0, b"x", None);
-        assert_eq!(
-            state.store("b").and_then(|store| store.get(b"k")),
-            Some(&b"v"[..])
-        );
-        let changes = state.take_changes();
-        assert_eq!(
-            changes,
-            [
-                StoreChange {
-                    store: 1,
-                    key: b"k".to_vec(),
-                    value: Some(b"v".to_vec())
-                },
-                StoreChange {
-                    store: 0,
-                    key: b"x".to_vec(),
-                    value: None
-                },
-            ]
-        );
-        assert!(state.take_changes().is_empty());
-        state.apply(1, b"k", None);
-        assert_eq!(state.take_changes().len(), 1);
-        assert_eq!(state.store("b").and_then(|store| store.get(b"k")), None);
-    }
-
-    #[test]
-    fn global_stores_are_shared_between_clones() {
-        let globals = GlobalStores::new(names(&["g"]));
-        let reader = globals.clone();
-        globals.apply(0, b"k", Some(b"v1"));
-        assert_eq!(reader.get(0, b"k"), Some(b"v1".to_vec()));
-        globals.apply(0, b"k", None);
-        assert_eq!(reader.get(0, b"k"), None);
-        assert_eq!(reader.snapshot("g"), Some(Vec::new()));
-        assert_eq!(reader.snapshot("missing"), None);
-    }
-}
+mod tests;

@@ -50,6 +50,8 @@ pub(super) struct Graph {
     /// The repartition topics the topology writes and reads, as described (without the
     /// application id the runtime prefixes them with).
     pub(super) internal_topics: Vec<String>,
+    /// Operators refused while declared, reported by `build` (the first one).
+    pub(super) refusals: Vec<TopologyError>,
 }
 
 impl Graph {
@@ -278,6 +280,9 @@ impl StreamsBuilder {
             .collect();
         check_unique_names(&descriptions)?;
         check_connected(&graph.stores, &descriptions)?;
+        if let Some(refusal) = graph.refusals.first() {
+            return Err(refusal.clone());
+        }
         if let Some(&(join, rekeyed)) = graph.unpartitioned_joins.first() {
             return Err(TopologyError::RepartitionRequired {
                 join: descriptions[join].name.clone(),

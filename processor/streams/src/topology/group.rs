@@ -17,16 +17,16 @@ use std::fmt;
 use std::rc::Rc;
 
 use super::builder::{KStream, StreamsBuilder, refused};
-use super::node::{Downstream, OperatorFailure, operator};
+use super::node::{Downstream, OperatorFailure, RecordContext, operator};
 use super::serdes::{IntoValue, Long, Nullable, Serde};
 use super::table::{KTable, key_bytes};
-use crate::state::StoreSpec;
+use crate::state::{StoreSpec, TimeOf};
 
 /// A stream grouped by key, ready to be aggregated (Kafka Streams' `KGroupedStream`).
 pub struct KGroupedStream<K: Serde, V: Serde> {
-    stream: KStream<K, V>,
+    pub(super) stream: KStream<K, V>,
     /// Whether the key changed upstream, so that records must be repartitioned first.
-    repartition: bool,
+    pub(super) repartition: bool,
 }
 
 impl<K: Serde, V: Serde> fmt::Debug for KGroupedStream<K, V> {
@@ -63,12 +63,45 @@ impl<K: Serde, V: Serde> KStream<K, V> {
     }
 }
 
+/// `reduce`'s function: `reducer(aggregate, value)` is the new aggregate.
+pub trait Reducer<V: Serde, VR>:
+    for<'a, 't> Fn(V::Value<'t>, V::Value<'a>) -> VR + Send + Sync + 'static
+{
+}
+
+impl<V: Serde, VR, F> Reducer<V, VR> for F where
+    F: for<'a, 't> Fn(V::Value<'t>, V::Value<'a>) -> VR + Send + Sync + 'static
+{
+}
+
+/// `aggregate`'s first aggregate of a key: `initializer()`.
+pub trait Initializer<VR>: Fn() -> VR + Send + Sync + 'static {}
+
+impl<VR, F> Initializer<VR> for F where F: Fn() -> VR + Send + Sync + 'static {}
+
+/// `aggregate`'s function: `aggregator(key, value, aggregate)` is the new aggregate.
+pub trait Aggregator<K: Serde, V: Serde, VR: IntoValue>:
+    for<'a, 't> Fn(&K::Value<'a>, &V::Value<'a>, <VR::Serde as Serde>::Value<'t>) -> VR
+    + Send
+    + Sync
+    + 'static
+{
+}
+
+impl<K: Serde, V: Serde, VR: IntoValue, F> Aggregator<K, V, VR> for F where
+    F: for<'a, 't> Fn(&K::Value<'a>, &V::Value<'a>, <VR::Serde as Serde>::Value<'t>) -> VR
+        + Send
+        + Sync
+        + 'static
+{
+}
+
 /// Kafka Streams' name prefixes of count/aggregate and of reduce nodes.
-const AGGREGATE: &str = "KSTREAM-AGGREGATE-";
-const REDUCE: &str = "KSTREAM-REDUCE-";
+pub(super) const AGGREGATE: &str = "KSTREAM-AGGREGATE-";
+pub(super) const REDUCE: &str = "KSTREAM-REDUCE-";
 
 /// How an aggregation computes a key's new aggregate from a record and the stored aggregate.
-trait Step<K: Serde, V: Serde, VA: Serde>: Send + Sync + 'static {
+pub(super) trait Step<K: Serde, V: Serde, VA: Serde>: Send + Sync + 'static {
     /// The new aggregate of `key` after `value`, given the stored one (`None`: the first).
     fn apply<'a>(
         &self,
@@ -84,7 +117,7 @@ fn stored<'t, VA: Serde>(bytes: &'t [u8]) -> Result<VA::Value<'t>, OperatorFailu
 }
 
 /// `count()`: one more per record.
-struct Count;
+pub(super) struct Count;
 
 impl<K: Serde, V: Serde> Step<K, V, Long> for Count {
     fn apply<'a>(
@@ -98,7 +131,7 @@ impl<K: Serde, V: Serde> Step<K, V, Long> for Count {
 }
 
 /// `reduce(reducer)`: the first value, then `reducer(aggregate, value)`.
-struct Reduce<F>(F);
+pub(super) struct Reduce<F>(pub(super) F);
 
 impl<K: Serde, V: Serde, VR, F> Step<K, V, V> for Reduce<F>
 where
@@ -120,7 +153,7 @@ where
 
 /// `aggregate(initializer, aggregator)`: `aggregator(key, value, aggregate)` from
 /// `initializer()`.
-struct Aggregate<I, F>(I, F);
+pub(super) struct Aggregate<I, F>(pub(super) I, pub(super) F);
 
 impl<K: Serde, V: Serde, VR, I, F> Step<K, V, VR::Serde> for Aggregate<I, F>
 where
@@ -160,53 +193,37 @@ impl<K: Serde, V: Serde> KGroupedStream<K, V> {
 
     /// Per key, the first value, then `reducer(aggregate, value)` for each later one
     /// (`reduce(reducer)`: a `KSTREAM-REDUCE-` node, store `KSTREAM-REDUCE-STATE-STORE-`).
-    pub fn reduce<VR, F>(&self, reducer: F) -> KTable<K, V>
-    where
-        VR: IntoValue<Serde = V>,
-        F: for<'a, 't> Fn(V::Value<'t>, V::Value<'a>) -> VR + Send + Sync + 'static,
-    {
+    pub fn reduce<VR: IntoValue<Serde = V>>(&self, reducer: impl Reducer<V, VR>) -> KTable<K, V> {
         self.aggregation(REDUCE, None, Reduce(reducer))
     }
 
     /// As [`KGroupedStream::reduce`], in a store called `store`.
-    pub fn reduce_as<VR, F>(&self, store: &str, reducer: F) -> KTable<K, V>
-    where
-        VR: IntoValue<Serde = V>,
-        F: for<'a, 't> Fn(V::Value<'t>, V::Value<'a>) -> VR + Send + Sync + 'static,
-    {
+    pub fn reduce_as<VR: IntoValue<Serde = V>>(
+        &self,
+        store: &str,
+        reducer: impl Reducer<V, VR>,
+    ) -> KTable<K, V> {
         self.aggregation(REDUCE, Some(store), Reduce(reducer))
     }
 
     /// Per key, `aggregator(key, value, aggregate)` for each record, starting from
     /// `initializer()` (`aggregate(initializer, aggregator)`: a `KSTREAM-AGGREGATE-` node, store
     /// `KSTREAM-AGGREGATE-STATE-STORE-`).
-    pub fn aggregate<VR, I, F>(&self, initializer: I, aggregator: F) -> KTable<K, VR::Serde>
-    where
-        VR: IntoValue,
-        I: Fn() -> VR + Send + Sync + 'static,
-        F: for<'a, 't> Fn(&K::Value<'a>, &V::Value<'a>, <VR::Serde as Serde>::Value<'t>) -> VR
-            + Send
-            + Sync
-            + 'static,
-    {
+    pub fn aggregate<VR: IntoValue>(
+        &self,
+        initializer: impl Initializer<VR>,
+        aggregator: impl Aggregator<K, V, VR>,
+    ) -> KTable<K, VR::Serde> {
         self.aggregation(AGGREGATE, None, Aggregate(initializer, aggregator))
     }
 
     /// As [`KGroupedStream::aggregate`], in a store called `store`.
-    pub fn aggregate_as<VR, I, F>(
+    pub fn aggregate_as<VR: IntoValue>(
         &self,
         store: &str,
-        initializer: I,
-        aggregator: F,
-    ) -> KTable<K, VR::Serde>
-    where
-        VR: IntoValue,
-        I: Fn() -> VR + Send + Sync + 'static,
-        F: for<'a, 't> Fn(&K::Value<'a>, &V::Value<'a>, <VR::Serde as Serde>::Value<'t>) -> VR
-            + Send
-            + Sync
-            + 'static,
-    {
+        initializer: impl Initializer<VR>,
+        aggregator: impl Aggregator<K, V, VR>,
+    ) -> KTable<K, VR::Serde> {
         self.aggregation(AGGREGATE, Some(store), Aggregate(initializer, aggregator))
     }
 
@@ -219,6 +236,34 @@ impl<K: Serde, V: Serde> KGroupedStream<K, V> {
         store: Option<&str>,
         step: impl Step<K, V, VA>,
     ) -> KTable<K, VA> {
+        let (index, store_name, name, input) = self.aggregation_input(prefix, store, None);
+        let changes = input.add_processor(
+            name,
+            &[input.id],
+            move |down: Downstream<K, Nullable<VA>>| {
+                operator::<K, V, _>(move |ctx, key, value| {
+                    let Some(entry) = aggregation_key::<K, V>(ctx, &key, &value)? else {
+                        return Ok(());
+                    };
+                    let (aggregate, _) = update(ctx, &step, index, &entry, None, &key, value)?;
+                    Ok(down.forward(ctx, key, Some(aggregate))?)
+                })
+            },
+        );
+        KTable::materialized(changes, index, store_name)
+    }
+
+    /// What every aggregation of this stream starts with: its store (called `store`, or a
+    /// generated `<prefix>STATE-STORE-` name; a window store when `window_retention_ms` is
+    /// given), the aggregation node's generated name, and the stream it reads (through the
+    /// repartition topic when the key changed). Returns (store index, store name, node name,
+    /// input).
+    pub(super) fn aggregation_input(
+        &self,
+        prefix: &str,
+        store: Option<&str>,
+        window_retention_ms: Option<i64>,
+    ) -> (usize, String, String, KStream<K, V>) {
         let (index, store_name) = {
             let mut graph = self.stream.graph.borrow_mut();
             let store_name = match store {
@@ -229,6 +274,7 @@ impl<K: Serde, V: Serde> KGroupedStream<K, V> {
                 name: store_name.clone(),
                 global: false,
                 source_topic: None,
+                window_retention_ms,
             });
             (index, store_name)
         };
@@ -238,28 +284,7 @@ impl<K: Serde, V: Serde> KGroupedStream<K, V> {
         } else {
             self.stream.clone()
         };
-        let changes = input.add_processor(
-            name,
-            &[input.id],
-            move |down: Downstream<K, Nullable<VA>>| {
-                operator::<K, V, _>(move |ctx, key, value| {
-                    let Some(stored_key) = key_bytes::<K>(&key)? else {
-                        ctx.state.count_dropped_without_key();
-                        return Ok(());
-                    };
-                    if V::is_null(&value) {
-                        return Ok(());
-                    }
-                    let aggregate = step.apply(&key, value, ctx.state.get(index, &stored_key))?;
-                    let bytes = VA::serialize(aggregate.clone())
-                        .map_err(|error| refused(format!("aggregate: {error}")))?
-                        .ok_or_else(|| refused("the aggregate serialised to null"))?;
-                    ctx.state.apply(index, &stored_key, Some(&bytes));
-                    Ok(down.forward(ctx, key, Some(aggregate))?)
-                })
-            },
-        );
-        KTable::materialized(changes, index, store_name)
+        (index, store_name, name, input)
     }
 
     /// Writes the stream to the repartition topic `<store>-repartition` (after a filter that
@@ -300,6 +325,75 @@ impl<K: Serde, V: Serde> KGroupedStream<K, V> {
             graph: Rc::clone(&self.stream.graph),
         };
         builder.source_named(source, &topic, false)
+    }
+}
+
+/// The serialised key a record is aggregated under; `None` for a record aggregations ignore:
+/// one whose key serialises to null (dropped and counted, as Kafka Streams does) or whose value
+/// is null.
+pub(super) fn aggregation_key<'a, K: Serde, V: Serde>(
+    ctx: &mut RecordContext<'a, '_>,
+    key: &K::Value<'a>,
+    value: &V::Value<'a>,
+) -> Result<Option<Vec<u8>>, OperatorFailure> {
+    let Some(bytes) = key_bytes::<K>(key)? else {
+        ctx.state.count_dropped_without_key();
+        return Ok(None);
+    };
+    Ok((!V::is_null(value)).then_some(bytes))
+}
+
+/// Aggregates a record into entry `entry` of store `store` with `step`, stores the new
+/// aggregate and returns it with its timestamp.
+///
+/// A window store's entry (`window: Some(time_of)`, indexed by window start with `time_of`)
+/// holds the aggregate after the largest timestamp of the records aggregated, 8 bytes
+/// big-endian (Kafka Streams' `ValueAndTimestamp`), which is the result's timestamp; a plain
+/// entry holds the aggregate alone, and the result has the record's timestamp.
+pub(super) fn update<'a, K: Serde, V: Serde, VA: Serde>(
+    ctx: &mut RecordContext<'a, '_>,
+    step: &impl Step<K, V, VA>,
+    store: usize,
+    entry: &[u8],
+    window: Option<TimeOf>,
+    key: &K::Value<'a>,
+    value: V::Value<'a>,
+) -> Result<(VA::Value<'a>, i64), OperatorFailure> {
+    let (timestamp, aggregate) = {
+        let stored = ctx.state.get(store, entry);
+        let (stored_time, stored) = match (window, stored) {
+            (Some(_), Some(bytes)) => {
+                let (time, aggregate) = split_timestamp(bytes)?;
+                (Some(time), Some(aggregate))
+            }
+            (_, stored) => (None, stored),
+        };
+        let timestamp = stored_time.map_or(ctx.timestamp, |time| time.max(ctx.timestamp));
+        (timestamp, step.apply(key, value, stored)?)
+    };
+    let bytes = VA::serialize(aggregate.clone())
+        .map_err(|error| refused(format!("aggregate: {error}")))?
+        .ok_or_else(|| refused("the aggregate serialised to null"))?;
+    match window {
+        Some(time_of) => {
+            let mut stamped = Vec::with_capacity(8 + bytes.len());
+            stamped.extend_from_slice(&timestamp.to_be_bytes());
+            stamped.extend_from_slice(&bytes);
+            ctx.state.put_timed(store, entry, &stamped, time_of);
+        }
+        None => ctx.state.apply(store, entry, Some(&bytes)),
+    }
+    Ok((aggregate, timestamp))
+}
+
+/// A stored value with its timestamp, split into the timestamp and the value.
+pub(super) fn split_timestamp(bytes: &[u8]) -> Result<(i64, &[u8]), OperatorFailure> {
+    match bytes.split_first_chunk::<8>() {
+        Some((time, value)) => Ok((i64::from_be_bytes(*time), value)),
+        None => Err(refused(format!(
+            "a stored value with its timestamp has at least 8 bytes, this one {}",
+            bytes.len()
+        ))),
     }
 }
 

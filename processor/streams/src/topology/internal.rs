@@ -24,6 +24,15 @@ use crate::state::changelog_topic;
 /// than the store's content.
 pub const CHANGELOG_CONFIG: [(&str, &str); 1] = [("cleanup.policy", "compact")];
 
+/// The cleanup policy of a window store's changelog: compacted, so that the latest value of
+/// every window survives, and deleted by retention, so that expired windows leave the log.
+pub const WINDOW_CHANGELOG_CLEANUP_POLICY: &str = "compact,delete";
+
+/// How much longer than its store's window retention a window store's changelog keeps records
+/// (Kafka Streams' `windowstore.changelog.additional.retention.ms`, one day by default), so that
+/// a restore finds every window the store still holds.
+pub const WINDOW_CHANGELOG_EXTRA_RETENTION_MS: i64 = 24 * 60 * 60 * 1000;
+
 /// The topic configuration a repartition topic is created with: records are read once, by the
 /// next sub-topology, so the log is trimmed by retention.
 pub const REPARTITION_CONFIG: [(&str, &str); 1] = [("cleanup.policy", "delete")];
@@ -172,11 +181,37 @@ impl Topology {
                     kind: InternalTopicKind::Changelog,
                     store: store.clone(),
                     sources: sources.clone(),
-                    config: owned_config(&CHANGELOG_CONFIG),
+                    config: self.changelog_config(store),
                 });
             }
         }
         topics
+    }
+
+    /// The configuration of store `store`'s changelog: [`CHANGELOG_CONFIG`], or for a window
+    /// store [`WINDOW_CHANGELOG_CLEANUP_POLICY`] with a `retention.ms` of the window retention
+    /// plus [`WINDOW_CHANGELOG_EXTRA_RETENTION_MS`].
+    fn changelog_config(&self, store: &str) -> Vec<(String, String)> {
+        let retention = self
+            .stores()
+            .iter()
+            .find(|spec| spec.name == store)
+            .and_then(|spec| spec.window_retention_ms);
+        match retention {
+            Some(retention) => vec![
+                (
+                    "cleanup.policy".to_owned(),
+                    WINDOW_CHANGELOG_CLEANUP_POLICY.to_owned(),
+                ),
+                (
+                    "retention.ms".to_owned(),
+                    retention
+                        .saturating_add(WINDOW_CHANGELOG_EXTRA_RETENTION_MS)
+                        .to_string(),
+                ),
+            ],
+            None => owned_config(&CHANGELOG_CONFIG),
+        }
     }
 
     /// The repartition topics, each once, in the order of the sub-topologies that write them.

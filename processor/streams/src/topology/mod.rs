@@ -16,21 +16,25 @@ mod repartition;
 pub mod serdes;
 mod table;
 mod time;
+mod window;
 
 use std::fmt;
 use std::sync::Arc;
 
 pub use builder::{BranchedKStream, KStream, StreamsBuilder};
 pub use describe::{NodeDescription, NodeRole, Subtopology, TopologyDescription};
-pub use group::KGroupedStream;
+pub use group::{Aggregator, Initializer, KGroupedStream, Reducer};
 pub use internal::{
     CHANGELOG_CONFIG, InternalTopic, InternalTopicError, InternalTopicKind, REPARTITION_CONFIG,
-    planned_partitions,
+    WINDOW_CHANGELOG_CLEANUP_POLICY, WINDOW_CHANGELOG_EXTRA_RETENTION_MS, planned_partitions,
 };
 pub use process::{ProcessorBuilder, ProcessorContext, StoreEntry};
 pub use table::{GlobalKTable, KTable};
 pub use time::PunctuationType;
 pub(crate) use time::no_record;
+pub use window::{
+    ReadOwned, Suppressed, TimeWindowedKStream, TimeWindows, Window, Windowed, WindowedKey,
+};
 
 use crate::record::{InputRecord, OutputRecord};
 use crate::state::{GlobalStores, StoreError, StoreSpec, TaskState};
@@ -125,6 +129,15 @@ pub enum TopologyError {
         node: String,
         /// The store name it gave.
         store: String,
+    },
+    /// An operator was declared with arguments it cannot run with (windows of size 0, a
+    /// hop larger than the window, a join with a table that cannot be looked up, ...).
+    #[error("node {node}: {reason}")]
+    Refused {
+        /// The node that was refused (or the node its input comes from).
+        node: String,
+        /// What is wrong with it.
+        reason: String,
     },
     /// A bug in this crate: the graph's edges do not match its node types.
     #[error("internal error: graph node {0} could not be assembled")]
@@ -399,98 +412,4 @@ pub fn validate_topic_name(name: &str) -> Result<(), String> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn topology_can_be_shared_between_threads() {
-        fn shareable<T: Send + Sync + 'static>() {}
-        shareable::<Topology>();
-    }
-
-    #[test]
-    fn topic_names_follow_kafka_rules() {
-        assert_eq!(validate_topic_name("metric.cpu-alert_2"), Ok(()));
-        assert!(validate_topic_name("").is_err());
-        assert!(validate_topic_name("..").is_err());
-        assert!(validate_topic_name(&"a".repeat(250)).is_err());
-        assert_eq!(
-            validate_topic_name("métric"),
-            Err("topic name \"métric\" contains 'é'; only ASCII letters, digits, '.', '_' and '-' are allowed".to_owned())
-        );
-    }
-
-    /// A record of `topic` at offset 0 of partition 0, stamped 0, without headers.
-    fn record_of<'a>(
-        topic: &'a str,
-        key: Option<&'a [u8]>,
-        value: Option<&'a [u8]>,
-    ) -> InputRecord<'a> {
-        InputRecord {
-            source: crate::record::SourcePosition {
-                topic,
-                partition: 0,
-                offset: 0,
-            },
-            timestamp: 0,
-            key,
-            value,
-            headers: Vec::new(),
-        }
-    }
-
-    #[test]
-    fn unknown_source_topic_is_an_error() {
-        let builder = StreamsBuilder::new();
-        builder
-            .stream::<serdes::Bytes, serdes::Bytes>("in")
-            .to("out");
-        let topology = builder.build().expect("valid topology");
-        let record = record_of("other", None, None);
-        let error = topology
-            .process(&record, &mut |_| {})
-            .expect_err("unknown topic");
-        assert_eq!(
-            error.to_string(),
-            "processing error in node topology: no source reads topic \"other\""
-        );
-    }
-
-    #[test]
-    fn observed_processing_names_every_node_entered_in_order() {
-        let builder = StreamsBuilder::new();
-        let mut split = builder
-            .stream::<serdes::Bytes, serdes::Bytes>("in")
-            .split_named("route-");
-        split.branch("big", |_, value| value.len() > 3).to("big");
-        split.default_branch().to("small");
-        let topology = builder.build().expect("valid topology");
-        let mut state = topology.new_task_state(&topology.new_global_stores());
-        let mut names = |value: &[u8]| {
-            let record = record_of("in", Some(b"k"), Some(value));
-            let mut entered = Vec::new();
-            let mut outputs = 0;
-            topology
-                .process_observed(&mut state, &record, &mut |_| outputs += 1, &mut |node| {
-                    entered.push(node.to_owned())
-                })
-                .expect("processed");
-            assert_eq!(outputs, 1);
-            entered
-        };
-        let small = names(b"ab");
-        assert_eq!(
-            small.first().map(String::as_str),
-            Some("KSTREAM-SOURCE-0000000000")
-        );
-        assert!(small.contains(&"route-0".to_owned()), "{small:?}");
-        assert!(!small.contains(&"route-big".to_owned()), "{small:?}");
-        assert!(
-            small
-                .last()
-                .is_some_and(|node| node.starts_with("KSTREAM-SINK-")),
-            "{small:?}"
-        );
-        assert!(names(b"abcdef").contains(&"route-big".to_owned()));
-    }
-}
+mod tests;

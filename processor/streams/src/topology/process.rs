@@ -438,6 +438,7 @@ impl StreamsBuilder {
             name: name.to_owned(),
             global: false,
             source_topic: None,
+            window_retention_ms: None,
         });
         Ok(())
     }

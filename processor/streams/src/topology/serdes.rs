@@ -176,6 +176,52 @@ impl<S: Serde> Serde for Nullable<S> {
     }
 }
 
+/// A serde that can read values owning their data, which outlive the bytes they were read
+/// from: what a node reads back from its store to forward later (a suppression's buffer). Not
+/// for serdes whose values borrow the record (a parsed view of it).
+pub trait ReadOwned: Serde {
+    /// Reads a value that borrows nothing from `bytes`.
+    ///
+    /// # Errors
+    /// [`SerdeError`] naming what is wrong with the bytes.
+    fn deserialize_owned<'b>(bytes: Option<&[u8]>) -> Result<Self::Value<'b>, SerdeError>;
+}
+
+impl ReadOwned for Bytes {
+    fn deserialize_owned<'b>(bytes: Option<&[u8]>) -> Result<Self::Value<'b>, SerdeError> {
+        Self::deserialize(bytes).map(|bytes| Cow::Owned(bytes.into_owned()))
+    }
+}
+
+impl ReadOwned for Utf8 {
+    fn deserialize_owned<'b>(bytes: Option<&[u8]>) -> Result<Self::Value<'b>, SerdeError> {
+        Self::deserialize(bytes).map(|text| Cow::Owned(text.into_owned()))
+    }
+}
+
+impl ReadOwned for Long {
+    fn deserialize_owned<'b>(bytes: Option<&[u8]>) -> Result<Self::Value<'b>, SerdeError> {
+        Self::deserialize(bytes)
+    }
+}
+
+impl<T> ReadOwned for Json<T>
+where
+    T: Serialize + DeserializeOwned + Clone + 'static,
+{
+    fn deserialize_owned<'b>(bytes: Option<&[u8]>) -> Result<Self::Value<'b>, SerdeError> {
+        Self::deserialize(bytes)
+    }
+}
+
+impl<S: ReadOwned> ReadOwned for Nullable<S> {
+    fn deserialize_owned<'b>(bytes: Option<&[u8]>) -> Result<Self::Value<'b>, SerdeError> {
+        bytes
+            .map(|bytes| S::deserialize_owned(Some(bytes)))
+            .transpose()
+    }
+}
+
 /// An owned value an operator returns, and the serde its new stream carries.
 ///
 /// Implemented for `Vec<u8>` ([`Bytes`]), `String` ([`Utf8`]), `i64` ([`Long`]), `serde_json::Value`

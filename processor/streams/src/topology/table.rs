@@ -15,15 +15,22 @@ use std::marker::PhantomData;
 use super::builder::{KStream, StreamsBuilder, refused};
 use super::node::{Downstream, OperatorFailure, RecordContext, operator};
 use super::serdes::{IntoValue, Nullable, Serde};
+use super::window::Spans;
 use crate::state::StoreSpec;
 
 /// A table: the latest value per key of a changelog stream, materialised in a state store
 /// (Kafka Streams' `KTable`). Its record stream carries `Nullable<V>` values: `None` is a
 /// deletion.
 pub struct KTable<K: Serde, V: Serde> {
-    changes: KStream<K, Nullable<V>>,
+    pub(super) changes: KStream<K, Nullable<V>>,
     store: usize,
     store_name: String,
+    /// The windows of the windowed aggregation this table comes from (through filters and
+    /// mappings), for its suppression.
+    pub(super) windows: Option<Spans>,
+    /// Whether its store holds its values, so that a join can look them up (not a window
+    /// store, whose values carry their timestamp, nor a suppression's buffer).
+    pub(super) lookup: bool,
 }
 
 impl<K: Serde, V: Serde> fmt::Debug for KTable<K, V> {
@@ -100,6 +107,8 @@ impl StreamsBuilder {
             changes,
             store,
             store_name,
+            windows: None,
+            lookup: true,
         }
     }
 
@@ -126,6 +135,7 @@ impl StreamsBuilder {
                 name: name.clone(),
                 global,
                 source_topic: Some(topic.to_owned()),
+                window_retention_ms: None,
             });
             (store, name)
         };
@@ -236,6 +246,13 @@ impl<K: Serde, V: Serde> KStream<K, V> {
     {
         let store = table.store;
         let name = self.generated_name(prefix);
+        if !table.lookup {
+            self.refuse(format!(
+                "a join with table {} is not supported: a windowed or suppressed table's store \
+                 cannot be looked up by key",
+                table.store_name
+            ));
+        }
         let joined = self
             .add_processor(name, &[self.id], move |down: Downstream<K, VR::Serde>| {
                 operator::<K, V, _>(move |ctx, key, value| {
@@ -366,6 +383,16 @@ impl<K: Serde, V: Serde> KTable<K, V> {
             changes: changes.with_store(&store_name, false),
             store,
             store_name,
+            windows: None,
+            lookup: true,
+        }
+    }
+
+    /// A table derived from this one by a filter or a mapping: over the same windows.
+    fn derived<VR: Serde>(&self, table: KTable<K, VR>) -> KTable<K, VR> {
+        KTable {
+            windows: self.windows,
+            ..table
         }
     }
 
@@ -411,7 +438,7 @@ impl<K: Serde, V: Serde> KTable<K, V> {
                 })
             },
         );
-        KTable::materialized(changes, store, store_name)
+        self.derived(KTable::materialized(changes, store, store_name))
     }
 
     /// The table of `mapper(value)` for every entry (`KTABLE-MAPVALUES-`, materialised in its
@@ -436,7 +463,7 @@ impl<K: Serde, V: Serde> KTable<K, V> {
                 })
             },
         );
-        KTable::materialized(changes, store, store_name)
+        self.derived(KTable::materialized(changes, store, store_name))
     }
 
     /// A generated node name and a store of its own for a table derived from this one.
@@ -447,6 +474,7 @@ impl<K: Serde, V: Serde> KTable<K, V> {
             name: store_name.clone(),
             global: false,
             source_topic: None,
+            window_retention_ms: None,
         });
         (name, store, store_name)
     }

@@ -94,6 +94,7 @@ impl Pipeline {
             &mut self.stateless,
             message.partition(),
         )?;
+        let late = state.dropped_late();
         let processed = if self.observer.observes_nodes() {
             let observer = &mut self.observer;
             shared
@@ -105,6 +106,10 @@ impl Pipeline {
             shared.topology.process_in(state, &input, &mut push)
         };
         let changes = state.take_changes();
+        let late = state.dropped_late() - late;
+        if late > 0 {
+            shared.stats.add(Counter::RecordsDroppedLate, late);
+        }
         if let Err(error) = processed {
             outputs.clear();
             outputs.extend(self.processing_failed(&shared, &input, error, None)?);
