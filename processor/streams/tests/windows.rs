@@ -382,3 +382,52 @@ fn bad_windows_and_unsupported_uses_are_refused_at_build() {
         .expect_err("a window store cannot be looked up");
     assert!(error.to_string().contains("is not supported"), "{error}");
 }
+
+#[test]
+fn wall_clock_closing_emits_the_last_window_of_a_quiet_task_only_when_enabled() {
+    for enabled in [false, true] {
+        let builder = StreamsBuilder::new();
+        let suppressed = Suppressed::until_window_closes();
+        let suppressed = if enabled {
+            suppressed.close_on_wall_clock(Duration::from_secs(30))
+        } else {
+            suppressed
+        };
+        builder
+            .stream::<Utf8, Utf8>("events")
+            .group_by_key()
+            .windowed_by(graced())
+            .count()
+            .suppress(suppressed)
+            .to_stream()
+            .to("out");
+        let topology = builder.build().expect("valid topology");
+        let driver = TopologyTestDriver::new(topology).with_wall_clock(1_000_000);
+        pipe(&driver, &[("a", 10_000), ("a", 20_000)]);
+        driver.advance_wall_clock(Duration::from_secs(29));
+        assert_eq!(
+            read(&driver, "out"),
+            [],
+            "quiet for less than the idle time"
+        );
+        // Quiet for 89 s: with wall-clock closing, stream time is 20 s + 89 s = 109 s, past the
+        // window's end + grace (70 s).
+        driver.advance_wall_clock(Duration::from_secs(60));
+        let closed = if enabled {
+            vec![counted("a", 0, 2, 20_000)]
+        } else {
+            Vec::new()
+        };
+        assert_eq!(read(&driver, "out"), closed, "enabled: {enabled}");
+        // A record for that window after it was closed by the clock is late, not a second
+        // final result; without wall-clock closing the window is still open and takes it.
+        pipe(&driver, &[("a", 30_000), ("z", 500_000)]);
+        let later = if enabled {
+            Vec::new()
+        } else {
+            vec![counted("a", 0, 3, 30_000)]
+        };
+        assert_eq!(read(&driver, "out"), later, "enabled: {enabled}");
+        assert_eq!(driver.dropped_late(), u64::from(enabled));
+    }
+}

@@ -147,13 +147,6 @@ impl<'g> Assembler<'g> {
     /// new stream time of a task that took no record for `idle` of wall-clock time, and so
     /// makes the topology advance quiet tasks' stream time with the wall clock (the smallest
     /// `idle` registered applies to all).
-    #[cfg_attr(
-        not(test),
-        expect(
-            dead_code,
-            reason = "the hook suppress(..).close_on_wall_clock will use"
-        )
-    )]
     pub(super) fn advance_quiet_tasks(&mut self, idle: Duration, node: Arc<dyn TimeDriven>) {
         let idle = millis_at_least_one(idle);
         self.time.quiet_idle = Some(self.time.quiet_idle.map_or(idle, |known| known.min(idle)));
@@ -409,13 +402,23 @@ impl<K: Serde, V: Serde> KStream<K, V> {
         parents: &[usize],
         make: impl FnOnce(Downstream<K2, V2>) -> super::node::Operator<K, V> + 'static,
     ) -> KStream<K2, V2> {
+        self.add_processor_with(name, parents, move |_, down, _| make(down))
+    }
+
+    /// As [`KStream::add_processor`], `make` also getting the node's name and the assembler
+    /// (to register the node for time: [`Assembler::advance_quiet_tasks`]).
+    pub(super) fn add_processor_with<K2: Serde, V2: Serde>(
+        &self,
+        name: String,
+        parents: &[usize],
+        make: impl FnOnce(&str, Downstream<K2, V2>, &mut Assembler<'_>) -> super::node::Operator<K, V>
+        + 'static,
+    ) -> KStream<K2, V2> {
         let description = NodeDescription::new(&name, NodeRole::Processor);
         let factory: Factory = Box::new(move |name, children, assembler| {
             let down = assembler.downstream::<K2, V2>(children)?;
-            let node: NodeRef<K, V> = Arc::new(Processor {
-                name,
-                operator: make(down),
-            });
+            let operator = make(&name, down, assembler);
+            let node: NodeRef<K, V> = Arc::new(Processor { name, operator });
             Ok(Built::Node(Box::new(node)))
         });
         let id = self.graph.borrow_mut().add(description, parents, factory);

@@ -280,11 +280,22 @@ impl<K: Serde, V: Serde> KGroupedStream<K, V> {
         };
         let name = self.stream.generated_name(prefix);
         let input = if self.repartition {
-            self.repartitioned(&store_name)
+            self.stream.repartitioned(&store_name)
         } else {
             self.stream.clone()
         };
         (index, store_name, name, input)
+    }
+}
+
+impl<K: Serde, V: Serde> KStream<K, V> {
+    /// Writes the stream to the repartition topic `<application id>-<name>-repartition` and
+    /// reads it back (Kafka Streams' `repartition(Repartitioned.as(name))`): after a change of
+    /// key, so that every record of a key reaches the same task (a custom processor's stores
+    /// see all of a key's records). The topic is created at start with as many partitions as
+    /// the sources of the records; records without a key are dropped and counted.
+    pub fn repartition_as(&self, name: &str) -> KStream<K, V> {
+        self.repartitioned(name)
     }
 
     /// Writes the stream to the repartition topic `<store>-repartition` (after a filter that
@@ -292,37 +303,31 @@ impl<K: Serde, V: Serde> KGroupedStream<K, V> {
     /// Kafka Streams names the nodes: generated `KSTREAM-SINK-`, `KSTREAM-FILTER-` and
     /// `KSTREAM-SOURCE-` names when the store's name was generated, `<topic>-sink`,
     /// `<topic>-filter` and `<topic>-source` when it was given.
-    fn repartitioned(&self, store_name: &str) -> KStream<K, V> {
+    pub(super) fn repartitioned(&self, store_name: &str) -> KStream<K, V> {
         let topic = format!("{store_name}-repartition");
         let generated = [
-            self.stream.generated_name("KSTREAM-SINK-"),
-            self.stream.generated_name("KSTREAM-FILTER-"),
-            self.stream.generated_name("KSTREAM-SOURCE-"),
+            self.generated_name("KSTREAM-SINK-"),
+            self.generated_name("KSTREAM-FILTER-"),
+            self.generated_name("KSTREAM-SOURCE-"),
         ];
         let [sink, filter, source] = if is_generated(store_name) {
             generated
         } else {
             ["sink", "filter", "source"].map(|role| format!("{topic}-{role}"))
         };
-        let keyed =
-            self.stream
-                .add_processor(filter, &[self.stream.id], |down: Downstream<K, V>| {
-                    operator::<K, V, _>(move |ctx, key, value| {
-                        if key_bytes::<K>(&key)?.is_none() {
-                            ctx.state.count_dropped_without_key();
-                            return Ok(());
-                        }
-                        Ok(down.forward(ctx, key, value)?)
-                    })
-                });
+        let keyed = self.add_processor(filter, &[self.id], |down: Downstream<K, V>| {
+            operator::<K, V, _>(move |ctx, key, value| {
+                if key_bytes::<K>(&key)?.is_none() {
+                    ctx.state.count_dropped_without_key();
+                    return Ok(());
+                }
+                Ok(down.forward(ctx, key, value)?)
+            })
+        });
         keyed.sink_named(sink, &topic);
-        self.stream
-            .graph
-            .borrow_mut()
-            .internal_topics
-            .push(topic.clone());
+        self.graph.borrow_mut().internal_topics.push(topic.clone());
         let builder = StreamsBuilder {
-            graph: Rc::clone(&self.stream.graph),
+            graph: Rc::clone(&self.graph),
         };
         builder.source_named(source, &topic, false)
     }

@@ -15,7 +15,7 @@ use std::marker::PhantomData;
 use super::builder::{KStream, StreamsBuilder, refused};
 use super::node::{Downstream, OperatorFailure, RecordContext, operator};
 use super::serdes::{IntoValue, Nullable, Serde};
-use super::window::Spans;
+use super::window::WindowOrigin;
 use crate::state::StoreSpec;
 
 /// A table: the latest value per key of a changelog stream, materialised in a state store
@@ -27,7 +27,7 @@ pub struct KTable<K: Serde, V: Serde> {
     store_name: String,
     /// The windows of the windowed aggregation this table comes from (through filters and
     /// mappings), for its suppression.
-    pub(super) windows: Option<Spans>,
+    pub(super) windows: Option<WindowOrigin>,
     /// Whether its store holds its values, so that a join can look them up (not a window
     /// store, whose values carry their timestamp, nor a suppression's buffer).
     pub(super) lookup: bool,

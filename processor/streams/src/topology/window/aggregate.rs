@@ -10,7 +10,7 @@ use super::super::node::{Downstream, OperatorFailure, RecordContext};
 use super::super::serdes::{Nullable, Serde};
 use super::Spans;
 use super::key::{Windowed, WindowedKey, windowed_bytes};
-use super::store::{forward_at, observe, window_start_of};
+use super::store::{advance_window_store, forward_at, window_start_of};
 use crate::log_limit::LogRateLimiter;
 
 /// At most one log line about late records per node and interval.
@@ -103,12 +103,6 @@ impl WindowAggregate {
         ctx: &mut RecordContext<'_, '_>,
         stream_time: i64,
     ) -> Result<i64, OperatorFailure> {
-        let stream_time = observe(ctx, self.store, stream_time)?;
-        let expired = stream_time
-            .saturating_sub(self.spans.retention)
-            .saturating_add(1);
-        ctx.state
-            .remove_before(self.store, expired, window_start_of);
-        Ok(stream_time)
+        advance_window_store(ctx, self.store, self.spans.retention, stream_time)
     }
 }

@@ -112,6 +112,15 @@ impl TimeWindows {
     }
 }
 
+/// The windowed aggregation a table comes from: its windows and its window store.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct WindowOrigin {
+    /// The windows.
+    pub(super) spans: Spans,
+    /// The window store's index among the task's stores.
+    pub(super) store: usize,
+}
+
 /// Validated windows in milliseconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct Spans {
@@ -257,15 +266,18 @@ impl<K: Serde, V: Serde> TimeWindowedKStream<K, V> {
                 })
             },
         );
-        KTable::materialized(changes, index, store_name).windowed(spans)
+        KTable::materialized(changes, index, store_name).windowed(WindowOrigin {
+            spans,
+            store: index,
+        })
     }
 }
 
 impl<K: Serde, V: Serde> KTable<K, V> {
-    /// This table as the result of a windowed aggregation over `spans`: its store is a window
+    /// This table as the result of a windowed aggregation (`origin`): its store is a window
     /// store, which joins cannot look up.
-    fn windowed(mut self, spans: Spans) -> Self {
-        self.windows = Some(spans);
+    fn windowed(mut self, origin: WindowOrigin) -> Self {
+        self.windows = Some(origin);
         self.lookup = false;
         self
     }

@@ -36,6 +36,23 @@ pub(super) fn observe(
     }
 }
 
+/// Moves window store `store`'s stream time to `stream_time` if later and deletes the windows
+/// it expired (those that started `retention` or longer before it); returns the stream time.
+///
+/// # Errors
+/// A stored stream time that cannot be read.
+pub(super) fn advance_window_store(
+    ctx: &mut RecordContext<'_, '_>,
+    store: usize,
+    retention: i64,
+    stream_time: i64,
+) -> Result<i64, OperatorFailure> {
+    let stream_time = observe(ctx, store, stream_time)?;
+    let expired = stream_time.saturating_sub(retention).saturating_add(1);
+    ctx.state.remove_before(store, expired, window_start_of);
+    Ok(stream_time)
+}
+
 /// The window start a window store's entry is indexed by: the last 8 bytes of its key (none
 /// for the stream time's shorter key).
 pub(super) fn window_start_of(key: &[u8], _value: &[u8]) -> Option<i64> {

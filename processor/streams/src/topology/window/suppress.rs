@@ -6,21 +6,31 @@
 //! whose deletion was committed.
 //!
 //! Emission is [`SuppressBuffer::advance_to`], callable with any new stream time: records call it
-//! with their own timestamp; a wall-clock tick (closing the windows of a quiet task) calls it
-//! with the time it decides.
+//! with their own timestamp. With [`Suppressed::close_on_wall_clock`], the node also registers
+//! for time ([`TimeDriven`]): when a task took no record for the idle time, its stream time
+//! follows the wall clock and the node closes the windows that time passed, after moving the
+//! window store's stream time there too (so that a record arriving later for such a window is
+//! dropped as late, not emitted twice).
+
+use std::sync::Arc;
+use std::time::Duration;
 
 use super::super::builder::refused;
 use super::super::node::{Downstream, OperatorFailure, RecordContext, operator};
 use super::super::serdes::{Nullable, ReadOwned, Serde};
 use super::super::table::KTable;
+use super::super::time::TimeDriven;
+use super::super::{ProcessingError, ProcessingErrorKind};
+use super::WindowOrigin;
 use super::key::{Window, Windowed, WindowedKey, split_windowed};
-use super::store::{forward_at, observe, window_start_of};
+use super::store::{advance_window_store, forward_at, observe, window_start_of};
 use crate::state::StoreSpec;
 
 /// How a windowed table is suppressed (Kafka Streams' `Suppressed`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Suppressed {
     name: Option<String>,
+    close_on_wall_clock: Option<Duration>,
 }
 
 impl Suppressed {
@@ -28,7 +38,10 @@ impl Suppressed {
     /// windows' grace, nothing before (`Suppressed.untilWindowCloses`, with an unbounded
     /// buffer).
     pub fn until_window_closes() -> Self {
-        Suppressed { name: None }
+        Suppressed {
+            name: None,
+            close_on_wall_clock: None,
+        }
     }
 
     /// Names the node `name` and its buffer store `<name>-store` (`withName`), instead of the
@@ -36,6 +49,18 @@ impl Suppressed {
     pub fn with_name(self, name: &str) -> Self {
         Suppressed {
             name: Some(name.to_owned()),
+            ..self
+        }
+    }
+
+    /// Beyond Kafka Streams, whose windows close only when a record moves stream time: when a
+    /// task takes no record for `idle` of wall-clock time, its stream time advances with the
+    /// clock from there, so the last windows of a quiet or stopped source still close (and are
+    /// emitted once `end + grace` passes). Off unless called.
+    pub fn close_on_wall_clock(self, idle: Duration) -> Self {
+        Suppressed {
+            close_on_wall_clock: Some(idle),
+            ..self
         }
     }
 }
@@ -54,8 +79,11 @@ fn window_end_of(key: &[u8], value: &[u8]) -> Option<i64> {
 /// The suppression node's state: its buffer store, the grace its windows close after, and
 /// where final results go.
 pub(crate) struct SuppressBuffer<K: Serde, V: Serde> {
+    name: String,
     store: usize,
     grace: i64,
+    /// The windowed aggregation upstream, whose stream time a wall-clock close moves too.
+    origin: Option<WindowOrigin>,
     down: Downstream<Windowed<K>, Nullable<V>>,
 }
 
@@ -134,6 +162,31 @@ impl<K: ReadOwned, V: ReadOwned> SuppressBuffer<K, V> {
     }
 }
 
+impl<K: ReadOwned, V: ReadOwned> TimeDriven for SuppressBuffer<K, V> {
+    /// A quiet task's new stream time (wall-clock closing): the window store's stream time
+    /// moves there first, then the windows it closed are emitted.
+    fn on_time<'a>(
+        &self,
+        ctx: &mut RecordContext<'a, '_>,
+        time: i64,
+    ) -> Result<(), ProcessingError> {
+        let advanced = match self.origin {
+            Some(origin) => {
+                advance_window_store(ctx, origin.store, origin.spans.retention, time).map(drop)
+            }
+            None => Ok(()),
+        };
+        advanced
+            .and_then(|()| self.advance_to(ctx, time))
+            .map_err(|failure| match failure {
+                OperatorFailure::Refused(message) => {
+                    ProcessingError::new(ProcessingErrorKind::Processing, &self.name, message)
+                }
+                OperatorFailure::Downstream(error) => error,
+            })
+    }
+}
+
 impl<K: ReadOwned, V: ReadOwned> KTable<Windowed<K>, V> {
     /// The table's final results: per window and key, its last update once the window closed
     /// (`suppress(Suppressed.untilWindowCloses(unbounded()))`: a `KTABLE-SUPPRESS-` node and
@@ -155,7 +208,8 @@ impl<K: ReadOwned, V: ReadOwned> KTable<Windowed<K>, V> {
             source_topic: None,
             window_retention_ms: None,
         });
-        let grace = self.windows.map_or_else(
+        let origin = self.windows;
+        let grace = origin.map_or_else(
             || {
                 self.changes.refuse(
                     "suppress(until_window_closes) needs the windows' grace: suppress the table \
@@ -163,13 +217,23 @@ impl<K: ReadOwned, V: ReadOwned> KTable<Windowed<K>, V> {
                 );
                 0
             },
-            |spans| spans.grace,
+            |origin| origin.spans.grace,
         );
-        let changes = self.changes.add_processor(
+        let idle = suppressed.close_on_wall_clock;
+        let changes = self.changes.add_processor_with(
             name,
             &[self.changes.id],
-            move |down: Downstream<Windowed<K>, Nullable<V>>| {
-                let buffer = SuppressBuffer { store, grace, down };
+            move |name, down: Downstream<Windowed<K>, Nullable<V>>, assembler| {
+                let buffer = Arc::new(SuppressBuffer {
+                    name: name.to_owned(),
+                    store,
+                    grace,
+                    origin,
+                    down,
+                });
+                if let Some(idle) = idle {
+                    assembler.advance_quiet_tasks(idle, Arc::clone(&buffer) as Arc<dyn TimeDriven>);
+                }
                 operator::<Windowed<K>, Nullable<V>, _>(move |ctx, key, value| {
                     buffer.buffer(ctx, key, value)
                 })
