@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use ferrobeat_streams::config::{KafkaConfig, RuntimeConfig, StreamsConfig};
 use ferrobeat_streams::errors::{ErrorHandlingConfig, ErrorPolicy};
+use ferrobeat_streams::topology::validate_topic_name;
 use ferrobeat_toolbox::config::{self as toml_config, Invalid, humantime_serde};
 use ferrobeat_toolbox::intercept::{InterceptorSpec, Interceptors};
 use serde::Deserialize;
@@ -17,7 +18,9 @@ use serde::Deserialize;
 pub use ferrobeat_streams::config::{MAX_THREADS, UncaughtErrorPolicy};
 pub use ferrobeat_toolbox::config::{ConfigError, Origin};
 
-use crate::metric_topology::MetricTopologyConfig;
+use crate::metric_topology::alerting::AlertingConfig;
+use crate::metric_topology::summary::SummariesConfig;
+use crate::metric_topology::{MetricPipeline, MetricTopologyConfig};
 
 /// The whole configuration file.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
@@ -32,6 +35,12 @@ pub struct ProcessorConfig {
     /// `[topology]`: topics and the alert threshold of the metric topology.
     #[serde(default)]
     pub topology: MetricTopologyConfig,
+    /// `[alerting]`: an alert per hot sample, or per transition of a host's state.
+    #[serde(default)]
+    pub alerting: AlertingConfig,
+    /// `[summaries]`: one record per host and closed window (off unless a topic is set).
+    #[serde(default)]
+    pub summaries: SummariesConfig,
     /// `[errors]`: what to do with a record the topology cannot process.
     #[serde(default)]
     pub errors: ErrorsConfig,
@@ -205,6 +214,13 @@ impl ProcessorConfig {
         self.topology
             .validate()
             .map_err(|error| Invalid::new(error.key, error.reason).within("topology"))?;
+        self.alerting
+            .validate()
+            .map_err(|(key, reason)| Invalid::new(key, reason).within("alerting"))?;
+        self.summaries
+            .validate()
+            .map_err(|(key, reason)| Invalid::new(key, reason).within("summaries"))?;
+        self.refuse_shared_summaries_topic()?;
         self.errors
             .handling()
             .validate()
@@ -215,6 +231,53 @@ impl ProcessorConfig {
             .map_err(|error| Invalid::new(error.key(), error.reason))
     }
 
+    /// The sections the metric topology is built from.
+    pub fn pipeline(&self) -> MetricPipeline<'_> {
+        MetricPipeline {
+            topology: &self.topology,
+            alerting: &self.alerting,
+            summaries: &self.summaries,
+        }
+    }
+
+    /// Every topic the metric topology reads or writes, with its dotted key
+    /// (`topology.cpu_topic`, ..., `summaries.topic`).
+    fn topic_keys(&self) -> Vec<(String, String)> {
+        self.topology
+            .topic_keys()
+            .into_iter()
+            .map(|(key, topic)| (format!("topology.{key}"), topic))
+            .chain(
+                self.summaries
+                    .topic
+                    .iter()
+                    .map(|topic| ("summaries.topic".to_owned(), topic.clone())),
+            )
+            .collect()
+    }
+
+    /// The summaries need a topic of their own: a valid name that no other key uses.
+    fn refuse_shared_summaries_topic(&self) -> Result<(), Invalid> {
+        let Some(summaries) = &self.summaries.topic else {
+            return Ok(());
+        };
+        validate_topic_name(summaries).map_err(|reason| Invalid::new("summaries.topic", reason))?;
+        match self
+            .topology
+            .topic_keys()
+            .into_iter()
+            .find(|(_, topic)| topic == summaries)
+        {
+            Some((key, _)) => Err(Invalid::new(
+                "summaries.topic",
+                format!(
+                    "{summaries:?} is also topology.{key}: summaries need a topic of their own"
+                ),
+            )),
+            None => Ok(()),
+        }
+    }
+
     /// A dead-letter topic that is also the input or an output would feed bad records back in
     /// forever (each pass adding headers) or mix them with good ones.
     fn refuse_looping_dead_letters(&self) -> Result<(), Invalid> {
@@ -223,7 +286,6 @@ impl ProcessorConfig {
         }
         let dead_letters = &self.errors.dead_letter_topic;
         match self
-            .topology
             .topic_keys()
             .into_iter()
             .find(|(_, topic)| topic == dead_letters)
@@ -231,8 +293,7 @@ impl ProcessorConfig {
             Some((key, _)) => Err(Invalid::new(
                 "errors.dead_letter_topic",
                 format!(
-                    "{dead_letters:?} is also topology.{key}: dead letters must go to a topic of \
-                     their own"
+                    "{dead_letters:?} is also {key}: dead letters must go to a topic of their own"
                 ),
             )),
             None => Ok(()),

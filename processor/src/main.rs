@@ -15,9 +15,7 @@ use ferrobeat_processor::config::{
     DEFAULT_CONFIG_PATH, MAX_THREADS, Overrides, ProcessorConfig, PropertyFlag,
 };
 use ferrobeat_processor::lag;
-use ferrobeat_processor::metric_topology::{
-    TopologyCounts, metric_topology, metric_topology_counting,
-};
+use ferrobeat_processor::metric_topology::{TopologyCounts, metric_pipeline};
 use ferrobeat_processor::monitor::Monitor;
 use ferrobeat_processor::monitor::logging::spawn_change_logger;
 use ferrobeat_processor::monitor::metrics::{PrometheusObserver, RuntimeMetrics};
@@ -279,8 +277,9 @@ fn setup(args: &SetupArgs) -> anyhow::Result<ExitCode> {
     if let Some(servers) = &args.bootstrap_servers {
         config.kafka.bootstrap_servers.clone_from(servers);
     }
-    let topics = setup::pipeline_topics(&config.topology, &config.errors);
-    let internal = metric_topology(&config.topology).internal_topics(&config.kafka.application_id);
+    let topics = setup::pipeline_topics(config.pipeline(), &config.errors);
+    let internal = metric_pipeline(config.pipeline(), Arc::default())
+        .internal_topics(&config.kafka.application_id);
     let mut spec = setup::SetupSpec::new(topics, args.partitions, args.replication_factor)?
         .with_internal_topics(internal)?;
     if let Some(inventory) = &config.topology.inventory_topic {
@@ -309,7 +308,7 @@ fn setup(args: &SetupArgs) -> anyhow::Result<ExitCode> {
 
 fn describe(args: &DescribeArgs) -> anyhow::Result<ExitCode> {
     let config = args.config.load()?;
-    let description = metric_topology(&config.topology).describe();
+    let description = metric_pipeline(config.pipeline(), Arc::default()).describe();
     match args.format {
         DescribeFormat::Text => print!("{description}"),
         DescribeFormat::Dot => print!("{}", description.to_dot()),
@@ -320,7 +319,7 @@ fn describe(args: &DescribeArgs) -> anyhow::Result<ExitCode> {
 
 fn lag(args: &LagArgs) -> anyhow::Result<ExitCode> {
     let config = args.group.load()?;
-    let topology = metric_topology(&config.topology);
+    let topology = metric_pipeline(config.pipeline(), Arc::default());
     let topics = topology
         .source_topics()
         .into_iter()
@@ -351,7 +350,7 @@ fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     }
     .apply(&mut config);
     let counts = Arc::new(TopologyCounts::default());
-    let topology = metric_topology_counting(&config.topology, Arc::clone(&counts));
+    let topology = metric_pipeline(config.pipeline(), Arc::clone(&counts));
     let description = topology.describe();
     let metrics = Arc::new(RuntimeMetrics::new(config.monitoring.level));
     let runtime = Arc::new(StreamsRuntime::with_observer(

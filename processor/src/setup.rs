@@ -32,7 +32,7 @@ use rdkafka::metadata::Metadata;
 use rdkafka::types::RDKafkaErrorCode;
 
 use crate::config::ErrorsConfig;
-use crate::metric_topology::MetricTopologyConfig;
+use crate::metric_topology::MetricPipeline;
 use ferrobeat_streams::topology::{
     InternalTopic, InternalTopicError, InternalTopicKind, validate_topic_name,
 };
@@ -48,10 +48,11 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 const VISIBILITY_POLL: Duration = Duration::from_millis(200);
 
 /// The topics a processor with this configuration reads and writes, in the order `setup`
-/// creates them: input, cpu, memory, alert, extra routes, the inventory (when set), dead
-/// letters (when the error policy writes any). Each name appears once. With the default configuration this is
+/// creates them: input, cpu, memory, alert, extra routes, the inventory and the summaries
+/// (when set), dead letters (when the error policy writes any). Each name appears once. With the default configuration this is
 /// [`ferrobeat_schema::topics::PIPELINE`].
-pub fn pipeline_topics(topology: &MetricTopologyConfig, errors: &ErrorsConfig) -> Vec<String> {
+pub fn pipeline_topics(pipeline: MetricPipeline<'_>, errors: &ErrorsConfig) -> Vec<String> {
+    let topology = pipeline.topology;
     let mut topics: Vec<String> = Vec::new();
     let names = [
         &topology.input_topic,
@@ -62,6 +63,7 @@ pub fn pipeline_topics(topology: &MetricTopologyConfig, errors: &ErrorsConfig) -
     .into_iter()
     .chain(topology.extra_routes.values())
     .chain(&topology.inventory_topic)
+    .chain(&pipeline.summaries.topic)
     .map(String::as_str)
     .chain(errors.dead_letter_topic());
     for name in names {
@@ -910,6 +912,7 @@ impl MetadataReader {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::metric_topology::MetricTopologyConfig;
 
     fn names(topics: &[&str]) -> Vec<String> {
         topics.iter().map(|t| (*t).to_owned()).collect()
@@ -940,7 +943,11 @@ mod tests {
 
     #[test]
     fn default_configuration_needs_exactly_the_pipeline_topics() {
-        let topics = pipeline_topics(&MetricTopologyConfig::default(), &ErrorsConfig::default());
+        let topology = MetricTopologyConfig::default();
+        let topics = pipeline_topics(
+            MetricPipeline::stateless(&topology),
+            &ErrorsConfig::default(),
+        );
         assert_eq!(topics, names(&ferrobeat_schema::topics::PIPELINE));
     }
 
@@ -959,7 +966,7 @@ mod tests {
             ..ErrorsConfig::default()
         };
         assert_eq!(
-            pipeline_topics(&topology, &errors),
+            pipeline_topics(MetricPipeline::stateless(&topology), &errors),
             names(&["in", "shared-out", "hot", "net"])
         );
         let dead_letters = ErrorsConfig {
@@ -967,7 +974,7 @@ mod tests {
             ..ErrorsConfig::default()
         };
         assert_eq!(
-            pipeline_topics(&topology, &dead_letters),
+            pipeline_topics(MetricPipeline::stateless(&topology), &dead_letters),
             names(&["in", "shared-out", "hot", "net"]),
             "a dead-letter topic equal to another is listed once"
         );

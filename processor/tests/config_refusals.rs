@@ -268,3 +268,31 @@ fn a_dead_letter_topic_that_is_also_an_input_or_output_is_refused() {
     )
     .expect("unused dead-letter topic");
 }
+
+#[test]
+fn alerting_and_summaries_settings_that_cannot_work_are_refused() {
+    assert_refused(
+        "[alerting]\nmode = \"transitions\"\nno_data_after = \"10ms\"\n",
+        "alerting.no_data_after",
+        "too short",
+    );
+    assert_refused("[alerting]\nmode = \"often\"\n", "alerting.mode", "unknown variant");
+    assert_refused("[summaries]\nwindow = \"100ms\"\n", "summaries.window", "at least 1s");
+    assert_refused(
+        "[summaries]\ntopic = \"metric.cpu\"\n",
+        "summaries.topic",
+        "is also topology.cpu_topic",
+    );
+    assert_refused(
+        "[summaries]\ntopic = \"metric.cpu.1m\"\n[errors]\ndead_letter_topic = \"metric.cpu.1m\"\n",
+        "errors.dead_letter_topic",
+        "summaries.topic",
+    );
+    let config = ProcessorConfig::parse(
+        "[alerting]\nmode = \"transitions\"\nfor = \"30s\"\n[summaries]\ntopic = \"metric.cpu.1m\"\n",
+        Path::new(FILE),
+    )
+    .expect("valid");
+    assert_eq!(config.alerting.fire_after, std::time::Duration::from_secs(30));
+    assert_eq!(config.summaries.topic.as_deref(), Some("metric.cpu.1m"));
+}

@@ -7,7 +7,7 @@ mod mission;
 use std::sync::Arc;
 
 use ferrobeat_processor::metric_topology::{
-    MetricTopologyConfig, TopologyCounts, metric_topology_counting,
+    MetricPipeline, MetricTopologyConfig, TopologyCounts, metric_pipeline,
 };
 use ferrobeat_streams::driver::{TestRecord, TopologyTestDriver};
 use mission::{MISSION_ALERT, driver, hot_cpu_event};
@@ -46,7 +46,10 @@ fn with_inventory(object: &str) -> String {
 #[test]
 fn an_alert_gains_its_host_inventory_and_follows_updates_and_deletes() {
     let counts = Arc::new(TopologyCounts::default());
-    let driver = driver(metric_topology_counting(&config(), Arc::clone(&counts)));
+    let driver = driver(metric_pipeline(
+        MetricPipeline::stateless(&config()),
+        Arc::clone(&counts),
+    ));
     assert_eq!(alert(&driver), MISSION_ALERT, "a host not found: no member");
 
     let hosts = driver.create_input_topic("metric.hosts");
@@ -71,7 +74,10 @@ fn an_alert_gains_its_host_inventory_and_follows_updates_and_deletes() {
 #[test]
 fn a_value_that_is_not_an_object_is_counted_and_the_alert_goes_out() {
     let counts = Arc::new(TopologyCounts::default());
-    let driver = driver(metric_topology_counting(&config(), Arc::clone(&counts)));
+    let driver = driver(metric_pipeline(
+        MetricPipeline::stateless(&config()),
+        Arc::clone(&counts),
+    ));
     let hosts = driver.create_input_topic("metric.hosts");
     hosts.pipe_key_value(HOST, "\"web team\"");
     assert_eq!(alert(&driver), MISSION_ALERT);
@@ -109,9 +115,12 @@ fn the_inventory_topic_needs_a_topic_of_its_own() {
 
 #[test]
 fn without_an_inventory_topic_the_topology_reads_no_table() {
-    let topology = metric_topology_counting(&MetricTopologyConfig::default(), Arc::default());
+    let topology = metric_pipeline(
+        MetricPipeline::stateless(&MetricTopologyConfig::default()),
+        Arc::default(),
+    );
     assert_eq!(topology.source_topics(), ["metric.all"]);
     assert!(!topology.describe().to_string().contains("GlobalStore"));
-    let with = metric_topology_counting(&config(), Arc::default());
+    let with = metric_pipeline(MetricPipeline::stateless(&config()), Arc::default());
     assert!(with.describe().to_string().contains("metric.hosts"));
 }

@@ -10,7 +10,7 @@ use mission::{
 use std::sync::Arc;
 
 use ferrobeat_processor::metric_topology::{
-    MetricTopologyConfig, TopologyCounts, metric_topology, metric_topology_counting,
+    MetricPipeline, MetricTopologyConfig, TopologyCounts, metric_pipeline, metric_topology,
 };
 use ferrobeat_streams::driver::{TestRecord, TopologyTestDriver};
 use ferrobeat_streams::errors::{ErrorHandlingConfig, ErrorPolicy};
@@ -137,7 +137,10 @@ fn unknown_metricsets_are_dropped_unless_routed() {
         .insert("network".to_owned(), "metric.network".to_owned());
     config.validate().expect("valid config");
     let counts = Arc::new(TopologyCounts::default());
-    let driver = driver(metric_topology_counting(&config, Arc::clone(&counts)));
+    let driver = driver(metric_pipeline(
+        MetricPipeline::stateless(&config),
+        Arc::clone(&counts),
+    ));
     driver
         .create_input_topic("metric.all")
         .pipe_values([&network, &diskio, &diskio]);
@@ -557,8 +560,8 @@ fn norm_is_computed_from_total_and_cores_and_counted() {
     let impossible = cold.replace(r#""pct":1.8887"#, r#""pct":18.887"#); // 1.8887 > 1
     assert!(!cold.contains("norm") && !hot.contains("norm"), "{cold}");
     let counts = Arc::new(TopologyCounts::default());
-    let driver = driver(metric_topology_counting(
-        &MetricTopologyConfig::default(),
+    let driver = driver(metric_pipeline(
+        MetricPipeline::stateless(&MetricTopologyConfig::default()),
         Arc::clone(&counts),
     ));
     driver

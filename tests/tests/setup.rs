@@ -236,7 +236,7 @@ fn the_setup_command_creates_verifies_and_reports_with_exit_codes() -> anyhow::R
     let kafka = TestKafka::start()?;
     let config =
         processor_support::test_config(kafka.bootstrap_servers(), |name| kafka.unique_topic(name));
-    let topics = ferrobeat_processor::setup::pipeline_topics(&config.topology, &config.errors);
+    let topics = ferrobeat_processor::setup::pipeline_topics(config.pipeline(), &config.errors);
     let directory = tempfile::tempdir()?;
     let file = directory.path().join("processor.toml");
     std::fs::write(&file, processor_support::config_file_text(&config))?;

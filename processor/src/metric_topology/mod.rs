@@ -13,11 +13,15 @@
 //! the input. A record that is not a Metricbeat event, lacks `metricset.name`, or (cpu)
 //! lacks what routing or the alert needs fails with a [`ferrobeat_streams::topology::ProcessingError`].
 
+pub mod alerting;
 mod event;
 mod inventory;
 mod minify;
+mod pipeline;
+pub mod summaries;
 pub mod summary;
 pub mod sustained;
+pub mod transitions;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -30,9 +34,9 @@ use serde::Deserialize;
 
 pub use event::{CpuNorm, MetricEvent, MetricEventSerde};
 pub use inventory::InventoryCounts;
+pub use pipeline::{MetricPipeline, metric_pipeline};
 
-use ferrobeat_streams::serdes::{Bytes, Nullable, Utf8};
-use ferrobeat_streams::topology::{StreamsBuilder, Topology, validate_topic_name};
+use ferrobeat_streams::topology::{Topology, validate_topic_name};
 
 /// The metricset routed to the cpu topic and checked for alerts.
 pub const CPU_METRICSET: &str = "cpu";
@@ -178,6 +182,8 @@ pub struct TopologyCounts {
     pub normalised: NormalisedCounts,
     /// Inventory values that were not JSON objects.
     pub inventory_invalid: InventoryCounts,
+    /// Alert records of `transitions` mode, by status.
+    pub transitions: sustained::TransitionCounts,
 }
 
 /// Records of metricsets no route takes, dropped, counted per metricset.
@@ -231,74 +237,10 @@ impl NormalisedCounts {
     }
 }
 
-/// Builds the metric topology. Call [`MetricTopologyConfig::validate`] first: invalid
-/// topic names are not checked here.
+/// Builds the reference design's metric topology (an alert per hot sample, no summaries).
+/// Call [`MetricTopologyConfig::validate`] first: invalid topic names are not checked here.
 pub fn metric_topology(config: &MetricTopologyConfig) -> Topology {
-    metric_topology_counting(config, Arc::default())
-}
-
-/// [`metric_topology`], counting in `counts` what it drops or mends ([`TopologyCounts`]).
-pub fn metric_topology_counting(
-    config: &MetricTopologyConfig,
-    counts: Arc<TopologyCounts>,
-) -> Topology {
-    let builder = StreamsBuilder::new();
-    let events = builder.stream::<Nullable<Bytes>, MetricEventSerde>(&config.input_topic);
-    let mut routes = events.split_named("route-");
-    let cpu = routes.branch(CPU_METRICSET, |_, event| event.metricset() == CPU_METRICSET);
-    let memory = routes.branch(MEMORY_METRICSET, |_, event| {
-        event.metricset() == MEMORY_METRICSET
-    });
-    for (metricset, topic) in &config.extra_routes {
-        let wanted = metricset.clone();
-        routes
-            .branch(metricset, move |_, event| event.metricset() == wanted)
-            .to(topic);
-    }
-    routes.default_branch().named("route-unrouted").foreach({
-        let counts = Arc::clone(&counts);
-        move |_, event| counts.unrouted.record(event.metricset())
-    });
-    cpu.to(&config.cpu_topic);
-    memory.to(&config.memory_topic);
-    let threshold = config.alert_threshold;
-    let alerts = cpu
-        .try_filter({
-            let counts = Arc::clone(&counts);
-            move |_, event| {
-                let norm = event.cpu_norm_pct()?;
-                if norm.computed {
-                    counts.normalised.record();
-                }
-                Ok::<_, String>(norm.pct > threshold)
-            }
-        })
-        .named("cpu-above-threshold")
-        .try_map_values(|event| event.alert())
-        .named("cpu-alert");
-    match &config.inventory_topic {
-        None => alerts.to(&config.alert_topic),
-        Some(topic) => {
-            let inventory = builder.global_table::<Utf8, Bytes>(topic);
-            alerts
-                .left_join_global(
-                    &inventory,
-                    |_, alert| inventory::alert_host_name(alert),
-                    move |alert, found| {
-                        inventory::with_inventory(
-                            alert,
-                            found.map(|found| &found[..]),
-                            &counts.inventory_invalid,
-                        )
-                    },
-                )
-                .named("cpu-alert-inventory")
-                .to(&config.alert_topic);
-        }
-    }
-    builder
-        .build()
-        .expect("the metric topology has one source and unique node names by construction")
+    metric_pipeline(MetricPipeline::stateless(config), Arc::default())
 }
 
 #[cfg(test)]

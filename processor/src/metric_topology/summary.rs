@@ -7,8 +7,72 @@
 //! values rounded to 4 decimals as Metricbeat rounds its percentages. `samples` counts the cpu
 //! samples.
 
+use std::time::Duration;
+
 use ferrobeat_schema::numeric::{format_timestamp_millis, round4};
+use ferrobeat_toolbox::config::humantime_serde;
 use serde::{Deserialize, Serialize};
+
+/// `[summaries]`: one record per host and closed window; off unless `topic` is set.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SummariesConfig {
+    /// Where summaries go (e.g. `metric.cpu.1m`); none: no summaries.
+    pub topic: Option<String>,
+    /// The windows' size, aligned to the epoch (default `1m`).
+    #[serde(with = "humantime_serde")]
+    pub window: Duration,
+    /// How long after a window's end a late sample still counts (default `10s`).
+    #[serde(with = "humantime_serde")]
+    pub grace: Duration,
+    /// After this much wall-clock time without a sample, a task's stream time follows the
+    /// clock, so that the last windows of hosts that stopped still close (default `30s`).
+    #[serde(with = "humantime_serde")]
+    pub close_idle: Duration,
+}
+
+impl Default for SummariesConfig {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}
+
+impl SummariesConfig {
+    /// The defaults: no summaries; one-minute windows with 10 s of grace once a topic is set.
+    pub const DEFAULT: SummariesConfig = SummariesConfig {
+        topic: None,
+        window: Duration::from_secs(60),
+        grace: Duration::from_secs(10),
+        close_idle: Duration::from_secs(30),
+    };
+
+    /// Checks what a type cannot: a window of whole milliseconds, at least a second long, and
+    /// a `close_idle` of at least a second.
+    ///
+    /// # Errors
+    /// The refused key (within `[summaries]`) and why.
+    pub fn validate(&self) -> Result<(), (&'static str, String)> {
+        let shown = |duration| humantime_serde::re::humantime::format_duration(duration);
+        if self.window < Duration::from_secs(1)
+            || !self.window.subsec_nanos().is_multiple_of(1_000_000)
+        {
+            return Err((
+                "window",
+                format!(
+                    "{} is not a window: give at least 1s, in whole milliseconds",
+                    shown(self.window)
+                ),
+            ));
+        }
+        if self.close_idle < Duration::from_secs(1) {
+            return Err((
+                "close_idle",
+                format!("{} is too short: give at least 1s", shown(self.close_idle)),
+            ));
+        }
+        Ok(())
+    }
+}
 
 /// Count, sum, minimum and maximum of one value's samples.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
@@ -168,6 +232,27 @@ mod tests {
             ),
             "{record}"
         );
+    }
+
+    #[test]
+    fn summaries_config_reads_durations_and_refuses_what_cannot_work() {
+        let config: SummariesConfig =
+            toml::from_str("topic = \"metric.cpu.5m\"\nwindow = \"5m\"").expect("valid");
+        assert_eq!(config.topic.as_deref(), Some("metric.cpu.5m"));
+        assert_eq!(config.window, Duration::from_secs(300));
+        assert_eq!(config.grace, Duration::from_secs(10));
+        assert_eq!(config.validate(), Ok(()));
+        let tiny = SummariesConfig {
+            window: Duration::from_millis(500),
+            ..SummariesConfig::default()
+        };
+        assert_eq!(tiny.validate().map_err(|(key, _)| key), Err("window"));
+        let idle = SummariesConfig {
+            close_idle: Duration::ZERO,
+            ..SummariesConfig::default()
+        };
+        assert_eq!(idle.validate().map_err(|(key, _)| key), Err("close_idle"));
+        assert!(toml::from_str::<SummariesConfig>("size = \"1m\"").is_err());
     }
 
     #[test]

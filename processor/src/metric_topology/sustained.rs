@@ -2,85 +2,20 @@
 //! Prometheus' `for:` and `keep_firing_for` and Kibana's alert delay and recovery behave.
 //!
 //! A host is `ok`, `pending` (hot, not for long enough yet), `firing`, or `no_data` (firing, then
-//! silent for `no_data_after` of wall-clock time). Samples are taken in event-time order: a sample
+//! silent for `no_data_after` of wall-clock time). Wall-clock time is only what the periodic
+//! check ([`HostAlert::check_no_data`]) is told: it notes when a firing host's latest sample
+//! last changed, so that a processor catching up on a backlog of old samples does not take
+//! their old timestamps for silence. Samples are taken in event-time order: a sample
 //! older than the host's latest is stale and changes nothing. Only a change of what operators see
 //! is a [`Transition`]: `pending` is internal, so `ok → pending → ok` says nothing.
 //!
 //! The state is a small JSON document (`HostAlert`), the value of the host's entry in the alert
 //! store, so its changelog is readable with any consumer.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use ferrobeat_toolbox::config::humantime_serde;
 use serde::{Deserialize, Serialize};
-
-/// Which alerts the cpu metricset raises.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum AlertMode {
-    /// One alert per hot sample (the reference design).
-    #[default]
-    EverySample,
-    /// One record per transition of a host's [`Status`] (firing, resolved, no data).
-    Transitions,
-}
-
-/// `[alerting]`: how hot samples become alerts; every key is optional.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct AlertingConfig {
-    /// `every-sample` (default) or `transitions`.
-    pub mode: AlertMode,
-    /// `transitions`: how long a host must stay hot before it fires (Prometheus' `for:`).
-    #[serde(rename = "for", with = "humantime_serde")]
-    pub fire_after: Duration,
-    /// `transitions`: how long a firing host must stay cool before it resolves.
-    #[serde(with = "humantime_serde")]
-    pub keep_firing_for: Duration,
-    /// `transitions`: how long a firing host may send nothing before it goes `no_data`.
-    #[serde(with = "humantime_serde")]
-    pub no_data_after: Duration,
-}
-
-impl Default for AlertingConfig {
-    fn default() -> Self {
-        AlertingConfig {
-            mode: AlertMode::EverySample,
-            fire_after: Duration::ZERO,
-            keep_firing_for: Duration::ZERO,
-            no_data_after: Duration::from_secs(30),
-        }
-    }
-}
-
-impl AlertingConfig {
-    /// Checks what a type cannot: a `no_data_after` of at least a second.
-    ///
-    /// # Errors
-    /// The refused key (within `[alerting]`) and why.
-    pub fn validate(&self) -> Result<(), (&'static str, String)> {
-        if self.no_data_after < Duration::from_secs(1) {
-            return Err((
-                "no_data_after",
-                format!(
-                    "{} is too short: a firing host would go no_data between two samples",
-                    humantime_serde::re::humantime::format_duration(self.no_data_after)
-                ),
-            ));
-        }
-        Ok(())
-    }
-
-    /// The rule of `transitions` mode with `threshold`.
-    pub fn rule(&self, threshold: f64) -> SustainedRule {
-        SustainedRule {
-            threshold,
-            fire_after: self.fire_after,
-            keep_firing_for: self.keep_firing_for,
-            no_data_after: self.no_data_after,
-        }
-    }
-}
 
 /// The rule: a threshold and how long it must hold, and stop holding.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -131,6 +66,36 @@ impl Transition {
     }
 }
 
+/// Transitions written, by status.
+#[derive(Debug, Default)]
+pub struct TransitionCounts {
+    firing: AtomicU64,
+    resolved: AtomicU64,
+    no_data: AtomicU64,
+}
+
+impl TransitionCounts {
+    /// Counts one transition.
+    pub fn record(&self, transition: Transition) {
+        let counter = match transition {
+            Transition::Firing => &self.firing,
+            Transition::Resolved => &self.resolved,
+            Transition::NoData => &self.no_data,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The counts so far, by `status`.
+    pub fn snapshot(&self) -> [(&'static str, u64); 3] {
+        [
+            (Transition::Firing, &self.firing),
+            (Transition::Resolved, &self.resolved),
+            (Transition::NoData, &self.no_data),
+        ]
+        .map(|(transition, counter)| (transition.status(), counter.load(Ordering::Relaxed)))
+    }
+}
+
 /// One cpu sample of a host.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Sample<'a> {
@@ -140,8 +105,8 @@ pub struct Sample<'a> {
     pub timestamp: &'a str,
     /// Whether it is above the threshold.
     pub hot: bool,
-    /// Wall-clock time it was processed, in milliseconds since the epoch (for `no_data`).
-    pub seen_at: i64,
+    /// Its alert object (kept for a `no_data` record).
+    pub alert: &'a str,
 }
 
 /// A host's alert state (the store's value).
@@ -151,8 +116,10 @@ pub struct HostAlert {
     pub status: Status,
     /// Event time of the latest sample taken.
     pub latest: i64,
-    /// Wall-clock time the latest sample was processed.
-    pub seen_at: i64,
+    /// While firing: the latest sample's event time when a check last saw it change, and the
+    /// wall-clock time of that check.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub noted: Option<(i64, i64)>,
     /// The first hot sample of the episode (pending, firing, no data), or of the last one once
     /// resolved (what the `resolved` record says): event time and `@timestamp`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -173,7 +140,7 @@ impl HostAlert {
         HostAlert {
             status: Status::Ok,
             latest: i64::MIN,
-            seen_at: i64::MIN,
+            noted: None,
             since: None,
             cool_since: None,
             latest_alert: None,
@@ -192,7 +159,9 @@ impl HostAlert {
             return None;
         }
         self.latest = sample.at;
-        self.seen_at = sample.seen_at;
+        sample
+            .alert
+            .clone_into(self.latest_alert.get_or_insert_with(String::new));
         match (self.status, sample.hot) {
             (Status::Ok, true) => {
                 self.since = Some((sample.at, sample.timestamp.to_owned()));
@@ -225,14 +194,28 @@ impl HostAlert {
         }
     }
 
-    /// At wall-clock time `now`: turns a firing host that sent nothing for `no_data_after`
-    /// `no_data`.
+    /// The periodic check at wall-clock time `now`: a firing host whose latest sample has not
+    /// changed for `no_data_after` since a check first saw it goes `no_data`. Only a firing
+    /// host is looked at (and changed: the caller writes the state back when it changed).
     pub fn check_no_data(&mut self, rule: &SustainedRule, now: i64) -> Option<Transition> {
-        if self.status == Status::Firing && elapsed(self.seen_at, now) >= rule.no_data_after {
-            self.status = Status::NoData;
-            Some(Transition::NoData)
-        } else {
-            None
+        if self.status != Status::Firing {
+            self.noted = None;
+            return None;
+        }
+        match self.noted {
+            Some((latest, since)) if latest == self.latest => {
+                if elapsed(since, now) >= rule.no_data_after {
+                    self.status = Status::NoData;
+                    self.noted = None;
+                    Some(Transition::NoData)
+                } else {
+                    None
+                }
+            }
+            _ => {
+                self.noted = Some((self.latest, now));
+                None
+            }
         }
     }
 
@@ -314,7 +297,7 @@ mod tests {
                     at,
                     timestamp: &timestamp,
                     hot,
-                    seen_at: at,
+                    alert: "{}",
                 };
                 state.observe(rule, sample).map(|t| (index, t))
             })
@@ -362,17 +345,21 @@ mod tests {
     fn a_firing_host_goes_no_data_then_fires_again_or_resolves() {
         let rule = rule(0, 0);
         let (mut state, _) = run(&rule, &[true]);
-        assert_eq!(state.check_no_data(&rule, 29 * SECOND), None);
+        // The first check notes the latest sample at wall-clock 1000 s (a processor far
+        // behind its input: the sample's own time does not count).
+        let now = 1_000 * SECOND;
+        assert_eq!(state.check_no_data(&rule, now), None);
+        assert_eq!(state.check_no_data(&rule, now + 29 * SECOND), None);
         assert_eq!(
-            state.check_no_data(&rule, 30 * SECOND),
+            state.check_no_data(&rule, now + 30 * SECOND),
             Some(Transition::NoData)
         );
-        assert_eq!(state.check_no_data(&rule, 40 * SECOND), None, "once");
+        assert_eq!(state.check_no_data(&rule, now + 40 * SECOND), None, "once");
         let hot = Sample {
             at: 50 * SECOND,
             timestamp: "t5",
             hot: true,
-            seen_at: 50 * SECOND,
+            alert: "{}",
         };
         assert_eq!(state.observe(&rule, hot), Some(Transition::Firing));
         assert_eq!(state.since(), Some("t0"), "the same episode");
@@ -387,6 +374,27 @@ mod tests {
     }
 
     #[test]
+    fn a_firing_host_whose_samples_keep_coming_never_goes_no_data() {
+        let rule = rule(0, 0);
+        let (mut state, _) = run(&rule, &[true]);
+        for minute in 0..10 {
+            let at = (minute + 1) * 60 * SECOND;
+            let sample = Sample {
+                at,
+                timestamp: "t",
+                hot: true,
+                alert: "{}",
+            };
+            assert_eq!(state.observe(&rule, sample), None);
+            assert_eq!(state.check_no_data(&rule, at + 1), None);
+        }
+        assert_eq!(state.status, Status::Firing);
+        let (mut ok, _) = run(&rule, &[false]);
+        assert_eq!(ok.check_no_data(&rule, i64::MAX), None);
+        assert_eq!(ok.noted, None, "a host that is not firing is left as it is");
+    }
+
+    #[test]
     fn a_stale_sample_changes_nothing() {
         let rule = rule(0, 0);
         let (mut state, _) = run(&rule, &[true, true]);
@@ -395,37 +403,10 @@ mod tests {
             at: 5 * SECOND,
             timestamp: "old",
             hot: false,
-            seen_at: 99 * SECOND,
+            alert: "{}",
         };
         assert_eq!(state.observe(&rule, stale), None);
         assert_eq!(state, before);
-    }
-
-    #[test]
-    fn alerting_config_reads_durations_and_refuses_unknown_keys() {
-        let config: AlertingConfig =
-            toml::from_str("mode = \"transitions\"\nfor = \"30s\"\nkeep_firing_for = \"1m\"")
-                .expect("valid");
-        assert_eq!(config.mode, AlertMode::Transitions);
-        assert_eq!(config.rule(0.5), {
-            let mut expected = rule(30, 60);
-            expected.no_data_after = Duration::from_secs(30);
-            expected
-        });
-        assert_eq!(
-            toml::from_str::<AlertingConfig>("").expect("empty"),
-            AlertingConfig::default()
-        );
-        assert!(toml::from_str::<AlertingConfig>("mode = \"sometimes\"").is_err());
-        assert!(toml::from_str::<AlertingConfig>("fore = \"1s\"").is_err());
-        let short = AlertingConfig {
-            no_data_after: Duration::from_millis(10),
-            ..AlertingConfig::default()
-        };
-        assert_eq!(
-            short.validate().map_err(|(key, _)| key),
-            Err("no_data_after")
-        );
     }
 
     #[test]
@@ -447,7 +428,7 @@ mod tests {
         let json = serde_json::to_string(&state).expect("serialises");
         assert_eq!(
             json,
-            r#"{"status":"pending","latest":0,"seen_at":0,"since":[0,"t0"]}"#
+            r#"{"status":"pending","latest":0,"since":[0,"t0"],"latest_alert":"{}"}"#
         );
         assert_eq!(
             serde_json::from_str::<HostAlert>(&json).expect("reads back"),

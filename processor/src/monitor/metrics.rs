@@ -541,6 +541,25 @@ impl Collector for TotalsCollector {
                 }
             }
         }
+        self.encode_transitions(&mut encoder)
+    }
+}
+
+impl TotalsCollector {
+    /// `alert_transitions_total{status}`.
+    fn encode_transitions(
+        &self,
+        encoder: &mut DescriptorEncoder<'_>,
+    ) -> Result<(), std::fmt::Error> {
+        let mut metric = encoder.encode_descriptor(
+            "alert_transitions",
+            "Alert records of [alerting] mode = \"transitions\", by status",
+            None,
+            MetricType::Counter,
+        )?;
+        for (status, count) in self.counts.transitions.snapshot() {
+            ConstCounter::new(count).encode(metric.encode_family(&[("status", status)])?)?;
+        }
         Ok(())
     }
 }
@@ -555,6 +574,9 @@ mod tests {
         counts.unrouted.record("network");
         counts.unrouted.record("network");
         counts.normalised.record();
+        counts
+            .transitions
+            .record(crate::metric_topology::sustained::Transition::Firing);
         metrics.register(&mut registry, Arc::clone(stats), Arc::new(counts));
         let mut text = String::new();
         prometheus_client::encoding::text::encode(&mut text, &registry).expect("encode");
@@ -592,6 +614,8 @@ mod tests {
             "ferrobeat_processor_records_dropped_total{reason=\"late\"} 4",
             "ferrobeat_processor_records_dropped_total{reason=\"unrouted\",metricset=\"network\"} 2",
             "ferrobeat_processor_cpu_norm_computed_total 1",
+            "ferrobeat_processor_alert_transitions_total{status=\"firing\"} 1",
+            "ferrobeat_processor_alert_transitions_total{status=\"no_data\"} 0",
         ] {
             assert!(text.contains(expected), "missing {expected} in\n{text}");
         }

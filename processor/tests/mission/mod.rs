@@ -4,7 +4,8 @@
 #![allow(dead_code)] // each test crate uses a different part
 
 use ferrobeat_processor::config::ErrorsConfig;
-use ferrobeat_streams::driver::TopologyTestDriver;
+use ferrobeat_schema::numeric::format_timestamp_millis;
+use ferrobeat_streams::driver::{TestRecord, TopologyTestDriver};
 
 /// A driver with the processor's default error handling (dead letters to `metric.dlq`).
 pub(crate) fn driver(topology: ferrobeat_streams::Topology) -> TopologyTestDriver {
@@ -37,4 +38,35 @@ pub(crate) fn cpu_event_with_norm_pct(pct: &str) -> String {
         r#""norm":{"pct":0.1889}"#,
         &format!(r#""norm":{{"pct":{pct}}}"#),
     )
+}
+
+/// 2025-01-31T08:00:00.000Z, in milliseconds since the epoch.
+pub(crate) const EIGHT_AM: i64 = 1_738_310_400_000;
+
+/// `event` of host `host` at `at` (its `@timestamp` and the record's timestamp), `from` being
+/// the event's own `@timestamp`.
+fn at_time(event: &str, from: &str, host: &str, at: i64) -> TestRecord {
+    let timestamp = format_timestamp_millis(at).expect("a time in range");
+    let value = event
+        .replace(from, &timestamp)
+        .replace("Aaronui-MacBookPro.local", host);
+    TestRecord::from_value(value).with_timestamp(at)
+}
+
+/// The mission's cpu event of `host` at `at`, its `total.norm.pct` and `host.cpu.usage` `pct`.
+pub(crate) fn cpu_sample(host: &str, at: i64, pct: f64) -> TestRecord {
+    let event = cpu_event_with_norm_pct(&pct.to_string())
+        .replace(r#""usage":0.1889"#, &format!(r#""usage":{pct}"#));
+    at_time(&event, "2025-01-31T07:55:26.555Z", host, at)
+}
+
+/// The mission's memory event of `host` at `at`, its `actual.used.pct` `pct`.
+pub(crate) fn memory_sample(host: &str, at: i64, pct: f64) -> TestRecord {
+    let event = MEMORY_EVENT.replace(r#""pct":0.9556"#, &format!(r#""pct":{pct}"#));
+    at_time(&event, "2025-01-31T07:55:28.919Z", host, at)
+}
+
+/// `at` (ms since the epoch) as `@timestamp` carries it.
+pub(crate) fn format_at(at: i64) -> String {
+    format_timestamp_millis(at).expect("a time in range")
 }
