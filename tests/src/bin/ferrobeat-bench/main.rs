@@ -397,17 +397,7 @@ fn run(options: &Options) -> anyhow::Result<()> {
 
     let drains = children.drains(&bench, options.records)?;
     if options.drain_only {
-        let text = report::render_drain_only(
-            &report::DrainOnly {
-                records: options.records,
-                mean_bytes: bench.mean_bytes,
-                preload_rates: bench.preload_rates,
-                drains,
-                run_seconds: bench.started.elapsed().as_secs_f64(),
-            },
-            &report::Machine::this(),
-        );
-        return save_report(&text, &options.runs_dir, "bench-drain");
+        return save_drain_only(options, &bench, drains);
     }
 
     // The latency runs get topics of their own: Tansu slows down on topics holding the drain.
@@ -445,6 +435,21 @@ fn run(options: &Options) -> anyhow::Result<()> {
         run_seconds: bench.started.elapsed().as_secs_f64(),
     };
     write_report(&figures, &options.output, &options.runs_dir)
+}
+
+/// Prints the report of a `--drain-only` run and keeps it as `<runs-dir>/<date>-bench-drain.txt`.
+fn save_drain_only(options: &Options, bench: &Prepared, drains: Drains) -> anyhow::Result<()> {
+    let text = report::render_drain_only(
+        &report::DrainOnly {
+            records: options.records,
+            mean_bytes: bench.mean_bytes,
+            preload_rates: bench.preload_rates,
+            drains,
+            run_seconds: bench.started.elapsed().as_secs_f64(),
+        },
+        &report::Machine::this(),
+    );
+    save_report(&text, &options.runs_dir, "bench-drain")
 }
 
 /// What every run sets up first: the binaries, the documents, the topology cost (in a full run),
