@@ -202,7 +202,7 @@ impl Default for RuntimeConfig {
             threads: 1,
             commit_interval: Duration::from_secs(1),
             max_in_flight_records: 100_000,
-            max_in_flight_bytes: 16 * 1024 * 1024,
+            max_in_flight_bytes: 8 * 1024 * 1024,
             shutdown_timeout: Duration::from_secs(30),
             production_retries: 5,
             uncaught_error_policy: UncaughtErrorPolicy::default(),

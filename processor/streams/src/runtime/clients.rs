@@ -112,7 +112,10 @@ mod tests {
         // A full prefetch must be refilled long before it drains: at 200 000 records of 1 KB
         // per second it drains in kbytes / 200 ms.
         assert!(kbytes <= 16 * 1024, "{kbytes} kB");
-        assert!(backoff_ms * 4 <= kbytes / 200, "{backoff_ms} ms for {kbytes} kB");
+        assert!(
+            backoff_ms * 4 <= kbytes / 200,
+            "{backoff_ms} ms for {kbytes} kB"
+        );
     }
 
     #[test]

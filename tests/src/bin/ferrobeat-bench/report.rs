@@ -221,20 +221,29 @@ pub(crate) fn render(figures: &Figures, machine: &Machine) -> String {
     out.0
 }
 
+/// The title and machine line of the report of a run that measured only the `section` section
+/// (`flag`).
+fn partial_header(
+    out: &mut Markdown,
+    section: &str,
+    flag: &str,
+    machine: &Machine,
+    run_seconds: f64,
+) {
+    out.line(format!(
+        "# {section} section only (`cargo bench-pipeline {flag}`)"
+    ));
+    out.line(String::new());
+    out.line(format!(
+        "- Machine: {} × {}, {} MiB RAM, Linux {}; {}; whole run {run_seconds:.0} s",
+        machine.cpus, machine.cpu, machine.memory_mib, machine.kernel, machine.date,
+    ));
+}
+
 /// The report of a `--drain-only` run: the drain section.
 pub(crate) fn render_drain_only(run: &DrainOnly, machine: &Machine) -> String {
     let mut out = Markdown::default();
-    out.line("# Drain section only (`cargo bench-pipeline --drain-only`)".into());
-    out.line(String::new());
-    out.line(format!(
-        "- Machine: {} × {}, {} MiB RAM, Linux {}; {}; whole run {:.0} s",
-        machine.cpus,
-        machine.cpu,
-        machine.memory_mib,
-        machine.kernel,
-        machine.date,
-        run.run_seconds
-    ));
+    partial_header(&mut out, "Drain", "--drain-only", machine, run.run_seconds);
     out.line(format!(
         "- {} documents of {} bytes on average, {}",
         run.records,
@@ -307,17 +316,7 @@ fn drain_targets(drain: &Drain, records: usize) -> [(&'static str, String, bool)
 /// The report of a `--state-only` run: the processor's drain and the state section.
 pub(crate) fn render_state_only(run: &StateOnly, machine: &Machine) -> String {
     let mut out = Markdown::default();
-    out.line("# State section only (`cargo bench-pipeline --state-only`)".into());
-    out.line(String::new());
-    out.line(format!(
-        "- Machine: {} × {}, {} MiB RAM, Linux {}; {}; whole run {:.0} s",
-        machine.cpus,
-        machine.cpu,
-        machine.memory_mib,
-        machine.kernel,
-        machine.date,
-        run.run_seconds
-    ));
+    partial_header(&mut out, "State", "--state-only", machine, run.run_seconds);
     out.line(format!(
         "- ferrobeat-processor's stateless drain of {} documents: {} of {} outputs, {:.0} records/s",
         run.records, run.processor.outputs, run.processor.expected_outputs, run.processor.records_per_second
@@ -348,8 +347,8 @@ fn header(out: &mut Markdown, figures: &Figures, machine: &Machine) {
           hand-written and kept) and commit that file with them: every run's raw output is kept \
           under `docs/runs/`, and a figure quoted anywhere points to it. `--records N` scales the \
           drain and state measurements, `--state-only` measures only the processor's drain and \
-          the state section (printed and kept under `docs/runs/`, not written here), `--help` \
-          lists the other settings."
+          the state section and `--drain-only` only the drain section (both printed and kept \
+          under `docs/runs/`, not written here), `--help` lists the other settings."
         .into());
     out.line(String::new());
     out.line(format!(
