@@ -151,9 +151,13 @@ pub struct RuntimeConfig {
     /// How often acknowledged offsets are committed (`commit.interval.ms`).
     #[serde(with = "humantime_serde")]
     pub commit_interval: Duration,
-    /// Records with unacknowledged outputs, per worker, above which fetching pauses.
+    /// Records with unacknowledged outputs, per worker, above which the worker holds back from
+    /// its consumer. A backstop for tiny records: with records of a few hundred bytes or more,
+    /// `max_in_flight_bytes` binds first.
     pub max_in_flight_records: usize,
-    /// Input bytes of records with unacknowledged outputs, per worker, above which fetching pauses.
+    /// Input bytes of records with unacknowledged outputs, per worker, above which the worker
+    /// holds back from its consumer: with the consumer's prefetch (8 MiB) it bounds what a
+    /// worker buffers, fetched and not yet acknowledged.
     pub max_in_flight_bytes: usize,
     /// How long a shutdown may take to finish in-flight work and commit.
     #[serde(with = "humantime_serde")]
@@ -197,8 +201,8 @@ impl Default for RuntimeConfig {
         RuntimeConfig {
             threads: 1,
             commit_interval: Duration::from_secs(1),
-            max_in_flight_records: 10_000,
-            max_in_flight_bytes: 64 * 1024 * 1024,
+            max_in_flight_records: 100_000,
+            max_in_flight_bytes: 8 * 1024 * 1024,
             shutdown_timeout: Duration::from_secs(30),
             production_retries: 5,
             uncaught_error_policy: UncaughtErrorPolicy::default(),

@@ -2,9 +2,10 @@
 //! `ferrobeat-bench`: measures the pipeline on this machine and writes `BENCHMARKS.md`.
 //!
 //! In one run it starts the test broker (Tansu, through `ferrobeat_tests::TestKafka`), preloads
-//! realistic ~1 KB Metricbeat documents, and measures the real `ferrobeat-processor` binary
-//! draining them against a raw consume → produce byte copy (`passthrough`, this binary as a child
-//! process) — records/s, CPU seconds and peak RSS of each child from `/proc`; the pure topology's
+//! realistic ~1 KB Metricbeat documents twice (in full batches, as a backlog arrives, and one
+//! record per batch), and measures the real `ferrobeat-processor` binary draining each against a
+//! raw consume → produce byte copy with librdkafka's defaults (`passthrough`, this binary as a
+//! child process) — records/s, CPU seconds and peak RSS of each child from `/proc`; the pure topology's
 //! cost per record against a full serde_json parse; end-to-end latency percentiles at a steady
 //! rate; the real agent binary's CPU per sample round and peak RSS; and state: a stream–table
 //! join's drain and a store's restore from its changelog, each against the processor's drain.
@@ -35,7 +36,7 @@ use crate::documents::{DocumentGenerator, ExpectedOutputs};
 use crate::drain::OutputWatch;
 use crate::latency::{LatencyReport, ProbeOutput};
 use crate::passthrough::PassthroughArgs;
-use crate::report::{Figures, Throughput};
+use crate::report::{Drain, Drains, Figures, Throughput};
 use crate::state::{StateBench, StateSizes};
 use crate::topology_cost::TopologyCost;
 
@@ -72,6 +73,11 @@ struct Options {
     /// figures all come from one full run).
     #[arg(long)]
     state_only: bool,
+    /// Measure only the drain section (the byte copy and the processor on both preloads),
+    /// print it and keep its raw output as `<runs-dir>/<date>-bench-drain.txt`, without
+    /// writing `--output`: the quick run while tuning (with a smaller `--records`).
+    #[arg(long, conflicts_with = "state_only")]
+    drain_only: bool,
     /// Documents per second during the latency measurement (200/s: a fleet of 1000 agents
     /// sending cpu and memory every 10 s).
     #[arg(long, default_value_t = 200)]
@@ -100,8 +106,9 @@ struct Options {
     /// there), so librdkafka's default of 500 ms would measure Tansu, not the processor.
     #[arg(long, default_value_t = 10)]
     fetch_wait_ms: u32,
-    /// A further librdkafka property for both children (the processor's `[kafka.properties]`),
-    /// `KEY=VALUE`; repeatable.
+    /// A further librdkafka property for the processor (its `[kafka.properties]`, also given to
+    /// the state section's runtime), `KEY=VALUE`; repeatable. The byte copy keeps librdkafka's
+    /// defaults whatever this says.
     #[arg(long, value_name = "KEY=VALUE", value_parser = parse_property)]
     property: Vec<(String, String)>,
     /// A processor `[runtime]` setting, `KEY=VALUE` with VALUE in TOML (e.g.
@@ -181,6 +188,9 @@ impl Topics {
 struct Children<'a> {
     binaries: &'a Binaries,
     kafka: &'a TestKafka,
+    /// The byte copy's librdkafka properties: the bench's settings for the test broker only.
+    copy_properties: &'a [(String, String)],
+    /// The processor's `[kafka.properties]`.
     properties: &'a [(String, String)],
     runtime: &'a [(String, String)],
     scratch: &'a Path,
@@ -199,7 +209,7 @@ impl Children<'_> {
             .args(["--group", &self.kafka.unique_topic("bench-passthrough")])
             .args(["--records", &records.to_string()])
             .args(
-                self.properties
+                self.copy_properties
                     .iter()
                     .flat_map(|(key, value)| ["--property".to_owned(), format!("{key}={value}")]),
             )
@@ -270,6 +280,31 @@ impl Children<'_> {
         Ok(processor_drain)
     }
 
+    /// The byte copy's and then the processor's drain of `input`, each by a group of its own.
+    fn drain_both(&self, input: &Topics, expected: usize, records: usize) -> anyhow::Result<Drain> {
+        eprintln!("byte copy draining {records} records of {}…", input.input);
+        let passthrough = self.drain_passthrough(input, records)?;
+        eprintln!("processor draining {records} records of {}…", input.input);
+        let processor = self.drain_processor(input, records, expected)?;
+        Ok(Drain {
+            passthrough,
+            processor,
+        })
+    }
+
+    /// Both drains of both preloaded inputs: the batched backlog first.
+    fn drains(&self, bench: &Prepared, records: usize) -> anyhow::Result<Drains> {
+        let expected = bench.expected.total();
+        let one_per_batch = bench
+            .one_per_batch_topics
+            .as_ref()
+            .context("the one-record-per-batch input was not preloaded")?;
+        Ok(Drains {
+            batched: self.drain_both(&bench.drain_topics, expected, records)?,
+            one_per_batch: self.drain_both(one_per_batch, expected, records)?,
+        })
+    }
+
     /// The agent's footprint writing to Kafka (`topic`), then to stdout.
     fn agent_footprint(
         &self,
@@ -325,10 +360,12 @@ impl Children<'_> {
 
 fn run(options: &Options) -> anyhow::Result<()> {
     let bench = Prepared::new(options)?;
-    let properties = child_properties(options);
+    let copy_properties = broker_properties(options);
+    let properties = processor_properties(options);
     let children = Children {
         binaries: &bench.binaries,
         kafka: &bench.kafka,
+        copy_properties: &copy_properties,
         properties: &properties,
         runtime: &options.runtime,
         scratch: bench.scratch.path(),
@@ -355,14 +392,13 @@ fn run(options: &Options) -> anyhow::Result<()> {
             },
             &report::Machine::this(),
         );
-        return save_report(&text, &options.runs_dir);
+        return save_report(&text, &options.runs_dir, "bench-pipeline");
     }
 
-    eprintln!("passthrough draining {} records…", options.records);
-    let passthrough = children.drain_passthrough(&bench.drain_topics, options.records)?;
-    eprintln!("processor draining {} records…", options.records);
-    let processor_drain =
-        children.drain_processor(&bench.drain_topics, options.records, bench.expected.total())?;
+    let drains = children.drains(&bench, options.records)?;
+    if options.drain_only {
+        return save_drain_only(options, &bench, drains);
+    }
 
     // The latency runs get topics of their own: Tansu slows down on topics holding the drain.
     let latency_topics = Topics::create(&bench.kafka, "bench-latency")?;
@@ -385,9 +421,8 @@ fn run(options: &Options) -> anyhow::Result<()> {
         records: options.records,
         mean_bytes: bench.mean_bytes,
         expected: bench.expected,
-        preload_rate: bench.preload_rate,
-        passthrough,
-        processor: processor_drain,
+        preload_rates: bench.preload_rates,
+        drains,
         processor_peak_after_latency_kb,
         topology: bench
             .topology
@@ -402,8 +437,23 @@ fn run(options: &Options) -> anyhow::Result<()> {
     write_report(&figures, &options.output, &options.runs_dir)
 }
 
-/// What every run sets up first: the binaries, the documents, the topology cost (unless
-/// `--state-only`), the broker and the preloaded drain topic.
+/// Prints the report of a `--drain-only` run and keeps it as `<runs-dir>/<date>-bench-drain.txt`.
+fn save_drain_only(options: &Options, bench: &Prepared, drains: Drains) -> anyhow::Result<()> {
+    let text = report::render_drain_only(
+        &report::DrainOnly {
+            records: options.records,
+            mean_bytes: bench.mean_bytes,
+            preload_rates: bench.preload_rates,
+            drains,
+            run_seconds: bench.started.elapsed().as_secs_f64(),
+        },
+        &report::Machine::this(),
+    );
+    save_report(&text, &options.runs_dir, "bench-drain")
+}
+
+/// What every run sets up first: the binaries, the documents, the topology cost (in a full run),
+/// the broker and the preloaded drain topics.
 struct Prepared {
     started: Instant,
     binaries: Binaries,
@@ -413,8 +463,13 @@ struct Prepared {
     mean_bytes: usize,
     topology: Option<TopologyCost>,
     kafka: TestKafka,
+    /// The documents preloaded in full batches (the backlog users meet).
     drain_topics: Topics,
-    preload_rate: f64,
+    /// The same documents preloaded one record per batch (not for `--state-only`).
+    one_per_batch_topics: Option<Topics>,
+    /// Preload rates of `drain_topics` and `one_per_batch_topics` (0 when not preloaded),
+    /// records/s.
+    preload_rates: [f64; 2],
 }
 
 impl Prepared {
@@ -432,7 +487,7 @@ impl Prepared {
             expected.alerts,
             expected.memory
         );
-        let topology = if options.state_only {
+        let topology = if options.state_only || options.drain_only {
             None
         } else {
             eprintln!("topology cost per record (one core, no broker)…");
@@ -446,13 +501,31 @@ impl Prepared {
         eprintln!("starting the broker and preloading…");
         let kafka = TestKafka::start()?;
         let drain_topics = Topics::create(&kafka, "bench")?;
-        let preload = Instant::now();
-        send::preload(
-            &kafka.client_config(),
-            &drain_topics.input,
-            documents.iter().map(|document| (None, document.as_slice())),
-        )?;
-        let preload_rate = documents.len() as f64 / preload.elapsed().as_secs_f64();
+        let one_per_batch_topics = if options.state_only {
+            None
+        } else {
+            Some(Topics::create(&kafka, "bench-single")?)
+        };
+        let mut preload_rates = [0.0; 2];
+        let inputs = [
+            Some((&drain_topics, kafka.client_config())),
+            one_per_batch_topics
+                .as_ref()
+                .map(|topics| (topics, send::one_record_per_batch(&kafka.client_config()))),
+        ];
+        for ((topics, config), rate) in inputs
+            .into_iter()
+            .zip(&mut preload_rates)
+            .filter_map(|(input, rate)| Some((input?, rate)))
+        {
+            let preload = Instant::now();
+            send::preload(
+                &config,
+                &topics.input,
+                documents.iter().map(|document| (None, document.as_slice())),
+            )?;
+            *rate = documents.len() as f64 / preload.elapsed().as_secs_f64();
+        }
         Ok(Prepared {
             started,
             binaries,
@@ -463,7 +536,8 @@ impl Prepared {
             topology,
             kafka,
             drain_topics,
-            preload_rate,
+            one_per_batch_topics,
+            preload_rates,
         })
     }
 }
@@ -472,7 +546,7 @@ impl Prepared {
 /// `output`, keeping the hand-written analysis there.
 fn write_report(figures: &Figures, output: &Path, runs_dir: &Path) -> anyhow::Result<()> {
     let text = report::render(figures, &report::Machine::this());
-    save_report(&text, runs_dir)?;
+    save_report(&text, runs_dir, "bench-pipeline")?;
     let previous = std::fs::read_to_string(output).unwrap_or_default();
     std::fs::write(output, report::keep_analysis(&text, &previous))
         .with_context(|| format!("writing {}", output.display()))?;
@@ -480,17 +554,18 @@ fn write_report(figures: &Figures, output: &Path, runs_dir: &Path) -> anyhow::Re
     Ok(())
 }
 
-/// Prints the report `text` and appends it to the day's raw output in `runs_dir`.
-fn save_report(text: &str, runs_dir: &Path) -> anyhow::Result<()> {
+/// Prints the report `text` and appends it to the day's raw output of `what` in `runs_dir`.
+fn save_report(text: &str, runs_dir: &Path, what: &str) -> anyhow::Result<()> {
     print!("{text}");
     let day = chrono::Utc::now().format("%Y-%m-%d").to_string();
-    let raw = report::save_raw_output(runs_dir, &day, text)?;
+    let raw = report::save_raw_output(runs_dir, &day, what, text)?;
     eprintln!("appended the report to {}", raw.display());
     Ok(())
 }
 
-/// The librdkafka properties both children get.
-fn child_properties(options: &Options) -> Vec<(String, String)> {
+/// The librdkafka properties both children get, for the test broker: a short session (Tansu
+/// completes a new group's join after half of it) and `--fetch-wait-ms`.
+fn broker_properties(options: &Options) -> Vec<(String, String)> {
     [
         ("session.timeout.ms", "6000".to_owned()),
         ("heartbeat.interval.ms", "500".to_owned()),
@@ -498,8 +573,14 @@ fn child_properties(options: &Options) -> Vec<(String, String)> {
     ]
     .into_iter()
     .map(|(key, value)| (key.to_owned(), value))
-    .chain(options.property.iter().cloned())
     .collect()
+}
+
+/// The processor's `[kafka.properties]`: the broker's settings and `--property`.
+fn processor_properties(options: &Options) -> Vec<(String, String)> {
+    let mut properties = broker_properties(options);
+    properties.extend(options.property.iter().cloned());
+    properties
 }
 
 /// Probes the running child from `topics.input` to its output for `kind` at the configured rate.

@@ -1,4 +1,5 @@
-//! Producing one record, waiting while the producer's queue is full; preloading a backlog.
+//! Producing one record, waiting while the producer's queue is full; preloading a backlog, in
+//! full batches or one record per batch.
 
 use std::time::Duration;
 
@@ -26,11 +27,21 @@ pub(crate) fn send<K: ToBytes + ?Sized>(
     Ok(())
 }
 
+/// `config` for a preload of one record per batch (`linger.ms=0`, `batch.num.messages=1`): the
+/// input of the drain's second row. A consumer fetching it gets one record per stored batch, which
+/// holds Tansu 0.6.0 to about 13 000 records/s for every client alike.
+pub(crate) fn one_record_per_batch(config: &rdkafka::ClientConfig) -> rdkafka::ClientConfig {
+    let mut config = config.clone();
+    config.set("linger.ms", "0").set("batch.num.messages", "1");
+    config
+}
+
 /// Produces `records` (an optional key and a value each) to `topic` and waits for every
 /// acknowledgement.
 ///
 /// A backlog arrives in full batches: the producer keeps librdkafka's batching defaults
-/// (`linger.ms`, `batch.size`, `batch.num.messages`), as an application's producer does. Keyed
+/// (`linger.ms`, `batch.size`, `batch.num.messages`), as an application's producer does, unless
+/// `config` says otherwise ([`one_record_per_batch`]). Keyed
 /// records go where a Java client (and the streams runtime) puts them: `murmur2_random`, so a
 /// table, a stream and a changelog preloaded here are co-partitioned by key.
 pub(crate) fn preload<'a>(
