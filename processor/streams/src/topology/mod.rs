@@ -273,6 +273,35 @@ impl Topology {
         self.description.clone()
     }
 
+    /// The source topics read together by one sub-topology (two or more: a stream and the
+    /// table it joins), whose records a task takes in timestamp order. A sub-topology reading a
+    /// repartition topic is a task of its own, as in Kafka Streams: it is not held back by the
+    /// topics that feed it.
+    pub fn co_read_source_topics(&self) -> Vec<&str> {
+        self.description
+            .subtopologies
+            .iter()
+            .filter(|subtopology| !subtopology.global)
+            .flat_map(|subtopology| {
+                let topics: Vec<&str> = subtopology
+                    .nodes
+                    .iter()
+                    .filter_map(|node| match &node.role {
+                        NodeRole::Source { topics } => Some(topics),
+                        _ => None,
+                    })
+                    .flatten()
+                    .map(String::as_str)
+                    .collect();
+                if topics.len() >= 2 {
+                    topics
+                } else {
+                    Vec::new()
+                }
+            })
+            .collect()
+    }
+
     /// Runs one consumed record through the topology, handing each output to `emit` (in order).
     ///
     /// Outputs inherit the record's timestamp and headers; pass-through values borrow it, and

@@ -93,3 +93,36 @@ fn observed_processing_names_every_node_entered_in_order() {
     );
     assert!(names(b"abcdef").contains(&"route-big".to_owned()));
 }
+
+#[test]
+fn only_the_topics_one_subtopology_reads_together_are_co_read() {
+    use crate::serdes::{Nullable, Utf8};
+    let builder = StreamsBuilder::new();
+    let addresses = builder.table::<Utf8, Utf8>("address");
+    builder
+        .stream::<Utf8, Utf8>("order")
+        .join(&addresses, |order, address| format!("{order}@{address}"))
+        .to("joined");
+    let joined = builder.build().expect("valid topology");
+    let mut co_read = joined.co_read_source_topics();
+    co_read.sort_unstable();
+    assert_eq!(co_read, ["address", "order"]);
+
+    let builder = StreamsBuilder::new();
+    builder
+        .stream::<Nullable<Utf8>, Utf8>("events")
+        .group_by(|_, host| host.to_string())
+        .count()
+        .to_stream()
+        .to("counts");
+    let repartitioned = builder.build().expect("valid topology");
+    assert_eq!(
+        repartitioned.source_topics().len(),
+        2,
+        "events and the repartition topic"
+    );
+    assert!(
+        repartitioned.co_read_source_topics().is_empty(),
+        "a repartition topic's sub-topology is a task of its own"
+    );
+}

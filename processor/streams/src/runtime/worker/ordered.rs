@@ -40,6 +40,9 @@ const COMMITTED_RETRY: Duration = Duration::from_secs(1);
 /// A worker's buffered records and what it knows of where its partitions started.
 pub(super) struct Ordered {
     order: TaskOrder<OwnedMessage>,
+    /// Per source topic, whether its records are ordered (its sub-topology reads two topics
+    /// or more); the others are processed as consumed.
+    ordered_topics: Vec<bool>,
     /// Where the consumer started the partitions nothing was consumed from since they were
     /// assigned (librdkafka reports no position for those).
     starts: HashMap<SourcePartition, Start>,
@@ -61,12 +64,19 @@ enum Start {
 }
 
 impl Ordered {
-    /// The buffer for `shared`'s topology when it is stateful and reads two source topics or
-    /// more (each task then reads two partitions or more); `None` otherwise.
+    /// The buffer for `shared`'s topology when it is stateful and one of its sub-topologies
+    /// reads two source topics or more (each of its tasks then reads two partitions or more);
+    /// `None` otherwise.
     pub(super) fn for_topology(shared: &Shared) -> Option<Ordered> {
-        if shared.changelogs.is_empty() || shared.source_topics.len() < 2 {
+        let co_read = shared.topology.co_read_source_topics();
+        if shared.changelogs.is_empty() || co_read.is_empty() {
             return None;
         }
+        let ordered_topics = shared
+            .source_topics
+            .iter()
+            .map(|topic| co_read.contains(&topic.as_str()))
+            .collect();
         let tables: Vec<&str> = shared
             .topology
             .stores()
@@ -82,9 +92,18 @@ impl Ordered {
             .collect();
         Some(Ordered {
             order: TaskOrder::new(priorities),
+            ordered_topics,
             starts: HashMap::new(),
             consumed: HashMap::new(),
         })
+    }
+
+    /// Whether `partition`'s records wait for their task's timestamp order.
+    fn is_ordered(&self, partition: SourcePartition) -> bool {
+        self.ordered_topics
+            .get(partition.topic)
+            .copied()
+            .unwrap_or(false)
     }
 
     /// Pauses the partitions whose buffer is full and resumes those that drained.
@@ -124,6 +143,9 @@ impl Pipeline {
         let partition = self
             .shared
             .source_partition(message.topic(), message.partition());
+        if !ordered.is_ordered(partition) {
+            return self.process(message);
+        }
         let timestamp = message.timestamp().to_millis().unwrap_or(-1);
         let bytes = message.payload_len() + message.key_len();
         ordered.consumed.insert(partition, message.offset() + 1);
@@ -164,6 +186,7 @@ impl Pipeline {
             order,
             starts,
             consumed,
+            ..
         } = ordered;
         while order.buffered_records() > 0
             && self.backpressure == Backpressure::Flowing
@@ -196,9 +219,11 @@ impl Pipeline {
             let partition = self
                 .shared
                 .source_partition(element.topic(), element.partition());
-            ordered.starts.remove(&partition);
-            ordered.consumed.remove(&partition);
-            ordered.order.assign(partition);
+            if ordered.is_ordered(partition) {
+                ordered.starts.remove(&partition);
+                ordered.consumed.remove(&partition);
+                ordered.order.assign(partition);
+            }
         }
     }
 
