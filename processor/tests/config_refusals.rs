@@ -276,8 +276,16 @@ fn alerting_and_summaries_settings_that_cannot_work_are_refused() {
         "alerting.no_data_after",
         "too short",
     );
-    assert_refused("[alerting]\nmode = \"often\"\n", "alerting.mode", "unknown variant");
-    assert_refused("[summaries]\nwindow = \"100ms\"\n", "summaries.window", "at least 1s");
+    assert_refused(
+        "[alerting]\nmode = \"often\"\n",
+        "alerting.mode",
+        "unknown variant",
+    );
+    assert_refused(
+        "[summaries]\nwindow = \"100ms\"\n",
+        "summaries.window",
+        "at least 1s",
+    );
     assert_refused(
         "[summaries]\ntopic = \"metric.cpu\"\n",
         "summaries.topic",
@@ -293,6 +301,9 @@ fn alerting_and_summaries_settings_that_cannot_work_are_refused() {
         Path::new(FILE),
     )
     .expect("valid");
-    assert_eq!(config.alerting.fire_after, std::time::Duration::from_secs(30));
+    assert_eq!(
+        config.alerting.fire_after,
+        std::time::Duration::from_secs(30)
+    );
     assert_eq!(config.summaries.topic.as_deref(), Some("metric.cpu.1m"));
 }

@@ -54,6 +54,15 @@ impl ExpectedOutputs {
     }
 }
 
+/// Hosts the documents come from: the keys of the stateful drain's per-host state and
+/// one-minute windows.
+pub(crate) const HOSTS: usize = 1000;
+
+/// The host of document `index`.
+fn host_name(index: usize) -> String {
+    format!("bench-host-{:02}", index % HOSTS)
+}
+
 impl DocumentGenerator {
     /// Builds the templates from the schema crate's reference documents.
     pub(crate) fn new() -> DocumentGenerator {
@@ -105,13 +114,14 @@ impl DocumentGenerator {
         (text.into_bytes(), hot)
     }
 
-    /// `count` documents over 50 hosts, one second apart, and what the processor makes of them.
+    /// `count` documents over [`HOSTS`] hosts, one second apart, and what the processor makes of
+    /// them.
     pub(crate) fn batch(&self, count: usize) -> (Vec<Vec<u8>>, ExpectedOutputs) {
         const START_MS: i64 = 1_738_310_400_000;
         let mut expected = ExpectedOutputs::default();
         let documents = (0..count)
             .map(|index| {
-                let host = format!("bench-host-{:02}", index % 50);
+                let host = host_name(index);
                 let (document, hot) = self.document(index, &host, START_MS + index as i64 * 1000);
                 match self.templates[index % self.templates.len()].kind {
                     Kind::Cpu => expected.cpu += 1,
@@ -188,10 +198,7 @@ mod tests {
                 .unwrap_or_else(|e| panic!("document {index} is not JSON ({e}): {text}"));
             serde_json::from_slice::<ferrobeat_schema::Event>(document)
                 .unwrap_or_else(|e| panic!("document {index} is not an Event ({e}): {text}"));
-            assert_eq!(
-                event["host"]["name"],
-                format!("bench-host-{:02}", index % 50)
-            );
+            assert_eq!(event["host"]["name"], host_name(index));
             if let Some(norm) = event["system"]["cpu"]["total"]["norm"]["pct"].as_f64() {
                 hot += usize::from(norm > ALERT_THRESHOLD);
             }

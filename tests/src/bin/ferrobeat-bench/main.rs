@@ -219,14 +219,20 @@ impl Children<'_> {
             .context("starting the passthrough")
     }
 
-    /// The processor on `topics`, logging to `processor-<name>.log` (returned).
-    fn processor(&self, topics: &Topics, name: &str) -> anyhow::Result<(Child, PathBuf)> {
+    /// The processor on `topics`, logging to `processor-<name>.log` (returned); `sections` are
+    /// more configuration tables (the stateful drain's `[alerting]` and `[summaries]`).
+    fn processor(
+        &self,
+        topics: &Topics,
+        name: &str,
+        sections: &str,
+    ) -> anyhow::Result<(Child, PathBuf)> {
         let log = self.scratch.join(format!("processor-{name}.log"));
         let child = start_processor(
             &self.binaries.processor,
             self.kafka,
             topics,
-            (self.properties, self.runtime),
+            (self.properties, self.runtime, sections),
             &self.scratch.join(format!("processor-{name}.toml")),
             &log,
         )?;
@@ -255,13 +261,40 @@ impl Children<'_> {
         records: usize,
         outputs: usize,
     ) -> anyhow::Result<Throughput> {
-        let mut watch = OutputWatch::new(
-            self.kafka,
-            &[&topics.cpu, &topics.memory, &topics.alert],
-            PARTITIONS,
-            Offset::Beginning,
-        )?;
-        let (mut processor, log) = self.processor(topics, "drain")?;
+        let watched = [&topics.cpu, &topics.memory, &topics.alert];
+        self.drain_processor_as(topics, (records, outputs), &watched, ("drain", ""))
+    }
+
+    /// The stateful metric topology's drain of `records` records (sustained alerts and
+    /// per-host one-minute summaries, keyed by [`documents::HOSTS`] hosts), timed on its
+    /// `routed` cpu and memory outputs: its alerts and summaries depend on state, not on the
+    /// record count.
+    fn drain_stateful(
+        &self,
+        topics: &Topics,
+        records: usize,
+        routed: usize,
+    ) -> anyhow::Result<Throughput> {
+        let sections = format!(
+            "[alerting]\nmode = \"transitions\"\n\n[summaries]\ntopic = \"{}\"\n",
+            self.kafka.unique_topic("bench-summaries")
+        );
+        let watched = [&topics.cpu, &topics.memory];
+        self.drain_processor_as(topics, (records, routed), &watched, ("stateful", &sections))
+    }
+
+    /// A processor's drain of `records` records into `outputs` outputs of the `watched`
+    /// topics, run as `name` with more configuration `sections`; fails if it dead-lettered any.
+    fn drain_processor_as(
+        &self,
+        topics: &Topics,
+        (records, outputs): (usize, usize),
+        watched: &[&String],
+        (name, sections): (&str, &str),
+    ) -> anyhow::Result<Throughput> {
+        let watched: Vec<&str> = watched.iter().map(|topic| topic.as_str()).collect();
+        let mut watch = OutputWatch::new(self.kafka, &watched, PARTITIONS, Offset::Beginning)?;
+        let (mut processor, log) = self.processor(topics, name, sections)?;
         let drained = measure_drain(&mut processor, &mut watch, records, outputs);
         let stopped = process::terminate(&mut processor, Duration::from_secs(30));
         let processor_drain =
@@ -299,9 +332,14 @@ impl Children<'_> {
             .one_per_batch_topics
             .as_ref()
             .context("the one-record-per-batch input was not preloaded")?;
+        let batched = self.drain_both(&bench.drain_topics, expected, records)?;
+        let routed = bench.expected.cpu + bench.expected.memory;
+        eprintln!("stateful metric topology draining {records} records…");
+        let stateful = self.drain_stateful(&bench.drain_topics, records, routed)?;
         Ok(Drains {
-            batched: self.drain_both(&bench.drain_topics, expected, records)?,
+            batched,
             one_per_batch: self.drain_both(one_per_batch, expected, records)?,
+            stateful,
         })
     }
 
@@ -347,7 +385,7 @@ impl Children<'_> {
         topics: &Topics,
         options: &Options,
     ) -> anyhow::Result<(LatencyReport, u64)> {
-        let (mut processor, log) = self.processor(topics, "latency")?;
+        let (mut processor, log) = self.processor(topics, "latency", "")?;
         let measured = measure_latency(self.kafka, generator, topics, ProbeOutput::Alert, options)
             .and_then(|latency| Ok((latency, process::footprint(processor.id())?.peak_rss_kb)));
         let stopped = process::terminate(&mut processor, Duration::from_secs(30));
@@ -635,7 +673,7 @@ fn start_processor(
     binary: &Path,
     kafka: &TestKafka,
     topics: &Topics,
-    (properties, runtime): (&Settings, &Settings),
+    (properties, runtime, sections): (&Settings, &Settings, &str),
     path: &Path,
     log: &Path,
 ) -> anyhow::Result<Child> {
@@ -665,7 +703,8 @@ alert_threshold = {threshold}
 
 [errors]
 dead_letter_topic = "{dead_letter}"
-"#,
+
+{sections}"#,
         bootstrap = kafka.bootstrap_servers(),
         group = kafka.unique_topic("bench-processor"),
         input = topics.input,

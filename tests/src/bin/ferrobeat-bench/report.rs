@@ -65,6 +65,9 @@ pub(crate) struct Drains {
     pub(crate) batched: Drain,
     /// Preloaded one record per batch.
     pub(crate) one_per_batch: Drain,
+    /// The processor with `[alerting] mode = "transitions"` and `[summaries]` on the batched
+    /// backlog, timed on its routed records.
+    pub(crate) stateful: Throughput,
 }
 
 /// What a `--drain-only` run measured.
@@ -431,7 +434,10 @@ fn drain(out: &mut Markdown, drains: &Drains, records: usize) {
           of its outputs to the last, as seen by an independent consumer (the first tenth holds the \
           start-up: a child consumes while its producer gets its id, then sends a burst); CPU seconds \
           (whole life, start-up included, per input record) and peak RSS (`VmHWM`) are read from \
-          `/proc/<pid>` when the last output arrives."
+          `/proc/<pid>` when the last output arrives. The stateful row runs the processor once \
+          more on the batched backlog with `[alerting] mode = \"transitions\"` and `[summaries]` \
+          (per-host state behind a repartition topic, 1-minute tumbling windows over 1 000 hosts, \
+          suppressed, each with its changelog), timed on its routed cpu and memory records."
         .into());
     out.line(String::new());
     out.line(
@@ -469,7 +475,30 @@ fn drain(out: &mut Markdown, drains: &Drains, records: usize) {
             processor.peak_rss_kb as f64 / passthrough.peak_rss_kb as f64
         ));
     }
+    stateful_drain(out, drains, records);
     out.line(String::new());
+}
+
+/// The stateful metric topology's row, and its ratios to the stateless processor's drain.
+fn stateful_drain(out: &mut Markdown, drains: &Drains, records: usize) {
+    let (t, stateless) = (&drains.stateful, &drains.batched.processor);
+    out.line(format!(
+        "| full batches | ferrobeat-processor, stateful (transitions + 1-minute summaries per \
+         host) | {} of {} routed | {:.0} | {:.2} s | {:.2} s | {:.1} µs | {:.1} MiB |",
+        t.outputs,
+        t.expected_outputs,
+        t.records_per_second,
+        t.seconds,
+        t.cpu_seconds,
+        cpu_per_record(t, records),
+        t.peak_rss_kb as f64 / 1024.0
+    ));
+    out.line(format!(
+        "| full batches | stateful / stateless processor | | {:.2} × | | {:.2} × | | {:.2} × |",
+        t.records_per_second / stateless.records_per_second,
+        t.cpu_seconds / stateless.cpu_seconds,
+        t.peak_rss_kb as f64 / stateless.peak_rss_kb as f64
+    ));
 }
 
 /// The pure topology cost against parsing.

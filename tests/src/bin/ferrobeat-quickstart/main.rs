@@ -20,7 +20,8 @@ use clap::Parser;
 use ferrobeat_agent::collect::parse_duration;
 use ferrobeat_agent::config::AgentConfig;
 use ferrobeat_processor::config::ProcessorConfig;
-use ferrobeat_processor::metric_topology::metric_topology;
+use ferrobeat_processor::metric_topology::alerting::AlertMode;
+use ferrobeat_processor::metric_topology::metric_pipeline;
 use ferrobeat_schema::topics;
 use ferrobeat_streams::runtime::StreamsRuntime;
 use rdkafka::ClientConfig;
@@ -49,6 +50,10 @@ struct Args {
     /// makes an alert appear on an idle machine.
     #[arg(long, default_value_t = 0.5, value_name = "FRACTION")]
     alert_threshold: f64,
+    /// Show the stateful pipeline: alerts per transition (`firing`, `resolved`, `no_data`) of
+    /// each host instead of per hot sample, and per-minute summaries on `metric.cpu.1m`.
+    #[arg(long)]
+    transitions: bool,
     /// Use this Kafka cluster (topics must exist) instead of the embedded mock cluster.
     #[arg(long, value_name = "LIST")]
     bootstrap_servers: Option<String>,
@@ -82,7 +87,8 @@ fn broker(
         return Ok((list.clone(), None));
     }
     let cluster = MockCluster::new(1).context("starting the embedded mock cluster")?;
-    for topic in topics::PIPELINE {
+    let summaries = args.transitions.then_some(SUMMARIES_TOPIC);
+    for topic in topics::PIPELINE.into_iter().chain(summaries) {
         cluster
             .create_topic(topic, PARTITIONS, 1)
             .with_context(|| format!("creating {topic}"))?;
@@ -128,8 +134,9 @@ fn run(args: Args) -> anyhow::Result<()> {
     let stop = Arc::new(AtomicBool::new(false));
     let tokio = agent_runtime(&stop)?;
 
-    let config = processor_config(&bootstrap, args.alert_threshold)?;
-    let processor = StreamsRuntime::new(metric_topology(&config.topology), config.streams()?);
+    let config = processor_config(&bootstrap, &args)?;
+    let topology = metric_pipeline(config.pipeline(), Arc::default());
+    let processor = StreamsRuntime::new(topology, config.streams()?);
     processor.start().context("starting the processor")?;
 
     let (agent_stop, agent_shutdown) = tokio::sync::watch::channel(false);
@@ -141,11 +148,8 @@ fn run(args: Args) -> anyhow::Result<()> {
         burn::burn_all_cores(length, Arc::clone(&stop));
     }
 
-    let mut view = PipelineView::new(
-        client_config(&bootstrap),
-        &[topics::ALL, topics::CPU, topics::MEMORY, topics::CPU_ALERT],
-        PARTITIONS,
-    )?;
+    let watched = watched_topics(&args);
+    let mut view = PipelineView::new(client_config(&bootstrap), &watched, PARTITIONS)?;
     let started = Instant::now();
     let mut last_plain = Instant::now() - Duration::from_secs(60);
     while !stop.load(Ordering::Relaxed) && args.duration.is_none_or(|d| started.elapsed() < d) {
@@ -171,7 +175,7 @@ fn run(args: Args) -> anyhow::Result<()> {
     let final_state = processor.close(Duration::from_secs(15));
     view.poll(Duration::from_secs(1));
     view.print_latest();
-    let counts: Vec<String> = [topics::ALL, topics::CPU, topics::MEMORY, topics::CPU_ALERT]
+    let counts: Vec<String> = watched
         .iter()
         .map(|t| format!("{t}={}", view.count(t)))
         .collect();
@@ -212,11 +216,27 @@ fn agent_config(bootstrap: &str, period: Duration, data_dir: PathBuf) -> AgentCo
     config
 }
 
-fn processor_config(bootstrap: &str, alert_threshold: f64) -> anyhow::Result<ProcessorConfig> {
+/// The topics the view watches: the pipeline's, and with `--transitions` the summaries'.
+fn watched_topics(args: &Args) -> Vec<&'static str> {
+    let mut watched = vec![topics::ALL, topics::CPU, topics::MEMORY, topics::CPU_ALERT];
+    if args.transitions {
+        watched.push(SUMMARIES_TOPIC);
+    }
+    watched
+}
+
+/// Where `--transitions` writes the per-minute summaries.
+const SUMMARIES_TOPIC: &str = "metric.cpu.1m";
+
+fn processor_config(bootstrap: &str, args: &Args) -> anyhow::Result<ProcessorConfig> {
     let mut config = ProcessorConfig::default();
     config.kafka.bootstrap_servers = bootstrap.to_owned();
     config.kafka.application_id = "ferrobeat-quickstart".to_owned();
-    config.topology.alert_threshold = alert_threshold;
+    config.topology.alert_threshold = args.alert_threshold;
+    if args.transitions {
+        config.alerting.mode = AlertMode::Transitions;
+        config.summaries.topic = Some(SUMMARIES_TOPIC.to_owned());
+    }
     config
         .kafka
         .properties
