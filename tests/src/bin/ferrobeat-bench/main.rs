@@ -10,10 +10,12 @@
 //! join's drain and a store's restore from its changelog, each against the processor's drain.
 
 mod agent;
+mod agent_peer;
 mod documents;
 mod drain;
 mod latency;
 mod passthrough;
+mod peers;
 mod process;
 mod report;
 mod restore_timer;
@@ -108,6 +110,14 @@ struct Options {
     /// `max_in_flight_records=50000`); repeatable. Without it the processor runs its defaults.
     #[arg(long, value_name = "KEY=VALUE", value_parser = parse_property)]
     runtime: Vec<(String, String)>,
+    /// Also run the Python peers (installed once into a cached virtual environment by
+    /// `tests/install-peers.sh`): a psutil + confluent-kafka agent beside the real agent.
+    #[arg(long)]
+    peers: bool,
+    /// Measure only the agent (and, with `--peers`, the Python agent beside it), print it and
+    /// keep its raw output under `--runs-dir` as `<date>-agent.txt`, without writing `--output`.
+    #[arg(long, conflicts_with = "state_only")]
+    agent_only: bool,
     /// Do not run `cargo build` for the processor and agent binaries (use what is there).
     #[arg(long)]
     no_build: bool,
@@ -324,6 +334,9 @@ impl Children<'_> {
 }
 
 fn run(options: &Options) -> anyhow::Result<()> {
+    if options.agent_only {
+        return agent::agent_only(options);
+    }
     let bench = Prepared::new(options)?;
     let properties = child_properties(options);
     let children = Children {
@@ -355,7 +368,7 @@ fn run(options: &Options) -> anyhow::Result<()> {
             },
             &report::Machine::this(),
         );
-        return save_report(&text, &options.runs_dir);
+        return save_report(&text, &options.runs_dir, "bench-pipeline");
     }
 
     eprintln!("passthrough draining {} records…", options.records);
@@ -377,6 +390,10 @@ fn run(options: &Options) -> anyhow::Result<()> {
     let agent_topic = bench.kafka.unique_topic("bench-agent");
     bench.kafka.create_topic(&agent_topic, PARTITIONS)?;
     let agent = children.agent_footprint(&agent_topic, options)?;
+    let agent_peer = options
+        .peers
+        .then(|| agent::beside_python(&bench.binaries, &bench.kafka, bench.scratch.path(), options))
+        .transpose()?;
 
     // Last, so that the broker holds none of its topics during the other measurements.
     let state = state_bench.measure(StateSizes::scaled(options.records))?;
@@ -396,6 +413,7 @@ fn run(options: &Options) -> anyhow::Result<()> {
         passthrough_latency,
         fetch_wait_ms: options.fetch_wait_ms,
         agent,
+        agent_peer,
         state,
         run_seconds: bench.started.elapsed().as_secs_f64(),
     };
@@ -472,7 +490,7 @@ impl Prepared {
 /// `output`, keeping the hand-written analysis there.
 fn write_report(figures: &Figures, output: &Path, runs_dir: &Path) -> anyhow::Result<()> {
     let text = report::render(figures, &report::Machine::this());
-    save_report(&text, runs_dir)?;
+    save_report(&text, runs_dir, "bench-pipeline")?;
     let previous = std::fs::read_to_string(output).unwrap_or_default();
     std::fs::write(output, report::keep_analysis(&text, &previous))
         .with_context(|| format!("writing {}", output.display()))?;
@@ -480,11 +498,11 @@ fn write_report(figures: &Figures, output: &Path, runs_dir: &Path) -> anyhow::Re
     Ok(())
 }
 
-/// Prints the report `text` and appends it to the day's raw output in `runs_dir`.
-fn save_report(text: &str, runs_dir: &Path) -> anyhow::Result<()> {
+/// Prints the report `text` and appends it to the day's raw output of `what` in `runs_dir`.
+fn save_report(text: &str, runs_dir: &Path, what: &str) -> anyhow::Result<()> {
     print!("{text}");
     let day = chrono::Utc::now().format("%Y-%m-%d").to_string();
-    let raw = report::save_raw_output(runs_dir, &day, text)?;
+    let raw = report::save_raw_output(runs_dir, &day, what, text)?;
     eprintln!("appended the report to {}", raw.display());
     Ok(())
 }

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 
 use crate::agent::{AgentOutput, AgentReport, METRICSETS};
+use crate::agent_peer::{self, AgentPeerReport};
 use crate::documents::ExpectedOutputs;
 use crate::latency::LatencyReport;
 use crate::restore_timer::Restore;
@@ -65,6 +66,8 @@ pub(crate) struct Figures {
     pub(crate) passthrough_latency: LatencyReport,
     /// The agent's footprint: producing to the broker, then writing to standard output.
     pub(crate) agent: [AgentReport; 2],
+    /// The agent beside the Python agent (`--peers`).
+    pub(crate) agent_peer: Option<AgentPeerReport>,
     /// `fetch.wait.max.ms` of the children's consumers.
     pub(crate) fetch_wait_ms: u32,
     /// The stream–table join and the restore.
@@ -82,6 +85,17 @@ pub(crate) struct StateOnly {
     pub(crate) processor: Throughput,
     /// The stream–table join and the restore.
     pub(crate) state: StateFigures,
+    /// Wall time of the whole run, in seconds.
+    pub(crate) run_seconds: f64,
+}
+
+/// What an `--agent-only` run measured.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct AgentOnly {
+    /// The agent's footprint: producing to the broker, then writing to standard output.
+    pub(crate) agent: [AgentReport; 2],
+    /// The agent beside the Python agent (`--peers`).
+    pub(crate) agent_peer: Option<AgentPeerReport>,
     /// Wall time of the whole run, in seconds.
     pub(crate) run_seconds: f64,
 }
@@ -128,7 +142,7 @@ impl Machine {
 }
 
 /// Met or missed, for a table cell.
-fn verdict(met: bool) -> &'static str {
+pub(crate) fn verdict(met: bool) -> &'static str {
     if met { "met" } else { "**missed**" }
 }
 
@@ -144,11 +158,16 @@ pub(crate) fn keep_analysis(fresh: &str, previous: &str) -> String {
     }
 }
 
-/// Appends `text`, under a heading with the command line, to `<dir>/<day>-bench-pipeline.txt`
-/// (`day` as `YYYY-MM-DD`), creating the directory and the file when missing, so that every run
+/// Appends `text`, under a heading with the command line, to `<dir>/<day>-<what>.txt` (`day` as
+/// `YYYY-MM-DD`, `what` as `bench-pipeline` for the full and `--state-only` runs), creating the directory and the file when missing, so that every run
 /// of a day is kept; returns the file's path.
-pub(crate) fn save_raw_output(dir: &Path, day: &str, text: &str) -> anyhow::Result<PathBuf> {
-    let path = dir.join(format!("{day}-bench-pipeline.txt"));
+pub(crate) fn save_raw_output(
+    dir: &Path,
+    day: &str,
+    what: &str,
+    text: &str,
+) -> anyhow::Result<PathBuf> {
+    let path = dir.join(format!("{day}-{what}.txt"));
     let mut command = vec!["cargo".to_owned(), "bench-pipeline".to_owned()];
     command.extend(std::env::args().skip(1));
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
@@ -170,7 +189,7 @@ pub(crate) fn render(figures: &Figures, machine: &Machine) -> String {
     drain(&mut out, figures);
     topology_cost(&mut out, &figures.topology);
     latency(&mut out, figures);
-    agent(&mut out, figures);
+    agent(&mut out, &figures.agent, figures.agent_peer.as_ref());
     state(&mut out, &figures.state, &figures.processor);
     out.0
 }
@@ -195,6 +214,31 @@ pub(crate) fn render_state_only(run: &StateOnly, machine: &Machine) -> String {
     ));
     out.line(String::new());
     state(&mut out, &run.state, &run.processor);
+    out.0
+}
+
+/// The report of an `--agent-only` run: the agent section.
+pub(crate) fn render_agent_only(run: &AgentOnly, machine: &Machine) -> String {
+    let mut out = Markdown::default();
+    out.line("# Agent section only (`cargo bench-pipeline --agent-only`)".into());
+    out.line(String::new());
+    out.line(format!(
+        "- Machine: {} × {}, {} MiB RAM, Linux {}; {}; whole run {:.0} s",
+        machine.cpus,
+        machine.cpu,
+        machine.memory_mib,
+        machine.kernel,
+        machine.date,
+        run.run_seconds
+    ));
+    out.line(String::new());
+    if let Some(peer) = &run.agent_peer {
+        out.line("| Target | Measured | Verdict |".into());
+        out.line("|---|---|---|".into());
+        out.0.push_str(&agent_peer::target_rows(peer));
+        out.line(String::new());
+    }
+    agent(&mut out, &run.agent, run.agent_peer.as_ref());
     out.0
 }
 
@@ -301,6 +345,9 @@ fn targets(out: &mut Markdown, figures: &Figures) {
         agent.cpu_per_round_us,
         verdict(agent.cpu_per_round_us <= TARGET_AGENT_CPU_US)
     ));
+    if let Some(peer) = &figures.agent_peer {
+        out.0.push_str(&agent_peer::target_rows(peer));
+    }
     out.line(format!(
         "| end-to-end p99 ≤ 50 ms on loopback | {p99:.1} ms ({received} of {} alerts) | {} |",
         latency.expected_outputs,
@@ -446,8 +493,8 @@ fn latency(out: &mut Markdown, figures: &Figures) {
 }
 
 /// The agent's footprint, producing to Kafka and writing to stdout.
-fn agent(out: &mut Markdown, figures: &Figures) {
-    let [agent, agent_without_kafka] = &figures.agent;
+fn agent(out: &mut Markdown, footprint: &[AgentReport; 2], peer: Option<&AgentPeerReport>) {
+    let [agent, agent_without_kafka] = footprint;
     out.line("## Agent".into());
     out.line(String::new());
     out.line(format!(
@@ -474,6 +521,9 @@ fn agent(out: &mut Markdown, figures: &Figures) {
         ));
     }
     out.line(String::new());
+    if let Some(peer) = peer {
+        out.0.push_str(&agent_peer::render(peer));
+    }
 }
 
 /// The state section: the stream–table join and the restore, each against the processor's
@@ -590,8 +640,10 @@ mod tests {
     fn every_run_of_a_day_is_appended_to_its_raw_output_file() {
         let scratch = tempfile::tempdir().expect("scratch directory");
         let runs = scratch.path().join("docs").join("runs");
-        let first = save_raw_output(&runs, "2026-12-04", "first report\n").expect("first run");
-        let second = save_raw_output(&runs, "2026-12-04", "second report\n").expect("second run");
+        let first = save_raw_output(&runs, "2026-12-04", "bench-pipeline", "first report\n")
+            .expect("first run");
+        let second = save_raw_output(&runs, "2026-12-04", "bench-pipeline", "second report\n")
+            .expect("second run");
         assert_eq!(first, runs.join("2026-12-04-bench-pipeline.txt"));
         assert_eq!(second, first);
         let kept = std::fs::read_to_string(&first).expect("reading the raw output");
