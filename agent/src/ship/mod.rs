@@ -36,6 +36,9 @@ use kafka::{Delivery, KafkaOutput, Pending};
 /// The most events kept in memory when the spool cannot be written; past it the oldest are
 /// dropped and counted.
 const MEMORY_QUEUE_LIMIT: usize = 100_000;
+/// The most rounds (of all metricsets) appended to the spool at once: those the sampler
+/// handed over together (the metricsets due at the same instant) share one fsync.
+const ROUNDS_AT_ONCE: usize = 16;
 /// The most records read from the spool at once.
 const READ_BATCH: usize = 1000;
 /// How often the spool cursor is persisted and the gauges refreshed.
@@ -127,12 +130,13 @@ impl KafkaShipper {
     pub async fn run(mut self, mut rounds: mpsc::Receiver<Vec<Event>>) -> ShipSummary {
         let acknowledged_before = self.metrics.get(Count::Acknowledged);
         let mut housekeeping = tokio::time::interval(HOUSEKEEPING_PERIOD);
+        let mut ready = Vec::with_capacity(ROUNDS_AT_ONCE);
         loop {
             self.feed().await;
             tokio::select! {
-                round = rounds.recv() => match round {
-                    Some(events) => self.accept_round(&events).await,
-                    None => break,
+                received = rounds.recv_many(&mut ready, ROUNDS_AT_ONCE) => match received {
+                    0 => break,
+                    _ => self.accept_rounds(ready.drain(..).flatten()).await,
                 },
                 Some(delivery) = self.deliveries.recv() => self.on_delivery(delivery),
                 _ = housekeeping.tick() => self.housekeeping().await,
@@ -163,9 +167,12 @@ impl KafkaShipper {
         summary
     }
 
-    /// Writes a round to the spool (or, failing that, to memory).
-    async fn accept_round(&mut self, events: &[Event]) {
-        let payloads: Arc<[Vec<u8>]> = events.iter().map(ferrobeat_schema::to_vec).collect();
+    /// Writes the events of the rounds that are ready to the spool in one append, so one
+    /// fsync (or, failing that, to memory).
+    async fn accept_rounds(&mut self, events: impl Iterator<Item = Event>) {
+        let payloads: Arc<[Vec<u8>]> = events
+            .map(|event| ferrobeat_schema::to_vec(&event))
+            .collect();
         let n = payloads.len() as u64;
         self.metrics.add(Count::Sampled, n);
         match self.spool.append(Arc::clone(&payloads)).await {
