@@ -7,14 +7,15 @@
 //! * At most `kafka.max_in_flight` records are with the producer at a time; the rest wait on
 //!   disk, so memory stays bounded during an outage.
 //! * When a delivery fails, nothing new is sent until every outstanding report is back; then,
-//!   after a growing pause, a fresh producer replaces the old one, the spool is rewound to its
-//!   oldest unsettled record and sending resumes in order (records already delivered are
-//!   skipped).
+//!   after a growing, jittered pause (so that a fleet does not reconnect in lockstep), a fresh
+//!   producer replaces the old one, the spool is rewound to its oldest unsettled record and
+//!   sending resumes in order (records already delivered are skipped).
 //! * If the spool cannot be written, the round is kept in a bounded memory queue instead and
 //!   the error is logged and counted.
 //! * On shutdown the shipper keeps delivering for at most `kafka.flush_timeout`; what is still
 //!   unacknowledged stays in the spool for the next start.
 
+mod backoff;
 pub mod check;
 pub mod kafka;
 pub mod stdout;
@@ -31,6 +32,7 @@ use tokio::time::Instant;
 use crate::config::KafkaConfig;
 use crate::monitor::{AgentMetrics, Count};
 use crate::spool::{Spool, SpoolStats, SpoolThread, SpooledRecord};
+use backoff::RetryPause;
 use kafka::{Delivery, KafkaOutput, Pending};
 
 /// The most events kept in memory when the spool cannot be written; past it the oldest are
@@ -43,9 +45,6 @@ const ROUNDS_AT_ONCE: usize = 16;
 const READ_BATCH: usize = 1000;
 /// How often the spool cursor is persisted and the gauges refreshed.
 const HOUSEKEEPING_PERIOD: Duration = Duration::from_secs(1);
-/// The first pause after a failed delivery; it doubles up to [`MAX_RETRY_PAUSE`].
-const FIRST_RETRY_PAUSE: Duration = Duration::from_millis(500);
-const MAX_RETRY_PAUSE: Duration = Duration::from_secs(30);
 
 /// What shipping did, reported when it ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,7 +83,7 @@ pub struct KafkaShipper {
     memory: VecDeque<Vec<u8>>,
     in_flight: usize,
     flow: Flow,
-    retry_pause: Duration,
+    retry_pause: RetryPause,
     metrics: Arc<AgentMetrics>,
     spool_seen: SpoolStats,
 }
@@ -117,7 +116,7 @@ impl KafkaShipper {
             memory: VecDeque::new(),
             in_flight: 0,
             flow: Flow::Open,
-            retry_pause: FIRST_RETRY_PAUSE,
+            retry_pause: RetryPause::new(),
             metrics,
             spool_seen: SpoolStats::default(),
         };
@@ -240,7 +239,7 @@ impl KafkaShipper {
                     self.spool.settle(seq);
                 }
                 self.metrics.add(Count::Acknowledged, 1);
-                self.retry_pause = FIRST_RETRY_PAUSE;
+                self.retry_pause.reset();
             }
             (pending, Err(error)) => {
                 self.metrics.add(Count::Failed, 1);
@@ -257,8 +256,7 @@ impl KafkaShipper {
             }
         }
         if self.flow == Flow::Failing && self.in_flight == 0 {
-            self.flow = Flow::PausedUntil(Instant::now() + self.retry_pause);
-            self.retry_pause = (self.retry_pause * 2).min(MAX_RETRY_PAUSE);
+            self.pause();
         }
     }
 
@@ -276,7 +274,7 @@ impl KafkaShipper {
             }
             Err(error) => {
                 tracing::error!(%error, "cannot create a new producer");
-                self.flow = Flow::PausedUntil(Instant::now() + self.retry_pause);
+                self.pause();
                 return;
             }
         }
@@ -289,6 +287,11 @@ impl KafkaShipper {
             pending = self.spool.stats().depth,
             "resending from the spool"
         );
+    }
+
+    /// Holds the flow for the next retry pause (jittered: see [`RetryPause`]).
+    fn pause(&mut self) {
+        self.flow = Flow::PausedUntil(Instant::now() + self.retry_pause.next(fastrand::f64()));
     }
 
     async fn housekeeping(&mut self) {
