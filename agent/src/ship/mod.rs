@@ -31,7 +31,7 @@ use tokio::time::Instant;
 
 use crate::config::KafkaConfig;
 use crate::monitor::{AgentMetrics, Count};
-use crate::spool::{Spool, SpoolStats, SpoolThread, SpooledRecord};
+use crate::spool::{Durability, Spool, SpoolStats, SpoolThread, SpooledRecord};
 use backoff::RetryPause;
 use kafka::{Delivery, KafkaOutput, Pending};
 
@@ -43,8 +43,14 @@ const MEMORY_QUEUE_LIMIT: usize = 100_000;
 const ROUNDS_AT_ONCE: usize = 16;
 /// The most records read from the spool at once.
 const READ_BATCH: usize = 1000;
-/// How often the spool cursor is persisted and the gauges refreshed.
+/// How often the settled records are passed to the spool, its cursor written and the gauges
+/// refreshed.
 const HOUSEKEEPING_PERIOD: Duration = Duration::from_secs(1);
+/// How often the spool's cursor is fsynced at most (and at the end of a run): a cursor that did
+/// not reach the disk before a power cut only replays records already delivered, so this bounds
+/// those duplicates to the last period's deliveries; the records themselves are fsynced before
+/// they are sent.
+const CURSOR_SYNC_PERIOD: Duration = Duration::from_secs(10);
 
 /// What shipping did, reported when it ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,6 +88,12 @@ pub struct KafkaShipper {
     /// Records that could not be spooled.
     memory: VecDeque<Vec<u8>>,
     in_flight: usize,
+    /// Delivered records not passed to the spool yet (at the next housekeeping, in one request).
+    settled: Vec<u64>,
+    /// When the spool's cursor was last fsynced.
+    cursor_synced: Instant,
+    /// Whether it was written since.
+    cursor_unsynced: bool,
     flow: Flow,
     retry_pause: RetryPause,
     metrics: Arc<AgentMetrics>,
@@ -115,6 +127,9 @@ impl KafkaShipper {
             unsent: VecDeque::new(),
             memory: VecDeque::new(),
             in_flight: 0,
+            settled: Vec::new(),
+            cursor_synced: Instant::now(),
+            cursor_unsynced: false,
             flow: Flow::Open,
             retry_pause: RetryPause::new(),
             metrics,
@@ -138,7 +153,7 @@ impl KafkaShipper {
                     _ => self.accept_rounds(ready.drain(..).flatten()).await,
                 },
                 Some(delivery) = self.deliveries.recv() => self.on_delivery(delivery),
-                _ = housekeeping.tick() => self.housekeeping().await,
+                _ = housekeeping.tick() => self.periodic_housekeeping().await,
                 () = sleep_until_retry(self.flow) => self.retry().await,
             }
         }
@@ -151,7 +166,7 @@ impl KafkaShipper {
                 () = tokio::time::sleep_until(deadline) => break,
             }
         }
-        self.housekeeping().await;
+        self.housekeeping(Durability::Synced).await;
         let summary = ShipSummary {
             acknowledged: self.metrics.get(Count::Acknowledged) - acknowledged_before,
             left_in_spool: self.spool.stats().depth,
@@ -236,7 +251,7 @@ impl KafkaShipper {
         match (delivery.pending, delivery.result) {
             (pending, Ok(_)) => {
                 if let Pending::Spooled(seq) = pending {
-                    self.spool.settle(seq);
+                    self.settled.push(seq);
                 }
                 self.metrics.add(Count::Acknowledged, 1);
                 self.retry_pause.reset();
@@ -278,6 +293,8 @@ impl KafkaShipper {
                 return;
             }
         }
+        // Rewinding goes back to the oldest unsettled record: settle what was delivered first.
+        self.pass_settled();
         if let Err(error) = self.spool.rewind().await {
             tracing::error!(%error, "cannot rewind the spool");
         }
@@ -294,8 +311,35 @@ impl KafkaShipper {
         self.flow = Flow::PausedUntil(Instant::now() + self.retry_pause.next(fastrand::f64()));
     }
 
-    async fn housekeeping(&mut self) {
-        if let Err(error) = self.spool.commit_cursor().await {
+    /// Passes the records delivered since the last call to the spool, in one request.
+    fn pass_settled(&mut self) {
+        if !self.settled.is_empty() {
+            self.spool.settle(std::mem::take(&mut self.settled));
+        }
+    }
+
+    /// Housekeeping on its period: the cursor is written when records were settled, fsynced at
+    /// most every [`CURSOR_SYNC_PERIOD`].
+    async fn periodic_housekeeping(&mut self) {
+        let sync_due = self.cursor_synced.elapsed() >= CURSOR_SYNC_PERIOD;
+        if self.settled.is_empty() && !(self.cursor_unsynced && sync_due) {
+            return;
+        }
+        let durability = if sync_due {
+            Durability::Synced
+        } else {
+            Durability::Written
+        };
+        self.housekeeping(durability).await;
+    }
+
+    async fn housekeeping(&mut self, durability: Durability) {
+        self.pass_settled();
+        self.cursor_unsynced = durability == Durability::Written;
+        if durability == Durability::Synced {
+            self.cursor_synced = Instant::now();
+        }
+        if let Err(error) = self.spool.commit_cursor(durability).await {
             tracing::error!(%error, "cannot persist the spool cursor");
             self.metrics.add(Count::SpoolErrors, 1);
         }

@@ -4,7 +4,14 @@
 //! * `NNNNNNNNNNNNNNNNNNNN.seg`: segment files named by the sequence number of their first
 //!   record, holding checksummed frames (see `frame`), appended and fsynced one round at a time;
 //! * `ack-cursor`: the lowest sequence number not yet settled (delivered or given up), with its
-//!   own checksum, replaced atomically by [`Spool::commit_cursor`].
+//!   own checksum (12 bytes, rewritten in place: one sector, so a write lands whole or not at
+//!   all, and a torn one fails its checksum), written by [`Spool::write_cursor`] and made
+//!   durable by [`Spool::commit_cursor`].
+//!
+//! Only the records need fsyncs for the guarantee (a record is on disk before it is handed on);
+//! a cursor older than the truth only replays records already delivered (duplicates), never
+//! loses one, so the shipper writes the cursor often (a write to the page cache, which survives
+//! a crash of the process) and fsyncs it seldom (which bounds the duplicates after a power cut).
 //!
 //! A record is *settled* when Kafka acknowledged it, when it was lost to corruption, or when it
 //! was dropped because the spool was full. Settlements arrive in any order; the cursor advances
@@ -18,7 +25,7 @@ mod thread;
 
 use std::collections::{BTreeSet, VecDeque};
 use std::fs::{self, File};
-use std::io::{self, Write};
+use std::io::{self, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use files::{
@@ -26,11 +33,12 @@ use files::{
     sync_dir,
 };
 use frame::Decoded;
-pub use thread::SpoolThread;
+pub use thread::{Durability, SpoolThread};
 
 const SEGMENT_SUFFIX: &str = ".seg";
 const CURSOR_FILE: &str = "ack-cursor";
-const CURSOR_TMP_FILE: &str = "ack-cursor.tmp";
+/// The cursor file's length: the sequence number and its CRC32.
+const CURSOR_LEN: u64 = 12;
 /// Bytes read from a segment at a time while streaming records out.
 const READ_CHUNK: usize = 256 * 1024;
 
@@ -130,7 +138,12 @@ pub struct Spool {
     cursor: u64,
     /// Settled sequence numbers above the cursor.
     settled_ahead: BTreeSet<u64>,
+    /// The cursor moved since it was last written.
     cursor_dirty: bool,
+    /// The cursor was written since it was last fsynced.
+    cursor_unsynced: bool,
+    /// The cursor file, opened on its first write and kept open.
+    cursor_file: Option<File>,
     reader: ReadPosition,
     dropped: u64,
     corrupt: u64,
@@ -181,6 +194,8 @@ impl Spool {
             cursor,
             settled_ahead: BTreeSet::new(),
             cursor_dirty: stored_cursor != Some(cursor),
+            cursor_unsynced: false,
+            cursor_file: None,
             reader: ReadPosition {
                 segment_first_seq: 0,
                 offset: 0,
@@ -330,24 +345,60 @@ impl Spool {
         };
     }
 
-    /// Persists the cursor (atomically: write, fsync, rename) if it moved.
+    /// Writes the cursor in place if it moved, and fsyncs it if it was written since the last
+    /// fsync: the cursor is then durable.
+    ///
+    /// # Errors
+    /// [`SpoolError::Io`] when the cursor file cannot be written or synced.
+    pub fn commit_cursor(&mut self) -> Result<(), SpoolError> {
+        self.write_cursor()?;
+        if self.cursor_unsynced {
+            let path = self.dir.join(CURSOR_FILE);
+            self.cursor_file()?
+                .sync_data()
+                .map_err(io_error("fsync", &path))?;
+            self.cursor_unsynced = false;
+        }
+        Ok(())
+    }
+
+    /// Writes the cursor in place if it moved, without fsyncing it: it survives a crash of the
+    /// process, and a power cut leaves the last committed cursor or this one (see the module
+    /// documentation).
     ///
     /// # Errors
     /// [`SpoolError::Io`] when the cursor file cannot be written.
-    pub fn commit_cursor(&mut self) -> Result<(), SpoolError> {
+    pub fn write_cursor(&mut self) -> Result<(), SpoolError> {
         if !self.cursor_dirty {
             return Ok(());
         }
-        let tmp = self.dir.join(CURSOR_TMP_FILE);
         let mut bytes = self.cursor.to_le_bytes().to_vec();
         bytes.extend_from_slice(&crc32fast::hash(&bytes).to_le_bytes());
-        let mut file = File::create(&tmp).map_err(io_error("create", &tmp))?;
-        file.write_all(&bytes).map_err(io_error("write", &tmp))?;
-        file.sync_data().map_err(io_error("fsync", &tmp))?;
-        let target = self.dir.join(CURSOR_FILE);
-        fs::rename(&tmp, &target).map_err(io_error("rename into place", &target))?;
+        let path = self.dir.join(CURSOR_FILE);
+        let file = self.cursor_file()?;
+        file.seek(SeekFrom::Start(0))
+            .and_then(|_| file.write_all(&bytes))
+            .map_err(io_error("write", &path))?;
         self.cursor_dirty = false;
+        self.cursor_unsynced = true;
         Ok(())
+    }
+
+    /// The cursor file, opened (created, and cut to the cursor's 12 bytes) on first use.
+    fn cursor_file(&mut self) -> Result<&mut File, SpoolError> {
+        if self.cursor_file.is_none() {
+            let path = self.dir.join(CURSOR_FILE);
+            let file = fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(&path)
+                .map_err(io_error("open", &path))?;
+            file.set_len(CURSOR_LEN)
+                .map_err(io_error("truncate", &path))?;
+            self.cursor_file = Some(file);
+        }
+        Ok(self.cursor_file.as_mut().expect("opened above"))
     }
 
     /// Whether records appended after the reader's position remain to be read.
