@@ -1,3 +1,4 @@
+// over 500 lines: one type, the spool, with its recovery, append, read, settlement and cursor in order (file operations are in files.rs).
 //! A bounded, crash-safe, append-only disk spool of records not yet acknowledged by Kafka.
 //!
 //! Layout of the spool directory:
@@ -25,20 +26,18 @@ mod thread;
 
 use std::collections::{BTreeSet, VecDeque};
 use std::fs::{self, File};
-use std::io::{self, Seek, SeekFrom, Write};
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use files::{
-    cut_torn_tail, io_error, list_segments, open_for_append, read_at, read_cursor, segment_path,
-    sync_dir,
+    cut_torn_tail, io_error, list_segments, open_cursor, open_for_append, read_at, read_cursor,
+    segment_path, sync_dir, write_cursor,
 };
 use frame::Decoded;
 pub use thread::{Durability, SpoolThread};
 
 const SEGMENT_SUFFIX: &str = ".seg";
 const CURSOR_FILE: &str = "ack-cursor";
-/// The cursor file's length: the sequence number and its CRC32.
-const CURSOR_LEN: u64 = 12;
 /// Bytes read from a segment at a time while streaming records out.
 const READ_CHUNK: usize = 256 * 1024;
 
@@ -372,31 +371,17 @@ impl Spool {
         if !self.cursor_dirty {
             return Ok(());
         }
-        let mut bytes = self.cursor.to_le_bytes().to_vec();
-        bytes.extend_from_slice(&crc32fast::hash(&bytes).to_le_bytes());
-        let path = self.dir.join(CURSOR_FILE);
-        let file = self.cursor_file()?;
-        file.seek(SeekFrom::Start(0))
-            .and_then(|_| file.write_all(&bytes))
-            .map_err(io_error("write", &path))?;
+        let (cursor, path) = (self.cursor, self.dir.join(CURSOR_FILE));
+        write_cursor(self.cursor_file()?, &path, cursor)?;
         self.cursor_dirty = false;
         self.cursor_unsynced = true;
         Ok(())
     }
 
-    /// The cursor file, opened (created, and cut to the cursor's 12 bytes) on first use.
+    /// The cursor file, opened on first use.
     fn cursor_file(&mut self) -> Result<&mut File, SpoolError> {
         if self.cursor_file.is_none() {
-            let path = self.dir.join(CURSOR_FILE);
-            let file = fs::OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(false)
-                .open(&path)
-                .map_err(io_error("open", &path))?;
-            file.set_len(CURSOR_LEN)
-                .map_err(io_error("truncate", &path))?;
-            self.cursor_file = Some(file);
+            self.cursor_file = Some(open_cursor(&self.dir.join(CURSOR_FILE))?);
         }
         Ok(self.cursor_file.as_mut().expect("opened above"))
     }

@@ -121,10 +121,7 @@ pub(crate) fn agent_only(options: &Options) -> anyhow::Result<()> {
         )
     };
     let agent = [run(AgentOutput::Kafka)?, run(AgentOutput::Stdout)?];
-    let agent_peer = options
-        .peers
-        .then(|| beside_python(&binaries, &kafka, scratch.path(), options))
-        .transpose()?;
+    let agent_peer = peers_wanted(&binaries, &kafka, scratch.path(), options)?;
     let text = report::render_agent_only(
         &AgentOnly {
             agent,
@@ -136,13 +133,16 @@ pub(crate) fn agent_only(options: &Options) -> anyhow::Result<()> {
     crate::save_report(&text, &options.runs_dir, "agent")
 }
 
-/// The agent beside the Python agent, at the footprint run's period and rounds.
-pub(crate) fn beside_python(
+/// With `--peers`, the agent beside the Python agent, at the footprint run's period and rounds.
+pub(crate) fn peers_wanted(
     binaries: &Binaries,
     kafka: &TestKafka,
     scratch: &Path,
     options: &Options,
-) -> anyhow::Result<AgentPeerReport> {
+) -> anyhow::Result<Option<AgentPeerReport>> {
+    if !options.peers {
+        return Ok(None);
+    }
     eprintln!("agent beside the Python agent…");
     agent_peer::measure(
         &binaries.agent,
@@ -151,4 +151,5 @@ pub(crate) fn beside_python(
         options.agent_rounds,
         scratch,
     )
+    .map(Some)
 }

@@ -135,6 +135,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
         Some(Hidden::Passthrough(args)) => passthrough::run(args),
+        None if cli.options.agent_only => agent::agent_only(&cli.options),
         None => run(&cli.options),
     };
     match result {
@@ -280,12 +281,13 @@ impl Children<'_> {
         Ok(processor_drain)
     }
 
-    /// The agent's footprint writing to Kafka (`topic`), then to stdout.
+    /// The agent's footprint writing to Kafka (`topic`), then to stdout; then, with `--peers`,
+    /// beside the Python agent.
     fn agent_footprint(
         &self,
         topic: &str,
         options: &Options,
-    ) -> anyhow::Result<[agent::AgentReport; 2]> {
+    ) -> anyhow::Result<([agent::AgentReport; 2], Option<agent_peer::AgentPeerReport>)> {
         let run = |output| {
             agent::measure(
                 &self.binaries.agent,
@@ -296,7 +298,9 @@ impl Children<'_> {
                 self.scratch,
             )
         };
-        Ok([run(AgentOutput::Kafka)?, run(AgentOutput::Stdout)?])
+        let footprint = [run(AgentOutput::Kafka)?, run(AgentOutput::Stdout)?];
+        let peer = agent::peers_wanted(self.binaries, self.kafka, self.scratch, options)?;
+        Ok((footprint, peer))
     }
 
     /// The passthrough's end-to-end latency on `topics`.
@@ -334,9 +338,6 @@ impl Children<'_> {
 }
 
 fn run(options: &Options) -> anyhow::Result<()> {
-    if options.agent_only {
-        return agent::agent_only(options);
-    }
     let bench = Prepared::new(options)?;
     let properties = child_properties(options);
     let children = Children {
@@ -389,11 +390,7 @@ fn run(options: &Options) -> anyhow::Result<()> {
     eprintln!("agent footprint…");
     let agent_topic = bench.kafka.unique_topic("bench-agent");
     bench.kafka.create_topic(&agent_topic, PARTITIONS)?;
-    let agent = children.agent_footprint(&agent_topic, options)?;
-    let agent_peer = options
-        .peers
-        .then(|| agent::beside_python(&bench.binaries, &bench.kafka, bench.scratch.path(), options))
-        .transpose()?;
+    let (agent, agent_peer) = children.agent_footprint(&agent_topic, options)?;
 
     // Last, so that the broker holds none of its topics during the other measurements.
     let state = state_bench.measure(StateSizes::scaled(options.records))?;
