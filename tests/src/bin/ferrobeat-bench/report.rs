@@ -196,18 +196,7 @@ pub(crate) fn render(figures: &Figures, machine: &Machine) -> String {
 
 /// The report of a `--state-only` run: the processor's drain and the state section.
 pub(crate) fn render_state_only(run: &StateOnly, machine: &Machine) -> String {
-    let mut out = Markdown::default();
-    out.line("# State section only (`cargo bench-pipeline --state-only`)".into());
-    out.line(String::new());
-    out.line(format!(
-        "- Machine: {} × {}, {} MiB RAM, Linux {}; {}; whole run {:.0} s",
-        machine.cpus,
-        machine.cpu,
-        machine.memory_mib,
-        machine.kernel,
-        machine.date,
-        run.run_seconds
-    ));
+    let mut out = section_only("State", "--state-only", machine, run.run_seconds);
     out.line(format!(
         "- ferrobeat-processor's stateless drain of {} documents: {} of {} outputs, {:.0} records/s",
         run.records, run.processor.outputs, run.processor.expected_outputs, run.processor.records_per_second
@@ -219,18 +208,7 @@ pub(crate) fn render_state_only(run: &StateOnly, machine: &Machine) -> String {
 
 /// The report of an `--agent-only` run: the agent section.
 pub(crate) fn render_agent_only(run: &AgentOnly, machine: &Machine) -> String {
-    let mut out = Markdown::default();
-    out.line("# Agent section only (`cargo bench-pipeline --agent-only`)".into());
-    out.line(String::new());
-    out.line(format!(
-        "- Machine: {} × {}, {} MiB RAM, Linux {}; {}; whole run {:.0} s",
-        machine.cpus,
-        machine.cpu,
-        machine.memory_mib,
-        machine.kernel,
-        machine.date,
-        run.run_seconds
-    ));
+    let mut out = section_only("Agent", "--agent-only", machine, run.run_seconds);
     out.line(String::new());
     if let Some(peer) = &run.agent_peer {
         out.line("| Target | Measured | Verdict |".into());
@@ -240,6 +218,20 @@ pub(crate) fn render_agent_only(run: &AgentOnly, machine: &Machine) -> String {
     }
     agent(&mut out, &run.agent, run.agent_peer.as_ref());
     out.0
+}
+
+/// The heading and machine line of a run that measured one section (`flag`).
+fn section_only(section: &str, flag: &str, machine: &Machine, run_seconds: f64) -> Markdown {
+    let mut out = Markdown::default();
+    out.line(format!(
+        "# {section} section only (`cargo bench-pipeline {flag}`)"
+    ));
+    out.line(String::new());
+    out.line(format!(
+        "- Machine: {} × {}, {} MiB RAM, Linux {}; {}; whole run {run_seconds:.0} s",
+        machine.cpus, machine.cpu, machine.memory_mib, machine.kernel, machine.date,
+    ));
+    out
 }
 
 /// Markdown text, written a line at a time.
