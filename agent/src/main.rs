@@ -126,7 +126,14 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
     for warning in config.collect.processor_warnings() {
         tracing::warn!("{warning}");
     }
-    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    // One thread: the agent's tasks (sampling, shipping, housekeeping) take a fraction of a
+    // millisecond per round, and a multi-thread runtime's workers cost more in wake-ups and
+    // memory than they could win. The spool's disk I/O, librdkafka and the filesystem rounds
+    // have threads of their own.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
     match cli.command.unwrap_or(Command::Run) {
         Command::Run => {
             runtime.block_on(run_until_signal(config))?;

@@ -305,3 +305,27 @@ fn throughput_figures() {
         read as f64 / drain.as_secs_f64()
     );
 }
+
+/// The cursor written without an fsync (the shipper's usual write) is what the next open reads;
+/// it is rewritten in place, so it stays one 12-byte file.
+#[test]
+fn a_written_cursor_is_read_back_after_reopening() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let limits = SpoolLimits {
+        max_bytes: 1 << 20,
+        segment_bytes: 1 << 16,
+    };
+    let (mut spool, _) = Spool::open(dir.path(), limits).expect("open");
+    spool.append(&[b"a", b"b", b"c"]).expect("append");
+    spool.settle(0).expect("settle");
+    spool.write_cursor().expect("write");
+    spool.settle(1).expect("settle");
+    spool.write_cursor().expect("write again");
+    drop(spool);
+    let cursor = dir.path().join("ack-cursor");
+    assert_eq!(std::fs::metadata(&cursor).expect("cursor file").len(), 12);
+    let (reopened, recovery) = Spool::open(dir.path(), limits).expect("reopen");
+    assert!(!recovery.cursor_lost);
+    assert_eq!(recovery.replay, 1, "only the unsettled record is replayed");
+    assert_eq!(reopened.stats().depth, 1);
+}

@@ -92,6 +92,18 @@ fn unwritable_spool_falls_back_to_memory_and_delivers_everything() {
                 .map(|i| event((round * ROUND + i) as i64))
                 .collect();
             rounds.send(events).await.expect("send round");
+            // Rounds waiting together are spooled in one append: hand them over one at a
+            // time, so that each meets a segment of its own.
+            let taken = ((round + 1) * ROUND) as u64;
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while metrics.get(Count::Sampled) < taken && Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            assert_eq!(
+                metrics.get(Count::Sampled),
+                taken,
+                "the shipper took round {round}"
+            );
         }
         drop(rounds);
         tokio::time::timeout(Duration::from_secs(30), shipping)

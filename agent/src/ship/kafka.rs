@@ -122,16 +122,25 @@ pub fn check_settings(config: &KafkaConfig) -> Result<(), KafkaError> {
     client_config(config).create::<BaseProducer>().map(drop)
 }
 
-/// How often the polling thread serves delivery reports. rust-rdkafka's own blocking polls
-/// (`ThreadedProducer`, `poll(timeout)`) spin through the last fraction of a millisecond of
-/// every timeout (its `Timeout::as_millis` rounds it down to 0, so librdkafka returns at once),
-/// which cost an idle agent 7–8 ms of CPU per second; polling without waiting, then sleeping,
-/// costs one wake-up per period (about 0.4 ms of CPU per second here) and delays a report by
-/// at most this much, which only moves the spool's cursor a little later.
+/// How often the polling thread serves delivery reports while the producer has work
+/// outstanding. rust-rdkafka's own blocking polls (`ThreadedProducer`, `poll(timeout)`) spin
+/// through the last fraction of a millisecond of every timeout (its `Timeout::as_millis` rounds
+/// it down to 0, so librdkafka returns at once), which cost an idle agent 7–8 ms of CPU per
+/// second; polling without waiting, then sleeping, delays a report by at most this much, which
+/// only moves the spool's cursor a little later.
 const DELIVERY_POLL_PERIOD: Duration = Duration::from_millis(100);
 
+/// How long the polling thread sleeps while the producer has nothing outstanding (no record
+/// queued or in flight, no report, error or log event waiting): a send wakes it at once, so
+/// this only bounds how late an event that arrives unasked (a connection error) is logged.
+const IDLE_POLL_PERIOD: Duration = Duration::from_secs(1);
+
 /// The thread serving the producer's events (delivery reports, errors, logs); stopped and joined
-/// on drop.
+/// on drop. It polls every [`DELIVERY_POLL_PERIOD`] only while the producer has something
+/// outstanding (librdkafka's `rd_kafka_outq_len`: queued and in-flight records and events
+/// waiting to be served), and otherwise parks until [`DeliveryPoller::wake`] or
+/// [`IDLE_POLL_PERIOD`]: an agent that sends one round per period wakes a few times per round,
+/// not ten times a second.
 struct DeliveryPoller {
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
@@ -153,7 +162,11 @@ impl DeliveryPoller {
                             break;
                         }
                     }
-                    std::thread::sleep(DELIVERY_POLL_PERIOD);
+                    if producer.in_flight_count() > 0 {
+                        std::thread::sleep(DELIVERY_POLL_PERIOD);
+                    } else {
+                        std::thread::park_timeout(IDLE_POLL_PERIOD);
+                    }
                 }
             })?;
         Ok(DeliveryPoller {
@@ -161,12 +174,20 @@ impl DeliveryPoller {
             thread: Some(thread),
         })
     }
+
+    /// Wakes the thread if it is parked (a record was just sent).
+    fn wake(&self) {
+        if let Some(thread) = &self.thread {
+            thread.thread().unpark();
+        }
+    }
 }
 
 impl Drop for DeliveryPoller {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Release);
         if let Some(thread) = self.thread.take() {
+            thread.thread().unpark();
             // It only polls; a panic there has been printed already.
             let _ = thread.join();
         }
@@ -176,7 +197,7 @@ impl Drop for DeliveryPoller {
 /// The producer and where its records go.
 pub struct KafkaOutput {
     // Declared first so the poller stops before the producer is dropped.
-    _poller: DeliveryPoller,
+    poller: DeliveryPoller,
     producer: Arc<BaseProducer<DeliveryForwarder>>,
     topic: String,
     key: Option<Vec<u8>>,
@@ -216,7 +237,7 @@ impl KafkaOutput {
         let poller = DeliveryPoller::start(Arc::clone(&producer))
             .map_err(|error| KafkaError::ClientCreation(format!("delivery thread: {error}")))?;
         let output = KafkaOutput {
-            _poller: poller,
+            poller,
             producer,
             topic: config.topic.clone(),
             key,
@@ -246,9 +267,12 @@ impl KafkaOutput {
         if let Some(key) = &self.key {
             record = record.key(key);
         }
-        self.producer
+        let sent = self
+            .producer
             .send(record)
-            .map_err(|(error, record)| (error, *record.delivery_opaque))
+            .map_err(|(error, record)| (error, *record.delivery_opaque));
+        self.poller.wake();
+        sent
     }
 
     /// The cluster's metadata, for `test output`.

@@ -7,14 +7,15 @@
 //! * At most `kafka.max_in_flight` records are with the producer at a time; the rest wait on
 //!   disk, so memory stays bounded during an outage.
 //! * When a delivery fails, nothing new is sent until every outstanding report is back; then,
-//!   after a growing pause, a fresh producer replaces the old one, the spool is rewound to its
-//!   oldest unsettled record and sending resumes in order (records already delivered are
-//!   skipped).
+//!   after a growing, jittered pause (so that a fleet does not reconnect in lockstep), a fresh
+//!   producer replaces the old one, the spool is rewound to its oldest unsettled record and
+//!   sending resumes in order (records already delivered are skipped).
 //! * If the spool cannot be written, the round is kept in a bounded memory queue instead and
 //!   the error is logged and counted.
 //! * On shutdown the shipper keeps delivering for at most `kafka.flush_timeout`; what is still
 //!   unacknowledged stays in the spool for the next start.
 
+mod backoff;
 pub mod check;
 pub mod kafka;
 pub mod stdout;
@@ -30,19 +31,26 @@ use tokio::time::Instant;
 
 use crate::config::KafkaConfig;
 use crate::monitor::{AgentMetrics, Count};
-use crate::spool::{Spool, SpoolStats, SpoolThread, SpooledRecord};
+use crate::spool::{Durability, Spool, SpoolStats, SpoolThread, SpooledRecord};
+use backoff::RetryPause;
 use kafka::{Delivery, KafkaOutput, Pending};
 
 /// The most events kept in memory when the spool cannot be written; past it the oldest are
 /// dropped and counted.
 const MEMORY_QUEUE_LIMIT: usize = 100_000;
+/// The most rounds (of all metricsets) appended to the spool at once: those the sampler
+/// handed over together (the metricsets due at the same instant) share one fsync.
+const ROUNDS_AT_ONCE: usize = 16;
 /// The most records read from the spool at once.
 const READ_BATCH: usize = 1000;
-/// How often the spool cursor is persisted and the gauges refreshed.
+/// How often the settled records are passed to the spool, its cursor written and the gauges
+/// refreshed.
 const HOUSEKEEPING_PERIOD: Duration = Duration::from_secs(1);
-/// The first pause after a failed delivery; it doubles up to [`MAX_RETRY_PAUSE`].
-const FIRST_RETRY_PAUSE: Duration = Duration::from_millis(500);
-const MAX_RETRY_PAUSE: Duration = Duration::from_secs(30);
+/// How often the spool's cursor is fsynced at most (and at the end of a run): a cursor that did
+/// not reach the disk before a power cut only replays records already delivered, so this bounds
+/// those duplicates to the last period's deliveries; the records themselves are fsynced before
+/// they are sent.
+const CURSOR_SYNC_PERIOD: Duration = Duration::from_secs(10);
 
 /// What shipping did, reported when it ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,8 +88,14 @@ pub struct KafkaShipper {
     /// Records that could not be spooled.
     memory: VecDeque<Vec<u8>>,
     in_flight: usize,
+    /// Delivered records not passed to the spool yet (at the next housekeeping, in one request).
+    settled: Vec<u64>,
+    /// When the spool's cursor was last fsynced.
+    cursor_synced: Instant,
+    /// Whether it was written since.
+    cursor_unsynced: bool,
     flow: Flow,
-    retry_pause: Duration,
+    retry_pause: RetryPause,
     metrics: Arc<AgentMetrics>,
     spool_seen: SpoolStats,
 }
@@ -113,8 +127,11 @@ impl KafkaShipper {
             unsent: VecDeque::new(),
             memory: VecDeque::new(),
             in_flight: 0,
+            settled: Vec::new(),
+            cursor_synced: Instant::now(),
+            cursor_unsynced: false,
             flow: Flow::Open,
-            retry_pause: FIRST_RETRY_PAUSE,
+            retry_pause: RetryPause::new(),
             metrics,
             spool_seen: SpoolStats::default(),
         };
@@ -127,15 +144,16 @@ impl KafkaShipper {
     pub async fn run(mut self, mut rounds: mpsc::Receiver<Vec<Event>>) -> ShipSummary {
         let acknowledged_before = self.metrics.get(Count::Acknowledged);
         let mut housekeeping = tokio::time::interval(HOUSEKEEPING_PERIOD);
+        let mut ready = Vec::with_capacity(ROUNDS_AT_ONCE);
         loop {
             self.feed().await;
             tokio::select! {
-                round = rounds.recv() => match round {
-                    Some(events) => self.accept_round(&events).await,
-                    None => break,
+                received = rounds.recv_many(&mut ready, ROUNDS_AT_ONCE) => match received {
+                    0 => break,
+                    _ => self.accept_rounds(ready.drain(..).flatten()).await,
                 },
                 Some(delivery) = self.deliveries.recv() => self.on_delivery(delivery),
-                _ = housekeeping.tick() => self.housekeeping().await,
+                _ = housekeeping.tick() => self.periodic_housekeeping().await,
                 () = sleep_until_retry(self.flow) => self.retry().await,
             }
         }
@@ -148,7 +166,7 @@ impl KafkaShipper {
                 () = tokio::time::sleep_until(deadline) => break,
             }
         }
-        self.housekeeping().await;
+        self.housekeeping(Durability::Synced).await;
         let summary = ShipSummary {
             acknowledged: self.metrics.get(Count::Acknowledged) - acknowledged_before,
             left_in_spool: self.spool.stats().depth,
@@ -163,9 +181,12 @@ impl KafkaShipper {
         summary
     }
 
-    /// Writes a round to the spool (or, failing that, to memory).
-    async fn accept_round(&mut self, events: &[Event]) {
-        let payloads: Arc<[Vec<u8>]> = events.iter().map(ferrobeat_schema::to_vec).collect();
+    /// Writes the events of the rounds that are ready to the spool in one append, so one
+    /// fsync (or, failing that, to memory).
+    async fn accept_rounds(&mut self, events: impl Iterator<Item = Event>) {
+        let payloads: Arc<[Vec<u8>]> = events
+            .map(|event| ferrobeat_schema::to_vec(&event))
+            .collect();
         let n = payloads.len() as u64;
         self.metrics.add(Count::Sampled, n);
         match self.spool.append(Arc::clone(&payloads)).await {
@@ -230,10 +251,10 @@ impl KafkaShipper {
         match (delivery.pending, delivery.result) {
             (pending, Ok(_)) => {
                 if let Pending::Spooled(seq) = pending {
-                    self.spool.settle(seq);
+                    self.settled.push(seq);
                 }
                 self.metrics.add(Count::Acknowledged, 1);
-                self.retry_pause = FIRST_RETRY_PAUSE;
+                self.retry_pause.reset();
             }
             (pending, Err(error)) => {
                 self.metrics.add(Count::Failed, 1);
@@ -250,8 +271,7 @@ impl KafkaShipper {
             }
         }
         if self.flow == Flow::Failing && self.in_flight == 0 {
-            self.flow = Flow::PausedUntil(Instant::now() + self.retry_pause);
-            self.retry_pause = (self.retry_pause * 2).min(MAX_RETRY_PAUSE);
+            self.pause();
         }
     }
 
@@ -269,10 +289,12 @@ impl KafkaShipper {
             }
             Err(error) => {
                 tracing::error!(%error, "cannot create a new producer");
-                self.flow = Flow::PausedUntil(Instant::now() + self.retry_pause);
+                self.pause();
                 return;
             }
         }
+        // Rewinding goes back to the oldest unsettled record: settle what was delivered first.
+        self.pass_settled();
         if let Err(error) = self.spool.rewind().await {
             tracing::error!(%error, "cannot rewind the spool");
         }
@@ -284,8 +306,40 @@ impl KafkaShipper {
         );
     }
 
-    async fn housekeeping(&mut self) {
-        if let Err(error) = self.spool.commit_cursor().await {
+    /// Holds the flow for the next retry pause (jittered: see [`RetryPause`]).
+    fn pause(&mut self) {
+        self.flow = Flow::PausedUntil(Instant::now() + self.retry_pause.next(fastrand::f64()));
+    }
+
+    /// Passes the records delivered since the last call to the spool, in one request.
+    fn pass_settled(&mut self) {
+        if !self.settled.is_empty() {
+            self.spool.settle(std::mem::take(&mut self.settled));
+        }
+    }
+
+    /// Housekeeping on its period: the cursor is written when records were settled, fsynced at
+    /// most every [`CURSOR_SYNC_PERIOD`].
+    async fn periodic_housekeeping(&mut self) {
+        let sync_due = self.cursor_synced.elapsed() >= CURSOR_SYNC_PERIOD;
+        if self.settled.is_empty() && !(self.cursor_unsynced && sync_due) {
+            return;
+        }
+        let durability = if sync_due {
+            Durability::Synced
+        } else {
+            Durability::Written
+        };
+        self.housekeeping(durability).await;
+    }
+
+    async fn housekeeping(&mut self, durability: Durability) {
+        self.pass_settled();
+        self.cursor_unsynced = durability == Durability::Written;
+        if durability == Durability::Synced {
+            self.cursor_synced = Instant::now();
+        }
+        if let Err(error) = self.spool.commit_cursor(durability).await {
             tracing::error!(%error, "cannot persist the spool cursor");
             self.metrics.add(Count::SpoolErrors, 1);
         }

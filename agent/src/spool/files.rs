@@ -3,7 +3,7 @@
 
 use std::collections::VecDeque;
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Seek, SeekFrom};
+use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use super::frame::{self, Decoded};
@@ -84,6 +84,31 @@ pub(super) fn read_cursor(path: &Path) -> Option<u64> {
     let (seq, crc) = (bytes.get(..8)?, bytes.get(8..12)?);
     (bytes.len() == 12 && crc32fast::hash(seq).to_le_bytes() == crc)
         .then(|| u64::from_le_bytes(seq.try_into().expect("8 bytes")))
+}
+
+/// The cursor file's length: the sequence number and its CRC32.
+const CURSOR_LEN: u64 = 12;
+
+/// Opens the cursor file for writes in place, creating it and cutting it to its 12 bytes.
+pub(super) fn open_cursor(path: &Path) -> Result<File, SpoolError> {
+    let file = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .map_err(io_error("open", path))?;
+    file.set_len(CURSOR_LEN)
+        .map_err(io_error("truncate", path))?;
+    Ok(file)
+}
+
+/// Writes `cursor` and its CRC32 over the cursor file `file` (at `path`), in place.
+pub(super) fn write_cursor(file: &mut File, path: &Path, cursor: u64) -> Result<(), SpoolError> {
+    let mut bytes = cursor.to_le_bytes().to_vec();
+    bytes.extend_from_slice(&crc32fast::hash(&bytes).to_le_bytes());
+    file.seek(SeekFrom::Start(0))
+        .and_then(|_| file.write_all(&bytes))
+        .map_err(io_error("write", path))
 }
 
 pub(super) fn open_for_append(path: &Path) -> Result<File, SpoolError> {

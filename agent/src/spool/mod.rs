@@ -1,10 +1,18 @@
+// over 500 lines: one type, the spool, with its recovery, append, read, settlement and cursor in order (file operations are in files.rs).
 //! A bounded, crash-safe, append-only disk spool of records not yet acknowledged by Kafka.
 //!
 //! Layout of the spool directory:
 //! * `NNNNNNNNNNNNNNNNNNNN.seg`: segment files named by the sequence number of their first
 //!   record, holding checksummed frames (see `frame`), appended and fsynced one round at a time;
 //! * `ack-cursor`: the lowest sequence number not yet settled (delivered or given up), with its
-//!   own checksum, replaced atomically by [`Spool::commit_cursor`].
+//!   own checksum (12 bytes, rewritten in place: one sector, so a write lands whole or not at
+//!   all, and a torn one fails its checksum), written by [`Spool::write_cursor`] and made
+//!   durable by [`Spool::commit_cursor`].
+//!
+//! Only the records need fsyncs for the guarantee (a record is on disk before it is handed on);
+//! a cursor older than the truth only replays records already delivered (duplicates), never
+//! loses one, so the shipper writes the cursor often (a write to the page cache, which survives
+//! a crash of the process) and fsyncs it seldom (which bounds the duplicates after a power cut).
 //!
 //! A record is *settled* when Kafka acknowledged it, when it was lost to corruption, or when it
 //! was dropped because the spool was full. Settlements arrive in any order; the cursor advances
@@ -22,15 +30,14 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use files::{
-    cut_torn_tail, io_error, list_segments, open_for_append, read_at, read_cursor, segment_path,
-    sync_dir,
+    cut_torn_tail, io_error, list_segments, open_cursor, open_for_append, read_at, read_cursor,
+    segment_path, sync_dir, write_cursor,
 };
 use frame::Decoded;
-pub use thread::SpoolThread;
+pub use thread::{Durability, SpoolThread};
 
 const SEGMENT_SUFFIX: &str = ".seg";
 const CURSOR_FILE: &str = "ack-cursor";
-const CURSOR_TMP_FILE: &str = "ack-cursor.tmp";
 /// Bytes read from a segment at a time while streaming records out.
 const READ_CHUNK: usize = 256 * 1024;
 
@@ -130,7 +137,12 @@ pub struct Spool {
     cursor: u64,
     /// Settled sequence numbers above the cursor.
     settled_ahead: BTreeSet<u64>,
+    /// The cursor moved since it was last written.
     cursor_dirty: bool,
+    /// The cursor was written since it was last fsynced.
+    cursor_unsynced: bool,
+    /// The cursor file, opened on its first write and kept open.
+    cursor_file: Option<File>,
     reader: ReadPosition,
     dropped: u64,
     corrupt: u64,
@@ -181,6 +193,8 @@ impl Spool {
             cursor,
             settled_ahead: BTreeSet::new(),
             cursor_dirty: stored_cursor != Some(cursor),
+            cursor_unsynced: false,
+            cursor_file: None,
             reader: ReadPosition {
                 segment_first_seq: 0,
                 offset: 0,
@@ -330,24 +344,46 @@ impl Spool {
         };
     }
 
-    /// Persists the cursor (atomically: write, fsync, rename) if it moved.
+    /// Writes the cursor in place if it moved, and fsyncs it if it was written since the last
+    /// fsync: the cursor is then durable.
+    ///
+    /// # Errors
+    /// [`SpoolError::Io`] when the cursor file cannot be written or synced.
+    pub fn commit_cursor(&mut self) -> Result<(), SpoolError> {
+        self.write_cursor()?;
+        if self.cursor_unsynced {
+            let path = self.dir.join(CURSOR_FILE);
+            self.cursor_file()?
+                .sync_data()
+                .map_err(io_error("fsync", &path))?;
+            self.cursor_unsynced = false;
+        }
+        Ok(())
+    }
+
+    /// Writes the cursor in place if it moved, without fsyncing it: it survives a crash of the
+    /// process, and a power cut leaves the last committed cursor or this one (see the module
+    /// documentation).
     ///
     /// # Errors
     /// [`SpoolError::Io`] when the cursor file cannot be written.
-    pub fn commit_cursor(&mut self) -> Result<(), SpoolError> {
+    pub fn write_cursor(&mut self) -> Result<(), SpoolError> {
         if !self.cursor_dirty {
             return Ok(());
         }
-        let tmp = self.dir.join(CURSOR_TMP_FILE);
-        let mut bytes = self.cursor.to_le_bytes().to_vec();
-        bytes.extend_from_slice(&crc32fast::hash(&bytes).to_le_bytes());
-        let mut file = File::create(&tmp).map_err(io_error("create", &tmp))?;
-        file.write_all(&bytes).map_err(io_error("write", &tmp))?;
-        file.sync_data().map_err(io_error("fsync", &tmp))?;
-        let target = self.dir.join(CURSOR_FILE);
-        fs::rename(&tmp, &target).map_err(io_error("rename into place", &target))?;
+        let (cursor, path) = (self.cursor, self.dir.join(CURSOR_FILE));
+        write_cursor(self.cursor_file()?, &path, cursor)?;
         self.cursor_dirty = false;
+        self.cursor_unsynced = true;
         Ok(())
+    }
+
+    /// The cursor file, opened on first use.
+    fn cursor_file(&mut self) -> Result<&mut File, SpoolError> {
+        if self.cursor_file.is_none() {
+            self.cursor_file = Some(open_cursor(&self.dir.join(CURSOR_FILE))?);
+        }
+        Ok(self.cursor_file.as_mut().expect("opened above"))
     }
 
     /// Whether records appended after the reader's position remain to be read.

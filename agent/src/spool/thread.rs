@@ -32,9 +32,18 @@ type Reply<T> = oneshot::Sender<(T, Status)>;
 enum Request {
     Append(Arc<[Vec<u8>]>, Reply<Result<u64, SpoolError>>),
     Read(usize, Reply<Result<Vec<SpooledRecord>, SpoolError>>),
-    Settle(u64),
+    Settle(Vec<u64>),
     Rewind(Reply<()>),
-    CommitCursor(Reply<Result<(), SpoolError>>),
+    CommitCursor(Durability, Reply<Result<(), SpoolError>>),
+}
+
+/// How far a cursor commit goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// [`Spool::write_cursor`]: written, not fsynced.
+    Written,
+    /// [`Spool::commit_cursor`]: written and fsynced.
+    Synced,
 }
 
 /// The handle of the thread that owns a [`Spool`]. Dropping it lets the thread finish the
@@ -81,11 +90,12 @@ impl SpoolThread {
         self.ask(|reply| Request::Read(max, reply)).await?
     }
 
-    /// [`Spool::settle`] on the spool's thread, without waiting: a failure is logged there
-    /// (the record is then only settled again after a restart, as a duplicate).
-    pub fn settle(&self, seq: u64) {
+    /// [`Spool::settle`] of every sequence number of `seqs` on the spool's thread, without
+    /// waiting: a failure is logged there (the record is then only settled again after a
+    /// restart, as a duplicate).
+    pub fn settle(&self, seqs: Vec<u64>) {
         // Only a stopped thread refuses, and then nothing can be settled anyway.
-        let _ = self.requests.send(Request::Settle(seq));
+        let _ = self.requests.send(Request::Settle(seqs));
     }
 
     /// [`Spool::rewind`] on the spool's thread.
@@ -96,12 +106,14 @@ impl SpoolThread {
         self.ask(Request::Rewind).await
     }
 
-    /// [`Spool::commit_cursor`] on the spool's thread, after every settlement sent before.
+    /// [`Spool::write_cursor`] or [`Spool::commit_cursor`] (as `durability` says) on the
+    /// spool's thread, after every settlement sent before.
     ///
     /// # Errors
     /// As [`Spool::commit_cursor`], or [`SpoolError::Stopped`].
-    pub async fn commit_cursor(&mut self) -> Result<(), SpoolError> {
-        self.ask(Request::CommitCursor).await?
+    pub async fn commit_cursor(&mut self, durability: Durability) -> Result<(), SpoolError> {
+        self.ask(|reply| Request::CommitCursor(durability, reply))
+            .await?
     }
 
     /// [`Spool::stats`] as of the last answered request (settlements sent since are not
@@ -139,17 +151,22 @@ fn serve(mut spool: Spool, mut inbox: mpsc::UnboundedReceiver<Request>) {
                 let result = spool.read(max);
                 let _ = reply.send((result, Status::of(&spool)));
             }
-            Request::Settle(seq) => {
-                if let Err(error) = spool.settle(seq) {
-                    tracing::error!(%error, "cannot settle a delivered record in the spool");
+            Request::Settle(seqs) => {
+                for seq in seqs {
+                    if let Err(error) = spool.settle(seq) {
+                        tracing::error!(%error, "cannot settle a delivered record in the spool");
+                    }
                 }
             }
             Request::Rewind(reply) => {
                 spool.rewind();
                 let _ = reply.send(((), Status::of(&spool)));
             }
-            Request::CommitCursor(reply) => {
-                let result = spool.commit_cursor();
+            Request::CommitCursor(durability, reply) => {
+                let result = match durability {
+                    Durability::Written => spool.write_cursor(),
+                    Durability::Synced => spool.commit_cursor(),
+                };
                 let _ = reply.send((result, Status::of(&spool)));
             }
         }
@@ -186,10 +203,12 @@ mod tests {
         let read = thread.read(10).await.expect("read");
         assert_eq!(read.iter().map(|r| r.seq).collect::<Vec<_>>(), [0, 1, 2]);
         assert!(!thread.has_unread());
-        thread.settle(0);
-        thread.settle(1);
+        thread.settle(vec![0, 1]);
         // The commit is served after the settlements sent before it.
-        thread.commit_cursor().await.expect("commit");
+        thread
+            .commit_cursor(Durability::Synced)
+            .await
+            .expect("commit");
         assert_eq!(thread.stats().depth, 1);
         thread.rewind().await.expect("rewind");
         let again = thread.read(10).await.expect("read again");

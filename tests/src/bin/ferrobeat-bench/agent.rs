@@ -4,12 +4,15 @@
 
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use ferrobeat_tests::TestKafka;
 
+use crate::agent_peer::{self, AgentPeerReport};
 use crate::process::{footprint, terminate, threads_cpu_ns};
+use crate::report::{self, AgentOnly, Machine};
+use crate::{Binaries, Options};
 
 /// Metricsets the agent samples in the run.
 pub(crate) const METRICSETS: &str = "cpu,memory,network,diskio";
@@ -93,4 +96,60 @@ pub(crate) fn measure(
     let report = measured.with_context(|| crate::log_tail(&log))?;
     stopped.with_context(|| format!("stopping the agent{}", crate::log_tail(&log)))?;
     Ok(report)
+}
+
+/// `--agent-only`: the agent's footprint (to the broker, then to standard output) and, with
+/// `--peers`, the agent beside the Python agent, on a broker of its own; printed and kept as
+/// `<date>-agent.txt` under `--runs-dir`.
+pub(crate) fn agent_only(options: &Options) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let binaries = Binaries::locate(!options.no_build)?;
+    let scratch = tempfile::tempdir().context("creating a scratch directory")?;
+    let kafka = TestKafka::start()?;
+    let topic = kafka.unique_topic("bench-agent");
+    kafka.create_topic(&topic, crate::PARTITIONS)?;
+    let period = Duration::from_millis(options.agent_period_ms);
+    let run = |output| {
+        eprintln!("agent footprint ({output:?})…");
+        measure(
+            &binaries.agent,
+            (&kafka, &topic),
+            output,
+            period,
+            options.agent_rounds,
+            scratch.path(),
+        )
+    };
+    let agent = [run(AgentOutput::Kafka)?, run(AgentOutput::Stdout)?];
+    let agent_peer = peers_wanted(&binaries, &kafka, scratch.path(), options)?;
+    let text = report::render_agent_only(
+        &AgentOnly {
+            agent,
+            agent_peer,
+            run_seconds: started.elapsed().as_secs_f64(),
+        },
+        &Machine::this(),
+    );
+    crate::save_report(&text, &options.runs_dir, "agent")
+}
+
+/// With `--peers`, the agent beside the Python agent, at the footprint run's period and rounds.
+pub(crate) fn peers_wanted(
+    binaries: &Binaries,
+    kafka: &TestKafka,
+    scratch: &Path,
+    options: &Options,
+) -> anyhow::Result<Option<AgentPeerReport>> {
+    if !options.peers {
+        return Ok(None);
+    }
+    eprintln!("agent beside the Python agent…");
+    agent_peer::measure(
+        &binaries.agent,
+        kafka,
+        Duration::from_millis(options.agent_period_ms),
+        options.agent_rounds,
+        scratch,
+    )
+    .map(Some)
 }

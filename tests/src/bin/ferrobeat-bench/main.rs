@@ -11,10 +11,12 @@
 //! join's drain and a store's restore from its changelog, each against the processor's drain.
 
 mod agent;
+mod agent_peer;
 mod documents;
 mod drain;
 mod latency;
 mod passthrough;
+mod peers;
 mod process;
 mod report;
 mod restore_timer;
@@ -115,6 +117,14 @@ struct Options {
     /// `max_in_flight_records=50000`); repeatable. Without it the processor runs its defaults.
     #[arg(long, value_name = "KEY=VALUE", value_parser = parse_property)]
     runtime: Vec<(String, String)>,
+    /// Also run the Python peers (installed once into a cached virtual environment by
+    /// `tests/install-peers.sh`): a psutil + confluent-kafka agent beside the real agent.
+    #[arg(long)]
+    peers: bool,
+    /// Measure only the agent (and, with `--peers`, the Python agent beside it), print it and
+    /// keep its raw output under `--runs-dir` as `<date>-agent.txt`, without writing `--output`.
+    #[arg(long, conflicts_with = "state_only")]
+    agent_only: bool,
     /// Do not run `cargo build` for the processor and agent binaries (use what is there).
     #[arg(long)]
     no_build: bool,
@@ -132,6 +142,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
         Some(Hidden::Passthrough(args)) => passthrough::run(args),
+        None if cli.options.agent_only => agent::agent_only(&cli.options),
         None => run(&cli.options),
     };
     match result {
@@ -343,12 +354,13 @@ impl Children<'_> {
         })
     }
 
-    /// The agent's footprint writing to Kafka (`topic`), then to stdout.
+    /// The agent's footprint writing to Kafka (`topic`), then to stdout; then, with `--peers`,
+    /// beside the Python agent.
     fn agent_footprint(
         &self,
         topic: &str,
         options: &Options,
-    ) -> anyhow::Result<[agent::AgentReport; 2]> {
+    ) -> anyhow::Result<([agent::AgentReport; 2], Option<agent_peer::AgentPeerReport>)> {
         let run = |output| {
             agent::measure(
                 &self.binaries.agent,
@@ -359,7 +371,9 @@ impl Children<'_> {
                 self.scratch,
             )
         };
-        Ok([run(AgentOutput::Kafka)?, run(AgentOutput::Stdout)?])
+        let footprint = [run(AgentOutput::Kafka)?, run(AgentOutput::Stdout)?];
+        let peer = agent::peers_wanted(self.binaries, self.kafka, self.scratch, options)?;
+        Ok((footprint, peer))
     }
 
     /// The passthrough's end-to-end latency on `topics`.
@@ -450,7 +464,7 @@ fn run(options: &Options) -> anyhow::Result<()> {
     eprintln!("agent footprint…");
     let agent_topic = bench.kafka.unique_topic("bench-agent");
     bench.kafka.create_topic(&agent_topic, PARTITIONS)?;
-    let agent = children.agent_footprint(&agent_topic, options)?;
+    let (agent, agent_peer) = children.agent_footprint(&agent_topic, options)?;
 
     // Last, so that the broker holds none of its topics during the other measurements.
     let state = state_bench.measure(StateSizes::scaled(options.records))?;
@@ -469,6 +483,7 @@ fn run(options: &Options) -> anyhow::Result<()> {
         passthrough_latency,
         fetch_wait_ms: options.fetch_wait_ms,
         agent,
+        agent_peer,
         state,
         run_seconds: bench.started.elapsed().as_secs_f64(),
     };

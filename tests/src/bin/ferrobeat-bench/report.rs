@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 
 use crate::agent::{AgentOutput, AgentReport, METRICSETS};
+use crate::agent_peer::{self, AgentPeerReport};
 use crate::documents::ExpectedOutputs;
 use crate::latency::LatencyReport;
 use crate::restore_timer::Restore;
@@ -108,6 +109,8 @@ pub(crate) struct Figures {
     pub(crate) passthrough_latency: LatencyReport,
     /// The agent's footprint: producing to the broker, then writing to standard output.
     pub(crate) agent: [AgentReport; 2],
+    /// The agent beside the Python agent (`--peers`).
+    pub(crate) agent_peer: Option<AgentPeerReport>,
     /// `fetch.wait.max.ms` of the children's consumers.
     pub(crate) fetch_wait_ms: u32,
     /// The stream–table join and the restore.
@@ -125,6 +128,17 @@ pub(crate) struct StateOnly {
     pub(crate) processor: Throughput,
     /// The stream–table join and the restore.
     pub(crate) state: StateFigures,
+    /// Wall time of the whole run, in seconds.
+    pub(crate) run_seconds: f64,
+}
+
+/// What an `--agent-only` run measured.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct AgentOnly {
+    /// The agent's footprint: producing to the broker, then writing to standard output.
+    pub(crate) agent: [AgentReport; 2],
+    /// The agent beside the Python agent (`--peers`).
+    pub(crate) agent_peer: Option<AgentPeerReport>,
     /// Wall time of the whole run, in seconds.
     pub(crate) run_seconds: f64,
 }
@@ -171,7 +185,7 @@ impl Machine {
 }
 
 /// Met or missed, for a table cell.
-fn verdict(met: bool) -> &'static str {
+pub(crate) fn verdict(met: bool) -> &'static str {
     if met { "met" } else { "**missed**" }
 }
 
@@ -188,9 +202,9 @@ pub(crate) fn keep_analysis(fresh: &str, previous: &str) -> String {
 }
 
 /// Appends `text`, under a heading with the command line, to `<dir>/<day>-<what>.txt` (`day`
-/// as `YYYY-MM-DD`, `what` the kind of run: `bench-pipeline`, `bench-drain`), creating the
-/// directory and the file when missing, so that every run of a day is kept; returns the file's
-/// path.
+/// as `YYYY-MM-DD`, `what` the kind of run: `bench-pipeline`, `bench-drain`, `bench-agent`),
+/// creating the directory and the file when missing, so that every run of a day is kept;
+/// returns the file's path.
 pub(crate) fn save_raw_output(
     dir: &Path,
     day: &str,
@@ -219,34 +233,14 @@ pub(crate) fn render(figures: &Figures, machine: &Machine) -> String {
     drain(&mut out, &figures.drains, figures.records);
     topology_cost(&mut out, &figures.topology);
     latency(&mut out, figures);
-    agent(&mut out, figures);
+    agent(&mut out, &figures.agent, figures.agent_peer.as_ref());
     state(&mut out, &figures.state, &figures.drains.batched.processor);
     out.0
 }
 
-/// The title and machine line of the report of a run that measured only the `section` section
-/// (`flag`).
-fn partial_header(
-    out: &mut Markdown,
-    section: &str,
-    flag: &str,
-    machine: &Machine,
-    run_seconds: f64,
-) {
-    out.line(format!(
-        "# {section} section only (`cargo bench-pipeline {flag}`)"
-    ));
-    out.line(String::new());
-    out.line(format!(
-        "- Machine: {} × {}, {} MiB RAM, Linux {}; {}; whole run {run_seconds:.0} s",
-        machine.cpus, machine.cpu, machine.memory_mib, machine.kernel, machine.date,
-    ));
-}
-
 /// The report of a `--drain-only` run: the drain section.
 pub(crate) fn render_drain_only(run: &DrainOnly, machine: &Machine) -> String {
-    let mut out = Markdown::default();
-    partial_header(&mut out, "Drain", "--drain-only", machine, run.run_seconds);
+    let mut out = section_only("Drain", "--drain-only", machine, run.run_seconds);
     out.line(format!(
         "- {} documents of {} bytes on average, {}",
         run.records,
@@ -318,8 +312,7 @@ fn drain_targets(drain: &Drain, records: usize) -> [(&'static str, String, bool)
 
 /// The report of a `--state-only` run: the processor's drain and the state section.
 pub(crate) fn render_state_only(run: &StateOnly, machine: &Machine) -> String {
-    let mut out = Markdown::default();
-    partial_header(&mut out, "State", "--state-only", machine, run.run_seconds);
+    let mut out = section_only("State", "--state-only", machine, run.run_seconds);
     out.line(format!(
         "- ferrobeat-processor's stateless drain of {} documents: {} of {} outputs, {:.0} records/s",
         run.records, run.processor.outputs, run.processor.expected_outputs, run.processor.records_per_second
@@ -327,6 +320,34 @@ pub(crate) fn render_state_only(run: &StateOnly, machine: &Machine) -> String {
     out.line(String::new());
     state(&mut out, &run.state, &run.processor);
     out.0
+}
+
+/// The report of an `--agent-only` run: the agent section.
+pub(crate) fn render_agent_only(run: &AgentOnly, machine: &Machine) -> String {
+    let mut out = section_only("Agent", "--agent-only", machine, run.run_seconds);
+    out.line(String::new());
+    if let Some(peer) = &run.agent_peer {
+        out.line("| Target | Measured | Verdict |".into());
+        out.line("|---|---|---|".into());
+        out.0.push_str(&agent_peer::target_rows(peer));
+        out.line(String::new());
+    }
+    agent(&mut out, &run.agent, run.agent_peer.as_ref());
+    out.0
+}
+
+/// The heading and machine line of a run that measured one section (`flag`).
+fn section_only(section: &str, flag: &str, machine: &Machine, run_seconds: f64) -> Markdown {
+    let mut out = Markdown::default();
+    out.line(format!(
+        "# {section} section only (`cargo bench-pipeline {flag}`)"
+    ));
+    out.line(String::new());
+    out.line(format!(
+        "- Machine: {} × {}, {} MiB RAM, Linux {}; {}; whole run {run_seconds:.0} s",
+        machine.cpus, machine.cpu, machine.memory_mib, machine.kernel, machine.date,
+    ));
+    out
 }
 
 /// Markdown text, written a line at a time.
@@ -409,6 +430,9 @@ fn targets(out: &mut Markdown, figures: &Figures) {
         agent.cpu_per_round_us,
         verdict(agent.cpu_per_round_us <= TARGET_AGENT_CPU_US)
     ));
+    if let Some(peer) = &figures.agent_peer {
+        out.0.push_str(&agent_peer::target_rows(peer));
+    }
     out.line(format!(
         "| end-to-end p99 ≤ 50 ms on loopback | {p99:.1} ms ({received} of {} alerts) | {} |",
         latency.expected_outputs,
@@ -591,8 +615,8 @@ fn latency(out: &mut Markdown, figures: &Figures) {
 }
 
 /// The agent's footprint, producing to Kafka and writing to stdout.
-fn agent(out: &mut Markdown, figures: &Figures) {
-    let [agent, agent_without_kafka] = &figures.agent;
+fn agent(out: &mut Markdown, footprint: &[AgentReport; 2], peer: Option<&AgentPeerReport>) {
+    let [agent, agent_without_kafka] = footprint;
     out.line("## Agent".into());
     out.line(String::new());
     out.line(format!(
@@ -619,6 +643,9 @@ fn agent(out: &mut Markdown, figures: &Figures) {
         ));
     }
     out.line(String::new());
+    if let Some(peer) = peer {
+        out.0.push_str(&agent_peer::render(peer));
+    }
 }
 
 /// The state section: the stream–table join and the restore, each against the processor's
