@@ -222,15 +222,16 @@ impl Rig {
     }
 }
 
-/// Per host of [`HOSTS`], its cpu over ten samples 10 s apart from 08:00: `H` hot, `c` cool.
-/// Steps 0-5 go before the `kill -9`, 6-7 before the clean restart, 8-9 after it.
+/// Per host of [`HOSTS`], its cpu over eleven samples 10 s apart from 08:00: `H` hot, `c`
+/// cool. Steps 0-5 go before the `kill -9`, 6-7 before the clean restart, 8-10 after it: a
+/// host whose state a restart lost would fire again three hot samples later.
 const PATTERNS: [&str; 6] = [
-    "HHHHHHcccc", // fires at 2, resolves at 6 (firing across the kill)
-    "ccccHHHHHc", // pending from 4 across the kill, fires at 6, firing across the clean restart
-    "cccccccccc", // never
-    "HHHcHHHHHH", // fires at 2, resolves at 3, fires again at 6
-    "HcHcHcHcHc", // pending, never long enough
-    "HHHHHHHHHH", // fires at 2, then firing throughout
+    "HHHHHHccccc", // fires at 2, resolves at 6 (firing across the kill)
+    "ccccHHHHHcc", // pending from 4 across the kill, fires at 6, resolves at 9
+    "ccccccccccc", // never
+    "HHHcHHHHHHH", // fires at 2, resolves at 3, fires at 6, firing across the clean restart
+    "HcHcHcHcHcH", // pending, never long enough
+    "HHHHHHHHHHH", // fires at 2, then firing throughout
 ];
 
 /// The inventory entry of the first host.
@@ -325,9 +326,9 @@ fn transitions_with_inventory_are_exact_across_kill_9_and_a_clean_restart() {
     rig.wait_committed();
     rig.stop(second);
     let third = rig.spawn("third", true);
-    rig.produce(&pattern_samples(8..10), 12);
+    rig.produce(&pattern_samples(8..11), 18);
     rig.wait_committed();
-    let all = expected_alerts(10);
+    let all = expected_alerts(11);
     assert_eq!(
         rig.read_by_key(&alerts, count(&all)),
         all,
@@ -371,7 +372,11 @@ fn expected_summary(index: usize, minute: i64) -> Value {
         let system = &event["system"];
         match system["cpu"]["total"]["norm"]["pct"].as_f64() {
             Some(pct) => cpu.push(pct),
-            None => memory.push(system["memory"]["actual"]["used"]["pct"].as_f64().expect("pct")),
+            None => memory.push(
+                system["memory"]["actual"]["used"]["pct"]
+                    .as_f64()
+                    .expect("pct"),
+            ),
         }
     }
     let start = EIGHT_AM + minute * MINUTE;
@@ -398,7 +403,9 @@ fn summaries_are_exact_across_kill_9_and_a_second_instance_and_close_by_the_wall
     let mut rig = Rig::new(
         |kafka, config| {
             let topic = kafka.unique_topic("state-1m");
-            kafka.create_topic(&topic, PARTITIONS).expect("summaries topic");
+            kafka
+                .create_topic(&topic, PARTITIONS)
+                .expect("summaries topic");
             config.summaries.topic = Some(topic);
             config.summaries.close_idle = Duration::from_secs(3);
         },
@@ -421,7 +428,9 @@ fn summaries_are_exact_across_kill_9_and_a_second_instance_and_close_by_the_wall
     // No more input: the last minute of every host closes by the wall clock alone.
     let expected: BTreeMap<String, Vec<Value>> = (0..HOSTS.len())
         .map(|index| {
-            let minutes = (0..5).map(|minute| expected_summary(index, minute)).collect();
+            let minutes = (0..5)
+                .map(|minute| expected_summary(index, minute))
+                .collect();
             (HOSTS[index].to_owned(), minutes)
         })
         .collect();

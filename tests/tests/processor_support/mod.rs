@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 
 use ferrobeat_processor::config::ProcessorConfig;
 use ferrobeat_processor::metric_topology::alerting::{AlertMode, AlertingConfig};
-use ferrobeat_processor::metric_topology::summary::SummariesConfig;
 use ferrobeat_processor::metric_topology::metric_topology;
+use ferrobeat_processor::metric_topology::summary::SummariesConfig;
 use ferrobeat_streams::config::{KafkaConfig, RuntimeConfig};
 use ferrobeat_streams::errors::ErrorAction;
 use ferrobeat_streams::record::{InputRecord, SourcePosition};
@@ -40,7 +40,11 @@ pub(crate) fn init_logging() {
 }
 
 fn cpu_event(index: usize, norm_pct: f64) -> String {
-    cpu_event_at(&format!("host-{index}"), "2025-01-31T07:55:26.555Z", norm_pct)
+    cpu_event_at(
+        &format!("host-{index}"),
+        "2025-01-31T07:55:26.555Z",
+        norm_pct,
+    )
 }
 
 /// A Metricbeat cpu event of `host` at `timestamp` (`@timestamp`), its
