@@ -417,6 +417,19 @@ fn summaries_are_exact_across_kill_9_and_a_second_instance_and_close_by_the_wall
     produce_minute(&mut rig, 1);
     rig.wait_committed();
     rig.kill_9(first);
+    // Minute 0 was closed by minute 1's samples, once; minute 1 by the clock at most.
+    let early = rig.read_by_key(&topic, HOSTS.len());
+    for (index, host) in HOSTS.iter().enumerate() {
+        let closable: Vec<Value> = (0..2)
+            .map(|minute| expected_summary(index, minute))
+            .collect();
+        let written = early.get(*host).map(Vec::as_slice).unwrap_or_default();
+        assert!(
+            !written.is_empty() && closable.starts_with(written),
+            "{host} before the kill: {written:?}\n{}",
+            rig.logs()
+        );
+    }
 
     let second = rig.spawn("second", true);
     for minute in 2..5 {
