@@ -278,6 +278,20 @@ fn run(
     outputs
 }
 
+/// A new task state restored from the store changes of `before` (its changelog records).
+fn restore(
+    topology: &Topology,
+    globals: &ferrobeat_streams::state::GlobalStores,
+    before: &mut ferrobeat_streams::state::TaskState,
+) -> ferrobeat_streams::state::TaskState {
+    let mut restored = topology.new_task_state(globals);
+    for change in before.take_changes() {
+        let store = restored.store_mut(change.store).expect("store");
+        store.apply(&change.key, change.value.as_deref());
+    }
+    restored
+}
+
 #[test]
 fn stream_time_and_the_buffer_survive_a_restore_from_the_changelog() {
     let topology = windowed_count(graced(), true);
@@ -289,11 +303,7 @@ fn stream_time_and_the_buffer_survive_a_restore_from_the_changelog() {
         [(window("a", 0), 10_000)],
         "[0, 60 s) closes at 70 s; b's window [60 s, 120 s) stays buffered"
     );
-    let mut restored = topology.new_task_state(&globals);
-    for change in before.take_changes() {
-        let store = restored.store_mut(change.store).expect("store");
-        store.apply(&change.key, change.value.as_deref());
-    }
+    let mut restored = restore(&topology, &globals, &mut before);
     let outputs = run(&topology, &mut restored, &[("a", 20_000), ("c", 130_000)]);
     assert_eq!(
         restored.dropped_late(),
@@ -430,4 +440,40 @@ fn wall_clock_closing_emits_the_last_window_of_a_quiet_task_only_when_enabled() 
         assert_eq!(read(&driver, "out"), later, "enabled: {enabled}");
         assert_eq!(driver.dropped_late(), u64::from(enabled));
     }
+}
+
+/// A task restored from its changelogs (at a restart, or moved to another instance) that takes
+/// no record still closes the windows it buffered by the wall clock, from the stream time its
+/// buffer kept: the last minutes of hosts that stopped before a restart come out.
+#[test]
+fn a_restored_task_closes_its_buffered_windows_by_the_wall_clock() {
+    let builder = StreamsBuilder::new();
+    let closing = Suppressed::until_window_closes().close_on_wall_clock(Duration::from_secs(30));
+    builder
+        .stream::<Utf8, Utf8>("events")
+        .group_by_key()
+        .windowed_by(graced())
+        .count()
+        .suppress(closing)
+        .to_stream()
+        .to("out");
+    let topology = builder.build().expect("valid topology");
+    let globals = topology.new_global_stores();
+    let mut before = topology.new_task_state(&globals);
+    assert_eq!(
+        run(&topology, &mut before, &[("a", 10_000), ("a", 20_000)]),
+        []
+    );
+    let mut restored = restore(&topology, &globals, &mut before);
+    let mut outputs = Vec::new();
+    // The first reading starts the quiet period; 89 s later stream time is 20 s + 89 s = 109 s,
+    // past the window's end + grace (70 s).
+    for now in [1_000_000, 1_029_000, 1_089_000] {
+        let errors = topology.punctuate_wall_clock(&mut restored, now, &mut |output| {
+            outputs.push((output.key.expect("key").into_owned(), output.timestamp));
+        });
+        assert!(errors.is_empty(), "{errors:?}");
+    }
+    let window = [b"a".as_slice(), &0_i64.to_be_bytes()].concat();
+    assert_eq!(outputs, [(window, 20_000)]);
 }

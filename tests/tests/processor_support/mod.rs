@@ -13,7 +13,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use ferrobeat_processor::config::ProcessorConfig;
+use ferrobeat_processor::metric_topology::alerting::{AlertMode, AlertingConfig};
 use ferrobeat_processor::metric_topology::metric_topology;
+use ferrobeat_processor::metric_topology::summary::SummariesConfig;
 use ferrobeat_streams::config::{KafkaConfig, RuntimeConfig};
 use ferrobeat_streams::errors::ErrorAction;
 use ferrobeat_streams::record::{InputRecord, SourcePosition};
@@ -38,17 +40,33 @@ pub(crate) fn init_logging() {
 }
 
 fn cpu_event(index: usize, norm_pct: f64) -> String {
+    cpu_event_at(
+        &format!("host-{index}"),
+        "2025-01-31T07:55:26.555Z",
+        norm_pct,
+    )
+}
+
+/// A Metricbeat cpu event of `host` at `timestamp` (`@timestamp`), its
+/// `system.cpu.total.norm.pct` and `host.cpu.usage` `norm_pct` (4 decimals).
+pub(crate) fn cpu_event_at(host: &str, timestamp: &str, norm_pct: f64) -> String {
     let total = norm_pct * 4.0;
     format!(
-        r#"{{"@timestamp":"2025-01-31T07:55:26.555Z","@metadata":{{"beat":"metricbeat","type":"_doc","version":"8.17.1"}},"service":{{"type":"system"}},"system":{{"cpu":{{"idle":{{"pct":{idle:.4},"norm":{{"pct":{idle_norm:.4}}}}},"nice":{{"pct":0,"norm":{{"pct":0}}}},"cores":4,"total":{{"pct":{total:.4},"norm":{{"pct":{norm_pct:.4}}}}},"user":{{"norm":{{"pct":{norm_pct:.4}}},"pct":{total:.4}}},"system":{{"pct":0,"norm":{{"pct":0}}}}}}}},"host":{{"cpu":{{"usage":{norm_pct:.4}}},"name":"host-{index}"}},"event":{{"dataset":"system.cpu","module":"system","duration":2847417}},"ecs":{{"version":"8.0.0"}},"agent":{{"name":"host-{index}","type":"metricbeat","version":"8.17.1","ephemeral_id":"e-{index}","id":"a-{index}"}},"metricset":{{"period":10000,"name":"cpu"}}}}"#,
+        r#"{{"@timestamp":"{timestamp}","@metadata":{{"beat":"metricbeat","type":"_doc","version":"8.17.1"}},"service":{{"type":"system"}},"system":{{"cpu":{{"idle":{{"pct":{idle:.4},"norm":{{"pct":{idle_norm:.4}}}}},"nice":{{"pct":0,"norm":{{"pct":0}}}},"cores":4,"total":{{"pct":{total:.4},"norm":{{"pct":{norm_pct:.4}}}}},"user":{{"norm":{{"pct":{norm_pct:.4}}},"pct":{total:.4}}},"system":{{"pct":0,"norm":{{"pct":0}}}}}}}},"host":{{"cpu":{{"usage":{norm_pct:.4}}},"name":"{host}"}},"event":{{"dataset":"system.cpu","module":"system","duration":2847417}},"ecs":{{"version":"8.0.0"}},"agent":{{"name":"{host}","type":"metricbeat","version":"8.17.1","ephemeral_id":"e-{host}","id":"a-{host}"}},"metricset":{{"period":10000,"name":"cpu"}}}}"#,
         idle = 4.0 - total,
         idle_norm = 1.0 - norm_pct,
     )
 }
 
 fn memory_event(index: usize) -> String {
+    memory_event_at(&format!("host-{index}"), "2025-01-31T07:55:28.919Z", 0.9556)
+}
+
+/// A Metricbeat memory event of `host` at `timestamp` (`@timestamp`), its
+/// `system.memory.actual.used.pct` `used_pct` (4 decimals).
+pub(crate) fn memory_event_at(host: &str, timestamp: &str, used_pct: f64) -> String {
     format!(
-        r#"{{"@timestamp":"2025-01-31T07:55:28.919Z","@metadata":{{"beat":"metricbeat","type":"_doc","version":"8.17.1"}},"event":{{"duration":1807750,"dataset":"system.memory","module":"system"}},"metricset":{{"name":"memory","period":10000}},"service":{{"type":"system"}},"system":{{"memory":{{"total":17179869184,"used":{{"pct":0.9976,"bytes":17138380800}},"free":41488384,"actual":{{"free":763154432,"used":{{"bytes":16416714752,"pct":0.9556}}}},"swap":{{"used":{{"bytes":11371479040,"pct":0.8825}},"free":1513422848,"total":12884901888}}}}}},"ecs":{{"version":"8.0.0"}},"host":{{"name":"host-{index}"}},"agent":{{"name":"host-{index}","type":"metricbeat","version":"8.17.1","ephemeral_id":"e-{index}","id":"a-{index}"}}}}"#
+        r#"{{"@timestamp":"{timestamp}","@metadata":{{"beat":"metricbeat","type":"_doc","version":"8.17.1"}},"event":{{"duration":1807750,"dataset":"system.memory","module":"system"}},"metricset":{{"name":"memory","period":10000}},"service":{{"type":"system"}},"system":{{"memory":{{"total":17179869184,"used":{{"pct":0.9976,"bytes":17138380800}},"free":41488384,"actual":{{"free":763154432,"used":{{"bytes":16416714752,"pct":{used_pct:.4}}}}},"swap":{{"used":{{"bytes":11371479040,"pct":0.8825}},"free":1513422848,"total":12884901888}}}}}},"ecs":{{"version":"8.0.0"}},"host":{{"name":"{host}"}},"agent":{{"name":"{host}","type":"metricbeat","version":"8.17.1","ephemeral_id":"e-{host}","id":"a-{host}"}}}}"#
     )
 }
 
@@ -315,11 +333,17 @@ pub(crate) fn config_file_text(config: &ProcessorConfig) -> String {
         .iter()
         .map(|(name, value)| format!("{name:?} = {:?}\n", value))
         .collect();
+    let inventory = config
+        .topology
+        .inventory_topic
+        .as_ref()
+        .map(|topic| format!("inventory_topic = {topic:?}\n"))
+        .unwrap_or_default();
     format!(
         "[kafka]\nbootstrap_servers = {:?}\napplication_id = {:?}\n[kafka.properties]\n{properties}\
          [runtime]\ncommit_interval = \"{}ms\"\nmax_in_flight_records = {}\nshutdown_timeout = \"{}ms\"\n\
          [topology]\ninput_topic = {:?}\ncpu_topic = {:?}\nmemory_topic = {:?}\nalert_topic = {:?}\n\
-         [errors]\ndead_letter_topic = {:?}\n",
+         {inventory}{}{}[errors]\ndead_letter_topic = {:?}\n",
         config.kafka.bootstrap_servers,
         config.kafka.application_id,
         config.runtime.commit_interval.as_millis(),
@@ -329,7 +353,39 @@ pub(crate) fn config_file_text(config: &ProcessorConfig) -> String {
         config.topology.cpu_topic,
         config.topology.memory_topic,
         config.topology.alert_topic,
+        alerting_section(&config.alerting),
+        summaries_section(&config.summaries),
         config.errors.dead_letter_topic,
+    )
+}
+
+/// The `[alerting]` section of a configuration file for `alerting`.
+fn alerting_section(alerting: &AlertingConfig) -> String {
+    let mode = match alerting.mode {
+        AlertMode::EverySample => "every-sample",
+        AlertMode::Transitions => "transitions",
+    };
+    format!(
+        "[alerting]\nmode = {mode:?}\nfor = \"{}ms\"\nkeep_firing_for = \"{}ms\"\n\
+         no_data_after = \"{}ms\"\n",
+        alerting.fire_after.as_millis(),
+        alerting.keep_firing_for.as_millis(),
+        alerting.no_data_after.as_millis(),
+    )
+}
+
+/// The `[summaries]` section of a configuration file for `summaries`.
+fn summaries_section(summaries: &SummariesConfig) -> String {
+    let topic = summaries
+        .topic
+        .as_ref()
+        .map(|topic| format!("topic = {topic:?}\n"))
+        .unwrap_or_default();
+    format!(
+        "[summaries]\n{topic}window = \"{}ms\"\ngrace = \"{}ms\"\nclose_idle = \"{}ms\"\n",
+        summaries.window.as_millis(),
+        summaries.grace.as_millis(),
+        summaries.close_idle.as_millis(),
     )
 }
 

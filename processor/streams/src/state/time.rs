@@ -32,6 +32,12 @@ impl TaskTime {
         self.record_seen = true;
     }
 
+    /// A task restored from its changelogs, which has taken no record yet, resumes from the
+    /// stream time its stores kept (the quiet period starts at the next wall-clock reading).
+    pub(crate) fn resume_at(&mut self, time: i64) {
+        self.advance_to(time);
+    }
+
     /// Moves stream time to `time` if later; returns whether it moved.
     fn advance_to(&mut self, time: i64) -> bool {
         let moved = self.stream_time.is_none_or(|known| time > known);

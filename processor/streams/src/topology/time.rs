@@ -48,6 +48,12 @@ pub(crate) trait TimeDriven: Send + Sync {
         ctx: &mut RecordContext<'a, '_>,
         time: i64,
     ) -> Result<(), ProcessingError>;
+
+    /// The stream time this node kept in the task's stores, if it keeps one: a task restored
+    /// from its changelogs resumes from it until its first record.
+    fn kept_stream_time(&self, _state: &TaskState) -> Option<i64> {
+        None
+    }
 }
 
 /// One schedule declared by a processor.
@@ -122,6 +128,14 @@ impl Topology {
         let Some(idle) = self.time.quiet_idle else {
             return errors;
         };
+        if state.stream_time().is_none() {
+            // Restored from its changelogs, no record yet: without a stream time the windows
+            // its nodes buffered would never close while no record comes.
+            let kept = self.time.time_driven.iter();
+            if let Some(kept) = kept.filter_map(|node| node.kept_stream_time(state)).max() {
+                state.time_mut().resume_at(kept);
+            }
+        }
         if let Some(stream_time) = state.time_mut().advance_if_quiet(now, idle) {
             for node in &self.time.time_driven {
                 self.run_on_time(state, node.as_ref(), stream_time, emit, &mut errors);

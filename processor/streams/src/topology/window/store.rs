@@ -3,6 +3,7 @@
 
 use super::super::builder::refused;
 use super::super::node::{OperatorFailure, RecordContext};
+use crate::state::TaskState;
 
 /// The key a node's stream time is kept under in its store: shorter than any windowed key
 /// (whose window start alone takes 8 bytes), so it cannot collide with one, and left out of the
@@ -34,6 +35,12 @@ pub(super) fn observe(
             Ok(timestamp)
         }
     }
+}
+
+/// The stream time kept in `store` by [`observe`], if any.
+pub(super) fn kept_stream_time(state: &TaskState, store: usize) -> Option<i64> {
+    let bytes = state.get(store, STREAM_TIME_KEY)?;
+    bytes.try_into().ok().map(i64::from_be_bytes)
 }
 
 /// Moves window store `store`'s stream time to `stream_time` if later and deletes the windows

@@ -10,7 +10,9 @@
 //! for time ([`TimeDriven`]): when a task took no record for the idle time, its stream time
 //! follows the wall clock and the node closes the windows that time passed, after moving the
 //! window store's stream time there too (so that a record arriving later for such a window is
-//! dropped as late, not emitted twice).
+//! dropped as late, not emitted twice). A task restored from its changelogs (a restart, a
+//! rebalance) that takes no record starts from the stream time its buffer kept, so what it
+//! buffered still closes.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,8 +25,8 @@ use super::super::time::TimeDriven;
 use super::super::{ProcessingError, ProcessingErrorKind};
 use super::WindowOrigin;
 use super::key::{Window, Windowed, WindowedKey, split_windowed};
-use super::store::{advance_window_store, forward_at, observe, window_start_of};
-use crate::state::StoreSpec;
+use super::store::{advance_window_store, forward_at, kept_stream_time, observe, window_start_of};
+use crate::state::{StoreSpec, TaskState};
 
 /// How a windowed table is suppressed (Kafka Streams' `Suppressed`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -184,6 +186,11 @@ impl<K: ReadOwned, V: ReadOwned> TimeDriven for SuppressBuffer<K, V> {
                 }
                 OperatorFailure::Downstream(error) => error,
             })
+    }
+
+    /// The buffer's stream time, kept in its store (and so restored with it).
+    fn kept_stream_time(&self, state: &TaskState) -> Option<i64> {
+        kept_stream_time(state, self.store)
     }
 }
 
