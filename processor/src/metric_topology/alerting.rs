@@ -16,7 +16,7 @@ pub enum AlertMode {
     /// One alert per hot sample (the reference design).
     #[default]
     EverySample,
-    /// One record per transition of a host's [`Status`] (firing, resolved, no data).
+    /// One record per transition of a host's [`Status`](super::sustained::Status) (firing, resolved, no data).
     Transitions,
 }
 

@@ -87,10 +87,9 @@ fn broker(
         return Ok((list.clone(), None));
     }
     let cluster = MockCluster::new(1).context("starting the embedded mock cluster")?;
-    let summaries = args.transitions.then_some(SUMMARIES_TOPIC);
-    for topic in topics::PIPELINE.into_iter().chain(summaries) {
+    for topic in mock_cluster_topics(args)? {
         cluster
-            .create_topic(topic, PARTITIONS, 1)
+            .create_topic(&topic, PARTITIONS, 1)
             .with_context(|| format!("creating {topic}"))?;
     }
     Ok((cluster.bootstrap_servers(), Some(cluster)))
@@ -214,6 +213,28 @@ fn agent_config(bootstrap: &str, period: Duration, data_dir: PathBuf) -> AgentCo
     config.collect.period = period;
     config.data_dir = data_dir;
     config
+}
+
+/// The topics the embedded mock cluster starts with: the pipeline's and, with
+/// `--transitions`, the summaries' and the state's repartition and changelog topics (the mock
+/// cluster does not create topics through the admin API, as the runtime would on a real one).
+fn mock_cluster_topics(args: &Args) -> anyhow::Result<Vec<String>> {
+    let mut names: Vec<String> = topics::PIPELINE
+        .iter()
+        .map(|&topic| topic.to_owned())
+        .collect();
+    if args.transitions {
+        let config = processor_config("localhost:9092", args)?;
+        names.push(SUMMARIES_TOPIC.to_owned());
+        let topology = metric_pipeline(config.pipeline(), Arc::default());
+        names.extend(
+            topology
+                .internal_topics(&config.kafka.application_id)
+                .into_iter()
+                .map(|topic| topic.name),
+        );
+    }
+    Ok(names)
 }
 
 /// The topics the view watches: the pipeline's, and with `--transitions` the summaries'.
