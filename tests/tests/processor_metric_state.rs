@@ -291,7 +291,7 @@ fn pattern_samples(steps: std::ops::Range<usize>) -> Vec<Input> {
 }
 
 #[test]
-fn transitions_with_inventory_are_exact_across_kill_9_and_a_clean_restart() {
+fn transitions_with_inventory_are_exact_across_kill_9_a_clean_restart_and_a_second_instance() {
     let mut rig = Rig::new(
         |kafka, config| {
             let hosts = kafka.unique_topic("state-hosts");
@@ -326,16 +326,19 @@ fn transitions_with_inventory_are_exact_across_kill_9_and_a_clean_restart() {
     rig.wait_committed();
     rig.stop(second);
     let third = rig.spawn("third", true);
+    // A second instance joins: the tasks it takes over continue from their restored states.
+    let joining = rig.spawn("joining", true);
     rig.produce(&pattern_samples(8..11), 18);
     rig.wait_committed();
     let all = expected_alerts(11);
     assert_eq!(
         rig.read_by_key(&alerts, count(&all)),
         all,
-        "one firing per episode and one resolved, in order, none repeated by the kill or the \
-         restart\n{}",
+        "one firing per episode and one resolved, in order, none repeated by the kill, the \
+         restart or the second instance\n{}",
         rig.logs()
     );
+    rig.stop(joining);
     rig.stop(third);
 }
 
