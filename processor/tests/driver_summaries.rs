@@ -10,12 +10,14 @@ use std::time::Duration;
 use ferrobeat_processor::metric_topology::alerting::AlertingConfig;
 use ferrobeat_processor::metric_topology::summary::SummariesConfig;
 use ferrobeat_processor::metric_topology::{MetricPipeline, MetricTopologyConfig, metric_pipeline};
+use ferrobeat_streams::Topology;
 use ferrobeat_streams::driver::TopologyTestDriver;
 use mission::{EIGHT_AM, cpu_sample, driver, memory_sample};
 
 const SECOND: i64 = 1000;
 
-fn summaries_driver() -> TopologyTestDriver {
+/// The metric topology with summaries to `metric.cpu.1m` (default windows).
+fn summaries_topology() -> Topology {
     let summaries = SummariesConfig {
         topic: Some("metric.cpu.1m".to_owned()),
         ..SummariesConfig::default()
@@ -25,7 +27,11 @@ fn summaries_driver() -> TopologyTestDriver {
         alerting: &AlertingConfig::DEFAULT,
         summaries: &summaries,
     };
-    driver(metric_pipeline(pipeline, Arc::default()))
+    metric_pipeline(pipeline, Arc::default())
+}
+
+fn summaries_driver() -> TopologyTestDriver {
+    driver(summaries_topology())
         .with_application_id("proc")
         .with_wall_clock(EIGHT_AM + 3600 * SECOND)
 }
@@ -114,21 +120,6 @@ fn summaries_use_a_window_store_and_a_repartition_topic_of_their_own() {
             "{topic} in {topics:?}"
         );
     }
-    let description = driver_description();
+    let description = summaries_topology().describe().to_string();
     assert!(description.contains("summaries"), "{description}");
-}
-
-fn driver_description() -> String {
-    let summaries = SummariesConfig {
-        topic: Some("metric.cpu.1m".to_owned()),
-        ..SummariesConfig::default()
-    };
-    let pipeline = MetricPipeline {
-        topology: &MetricTopologyConfig::default(),
-        alerting: &AlertingConfig::DEFAULT,
-        summaries: &summaries,
-    };
-    metric_pipeline(pipeline, Arc::default())
-        .describe()
-        .to_string()
 }

@@ -168,6 +168,18 @@ pub(crate) enum OperatorFailure {
     Downstream(ProcessingError),
 }
 
+impl OperatorFailure {
+    /// The processing error of node `node`: its own refusal, or the error from further down.
+    pub(crate) fn of_node(self, node: &str) -> ProcessingError {
+        match self {
+            OperatorFailure::Refused(message) => {
+                ProcessingError::new(ProcessingErrorKind::Processing, node, message)
+            }
+            OperatorFailure::Downstream(error) => error,
+        }
+    }
+}
+
 impl From<ProcessingError> for OperatorFailure {
     fn from(error: ProcessingError) -> Self {
         Self::Downstream(error)
@@ -215,11 +227,6 @@ impl<K: Serde, V: Serde> Node<K, V> for Processor<K, V> {
         value: V::Value<'a>,
     ) -> Result<(), ProcessingError> {
         ctx.enter(&self.name);
-        (self.operator)(ctx, key, value).map_err(|failure| match failure {
-            OperatorFailure::Refused(message) => {
-                ProcessingError::new(ProcessingErrorKind::Processing, &self.name, message)
-            }
-            OperatorFailure::Downstream(error) => error,
-        })
+        (self.operator)(ctx, key, value).map_err(|failure| failure.of_node(&self.name))
     }
 }

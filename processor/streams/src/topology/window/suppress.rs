@@ -17,12 +17,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::super::ProcessingError;
 use super::super::builder::refused;
 use super::super::node::{Downstream, OperatorFailure, RecordContext, operator};
 use super::super::serdes::{Nullable, ReadOwned, Serde};
 use super::super::table::KTable;
 use super::super::time::TimeDriven;
-use super::super::{ProcessingError, ProcessingErrorKind};
 use super::WindowOrigin;
 use super::key::{Window, Windowed, WindowedKey, split_windowed};
 use super::store::{advance_window_store, forward_at, kept_stream_time, observe, window_start_of};
@@ -180,12 +180,7 @@ impl<K: ReadOwned, V: ReadOwned> TimeDriven for SuppressBuffer<K, V> {
         };
         advanced
             .and_then(|()| self.advance_to(ctx, time))
-            .map_err(|failure| match failure {
-                OperatorFailure::Refused(message) => {
-                    ProcessingError::new(ProcessingErrorKind::Processing, &self.name, message)
-                }
-                OperatorFailure::Downstream(error) => error,
-            })
+            .map_err(|failure| failure.of_node(&self.name))
     }
 
     /// The buffer's stream time, kept in its store (and so restored with it).
