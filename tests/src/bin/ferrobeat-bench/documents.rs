@@ -59,7 +59,7 @@ impl ExpectedOutputs {
 pub(crate) const HOSTS: usize = 1000;
 
 /// The host of document `index`.
-fn host_name(index: usize) -> String {
+pub(crate) fn host_name(index: usize) -> String {
     format!("bench-host-{:02}", index % HOSTS)
 }
 

@@ -18,11 +18,13 @@ mod latency;
 mod passthrough;
 mod peers;
 mod process;
+mod quix_peer;
 mod report;
 mod restore_timer;
 mod send;
 mod state;
 mod topology_cost;
+mod windowed;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitCode, Stdio};
@@ -41,6 +43,7 @@ use crate::passthrough::PassthroughArgs;
 use crate::report::{Drain, Drains, Figures, Throughput};
 use crate::state::{StateBench, StateSizes};
 use crate::topology_cost::TopologyCost;
+use crate::windowed::{WindowedArgs, WindowedTopics};
 
 /// Partitions of every bench topic (the production layout).
 const PARTITIONS: i32 = 3;
@@ -118,7 +121,8 @@ struct Options {
     #[arg(long, value_name = "KEY=VALUE", value_parser = parse_property)]
     runtime: Vec<(String, String)>,
     /// Also run the Python peers (installed once into a cached virtual environment by
-    /// `tests/install-peers.sh`): a psutil + confluent-kafka agent beside the real agent.
+    /// `tests/install-peers.sh`): Quix Streams draining the batched backlog with the
+    /// processor's topology, and a psutil + confluent-kafka agent beside the real agent.
     #[arg(long)]
     peers: bool,
     /// Measure only the agent (and, with `--peers`, the Python agent beside it), print it and
@@ -136,12 +140,16 @@ enum Hidden {
     /// The raw consume → produce byte copy (the broker-bound ceiling).
     #[command(hide = true)]
     Passthrough(PassthroughArgs),
+    /// The windowed count per host over 1-minute windows (the windowed aggregation's row).
+    #[command(hide = true)]
+    WindowedCount(WindowedArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
         Some(Hidden::Passthrough(args)) => passthrough::run(args),
+        Some(Hidden::WindowedCount(args)) => windowed::run(args),
         None if cli.options.agent_only => agent::agent_only(&cli.options),
         None => run(&cli.options),
     };
@@ -336,8 +344,9 @@ impl Children<'_> {
         })
     }
 
-    /// Both drains of both preloaded inputs: the batched backlog first.
-    fn drains(&self, bench: &Prepared, records: usize) -> anyhow::Result<Drains> {
+    /// Both drains of both preloaded inputs (the batched backlog first), the stateful ones and,
+    /// with `peers`, Quix Streams' on the batched backlog.
+    fn drains(&self, bench: &Prepared, records: usize, peers: bool) -> anyhow::Result<Drains> {
         let expected = bench.expected.total();
         let one_per_batch = bench
             .one_per_batch_topics
@@ -347,10 +356,27 @@ impl Children<'_> {
         let routed = bench.expected.cpu + bench.expected.memory;
         eprintln!("stateful metric topology draining {records} records…");
         let stateful = self.drain_stateful(&bench.drain_topics, records, routed)?;
+        eprintln!(
+            "windowed count (1-minute windows over {} hosts) draining {records} records…",
+            documents::HOSTS
+        );
+        let windowed_topics = bench
+            .windowed_topics
+            .as_ref()
+            .context("the windowed count's input was not preloaded")?;
+        let windowed = self.drain_windowed(windowed_topics, records)?;
+        let quix = if peers {
+            eprintln!("Quix Streams draining {records} records…");
+            Some(self.drain_quix(&bench.drain_topics, records, expected)?)
+        } else {
+            None
+        };
         Ok(Drains {
+            quix,
             batched,
             one_per_batch: self.drain_both(one_per_batch, expected, records)?,
             stateful,
+            windowed,
         })
     }
 
@@ -447,7 +473,7 @@ fn run(options: &Options) -> anyhow::Result<()> {
         return save_report(&text, &options.runs_dir, "bench-pipeline");
     }
 
-    let drains = children.drains(&bench, options.records)?;
+    let drains = children.drains(&bench, options.records, options.peers)?;
     if options.drain_only {
         return save_drain_only(options, &bench, drains);
     }
@@ -520,6 +546,9 @@ struct Prepared {
     drain_topics: Topics,
     /// The same documents preloaded one record per batch (not for `--state-only`).
     one_per_batch_topics: Option<Topics>,
+    /// The same documents keyed by host and timestamped, for the windowed count (not for
+    /// `--state-only`).
+    windowed_topics: Option<WindowedTopics>,
     /// Preload rates of `drain_topics` and `one_per_batch_topics` (0 when not preloaded),
     /// records/s.
     preload_rates: [f64; 2],
@@ -575,10 +604,17 @@ impl Prepared {
             send::preload(
                 &config,
                 &topics.input,
-                documents.iter().map(|document| (None, document.as_slice())),
+                documents
+                    .iter()
+                    .map(|document| (None, document.as_slice(), None)),
             )?;
             *rate = documents.len() as f64 / preload.elapsed().as_secs_f64();
         }
+        let windowed_topics = if options.state_only {
+            None
+        } else {
+            Some(windowed::preload(&kafka, &documents)?)
+        };
         Ok(Prepared {
             started,
             binaries,
@@ -590,6 +626,7 @@ impl Prepared {
             kafka,
             drain_topics,
             one_per_batch_topics,
+            windowed_topics,
             preload_rates,
         })
     }

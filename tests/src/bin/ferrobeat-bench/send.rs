@@ -36,8 +36,8 @@ pub(crate) fn one_record_per_batch(config: &rdkafka::ClientConfig) -> rdkafka::C
     config
 }
 
-/// Produces `records` (an optional key and a value each) to `topic` and waits for every
-/// acknowledgement.
+/// Produces `records` (an optional key, a value and an optional timestamp in ms each; the
+/// producer's clock when none) to `topic` and waits for every acknowledgement.
 ///
 /// A backlog arrives in full batches: the producer keeps librdkafka's batching defaults
 /// (`linger.ms`, `batch.size`, `batch.num.messages`), as an application's producer does, unless
@@ -47,7 +47,7 @@ pub(crate) fn one_record_per_batch(config: &rdkafka::ClientConfig) -> rdkafka::C
 pub(crate) fn preload<'a>(
     config: &rdkafka::ClientConfig,
     topic: &str,
-    records: impl IntoIterator<Item = (Option<&'a [u8]>, &'a [u8])>,
+    records: impl IntoIterator<Item = (Option<&'a [u8]>, &'a [u8], Option<i64>)>,
 ) -> anyhow::Result<()> {
     use anyhow::Context as _;
     let producer: BaseProducer = config
@@ -56,10 +56,13 @@ pub(crate) fn preload<'a>(
         .set("partitioner", "murmur2_random")
         .create()
         .context("creating the preload producer")?;
-    for (key, value) in records {
+    for (key, value, timestamp) in records {
         let mut record = BaseRecord::<[u8], [u8]>::to(topic).payload(value);
         if let Some(key) = key {
             record = record.key(key);
+        }
+        if let Some(timestamp) = timestamp {
+            record = record.timestamp(timestamp);
         }
         send(&producer, record).with_context(|| format!("preloading {topic}"))?;
     }

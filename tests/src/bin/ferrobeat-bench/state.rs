@@ -181,7 +181,7 @@ fn preload(kafka: &TestKafka, topic: &str, records: &[(String, String)]) -> anyh
         topic,
         records
             .iter()
-            .map(|(key, value)| (Some(key.as_bytes()), value.as_bytes())),
+            .map(|(key, value)| (Some(key.as_bytes()), value.as_bytes(), None)),
     )
 }
 
@@ -207,23 +207,6 @@ impl StateBench<'_> {
         })
     }
 
-    /// The runtime's configuration for `application_id`: the processor drain's settings.
-    fn config(&self, application_id: &str) -> anyhow::Result<StreamsConfig> {
-        let mut config = StreamsConfig::new(self.kafka.bootstrap_servers(), application_id);
-        config
-            .kafka
-            .properties
-            .extend(self.properties.iter().cloned());
-        let runtime: String = self
-            .runtime
-            .iter()
-            .map(|(key, value)| format!("{key} = {value}\n"))
-            .collect();
-        config.runtime = toml::from_str::<RuntimeConfig>(&runtime)
-            .context("reading the --runtime settings as the streams runtime's")?;
-        Ok(config)
-    }
-
     /// Starts `topology` as `application_id`, telling `listener` about its restores.
     fn start(
         &self,
@@ -231,7 +214,13 @@ impl StateBench<'_> {
         application_id: &str,
         listener: &Arc<RestoreTimer>,
     ) -> anyhow::Result<StreamsRuntime> {
-        let runtime = StreamsRuntime::new(topology, self.config(application_id)?);
+        let config = streams_config(
+            self.kafka.bootstrap_servers(),
+            application_id,
+            self.properties,
+            self.runtime,
+        )?;
+        let runtime = StreamsRuntime::new(topology, config);
         runtime.set_restore_listener(Arc::clone(listener) as Arc<dyn StateRestoreListener>);
         runtime
             .start()
@@ -393,6 +382,25 @@ fn create_compacted_topic(kafka: &TestKafka, name: &str, partitions: i32) -> any
     kafka.create_topic(name, partitions)
 }
 
+/// A streams runtime's configuration for `application_id` on `bootstrap_servers`, with the
+/// processor drain's settings: librdkafka `properties` and `[runtime]` settings (TOML values).
+pub(crate) fn streams_config(
+    bootstrap_servers: &str,
+    application_id: &str,
+    properties: &Settings,
+    runtime: &Settings,
+) -> anyhow::Result<StreamsConfig> {
+    let mut config = StreamsConfig::new(bootstrap_servers, application_id);
+    config.kafka.properties.extend(properties.iter().cloned());
+    let runtime: String = runtime
+        .iter()
+        .map(|(key, value)| format!("{key} = {value}\n"))
+        .collect();
+    config.runtime = toml::from_str::<RuntimeConfig>(&runtime)
+        .context("reading the --runtime settings as the streams runtime's")?;
+    Ok(config)
+}
+
 /// Waits until `runtime` has processed `records` records and the brokers acknowledged as many
 /// outputs (a table record's output is its changelog write).
 fn wait_for_stats(runtime: &StreamsRuntime, records: u64) -> anyhow::Result<()> {
@@ -416,7 +424,7 @@ fn wait_for_stats(runtime: &StreamsRuntime, records: u64) -> anyhow::Result<()> 
 }
 
 /// Closes `runtime` (`what`, for the error) and checks that it stopped cleanly.
-fn close(runtime: &StreamsRuntime, what: &str) -> anyhow::Result<()> {
+pub(crate) fn close(runtime: &StreamsRuntime, what: &str) -> anyhow::Result<()> {
     let state = runtime.close(Duration::from_secs(60));
     ensure!(
         state == ClientState::NotRunning,
