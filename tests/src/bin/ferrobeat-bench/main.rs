@@ -179,9 +179,23 @@ struct Topics {
 impl Topics {
     /// Creates a fresh set of topics named after `prefix`.
     fn create(kafka: &TestKafka, prefix: &str) -> anyhow::Result<Topics> {
+        let input = kafka.unique_topic(&format!("{prefix}-all"));
+        kafka.create_topic(&input, PARTITIONS)?;
+        Topics::create_outputs(kafka, prefix, input)
+    }
+
+    /// The same input as `self` with fresh output topics named after `prefix`: a child that
+    /// drains it again must not write where an earlier child did, or a watch reading its
+    /// outputs from the beginning would count the earlier child's.
+    fn with_fresh_outputs(&self, kafka: &TestKafka, prefix: &str) -> anyhow::Result<Topics> {
+        Topics::create_outputs(kafka, prefix, self.input.clone())
+    }
+
+    /// Creates fresh output topics named after `prefix` for `input`.
+    fn create_outputs(kafka: &TestKafka, prefix: &str, input: String) -> anyhow::Result<Topics> {
         let name = |role: &str| kafka.unique_topic(&format!("{prefix}-{role}"));
         let topics = Topics {
-            input: name("all"),
+            input,
             copy: name("copy"),
             cpu: name("cpu"),
             memory: name("memory"),
@@ -189,7 +203,6 @@ impl Topics {
             dead_letter: name("dlq"),
         };
         for topic in [
-            &topics.input,
             &topics.copy,
             &topics.cpu,
             &topics.memory,
@@ -355,7 +368,10 @@ impl Children<'_> {
         let batched = self.drain_both(&bench.drain_topics, expected, records)?;
         let routed = bench.expected.cpu + bench.expected.memory;
         eprintln!("stateful metric topology draining {records} records…");
-        let stateful = self.drain_stateful(&bench.drain_topics, records, routed)?;
+        let stateful_topics = bench
+            .drain_topics
+            .with_fresh_outputs(self.kafka, "bench-stateful")?;
+        let stateful = self.drain_stateful(&stateful_topics, records, routed)?;
         eprintln!(
             "windowed count (1-minute windows over {} hosts) draining {records} records…",
             documents::HOSTS
@@ -367,7 +383,10 @@ impl Children<'_> {
         let windowed = self.drain_windowed(windowed_topics, records)?;
         let quix = if peers {
             eprintln!("Quix Streams draining {records} records…");
-            Some(self.drain_quix(&bench.drain_topics, records, expected)?)
+            let quix_topics = bench
+                .drain_topics
+                .with_fresh_outputs(self.kafka, "bench-quix")?;
+            Some(self.drain_quix(&quix_topics, records, expected)?)
         } else {
             None
         };
