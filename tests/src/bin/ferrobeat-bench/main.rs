@@ -276,13 +276,7 @@ impl Children<'_> {
         let mut watch =
             OutputWatch::new(self.kafka, &[&topics.copy], PARTITIONS, Offset::Beginning)?;
         let mut copier = self.passthrough(topics, records)?;
-        let drained = measure_drain(&mut copier, &mut watch, records, records);
-        // Its footprint is read: let it exit.
-        drop(copier.stdin.take());
-        let stopped = process::wait_for_exit(&mut copier, Duration::from_secs(30));
-        let passthrough = drained.context("measuring the passthrough")?;
-        stopped.context("the passthrough")?;
-        Ok(passthrough)
+        measure_drain_until_stdin_closes(&mut copier, &mut watch, records, "the passthrough")
     }
 
     /// The processor's drain of `records` records into `outputs` outputs; fails if it
@@ -737,6 +731,23 @@ fn measure_drain(
         cpu_seconds: footprint.cpu_seconds,
         peak_rss_kb: footprint.peak_rss_kb,
     })
+}
+
+/// [`measure_drain`] of a child that stops when its standard input closes (`what`, for the
+/// errors), one output per input record; then closes its standard input and waits for it.
+fn measure_drain_until_stdin_closes(
+    child: &mut Child,
+    watch: &mut OutputWatch,
+    records: usize,
+    what: &str,
+) -> anyhow::Result<Throughput> {
+    let drained = measure_drain(child, watch, records, records);
+    // Its footprint is read: let it exit.
+    drop(child.stdin.take());
+    let stopped = process::wait_for_exit(child, Duration::from_secs(60));
+    let drained = drained.with_context(|| format!("measuring {what}"))?;
+    stopped.with_context(|| what.to_owned())?;
+    Ok(drained)
 }
 
 /// Writes the processor's configuration for `topics` to `path` and starts the binary with it.

@@ -23,7 +23,7 @@ use rdkafka::Offset;
 use crate::documents::{HOSTS, host_name};
 use crate::drain::OutputWatch;
 use crate::report::Throughput;
-use crate::{Children, PARTITIONS, measure_drain, process, send};
+use crate::{Children, PARTITIONS, send};
 
 /// The windows' size.
 const WINDOW: Duration = Duration::from_secs(60);
@@ -160,12 +160,12 @@ impl Children<'_> {
             .stdin(Stdio::piped())
             .spawn()
             .context("starting the windowed count")?;
-        let drained = measure_drain(&mut child, &mut watch, records, records);
-        drop(child.stdin.take());
-        let stopped = process::wait_for_exit(&mut child, Duration::from_secs(60));
-        let drained = drained.context("measuring the windowed count")?;
-        stopped.context("the windowed count")?;
-        Ok(drained)
+        crate::measure_drain_until_stdin_closes(
+            &mut child,
+            &mut watch,
+            records,
+            "the windowed count",
+        )
     }
 }
 
