@@ -12,8 +12,8 @@ use ferrobeat_streams::runtime::{ClientState, StreamsRuntime};
 use ferrobeat_tests::TestKafka;
 use processor_support::{
     Multiset, TransitionLog, broker_pipeline, committed_input_offsets, config_file_text,
-    count_by_topic, eventually, expected_outputs, init_logging, mixed_values, output_topics,
-    processor_binary, spawn_processor_binary, terminate,
+    count_by_topic, eventually, expected_outputs, init_logging, kill_9_and_wait_out_its_session,
+    mixed_values, output_topics, processor_binary, spawn_processor_binary, terminate,
 };
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
@@ -288,8 +288,7 @@ fn kill_9_mid_stream_then_restart_loses_nothing() {
         committed_at_kill = committed_offsets(&kafka, &config).values().sum::<i64>();
         committed_at_kill >= 1000
     });
-    victim.kill().expect("kill -9");
-    victim.wait().expect("reap");
+    kill_9_and_wait_out_its_session(&mut victim);
     assert!(partway, "nothing committed before the kill\n{}", log_tail());
     produce_one_record_per_batch(&kafka, &config.topology.input_topic, after_kill);
 

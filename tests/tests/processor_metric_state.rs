@@ -24,7 +24,8 @@ use ferrobeat_schema::numeric::{format_timestamp_millis, round4};
 use ferrobeat_tests::TestKafka;
 use processor_support::{
     broker_pipeline, committed_offsets, config_file_text, cpu_event_at, eventually,
-    memory_event_at, processor_binary, spawn_processor_binary, terminate,
+    kill_9_and_wait_out_its_session, memory_event_at, processor_binary, spawn_processor_binary,
+    terminate,
 };
 use serde_json::{Value, json};
 
@@ -194,8 +195,7 @@ impl Rig {
 
     /// `kill -9`.
     fn kill_9(&self, mut instance: Instance) {
-        instance.child.kill().expect("kill -9");
-        instance.child.wait().expect("reap");
+        kill_9_and_wait_out_its_session(&mut instance.child);
     }
 
     /// SIGTERM; the instance must exit 0.

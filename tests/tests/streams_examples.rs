@@ -13,7 +13,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use ferrobeat_tests::TestKafka;
-use processor_support::{Example, eventually, spawn_example_with, terminate};
+use processor_support::{
+    Example, eventually, kill_9_and_wait_out_its_session, spawn_example_with, terminate,
+};
 
 /// How long a record may take to come out the other end.
 const WAIT: Duration = Duration::from_secs(60);
@@ -209,8 +211,7 @@ fn a_table_survives_kill_9_and_a_restart_after_a_clean_stop_restores_only_the_ta
         &["--state-dir", &first_state],
     );
     wait_for(&kafka, CHANGELOG, 2, &first_log);
-    first.0.kill().expect("kill -9");
-    first.0.wait().expect("reaped");
+    kill_9_and_wait_out_its_session(&mut first.0);
     assert!(
         Path::new(&first_state)
             .join("order-join-application")

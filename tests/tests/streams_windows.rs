@@ -12,7 +12,10 @@ use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use ferrobeat_tests::TestKafka;
-use processor_support::{Example, committed_offsets, eventually, spawn_example_with, terminate};
+use processor_support::{
+    Example, committed_offsets, eventually, kill_9_and_wait_out_its_session, spawn_example_with,
+    terminate,
+};
 
 const PARTITIONS: i32 = 3;
 const TIMEOUT: Duration = Duration::from_secs(30);
@@ -194,8 +197,7 @@ fn end(example: &mut Example, stop: Stop, kafka: &TestKafka, produced: usize, lo
                 text()
             );
             if let Stop::Kill = stop {
-                example.0.kill().expect("kill -9");
-                example.0.wait().expect("reaped");
+                kill_9_and_wait_out_its_session(&mut example.0);
             }
         }
     }
