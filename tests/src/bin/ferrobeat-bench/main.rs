@@ -171,9 +171,23 @@ struct Topics {
 impl Topics {
     /// Creates a fresh set of topics named after `prefix`.
     fn create(kafka: &TestKafka, prefix: &str) -> anyhow::Result<Topics> {
+        let input = kafka.unique_topic(&format!("{prefix}-all"));
+        kafka.create_topic(&input, PARTITIONS)?;
+        Topics::create_outputs(kafka, prefix, input)
+    }
+
+    /// The same input as `self` with fresh output topics named after `prefix`: a child that
+    /// drains it again must not write where an earlier child did, or a watch reading its
+    /// outputs from the beginning would count the earlier child's.
+    fn with_fresh_outputs(&self, kafka: &TestKafka, prefix: &str) -> anyhow::Result<Topics> {
+        Topics::create_outputs(kafka, prefix, self.input.clone())
+    }
+
+    /// Creates fresh output topics named after `prefix` for `input`.
+    fn create_outputs(kafka: &TestKafka, prefix: &str, input: String) -> anyhow::Result<Topics> {
         let name = |role: &str| kafka.unique_topic(&format!("{prefix}-{role}"));
         let topics = Topics {
-            input: name("all"),
+            input,
             copy: name("copy"),
             cpu: name("cpu"),
             memory: name("memory"),
@@ -181,7 +195,6 @@ impl Topics {
             dead_letter: name("dlq"),
         };
         for topic in [
-            &topics.input,
             &topics.copy,
             &topics.cpu,
             &topics.memory,
@@ -346,7 +359,10 @@ impl Children<'_> {
         let batched = self.drain_both(&bench.drain_topics, expected, records)?;
         let routed = bench.expected.cpu + bench.expected.memory;
         eprintln!("stateful metric topology draining {records} records…");
-        let stateful = self.drain_stateful(&bench.drain_topics, records, routed)?;
+        let stateful_topics = bench
+            .drain_topics
+            .with_fresh_outputs(self.kafka, "bench-stateful")?;
+        let stateful = self.drain_stateful(&stateful_topics, records, routed)?;
         Ok(Drains {
             batched,
             one_per_batch: self.drain_both(one_per_batch, expected, records)?,
