@@ -15,6 +15,9 @@ use rdkafka::{Offset, TopicPartitionList};
 
 use crate::config::StreamsConfig;
 
+/// How long the metadata lookup of one changelog topic may take before its restore.
+const METADATA_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// A changelog partition to read: topic, partition and where to start.
 pub(super) type Start<'a> = (&'a str, i32, Offset);
 
@@ -52,8 +55,13 @@ impl Reader {
 
     /// Assigns `partitions`, replacing the earlier assignment: partition `i` of the list is
     /// read with [`Reader::poll`]`(i)`.
+    ///
+    /// The partitions' leaders are looked up first ([`Reader::learn_leaders`]): a partition
+    /// assigned at its beginning (a logical offset) whose leader librdkafka does not know yet
+    /// has its offset query put off by 500 ms, which every restore of a new consumer paid.
     pub(super) fn assign(&mut self, partitions: &[Start<'_>]) -> KafkaResult<()> {
         self.queues.clear();
+        self.learn_leaders(partitions);
         let mut list = TopicPartitionList::new();
         for (topic, partition, start) in partitions {
             list.add_partition_offset(topic, *partition, *start)?;
@@ -74,6 +82,20 @@ impl Reader {
             self.queues.push(queue);
         }
         Ok(())
+    }
+
+    /// Asks for the metadata of the topics of `partitions`, so that the consumer knows their
+    /// leaders before they are assigned. Only a delay depends on it: a failed lookup is logged
+    /// and the assignment goes on (librdkafka looks the leaders up itself, later).
+    fn learn_leaders(&self, partitions: &[Start<'_>]) {
+        let mut topics: Vec<&str> = partitions.iter().map(|(topic, _, _)| *topic).collect();
+        topics.sort_unstable();
+        topics.dedup();
+        for topic in topics {
+            if let Err(error) = self.consumer.fetch_metadata(Some(topic), METADATA_TIMEOUT) {
+                tracing::debug!("metadata of {topic} not known before its restore: {error}");
+            }
+        }
     }
 
     /// The next record or error of partition `index` of the assignment, if one is there.
