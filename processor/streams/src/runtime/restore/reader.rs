@@ -15,6 +15,14 @@ use rdkafka::{Offset, TopicPartitionList};
 
 use crate::config::StreamsConfig;
 
+/// librdkafka's name for how long a broker may hold a Fetch request that finds too little.
+const FETCH_WAIT: &str = "fetch.wait.max.ms";
+/// The restore consumer's `fetch.wait.max.ms` unless `[kafka.properties]` sets one: 10 ms,
+/// where librdkafka's default is 500 ms. A restore reads a changelog up to its end, which it
+/// learns from a Fetch response; at the end (an empty changelog, a store whose checkpoint is
+/// the end) the broker holds that fetch for the whole wait, since nothing new arrives, and
+/// every assignment of a stateful task waited for it.
+const RESTORE_FETCH_WAIT_MS: &str = "10";
 /// How long the metadata lookup of one changelog topic may take before its restore.
 const METADATA_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -35,7 +43,8 @@ impl Reader {
     /// starts from a store's checkpoint, so an offset outside a partition is an error to report,
     /// not a silent reset (a partition read from its beginning sees that error only if its
     /// beginning moves while it is read; its restore then starts again from the new beginning,
-    /// which is what `earliest` does).
+    /// which is what `earliest` does). It learns where a changelog ends without waiting
+    /// ([`RESTORE_FETCH_WAIT_MS`]).
     pub(super) fn new(config: &StreamsConfig, from_checkpoints: bool) -> KafkaResult<Self> {
         let mut client = crate::runtime::clients::restore_consumer_config(
             config,
@@ -43,6 +52,9 @@ impl Reader {
         );
         if from_checkpoints {
             client.set("auto.offset.reset", "error");
+        }
+        if !config.kafka.properties.contains_key(FETCH_WAIT) {
+            client.set(FETCH_WAIT, RESTORE_FETCH_WAIT_MS);
         }
         let (wake, woken) = sync_channel(1);
         Ok(Reader {
