@@ -15,6 +15,17 @@ use rdkafka::{Offset, TopicPartitionList};
 
 use crate::config::StreamsConfig;
 
+/// librdkafka's name for how long a broker may hold a Fetch request that finds too little.
+const FETCH_WAIT: &str = "fetch.wait.max.ms";
+/// The restore consumer's `fetch.wait.max.ms` unless `[kafka.properties]` sets one: 10 ms,
+/// where librdkafka's default is 500 ms. A restore reads a changelog up to its end, which it
+/// learns from a Fetch response; at the end (an empty changelog, a store whose checkpoint is
+/// the end) the broker holds that fetch for the whole wait, since nothing new arrives, and
+/// every assignment of a stateful task waited for it.
+const RESTORE_FETCH_WAIT_MS: &str = "10";
+/// How long the metadata lookup of one changelog topic may take before its restore.
+const METADATA_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// A changelog partition to read: topic, partition and where to start.
 pub(super) type Start<'a> = (&'a str, i32, Offset);
 
@@ -32,7 +43,8 @@ impl Reader {
     /// starts from a store's checkpoint, so an offset outside a partition is an error to report,
     /// not a silent reset (a partition read from its beginning sees that error only if its
     /// beginning moves while it is read; its restore then starts again from the new beginning,
-    /// which is what `earliest` does).
+    /// which is what `earliest` does). It learns where a changelog ends without waiting
+    /// ([`RESTORE_FETCH_WAIT_MS`]).
     pub(super) fn new(config: &StreamsConfig, from_checkpoints: bool) -> KafkaResult<Self> {
         let mut client = crate::runtime::clients::restore_consumer_config(
             config,
@@ -40,6 +52,9 @@ impl Reader {
         );
         if from_checkpoints {
             client.set("auto.offset.reset", "error");
+        }
+        if !config.kafka.properties.contains_key(FETCH_WAIT) {
+            client.set(FETCH_WAIT, RESTORE_FETCH_WAIT_MS);
         }
         let (wake, woken) = sync_channel(1);
         Ok(Reader {
@@ -52,8 +67,13 @@ impl Reader {
 
     /// Assigns `partitions`, replacing the earlier assignment: partition `i` of the list is
     /// read with [`Reader::poll`]`(i)`.
+    ///
+    /// The partitions' leaders are looked up first ([`Reader::learn_leaders`]): a partition
+    /// assigned at its beginning (a logical offset) whose leader librdkafka does not know yet
+    /// has its offset query put off by 500 ms, which every restore of a new consumer paid.
     pub(super) fn assign(&mut self, partitions: &[Start<'_>]) -> KafkaResult<()> {
         self.queues.clear();
+        self.learn_leaders(partitions);
         let mut list = TopicPartitionList::new();
         for (topic, partition, start) in partitions {
             list.add_partition_offset(topic, *partition, *start)?;
@@ -74,6 +94,20 @@ impl Reader {
             self.queues.push(queue);
         }
         Ok(())
+    }
+
+    /// Asks for the metadata of the topics of `partitions`, so that the consumer knows their
+    /// leaders before they are assigned. Only a delay depends on it: a failed lookup is logged
+    /// and the assignment goes on (librdkafka looks the leaders up itself, later).
+    fn learn_leaders(&self, partitions: &[Start<'_>]) {
+        let mut topics: Vec<&str> = partitions.iter().map(|(topic, _, _)| *topic).collect();
+        topics.sort_unstable();
+        topics.dedup();
+        for topic in topics {
+            if let Err(error) = self.consumer.fetch_metadata(Some(topic), METADATA_TIMEOUT) {
+                tracing::debug!("metadata of {topic} not known before its restore: {error}");
+            }
+        }
     }
 
     /// The next record or error of partition `index` of the assignment, if one is there.
