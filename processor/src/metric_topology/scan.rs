@@ -1,0 +1,622 @@
+//! The fast path of [`super::MetricEvent::parse`]: one validating scan over the record bytes
+//! that checks the whole value is JSON and picks out the fields routing and alerting read,
+//! without serde's visitors, key buffers or seeds.
+//!
+//! It accepts a subset of what the serde_json reading in `event.rs` accepts, and reads the same
+//! values from it: what it is not sure of gets `None` and is read again by serde_json, which
+//! decides and, for a refused record, words the error with its path and position. It gives up
+//! on anything malformed, a duplicate read member, a read member of the wrong type, an escape in
+//! a key of a read object or in a string it reads, a number serde_json would not make an `f64`
+//! of, and nesting deeper than [`MAX_DEPTH`] inside a value. So every rule of `event.rs` holds
+//! whichever path a record takes; `event.rs`'s tests hold the two paths to each other on the
+//! malformed corpus and on mutated documents.
+//!
+//! What it checks, as serde_json does: the JSON grammar (whitespace, literals, numbers without
+//! leading zeros, strings without raw control characters and with valid escapes, no trailing
+//! commas or data); UTF-8 in the strings it reads and in `host`, not in the strings it skips.
+
+use std::borrow::Cow;
+
+use super::event::{CpuFigures, Fields};
+
+
+/// The deepest nesting [`Cursor::skip_value`] follows; deeper values go to serde_json (which
+/// skips them without a limit).
+const MAX_DEPTH: u32 = 64;
+
+/// The members of a Metricbeat event the topology reads.
+const ENVELOPE: &[&[u8]] = &[b"@timestamp", b"host", b"metricset", b"system"];
+
+/// The fields of `raw` when it is surely a JSON object that serde_json reads alike; `None`
+/// when serde_json must decide.
+pub(super) fn scan(raw: &[u8]) -> Option<Fields<'_>> {
+    let mut cursor = Cursor {
+        bytes: raw,
+        pos: 0,
+        spaced: false,
+    };
+    cursor.skip_whitespace();
+    let fields = cursor.envelope()?;
+    cursor.skip_whitespace();
+    (cursor.pos == raw.len()).then_some(fields)
+}
+
+/// A position in the record bytes.
+struct Cursor<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+    /// Set when whitespace is skipped (whether `host` needs compacting).
+    spaced: bool,
+}
+
+/// Eight copies of one byte.
+const fn splat(byte: u8) -> u64 {
+    u64::from_ne_bytes([byte; 8])
+}
+
+impl<'a> Cursor<'a> {
+    fn peek(&self) -> Option<u8> {
+        self.bytes.get(self.pos).copied()
+    }
+
+    fn next(&mut self) -> Option<u8> {
+        let byte = self.peek()?;
+        self.pos += 1;
+        Some(byte)
+    }
+
+    fn skip_whitespace(&mut self) {
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.peek() {
+            self.pos += 1;
+            self.spaced = true;
+        }
+    }
+
+    /// Consumes `byte`, after whitespace.
+    fn expect(&mut self, byte: u8) -> Option<()> {
+        self.skip_whitespace();
+        (self.next()? == byte).then_some(())
+    }
+
+    /// Consumes the rest of a literal whose first byte was read.
+    fn literal(&mut self, rest: &[u8]) -> Option<()> {
+        let end = self.pos + rest.len();
+        (self.bytes.get(self.pos..end)? == rest).then(|| self.pos = end)
+    }
+
+    /// Consumes `null` when it comes next.
+    fn null(&mut self) -> bool {
+        let is_null = self.bytes.get(self.pos..self.pos + 4) == Some(b"null");
+        if is_null {
+            self.pos += 4;
+        }
+        is_null
+    }
+
+    /// Advances to the next `"`, `\` or control character of a string (eight bytes a step).
+    fn skip_plain(&mut self) {
+        while let Some(chunk) = self.bytes[self.pos..].first_chunk::<8>() {
+            let word = u64::from_le_bytes(*chunk);
+            let quote = word ^ splat(b'"');
+            let backslash = word ^ splat(b'\\');
+            // A byte's high bit is set in each term where that byte is 0 (resp. below 0x20);
+            // bits above the first such byte may be set wrongly, never below it.
+            let found = (quote.wrapping_sub(splat(1)) & !quote)
+                | (backslash.wrapping_sub(splat(1)) & !backslash)
+                | (word.wrapping_sub(splat(0x20)) & !word);
+            let found = found & splat(0x80);
+            if found != 0 {
+                self.pos += found.trailing_zeros() as usize / 8;
+                return;
+            }
+            self.pos += 8;
+        }
+        while let Some(byte) = self.peek() {
+            if byte == b'"' || byte == b'\\' || byte < 0x20 {
+                return;
+            }
+            self.pos += 1;
+        }
+    }
+
+    /// Consumes a string whose opening quote was read: its contents, and whether it has
+    /// escapes (each checked).
+    fn string(&mut self) -> Option<(&'a [u8], bool)> {
+        let start = self.pos;
+        let mut escaped = false;
+        loop {
+            self.skip_plain();
+            match self.next()? {
+                b'"' => return Some((&self.bytes[start..self.pos - 1], escaped)),
+                b'\\' => {
+                    escaped = true;
+                    match self.next()? {
+                        b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => {}
+                        b'u' => {
+                            let hex = self.bytes.get(self.pos..self.pos + 4)?;
+                            if !hex.iter().all(u8::is_ascii_hexdigit) {
+                                return None;
+                            }
+                            self.pos += 4;
+                        }
+                        _ => return None,
+                    }
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    fn skip_digits(&mut self) -> usize {
+        let start = self.pos;
+        while let Some(b'0'..=b'9') = self.peek() {
+            self.pos += 1;
+        }
+        self.pos - start
+    }
+
+    /// Consumes a number (JSON's grammar: no leading zeros, `+`, bare `.` or exponent).
+    fn skip_number(&mut self) -> Option<()> {
+        if self.peek() == Some(b'-') {
+            self.pos += 1;
+        }
+        match self.next()? {
+            b'0' if !matches!(self.peek(), Some(b'0'..=b'9')) => {}
+            b'1'..=b'9' => {
+                self.skip_digits();
+            }
+            _ => return None,
+        }
+        if self.peek() == Some(b'.') {
+            self.pos += 1;
+            if self.skip_digits() == 0 {
+                return None;
+            }
+        }
+        if let Some(b'e' | b'E') = self.peek() {
+            self.pos += 1;
+            if let Some(b'+' | b'-') = self.peek() {
+                self.pos += 1;
+            }
+            if self.skip_digits() == 0 {
+                return None;
+            }
+        }
+        Some(())
+    }
+
+    /// Consumes an object key and its colon (the key's opening quote comes next).
+    fn key(&mut self) -> Option<()> {
+        if self.next()? != b'"' {
+            return None;
+        }
+        self.string()?;
+        self.expect(b':')?;
+        self.skip_whitespace();
+        Some(())
+    }
+
+    /// Consumes one value of any kind, iteratively (a stack of up to [`MAX_DEPTH`] bits: is
+    /// each open container an object).
+    fn skip_value(&mut self) -> Option<()> {
+        let mut objects = 0u64;
+        let mut depth = 0u32;
+        loop {
+            match self.next()? {
+                b'"' => {
+                    self.string()?;
+                }
+                b'-' | b'0'..=b'9' => {
+                    self.pos -= 1;
+                    self.skip_number()?;
+                }
+                b't' => self.literal(b"rue")?,
+                b'f' => self.literal(b"alse")?,
+                b'n' => self.literal(b"ull")?,
+                open @ (b'{' | b'[') => {
+                    if depth == MAX_DEPTH {
+                        return None;
+                    }
+                    depth += 1;
+                    objects = objects << 1 | u64::from(open == b'{');
+                    self.skip_whitespace();
+                    let close = open + 2; // `}` and `]`
+                    if self.peek() != Some(close) {
+                        if open == b'{' {
+                            self.key()?;
+                        }
+                        continue;
+                    }
+                    self.pos += 1;
+                    depth -= 1;
+                    objects >>= 1;
+                }
+                _ => return None,
+            }
+            // After a value: close what ends here, then find the next value.
+            loop {
+                if depth == 0 {
+                    return Some(());
+                }
+                self.skip_whitespace();
+                let in_object = objects & 1 == 1;
+                match (self.next()?, in_object) {
+                    (b',', true) => {
+                        self.skip_whitespace();
+                        self.key()?;
+                        break;
+                    }
+                    (b',', false) => {
+                        self.skip_whitespace();
+                        break;
+                    }
+                    (b'}', true) | (b']', false) => {
+                        depth -= 1;
+                        objects >>= 1;
+                    }
+                    _ => return None,
+                }
+            }
+        }
+    }
+
+    /// Reads the members of the object that comes next: those named in `names` with `read`
+    /// (given the name's index), each at most once; the others skipped.
+    fn members(
+        &mut self,
+        names: &[&[u8]],
+        mut read: impl FnMut(&mut Self, usize) -> Option<()>,
+    ) -> Option<()> {
+        self.expect(b'{')?;
+        self.skip_whitespace();
+        if self.peek() == Some(b'}') {
+            self.pos += 1;
+            return Some(());
+        }
+        let mut seen = 0u32;
+        loop {
+            if self.next()? != b'"' {
+                return None;
+            }
+            let (key, escaped) = self.string()?;
+            if escaped {
+                return None;
+            }
+            self.expect(b':')?;
+            self.skip_whitespace();
+            match names.iter().position(|name| *name == key) {
+                Some(index) if seen & 1 << index != 0 => return None,
+                Some(index) => {
+                    seen |= 1 << index;
+                    read(self, index)?;
+                }
+                None => self.skip_value()?,
+            }
+            match self.expect_any()? {
+                b',' => self.skip_whitespace(),
+                b'}' => return Some(()),
+                _ => return None,
+            }
+        }
+    }
+
+    /// The next byte after whitespace, consumed.
+    fn expect_any(&mut self) -> Option<u8> {
+        self.skip_whitespace();
+        self.next()
+    }
+
+    /// `Some(None)` for `null`, else `read`'s value.
+    fn nullable<T>(&mut self, read: impl FnOnce(&mut Self) -> Option<T>) -> Option<Option<T>> {
+        if self.null() {
+            Some(None)
+        } else {
+            read(self).map(Some)
+        }
+    }
+
+    /// A string without escapes, valid UTF-8, or `null`.
+    fn text(&mut self) -> Option<Option<Cow<'a, str>>> {
+        self.nullable(|cursor| {
+            if cursor.next()? != b'"' {
+                return None;
+            }
+            match cursor.string()? {
+                (text, false) => std::str::from_utf8(text).ok().map(Cow::Borrowed),
+                (_, true) => None,
+            }
+        })
+    }
+
+    /// A number as serde_json reads it into an `f64`, or `null`.
+    fn number(&mut self) -> Option<Option<f64>> {
+        self.nullable(|cursor| {
+            let start = cursor.pos;
+            cursor.skip_number()?;
+            serde_json::from_slice(&cursor.bytes[start..cursor.pos]).ok()
+        })
+    }
+
+    /// The text of any value, valid UTF-8 (as serde_json's `RawValue`), or `null`.
+    fn raw_value(&mut self) -> Option<Option<&'a str>> {
+        self.nullable(|cursor| {
+            let start = cursor.pos;
+            cursor.skip_value()?;
+            std::str::from_utf8(&cursor.bytes[start..cursor.pos]).ok()
+        })
+    }
+
+    /// The event's object: `@timestamp`, `host`, `metricset.name` and `system.cpu`'s figures.
+    fn envelope(&mut self) -> Option<Fields<'a>> {
+        let mut fields = Fields::default();
+        self.members(ENVELOPE, |cursor, index| {
+            match index {
+                0 => fields.timestamp = cursor.text()?,
+                1 => {
+                    cursor.spaced = false;
+                    fields.host = cursor.raw_value()?;
+                    fields.host_compact = !cursor.spaced;
+                }
+                2 => fields.metricset_name = cursor.nullable(Self::metricset_name)?.flatten(),
+                _ => {
+                    if let Some(Some(cpu)) = cursor.nullable(Self::system_cpu)? {
+                        fields.cpu = cpu;
+                    }
+                }
+            }
+            Some(())
+        })?;
+        Some(fields)
+    }
+
+    /// `metricset`: its `name`.
+    fn metricset_name(&mut self) -> Option<Option<Cow<'a, str>>> {
+        let mut name = None;
+        self.members(&[b"name"], |cursor, _| {
+            name = cursor.text()?;
+            Some(())
+        })?;
+        Some(name)
+    }
+
+    /// `system`: the figures of its `cpu`, when it has one.
+    fn system_cpu(&mut self) -> Option<Option<CpuFigures>> {
+        let mut cpu = None;
+        self.members(&[b"cpu"], |cursor, _| {
+            cpu = cursor.nullable(Self::cpu)?;
+            Some(())
+        })?;
+        Some(cpu)
+    }
+
+    /// `system.cpu`: `cores`, `total.pct` and `total.norm.pct`.
+    fn cpu(&mut self) -> Option<CpuFigures> {
+        let mut figures = CpuFigures::default();
+        self.members(&[b"total", b"cores"], |cursor, index| {
+            if index == 0 {
+                if let Some((pct, norm_pct)) = cursor.nullable(Self::cpu_total)? {
+                    (figures.pct, figures.norm_pct) = (pct, norm_pct);
+                }
+            } else {
+                figures.cores = cursor.number()?;
+            }
+            Some(())
+        })?;
+        Some(figures)
+    }
+
+    /// `system.cpu.total`: `pct` and `norm.pct`.
+    fn cpu_total(&mut self) -> Option<(Option<f64>, Option<f64>)> {
+        let (mut pct, mut norm_pct) = (None, None);
+        self.members(&[b"pct", b"norm"], |cursor, index| {
+            if index == 0 {
+                pct = cursor.number()?;
+            } else {
+                norm_pct = cursor
+                    .nullable(|cursor| {
+                        let mut norm = None;
+                        cursor.members(&[b"pct"], |cursor, _| {
+                            norm = cursor.number()?;
+                            Some(())
+                        })?;
+                        Some(norm)
+                    })?
+                    .flatten();
+            }
+            Some(())
+        })?;
+        Some((pct, norm_pct))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::super::event::parse_envelope;
+    use super::super::minify::minify_json;
+    use super::*;
+
+    /// Whether the scan read `raw`; when it did, it read what serde_json reads.
+    fn scanned_alike(raw: &[u8]) -> bool {
+        let Some(fast) = scan(raw) else {
+            return false;
+        };
+        if fast.host_compact {
+            let host = fast.host.unwrap_or_default().as_bytes();
+            assert!(matches!(minify_json(host), Cow::Borrowed(_)), "{fast:?}");
+        }
+        // serde_json's reading does not know whether `host` is compact.
+        let fast = Fields {
+            host_compact: false,
+            ..fast
+        };
+        assert_eq!(
+            Ok(&fast),
+            parse_envelope(raw).as_ref().map_err(|e| &e.message),
+            "{}",
+            String::from_utf8_lossy(raw)
+        );
+        true
+    }
+
+    /// The `.json` files of a directory of the repository, by name.
+    fn files(dir: &str) -> Vec<(String, Vec<u8>)> {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
+        let mut files: Vec<_> = std::fs::read_dir(&dir)
+            .expect("test files")
+            .map(|entry| entry.expect("directory entry").path())
+            .filter(|path| path.extension().is_some_and(|ext| ext == "json"))
+            .map(|path| {
+                let name = path.file_stem().expect("file name").to_string_lossy();
+                (name.into_owned(), std::fs::read(&path).expect("test file"))
+            })
+            .collect();
+        files.sort();
+        files
+    }
+
+    #[test]
+    fn every_malformed_corpus_record_is_left_to_serde_json_and_the_others_read_alike() {
+        // Valid, but left to serde_json on purpose: escaped keys, nesting deeper than 64.
+        let left = [
+            "ok-depth-128",
+            "ok-depth-129-in-skipped-member",
+            "ok-escaped-keys-and-name",
+        ];
+        let corpus = files("tests/corpus");
+        assert!(corpus.len() >= 50);
+        for (name, raw) in corpus {
+            let valid = parse_envelope(&raw).is_ok();
+            assert_eq!(
+                scanned_alike(&raw),
+                valid && !left.contains(&name.as_str()),
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
+    fn real_documents_take_the_fast_path() {
+        let documents = files("../shared/schema/tests/documents");
+        assert!(documents.len() >= 6);
+        for (name, raw) in documents {
+            assert!(scanned_alike(&raw), "{name}");
+        }
+    }
+
+    #[test]
+    fn grammar_corners_are_refused_or_read_as_serde_json_does() {
+        let event = |rest: &str| format!(r#"{{"metricset":{{"name":"cpu"}}{rest}}}"#);
+        for (rest, fast) in [
+            (r#","a":[1,2.5e-3,-0,true,false,null,{},[],"\u00e9\n"]"#, true),
+            (r#" , "a" : { "b" : [ ] , "c" : "" } "#, true),
+            (r#","host":null,"system":null,"@timestamp":null"#, true),
+            (r#","system":{"cpu":null}"#, true),
+            (r#","system":{"cpu":{"total":{"norm":null,"pct":1},"cores":4}}"#, true),
+            (r#","system":{"cpu":{"total":{"norm":{"pct":5e-1}}}}"#, true),
+            (r#","host":[1,{"a":"b"}],"@timestamp":"t""#, true),
+            (",\"a\":\"\u{e9}\u{1F600}\"", true),
+            ("\n,\"a\":\"\\ud800\"\r\n", true),
+            (",\"a\":\"\u{7f}\"", true),
+            (",\"a\":\"\u{ff}\"", true),
+            (",\"a\":\"\x01\"", false),
+            (",\"a\x01\":1", false),
+            (r#","a":[1,]"#, false),
+            (r#","a":{"b":1,}"#, false),
+            (r#","a":{,}"#, false),
+            (r#","a":{"b"}"#, false),
+            (r#","a":{"b":}"#, false),
+            (r#","a":{1:2}"#, false),
+            (r#","a":[1 2]"#, false),
+            (r#","a":[1}"#, false),
+            (r#","a":{"b":1]"#, false),
+            (r#","a":01"#, false),
+            (r#","a":-01"#, false),
+            (r#","a":1."#, false),
+            (r#","a":.5"#, false),
+            (r#","a":1e"#, false),
+            (r#","a":1e+"#, false),
+            (r#","a":+1"#, false),
+            (r#","a":-"#, false),
+            (r#","a":tru"#, false),
+            (r#","a":nul"#, false),
+            (r#","a":"\x""#, false),
+            (r#","a":"\u12G4""#, false),
+            (r#","a":"\u12""#, false),
+            (r#","a":"abc"#, false),
+            (r#","system":{"cpu":{"cores":1e400}}"#, false),
+            (r#","system":{"cpu":{"cores":"4"}}"#, false),
+            (r#","system":{"cpu":{"cores":4,"cores":4}}"#, false),
+            (r#","system":{"cpu":[]}"#, false),
+            (r#","@timestamp":"t\u0031""#, false),
+            (r#","@timestamp":1"#, false),
+            (",\"host\":{\"a\":\"\u{ff}\"}", true),
+            (",\"host\":{\"a\":\"\\u00ff\"}", true),
+        ] {
+            let raw = event(rest);
+            assert_eq!(scanned_alike(raw.as_bytes()), fast, "{raw}");
+        }
+    }
+
+    #[test]
+    fn invalid_utf8_is_read_only_where_serde_json_checks_it() {
+        let skipped = b"{\"agent\":\"\xff\",\"metricset\":{\"name\":\"memory\"}}";
+        assert!(scanned_alike(skipped));
+        for read in [
+            b"{\"metricset\":{\"name\":\"\xff\"}}".as_slice(),
+            b"{\"metricset\":{\"name\":\"m\"},\"host\":{\"a\":\"\xff\"}}",
+        ] {
+            assert!(scan(read).is_none());
+            assert!(parse_envelope(read).is_err());
+        }
+    }
+
+    #[test]
+    fn nesting_beyond_the_scan_depth_is_left_to_serde_json() {
+        let nested = |depth| {
+            format!(
+                r#"{{"metricset":{{"name":"m"}},"a":{}0{}}}"#,
+                "[".repeat(depth),
+                "]".repeat(depth)
+            )
+        };
+        assert!(scanned_alike(nested(MAX_DEPTH as usize).as_bytes()));
+        assert!(!scanned_alike(nested(MAX_DEPTH as usize + 1).as_bytes()));
+        assert!(parse_envelope(nested(10_000).as_bytes()).is_ok());
+    }
+
+    #[test]
+    fn mutated_documents_are_refused_or_read_as_serde_json_does() {
+        let mut state = 0x9E37_79B9_7F4A_7C15_u64;
+        let mut random = move |below: usize| {
+            // xorshift64*: deterministic, so a failure replays.
+            state ^= state >> 12;
+            state ^= state << 25;
+            state ^= state >> 27;
+            (state.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 33) as usize % below
+        };
+        let alphabet = b"{}[]\",:\\ 0123456789-+.eEnulltruefalse\t\n\x01\x1f\x7f\xc3\xa9\xff/u";
+        let (mut read, mut total) = (0, 0);
+        for (_, document) in files("../shared/schema/tests/documents") {
+            for _ in 0..3_000 {
+                let mut raw = document.clone();
+                for _ in 0..=random(3) {
+                    let at = random(raw.len());
+                    let byte = alphabet[random(alphabet.len())];
+                    match random(3) {
+                        0 => raw[at] = byte,
+                        1 => raw.insert(at, byte),
+                        _ => {
+                            raw.remove(at);
+                        }
+                    }
+                }
+                total += 1;
+                read += usize::from(scanned_alike(&raw));
+            }
+        }
+        // Both kinds occur: mutations inside strings keep documents valid.
+        assert!(read > total / 20 && read < total, "{read} of {total} read");
+    }
+}
