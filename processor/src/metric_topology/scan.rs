@@ -50,8 +50,18 @@ struct Cursor<'a> {
 }
 
 /// Eight copies of one byte.
-const fn splat(byte: u8) -> u64 {
-    u64::from_ne_bytes([byte; 8])
+const fn splat(byte: u64) -> u64 {
+    byte * (u64::MAX / 255)
+}
+
+/// Where a string's eight bytes `word` (little-endian) stop a scan: the high bit of each `"`
+/// byte, and of each `\\` or control character. Above the first such byte of each kind, bits
+/// may be set wrongly; the lowest bit set of each is right.
+fn string_stops(word: u64) -> (u64, u64) {
+    let zero_at = |x: u64| x.wrapping_sub(splat(1)) & !x & splat(0x80);
+    let quote = zero_at(word ^ splat(u64::from(b'"')));
+    let control = word.wrapping_sub(splat(0x20)) & !word & splat(0x80);
+    (quote, zero_at(word ^ splat(u64::from(b'\\'))) | control)
 }
 
 impl<'a> Cursor<'a> {
@@ -93,18 +103,17 @@ impl<'a> Cursor<'a> {
         is_null
     }
 
+    /// The eight bytes at `pos`, when there are eight.
+    fn word(&self) -> Option<u64> {
+        let chunk = self.bytes[self.pos..].first_chunk::<8>()?;
+        Some(u64::from_le_bytes(*chunk))
+    }
+
     /// Advances to the next `"`, `\` or control character of a string (eight bytes a step).
     fn skip_plain(&mut self) {
-        while let Some(chunk) = self.bytes[self.pos..].first_chunk::<8>() {
-            let word = u64::from_le_bytes(*chunk);
-            let quote = word ^ splat(b'"');
-            let backslash = word ^ splat(b'\\');
-            // A byte's high bit is set in each term where that byte is 0 (resp. below 0x20);
-            // bits above the first such byte may be set wrongly, never below it.
-            let found = (quote.wrapping_sub(splat(1)) & !quote)
-                | (backslash.wrapping_sub(splat(1)) & !backslash)
-                | (word.wrapping_sub(splat(0x20)) & !word);
-            let found = found & splat(0x80);
+        while let Some(word) = self.word() {
+            let (quote, special) = string_stops(word);
+            let found = quote | special;
             if found != 0 {
                 self.pos += found.trailing_zeros() as usize / 8;
                 return;
@@ -121,8 +130,24 @@ impl<'a> Cursor<'a> {
 
     /// Consumes a string whose opening quote was read: its contents, and whether it has
     /// escapes (each checked).
+    #[inline(always)]
     fn string(&mut self) -> Option<(&'a [u8], bool)> {
         let start = self.pos;
+        // Most strings end within eight bytes, with nothing to check before their quote.
+        if let Some(word) = self.word() {
+            let (quote, special) = string_stops(word);
+            let first_quote = quote & quote.wrapping_neg();
+            if quote != 0 && special & (first_quote - 1) == 0 {
+                let len = quote.trailing_zeros() as usize / 8;
+                self.pos += len + 1;
+                return Some((&self.bytes[start..start + len], false));
+            }
+        }
+        self.long_string(start)
+    }
+
+    /// [`Cursor::string`] past its first eight bytes.
+    fn long_string(&mut self, start: usize) -> Option<(&'a [u8], bool)> {
         let mut escaped = false;
         loop {
             self.skip_plain();
