@@ -258,8 +258,7 @@ pub(super) struct Fields<'a> {
 /// gives up on): refuses what is not a Metricbeat event, naming the path and position.
 pub(super) fn parse_envelope(raw: &[u8]) -> Result<Fields<'_>, SerdeError> {
     let mut de = serde_json::Deserializer::from_slice(raw);
-    match Envelope::<FAST>::deserialize(&mut de).and_then(|envelope| de.end().map(|()| envelope))
-    {
+    match Envelope::<FAST>::deserialize(&mut de).and_then(|envelope| de.end().map(|()| envelope)) {
         Ok(envelope) => Ok(Fields {
             timestamp: envelope.timestamp.map(|t| t.0),
             host: envelope.host.map(RawValue::get),
