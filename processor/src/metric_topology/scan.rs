@@ -81,10 +81,21 @@ impl<'a> Cursor<'a> {
         }
     }
 
+    /// The next byte that is not whitespace, consumed (compact JSON has none to skip).
+    #[inline(always)]
+    fn next_token(&mut self) -> Option<u8> {
+        let byte = self.next()?;
+        if !matches!(byte, b' ' | b'\t' | b'\n' | b'\r') {
+            return Some(byte);
+        }
+        self.spaced = true;
+        self.skip_whitespace();
+        self.next()
+    }
+
     /// Consumes `byte`, after whitespace.
     fn expect(&mut self, byte: u8) -> Option<()> {
-        self.skip_whitespace();
-        (self.next()? == byte).then_some(())
+        (self.next_token()? == byte).then_some(())
     }
 
     /// Consumes the rest of a literal whose first byte was read.
@@ -209,15 +220,11 @@ impl<'a> Cursor<'a> {
         Some(())
     }
 
-    /// Consumes an object key and its colon (the key's opening quote comes next).
+    /// Consumes an object key and its colon.
     fn key(&mut self) -> Option<()> {
-        if self.next()? != b'"' {
-            return None;
-        }
+        self.expect(b'"')?;
         self.string()?;
-        self.expect(b':')?;
-        self.skip_whitespace();
-        Some(())
+        self.expect(b':')
     }
 
     /// Consumes one value of any kind, iteratively (a stack of up to [`MAX_DEPTH`] bits: is
@@ -226,7 +233,7 @@ impl<'a> Cursor<'a> {
         let mut objects = 0u64;
         let mut depth = 0u32;
         loop {
-            match self.next()? {
+            match self.next_token()? {
                 b'"' => {
                     self.string()?;
                 }
@@ -243,15 +250,14 @@ impl<'a> Cursor<'a> {
                     }
                     depth += 1;
                     objects = objects << 1 | u64::from(open == b'{');
-                    self.skip_whitespace();
                     let close = open + 2; // `}` and `]`
-                    if self.peek() != Some(close) {
+                    if self.next_token()? != close {
+                        self.pos -= 1;
                         if open == b'{' {
                             self.key()?;
                         }
                         continue;
                     }
-                    self.pos += 1;
                     depth -= 1;
                     objects >>= 1;
                 }
@@ -262,18 +268,13 @@ impl<'a> Cursor<'a> {
                 if depth == 0 {
                     return Some(());
                 }
-                self.skip_whitespace();
                 let in_object = objects & 1 == 1;
-                match (self.next()?, in_object) {
+                match (self.next_token()?, in_object) {
                     (b',', true) => {
-                        self.skip_whitespace();
                         self.key()?;
                         break;
                     }
-                    (b',', false) => {
-                        self.skip_whitespace();
-                        break;
-                    }
+                    (b',', false) => break,
                     (b'}', true) | (b']', false) => {
                         depth -= 1;
                         objects >>= 1;
@@ -292,16 +293,13 @@ impl<'a> Cursor<'a> {
         mut read: impl FnMut(&mut Self, usize) -> Option<()>,
     ) -> Option<()> {
         self.expect(b'{')?;
-        self.skip_whitespace();
-        if self.peek() == Some(b'}') {
-            self.pos += 1;
-            return Some(());
+        match self.next_token()? {
+            b'}' => return Some(()),
+            b'"' => {}
+            _ => return None,
         }
         let mut seen = 0u32;
         loop {
-            if self.next()? != b'"' {
-                return None;
-            }
             let (key, escaped) = self.string()?;
             if escaped {
                 return None;
@@ -316,18 +314,12 @@ impl<'a> Cursor<'a> {
                 }
                 None => self.skip_value()?,
             }
-            match self.expect_any()? {
-                b',' => self.skip_whitespace(),
+            match self.next_token()? {
+                b',' => self.expect(b'"')?,
                 b'}' => return Some(()),
                 _ => return None,
             }
         }
-    }
-
-    /// The next byte after whitespace, consumed.
-    fn expect_any(&mut self) -> Option<u8> {
-        self.skip_whitespace();
-        self.next()
     }
 
     /// `Some(None)` for `null`, else `read`'s value.
