@@ -152,11 +152,14 @@ impl<'a> Cursor<'a> {
                 self.pos += len + 1;
                 return Some((&self.bytes[start..start + len], false));
             }
+            if quote | special == 0 {
+                self.pos += 8;
+            }
         }
         self.long_string(start)
     }
 
-    /// [`Cursor::string`] past its first eight bytes.
+    /// [`Cursor::string`] from `pos` on, past what its first word cleared.
     fn long_string(&mut self, start: usize) -> Option<(&'a [u8], bool)> {
         let mut escaped = false;
         loop {
