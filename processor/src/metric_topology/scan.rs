@@ -14,6 +14,10 @@
 //! What it checks, as serde_json does: the JSON grammar (whitespace, literals, numbers without
 //! leading zeros, strings without raw control characters and with valid escapes, no trailing
 //! commas or data); UTF-8 in the strings it reads and in `host`, not in the strings it skips.
+//!
+//! Not a SIMD parser: sonic-rs 0.5 (`from_slice::<IgnoredAny>`, measured on the bench's
+//! documents) took 1.78x serde_json's time, with or without `target-cpu=native`, accepted an
+//! invalid `\u` escape in a skipped string and refused invalid UTF-8 in one.
 
 use std::borrow::Cow;
 
