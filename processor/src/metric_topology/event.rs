@@ -28,6 +28,7 @@ use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visi
 use serde_json::value::RawValue;
 
 use super::minify::minify_json;
+use super::scan::scan;
 use ferrobeat_streams::serdes::{Serde, SerdeError};
 
 /// A Metricbeat event as the metric topology sees it, borrowing the record bytes.
@@ -36,7 +37,10 @@ pub struct MetricEvent<'a> {
     raw: &'a [u8],
     metricset: Cow<'a, str>,
     timestamp: Option<Cow<'a, str>>,
-    host: Option<&'a RawValue>,
+    /// The text of the `host` value, whatever its type.
+    host: Option<&'a str>,
+    /// Whether that text is known to be compact.
+    host_compact: bool,
     cpu: CpuFigures,
 }
 
@@ -60,16 +64,21 @@ impl<'a> MetricEvent<'a> {
                 "the value starts with a UTF-8 byte-order mark; JSON records must not",
             ));
         }
-        let envelope = parse_envelope(raw)?;
-        let metricset = envelope
+        // The scan reads what it is sure of; serde_json decides the rest and words errors.
+        let fields = match scan(raw) {
+            Some(fields) => fields,
+            None => parse_envelope(raw)?,
+        };
+        let metricset = fields
             .metricset_name
             .ok_or_else(|| SerdeError::new("missing field `metricset.name`"))?;
         Ok(Self {
             raw,
-            metricset: metricset.0,
-            timestamp: envelope.timestamp.map(|t| t.0),
-            host: envelope.host,
-            cpu: envelope.cpu,
+            metricset,
+            timestamp: fields.timestamp,
+            host: fields.host,
+            host_compact: fields.host_compact,
+            cpu: fields.cpu,
         })
     }
 
@@ -132,7 +141,7 @@ impl<'a> MetricEvent<'a> {
     /// # Errors
     /// A message naming the missing or ill-typed field.
     pub fn alert(&self) -> Result<Vec<u8>, String> {
-        let host = self.host.ok_or("event lacks the object `host`")?.get();
+        let host = self.host.ok_or("event lacks the object `host`")?;
         if !host.starts_with('{') {
             return Err(format!("`host` must be an object, found {}", preview(host)));
         }
@@ -140,7 +149,11 @@ impl<'a> MetricEvent<'a> {
             .timestamp
             .as_deref()
             .ok_or("event lacks the string `@timestamp`")?;
-        let host = minify_json(host.as_bytes());
+        let host = if self.host_compact {
+            Cow::Borrowed(host.as_bytes())
+        } else {
+            minify_json(host.as_bytes())
+        };
         // `host` is a valid compact object: "{}" or "{...}".
         let members = &host[1..host.len() - 1];
         let mut alert = Vec::with_capacity(host.len() + timestamp.len() + 16);
@@ -174,7 +187,7 @@ impl<'a> MetricEvent<'a> {
             name: Option<Cow<'h, str>>,
         }
         let host = self.host.ok_or("event lacks the object `host`")?;
-        serde_json::from_str::<Host<'a>>(host.get())
+        serde_json::from_str::<Host<'a>>(host)
             .map_err(|e| format!("`host`: {e}"))?
             .name
             .ok_or_else(|| "event lacks the string `host.name`".to_owned())
@@ -226,10 +239,33 @@ fn preview(json: &str) -> String {
     }
 }
 
-fn parse_envelope(raw: &[u8]) -> Result<Envelope<'_, FAST>, SerdeError> {
+/// The fields the topology reads, borrowing the record where they have no escapes.
+#[derive(Debug, Default, PartialEq)]
+pub(super) struct Fields<'a> {
+    /// `@timestamp`.
+    pub(super) timestamp: Option<Cow<'a, str>>,
+    /// The text of the `host` value.
+    pub(super) host: Option<&'a str>,
+    /// Whether `host` is known to have no whitespace outside its strings (the scan knows).
+    pub(super) host_compact: bool,
+    /// `metricset.name`.
+    pub(super) metricset_name: Option<Cow<'a, str>>,
+    /// What the alert needs from `system.cpu`.
+    pub(super) cpu: CpuFigures,
+}
+
+/// The fields as serde_json reads them (the reference of [`scan`], and the reader of what it
+/// gives up on): refuses what is not a Metricbeat event, naming the path and position.
+pub(super) fn parse_envelope(raw: &[u8]) -> Result<Fields<'_>, SerdeError> {
     let mut de = serde_json::Deserializer::from_slice(raw);
-    match Envelope::deserialize(&mut de).and_then(|envelope| de.end().map(|()| envelope)) {
-        Ok(envelope) => Ok(envelope),
+    match Envelope::<FAST>::deserialize(&mut de).and_then(|envelope| de.end().map(|()| envelope)) {
+        Ok(envelope) => Ok(Fields {
+            timestamp: envelope.timestamp.map(|t| t.0),
+            host: envelope.host.map(RawValue::get),
+            host_compact: false,
+            metricset_name: envelope.metricset_name.map(|name| name.0),
+            cpu: envelope.cpu,
+        }),
         // Only on failure: parse again, tracking the path, to say where the problem is.
         Err(error) => {
             let mut de = serde_json::Deserializer::from_slice(raw);
@@ -364,10 +400,13 @@ member_names!(NameKey = "name", CpuKey = "cpu", PctKey = "pct");
 
 /// What the alert needs from `system.cpu`: `total.norm.pct`, or `total.pct` and `cores`.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
-struct CpuFigures {
-    norm_pct: Option<f64>,
-    pct: Option<f64>,
-    cores: Option<f64>,
+pub(super) struct CpuFigures {
+    /// `system.cpu.total.norm.pct`.
+    pub(super) norm_pct: Option<f64>,
+    /// `system.cpu.total.pct`.
+    pub(super) pct: Option<f64>,
+    /// `system.cpu.cores`.
+    pub(super) cores: Option<f64>,
 }
 
 /// `system.cpu` read into [`CpuFigures`] (`cores`, `total.pct`, `total.norm.pct`).

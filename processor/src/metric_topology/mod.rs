@@ -18,6 +18,7 @@ mod event;
 mod inventory;
 mod minify;
 mod pipeline;
+mod scan;
 pub mod summaries;
 pub mod summary;
 pub mod sustained;
