@@ -575,7 +575,7 @@ fn topology_cost(out: &mut Markdown, topology: &TopologyCost) {
     out.line("|---|---|---|".into());
     for (name, ns) in [
         (
-            "metric topology `process` (route + alert)",
+            "metric topology `process_in` with its task's state kept, as a worker runs it (route + alert)",
             topology.topology_ns,
         ),
         (
