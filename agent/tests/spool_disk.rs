@@ -329,3 +329,27 @@ fn a_written_cursor_is_read_back_after_reopening() {
     assert_eq!(recovery.replay, 1, "only the unsettled record is replayed");
     assert_eq!(reopened.stats().depth, 1);
 }
+
+/// The records just appended are read back from memory, not from the segment (here gone from
+/// the directory); older ones, after a rewind, from the file again.
+#[test]
+fn the_last_append_is_read_back_without_reading_the_segment() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut spool, _) = Spool::open(dir.path(), ROOMY).expect("open");
+    spool.append(&round(0..2)).expect("append");
+    assert_eq!(read_all(&mut spool).len(), 2);
+    spool.append(&round(2..5)).expect("append");
+    let segments = segment_files(dir.path());
+    assert_eq!(segments.len(), 1);
+    fs::remove_file(&segments[0]).expect("unlink the segment");
+    assert_eq!(
+        read_all(&mut spool),
+        (2..5).map(|i| (i, record(i))).collect::<Vec<_>>(),
+        "the second round, read back from memory"
+    );
+    spool.rewind();
+    assert!(
+        spool.read(usize::MAX).is_err(),
+        "the first round is read from the file, which is gone"
+    );
+}

@@ -135,24 +135,38 @@ const DELIVERY_POLL_PERIOD: Duration = Duration::from_millis(100);
 /// this only bounds how late an event that arrives unasked (a connection error) is logged.
 const IDLE_POLL_PERIOD: Duration = Duration::from_secs(1);
 
+/// Extra wait, past the linger, before the first poll after a send woke the polling thread: the
+/// reports of a batch cannot come before it was sent (after the linger), and on a near broker
+/// they come within this much after, so one round's reports usually take one poll, not two.
+const FIRST_REPORT_MARGIN: Duration = Duration::from_millis(20);
+
 /// The thread serving the producer's events (delivery reports, errors, logs); stopped and joined
 /// on drop. It polls every [`DELIVERY_POLL_PERIOD`] only while the producer has something
 /// outstanding (librdkafka's `rd_kafka_outq_len`: queued and in-flight records and events
 /// waiting to be served), and otherwise parks until [`DeliveryPoller::wake`] or
 /// [`IDLE_POLL_PERIOD`]: an agent that sends one round per period wakes a few times per round,
-/// not ten times a second.
+/// not ten times a second. Woken by a send, it first waits for the linger and
+/// [`FIRST_REPORT_MARGIN`].
 struct DeliveryPoller {
     stop: Arc<AtomicBool>,
+    /// Whether the thread is parked (or about to): only then does a send unpark it, so the
+    /// sends of one round wake it once.
+    parked: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
 
 impl DeliveryPoller {
-    fn start(producer: Arc<BaseProducer<DeliveryForwarder>>) -> std::io::Result<Self> {
+    fn start(
+        producer: Arc<BaseProducer<DeliveryForwarder>>,
+        linger: Duration,
+    ) -> std::io::Result<Self> {
         let stop = Arc::new(AtomicBool::new(false));
-        let stopped = Arc::clone(&stop);
+        let parked = Arc::new(AtomicBool::new(false));
+        let (stopped, parking) = (Arc::clone(&stop), Arc::clone(&parked));
         let thread = std::thread::Builder::new()
             .name("kafka-deliveries".to_owned())
             .spawn(move || {
+                let mut woken = false;
                 while !stopped.load(Ordering::Acquire) {
                     // One event per `poll(ZERO)`: go on while they are delivery reports.
                     loop {
@@ -162,22 +176,35 @@ impl DeliveryPoller {
                             break;
                         }
                     }
+                    if std::mem::take(&mut woken) && producer.in_flight_count() > 0 {
+                        std::thread::sleep(linger + FIRST_REPORT_MARGIN);
+                        continue;
+                    }
+                    // Announced before the check, so a send after it sees the flag and
+                    // unparks; a send before it is counted by the check.
+                    parking.store(true, Ordering::SeqCst);
                     if producer.in_flight_count() > 0 {
+                        parking.store(false, Ordering::SeqCst);
                         std::thread::sleep(DELIVERY_POLL_PERIOD);
                     } else {
                         std::thread::park_timeout(IDLE_POLL_PERIOD);
+                        // Whether a send unparked it (it cleared the flag) or the timeout.
+                        woken = !parking.swap(false, Ordering::SeqCst);
                     }
                 }
             })?;
         Ok(DeliveryPoller {
             stop,
+            parked,
             thread: Some(thread),
         })
     }
 
-    /// Wakes the thread if it is parked (a record was just sent).
+    /// Wakes the thread if it is parked (a record was just sent); once per parking.
     fn wake(&self) {
-        if let Some(thread) = &self.thread {
+        if self.parked.swap(false, Ordering::SeqCst)
+            && let Some(thread) = &self.thread
+        {
             thread.thread().unpark();
         }
     }
@@ -234,7 +261,7 @@ impl KafkaOutput {
                 handled: AtomicU64::new(0),
             })?,
         );
-        let poller = DeliveryPoller::start(Arc::clone(&producer))
+        let poller = DeliveryPoller::start(Arc::clone(&producer), config.linger)
             .map_err(|error| KafkaError::ClientCreation(format!("delivery thread: {error}")))?;
         let output = KafkaOutput {
             poller,

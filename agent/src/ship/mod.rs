@@ -3,7 +3,10 @@
 //! succeeds. Sampling never waits for Kafka.
 //!
 //! * Rounds are appended (and fsynced) as they arrive, whatever Kafka's state, on the spool's
-//!   own thread ([`SpoolThread`]): no disk I/O runs on the runtime's worker threads.
+//!   own thread ([`SpoolThread`]): no disk I/O runs on the runtime's worker threads. The same
+//!   request settles what was delivered since the last one, reads the records to send next
+//!   (the round just appended comes back from memory) and writes the cursor: one hand-off per
+//!   tick.
 //! * At most `kafka.max_in_flight` records are with the producer at a time; the rest wait on
 //!   disk, so memory stays bounded during an outage.
 //! * When a delivery fails, nothing new is sent until every outstanding report is back; then,
@@ -31,7 +34,9 @@ use tokio::time::Instant;
 
 use crate::config::KafkaConfig;
 use crate::monitor::{AgentMetrics, Count};
-use crate::spool::{Durability, Spool, SpoolStats, SpoolThread, SpooledRecord};
+use crate::spool::{
+    Durability, Round, RoundOutcome, Spool, SpoolError, SpoolStats, SpoolThread, SpooledRecord,
+};
 use backoff::RetryPause;
 use kafka::{Delivery, KafkaOutput, Pending};
 
@@ -43,8 +48,9 @@ const MEMORY_QUEUE_LIMIT: usize = 100_000;
 const ROUNDS_AT_ONCE: usize = 16;
 /// The most records read from the spool at once.
 const READ_BATCH: usize = 1000;
-/// How often the settled records are passed to the spool, its cursor written and the gauges
-/// refreshed.
+/// How long delivered records wait at most before they are passed to the spool and its cursor
+/// is written: the next round carries them when it comes sooner (the usual case), so this only
+/// acts when rounds are further apart.
 const HOUSEKEEPING_PERIOD: Duration = Duration::from_secs(1);
 /// How often the spool's cursor is fsynced at most (and at the end of a run): a cursor that did
 /// not reach the disk before a power cut only replays records already delivered, so this bounds
@@ -88,8 +94,10 @@ pub struct KafkaShipper {
     /// Records that could not be spooled.
     memory: VecDeque<Vec<u8>>,
     in_flight: usize,
-    /// Delivered records not passed to the spool yet (at the next housekeeping, in one request).
+    /// Delivered records not passed to the spool yet (with the next round, or at the next
+    /// housekeeping), and since when the oldest of them waits.
     settled: Vec<u64>,
+    settled_since: Instant,
     /// When the spool's cursor was last fsynced.
     cursor_synced: Instant,
     /// Whether it was written since.
@@ -128,6 +136,7 @@ impl KafkaShipper {
             memory: VecDeque::new(),
             in_flight: 0,
             settled: Vec::new(),
+            settled_since: Instant::now(),
             cursor_synced: Instant::now(),
             cursor_unsynced: false,
             flow: Flow::Open,
@@ -143,17 +152,20 @@ impl KafkaShipper {
     /// delivering for at most the flush timeout.
     pub async fn run(mut self, mut rounds: mpsc::Receiver<Vec<Event>>) -> ShipSummary {
         let acknowledged_before = self.metrics.get(Count::Acknowledged);
-        let mut housekeeping = tokio::time::interval(HOUSEKEEPING_PERIOD);
         let mut ready = Vec::with_capacity(ROUNDS_AT_ONCE);
         loop {
             self.feed().await;
+            let housekeeping_due = self.housekeeping_due();
             tokio::select! {
                 received = rounds.recv_many(&mut ready, ROUNDS_AT_ONCE) => match received {
                     0 => break,
                     _ => self.accept_rounds(ready.drain(..).flatten()).await,
                 },
                 Some(delivery) = self.deliveries.recv() => self.on_delivery(delivery),
-                _ = housekeeping.tick() => self.periodic_housekeeping().await,
+                () = sleep_until_some(housekeeping_due) => {
+                    let durability = self.cursor_durability().unwrap_or(Durability::Written);
+                    self.housekeeping(durability).await;
+                }
                 () = sleep_until_retry(self.flow) => self.retry().await,
             }
         }
@@ -182,14 +194,37 @@ impl KafkaShipper {
     }
 
     /// Writes the events of the rounds that are ready to the spool in one append, so one
-    /// fsync (or, failing that, to memory).
+    /// fsync (or, failing that, to memory), in one request with the settlements since the
+    /// last one, the cursor's write and the read of what [`Self::feed`] sends next.
     async fn accept_rounds(&mut self, events: impl Iterator<Item = Event>) {
         let payloads: Arc<[Vec<u8>]> = events
             .map(|event| ferrobeat_schema::to_vec(&event))
             .collect();
         let n = payloads.len() as u64;
         self.metrics.add(Count::Sampled, n);
-        match self.spool.append(Arc::clone(&payloads)).await {
+        let cursor = self.cursor_durability();
+        if let Some(durability) = cursor {
+            self.cursor_requested(durability);
+        }
+        let round = Round {
+            settled: std::mem::take(&mut self.settled),
+            records: Arc::clone(&payloads),
+            read: self.read_room(),
+            cursor,
+        };
+        let outcome = match self.spool.round(round).await {
+            Ok(outcome) => outcome,
+            Err(error) => RoundOutcome {
+                appended: Err(error),
+                read: Ok(Vec::new()),
+                cursor: Ok(()),
+            },
+        };
+        self.take_read(outcome.read);
+        if let Err(error) = outcome.cursor {
+            self.cursor_failed(&error);
+        }
+        match outcome.appended {
             Ok(_) => self.metrics.add(Count::Spooled, n),
             Err(error) => {
                 self.metrics.add(Count::SpoolErrors, 1);
@@ -203,18 +238,35 @@ impl KafkaShipper {
         self.refresh_spool_metrics();
     }
 
+    /// How many records the next read from the spool may take: none while the flow is held
+    /// or records read before wait to be sent.
+    fn read_room(&self) -> usize {
+        if self.flow == Flow::Open && self.unsent.is_empty() {
+            self.config
+                .max_in_flight
+                .saturating_sub(self.in_flight)
+                .min(READ_BATCH)
+        } else {
+            0
+        }
+    }
+
+    fn take_read(&mut self, read: Result<Vec<SpooledRecord>, SpoolError>) {
+        match read {
+            Ok(records) => self.unsent.extend(records),
+            Err(error) => {
+                tracing::error!(%error, "cannot read the spool");
+                self.metrics.add(Count::SpoolErrors, 1);
+            }
+        }
+    }
+
     /// Hands records to the producer while the flow is open and there is room.
     async fn feed(&mut self) {
         while self.flow == Flow::Open && self.in_flight < self.config.max_in_flight {
             if self.unsent.is_empty() && self.spool.has_unread() {
-                let room = (self.config.max_in_flight - self.in_flight).min(READ_BATCH);
-                match self.spool.read(room).await {
-                    Ok(records) => self.unsent.extend(records),
-                    Err(error) => {
-                        tracing::error!(%error, "cannot read the spool");
-                        self.metrics.add(Count::SpoolErrors, 1);
-                    }
-                }
+                let read = self.spool.read(self.read_room()).await;
+                self.take_read(read);
             }
             let sent = if let Some(record) = self.unsent.pop_front() {
                 let sent = self
@@ -251,6 +303,9 @@ impl KafkaShipper {
         match (delivery.pending, delivery.result) {
             (pending, Ok(_)) => {
                 if let Pending::Spooled(seq) = pending {
+                    if self.settled.is_empty() {
+                        self.settled_since = Instant::now();
+                    }
                     self.settled.push(seq);
                 }
                 self.metrics.add(Count::Acknowledged, 1);
@@ -294,7 +349,9 @@ impl KafkaShipper {
             }
         }
         // Rewinding goes back to the oldest unsettled record: settle what was delivered first.
-        self.pass_settled();
+        if !self.settled.is_empty() {
+            self.housekeeping(Durability::Written).await;
+        }
         if let Err(error) = self.spool.rewind().await {
             tracing::error!(%error, "cannot rewind the spool");
         }
@@ -311,37 +368,49 @@ impl KafkaShipper {
         self.flow = Flow::PausedUntil(Instant::now() + self.retry_pause.next(fastrand::f64()));
     }
 
-    /// Passes the records delivered since the last call to the spool, in one request.
-    fn pass_settled(&mut self) {
-        if !self.settled.is_empty() {
-            self.spool.settle(std::mem::take(&mut self.settled));
-        }
+    /// When housekeeping is due, if anything waits for it: delivered records not passed to the
+    /// spool for [`HOUSEKEEPING_PERIOD`], a cursor not fsynced for [`CURSOR_SYNC_PERIOD`].
+    fn housekeeping_due(&self) -> Option<Instant> {
+        let settle = (!self.settled.is_empty()).then(|| self.settled_since + HOUSEKEEPING_PERIOD);
+        let sync = self
+            .cursor_unsynced
+            .then(|| self.cursor_synced + CURSOR_SYNC_PERIOD);
+        settle.into_iter().chain(sync).min()
     }
 
-    /// Housekeeping on its period: the cursor is written when records were settled, fsynced at
-    /// most every [`CURSOR_SYNC_PERIOD`].
-    async fn periodic_housekeeping(&mut self) {
-        let sync_due = self.cursor_synced.elapsed() >= CURSOR_SYNC_PERIOD;
-        if self.settled.is_empty() && !(self.cursor_unsynced && sync_due) {
-            return;
-        }
-        let durability = if sync_due {
-            Durability::Synced
+    /// What the next request to the spool should do with the cursor: fsync it when it was
+    /// written and not fsynced for [`CURSOR_SYNC_PERIOD`], else write it when records are
+    /// settled with that request.
+    fn cursor_durability(&self) -> Option<Durability> {
+        if self.cursor_unsynced && self.cursor_synced.elapsed() >= CURSOR_SYNC_PERIOD {
+            Some(Durability::Synced)
+        } else if !self.settled.is_empty() {
+            Some(Durability::Written)
         } else {
-            Durability::Written
-        };
-        self.housekeeping(durability).await;
+            None
+        }
     }
 
-    async fn housekeeping(&mut self, durability: Durability) {
-        self.pass_settled();
+    /// Notes that a request writes (or fsyncs) the cursor.
+    fn cursor_requested(&mut self, durability: Durability) {
         self.cursor_unsynced = durability == Durability::Written;
         if durability == Durability::Synced {
             self.cursor_synced = Instant::now();
         }
-        if let Err(error) = self.spool.commit_cursor(durability).await {
-            tracing::error!(%error, "cannot persist the spool cursor");
-            self.metrics.add(Count::SpoolErrors, 1);
+    }
+
+    fn cursor_failed(&self, error: &SpoolError) {
+        tracing::error!(%error, "cannot persist the spool cursor");
+        self.metrics.add(Count::SpoolErrors, 1);
+    }
+
+    /// Passes the records delivered since the last request to the spool and writes (or
+    /// fsyncs) the cursor, in one request.
+    async fn housekeeping(&mut self, durability: Durability) {
+        self.cursor_requested(durability);
+        let settled = std::mem::take(&mut self.settled);
+        if let Err(error) = self.spool.commit_cursor(settled, durability).await {
+            self.cursor_failed(&error);
         }
         self.refresh_spool_metrics();
     }
@@ -361,6 +430,14 @@ impl KafkaShipper {
             && self.unsent.is_empty()
             && self.memory.is_empty()
             && !self.spool.has_unread()
+    }
+}
+
+/// Completes at `at`; never when there is none.
+async fn sleep_until_some(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
     }
 }
 

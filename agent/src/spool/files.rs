@@ -3,7 +3,7 @@
 
 use std::collections::VecDeque;
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::io::{self, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use super::frame::{self, Decoded};
@@ -102,13 +102,23 @@ pub(super) fn open_cursor(path: &Path) -> Result<File, SpoolError> {
     Ok(file)
 }
 
-/// Writes `cursor` and its CRC32 over the cursor file `file` (at `path`), in place.
+/// Writes `cursor` and its CRC32 over the cursor file `file` (at `path`), in place (one
+/// positioned write where the platform has it).
 pub(super) fn write_cursor(file: &mut File, path: &Path, cursor: u64) -> Result<(), SpoolError> {
     let mut bytes = cursor.to_le_bytes().to_vec();
     bytes.extend_from_slice(&crc32fast::hash(&bytes).to_le_bytes());
-    file.seek(SeekFrom::Start(0))
-        .and_then(|_| file.write_all(&bytes))
-        .map_err(io_error("write", path))
+    write_all_at(file, &bytes).map_err(io_error("write", path))
+}
+
+#[cfg(unix)]
+fn write_all_at(file: &mut File, bytes: &[u8]) -> io::Result<()> {
+    std::os::unix::fs::FileExt::write_all_at(file, bytes, 0)
+}
+
+#[cfg(not(unix))]
+fn write_all_at(file: &mut File, bytes: &[u8]) -> io::Result<()> {
+    file.seek(SeekFrom::Start(0))?;
+    io::Write::write_all(file, bytes)
 }
 
 pub(super) fn open_for_append(path: &Path) -> Result<File, SpoolError> {

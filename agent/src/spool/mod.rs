@@ -34,7 +34,7 @@ use files::{
     segment_path, sync_dir, write_cursor,
 };
 use frame::Decoded;
-pub use thread::{Durability, SpoolThread};
+pub use thread::{Durability, Round, RoundOutcome, SpoolThread};
 
 const SEGMENT_SUFFIX: &str = ".seg";
 const CURSOR_FILE: &str = "ack-cursor";
@@ -124,6 +124,15 @@ struct ReadPosition {
     next_seq: u64,
 }
 
+/// The frames the last [`Spool::append`] wrote, and where: the shipper reads a round back
+/// right after appending it, and this serves that read from memory.
+#[derive(Debug)]
+struct Tail {
+    segment_first_seq: u64,
+    offset: u64,
+    frames: Vec<u8>,
+}
+
 /// The spool. See the module documentation.
 #[derive(Debug)]
 pub struct Spool {
@@ -143,6 +152,8 @@ pub struct Spool {
     cursor_unsynced: bool,
     /// The cursor file, opened on its first write and kept open.
     cursor_file: Option<File>,
+    /// The frames of the last append, so that reading them back needs no file read.
+    tail: Option<Tail>,
     reader: ReadPosition,
     dropped: u64,
     corrupt: u64,
@@ -195,6 +206,7 @@ impl Spool {
             cursor_dirty: stored_cursor != Some(cursor),
             cursor_unsynced: false,
             cursor_file: None,
+            tail: None,
             reader: ReadPosition {
                 segment_first_seq: 0,
                 offset: 0,
@@ -246,7 +258,14 @@ impl Spool {
             let _ = self.active.set_len(previous_len);
             return Err(err);
         }
-        self.active_segment_mut().bytes += buf.len() as u64;
+        let segment = self.active_segment_mut();
+        let offset = segment.bytes;
+        segment.bytes += buf.len() as u64;
+        self.tail = Some(Tail {
+            segment_first_seq: segment.first_seq,
+            offset,
+            frames: buf,
+        });
         self.next_seq += records.len() as u64;
         self.enforce_bound()?;
         Ok(first_seq)
@@ -274,9 +293,8 @@ impl Spool {
                 self.advance_reader_to_segment(index + 1);
                 continue;
             }
-            let path = self.segments[index].path.clone();
             let want = (segment_bytes - self.reader.offset).min(min_read as u64);
-            let chunk = read_at(&path, self.reader.offset, want as usize)?;
+            let chunk = self.read_chunk(index, want as usize)?;
             let rest_of_segment = (segment_bytes - self.reader.offset) as usize;
             let mut consumed = 0;
             while out.len() < max && consumed < chunk.len() {
@@ -312,6 +330,24 @@ impl Spool {
         }
         self.delete_settled_segments()?;
         Ok(out)
+    }
+
+    /// `len` bytes of segment `index` from the reader's offset: from the last append's frames
+    /// when they hold them (the page cache holds them too, but reading it costs an open, a
+    /// seek and a read), from the file otherwise.
+    fn read_chunk(&self, index: usize, len: usize) -> Result<Vec<u8>, SpoolError> {
+        let segment = &self.segments[index];
+        let offset = self.reader.offset;
+        if let Some(tail) = &self.tail
+            && tail.segment_first_seq == segment.first_seq
+            && let Some(start) = offset.checked_sub(tail.offset)
+            && let Some(bytes) = usize::try_from(start)
+                .ok()
+                .and_then(|start| tail.frames.get(start..start.checked_add(len)?))
+        {
+            return Ok(bytes.to_vec());
+        }
+        read_at(&segment.path, offset, len)
     }
 
     /// Marks a record settled (delivered, or given up on). Unknown or already settled

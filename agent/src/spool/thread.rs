@@ -1,7 +1,9 @@
 //! The spool on a thread of its own: its file I/O (append and fsync, reads, settling, cursor
 //! commits) never runs on the async runtime's worker threads. [`SpoolThread`] is the handle
 //! the shipper keeps; requests are served in the order they are sent, so a record appended
-//! (and fsynced) before a read is what that read can return.
+//! (and fsynced) before a read is what that read can return. A tick of the agent costs one
+//! request ([`SpoolThread::round`]: the settlements since the last one, the append, the read
+//! back and the cursor together), so one wake-up of this thread and one of the asker.
 
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -30,11 +32,35 @@ impl Status {
 type Reply<T> = oneshot::Sender<(T, Status)>;
 
 enum Request {
-    Append(Arc<[Vec<u8>]>, Reply<Result<u64, SpoolError>>),
+    Round(Round, Reply<RoundOutcome>),
     Read(usize, Reply<Result<Vec<SpooledRecord>, SpoolError>>),
-    Settle(Vec<u64>),
     Rewind(Reply<()>),
-    CommitCursor(Durability, Reply<Result<(), SpoolError>>),
+    CommitCursor(Vec<u64>, Durability, Reply<Result<(), SpoolError>>),
+}
+
+/// What [`SpoolThread::round`] does, in this order: settle, append (and fsync), read, cursor.
+#[derive(Debug)]
+pub struct Round {
+    /// Delivered records to settle first ([`Spool::settle`]).
+    pub settled: Vec<u64>,
+    /// The records to append ([`Spool::append`]); shared, so the caller keeps them should the
+    /// append fail.
+    pub records: Arc<[Vec<u8>]>,
+    /// How many records to read after appending ([`Spool::read`]); 0 reads nothing.
+    pub read: usize,
+    /// Whether to write (or commit) the cursor last.
+    pub cursor: Option<Durability>,
+}
+
+/// What a [`Round`] did: each step's outcome (a failed step does not stop the next ones).
+#[derive(Debug)]
+pub struct RoundOutcome {
+    /// The first sequence number given to the records: once `Ok`, they are on disk.
+    pub appended: Result<u64, SpoolError>,
+    /// The records read.
+    pub read: Result<Vec<SpooledRecord>, SpoolError>,
+    /// The cursor's write or commit, if asked.
+    pub cursor: Result<(), SpoolError>,
 }
 
 /// How far a cursor commit goes.
@@ -73,13 +99,12 @@ impl SpoolThread {
         })
     }
 
-    /// [`Spool::append`] on the spool's thread: once this returns `Ok`, the records are on
-    /// disk. The records are shared, so the caller keeps them should this fail.
+    /// A [`Round`] on the spool's thread, in one request.
     ///
     /// # Errors
-    /// As [`Spool::append`], or [`SpoolError::Stopped`].
-    pub async fn append(&mut self, records: Arc<[Vec<u8>]>) -> Result<u64, SpoolError> {
-        self.ask(|reply| Request::Append(records, reply)).await?
+    /// [`SpoolError::Stopped`]; the steps' own errors are in the [`RoundOutcome`].
+    pub async fn round(&mut self, round: Round) -> Result<RoundOutcome, SpoolError> {
+        self.ask(|reply| Request::Round(round, reply)).await
     }
 
     /// [`Spool::read`] on the spool's thread.
@@ -90,14 +115,6 @@ impl SpoolThread {
         self.ask(|reply| Request::Read(max, reply)).await?
     }
 
-    /// [`Spool::settle`] of every sequence number of `seqs` on the spool's thread, without
-    /// waiting: a failure is logged there (the record is then only settled again after a
-    /// restart, as a duplicate).
-    pub fn settle(&self, seqs: Vec<u64>) {
-        // Only a stopped thread refuses, and then nothing can be settled anyway.
-        let _ = self.requests.send(Request::Settle(seqs));
-    }
-
     /// [`Spool::rewind`] on the spool's thread.
     ///
     /// # Errors
@@ -106,13 +123,17 @@ impl SpoolThread {
         self.ask(Request::Rewind).await
     }
 
-    /// [`Spool::write_cursor`] or [`Spool::commit_cursor`] (as `durability` says) on the
-    /// spool's thread, after every settlement sent before.
+    /// [`Spool::settle`] of every sequence number of `settled`, then [`Spool::write_cursor`]
+    /// or [`Spool::commit_cursor`] (as `durability` says), on the spool's thread.
     ///
     /// # Errors
     /// As [`Spool::commit_cursor`], or [`SpoolError::Stopped`].
-    pub async fn commit_cursor(&mut self, durability: Durability) -> Result<(), SpoolError> {
-        self.ask(|reply| Request::CommitCursor(durability, reply))
+    pub async fn commit_cursor(
+        &mut self,
+        settled: Vec<u64>,
+        durability: Durability,
+    ) -> Result<(), SpoolError> {
+        self.ask(|reply| Request::CommitCursor(settled, durability, reply))
             .await?
     }
 
@@ -143,33 +164,55 @@ fn serve(mut spool: Spool, mut inbox: mpsc::UnboundedReceiver<Request>) {
     while let Some(request) = inbox.blocking_recv() {
         // A dropped reply means the asker stopped waiting: nothing to do about it.
         match request {
-            Request::Append(records, reply) => {
-                let result = spool.append(&records);
-                let _ = reply.send((result, Status::of(&spool)));
+            Request::Round(round, reply) => {
+                settle(&mut spool, round.settled);
+                let appended = spool.append(&round.records);
+                let read = match round.read {
+                    0 => Ok(Vec::new()),
+                    max => spool.read(max),
+                };
+                let cursor = round
+                    .cursor
+                    .map_or(Ok(()), |durability| cursor(&mut spool, durability));
+                let outcome = RoundOutcome {
+                    appended,
+                    read,
+                    cursor,
+                };
+                let _ = reply.send((outcome, Status::of(&spool)));
             }
             Request::Read(max, reply) => {
                 let result = spool.read(max);
                 let _ = reply.send((result, Status::of(&spool)));
             }
-            Request::Settle(seqs) => {
-                for seq in seqs {
-                    if let Err(error) = spool.settle(seq) {
-                        tracing::error!(%error, "cannot settle a delivered record in the spool");
-                    }
-                }
-            }
             Request::Rewind(reply) => {
                 spool.rewind();
                 let _ = reply.send(((), Status::of(&spool)));
             }
-            Request::CommitCursor(durability, reply) => {
-                let result = match durability {
-                    Durability::Written => spool.write_cursor(),
-                    Durability::Synced => spool.commit_cursor(),
-                };
+            Request::CommitCursor(settled, durability, reply) => {
+                settle(&mut spool, settled);
+                let result = cursor(&mut spool, durability);
                 let _ = reply.send((result, Status::of(&spool)));
             }
         }
+    }
+}
+
+/// Settles every sequence number of `seqs`; a failure is logged (the record is then only
+/// settled again after a restart, as a duplicate).
+fn settle(spool: &mut Spool, seqs: Vec<u64>) {
+    for seq in seqs {
+        if let Err(error) = spool.settle(seq) {
+            tracing::error!(%error, "cannot settle a delivered record in the spool");
+        }
+    }
+}
+
+/// Writes or commits the cursor, as `durability` says.
+fn cursor(spool: &mut Spool, durability: Durability) -> Result<(), SpoolError> {
+    match durability {
+        Durability::Written => spool.write_cursor(),
+        Durability::Synced => spool.commit_cursor(),
     }
 }
 
@@ -192,37 +235,58 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let (spool, _) = Spool::open(dir.path(), LIMITS).expect("open");
         let mut thread = SpoolThread::start(spool).expect("start");
-        assert_eq!(
-            thread
-                .append(round(&["a", "b", "c"]))
-                .await
-                .expect("append"),
-            0
-        );
-        assert!(thread.has_unread());
-        let read = thread.read(10).await.expect("read");
+        let first = thread
+            .round(Round {
+                settled: Vec::new(),
+                records: round(&["a", "b", "c"]),
+                read: 10,
+                cursor: None,
+            })
+            .await
+            .expect("round");
+        assert_eq!(first.appended.expect("append"), 0);
+        let read = first.read.expect("read");
         assert_eq!(read.iter().map(|r| r.seq).collect::<Vec<_>>(), [0, 1, 2]);
         assert!(!thread.has_unread());
-        thread.settle(vec![0, 1]);
-        // The commit is served after the settlements sent before it.
-        thread
-            .commit_cursor(Durability::Synced)
+        // A round settles before it appends and writes the cursor last.
+        let second = thread
+            .round(Round {
+                settled: vec![0, 1],
+                records: round(&["d"]),
+                read: 0,
+                cursor: Some(Durability::Synced),
+            })
             .await
-            .expect("commit");
-        assert_eq!(thread.stats().depth, 1);
+            .expect("round");
+        assert_eq!(second.appended.expect("append"), 3);
+        assert!(second.read.expect("nothing read").is_empty());
+        second.cursor.expect("cursor committed");
+        assert!(thread.has_unread());
+        assert_eq!(thread.stats().depth, 2);
         thread.rewind().await.expect("rewind");
         let again = thread.read(10).await.expect("read again");
         assert_eq!(
             again,
-            [SpooledRecord {
-                seq: 2,
-                payload: b"c".to_vec()
-            }]
+            [
+                SpooledRecord {
+                    seq: 2,
+                    payload: b"c".to_vec()
+                },
+                SpooledRecord {
+                    seq: 3,
+                    payload: b"d".to_vec()
+                }
+            ]
         );
+        thread
+            .commit_cursor(vec![2], Durability::Written)
+            .await
+            .expect("settle and write");
+        assert_eq!(thread.stats().depth, 1);
         drop(thread);
 
         let (reopened, recovery) = Spool::open(dir.path(), LIMITS).expect("reopen");
-        assert_eq!(recovery.replay, 1, "the committed cursor is on disk");
+        assert_eq!(recovery.replay, 1, "the written cursor is in the file");
         assert_eq!(reopened.stats().depth, 1);
     }
 }
