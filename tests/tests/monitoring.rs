@@ -13,7 +13,9 @@ use ferrobeat_tests::TestKafka;
 use processor_support::endpoint::{
     Monitored, PROMETHEUS_ACCEPT, get, get_accepting, promtool, samples, sum, value,
 };
-use processor_support::{broker_pipeline, count_by_topic, expected_outputs, mixed_values};
+use processor_support::{
+    broker_pipeline, count_by_topic, expected_outputs, mixed_values, preload_on_every_partition,
+};
 
 const INPUTS: usize = 120;
 const PARTITIONS: i32 = 2;
@@ -63,9 +65,7 @@ fn processor_endpoint_reports_what_it_processed_and_its_lag_drains() {
     let kafka = TestKafka::start().expect("test broker");
     let config = broker_pipeline(&kafka, "monitoring", PARTITIONS);
     let inputs = mixed_values(INPUTS);
-    kafka
-        .produce(&config.topology.input_topic, &inputs)
-        .expect("preload the inputs");
+    preload_on_every_partition(&kafka, &config.topology.input_topic, &inputs);
 
     let dir = tempfile::tempdir().expect("tempdir");
     let mut processor = Monitored::processor(&config, "debug", dir.path());

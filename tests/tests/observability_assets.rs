@@ -13,7 +13,7 @@ use std::process::Command;
 
 use ferrobeat_tests::TestKafka;
 use processor_support::endpoint::{Monitored, PROMETHEUS_ACCEPT, promtool, value};
-use processor_support::{broker_pipeline, mixed_values};
+use processor_support::{broker_pipeline, mixed_values, preload_on_every_partition};
 
 const INPUTS: usize = 100;
 const PARTITIONS: i32 = 2;
@@ -577,9 +577,7 @@ fn rules_and_dashboards_name_only_served_series() {
     let dir = tempfile::tempdir().expect("tempdir");
 
     let config = broker_pipeline(&kafka, "assets", PARTITIONS);
-    kafka
-        .produce(&config.topology.input_topic, &mixed_values(INPUTS))
-        .expect("preload the inputs");
+    preload_on_every_partition(&kafka, &config.topology.input_topic, &mixed_values(INPUTS));
     let processor_dir = dir.path().join("processor");
     std::fs::create_dir(&processor_dir).expect("processor dir");
     // The level a deployment runs at: rules and dashboards must not need `debug`.

@@ -76,6 +76,25 @@ fn network_event(index: usize) -> String {
     )
 }
 
+/// Produces `values` to `topic` keyed `host-0`, `host-1`, …, so that every partition of a
+/// small topic gets some whatever the timing: keyless records of a quick burst may all land on
+/// one partition (librdkafka's sticky partitioner), and a partition without a committed offset
+/// has no lag series for a test to wait for (`observability_assets` failed so in CI on 4
+/// December). The keys' hashes are fixed, so the spread is the same on every run.
+pub(crate) fn preload_on_every_partition(kafka: &TestKafka, topic: &str, values: &[Vec<u8>]) {
+    let keys: Vec<String> = (0..values.len())
+        .map(|index| format!("host-{index}"))
+        .collect();
+    let records: Vec<ferrobeat_tests::KeyedRecord<'_>> = keys
+        .iter()
+        .zip(values)
+        .map(|(key, value)| (Some(key.as_bytes()), Some(value.as_slice())))
+        .collect();
+    kafka
+        .produce_keyed(topic, &records)
+        .expect("preload the inputs");
+}
+
 /// `count` distinct records: cpu events (about a third above a 0.5 alert threshold), memory
 /// events, network events (no route: dropped) and, every 97th, a value that is not JSON
 /// (dead-lettered).
