@@ -14,6 +14,8 @@
 //!   configured without `normalized_percentages`) it is computed as `round4(total.pct / cores)`
 //!   from the numbers `system.cpu.total.pct` and `system.cpu.cores`, which must then give a
 //!   fraction in `0..=1` (see [`CpuNorm`]);
+//! * the keys of the objects the topology reads (the event, `metricset`, `system`, ...) are
+//!   strings as serde_json reads them: no raw control character, valid UTF-8;
 //! * strings and numbers the topology skips are checked for JSON structure only (serde_json's
 //!   `IgnoredAny`: no UTF-8 check inside skipped strings);
 //! * the alert appends `"timestamp"` after the `host` members as they are, even if `host`
@@ -297,8 +299,10 @@ pub(super) fn parse_envelope(raw: &[u8]) -> Result<Fields<'_>, SerdeError> {
 #[derive(Deserialize)]
 struct Text<'a>(#[serde(borrow)] Cow<'a, str>);
 
-/// Parse mode of the view types: `FAST` reads object keys as bytes (no UTF-8 check, as they
-/// are only compared); `TRACED` reads them as strings so `serde_path_to_error` can name them.
+/// Parse mode of the view types: `FAST` reads object keys as borrowed strings; `TRACED` as
+/// identifiers, so that `serde_path_to_error` can name them. Both check a key as serde_json
+/// checks any string it reads: no raw control character, valid UTF-8. (Not as bytes:
+/// serde_json's `deserialize_bytes` checks neither, and took a key with raw NUL bytes.)
 const FAST: bool = false;
 /// See [`FAST`].
 const TRACED: bool = true;
@@ -312,7 +316,7 @@ impl<'de, const TRACE: bool> DeserializeSeed<'de> for KeyIndex<TRACE> {
         if TRACE {
             deserializer.deserialize_identifier(self)
         } else {
-            deserializer.deserialize_bytes(self)
+            deserializer.deserialize_str(self)
         }
     }
 }

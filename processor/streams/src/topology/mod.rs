@@ -312,8 +312,10 @@ impl Topology {
     /// processed, or when no source reads its topic. The caller discards what was emitted
     /// for this record and applies its error policy ([`crate::errors`]).
     ///
-    /// Each call starts from empty state stores: use it for stateless topologies, and
-    /// [`Topology::process_in`] with a task's state otherwise.
+    /// Each call builds a task state of its own and starts from empty state stores: use it for
+    /// stateless topologies and tests. To run many records, or a stateful topology, keep a
+    /// task's state and call [`Topology::process_in`] (what the runtime's workers do), which
+    /// does not pay that set-up per record.
     pub fn process<'a>(
         &'a self,
         record: &InputRecord<'a>,
