@@ -32,6 +32,7 @@ use ferrobeat_toolbox::intercept::Interceptors;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
+use crate::alarm::Alarm;
 use crate::config::KafkaConfig;
 use crate::monitor::{AgentMetrics, Count};
 use crate::spool::{
@@ -87,7 +88,6 @@ pub struct KafkaShipper {
     key: Option<Vec<u8>>,
     interceptors: Interceptors,
     output: KafkaOutput,
-    deliveries: mpsc::UnboundedReceiver<Delivery>,
     spool: SpoolThread,
     /// Records read from the spool that the producer has not taken yet.
     unsent: VecDeque<SpooledRecord>,
@@ -121,7 +121,7 @@ impl KafkaShipper {
         spool: Spool,
         metrics: Arc<AgentMetrics>,
     ) -> Result<Self, rdkafka::error::KafkaError> {
-        let (output, deliveries) = KafkaOutput::new(config, key.clone(), interceptors.clone())?;
+        let output = KafkaOutput::new(config, key.clone(), interceptors.clone())?;
         let spool = SpoolThread::start(spool).map_err(|error| {
             rdkafka::error::KafkaError::ClientCreation(format!("spool thread: {error}"))
         })?;
@@ -130,7 +130,6 @@ impl KafkaShipper {
             key,
             interceptors,
             output,
-            deliveries,
             spool,
             unsent: VecDeque::new(),
             memory: VecDeque::new(),
@@ -153,30 +152,31 @@ impl KafkaShipper {
     pub async fn run(mut self, mut rounds: mpsc::Receiver<Vec<Event>>) -> ShipSummary {
         let acknowledged_before = self.metrics.get(Count::Acknowledged);
         let mut ready = Vec::with_capacity(ROUNDS_AT_ONCE);
+        // One timer for the delivery polls, housekeeping and retries, re-armed on every turn: a
+        // tokio sleep made anew on every turn would cost a wake-up of the event loop whenever it
+        // is earlier than the loop's next deadline, and two per deadline (see `Alarm`).
+        let mut alarm = Alarm::new();
         loop {
+            // Awake anyway: serving the producer's events now costs no wake-up of its own.
+            self.serve_deliveries();
             self.feed().await;
-            let housekeeping_due = self.housekeeping_due();
+            let next = self.next_timer();
             tokio::select! {
                 received = rounds.recv_many(&mut ready, ROUNDS_AT_ONCE) => match received {
                     0 => break,
                     _ => self.accept_rounds(ready.drain(..).flatten()).await,
                 },
-                Some(delivery) = self.deliveries.recv() => self.on_delivery(delivery),
-                () = sleep_until_some(housekeeping_due) => {
-                    let durability = self.cursor_durability().unwrap_or(Durability::Written);
-                    self.housekeeping(durability).await;
-                }
-                () = sleep_until_retry(self.flow) => self.retry().await,
+                () = alarm.sleep_until(next) => self.on_timer().await,
             }
         }
         let deadline = Instant::now() + self.config.flush_timeout;
         while !self.is_idle() {
             self.feed().await;
-            tokio::select! {
-                Some(delivery) = self.deliveries.recv() => self.on_delivery(delivery),
-                () = sleep_until_retry(self.flow) => self.retry().await,
-                () = tokio::time::sleep_until(deadline) => break,
+            alarm.sleep_until(self.next_timer().min(deadline)).await;
+            if Instant::now() >= deadline {
+                break;
             }
+            self.on_timer().await;
         }
         self.housekeeping(Durability::Synced).await;
         let summary = ShipSummary {
@@ -298,6 +298,42 @@ impl KafkaShipper {
         }
     }
 
+    /// When the shipper's timer is next due: the earliest of the next delivery poll, the
+    /// housekeeping and the retry.
+    fn next_timer(&self) -> Instant {
+        let mut next = self.output.poll_due();
+        if let Some(at) = self.housekeeping_due() {
+            next = next.min(at);
+        }
+        if let Flow::PausedUntil(at) = self.flow {
+            next = next.min(at);
+        }
+        next
+    }
+
+    /// Does what [`Self::next_timer`] was set for: whichever of the delivery poll, the
+    /// housekeeping and the retry is due.
+    async fn on_timer(&mut self) {
+        let now = Instant::now();
+        if self.output.poll_due() <= now {
+            self.serve_deliveries();
+        }
+        if self.housekeeping_due().is_some_and(|at| at <= now) {
+            let durability = self.cursor_durability().unwrap_or(Durability::Written);
+            self.housekeeping(durability).await;
+        }
+        if matches!(self.flow, Flow::PausedUntil(at) if at <= now) {
+            self.retry().await;
+        }
+    }
+
+    /// Serves the producer's events on this thread and acts on the delivery reports among them.
+    fn serve_deliveries(&mut self) {
+        for delivery in self.output.poll() {
+            self.on_delivery(delivery);
+        }
+    }
+
     fn on_delivery(&mut self, delivery: Delivery) {
         self.in_flight = self.in_flight.saturating_sub(1);
         match (delivery.pending, delivery.result) {
@@ -336,9 +372,8 @@ impl KafkaShipper {
     /// failing the retry; every report of the old one is already in.
     async fn retry(&mut self) {
         match KafkaOutput::new(&self.config, self.key.clone(), self.interceptors.clone()) {
-            Ok((output, deliveries)) => {
+            Ok(output) => {
                 let old = std::mem::replace(&mut self.output, output);
-                self.deliveries = deliveries;
                 // Destroying a producer waits on librdkafka's threads: not on this task.
                 tokio::task::spawn_blocking(move || drop(old));
             }
@@ -430,21 +465,5 @@ impl KafkaShipper {
             && self.unsent.is_empty()
             && self.memory.is_empty()
             && !self.spool.has_unread()
-    }
-}
-
-/// Completes at `at`; never when there is none.
-async fn sleep_until_some(at: Option<Instant>) {
-    match at {
-        Some(at) => tokio::time::sleep_until(at).await,
-        None => std::future::pending().await,
-    }
-}
-
-/// Completes when a paused flow may retry; never otherwise.
-async fn sleep_until_retry(flow: Flow) {
-    match flow {
-        Flow::PausedUntil(at) => tokio::time::sleep_until(at).await,
-        Flow::Open | Flow::Failing => std::future::pending().await,
     }
 }
