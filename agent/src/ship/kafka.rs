@@ -333,7 +333,8 @@ mod tests {
         let now = Instant::now();
         let first_report = now + LINGER + FIRST_REPORT_MARGIN;
         let mut waiting = schedule(first_report);
-        waiting.polled(now, true);
+        // Records outstanding: the next regular poll would come after the first report's.
+        waiting.polled(now + Duration::from_millis(50), true);
         assert_eq!(waiting.due, first_report);
         // Nothing outstanding: the idle poll would come later than the one already due.
         waiting.polled(now + Duration::from_millis(10), false);
