@@ -130,14 +130,19 @@ pub fn check_settings(config: &KafkaConfig) -> Result<(), KafkaError> {
 /// thread of their own cost a wake-up per send and one per poll.
 const DELIVERY_POLL_PERIOD: Duration = Duration::from_millis(100);
 
-/// How often the producer's events are served while it has nothing outstanding: only events
-/// that arrive unasked (a connection error, a log line) wait for it, so this bounds how late
-/// they are logged.
-const IDLE_POLL_PERIOD: Duration = Duration::from_secs(1);
+/// How often the producer's events are served while it has nothing outstanding (only events
+/// that arrive unasked, a connection error or a log line, wait for it, so this bounds how late
+/// they are logged), and the longest a send's reports wait for a poll of their own. A second
+/// and a margin: a caller awake every second or sooner (a round per second) serves them with
+/// its early poll before this comes, so the runtime thread is not woken for them. Waiting does
+/// not delay delivery (librdkafka sends after the linger whoever polls), only acting on the
+/// reports: a spool settlement and cursor up to a second later (a duplicate more after a
+/// crash), a failure noticed up to a second later.
+const IDLE_POLL_PERIOD: Duration = Duration::from_millis(1020);
 
-/// Extra wait, past the linger, before the first poll after a send: the reports of a batch
-/// cannot come before it was sent (after the linger), and on a near broker they come within this
-/// much after, so one round's reports usually take one poll, not two.
+/// Extra wait, past a linger longer than [`IDLE_POLL_PERIOD`], before the first poll after a
+/// send: the reports of a batch cannot come before it was sent (after the linger), and on a near
+/// broker they come within this much after, so one round's reports usually take one poll.
 const FIRST_REPORT_MARGIN: Duration = Duration::from_millis(20);
 
 /// When the producer's events are next due to be served: the pure schedule of
@@ -149,25 +154,26 @@ struct PollSchedule {
 }
 
 impl PollSchedule {
-    /// A record was sent at `now`: its report is due after the linger.
+    /// A record was sent at `now`: its report is polled for [`IDLE_POLL_PERIOD`] later, unless
+    /// an early poll comes first (after the linger and [`FIRST_REPORT_MARGIN`] when the linger
+    /// is longer).
     fn sent(&mut self, now: Instant) {
-        self.due = self.due.min(now + self.linger + FIRST_REPORT_MARGIN);
+        let wait = (self.linger + FIRST_REPORT_MARGIN).max(IDLE_POLL_PERIOD);
+        self.due = self.due.min(now + wait);
     }
 
-    /// The events were served at `now`, leaving records outstanding or not. A poll that was due
-    /// sets the next one; an early poll (made because the caller was awake anyway) never
-    /// postpones one that is due sooner, such as the first report of a send.
+    /// The events were served at `now`, leaving records outstanding or not. With nothing
+    /// outstanding there is no report to wait for: the idle poll comes [`IDLE_POLL_PERIOD`]
+    /// after this one. With records outstanding, a poll that was due sets the next one
+    /// [`DELIVERY_POLL_PERIOD`] later, and an early one (made because the caller was awake
+    /// anyway) never postpones one that is due sooner.
     fn polled(&mut self, now: Instant, outstanding: bool) {
-        let next = now
-            + if outstanding {
-                DELIVERY_POLL_PERIOD
-            } else {
-                IDLE_POLL_PERIOD
-            };
-        self.due = if self.due <= now {
-            next
+        self.due = if !outstanding {
+            now + IDLE_POLL_PERIOD
+        } else if self.due <= now {
+            now + DELIVERY_POLL_PERIOD
         } else {
-            self.due.min(next)
+            self.due.min(now + DELIVERY_POLL_PERIOD)
         };
     }
 }
@@ -244,8 +250,8 @@ impl KafkaOutput {
     }
 
     /// When [`KafkaOutput::poll`] is next due: [`DELIVERY_POLL_PERIOD`] after the last one
-    /// while records are outstanding, the linger and [`FIRST_REPORT_MARGIN`] after a send that
-    /// came sooner, [`IDLE_POLL_PERIOD`] after the last one otherwise.
+    /// while records are outstanding, [`IDLE_POLL_PERIOD`] after the last one or after a send
+    /// otherwise.
     pub fn poll_due(&self) -> Instant {
         self.schedule.due
     }
@@ -307,14 +313,19 @@ mod tests {
     }
 
     #[test]
-    fn a_send_brings_the_next_poll_forward_to_its_first_report() {
+    fn a_send_is_polled_for_within_the_idle_period_or_after_a_longer_linger() {
         let now = Instant::now();
-        let mut idle = schedule(now + IDLE_POLL_PERIOD);
-        idle.sent(now);
-        assert_eq!(idle.due, now + LINGER + FIRST_REPORT_MARGIN);
-        // A later send does not postpone the first report's poll.
-        idle.sent(now + Duration::from_millis(50));
-        assert_eq!(idle.due, now + LINGER + FIRST_REPORT_MARGIN);
+        let later = now + Duration::from_secs(5);
+        let mut waiting = schedule(later);
+        waiting.sent(now);
+        assert_eq!(waiting.due, now + IDLE_POLL_PERIOD);
+        // A later send does not postpone the first one's poll.
+        waiting.sent(now + Duration::from_millis(50));
+        assert_eq!(waiting.due, now + IDLE_POLL_PERIOD);
+        let linger = Duration::from_secs(2);
+        let mut lingering = PollSchedule { due: later, linger };
+        lingering.sent(now);
+        assert_eq!(lingering.due, now + linger + FIRST_REPORT_MARGIN);
     }
 
     #[test]
@@ -329,19 +340,28 @@ mod tests {
     }
 
     #[test]
-    fn an_early_poll_never_postpones_the_due_one() {
+    fn an_early_poll_with_records_outstanding_never_postpones_the_due_one() {
         let now = Instant::now();
-        let first_report = now + LINGER + FIRST_REPORT_MARGIN;
-        let mut waiting = schedule(first_report);
-        // Records outstanding: the next regular poll would come after the first report's.
-        waiting.polled(now + Duration::from_millis(50), true);
-        assert_eq!(waiting.due, first_report);
-        // Nothing outstanding: the idle poll would come later than the one already due.
-        waiting.polled(now + Duration::from_millis(10), false);
-        assert_eq!(waiting.due, first_report);
-        // An idle poll due later is brought forward by a poll that finds records outstanding.
-        let mut idle = schedule(now + IDLE_POLL_PERIOD);
-        idle.polled(now, true);
-        assert_eq!(idle.due, now + DELIVERY_POLL_PERIOD);
+        let soon = now + Duration::from_millis(30);
+        let mut waiting = schedule(soon);
+        waiting.polled(now, true);
+        assert_eq!(waiting.due, soon);
+        // Due later than the outstanding pace: brought forward to it.
+        let mut waiting = schedule(now + IDLE_POLL_PERIOD);
+        waiting.polled(now, true);
+        assert_eq!(waiting.due, now + DELIVERY_POLL_PERIOD);
+    }
+
+    #[test]
+    fn a_poll_that_finds_nothing_outstanding_sets_the_idle_poll_from_itself() {
+        // A round per second polls early every second, so the idle poll never comes: the
+        // runtime thread wakes for the rounds alone.
+        let now = Instant::now();
+        let mut idle = schedule(now + Duration::from_millis(30));
+        idle.polled(now, false);
+        assert_eq!(idle.due, now + IDLE_POLL_PERIOD);
+        let next_round = now + Duration::from_secs(1);
+        idle.polled(next_round, false);
+        assert_eq!(idle.due, next_round + IDLE_POLL_PERIOD);
     }
 }

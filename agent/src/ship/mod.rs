@@ -53,10 +53,10 @@ const READ_BATCH: usize = 1000;
 /// is written: the next round carries them when it comes sooner (the usual case), so this only
 /// acts when rounds are further apart.
 const HOUSEKEEPING_PERIOD: Duration = Duration::from_secs(1);
-/// How often the spool's cursor is fsynced at most (and at the end of a run): a cursor that did
-/// not reach the disk before a power cut only replays records already delivered, so this bounds
-/// those duplicates to the last period's deliveries; the records themselves are fsynced before
-/// they are sent.
+/// How often the spool's cursor is fsynced (by a round in the period's last second, else by the
+/// housekeeping at its end; and at the end of a run): a cursor that did not reach the disk
+/// before a power cut only replays records already delivered, so this bounds those duplicates
+/// to the last period's deliveries; the records themselves are fsynced before they are sent.
 const CURSOR_SYNC_PERIOD: Duration = Duration::from_secs(10);
 
 /// What shipping did, reported when it ends.
@@ -197,6 +197,9 @@ impl KafkaShipper {
     /// fsync (or, failing that, to memory), in one request with the settlements since the
     /// last one, the cursor's write and the read of what [`Self::feed`] sends next.
     async fn accept_rounds(&mut self, events: impl Iterator<Item = Event>) {
+        // The reports that came since the last poll (the last round's, usually) go with this
+        // request rather than with one of their own.
+        self.serve_deliveries();
         let payloads: Arc<[Vec<u8>]> = events
             .map(|event| ferrobeat_schema::to_vec(&event))
             .collect();
@@ -414,10 +417,13 @@ impl KafkaShipper {
     }
 
     /// What the next request to the spool should do with the cursor: fsync it when it was
-    /// written and not fsynced for [`CURSOR_SYNC_PERIOD`], else write it when records are
-    /// settled with that request.
+    /// written and not fsynced for [`CURSOR_SYNC_PERIOD`] (less [`HOUSEKEEPING_PERIOD`]: a round
+    /// in the period's last second carries the fsync, so the timer seldom wakes for it), else
+    /// write it when records are settled with that request.
     fn cursor_durability(&self) -> Option<Durability> {
-        if self.cursor_unsynced && self.cursor_synced.elapsed() >= CURSOR_SYNC_PERIOD {
+        if self.cursor_unsynced
+            && self.cursor_synced.elapsed() + HOUSEKEEPING_PERIOD >= CURSOR_SYNC_PERIOD
+        {
             Some(Durability::Synced)
         } else if !self.settled.is_empty() {
             Some(Durability::Written)
