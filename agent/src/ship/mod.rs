@@ -7,6 +7,10 @@
 //!   request settles what was delivered since the last one, reads the records to send next
 //!   (the round just appended comes back from memory) and writes the cursor: one hand-off per
 //!   tick.
+//! * The producer's delivery reports are served on the runtime's thread, without waiting
+//!   ([`KafkaOutput::poll`]): by the next round when rounds come every second or faster, by a
+//!   timer otherwise (every 100 ms while records are outstanding), so an agent sampling every
+//!   second wakes twice per tick (the tick, the spool's answer) and has no thread for them.
 //! * At most `kafka.max_in_flight` records are with the producer at a time; the rest wait on
 //!   disk, so memory stays bounded during an outage.
 //! * When a delivery fails, nothing new is sent until every outstanding report is back; then,
