@@ -194,6 +194,7 @@ impl KafkaShipper {
                 "unacknowledged events stay in the spool for the next start"
             );
         }
+        self.spool.close().await;
         summary
     }
 
