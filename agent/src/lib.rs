@@ -25,6 +25,7 @@
 //! Dependencies between the modules go one way: `source` and `collect` both depend on
 //! `snapshot` and not on each other; `sample` joins them; `run` joins everything.
 #![warn(missing_docs)]
+pub mod alarm;
 pub mod collect;
 pub mod config;
 pub mod identity;

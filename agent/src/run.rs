@@ -107,9 +107,15 @@ pub async fn run(
         shutdown,
     ));
     let result = match shipper {
-        Some(shipper) => Ok(RunReport {
-            shipped: Some(shipper.run(rounds_out).await),
-        }),
+        // A task of its own, not the future the runtime's `block_on` drives: waking that one
+        // (a round handed over, a timer, the spool's answer) writes the runtime's eventfd and
+        // costs an extra turn of its event loop; waking a task only queues it.
+        Some(shipper) => match tokio::spawn(shipper.run(rounds_out)).await {
+            Ok(summary) => Ok(RunReport {
+                shipped: Some(summary),
+            }),
+            Err(error) => std::panic::resume_unwind(error.into_panic()),
+        },
         None => stdout::run(rounds_out, Arc::clone(&metrics))
             .await
             .map(|()| RunReport { shipped: None })

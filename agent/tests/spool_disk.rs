@@ -353,3 +353,142 @@ fn the_last_append_is_read_back_without_reading_the_segment() {
         "the first round is read from the file, which is gone"
     );
 }
+
+/// The bytes the frames of `range` take on disk (16-byte header each).
+fn frames_len(range: std::ops::Range<u64>) -> u64 {
+    range.map(|i| 16 + record(i).len() as u64).sum()
+}
+
+/// Writes `bytes` at `offset` of `path`, in place.
+fn write_at(path: &Path, offset: u64, bytes: &[u8]) {
+    let file = OpenOptions::new()
+        .write(true)
+        .open(path)
+        .expect("open segment");
+    std::os::unix::fs::FileExt::write_all_at(&file, bytes, offset).expect("write in place");
+}
+
+#[test]
+fn a_crash_leaves_zeros_after_the_data_and_reopening_reads_exactly_the_records() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut spool, _) = Spool::open(dir.path(), ROOMY).expect("open");
+    spool.append(&round(0..3)).expect("append");
+    spool.append(&round(3..5)).expect("append");
+    // A crash: the spool is not dropped, so nothing cuts the zero-filled room off.
+    std::mem::forget(spool);
+    let segment = &segment_files(dir.path())[0];
+    let data = frames_len(0..5);
+    assert!(
+        fs::metadata(segment).expect("stat").len() > data,
+        "rounds are written into room zero-filled ahead"
+    );
+
+    let (mut spool, recovery) = Spool::open(dir.path(), ROOMY).expect("reopen");
+    assert_eq!((recovery.replay, recovery.torn_bytes), (5, 0));
+    assert_eq!(fs::metadata(segment).expect("stat").len(), data);
+    assert_eq!(
+        read_all(&mut spool),
+        round(0..5)
+            .into_iter()
+            .enumerate()
+            .map(|(i, r)| (i as u64, r))
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(spool.append(&round(5..6)).expect("append"), 5);
+    std::mem::forget(spool);
+
+    let (mut spool, recovery) = Spool::open(dir.path(), ROOMY).expect("reopen again");
+    assert_eq!(recovery.replay, 6);
+    let seqs: Vec<u64> = read_all(&mut spool).into_iter().map(|(s, _)| s).collect();
+    assert_eq!(seqs, (0..6).collect::<Vec<_>>());
+    assert_eq!(spool.stats().corrupt, 0);
+    drop(spool);
+    let on_disk: u64 = segment_files(dir.path())
+        .iter()
+        .map(|file| fs::metadata(file).expect("stat").len())
+        .sum();
+    assert_eq!(
+        on_disk,
+        frames_len(0..6),
+        "a spool dropped cleanly is cut back to its data"
+    );
+}
+
+#[test]
+fn a_round_torn_in_the_zero_filled_room_is_cut_and_appending_continues() {
+    // The last round before a crash, torn two ways inside the zero-filled room: its header
+    // written and its payload only partly (the frame fails its checksum and zeros follow), or
+    // its header still zeros and part of its payload written.
+    let header_written = |segment: &Path, at: u64| {
+        let mut torn = 100u32.to_le_bytes().to_vec();
+        torn.extend_from_slice(&[7; 12]);
+        torn.extend_from_slice(&[b'x'; 30]);
+        write_at(segment, at, &torn);
+        torn.len() as u64
+    };
+    let header_zero = |segment: &Path, at: u64| {
+        write_at(segment, at + 40, &[b'x'; 20]);
+        60
+    };
+    for (name, tear) in [
+        (
+            "header written",
+            &header_written as &dyn Fn(&Path, u64) -> u64,
+        ),
+        ("header still zero", &header_zero),
+    ] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (mut spool, _) = Spool::open(dir.path(), ROOMY).expect("open");
+        spool.append(&round(0..2)).expect("append");
+        std::mem::forget(spool);
+        let segment = &segment_files(dir.path())[0];
+        let torn = tear(segment, frames_len(0..2));
+
+        let (mut spool, recovery) = Spool::open(dir.path(), ROOMY).expect("reopen");
+        assert_eq!(recovery.replay, 2, "{name}");
+        assert_eq!(recovery.torn_bytes, torn, "{name}");
+        assert_eq!(
+            fs::metadata(segment).expect("stat").len(),
+            frames_len(0..2),
+            "{name}"
+        );
+        assert_eq!(spool.append(&round(2..3)).expect("append"), 2, "{name}");
+        std::mem::forget(spool);
+
+        let (mut spool, recovery) = Spool::open(dir.path(), ROOMY).expect("reopen again");
+        assert_eq!((recovery.replay, recovery.torn_bytes), (3, 0), "{name}");
+        let read = read_all(&mut spool);
+        assert_eq!(
+            read,
+            vec![(0, record(0)), (1, record(1)), (2, record(2))],
+            "{name}"
+        );
+        assert_eq!(spool.stats().corrupt, 0, "{name}");
+    }
+}
+
+#[test]
+fn a_sealed_segment_left_with_zeros_reads_to_the_end_of_its_data() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let limits = SpoolLimits {
+        max_bytes: 1024 * 1024,
+        segment_bytes: 64,
+    };
+    let (mut spool, _) = Spool::open(dir.path(), limits).expect("open");
+    spool.append(&round(0..3)).expect("append");
+    spool.append(&round(3..6)).expect("append");
+    std::mem::forget(spool);
+    // The cut of the sealed segment at the roll did not reach the disk before the crash.
+    let first = &segment_files(dir.path())[0];
+    OpenOptions::new()
+        .write(true)
+        .open(first)
+        .and_then(|f| f.set_len(frames_len(0..3) + 4096))
+        .expect("zeros after the sealed segment's data");
+
+    let (mut spool, recovery) = Spool::open(dir.path(), limits).expect("reopen");
+    assert_eq!(recovery.replay, 6);
+    let seqs: Vec<u64> = read_all(&mut spool).into_iter().map(|(s, _)| s).collect();
+    assert_eq!(seqs, (0..6).collect::<Vec<_>>());
+    assert_eq!(spool.stats().corrupt, 0, "the zeros are not damage");
+}

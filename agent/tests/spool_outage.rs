@@ -249,8 +249,22 @@ fn sigterm_without_kafka_exits_within_the_flush_bound_and_keeps_the_rest() {
         took < Duration::from_secs(2 + 3),
         "shutdown took {took:?}, beyond the 2 s flush bound"
     );
+    let spool_dir = dir.path().join("data").join("spool");
+    // A clean stop cuts the active segment back to its data: no zero-filled room is left.
+    for entry in std::fs::read_dir(&spool_dir).expect("list the spool") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_some_and(|e| e == "seg") {
+            let bytes = std::fs::read(&path).expect("read a segment");
+            assert!(
+                bytes.len() < 16 || bytes[bytes.len() - 16..].iter().any(|&b| b != 0),
+                "{} ends in zeros after a clean stop ({} bytes)",
+                path.display(),
+                bytes.len()
+            );
+        }
+    }
     let (spool, recovery) = Spool::open(
-        &dir.path().join("data").join("spool"),
+        &spool_dir,
         SpoolLimits {
             max_bytes: 1 << 30,
             segment_bytes: 1 << 20,

@@ -10,6 +10,7 @@ use tokio::time::Instant;
 
 use super::offload::Offloaded;
 use super::{CollectError, Collector, Sampled};
+use crate::alarm::Alarm;
 use crate::monitor::AgentMetrics;
 
 /// When a round is next due: the first multiple of `period` after `start` that is later
@@ -92,6 +93,7 @@ impl Sampler {
             })
             .collect();
         self.offload(OFFLOADED);
+        let mut alarm = Alarm::new();
         loop {
             if *self.shutdown.borrow_and_update() {
                 return;
@@ -109,7 +111,7 @@ impl Sampler {
                     }
                 }
                 sampled = next_outcome(&mut self.offloaded) => Wake::Outcome(sampled),
-                () = tokio::time::sleep_until(slot.due) => Wake::Due,
+                () = alarm.sleep_until(slot.due) => Wake::Due,
             };
             let go_on = match wake {
                 Wake::Stop => false,

@@ -75,7 +75,7 @@ async fn run_steps(
     events: &[Event],
     steps: &mut Vec<Step>,
 ) -> Result<(), ()> {
-    let (output, mut deliveries) = record(
+    let mut output = record(
         steps,
         "settings",
         KafkaOutput::new(config, key, Interceptors::default())
@@ -125,16 +125,19 @@ async fn run_steps(
                 )
                 .map_err(|(e, _)| format!("producer refused the record: {e}"))?;
         }
+        let deadline = tokio::time::Instant::now() + wait;
         let mut landed = Vec::new();
-        for _ in events {
-            let delivery = tokio::time::timeout(wait, deliveries.recv())
-                .await
-                .map_err(|_| format!("no delivery report within {wait:?}"))?
-                .ok_or("the producer stopped")?;
-            let at = delivery
-                .result
-                .map_err(|e| format!("delivery failed: {e}"))?;
-            landed.push(format!("{}@{}", at.partition, at.offset));
+        while landed.len() < events.len() {
+            if tokio::time::Instant::now() >= deadline {
+                return Err(format!("no delivery report within {wait:?}"));
+            }
+            tokio::time::sleep_until(output.poll_due().min(deadline)).await;
+            for delivery in output.poll() {
+                let at = delivery
+                    .result
+                    .map_err(|e| format!("delivery failed: {e}"))?;
+                landed.push(format!("{}@{}", at.partition, at.offset));
+            }
         }
         Ok((
             format!(

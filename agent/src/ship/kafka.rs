@@ -1,9 +1,8 @@
 //! The Kafka adapter: an idempotent, acks=all producer whose delivery reports come back on a
 //! channel, each carrying what it was about.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::thread::JoinHandle;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use ferrobeat_toolbox::intercept::{Acknowledgement, Interceptors, RecordView};
@@ -14,7 +13,7 @@ use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::error::KafkaError;
 use rdkafka::message::{DeliveryResult, Message};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer, ProducerContext};
-use tokio::sync::mpsc;
+use tokio::time::Instant;
 
 use crate::config::KafkaConfig;
 
@@ -46,13 +45,14 @@ pub struct Delivery {
     pub result: Result<Landed, KafkaError>,
 }
 
-/// Forwards librdkafka's delivery reports (on its polling thread) to the shipper, after the
-/// interceptors' `on_acknowledgement`.
+/// Collects librdkafka's delivery reports, served by [`KafkaOutput::poll`] on the thread that
+/// calls it, after the interceptors' `on_acknowledgement`.
 #[derive(Debug)]
 pub struct DeliveryForwarder {
-    reports: mpsc::UnboundedSender<Delivery>,
+    /// The reports served and not yet taken by [`KafkaOutput::poll`].
+    reports: Mutex<Vec<Delivery>>,
     interceptors: Interceptors,
-    /// Delivery reports handled so far, for the polling thread to see whether a poll served one.
+    /// Delivery reports handled so far, for a poll to see whether it served one.
     handled: AtomicU64,
 }
 
@@ -76,11 +76,13 @@ impl ProducerContext for DeliveryForwarder {
             }),
             Err((error, _)) => Err(error.clone()),
         };
-        // The receiver is gone only while the agent shuts down: the record stays spooled.
-        let _ = self.reports.send(Delivery {
-            pending: *pending,
-            result,
-        });
+        self.reports
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(Delivery {
+                pending: *pending,
+                result,
+            });
     }
 }
 
@@ -122,113 +124,67 @@ pub fn check_settings(config: &KafkaConfig) -> Result<(), KafkaError> {
     client_config(config).create::<BaseProducer>().map(drop)
 }
 
-/// How often the polling thread serves delivery reports while the producer has work
-/// outstanding. rust-rdkafka's own blocking polls (`ThreadedProducer`, `poll(timeout)`) spin
-/// through the last fraction of a millisecond of every timeout (its `Timeout::as_millis` rounds
-/// it down to 0, so librdkafka returns at once), which cost an idle agent 7–8 ms of CPU per
-/// second; polling without waiting, then sleeping, delays a report by at most this much, which
-/// only moves the spool's cursor a little later.
+/// How often the producer's events are served while it has work outstanding (records queued or
+/// in flight whose reports have not come back). Polls never wait (`poll(0)`): rust-rdkafka's
+/// blocking polls spin through the last fraction of a millisecond of every timeout, and a
+/// thread of their own cost a wake-up per send and one per poll.
 const DELIVERY_POLL_PERIOD: Duration = Duration::from_millis(100);
 
-/// How long the polling thread sleeps while the producer has nothing outstanding (no record
-/// queued or in flight, no report, error or log event waiting): a send wakes it at once, so
-/// this only bounds how late an event that arrives unasked (a connection error) is logged.
-const IDLE_POLL_PERIOD: Duration = Duration::from_secs(1);
+/// How often the producer's events are served while it has nothing outstanding (only events
+/// that arrive unasked, a connection error or a log line, wait for it, so this bounds how late
+/// they are logged), and the longest a send's reports wait for a poll of their own. A second
+/// and a margin: a caller awake every second or sooner (a round per second) serves them with
+/// its early poll before this comes, so the runtime thread is not woken for them. Waiting does
+/// not delay delivery (librdkafka sends after the linger whoever polls), only acting on the
+/// reports: a spool settlement and cursor up to a second later (a duplicate more after a
+/// crash), a failure noticed up to a second later.
+const IDLE_POLL_PERIOD: Duration = Duration::from_millis(1020);
 
-/// Extra wait, past the linger, before the first poll after a send woke the polling thread: the
-/// reports of a batch cannot come before it was sent (after the linger), and on a near broker
-/// they come within this much after, so one round's reports usually take one poll, not two.
+/// Extra wait, past a linger longer than [`IDLE_POLL_PERIOD`], before the first poll after a
+/// send: the reports of a batch cannot come before it was sent (after the linger), and on a near
+/// broker they come within this much after, so one round's reports usually take one poll.
 const FIRST_REPORT_MARGIN: Duration = Duration::from_millis(20);
 
-/// The thread serving the producer's events (delivery reports, errors, logs); stopped and joined
-/// on drop. It polls every [`DELIVERY_POLL_PERIOD`] only while the producer has something
-/// outstanding (librdkafka's `rd_kafka_outq_len`: queued and in-flight records and events
-/// waiting to be served), and otherwise parks until [`DeliveryPoller::wake`] or
-/// [`IDLE_POLL_PERIOD`]: an agent that sends one round per period wakes a few times per round,
-/// not ten times a second. Woken by a send, it first waits for the linger and
-/// [`FIRST_REPORT_MARGIN`].
-struct DeliveryPoller {
-    stop: Arc<AtomicBool>,
-    /// Whether the thread is parked (or about to): only then does a send unpark it, so the
-    /// sends of one round wake it once.
-    parked: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
+/// When the producer's events are next due to be served: the pure schedule of
+/// [`KafkaOutput::poll`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct PollSchedule {
+    due: Instant,
+    linger: Duration,
 }
 
-impl DeliveryPoller {
-    fn start(
-        producer: Arc<BaseProducer<DeliveryForwarder>>,
-        linger: Duration,
-    ) -> std::io::Result<Self> {
-        let stop = Arc::new(AtomicBool::new(false));
-        let parked = Arc::new(AtomicBool::new(false));
-        let (stopped, parking) = (Arc::clone(&stop), Arc::clone(&parked));
-        let thread = std::thread::Builder::new()
-            .name("kafka-deliveries".to_owned())
-            .spawn(move || {
-                let mut woken = false;
-                while !stopped.load(Ordering::Acquire) {
-                    // One event per `poll(ZERO)`: go on while they are delivery reports.
-                    loop {
-                        let before = producer.context().handled.load(Ordering::Relaxed);
-                        producer.poll(Duration::ZERO);
-                        if producer.context().handled.load(Ordering::Relaxed) == before {
-                            break;
-                        }
-                    }
-                    if std::mem::take(&mut woken) && producer.in_flight_count() > 0 {
-                        std::thread::sleep(linger + FIRST_REPORT_MARGIN);
-                        continue;
-                    }
-                    // Announced before the check, so a send after it sees the flag and
-                    // unparks; a send before it is counted by the check.
-                    parking.store(true, Ordering::SeqCst);
-                    if producer.in_flight_count() > 0 {
-                        parking.store(false, Ordering::SeqCst);
-                        std::thread::sleep(DELIVERY_POLL_PERIOD);
-                    } else {
-                        std::thread::park_timeout(IDLE_POLL_PERIOD);
-                        // Whether a send unparked it (it cleared the flag) or the timeout.
-                        woken = !parking.swap(false, Ordering::SeqCst);
-                    }
-                }
-            })?;
-        Ok(DeliveryPoller {
-            stop,
-            parked,
-            thread: Some(thread),
-        })
+impl PollSchedule {
+    /// A record was sent at `now`: its report is polled for [`IDLE_POLL_PERIOD`] later, unless
+    /// an early poll comes first (after the linger and [`FIRST_REPORT_MARGIN`] when the linger
+    /// is longer).
+    fn sent(&mut self, now: Instant) {
+        let wait = (self.linger + FIRST_REPORT_MARGIN).max(IDLE_POLL_PERIOD);
+        self.due = self.due.min(now + wait);
     }
 
-    /// Wakes the thread if it is parked (a record was just sent); once per parking.
-    fn wake(&self) {
-        if self.parked.swap(false, Ordering::SeqCst)
-            && let Some(thread) = &self.thread
-        {
-            thread.thread().unpark();
-        }
-    }
-}
-
-impl Drop for DeliveryPoller {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Release);
-        if let Some(thread) = self.thread.take() {
-            thread.thread().unpark();
-            // It only polls; a panic there has been printed already.
-            let _ = thread.join();
-        }
+    /// The events were served at `now`, leaving records outstanding or not. With nothing
+    /// outstanding there is no report to wait for: the idle poll comes [`IDLE_POLL_PERIOD`]
+    /// after this one. With records outstanding, a poll that was due sets the next one
+    /// [`DELIVERY_POLL_PERIOD`] later, and an early one (made because the caller was awake
+    /// anyway) never postpones one that is due sooner.
+    fn polled(&mut self, now: Instant, outstanding: bool) {
+        self.due = if !outstanding {
+            now + IDLE_POLL_PERIOD
+        } else if self.due <= now {
+            now + DELIVERY_POLL_PERIOD
+        } else {
+            self.due.min(now + DELIVERY_POLL_PERIOD)
+        };
     }
 }
 
 /// The producer and where its records go.
 pub struct KafkaOutput {
-    // Declared first so the poller stops before the producer is dropped.
-    poller: DeliveryPoller,
-    producer: Arc<BaseProducer<DeliveryForwarder>>,
+    producer: BaseProducer<DeliveryForwarder>,
     topic: String,
     key: Option<Vec<u8>>,
     interceptors: Interceptors,
+    schedule: PollSchedule,
 }
 
 // Debug by hand: only the telling fields (others hold clients, threads or closures).
@@ -242,9 +198,8 @@ impl std::fmt::Debug for KafkaOutput {
 }
 
 impl KafkaOutput {
-    /// Creates the producer (no connection is made yet) and the channel its delivery
-    /// reports arrive on. `key` is the record key, if any; `interceptors` see every send and
-    /// delivery report.
+    /// Creates the producer (no connection is made yet). `key` is the record key, if any;
+    /// `interceptors` see every send and delivery report.
     ///
     /// # Errors
     /// librdkafka refuses the settings (an unknown or invalid `[kafka.properties]` entry).
@@ -252,33 +207,62 @@ impl KafkaOutput {
         config: &KafkaConfig,
         key: Option<Vec<u8>>,
         interceptors: Interceptors,
-    ) -> Result<(KafkaOutput, mpsc::UnboundedReceiver<Delivery>), KafkaError> {
-        let (reports, deliveries) = mpsc::unbounded_channel();
-        let producer = Arc::new(
-            client_config(config).create_with_context(DeliveryForwarder {
-                reports,
-                interceptors: interceptors.clone(),
-                handled: AtomicU64::new(0),
-            })?,
-        );
-        let poller = DeliveryPoller::start(Arc::clone(&producer), config.linger)
-            .map_err(|error| KafkaError::ClientCreation(format!("delivery thread: {error}")))?;
-        let output = KafkaOutput {
-            poller,
+    ) -> Result<KafkaOutput, KafkaError> {
+        let producer = client_config(config).create_with_context(DeliveryForwarder {
+            reports: Mutex::new(Vec::new()),
+            interceptors: interceptors.clone(),
+            handled: AtomicU64::new(0),
+        })?;
+        Ok(KafkaOutput {
             producer,
             topic: config.topic.clone(),
             key,
             interceptors,
-        };
-        Ok((output, deliveries))
+            schedule: PollSchedule {
+                due: Instant::now() + IDLE_POLL_PERIOD,
+                linger: config.linger,
+            },
+        })
     }
 
-    /// Hands one record to the producer; its report arrives on the deliveries channel.
+    /// Serves the producer's waiting events (delivery reports, errors, logs) without waiting,
+    /// on the calling thread, and returns the delivery reports among them. Call it when
+    /// [`KafkaOutput::poll_due`] comes, and whenever convenient besides: an early poll costs
+    /// little and never delays the next one.
+    pub fn poll(&mut self) -> Vec<Delivery> {
+        let context = self.producer.context();
+        // One event per `poll(ZERO)`: go on while they are delivery reports.
+        loop {
+            let before = context.handled.load(Ordering::Relaxed);
+            self.producer.poll(Duration::ZERO);
+            if context.handled.load(Ordering::Relaxed) == before {
+                break;
+            }
+        }
+        self.schedule
+            .polled(Instant::now(), self.producer.in_flight_count() > 0);
+        std::mem::take(
+            &mut *context
+                .reports
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner),
+        )
+    }
+
+    /// When [`KafkaOutput::poll`] is next due: [`DELIVERY_POLL_PERIOD`] after the last one
+    /// while records are outstanding, [`IDLE_POLL_PERIOD`] after the last one or after a send
+    /// otherwise.
+    pub fn poll_due(&self) -> Instant {
+        self.schedule.due
+    }
+
+    /// Hands one record to the producer; its report comes back from a later
+    /// [`KafkaOutput::poll`].
     ///
     /// # Errors
     /// The producer refused it at once (its queue is full, …): the error and the record's
     /// [`Pending`] are given back.
-    pub fn send(&self, pending: Pending, payload: &[u8]) -> Result<(), (KafkaError, Pending)> {
+    pub fn send(&mut self, pending: Pending, payload: &[u8]) -> Result<(), (KafkaError, Pending)> {
         self.interceptors.on_send(|| RecordView {
             topic: &self.topic,
             partition: None,
@@ -294,12 +278,11 @@ impl KafkaOutput {
         if let Some(key) = &self.key {
             record = record.key(key);
         }
-        let sent = self
-            .producer
+        self.producer
             .send(record)
-            .map_err(|(error, record)| (error, *record.delivery_opaque));
-        self.poller.wake();
-        sent
+            .map_err(|(error, record)| (error, *record.delivery_opaque))?;
+        self.schedule.sent(Instant::now());
+        Ok(())
     }
 
     /// The cluster's metadata, for `test output`.
@@ -313,5 +296,72 @@ impl KafkaOutput {
     /// The topic records go to.
     pub fn topic(&self) -> &str {
         &self.topic
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LINGER: Duration = Duration::from_millis(100);
+
+    fn schedule(due: Instant) -> PollSchedule {
+        PollSchedule {
+            due,
+            linger: LINGER,
+        }
+    }
+
+    #[test]
+    fn a_send_is_polled_for_within_the_idle_period_or_after_a_longer_linger() {
+        let now = Instant::now();
+        let later = now + Duration::from_secs(5);
+        let mut waiting = schedule(later);
+        waiting.sent(now);
+        assert_eq!(waiting.due, now + IDLE_POLL_PERIOD);
+        // A later send does not postpone the first one's poll.
+        waiting.sent(now + Duration::from_millis(50));
+        assert_eq!(waiting.due, now + IDLE_POLL_PERIOD);
+        let linger = Duration::from_secs(2);
+        let mut lingering = PollSchedule { due: later, linger };
+        lingering.sent(now);
+        assert_eq!(lingering.due, now + linger + FIRST_REPORT_MARGIN);
+    }
+
+    #[test]
+    fn a_due_poll_sets_the_next_by_what_is_outstanding() {
+        let now = Instant::now();
+        let mut due = schedule(now);
+        due.polled(now, true);
+        assert_eq!(due.due, now + DELIVERY_POLL_PERIOD);
+        let later = now + DELIVERY_POLL_PERIOD;
+        due.polled(later, false);
+        assert_eq!(due.due, later + IDLE_POLL_PERIOD);
+    }
+
+    #[test]
+    fn an_early_poll_with_records_outstanding_never_postpones_the_due_one() {
+        let now = Instant::now();
+        let soon = now + Duration::from_millis(30);
+        let mut waiting = schedule(soon);
+        waiting.polled(now, true);
+        assert_eq!(waiting.due, soon);
+        // Due later than the outstanding pace: brought forward to it.
+        let mut waiting = schedule(now + IDLE_POLL_PERIOD);
+        waiting.polled(now, true);
+        assert_eq!(waiting.due, now + DELIVERY_POLL_PERIOD);
+    }
+
+    #[test]
+    fn a_poll_that_finds_nothing_outstanding_sets_the_idle_poll_from_itself() {
+        // A round per second polls early every second, so the idle poll never comes: the
+        // runtime thread wakes for the rounds alone.
+        let now = Instant::now();
+        let mut idle = schedule(now + Duration::from_millis(30));
+        idle.polled(now, false);
+        assert_eq!(idle.due, now + IDLE_POLL_PERIOD);
+        let next_round = now + Duration::from_secs(1);
+        idle.polled(next_round, false);
+        assert_eq!(idle.due, next_round + IDLE_POLL_PERIOD);
     }
 }

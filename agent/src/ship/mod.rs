@@ -7,6 +7,10 @@
 //!   request settles what was delivered since the last one, reads the records to send next
 //!   (the round just appended comes back from memory) and writes the cursor: one hand-off per
 //!   tick.
+//! * The producer's delivery reports are served on the runtime's thread, without waiting
+//!   ([`KafkaOutput::poll`]): by the next round when rounds come every second or faster, by a
+//!   timer otherwise (every 100 ms while records are outstanding), so an agent sampling every
+//!   second wakes twice per tick (the tick, the spool's answer) and has no thread for them.
 //! * At most `kafka.max_in_flight` records are with the producer at a time; the rest wait on
 //!   disk, so memory stays bounded during an outage.
 //! * When a delivery fails, nothing new is sent until every outstanding report is back; then,
@@ -32,6 +36,7 @@ use ferrobeat_toolbox::intercept::Interceptors;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
+use crate::alarm::Alarm;
 use crate::config::KafkaConfig;
 use crate::monitor::{AgentMetrics, Count};
 use crate::spool::{
@@ -52,10 +57,10 @@ const READ_BATCH: usize = 1000;
 /// is written: the next round carries them when it comes sooner (the usual case), so this only
 /// acts when rounds are further apart.
 const HOUSEKEEPING_PERIOD: Duration = Duration::from_secs(1);
-/// How often the spool's cursor is fsynced at most (and at the end of a run): a cursor that did
-/// not reach the disk before a power cut only replays records already delivered, so this bounds
-/// those duplicates to the last period's deliveries; the records themselves are fsynced before
-/// they are sent.
+/// How often the spool's cursor is fsynced (by a round in the period's last second, else by the
+/// housekeeping at its end; and at the end of a run): a cursor that did not reach the disk
+/// before a power cut only replays records already delivered, so this bounds those duplicates
+/// to the last period's deliveries; the records themselves are fsynced before they are sent.
 const CURSOR_SYNC_PERIOD: Duration = Duration::from_secs(10);
 
 /// What shipping did, reported when it ends.
@@ -87,7 +92,6 @@ pub struct KafkaShipper {
     key: Option<Vec<u8>>,
     interceptors: Interceptors,
     output: KafkaOutput,
-    deliveries: mpsc::UnboundedReceiver<Delivery>,
     spool: SpoolThread,
     /// Records read from the spool that the producer has not taken yet.
     unsent: VecDeque<SpooledRecord>,
@@ -121,7 +125,7 @@ impl KafkaShipper {
         spool: Spool,
         metrics: Arc<AgentMetrics>,
     ) -> Result<Self, rdkafka::error::KafkaError> {
-        let (output, deliveries) = KafkaOutput::new(config, key.clone(), interceptors.clone())?;
+        let output = KafkaOutput::new(config, key.clone(), interceptors.clone())?;
         let spool = SpoolThread::start(spool).map_err(|error| {
             rdkafka::error::KafkaError::ClientCreation(format!("spool thread: {error}"))
         })?;
@@ -130,7 +134,6 @@ impl KafkaShipper {
             key,
             interceptors,
             output,
-            deliveries,
             spool,
             unsent: VecDeque::new(),
             memory: VecDeque::new(),
@@ -153,30 +156,31 @@ impl KafkaShipper {
     pub async fn run(mut self, mut rounds: mpsc::Receiver<Vec<Event>>) -> ShipSummary {
         let acknowledged_before = self.metrics.get(Count::Acknowledged);
         let mut ready = Vec::with_capacity(ROUNDS_AT_ONCE);
+        // One timer for the delivery polls, housekeeping and retries, re-armed on every turn: a
+        // tokio sleep made anew on every turn would cost a wake-up of the event loop whenever it
+        // is earlier than the loop's next deadline, and two per deadline (see `Alarm`).
+        let mut alarm = Alarm::new();
         loop {
+            // Awake anyway: serving the producer's events now costs no wake-up of its own.
+            self.serve_deliveries();
             self.feed().await;
-            let housekeeping_due = self.housekeeping_due();
+            let next = self.next_timer();
             tokio::select! {
                 received = rounds.recv_many(&mut ready, ROUNDS_AT_ONCE) => match received {
                     0 => break,
                     _ => self.accept_rounds(ready.drain(..).flatten()).await,
                 },
-                Some(delivery) = self.deliveries.recv() => self.on_delivery(delivery),
-                () = sleep_until_some(housekeeping_due) => {
-                    let durability = self.cursor_durability().unwrap_or(Durability::Written);
-                    self.housekeeping(durability).await;
-                }
-                () = sleep_until_retry(self.flow) => self.retry().await,
+                () = alarm.sleep_until(next) => self.on_timer().await,
             }
         }
         let deadline = Instant::now() + self.config.flush_timeout;
         while !self.is_idle() {
             self.feed().await;
-            tokio::select! {
-                Some(delivery) = self.deliveries.recv() => self.on_delivery(delivery),
-                () = sleep_until_retry(self.flow) => self.retry().await,
-                () = tokio::time::sleep_until(deadline) => break,
+            alarm.sleep_until(self.next_timer().min(deadline)).await;
+            if Instant::now() >= deadline {
+                break;
             }
+            self.on_timer().await;
         }
         self.housekeeping(Durability::Synced).await;
         let summary = ShipSummary {
@@ -190,6 +194,7 @@ impl KafkaShipper {
                 "unacknowledged events stay in the spool for the next start"
             );
         }
+        self.spool.close().await;
         summary
     }
 
@@ -197,6 +202,9 @@ impl KafkaShipper {
     /// fsync (or, failing that, to memory), in one request with the settlements since the
     /// last one, the cursor's write and the read of what [`Self::feed`] sends next.
     async fn accept_rounds(&mut self, events: impl Iterator<Item = Event>) {
+        // The reports that came since the last poll (the last round's, usually) go with this
+        // request rather than with one of their own.
+        self.serve_deliveries();
         let payloads: Arc<[Vec<u8>]> = events
             .map(|event| ferrobeat_schema::to_vec(&event))
             .collect();
@@ -298,6 +306,42 @@ impl KafkaShipper {
         }
     }
 
+    /// When the shipper's timer is next due: the earliest of the next delivery poll, the
+    /// housekeeping and the retry.
+    fn next_timer(&self) -> Instant {
+        let mut next = self.output.poll_due();
+        if let Some(at) = self.housekeeping_due() {
+            next = next.min(at);
+        }
+        if let Flow::PausedUntil(at) = self.flow {
+            next = next.min(at);
+        }
+        next
+    }
+
+    /// Does what [`Self::next_timer`] was set for: whichever of the delivery poll, the
+    /// housekeeping and the retry is due.
+    async fn on_timer(&mut self) {
+        let now = Instant::now();
+        if self.output.poll_due() <= now {
+            self.serve_deliveries();
+        }
+        if self.housekeeping_due().is_some_and(|at| at <= now) {
+            let durability = self.cursor_durability().unwrap_or(Durability::Written);
+            self.housekeeping(durability).await;
+        }
+        if matches!(self.flow, Flow::PausedUntil(at) if at <= now) {
+            self.retry().await;
+        }
+    }
+
+    /// Serves the producer's events on this thread and acts on the delivery reports among them.
+    fn serve_deliveries(&mut self) {
+        for delivery in self.output.poll() {
+            self.on_delivery(delivery);
+        }
+    }
+
     fn on_delivery(&mut self, delivery: Delivery) {
         self.in_flight = self.in_flight.saturating_sub(1);
         match (delivery.pending, delivery.result) {
@@ -336,9 +380,8 @@ impl KafkaShipper {
     /// failing the retry; every report of the old one is already in.
     async fn retry(&mut self) {
         match KafkaOutput::new(&self.config, self.key.clone(), self.interceptors.clone()) {
-            Ok((output, deliveries)) => {
+            Ok(output) => {
                 let old = std::mem::replace(&mut self.output, output);
-                self.deliveries = deliveries;
                 // Destroying a producer waits on librdkafka's threads: not on this task.
                 tokio::task::spawn_blocking(move || drop(old));
             }
@@ -379,10 +422,13 @@ impl KafkaShipper {
     }
 
     /// What the next request to the spool should do with the cursor: fsync it when it was
-    /// written and not fsynced for [`CURSOR_SYNC_PERIOD`], else write it when records are
-    /// settled with that request.
+    /// written and not fsynced for [`CURSOR_SYNC_PERIOD`] (less [`HOUSEKEEPING_PERIOD`]: a round
+    /// in the period's last second carries the fsync, so the timer seldom wakes for it), else
+    /// write it when records are settled with that request.
     fn cursor_durability(&self) -> Option<Durability> {
-        if self.cursor_unsynced && self.cursor_synced.elapsed() >= CURSOR_SYNC_PERIOD {
+        if self.cursor_unsynced
+            && self.cursor_synced.elapsed() + HOUSEKEEPING_PERIOD >= CURSOR_SYNC_PERIOD
+        {
             Some(Durability::Synced)
         } else if !self.settled.is_empty() {
             Some(Durability::Written)
@@ -430,21 +476,5 @@ impl KafkaShipper {
             && self.unsent.is_empty()
             && self.memory.is_empty()
             && !self.spool.has_unread()
-    }
-}
-
-/// Completes at `at`; never when there is none.
-async fn sleep_until_some(at: Option<Instant>) {
-    match at {
-        Some(at) => tokio::time::sleep_until(at).await,
-        None => std::future::pending().await,
-    }
-}
-
-/// Completes when a paused flow may retry; never otherwise.
-async fn sleep_until_retry(flow: Flow) {
-    match flow {
-        Flow::PausedUntil(at) => tokio::time::sleep_until(at).await,
-        Flow::Open | Flow::Failing => std::future::pending().await,
     }
 }

@@ -46,8 +46,15 @@ pub(super) fn list_segments(dir: &Path) -> Result<VecDeque<Segment>, SpoolError>
     Ok(segments.into())
 }
 
-/// Finds the end of the newest segment's intact frames and cuts off what follows a torn
-/// write. Returns the sequence number after the last intact frame and the bytes cut.
+/// Finds the end of the newest segment's intact frames and cuts off what follows: a torn write
+/// and the zero-filled room after the data (written again on the next append). Returns the
+/// sequence number after the last intact frame and the bytes of torn writes cut (not counting
+/// the zeros).
+///
+/// The last round written before a crash may be torn anywhere: its header or any part of its
+/// payload may still be zeros. A frame that fails its checksum is damage in the middle when an
+/// intact frame follows it, and the torn end of the data when the data ends there (zeros or
+/// the end of the file); a zero header ends the data whatever lies beyond it.
 pub(super) fn cut_torn_tail(segment: &mut Segment) -> Result<(u64, u64), SpoolError> {
     let bytes = fs::read(&segment.path).map_err(io_error("read", &segment.path))?;
     let mut end_seq = segment.first_seq;
@@ -58,15 +65,21 @@ pub(super) fn cut_torn_tail(segment: &mut Segment) -> Result<(u64, u64), SpoolEr
                 end_seq = end_seq.max(seq + 1);
                 valid += frame_len;
             }
-            Decoded::Corrupt { frame_len } if valid + frame_len < bytes.len() => {
+            Decoded::Corrupt { frame_len } if data_follows(&bytes[valid + frame_len..]) => {
                 // Damage in the middle: the reader skips and counts it later.
                 valid += frame_len;
             }
-            Decoded::Corrupt { .. } | Decoded::Incomplete { .. } | Decoded::Unreadable => break,
+            Decoded::Corrupt { .. }
+            | Decoded::Incomplete { .. }
+            | Decoded::Unreadable
+            | Decoded::End => break,
         }
     }
-    let torn = (bytes.len() - valid) as u64;
-    if torn > 0 {
+    let torn = bytes[valid..]
+        .iter()
+        .rposition(|&b| b != 0)
+        .map_or(0, |last| last as u64 + 1);
+    if bytes.len() > valid {
         let file = OpenOptions::new()
             .write(true)
             .open(&segment.path)
@@ -77,6 +90,12 @@ pub(super) fn cut_torn_tail(segment: &mut Segment) -> Result<(u64, u64), SpoolEr
         segment.bytes = valid as u64;
     }
     Ok((end_seq, torn))
+}
+
+/// Whether `rest`, the bytes after a damaged frame, start with more data rather than the end
+/// of it (nothing, or the zero-filled room, which may be shorter than a header).
+fn data_follows(rest: &[u8]) -> bool {
+    !frame::is_zero(&rest[..rest.len().min(frame::HEADER_LEN)])
 }
 
 pub(super) fn read_cursor(path: &Path) -> Option<u64> {
@@ -107,26 +126,46 @@ pub(super) fn open_cursor(path: &Path) -> Result<File, SpoolError> {
 pub(super) fn write_cursor(file: &mut File, path: &Path, cursor: u64) -> Result<(), SpoolError> {
     let mut bytes = cursor.to_le_bytes().to_vec();
     bytes.extend_from_slice(&crc32fast::hash(&bytes).to_le_bytes());
-    write_all_at(file, &bytes).map_err(io_error("write", path))
+    write_all_at(file, &bytes, 0).map_err(io_error("write", path))
 }
 
+/// Writes all of `bytes` at `offset` of `file` (one positioned write where the platform has
+/// it).
 #[cfg(unix)]
-fn write_all_at(file: &mut File, bytes: &[u8]) -> io::Result<()> {
-    std::os::unix::fs::FileExt::write_all_at(file, bytes, 0)
+pub(super) fn write_all_at(file: &mut File, bytes: &[u8], offset: u64) -> io::Result<()> {
+    std::os::unix::fs::FileExt::write_all_at(file, bytes, offset)
 }
 
+/// Writes all of `bytes` at `offset` of `file`.
 #[cfg(not(unix))]
-fn write_all_at(file: &mut File, bytes: &[u8]) -> io::Result<()> {
-    file.seek(SeekFrom::Start(0))?;
+pub(super) fn write_all_at(file: &mut File, bytes: &[u8], offset: u64) -> io::Result<()> {
+    file.seek(SeekFrom::Start(offset))?;
     io::Write::write_all(file, bytes)
 }
 
-pub(super) fn open_for_append(path: &Path) -> Result<File, SpoolError> {
+/// Zeros written at a time when making room ahead of the appends.
+static ZEROS: [u8; 64 * 1024] = [0; 64 * 1024];
+
+/// Writes zeros over `range` of `file`.
+pub(super) fn write_zeros(file: &mut File, range: std::ops::Range<u64>) -> io::Result<()> {
+    let mut offset = range.start;
+    while offset < range.end {
+        let len = (range.end - offset).min(ZEROS.len() as u64);
+        write_all_at(file, &ZEROS[..len as usize], offset)?;
+        offset += len;
+    }
+    Ok(())
+}
+
+/// Opens a segment for positioned writes (not in append mode: appends go to the end of the
+/// data, before the zero-filled room), creating it if needed.
+pub(super) fn open_segment(path: &Path) -> Result<File, SpoolError> {
     OpenOptions::new()
         .create(true)
-        .append(true)
+        .write(true)
+        .truncate(false)
         .open(path)
-        .map_err(io_error("open for append", path))
+        .map_err(io_error("open for writing", path))
 }
 
 pub(super) fn read_at(path: &Path, offset: u64, len: usize) -> Result<Vec<u8>, SpoolError> {

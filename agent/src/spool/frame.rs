@@ -6,6 +6,10 @@
 //!
 //! The CRC32 covers the sequence number and the payload, so a frame whose length survived but
 //! whose body was damaged is detected, and a sequence number is never trusted unchecked.
+//!
+//! A segment's frames may be followed by zeros: room written ahead of the appends (see
+//! `Spool::append`). An all-zero header is never a frame (the CRC32 of sequence number 0 is
+//! not 0), so it marks the end of the segment's data.
 
 /// Bytes before the payload: length, checksum, sequence number.
 pub(crate) const HEADER_LEN: usize = 16;
@@ -32,6 +36,8 @@ pub(crate) enum Decoded<'a> {
     },
     /// The length field is impossible: nothing after this point can be located.
     Unreadable,
+    /// An all-zero header: the zero-filled room after the segment's last frame.
+    End,
     /// The buffer ends inside the frame (a torn write, or more bytes still to read).
     Incomplete {
         /// How many bytes the whole frame needs, when the header is complete.
@@ -61,6 +67,9 @@ pub(crate) fn decode(buf: &[u8]) -> Decoded<'_> {
     let Some(header) = buf.get(..HEADER_LEN) else {
         return Decoded::Incomplete { frame_len: None };
     };
+    if is_zero(header) {
+        return Decoded::End;
+    }
     let len = u32::from_le_bytes(fixed(&header[0..4])) as usize;
     if len > MAX_PAYLOAD_LEN {
         return Decoded::Unreadable;
@@ -82,6 +91,11 @@ pub(crate) fn decode(buf: &[u8]) -> Decoded<'_> {
     } else {
         Decoded::Corrupt { frame_len }
     }
+}
+
+/// Whether every byte of `bytes` is zero (the room written ahead of the appends).
+pub(crate) fn is_zero(bytes: &[u8]) -> bool {
+    bytes.iter().all(|&b| b == 0)
 }
 
 /// The frame length a record of `payload_len` bytes takes on disk.
@@ -157,6 +171,16 @@ mod tests {
                 frame_len: Some(23)
             }
         );
+    }
+
+    #[test]
+    fn a_zero_header_is_the_end_and_never_a_frame() {
+        assert_eq!(decode(&[0; HEADER_LEN + 8]), Decoded::End);
+        // The one frame whose length and sequence number are 0 still has a non-zero CRC.
+        let mut empty = Vec::new();
+        encode(0, b"", &mut empty);
+        assert!(!is_zero(&empty));
+        assert!(matches!(decode(&empty), Decoded::Frame { seq: 0, .. }));
     }
 
     #[test]

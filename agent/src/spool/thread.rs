@@ -78,7 +78,7 @@ pub enum Durability {
 pub struct SpoolThread {
     requests: mpsc::UnboundedSender<Request>,
     status: Status,
-    _thread: JoinHandle<()>,
+    thread: JoinHandle<()>,
 }
 
 impl SpoolThread {
@@ -95,7 +95,7 @@ impl SpoolThread {
         Ok(SpoolThread {
             requests,
             status,
-            _thread: thread,
+            thread,
         })
     }
 
@@ -135,6 +135,18 @@ impl SpoolThread {
     ) -> Result<(), SpoolError> {
         self.ask(|reply| Request::CommitCursor(settled, durability, reply))
             .await?
+    }
+
+    /// Lets the thread end and waits for it (on tokio's blocking pool, not on the caller's
+    /// thread): it drops the spool, which cuts the active segment back to its data, so a spool
+    /// closed this way holds no zero-filled room on disk.
+    pub async fn close(self) {
+        let SpoolThread {
+            requests, thread, ..
+        } = self;
+        drop(requests);
+        // A panic of the thread has been printed already.
+        let _ = tokio::task::spawn_blocking(move || thread.join()).await;
     }
 
     /// [`Spool::stats`] as of the last answered request (settlements sent since are not
@@ -283,7 +295,18 @@ mod tests {
             .await
             .expect("settle and write");
         assert_eq!(thread.stats().depth, 1);
-        drop(thread);
+        thread.close().await;
+        let on_disk: u64 = std::fs::read_dir(dir.path())
+            .expect("list")
+            .map(|entry| entry.expect("entry").path())
+            .filter(|path| path.extension().is_some_and(|e| e == "seg"))
+            .map(|path| std::fs::metadata(path).expect("stat").len())
+            .sum();
+        assert_eq!(
+            on_disk,
+            4 * (crate::spool::frame::HEADER_LEN as u64 + 1),
+            "closed, the spool holds its four records and no zeros"
+        );
 
         let (reopened, recovery) = Spool::open(dir.path(), LIMITS).expect("reopen");
         assert_eq!(recovery.replay, 1, "the written cursor is in the file");
