@@ -116,39 +116,49 @@ async fn run_steps(
     )?;
 
     let wait = config.delivery_timeout + Duration::from_secs(5);
-    let write = async {
-        for event in events {
-            output
-                .send(
-                    Pending::InMemory(Vec::new()),
-                    &ferrobeat_schema::to_vec(event),
-                )
-                .map_err(|(e, _)| format!("producer refused the record: {e}"))?;
+    record(
+        steps,
+        "write",
+        write_events(&mut output, events, wait).await,
+    )
+}
+
+/// Sends `events` and waits up to `wait` for every delivery report: where each landed.
+async fn write_events(
+    output: &mut KafkaOutput,
+    events: &[Event],
+    wait: Duration,
+) -> Result<(String, ()), String> {
+    for event in events {
+        output
+            .send(
+                Pending::InMemory(Vec::new()),
+                &ferrobeat_schema::to_vec(event),
+            )
+            .map_err(|(e, _)| format!("producer refused the record: {e}"))?;
+    }
+    let deadline = tokio::time::Instant::now() + wait;
+    let mut landed = Vec::new();
+    while landed.len() < events.len() {
+        if tokio::time::Instant::now() >= deadline {
+            return Err(format!("no delivery report within {wait:?}"));
         }
-        let deadline = tokio::time::Instant::now() + wait;
-        let mut landed = Vec::new();
-        while landed.len() < events.len() {
-            if tokio::time::Instant::now() >= deadline {
-                return Err(format!("no delivery report within {wait:?}"));
-            }
-            tokio::time::sleep_until(output.poll_due().min(deadline)).await;
-            for delivery in output.poll() {
-                let at = delivery
-                    .result
-                    .map_err(|e| format!("delivery failed: {e}"))?;
-                landed.push(format!("{}@{}", at.partition, at.offset));
-            }
+        tokio::time::sleep_until(output.poll_due().min(deadline)).await;
+        for delivery in output.poll() {
+            let at = delivery
+                .result
+                .map_err(|e| format!("delivery failed: {e}"))?;
+            landed.push(format!("{}@{}", at.partition, at.offset));
         }
-        Ok((
-            format!(
-                "{} event(s) acknowledged at partition@offset {}",
-                landed.len(),
-                landed.join(", ")
-            ),
-            (),
-        ))
-    };
-    record(steps, "write", write.await)
+    }
+    Ok((
+        format!(
+            "{} event(s) acknowledged at partition@offset {}",
+            landed.len(),
+            landed.join(", ")
+        ),
+        (),
+    ))
 }
 
 /// Whether `topic` exists, without error, every partition led.
