@@ -124,6 +124,10 @@ pub fn check_settings(config: &KafkaConfig) -> Result<(), KafkaError> {
     client_config(config).create::<BaseProducer>().map(drop)
 }
 
+/// How many queued events [`KafkaOutput::metadata`] serves after a failed fetch (a fetch sees
+/// a few connection attempts, each at most one error event).
+const ERROR_EVENTS_SERVED: usize = 64;
+
 /// How often the producer's events are served while it has work outstanding (records queued or
 /// in flight whose reports have not come back). Polls never wait (`poll(0)`): rust-rdkafka's
 /// blocking polls spin through the last fraction of a millisecond of every timeout, and a
@@ -285,12 +289,21 @@ impl KafkaOutput {
         Ok(())
     }
 
-    /// The cluster's metadata, for `test output`.
+    /// The cluster's metadata, for `test output`. When no broker answered, the error events
+    /// librdkafka queued meanwhile are served, so that their reason (a refused TLS handshake,
+    /// a failed authentication) is logged: nothing else polls the producer during the fetch.
     ///
     /// # Errors
     /// No broker answered within `timeout`.
     pub fn metadata(&self, timeout: Duration) -> Result<rdkafka::metadata::Metadata, KafkaError> {
-        self.producer.client().fetch_metadata(None, timeout)
+        let metadata = self.producer.client().fetch_metadata(None, timeout);
+        if metadata.is_err() {
+            // One event per poll; a failed fetch leaves one per connection attempt at most.
+            for _ in 0..ERROR_EVENTS_SERVED {
+                self.producer.poll(Duration::ZERO);
+            }
+        }
+        metadata
     }
 
     /// The topic records go to.
