@@ -43,6 +43,7 @@ use super::observer::{RecordClock, WorkerObserver};
 use super::offsets::{CommitScope, OffsetTracker};
 use super::stats::Counter;
 use crate::errors::{ErrorAction, LogRateLimiter};
+use crate::record::OutputRecord;
 use crate::state::{StoreChange, TaskState};
 use crate::topology::ProcessingError;
 
@@ -75,6 +76,19 @@ struct Pipeline {
     ordered: Option<ordered::Ordered>,
     /// Records processed since they were last reported ([`Pipeline::report_processed`]).
     processed: usize,
+    /// The allocation of the last record's outputs, empty, for the next one's.
+    spare_outputs: Vec<OutputRecord<'static>>,
+}
+
+/// `spare` emptied, as a vector of outputs borrowing for any lifetime: its allocation is reused
+/// (collecting a vector's own `into_iter` of a same-sized type stays in place), so a record's
+/// outputs cost no allocation.
+fn recycled<'a>(mut spare: Vec<OutputRecord<'_>>) -> Vec<OutputRecord<'a>> {
+    spare.clear();
+    spare
+        .into_iter()
+        .map(|_| unreachable!("the vector was emptied"))
+        .collect()
 }
 
 impl Pipeline {
@@ -89,7 +103,7 @@ impl Pipeline {
         let input = input_record(message);
         let shared = Arc::clone(&self.shared);
         shared.interceptors().on_consume(|| input.intercept_view());
-        let mut outputs = Vec::new();
+        let mut outputs = recycled(std::mem::take(&mut self.spare_outputs));
         let mut push = |output| outputs.push(output);
         let state = punctuate::task_of(
             &shared,
@@ -136,7 +150,8 @@ impl Pipeline {
             store: None,
             punctuation: None,
         };
-        self.send_outputs(outputs, tag, clock)?;
+        self.send_outputs(&mut outputs, tag, clock)?;
+        self.spare_outputs = recycled(outputs);
         self.send_changes(&changes, message.partition(), input.timestamp, tag)?;
         self.send_changes(
             &punctuated.changes,
@@ -146,14 +161,14 @@ impl Pipeline {
         )
     }
 
-    /// Hands `outputs` to the producer as outputs of `tag`.
+    /// Hands `outputs` to the producer as outputs of `tag`, leaving it empty.
     fn send_outputs(
         &mut self,
-        outputs: Vec<crate::record::OutputRecord<'_>>,
+        outputs: &mut Vec<OutputRecord<'_>>,
         tag: OutputTag,
         clock: RecordClock,
     ) -> Result<(), WorkerError> {
-        for output in outputs {
+        for output in outputs.drain(..) {
             self.observer
                 .produced(&output.topic, output.timestamp, clock);
             let headers = (!output.headers.is_empty()).then(|| owned_headers(&output.headers));
@@ -179,7 +194,7 @@ impl Pipeline {
         input: &crate::record::InputRecord<'a>,
         error: ProcessingError,
         punctuation: Option<i32>,
-    ) -> Result<Option<crate::record::OutputRecord<'a>>, WorkerError> {
+    ) -> Result<Option<OutputRecord<'a>>, WorkerError> {
         let (counter, letter) = match shared.config.errors.action(input, &error) {
             ErrorAction::DeadLetter(letter) => (Counter::RecordsDeadLettered, Some(letter)),
             ErrorAction::Skip => (Counter::RecordsSkipped, None),
@@ -327,6 +342,7 @@ pub(super) fn run(shared: Arc<Shared>, id: usize) -> Result<(), WorkerError> {
         tasks: HashMap::new(),
         ordered: ordered::Ordered::for_topology(&shared),
         processed: 0,
+        spare_outputs: Vec::new(),
     };
     let context = WorkerContext {
         shared: Arc::clone(&shared),

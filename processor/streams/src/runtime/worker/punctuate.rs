@@ -125,7 +125,7 @@ impl Pipeline {
                 store: None,
                 punctuation: hold,
             };
-            self.send_outputs(outputs, tag, RecordClock::now())?;
+            self.send_outputs(&mut outputs, tag, RecordClock::now())?;
             self.send_changes(&changes, partition, now, tag)?;
         }
         Ok(())
