@@ -46,7 +46,7 @@ fn bench_metrics(c: &mut Criterion) {
                     }
                 }
                 worker.produced(black_box("metric.memory"), timestamp, clock);
-                worker.processed(started.elapsed());
+                worker.processed(1, started.elapsed());
             });
         });
     }

@@ -110,13 +110,14 @@ fn processor_endpoint_reports_what_it_processed_and_its_lag_drains() {
         ),
         dead_letters as f64
     );
-    // One worker thread: its process count is every record, its poll and commit counts grew.
+    // One worker thread: its process count is every record; its poll count is one per batch of
+    // records (what librdkafka holds is taken without waiting), and its commit count grew.
     let thread = |name: &str| sum(&now, name, "thread=");
     assert_eq!(
         thread("ferrobeat_processor_process_latency_seconds_count"),
         INPUTS as f64
     );
-    assert!(thread("ferrobeat_processor_poll_latency_seconds_count") >= INPUTS as f64);
+    assert!(thread("ferrobeat_processor_poll_latency_seconds_count") >= 1.0);
     // Debug level: per task (partition) and per topology node.
     assert_eq!(
         sum(

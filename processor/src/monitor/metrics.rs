@@ -389,8 +389,13 @@ impl WorkerObserver for WorkerMetrics {
         }
     }
 
-    fn processed(&mut self, elapsed: Duration) {
-        self.process_latency.observe(elapsed.as_secs_f64());
+    /// One observation per record, each the batch's mean (as Kafka Streams records its
+    /// `process-latency`): the count stays the records processed.
+    fn processed(&mut self, records: usize, elapsed: Duration) {
+        let mean = elapsed.as_secs_f64() / records.max(1) as f64;
+        for _ in 0..records {
+            self.process_latency.observe(mean);
+        }
     }
 
     fn produced(&mut self, topic: &str, timestamp_ms: i64, clock: RecordClock) {
@@ -591,7 +596,7 @@ mod tests {
         worker.assigned(vec!["in-0".to_owned(), "in-1".to_owned()], true);
         let clock = RecordClock::now();
         worker.consumed(0, 1, clock.0 - 2_000, clock);
-        worker.processed(Duration::from_micros(30));
+        worker.processed(1, Duration::from_micros(30));
         worker.produced("out", clock.0 - 2_000, clock);
         worker.produced("dlq", -1, clock);
         stats.add(StatsCounter::RecordsSkipped, 3);

@@ -14,8 +14,8 @@ use rdkafka::statistics::Statistics;
 
 use super::ClientState;
 
-/// The wall clock of one processed record (milliseconds since the Unix epoch), read once per
-/// record so that its sinks are timed against the same instant as its source.
+/// The wall clock of processed records (milliseconds since the Unix epoch), read once per
+/// poll's batch: its records' sources and sinks are timed against the same instant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RecordClock(pub i64);
 
@@ -63,7 +63,7 @@ pub fn global_lag(position: i64, high_watermark: i64) -> i64 {
 
 /// Reports of one worker thread, called on its hot path.
 pub trait WorkerObserver: Send {
-    /// One consumer poll took `elapsed`.
+    /// One consumer poll (waiting for a batch's first record) took `elapsed`.
     fn polled(&mut self, _elapsed: Duration) {}
 
     /// One commit request took `elapsed`.
@@ -89,8 +89,8 @@ pub trait WorkerObserver: Send {
     /// A record entered the topology node `name`.
     fn node_entered(&mut self, _name: &str) {}
 
-    /// Processing the record took `elapsed`.
-    fn processed(&mut self, _elapsed: Duration) {}
+    /// Processing `records` records (one poll's batch, taken together) took `elapsed`.
+    fn processed(&mut self, _records: usize, _elapsed: Duration) {}
 
     /// An output stamped `timestamp_ms` was handed to the producer for `topic`, for the record
     /// consumed at `clock`.

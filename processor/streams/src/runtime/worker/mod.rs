@@ -2,6 +2,7 @@
 //! idempotent producer, running the topology on every record of the partitions it is assigned.
 //!
 //! * this module: the poll loop and the topology call, with the processing-error policy;
+//! * [`batch`]: taking one poll's batch of records, the bookkeeping left to once per batch;
 //! * [`consume`]: the consumer's context (rebalances, statistics) and input records;
 //! * [`produce`]: sending outputs, delivery reports, retries and dead letters;
 //! * [`commit`]: synchronous commits of what the offset tracker allows, and store checkpoints;
@@ -13,6 +14,7 @@
 //! pure and tested on their own: what to commit ([`super::offsets`]), when to hold or pause
 //! ([`super::backpressure`]), what to do with a failed delivery ([`super::delivery`]).
 
+mod batch;
 mod commit;
 pub(super) mod consume;
 mod error;
@@ -41,6 +43,7 @@ use super::observer::{RecordClock, WorkerObserver};
 use super::offsets::{CommitScope, OffsetTracker};
 use super::stats::Counter;
 use crate::errors::{ErrorAction, LogRateLimiter};
+use crate::record::OutputRecord;
 use crate::state::{StoreChange, TaskState};
 use crate::topology::ProcessingError;
 
@@ -71,21 +74,36 @@ struct Pipeline {
     tasks: HashMap<i32, TaskState>,
     /// Records waiting for their task's timestamp order (`None`: processed as consumed).
     ordered: Option<ordered::Ordered>,
+    /// Records processed since they were last reported ([`Pipeline::report_processed`]).
+    processed: usize,
+    /// The allocation of the last record's outputs, empty, for the next one's.
+    spare_outputs: Vec<OutputRecord<'static>>,
+}
+
+/// `spare` emptied, as a vector of outputs borrowing for any lifetime: its allocation is reused
+/// (collecting a vector's own `into_iter` of a same-sized type stays in place), so a record's
+/// outputs cost no allocation.
+fn recycled<'a>(mut spare: Vec<OutputRecord<'_>>) -> Vec<OutputRecord<'a>> {
+    spare.clear();
+    spare
+        .into_iter()
+        .map(|_| unreachable!("the vector was emptied"))
+        .collect()
 }
 
 impl Pipeline {
     /// Runs the topology on one record, applies the error policy, fires the stream-time
     /// punctuations due after it, and sends the outputs (the punctuations' count as the
-    /// record's: its offset is committed once they are acknowledged too).
-    fn process<M: Message>(&mut self, message: &M) -> Result<(), WorkerError> {
-        let started = Instant::now();
+    /// record's: its offset is committed once they are acknowledged too). `clock` is the wall
+    /// clock of the record's batch, read once for all of them.
+    fn process<M: Message>(&mut self, message: &M, clock: RecordClock) -> Result<(), WorkerError> {
         let source = self
             .shared
             .source_partition(message.topic(), message.partition());
         let input = input_record(message);
         let shared = Arc::clone(&self.shared);
         shared.interceptors().on_consume(|| input.intercept_view());
-        let mut outputs = Vec::new();
+        let mut outputs = recycled(std::mem::take(&mut self.spare_outputs));
         let mut push = |output| outputs.push(output);
         let state = punctuate::task_of(
             &shared,
@@ -115,8 +133,7 @@ impl Pipeline {
             outputs.extend(self.processing_failed(&shared, &input, error, None)?);
         }
         let punctuated = self.punctuate_stream_time(&shared, message.partition(), &mut outputs)?;
-        shared.stats.add(Counter::RecordsProcessed, 1);
-        let clock = RecordClock::now();
+        self.processed += 1;
         self.observer
             .consumed(source.topic, source.partition, input.timestamp, clock);
         let bytes = message.payload().map_or(0, <[u8]>::len) + message.key().map_or(0, <[u8]>::len);
@@ -133,26 +150,25 @@ impl Pipeline {
             store: None,
             punctuation: None,
         };
-        self.send_outputs(outputs, tag, clock)?;
+        self.send_outputs(&mut outputs, tag, clock)?;
+        self.spare_outputs = recycled(outputs);
         self.send_changes(&changes, message.partition(), input.timestamp, tag)?;
         self.send_changes(
             &punctuated.changes,
             message.partition(),
             punctuated.time,
             tag,
-        )?;
-        self.observer.processed(started.elapsed());
-        Ok(())
+        )
     }
 
-    /// Hands `outputs` to the producer as outputs of `tag`.
+    /// Hands `outputs` to the producer as outputs of `tag`, leaving it empty.
     fn send_outputs(
         &mut self,
-        outputs: Vec<crate::record::OutputRecord<'_>>,
+        outputs: &mut Vec<OutputRecord<'_>>,
         tag: OutputTag,
         clock: RecordClock,
     ) -> Result<(), WorkerError> {
-        for output in outputs {
+        for output in outputs.drain(..) {
             self.observer
                 .produced(&output.topic, output.timestamp, clock);
             let headers = (!output.headers.is_empty()).then(|| owned_headers(&output.headers));
@@ -178,7 +194,7 @@ impl Pipeline {
         input: &crate::record::InputRecord<'a>,
         error: ProcessingError,
         punctuation: Option<i32>,
-    ) -> Result<Option<crate::record::OutputRecord<'a>>, WorkerError> {
+    ) -> Result<Option<OutputRecord<'a>>, WorkerError> {
         let (counter, letter) = match shared.config.errors.action(input, &error) {
             ErrorAction::DeadLetter(letter) => (Counter::RecordsDeadLettered, Some(letter)),
             ErrorAction::Skip => (Counter::RecordsSkipped, None),
@@ -249,20 +265,23 @@ impl Pipeline {
         Ok(())
     }
 
-    /// Moves the flow-control state on (see [`super::backpressure`]); returns whether to hold
-    /// back from polling the consumer.
-    fn apply_backpressure(&mut self, consumer: &BaseConsumer<WorkerContext>) -> bool {
-        let limits = InFlightLimits {
+    /// The in-flight limits of the runtime's configuration.
+    fn in_flight_limits(&self) -> InFlightLimits {
+        InFlightLimits {
             records: self.shared.config.runtime.max_in_flight_records,
             bytes: self.shared.config.runtime.max_in_flight_bytes,
-        };
+        }
+    }
+
+    /// Moves the flow-control state on at `now` (see [`super::backpressure`]); returns whether
+    /// to hold back from polling the consumer.
+    fn apply_backpressure(&mut self, consumer: &BaseConsumer<WorkerContext>, now: Instant) -> bool {
+        let limits = self.in_flight_limits();
         let (records, bytes) = (
             self.tracker.in_flight_records(),
             self.tracker.in_flight_bytes(),
         );
-        let (next, action) = self
-            .backpressure
-            .next(records, bytes, limits, Instant::now());
+        let (next, action) = self.backpressure.next(records, bytes, limits, now);
         if self.backpressure == Backpressure::Flowing && next.holds() {
             self.shared.stats.add(Counter::FetchPauses, 1);
             tracing::debug!(worker = %self.worker, records, bytes, "holding: too much in flight");
@@ -322,6 +341,8 @@ pub(super) fn run(shared: Arc<Shared>, id: usize) -> Result<(), WorkerError> {
         stateless: shared.topology.new_task_state(&shared.globals),
         tasks: HashMap::new(),
         ordered: ordered::Ordered::for_topology(&shared),
+        processed: 0,
+        spare_outputs: Vec::new(),
     };
     let context = WorkerContext {
         shared: Arc::clone(&shared),
@@ -357,7 +378,8 @@ pub(super) fn run(shared: Arc<Shared>, id: usize) -> Result<(), WorkerError> {
     Ok(())
 }
 
-/// Polls, processes, serves deliveries, applies backpressure and commits until shutdown.
+/// Polls and processes a batch of records, then serves deliveries, applies backpressure and
+/// commits, until shutdown.
 fn poll_loop(
     shared: &Shared,
     consumer: &BaseConsumer<WorkerContext>,
@@ -372,30 +394,13 @@ fn poll_loop(
     // How long a poll may wait: less than POLL_INTERVAL when a wall-clock punctuation is due.
     let mut poll_timeout = POLL_INTERVAL;
     while !shared.shutdown.load(Ordering::Acquire) {
-        let poll_started = (!holding).then(Instant::now);
-        let polled = if holding {
-            None
-        } else {
-            consumer.poll(poll_timeout)
-        };
-        let mut pipeline = consumer.context().pipeline.lock();
-        if let Some(started) = poll_started {
-            pipeline.observer.polled(started.elapsed());
+        if !holding {
+            batch::poll_batch(consumer, poll_timeout, &mut consumer_errors, worker)?;
         }
+        let mut pipeline = consumer.context().pipeline.lock();
+        // A rebalance callback of a poll that returned no record may have failed.
         if let Some(failure) = pipeline.failure.take() {
             return Err(failure);
-        }
-        match polled {
-            Some(Ok(message)) => pipeline.consume(&message)?,
-            Some(Err(error)) => {
-                if let Some(held_back) = consumer_errors.admit(Instant::now()) {
-                    tracing::warn!(
-                        worker,
-                        "consumer error: {error} ({held_back} similar held back)"
-                    );
-                }
-            }
-            None => {}
         }
         pipeline.process_ready(consumer)?;
         pipeline.punctuate_wall_clock()?;
@@ -404,8 +409,8 @@ fn poll_loop(
             pipeline.producer.poll(POLL_INTERVAL);
         }
         pipeline.serve_deliveries()?;
-        holding = pipeline.apply_backpressure(consumer);
         let now = Instant::now();
+        holding = pipeline.apply_backpressure(consumer, now);
         if now >= next_commit {
             pipeline.commit(consumer, CommitScope::Changed);
             next_commit = now + commit_interval;

@@ -22,6 +22,7 @@ use super::consume::WorkerContext;
 use super::{Pipeline, WorkerError};
 use crate::runtime::Shared;
 use crate::runtime::backpressure::{Backpressure, FlowAction};
+use crate::runtime::observer::RecordClock;
 use crate::runtime::offsets::SourcePartition;
 use crate::runtime::restore::cached_watermarks;
 use crate::runtime::task_order::{BufferLimits, Fetched, TaskOrder};
@@ -135,16 +136,21 @@ impl Ordered {
 }
 
 impl Pipeline {
-    /// Processes `message` at once, or buffers it for its task's timestamp order.
-    pub(super) fn consume(&mut self, message: &BorrowedMessage<'_>) -> Result<(), WorkerError> {
+    /// Processes `message` at once (at `clock`, its batch's wall clock), or buffers it for its
+    /// task's timestamp order.
+    pub(super) fn consume(
+        &mut self,
+        message: &BorrowedMessage<'_>,
+        clock: RecordClock,
+    ) -> Result<(), WorkerError> {
         let Some(ordered) = self.ordered.as_mut() else {
-            return self.process(message);
+            return self.process(message, clock);
         };
         let partition = self
             .shared
             .source_partition(message.topic(), message.partition());
         if !ordered.is_ordered(partition) {
-            return self.process(message);
+            return self.process(message, clock);
         }
         let timestamp = message.timestamp().to_millis().unwrap_or(-1);
         let bytes = message.payload_len() + message.key_len();
@@ -164,7 +170,9 @@ impl Pipeline {
         let Some(mut ordered) = self.ordered.take() else {
             return Ok(());
         };
+        let started = Instant::now();
         let processed = self.process_buffered(&mut ordered, consumer);
+        self.report_processed(started);
         // While the whole assignment is paused, leave it so: resuming a partition would undo it.
         if self.backpressure != Backpressure::Paused {
             ordered.flow(&self.shared, consumer, &self.worker);
@@ -182,6 +190,8 @@ impl Pipeline {
         let runtime = &shared.config.runtime;
         // Positions move only when the consumer is polled: one look per call is enough.
         let mut positions = None;
+        // The wall clock of the records processed in this call.
+        let clock = RecordClock::now();
         let Ordered {
             order,
             starts,
@@ -205,7 +215,7 @@ impl Pipeline {
             let Some((_, message)) = order.next(now, runtime.max_task_idle, &mut fetched) else {
                 break;
             };
-            self.process(&message)?;
+            self.process(&message, clock)?;
         }
         Ok(())
     }

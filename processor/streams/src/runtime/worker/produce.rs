@@ -43,8 +43,9 @@ pub(super) struct OutputTag {
 /// A delivery report, moved from the producer's callback to the worker.
 pub(super) struct Delivery {
     tag: OutputTag,
-    /// The written record's offset, or why it was not written.
-    result: Result<i64, (KafkaError, OwnedMessage)>,
+    /// The written record's offset, or why it was not written (boxed: the channel moves every
+    /// report, and nearly all are successes).
+    result: Result<i64, Box<(KafkaError, OwnedMessage)>>,
 }
 
 /// The producer's context: hands every delivery report to the worker through a channel, after
@@ -79,7 +80,7 @@ impl ProducerContext for DeliveryReports {
             .on_acknowledgement(|| Acknowledgement::of_delivery(result));
         let result = match result {
             Ok(message) => Ok(message.offset()),
-            Err((error, message)) => Err((error.clone(), message.detach())),
+            Err((error, message)) => Err(Box::new((error.clone(), message.detach()))),
         };
         // The receiver lives as long as the producer; a send error means the worker is gone.
         let _ = self.sender.send(Delivery { tag: *tag, result });
@@ -183,7 +184,7 @@ impl Pipeline {
                     // is handled after this send returns, never from inside it.
                     self.refused.push(Delivery {
                         tag: *returned.delivery_opaque,
-                        result: Err((error, message)),
+                        result: Err(Box::new((error, message))),
                     });
                     return Ok(());
                 }
@@ -191,17 +192,32 @@ impl Pipeline {
         }
     }
 
-    /// Applies every delivery report received so far, and every output the producer refused.
+    /// Applies every delivery report the producer holds, and every output it refused. A poll
+    /// that may not wait serves one delivery-report event (the acknowledgements of one produce
+    /// request) at most, so the producer is polled until a poll brings nothing: served once per
+    /// batch of records, a single event per call fell behind the acknowledgements, and the
+    /// worker held back from consuming for want of them.
     pub(super) fn serve_deliveries(&mut self) -> Result<(), WorkerError> {
-        self.producer.poll(std::time::Duration::ZERO);
+        loop {
+            self.producer.poll(std::time::Duration::ZERO);
+            if self.apply_deliveries()? == 0 {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Applies the delivery reports received so far and the refused outputs; returns how many.
+    fn apply_deliveries(&mut self) -> Result<usize, WorkerError> {
+        let mut applied = 0;
         loop {
             let delivery = match self.refused.pop() {
                 Some(refused) => refused,
                 None => match self.deliveries.try_recv() {
                     Ok(delivery) => delivery,
-                    Err(_) => return Ok(()),
+                    Err(_) => return Ok(applied),
                 },
             };
+            applied += 1;
             match delivery.result {
                 Ok(offset) => {
                     self.shared.stats.add(Counter::OutputsAcknowledged, 1);
@@ -212,7 +228,10 @@ impl Pipeline {
                     }
                     self.acknowledge(delivery.tag);
                 }
-                Err((error, message)) => self.delivery_failed(delivery.tag, error, message)?,
+                Err(failed) => {
+                    let (error, message) = *failed;
+                    self.delivery_failed(delivery.tag, error, message)?;
+                }
             }
         }
     }

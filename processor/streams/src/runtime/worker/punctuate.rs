@@ -125,7 +125,7 @@ impl Pipeline {
                 store: None,
                 punctuation: hold,
             };
-            self.send_outputs(outputs, tag, RecordClock::now())?;
+            self.send_outputs(&mut outputs, tag, RecordClock::now())?;
             self.send_changes(&changes, partition, now, tag)?;
         }
         Ok(())
@@ -135,6 +135,9 @@ impl Pipeline {
     /// at most [`POLL_INTERVAL`], less when a wall-clock punctuation or the end of a quiet
     /// period comes sooner.
     pub(super) fn poll_timeout(&self) -> Duration {
+        if self.tasks.is_empty() || !self.shared.topology.is_time_driven() {
+            return POLL_INTERVAL;
+        }
         let now = wall_clock();
         let due = self
             .tasks
