@@ -253,9 +253,8 @@ impl KafkaOutput {
         )
     }
 
-    /// When [`KafkaOutput::poll`] is next due: [`DELIVERY_POLL_PERIOD`] after the last one
-    /// while records are outstanding, [`IDLE_POLL_PERIOD`] after the last one or after a send
-    /// otherwise.
+    /// When [`KafkaOutput::poll`] is next due: 100 ms after the last one while records are
+    /// outstanding, 1.02 s after the last one or after a send otherwise.
     pub fn poll_due(&self) -> Instant {
         self.schedule.due
     }
