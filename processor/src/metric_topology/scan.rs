@@ -68,6 +68,39 @@ fn string_stops(word: u64) -> (u64, u64) {
     (quote, zero_at(word ^ splat(u64::from(b'\\'))) | control)
 }
 
+/// Powers of ten up to the 19th, each exact in an `f64`.
+const POWERS_OF_TEN: [f64; 20] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+    1e17, 1e18, 1e19,
+];
+
+/// The `f64` serde_json makes of a valid JSON number of at most 19 digits and no exponent,
+/// by its own steps (its digits as a `u64`, converted, divided by the power of ten of its
+/// decimals), so bit for bit the same; `None` for any other number (serde_json reads it).
+fn short_decimal(number: &[u8]) -> Option<f64> {
+    let (negative, digits) = match number.split_first()? {
+        (b'-', rest) => (true, rest),
+        _ => (false, number),
+    };
+    if digits.len() > 19 {
+        return None;
+    }
+    let (mut significand, mut decimals, mut after_point) = (0u64, 0usize, false);
+    for &byte in digits {
+        match byte {
+            b'0'..=b'9' => {
+                significand = significand * 10 + u64::from(byte - b'0');
+                decimals += usize::from(after_point);
+            }
+            b'.' if !after_point => after_point = true,
+            _ => return None,
+        }
+    }
+    // At most 19 digits: the significand cannot overflow, and the power of ten is exact.
+    let value = significand as f64 / *POWERS_OF_TEN.get(decimals)?;
+    Some(if negative { -value } else { value })
+}
+
 impl<'a> Cursor<'a> {
     fn peek(&self) -> Option<u8> {
         self.bytes.get(self.pos).copied()
@@ -148,18 +181,19 @@ impl<'a> Cursor<'a> {
     #[inline(always)]
     fn string(&mut self) -> Option<(&'a [u8], bool)> {
         let start = self.pos;
-        // Most strings end within eight bytes, with nothing to check before their quote.
-        if let Some(word) = self.word() {
+        // Most strings end with nothing to check before their quote: eight bytes a step to it.
+        while let Some(word) = self.word() {
             let (quote, special) = string_stops(word);
-            let first_quote = quote & quote.wrapping_neg();
-            if quote != 0 && special & (first_quote - 1) == 0 {
-                let len = quote.trailing_zeros() as usize / 8;
-                self.pos += len + 1;
-                return Some((&self.bytes[start..start + len], false));
+            if quote | special != 0 {
+                let first_quote = quote & quote.wrapping_neg();
+                if quote != 0 && special & (first_quote - 1) == 0 {
+                    let end = self.pos + quote.trailing_zeros() as usize / 8;
+                    self.pos = end + 1;
+                    return Some((&self.bytes[start..end], false));
+                }
+                break;
             }
-            if quote | special == 0 {
-                self.pos += 8;
-            }
+            self.pos += 8;
         }
         self.long_string(start)
     }
@@ -190,8 +224,20 @@ impl<'a> Cursor<'a> {
         }
     }
 
+    /// Consumes the digits that come next (eight bytes a step); how many.
     fn skip_digits(&mut self) -> usize {
         let start = self.pos;
+        while let Some(word) = self.word() {
+            // A byte is a digit when `byte ^ b'0'` is below 10; adding 0x76 sets the high bit
+            // of any other (a carry out of a non-digit only spoils the bytes above it).
+            let offset = word ^ splat(u64::from(b'0'));
+            let non_digits = (offset.wrapping_add(splat(0x76)) | offset) & splat(0x80);
+            if non_digits != 0 {
+                self.pos += non_digits.trailing_zeros() as usize / 8;
+                return self.pos - start;
+            }
+            self.pos += 8;
+        }
         while let Some(b'0'..=b'9') = self.peek() {
             self.pos += 1;
         }
@@ -359,7 +405,8 @@ impl<'a> Cursor<'a> {
         self.nullable(|cursor| {
             let start = cursor.pos;
             cursor.skip_number()?;
-            serde_json::from_slice(&cursor.bytes[start..cursor.pos]).ok()
+            let text = &cursor.bytes[start..cursor.pos];
+            short_decimal(text).or_else(|| serde_json::from_slice(text).ok())
         })
     }
 

@@ -194,3 +194,66 @@ fn mutated_documents_are_refused_or_read_as_serde_json_does() {
     // Both kinds occur: mutations inside strings keep documents valid.
     assert!(read > total / 20 && read < total, "{read} of {total} read");
 }
+
+#[test]
+fn short_decimals_are_read_bit_for_bit_as_serde_json_reads_them() {
+    let mut state = 0x2545_F491_4F6C_DD1D_u64;
+    let mut random = move || {
+        state ^= state >> 12;
+        state ^= state << 25;
+        state ^= state >> 27;
+        state.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+    };
+    let mut numbers: Vec<String> = [
+        "0",
+        "-0",
+        "0.0",
+        "-0.0",
+        "1",
+        "-1",
+        "0.1",
+        "0.30000000000000004",
+        "0.6125",
+        "9007199254740993",
+        "18446744073709551615",
+        "9999999999999999999",
+        "1234567890.123456789",
+        "-922337203685477580",
+        "0.0000000000000000001",
+        "4.35",
+        "99120331",
+    ]
+    .iter()
+    .map(|number| (*number).to_owned())
+    .collect();
+    for _ in 0..200_000 {
+        let bits = random();
+        let digits = (bits % 19 + 1) as usize;
+        let significand = (random() % 10u64.pow(digits as u32)).to_string();
+        let decimals = (bits >> 8) as usize % (significand.len() + 1);
+        let (whole, fraction) = significand.split_at(significand.len() - decimals);
+        let whole = if whole.is_empty() { "0" } else { whole };
+        let sign = if bits >> 16 & 1 == 1 { "-" } else { "" };
+        numbers.push(if fraction.is_empty() {
+            format!("{sign}{whole}")
+        } else {
+            format!("{sign}{whole}.{fraction}")
+        });
+    }
+    for number in &numbers {
+        let serde: f64 = serde_json::from_str(number).expect(number);
+        match short_decimal(number.as_bytes()) {
+            Some(short) => assert_eq!(short.to_bits(), serde.to_bits(), "{number}"),
+            // Only numbers of more than 19 bytes after the sign are left to serde_json.
+            None => assert!(number.trim_start_matches('-').len() > 19, "{number}"),
+        }
+    }
+    for left in [
+        "1e5",
+        "1.5E-3",
+        "12345678901234567890",
+        "1.2345678901234567890",
+    ] {
+        assert_eq!(short_decimal(left.as_bytes()), None, "{left}");
+    }
+}

@@ -129,6 +129,11 @@ struct Options {
     /// keep its raw output under `--runs-dir` as `<date>-agent.txt`, without writing `--output`.
     #[arg(long, conflicts_with = "state_only")]
     agent_only: bool,
+    /// Measure only the pure topology's cost (no broker), print it and keep its raw output
+    /// under `--runs-dir` as `<date>-topology.txt`, without writing `--output`: the quick run
+    /// while tuning the topology.
+    #[arg(long, conflicts_with_all = ["state_only", "drain_only", "agent_only"])]
+    topology_only: bool,
     /// Do not run `cargo build` for the processor and agent binaries (use what is there).
     #[arg(long)]
     no_build: bool,
@@ -151,6 +156,7 @@ fn main() -> ExitCode {
         Some(Hidden::Passthrough(args)) => passthrough::run(args),
         Some(Hidden::WindowedCount(args)) => windowed::run(args),
         None if cli.options.agent_only => agent::agent_only(&cli.options),
+        None if cli.options.topology_only => topology_cost::topology_only(&cli.options),
         None => run(&cli.options),
     };
     match result {

@@ -47,6 +47,14 @@ pub(crate) fn threads_cpu_ns(pid: u32) -> anyhow::Result<u64> {
     Ok(total)
 }
 
+/// On-CPU time of the calling thread so far, in ns (`/proc/thread-self/schedstat`): unlike the
+/// wall clock, it does not count the time other work on the machine held the thread off a core.
+pub(crate) fn this_thread_cpu_ns() -> anyhow::Result<u64> {
+    const PATH: &str = "/proc/thread-self/schedstat";
+    let schedstat = std::fs::read_to_string(PATH).with_context(|| format!("reading {PATH}"))?;
+    first_figure(&schedstat).with_context(|| format!("parsing {PATH}"))
+}
+
 /// The first whitespace-separated number of a text.
 fn first_figure(text: &str) -> anyhow::Result<u64> {
     let first = text.split_whitespace().next().context("empty")?;

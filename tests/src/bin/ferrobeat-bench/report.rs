@@ -340,6 +340,18 @@ pub(crate) fn render_agent_only(run: &AgentOnly, machine: &Machine) -> String {
     out.0
 }
 
+/// The report of a `--topology-only` run: the pure topology's cost.
+pub(crate) fn render_topology_only(
+    topology: &TopologyCost,
+    machine: &Machine,
+    run_seconds: f64,
+) -> String {
+    let mut out = section_only("Topology", "--topology-only", machine, run_seconds);
+    out.line(String::new());
+    topology_cost(&mut out, topology);
+    out.0
+}
+
 /// The heading and machine line of a run that measured one section (`flag`).
 fn section_only(section: &str, flag: &str, machine: &Machine, run_seconds: f64) -> Markdown {
     let mut out = Markdown::default();
@@ -567,7 +579,7 @@ fn topology_cost(out: &mut Markdown, topology: &TopologyCost) {
     out.line("## Pure topology cost (one core, no broker)".into());
     out.line(String::new());
     out.line(format!(
-        "Over {} distinct documents of {} bytes on average, best of three runs:",
+        "Over {} distinct documents of {} bytes on average, on-CPU time of the best of 15 interleaved rounds of each (other work on the machine neither counts nor slows one case more than the others):",
         topology.documents, topology.mean_bytes
     ));
     out.line(String::new());

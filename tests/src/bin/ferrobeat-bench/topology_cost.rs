@@ -26,6 +26,21 @@ pub(crate) struct TopologyCost {
     pub(crate) serde_validate_ns: f64,
 }
 
+/// `--topology-only`: the topology's cost over the first 1000 of `--records` generated
+/// documents (as in a full run), printed and kept under `--runs-dir`.
+pub(crate) fn topology_only(options: &crate::Options) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let (documents, _) =
+        crate::documents::DocumentGenerator::new().batch(options.records.min(1000));
+    let cost = measure(&documents, Duration::from_secs(options.topology_seconds))?;
+    let text = crate::report::render_topology_only(
+        &cost,
+        &crate::report::Machine::this(),
+        started.elapsed().as_secs_f64(),
+    );
+    crate::save_report(&text, &options.runs_dir, "topology")
+}
+
 /// Measures both over `documents`, each repeated for at least `per_case`.
 pub(crate) fn measure(documents: &[Vec<u8>], per_case: Duration) -> anyhow::Result<TopologyCost> {
     let config = MetricTopologyConfig {
@@ -59,7 +74,7 @@ pub(crate) fn measure(documents: &[Vec<u8>], per_case: Duration) -> anyhow::Resu
     // As a worker runs it: the stateless task's state is kept from record to record
     // (`Topology::process` would build a fresh one for every record).
     let mut task = topology.new_task_state(&topology.new_global_stores());
-    let topology_ns = per_record_ns(records.len(), per_case, || {
+    let mut topology_pass = || {
         let mut bytes = 0usize;
         for record in &records {
             let processed = topology.process_in(&mut task, black_box(record), &mut |output| {
@@ -68,17 +83,26 @@ pub(crate) fn measure(documents: &[Vec<u8>], per_case: Duration) -> anyhow::Resu
             black_box(processed).ok();
         }
         black_box(bytes);
-    });
-    let serde_event_ns = per_record_ns(documents.len(), per_case, || {
+    };
+    let mut serde_event_pass = || {
         for document in documents {
             black_box(serde_json::from_slice::<ferrobeat_schema::Event>(black_box(document)).ok());
         }
-    });
-    let serde_validate_ns = per_record_ns(documents.len(), per_case, || {
+    };
+    let mut serde_validate_pass = || {
         for document in documents {
             black_box(serde_json::from_slice::<serde::de::IgnoredAny>(black_box(document)).ok());
         }
-    });
+    };
+    let [topology_ns, serde_event_ns, serde_validate_ns] = best_per_record_ns(
+        records.len(),
+        per_case,
+        [
+            &mut topology_pass,
+            &mut serde_event_pass,
+            &mut serde_validate_pass,
+        ],
+    )?;
     Ok(TopologyCost {
         serde_validate_ns,
         documents: documents.len(),
@@ -88,19 +112,34 @@ pub(crate) fn measure(documents: &[Vec<u8>], per_case: Duration) -> anyhow::Resu
     })
 }
 
-/// Runs `pass` (over `records` records) once to warm up, then until `at_least` has passed;
-/// the time per record of the best of three such runs, in ns.
-fn per_record_ns(records: usize, at_least: Duration, mut pass: impl FnMut()) -> f64 {
-    pass();
-    (0..3)
-        .map(|_| {
+/// How many rounds [`best_per_record_ns`] splits each case's time into.
+const ROUNDS: u32 = 15;
+
+/// Runs each pass (over `records` records) once to warm up, then in [`ROUNDS`] rounds, each
+/// running every pass in turn for its share of `per_case`: the on-CPU time per record of each
+/// pass's best round, in ns. On-CPU time, and interleaved, so that other work on this shared
+/// machine neither counts as the topology's time nor slows one case's whole measurement.
+fn best_per_record_ns<const N: usize>(
+    records: usize,
+    per_case: Duration,
+    mut passes: [&mut dyn FnMut(); N],
+) -> anyhow::Result<[f64; N]> {
+    for pass in &mut passes {
+        pass();
+    }
+    let mut best = [f64::INFINITY; N];
+    for _ in 0..ROUNDS {
+        for (pass, best) in passes.iter_mut().zip(&mut best) {
             let start = Instant::now();
-            let mut passes = 0u32;
-            while start.elapsed() < at_least / 3 || passes == 0 {
+            let cpu_start = crate::process::this_thread_cpu_ns()?;
+            let mut runs = 0u32;
+            while start.elapsed() < per_case / ROUNDS || runs == 0 {
                 pass();
-                passes += 1;
+                runs += 1;
             }
-            start.elapsed().as_nanos() as f64 / (f64::from(passes) * records as f64)
-        })
-        .fold(f64::INFINITY, f64::min)
+            let cpu_ns = crate::process::this_thread_cpu_ns()? - cpu_start;
+            *best = best.min(cpu_ns as f64 / (f64::from(runs) * records as f64));
+        }
+    }
+    Ok(best)
 }
