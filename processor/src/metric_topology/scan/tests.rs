@@ -148,6 +148,29 @@ fn invalid_utf8_is_read_only_where_serde_json_checks_it() {
 }
 
 #[test]
+fn keys_of_read_objects_are_checked_for_utf8_wherever_the_odd_byte_sits() {
+    // Keys of up to 20 bytes with one non-ASCII character at each place: in the first word of
+    // the key, across words, in the tail the word loop leaves to the byte loop.
+    for length in 1..20 {
+        for at in 0..length {
+            let mut key = vec![b'k'; length];
+            for (character, valid) in [(&b"\xc3\xa9"[..], true), (b"\xff", false)] {
+                key.splice(at..=at, character.iter().copied());
+                let raw = [
+                    b"{\"metricset\":{\"name\":\"m\"},\"".as_slice(),
+                    &key,
+                    b"\":1}",
+                ]
+                .concat();
+                assert_eq!(scanned_alike(&raw), valid, "{key:?}");
+                assert_eq!(parse_envelope(&raw).is_ok(), valid, "{key:?}");
+                key = vec![b'k'; length];
+            }
+        }
+    }
+}
+
+#[test]
 fn nesting_beyond_the_scan_depth_is_left_to_serde_json() {
     let nested = |depth| {
         format!(
