@@ -23,6 +23,8 @@
 use std::borrow::Cow;
 
 use super::event::{CpuFigures, Fields};
+use decimal::short_decimal;
+mod decimal;
 
 /// The deepest nesting [`Cursor::skip_value`] follows; deeper values go to serde_json (which
 /// skips them without a limit).
@@ -66,39 +68,6 @@ fn string_stops(word: u64) -> (u64, u64) {
     let quote = zero_at(word ^ splat(u64::from(b'"')));
     let control = word.wrapping_sub(splat(0x20)) & !word & splat(0x80);
     (quote, zero_at(word ^ splat(u64::from(b'\\'))) | control)
-}
-
-/// Powers of ten up to the 19th, each exact in an `f64`.
-const POWERS_OF_TEN: [f64; 20] = [
-    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
-    1e17, 1e18, 1e19,
-];
-
-/// The `f64` serde_json makes of a valid JSON number of at most 19 digits and no exponent,
-/// by its own steps (its digits as a `u64`, converted, divided by the power of ten of its
-/// decimals), so bit for bit the same; `None` for any other number (serde_json reads it).
-fn short_decimal(number: &[u8]) -> Option<f64> {
-    let (negative, digits) = match number.split_first()? {
-        (b'-', rest) => (true, rest),
-        _ => (false, number),
-    };
-    if digits.len() > 19 {
-        return None;
-    }
-    let (mut significand, mut decimals, mut after_point) = (0u64, 0usize, false);
-    for &byte in digits {
-        match byte {
-            b'0'..=b'9' => {
-                significand = significand * 10 + u64::from(byte - b'0');
-                decimals += usize::from(after_point);
-            }
-            b'.' if !after_point => after_point = true,
-            _ => return None,
-        }
-    }
-    // At most 19 digits: the significand cannot overflow, and the power of ten is exact.
-    let value = significand as f64 / *POWERS_OF_TEN.get(decimals)?;
-    Some(if negative { -value } else { value })
 }
 
 impl<'a> Cursor<'a> {

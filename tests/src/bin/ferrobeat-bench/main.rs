@@ -18,6 +18,7 @@ mod latency;
 mod passthrough;
 mod peers;
 mod process;
+mod py_copy_peer;
 mod quix_peer;
 mod report;
 mod restore_timer;
@@ -381,16 +382,25 @@ impl Children<'_> {
             .as_ref()
             .context("the windowed count's input was not preloaded")?;
         let windowed = self.drain_windowed(windowed_topics, records)?;
-        let quix = if peers {
+        let (python_copy, quix) = if peers {
+            eprintln!("Python byte copy draining {records} records…");
+            let copy_topics = bench
+                .drain_topics
+                .with_fresh_outputs(self.kafka, "bench-python-copy")?;
+            let python_copy = self.drain_python_copy(&copy_topics, records)?;
             eprintln!("Quix Streams draining {records} records…");
             let quix_topics = bench
                 .drain_topics
                 .with_fresh_outputs(self.kafka, "bench-quix")?;
-            Some(self.drain_quix(&quix_topics, records, expected)?)
+            (
+                Some(python_copy),
+                Some(self.drain_quix(&quix_topics, records, expected)?),
+            )
         } else {
-            None
+            (None, None)
         };
         Ok(Drains {
+            python_copy,
             quix,
             batched,
             one_per_batch: self.drain_both(one_per_batch, expected, records)?,
