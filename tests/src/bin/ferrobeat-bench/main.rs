@@ -236,22 +236,40 @@ struct Children<'a> {
 }
 
 impl Children<'_> {
+    /// The bench's settings for the test broker as `--property KEY=VALUE` arguments: all the
+    /// byte copies and peers get of the bench's settings.
+    fn broker_property_args(&self) -> impl Iterator<Item = String> {
+        self.copy_properties
+            .iter()
+            .flat_map(|(key, value)| ["--property".to_owned(), format!("{key}={value}")])
+    }
+
+    /// The arguments both byte copies (the Rust one and the Python one) take: copy `records`
+    /// records from `topics.input` to `topics.copy` in a new group named after `group`.
+    fn copy_args(&self, topics: &Topics, records: usize, group: &str) -> Vec<String> {
+        [
+            "--bootstrap-servers",
+            self.kafka.bootstrap_servers(),
+            "--input",
+            &topics.input,
+            "--output",
+            &topics.copy,
+            "--group",
+            &self.kafka.unique_topic(group),
+            "--records",
+            &records.to_string(),
+        ]
+        .map(str::to_owned)
+        .into_iter()
+        .chain(self.broker_property_args())
+        .collect()
+    }
+
     /// The passthrough copying `records` records from `topics.input` to `topics.copy`.
     fn passthrough(&self, topics: &Topics, records: usize) -> anyhow::Result<Child> {
         Command::new(&self.binaries.bench)
-            .args([
-                "passthrough",
-                "--bootstrap-servers",
-                self.kafka.bootstrap_servers(),
-            ])
-            .args(["--input", &topics.input, "--output", &topics.copy])
-            .args(["--group", &self.kafka.unique_topic("bench-passthrough")])
-            .args(["--records", &records.to_string()])
-            .args(
-                self.copy_properties
-                    .iter()
-                    .flat_map(|(key, value)| ["--property".to_owned(), format!("{key}={value}")]),
-            )
+            .arg("passthrough")
+            .args(self.copy_args(topics, records, "bench-passthrough"))
             // It exits once its standard input closes (see `passthrough::run`).
             .stdin(Stdio::piped())
             .spawn()

@@ -26,16 +26,7 @@ impl Children<'_> {
         let log = self.scratch.join("python-copy.log");
         let mut copier = Command::new(&python)
             .arg(peers::script("byte_copy.py"))
-            .args(["--bootstrap-servers", self.kafka.bootstrap_servers()])
-            .args(["--group", &self.kafka.unique_topic("bench-python-copy")])
-            .args(["--input", &topics.input, "--output", &topics.copy])
-            .args(["--records", &records.to_string()])
-            // The bench's settings for the test broker only, as the Rust byte copy gets them.
-            .args(
-                self.copy_properties
-                    .iter()
-                    .flat_map(|(key, value)| ["--property".to_owned(), format!("{key}={value}")]),
-            )
+            .args(self.copy_args(topics, records, "bench-python-copy"))
             // It exits once its standard input closes, as the Rust byte copy does.
             .stdin(Stdio::piped())
             .stdout(Stdio::null())

@@ -38,11 +38,7 @@ impl Children<'_> {
             .args(["--memory", &topics.memory, "--alert", &topics.alert])
             .args(["--threshold", &documents::ALERT_THRESHOLD.to_string()])
             // The bench's settings for the test broker only, as the byte copy gets them.
-            .args(
-                self.copy_properties
-                    .iter()
-                    .flat_map(|(key, value)| ["--property".to_owned(), format!("{key}={value}")]),
-            )
+            .args(self.broker_property_args())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).context("creating the Quix Streams log")?)
