@@ -39,8 +39,9 @@ if [[ "$(uname -s)" == Linux ]]; then
         export OPENSSL_CONFIG_DIR="${OPENSSL_CONFIG_DIR:-/usr/lib/ssl}"
     fi
 fi
-# `cargo rustc`: the link arguments go to the agent's binary only.
+# `cargo rustc`: the link arguments go to the agent's binary only. (The arrays' ${a[@]+...} form:
+# empty arrays under `set -u` in macOS's bash 3.2.)
 CFLAGS="${CFLAGS:+$CFLAGS }-Os -ffunction-sections -fdata-sections -DWITH_ZSTD_STATIC=1" \
     cargo rustc --profile release-agent --locked -p ferrobeat-agent --bin ferrobeat-agent \
-    "${features[@]}" -- "${link[@]}" >&2
+    ${features[@]+"${features[@]}"} -- ${link[@]+"${link[@]}"} >&2
 echo "${CARGO_TARGET_DIR:-target}/release-agent/ferrobeat-agent"
