@@ -129,8 +129,7 @@ struct Options {
     /// keep its raw output under `--runs-dir` as `<date>-agent.txt`, without writing `--output`.
     #[arg(long, conflicts_with = "state_only")]
     agent_only: bool,
-    /// Do not build the processor and agent binaries; use what is there (the processor next to
-    /// the bench, the agent in `target/release-agent/`, `packaging/build-agent.sh`).
+    /// Do not run `cargo build` for the processor and agent binaries (use what is there).
     #[arg(long)]
     no_build: bool,
 }
