@@ -107,6 +107,13 @@ for deb in "${debs[@]}"; do
 
     step "$package: unpacked into a scratch root"
     dpkg-deb --extract "$deb" "$root"
+    # Packed relocations (packaging/build-agent.sh) need glibc 2.36, which dpkg-shlibdeps does
+    # not infer from the GLIBC_ABI_DT_RELR version need: the package must declare it.
+    if readelf -V "$root/usr/bin/$package" | grep -q GLIBC_ABI_DT_RELR; then
+        dpkg-deb --field "$deb" Depends | grep -q 'libc6 (>= 2\.36)' ||
+            fail "$package uses packed relocations (glibc 2.36) but $deb does not depend on libc6 (>= 2.36)"
+        echo "packed relocations: depends on libc6 (>= 2.36): OK"
+    fi
     reported=$("$root/usr/bin/$package" --version)
     echo "$reported"
     [[ "$reported" == "$package ${version%-*}" ]] ||

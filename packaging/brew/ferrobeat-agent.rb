@@ -14,7 +14,9 @@ class FerrobeatAgent < Formula
   uses_from_macos "zlib"
 
   def install
-    system "cargo", "install", *std_cargo_args(path: "agent")
+    # The agent's size-optimised profile (fat LTO, opt-level "s"); the Linux package's further
+    # steps (static OpenSSL, librdkafka's C flags) are in packaging/build-agent.sh.
+    system "cargo", "install", "--profile", "release-agent", *std_cargo_args(path: "agent")
     etc.install "agent/ferrobeat-agent.toml"
     # The man page and the completions come from the binary's own command line definitions.
     generate_completions_from_executable(bin/"ferrobeat-agent", "generate", shell_parameter_format: "complete-")

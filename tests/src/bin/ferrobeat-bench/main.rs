@@ -842,7 +842,7 @@ dead_letter_topic = "{dead_letter}"
         .with_context(|| format!("starting {}", binary.display()))
 }
 
-/// The release binaries the bench runs.
+/// The binaries the bench runs: the processor of the bench's own profile, the agent as it ships.
 #[derive(Debug)]
 struct Binaries {
     bench: PathBuf,
@@ -850,48 +850,62 @@ struct Binaries {
     agent: PathBuf,
 }
 
+/// The profile directory of the shipped agent (`packaging/build-agent.sh`).
+const AGENT_PROFILE: &str = "release-agent";
+
 impl Binaries {
-    /// Next to this executable; built first by the cargo that runs this bench when `build`.
+    /// The processor next to this executable and the agent in `target/release-agent/`; built
+    /// first (by the cargo that runs this bench, and `packaging/build-agent.sh`) when `build`.
     fn locate(build: bool) -> anyhow::Result<Binaries> {
         let bench = std::env::current_exe().context("locating this executable")?;
         let directory = bench.parent().context("this executable has no directory")?;
+        let target = directory
+            .parent()
+            .context("this executable is not in a profile directory")?;
         if build && let Some(cargo) = std::env::var_os("CARGO") {
             let profile = directory
                 .file_name()
                 .and_then(|name| name.to_str())
                 .unwrap_or("release");
             let mut command = Command::new(cargo);
-            command.args([
-                "build",
-                "--quiet",
-                "-p",
-                "ferrobeat-processor",
-                "-p",
-                "ferrobeat-agent",
-                "--bins",
-            ]);
+            command.args(["build", "--quiet", "-p", "ferrobeat-processor", "--bins"]);
             if profile == "release" {
                 command.arg("--release");
             }
             let status = command.status().context("running cargo build")?;
             if !status.success() {
-                bail!("cargo build of the processor and agent binaries failed ({status})");
+                bail!("cargo build of the processor binaries failed ({status})");
+            }
+            let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../packaging/build-agent.sh");
+            let status = Command::new("bash")
+                .arg(&script)
+                .env("CARGO_TARGET_DIR", target)
+                .stdout(Stdio::null())
+                .status()
+                .with_context(|| format!("running {}", script.display()))?;
+            if !status.success() {
+                bail!("{} failed ({status})", script.display());
             }
         }
-        let binary = |name: &str| -> anyhow::Result<PathBuf> {
+        let binary = |directory: &Path, name: &str, how: &str| -> anyhow::Result<PathBuf> {
             let path = directory.join(name);
             if path.is_file() {
                 Ok(path)
             } else {
-                bail!(
-                    "{} is missing: build it with `cargo build --release --bins -p {name}`",
-                    path.display()
-                )
+                bail!("{} is missing: build it with `{how}`", path.display())
             }
         };
         Ok(Binaries {
-            processor: binary("ferrobeat-processor")?,
-            agent: binary("ferrobeat-agent")?,
+            processor: binary(
+                directory,
+                "ferrobeat-processor",
+                "cargo build --release --bins -p ferrobeat-processor",
+            )?,
+            agent: binary(
+                &target.join(AGENT_PROFILE),
+                "ferrobeat-agent",
+                "packaging/build-agent.sh",
+            )?,
             bench,
         })
     }
