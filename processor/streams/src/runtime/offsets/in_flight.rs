@@ -1,0 +1,174 @@
+//! A partition's records with unacknowledged outputs, in offset order.
+
+use std::collections::VecDeque;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct InFlightRecord {
+    offset: i64,
+    /// Outputs not yet acknowledged; 0 for a record done while one before it is not.
+    outstanding_outputs: usize,
+    bytes: usize,
+}
+
+/// A partition's records with outputs, in offset order: a record consumed after the last one
+/// (every record but those an offset reset re-delivers) is pushed at the back, and
+/// acknowledgements find theirs by binary search. A record whose outputs are all acknowledged
+/// stays in place, done, until every record before it is done too, so the front is always the
+/// first record with unacknowledged outputs.
+#[derive(Debug, Default)]
+pub(super) struct InFlight {
+    records: VecDeque<InFlightRecord>,
+}
+
+/// What an acknowledgement did to its record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Acknowledged {
+    /// The record has other outputs outstanding.
+    Partly,
+    /// It was the record's last output: the record and its bytes are no longer in flight.
+    Done {
+        /// The record's input bytes.
+        bytes: usize,
+    },
+}
+
+impl InFlight {
+    /// The first record with unacknowledged outputs.
+    pub(super) fn first(&self) -> Option<i64> {
+        self.records.front().map(|record| record.offset)
+    }
+
+    /// Where the record at `offset` is, or would be inserted.
+    fn position(&self, offset: i64) -> Result<usize, usize> {
+        match self.records.back() {
+            Some(last) if last.offset < offset => Err(self.records.len()),
+            _ => self
+                .records
+                .binary_search_by_key(&offset, |record| record.offset),
+        }
+    }
+
+    /// Adds `outputs` (at least one) and `bytes` to the record at `offset`; returns whether
+    /// it was not in flight before.
+    pub(super) fn add(&mut self, offset: i64, outputs: usize, bytes: usize) -> bool {
+        match self.position(offset) {
+            Ok(index) => {
+                let record = &mut self.records[index];
+                let started = record.outstanding_outputs == 0;
+                record.outstanding_outputs += outputs;
+                record.bytes += bytes;
+                started
+            }
+            Err(index) => {
+                let record = InFlightRecord {
+                    offset,
+                    outstanding_outputs: outputs,
+                    bytes,
+                };
+                self.records.insert(index, record);
+                true
+            }
+        }
+    }
+
+    /// Acknowledges one output of the record at `offset`; `None` if it has none outstanding.
+    pub(super) fn acknowledge(&mut self, offset: i64) -> Option<Acknowledged> {
+        let index = self.position(offset).ok()?;
+        let record = &mut self.records[index];
+        record.outstanding_outputs = record.outstanding_outputs.checked_sub(1)?;
+        if record.outstanding_outputs > 0 {
+            return Some(Acknowledged::Partly);
+        }
+        let bytes = std::mem::take(&mut record.bytes);
+        while self
+            .records
+            .front()
+            .is_some_and(|record| record.outstanding_outputs == 0)
+        {
+            self.records.pop_front();
+        }
+        Some(Acknowledged::Done { bytes })
+    }
+
+    /// The records still in flight and their bytes.
+    pub(super) fn outstanding(&self) -> (usize, usize) {
+        self.records
+            .iter()
+            .filter(|record| record.outstanding_outputs > 0)
+            .fold((0, 0), |(records, bytes), record| {
+                (records + 1, bytes + record.bytes)
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_in_flight_queue_keeps_done_records_until_those_before_them_are_done() {
+        let mut queue = InFlight::default();
+        for offset in 10..15 {
+            assert!(queue.add(offset, 1, 10), "new record {offset}");
+        }
+        // Out of order: 12 and 14 done first stay in place, behind 10.
+        assert_eq!(
+            queue.acknowledge(12),
+            Some(Acknowledged::Done { bytes: 10 })
+        );
+        assert_eq!(
+            queue.acknowledge(14),
+            Some(Acknowledged::Done { bytes: 10 })
+        );
+        assert_eq!(queue.acknowledge(12), None, "surplus acknowledgement");
+        assert_eq!((queue.first(), queue.outstanding()), (Some(10), (3, 30)));
+        // 10 done: the front moves to 11, the first record still in flight.
+        assert_eq!(
+            queue.acknowledge(10),
+            Some(Acknowledged::Done { bytes: 10 })
+        );
+        assert_eq!((queue.first(), queue.records.len()), (Some(11), 4));
+        // 11 done: the done 12 behind it leaves too, 13 is the front.
+        assert_eq!(
+            queue.acknowledge(11),
+            Some(Acknowledged::Done { bytes: 10 })
+        );
+        assert_eq!((queue.first(), queue.records.len()), (Some(13), 2));
+        // A done record consumed again is in flight again, with its new bytes only.
+        assert!(queue.add(14, 2, 7));
+        assert!(!queue.add(14, 1, 3), "already in flight");
+        assert_eq!(queue.outstanding(), (2, 20));
+        assert_eq!(queue.acknowledge(14), Some(Acknowledged::Partly));
+        assert_eq!(
+            queue.acknowledge(13),
+            Some(Acknowledged::Done { bytes: 10 })
+        );
+        assert_eq!(queue.first(), Some(14));
+        assert_eq!(queue.acknowledge(14), Some(Acknowledged::Partly));
+        assert_eq!(
+            queue.acknowledge(14),
+            Some(Acknowledged::Done { bytes: 10 })
+        );
+        assert_eq!((queue.first(), queue.records.len()), (None, 0));
+        assert_eq!(queue.acknowledge(14), None, "nothing in flight");
+    }
+
+    #[test]
+    fn the_in_flight_queue_takes_an_earlier_offset_in_its_place() {
+        let mut queue = InFlight::default();
+        queue.add(100, 1, 1);
+        queue.add(102, 1, 1);
+        // Re-delivered after an offset reset: before the others, in offset order.
+        queue.add(40, 1, 1);
+        queue.add(101, 1, 1);
+        let offsets: Vec<i64> = queue.records.iter().map(|record| record.offset).collect();
+        assert_eq!(offsets, vec![40, 100, 101, 102]);
+        assert_eq!(
+            queue.acknowledge(101),
+            Some(Acknowledged::Done { bytes: 1 })
+        );
+        assert_eq!(queue.acknowledge(40), Some(Acknowledged::Done { bytes: 1 }));
+        assert_eq!(queue.first(), Some(100));
+        assert_eq!(queue.acknowledge(99), None);
+    }
+}
