@@ -1,6 +1,10 @@
 //! A partition's records with unacknowledged outputs, in offset order.
 
+use std::cmp::Ordering;
 use std::collections::VecDeque;
+
+/// How many records [`InFlight::position`] walks from its interpolated guess.
+const NEAR: usize = 8;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct InFlightRecord {
@@ -38,14 +42,40 @@ impl InFlight {
         self.records.front().map(|record| record.offset)
     }
 
-    /// Where the record at `offset` is, or would be inserted.
+    /// Where the record at `offset` is, or would be inserted. A new record goes at the back;
+    /// an acknowledged one can be anywhere, but offsets spread about evenly over the queue, so
+    /// its place interpolated between the first and the last offset is right or a few records
+    /// off: a short walk from there finds it, a binary search if not.
     fn position(&self, offset: i64) -> Result<usize, usize> {
-        match self.records.back() {
-            Some(last) if last.offset < offset => Err(self.records.len()),
-            _ => self
-                .records
-                .binary_search_by_key(&offset, |record| record.offset),
+        let records = &self.records;
+        let (Some(first), Some(last)) = (records.front(), records.back()) else {
+            return Err(0);
+        };
+        if offset > last.offset {
+            return Err(records.len());
         }
+        if offset <= first.offset {
+            return if offset == first.offset {
+                Ok(0)
+            } else {
+                Err(0)
+            };
+        }
+        // first.offset < offset <= last.offset, so the span is positive and the guess in range.
+        let span = u128::try_from(last.offset - first.offset).unwrap_or(1);
+        let from_first = u128::try_from(offset - first.offset).unwrap_or(0);
+        let places = u128::try_from(records.len() - 1).unwrap_or(0);
+        let mut index = usize::try_from(from_first * places / span).unwrap_or(0);
+        for _ in 0..NEAR {
+            match records[index].offset.cmp(&offset) {
+                Ordering::Equal => return Ok(index),
+                Ordering::Less if records[index + 1].offset > offset => return Err(index + 1),
+                Ordering::Less => index += 1,
+                Ordering::Greater if records[index - 1].offset < offset => return Err(index),
+                Ordering::Greater => index -= 1,
+            }
+        }
+        records.binary_search_by_key(&offset, |record| record.offset)
     }
 
     /// Adds `outputs` (at least one) and `bytes` to the record at `offset`; returns whether
@@ -170,5 +200,32 @@ mod tests {
         assert_eq!(queue.acknowledge(40), Some(Acknowledged::Done { bytes: 1 }));
         assert_eq!(queue.first(), Some(100));
         assert_eq!(queue.acknowledge(99), None);
+    }
+
+    #[test]
+    fn a_record_is_found_wherever_its_offset_lies_however_the_offsets_are_spread() {
+        // Evenly spread, in runs with gaps, and skewed (an early offset re-delivered before a
+        // dense run, where interpolation guesses far off): every offset from before the first
+        // to after the last is found, or placed, as a binary search would.
+        let layouts: [Vec<i64>; 4] = [
+            (0..50).collect(),
+            (0..200)
+                .filter(|offset| offset % 5 != 3 && offset % 7 != 0)
+                .collect(),
+            std::iter::once(3).chain(1000..1100).collect(),
+            (0..40).map(|index| index * index).collect(),
+        ];
+        for offsets in layouts {
+            let mut queue = InFlight::default();
+            for offset in &offsets {
+                queue.add(*offset, 1, 1);
+            }
+            let (first, last) = (offsets[0], offsets[offsets.len() - 1]);
+            for offset in first - 2..=last + 2 {
+                let expected = offsets.binary_search(&offset);
+                assert_eq!(queue.position(offset), expected, "offset {offset}");
+            }
+        }
+        assert_eq!(InFlight::default().position(5), Err(0));
     }
 }
