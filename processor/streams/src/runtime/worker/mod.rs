@@ -397,16 +397,9 @@ fn poll_loop(
     let mut holding = false;
     // How long a poll may wait: less than POLL_INTERVAL when a wall-clock punctuation is due.
     let mut poll_timeout = POLL_INTERVAL;
-    let mut trickle = batch::Trickle::default();
     while !shared.shutdown.load(Ordering::Acquire) {
         if !holding {
-            batch::poll_batch(
-                consumer,
-                poll_timeout,
-                &mut consumer_errors,
-                &mut trickle,
-                worker,
-            )?;
+            batch::poll_batch(consumer, poll_timeout, &mut consumer_errors, worker)?;
         }
         let mut pipeline = consumer.context().pipeline.lock();
         // A rebalance callback of a poll that returned no record may have failed.
