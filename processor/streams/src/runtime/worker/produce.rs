@@ -220,8 +220,12 @@ impl Pipeline {
             };
             applied += 1;
             let Some(tag) = self.tags.take(delivery.tag) else {
-                // Every output's tag stays until its one report: never reached.
-                tracing::warn!(worker = %self.worker, slot = delivery.tag, "delivery report for no output in flight");
+                // Every output gets exactly one report, and only that report frees its slot.
+                tracing::warn!(
+                    worker = %self.worker,
+                    slot = delivery.tag,
+                    "delivery report for no output in flight"
+                );
                 continue;
             };
             match delivery.result {
