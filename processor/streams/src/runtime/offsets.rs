@@ -2,11 +2,12 @@
 //!
 //! Every consumed record with outputs is kept, in offset order, with the number of outputs still
 //! unacknowledged; each acknowledgement decrements it. Records arrive in offset order per
-//! partition, so they queue at the back ([`InFlight`]); a record whose outputs are all
-//! acknowledged leaves the front, or waits there for the records before it. The committable offset of a partition is
-//! the lowest record that still has unacknowledged outputs, or the consumer's position (one past
-//! the last record consumed) if that is lower, so a commit never covers a record whose outputs
-//! could still be lost — also when the position moves backwards (an offset reset re-delivers).
+//! partition, so they queue at the back (`in_flight.rs`); a record whose outputs are all
+//! acknowledged leaves the front, or waits there for the records before it. The committable
+//! offset of a partition is the lowest record that still has unacknowledged outputs, or the
+//! consumer's position (one past the last record consumed) if that is lower, so a commit never
+//! covers a record whose outputs could still be lost — also when the position moves backwards
+//! (an offset reset re-delivers).
 //!
 //! Outputs made without a record (a wall-clock punctuation's) hold their task's partitions
 //! back instead: until they are acknowledged, none commits past the last record it consumed
