@@ -6,6 +6,9 @@ use std::collections::VecDeque;
 /// How many records [`InFlight::position`] walks from its interpolated guess.
 const NEAR: usize = 8;
 
+/// How many more done records than records in flight the queue keeps before it drops them.
+const DONE_SLACK: usize = 1024;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct InFlightRecord {
     offset: i64,
@@ -16,12 +19,16 @@ struct InFlightRecord {
 
 /// A partition's records with outputs, in offset order: a record consumed after the last one
 /// (every record but those an offset reset re-delivers) is pushed at the back, and
-/// acknowledgements find theirs by binary search. A record whose outputs are all acknowledged
-/// stays in place, done, until every record before it is done too, so the front is always the
-/// first record with unacknowledged outputs.
+/// acknowledgements find theirs by [`InFlight::position`]. A record whose outputs are all
+/// acknowledged stays in place, done, until every record before it is done too (so the front is
+/// always the first record with unacknowledged outputs), or until done records outnumber those
+/// in flight by [`DONE_SLACK`]: then they are all dropped at once, so a record that stays
+/// unacknowledged long (an output retried) does not keep every later one in memory.
 #[derive(Debug, Default)]
 pub(super) struct InFlight {
     records: VecDeque<InFlightRecord>,
+    /// How many of `records` are done.
+    done: usize,
 }
 
 /// What an acknowledgement did to its record.
@@ -87,6 +94,9 @@ impl InFlight {
                 let started = record.outstanding_outputs == 0;
                 record.outstanding_outputs += outputs;
                 record.bytes += bytes;
+                if started {
+                    self.done -= 1;
+                }
                 started
             }
             Err(index) => {
@@ -110,12 +120,18 @@ impl InFlight {
             return Some(Acknowledged::Partly);
         }
         let bytes = std::mem::take(&mut record.bytes);
+        self.done += 1;
         while self
             .records
             .front()
             .is_some_and(|record| record.outstanding_outputs == 0)
         {
             self.records.pop_front();
+            self.done -= 1;
+        }
+        if self.done > self.records.len() - self.done + DONE_SLACK {
+            self.records.retain(|record| record.outstanding_outputs > 0);
+            self.done = 0;
         }
         Some(Acknowledged::Done { bytes })
     }
@@ -227,5 +243,44 @@ mod tests {
             }
         }
         assert_eq!(InFlight::default().position(5), Err(0));
+    }
+
+    #[test]
+    fn done_records_behind_a_stuck_one_are_dropped_once_they_outnumber_those_in_flight() {
+        let mut queue = InFlight::default();
+        queue.add(0, 1, 1);
+        // Record 0 stays unacknowledged while many after it are done.
+        for offset in 1..=10 * DONE_SLACK as i64 {
+            queue.add(offset, 1, 1);
+            assert_eq!(
+                queue.acknowledge(offset),
+                Some(Acknowledged::Done { bytes: 1 })
+            );
+            assert!(
+                queue.records.len() <= DONE_SLACK + 2,
+                "{}",
+                queue.records.len()
+            );
+        }
+        assert_eq!((queue.first(), queue.outstanding()), (Some(0), (1, 1)));
+        // Records in flight behind it are kept, and found, whatever was dropped around them.
+        let last = 10 * DONE_SLACK as i64;
+        queue.add(last + 1, 2, 1);
+        for offset in last + 2..=last + 3 * DONE_SLACK as i64 {
+            queue.add(offset, 1, 1);
+            queue.acknowledge(offset);
+        }
+        assert_eq!(queue.outstanding(), (2, 2));
+        assert_eq!(queue.acknowledge(last + 1), Some(Acknowledged::Partly));
+        assert_eq!(queue.acknowledge(0), Some(Acknowledged::Done { bytes: 1 }));
+        assert_eq!(queue.first(), Some(last + 1));
+        assert_eq!(
+            queue.acknowledge(last + 1),
+            Some(Acknowledged::Done { bytes: 1 })
+        );
+        assert_eq!(
+            (queue.first(), queue.records.len(), queue.done),
+            (None, 0, 0)
+        );
     }
 }
