@@ -1,16 +1,23 @@
 //! At-least-once offset bookkeeping, pure: which input offsets may be committed.
 //!
-//! Every consumed record with outputs is kept, by offset, with the number of outputs still
-//! unacknowledged; each acknowledgement decrements it. The committable offset of a partition is
-//! the lowest record that still has unacknowledged outputs, or the consumer's position (one past
-//! the last record consumed) if that is lower, so a commit never covers a record whose outputs
-//! could still be lost — also when the position moves backwards (an offset reset re-delivers).
+//! Every consumed record with outputs is kept, in offset order, with the number of outputs still
+//! unacknowledged; each acknowledgement decrements it. Records arrive in offset order per
+//! partition, so they queue at the back (`in_flight.rs`); a record whose outputs are all
+//! acknowledged leaves the front, or waits there for the records before it. The committable
+//! offset of a partition is the lowest record that still has unacknowledged outputs, or the
+//! consumer's position (one past the last record consumed) if that is lower, so a commit never
+//! covers a record whose outputs could still be lost — also when the position moves backwards
+//! (an offset reset re-delivers).
 //!
 //! Outputs made without a record (a wall-clock punctuation's) hold their task's partitions
 //! back instead: until they are acknowledged, none commits past the last record it consumed
 //! before them ([`OffsetTracker::record_punctuated`]).
 
 use std::collections::{BTreeMap, HashMap};
+
+use self::in_flight::{Acknowledged, InFlight};
+
+mod in_flight;
 
 /// A source partition, with its topic as an index into the runtime's source-topic list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -21,16 +28,10 @@ pub struct SourcePartition {
     pub partition: i32,
 }
 
-#[derive(Debug)]
-struct InFlightRecord {
-    outstanding_outputs: usize,
-    bytes: usize,
-}
-
 #[derive(Debug, Default)]
 struct PartitionProgress {
-    /// Records with unacknowledged outputs, by offset.
-    in_flight: BTreeMap<i64, InFlightRecord>,
+    /// Records with unacknowledged outputs, in offset order.
+    in_flight: InFlight,
     /// One past the last record consumed, once one was.
     consumed_up_to: Option<i64>,
     /// The offset last handed out for commit.
@@ -45,7 +46,7 @@ const NOTHING: i64 = i64::MIN;
 
 impl PartitionProgress {
     fn committable(&self) -> Option<i64> {
-        let first_unacknowledged = self.in_flight.keys().next().copied();
+        let first_unacknowledged = self.in_flight.first();
         let committable = match (first_unacknowledged, self.consumed_up_to) {
             (Some(first), Some(position)) => Some(first.min(position)),
             (first, position) => first.or(position),
@@ -82,10 +83,49 @@ pub enum CommitScope {
     All,
 }
 
+/// Every partition's progress, sorted by partition: found by binary search (a worker owns a
+/// few partitions; no hashing per record and acknowledgement) and taken for commit in order.
+#[derive(Debug, Default)]
+struct Partitions {
+    sorted: Vec<(SourcePartition, PartitionProgress)>,
+}
+
+impl Partitions {
+    fn get(&self, partition: SourcePartition) -> Option<&PartitionProgress> {
+        let index = self.index(partition).ok()?;
+        Some(&self.sorted[index].1)
+    }
+
+    fn get_mut(&mut self, partition: SourcePartition) -> Option<&mut PartitionProgress> {
+        let index = self.index(partition).ok()?;
+        Some(&mut self.sorted[index].1)
+    }
+
+    /// The progress of `partition`, new if it had none.
+    fn entry(&mut self, partition: SourcePartition) -> &mut PartitionProgress {
+        let index = self.index(partition).unwrap_or_else(|index| {
+            let progress = (partition, PartitionProgress::default());
+            self.sorted.insert(index, progress);
+            index
+        });
+        &mut self.sorted[index].1
+    }
+
+    fn remove(&mut self, partition: SourcePartition) -> Option<PartitionProgress> {
+        let index = self.index(partition).ok()?;
+        Some(self.sorted.remove(index).1)
+    }
+
+    fn index(&self, partition: SourcePartition) -> Result<usize, usize> {
+        self.sorted
+            .binary_search_by_key(&partition, |(key, _)| *key)
+    }
+}
+
 /// In-flight records and committable offsets of every partition a worker owns.
 #[derive(Debug, Default)]
 pub struct OffsetTracker {
-    partitions: HashMap<SourcePartition, PartitionProgress>,
+    partitions: Partitions,
     in_flight_records: usize,
     in_flight_bytes: usize,
     /// The punctuations with unacknowledged outputs, by id.
@@ -123,20 +163,14 @@ impl OffsetTracker {
         outputs: usize,
         bytes: usize,
     ) {
-        let progress = self.partitions.entry(partition).or_default();
+        let progress = self.partitions.entry(partition);
         progress.consumed_up_to = Some(offset + 1);
         if outputs == 0 {
             return;
         }
-        let record = progress.in_flight.entry(offset).or_insert_with(|| {
+        if progress.in_flight.add(offset, outputs, bytes) {
             self.in_flight_records += 1;
-            InFlightRecord {
-                outstanding_outputs: 0,
-                bytes: 0,
-            }
-        });
-        record.outstanding_outputs += outputs;
-        record.bytes += bytes;
+        }
         self.in_flight_bytes += bytes;
     }
 
@@ -147,12 +181,10 @@ impl OffsetTracker {
         offset: i64,
     ) -> Result<(), UnknownAcknowledgement> {
         let unknown = UnknownAcknowledgement { partition, offset };
-        let progress = self.partitions.get_mut(&partition).ok_or(unknown)?;
-        let record = progress.in_flight.get_mut(&offset).ok_or(unknown)?;
-        record.outstanding_outputs = record.outstanding_outputs.checked_sub(1).ok_or(unknown)?;
-        if record.outstanding_outputs == 0 {
-            let bytes = record.bytes;
-            progress.in_flight.remove(&offset);
+        let progress = self.partitions.get_mut(partition).ok_or(unknown)?;
+        if let Acknowledged::Done { bytes } =
+            progress.in_flight.acknowledge(offset).ok_or(unknown)?
+        {
             self.in_flight_records -= 1;
             self.in_flight_bytes -= bytes;
         }
@@ -176,7 +208,7 @@ impl OffsetTracker {
         let points = partitions
             .iter()
             .map(|partition| {
-                let progress = self.partitions.entry(*partition).or_default();
+                let progress = self.partitions.entry(*partition);
                 let point = progress.hold_point();
                 *progress.holds.entry(point).or_insert(0) += 1;
                 (*partition, point)
@@ -210,7 +242,7 @@ impl OffsetTracker {
         self.in_flight_records -= 1;
         for (partition, point) in released.points {
             // A partition revoked (forgotten) since holds nothing any more.
-            if let Some(progress) = self.partitions.get_mut(&partition)
+            if let Some(progress) = self.partitions.get_mut(partition)
                 && let Some(count) = progress.holds.get_mut(&point)
             {
                 *count -= 1;
@@ -224,8 +256,8 @@ impl OffsetTracker {
 
     /// Offsets to commit now, marked as taken: those that moved since last taken, or all of them.
     pub fn take_commits(&mut self, scope: CommitScope) -> Vec<(SourcePartition, i64)> {
-        let mut commits: Vec<_> = self
-            .partitions
+        self.partitions
+            .sorted
             .iter_mut()
             .filter_map(|(partition, progress)| {
                 let committable = progress.committable()?;
@@ -235,15 +267,13 @@ impl OffsetTracker {
                     (*partition, committable)
                 })
             })
-            .collect();
-        commits.sort_unstable();
-        commits
+            .collect()
     }
 
     /// Records that committing `offset` of `partition` failed: unless a later commit was taken
     /// since, the next [`CommitScope::Changed`] commit offers it again.
     pub fn commit_failed(&mut self, partition: SourcePartition, offset: i64) {
-        if let Some(progress) = self.partitions.get_mut(&partition)
+        if let Some(progress) = self.partitions.get_mut(partition)
             && progress.committed == Some(offset)
         {
             progress.committed = None;
@@ -252,18 +282,15 @@ impl OffsetTracker {
 
     /// The committable offset of `partition`, if it consumed anything.
     pub fn committable(&self, partition: SourcePartition) -> Option<i64> {
-        self.partitions.get(&partition)?.committable()
+        self.partitions.get(partition)?.committable()
     }
 
     /// Forgets `partition` (after it was revoked and its offsets committed).
     pub fn forget(&mut self, partition: SourcePartition) {
-        if let Some(progress) = self.partitions.remove(&partition) {
-            self.in_flight_records -= progress.in_flight.len();
-            self.in_flight_bytes -= progress
-                .in_flight
-                .values()
-                .map(|record| record.bytes)
-                .sum::<usize>();
+        if let Some(progress) = self.partitions.remove(partition) {
+            let (records, bytes) = progress.in_flight.outstanding();
+            self.in_flight_records -= records;
+            self.in_flight_bytes -= bytes;
         }
     }
 
@@ -447,5 +474,26 @@ mod tests {
             (1, 2)
         );
         assert_eq!(tracker.committable(P0), None);
+    }
+
+    #[test]
+    fn commits_come_in_partition_order_whatever_order_partitions_were_first_seen_in() {
+        let other_topic = SourcePartition {
+            topic: 1,
+            partition: 0,
+        };
+        let mut tracker = OffsetTracker::new();
+        tracker.record_consumed(other_topic, 3, 0, 1);
+        tracker.record_consumed(P1, 2, 0, 1);
+        tracker.record_consumed(P0, 1, 0, 1);
+        assert_eq!(
+            tracker.take_commits(CommitScope::All),
+            vec![(P0, 2), (P1, 3), (other_topic, 4)]
+        );
+        tracker.forget(P1);
+        assert_eq!(
+            tracker.take_commits(CommitScope::All),
+            vec![(P0, 2), (other_topic, 4)]
+        );
     }
 }

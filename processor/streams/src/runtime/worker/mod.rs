@@ -21,6 +21,7 @@ mod error;
 mod ordered;
 mod produce;
 mod punctuate;
+mod tags;
 
 pub use error::WorkerError;
 
@@ -60,6 +61,8 @@ struct Pipeline {
     deliveries: Receiver<Delivery>,
     /// Outputs the producer refused before queueing them, handled with the delivery reports.
     refused: Vec<Delivery>,
+    /// The tags of the outputs handed to the producer, until their delivery report.
+    tags: tags::OutputTags,
     tracker: OffsetTracker,
     backpressure: Backpressure,
     processing_errors: LogRateLimiter,
@@ -328,6 +331,7 @@ pub(super) fn run(shared: Arc<Shared>, id: usize) -> Result<(), WorkerError> {
         producer,
         deliveries,
         refused: Vec::new(),
+        tags: tags::OutputTags::default(),
         tracker: OffsetTracker::new(),
         backpressure: Backpressure::Flowing,
         processing_errors: LogRateLimiter::new(ERROR_LOG_INTERVAL),

@@ -42,7 +42,8 @@ pub(super) struct OutputTag {
 
 /// A delivery report, moved from the producer's callback to the worker.
 pub(super) struct Delivery {
-    tag: OutputTag,
+    /// The output's slot in the worker's [`OutputTags`](super::tags::OutputTags).
+    tag: usize,
     /// The written record's offset, or why it was not written (boxed: the channel moves every
     /// report, and nearly all are successes).
     result: Result<i64, Box<(KafkaError, OwnedMessage)>>,
@@ -73,9 +74,9 @@ impl ClientContext for DeliveryReports {
 }
 
 impl ProducerContext for DeliveryReports {
-    type DeliveryOpaque = Box<OutputTag>;
+    type DeliveryOpaque = usize;
 
-    fn delivery(&self, result: &DeliveryResult<'_>, tag: Box<OutputTag>) {
+    fn delivery(&self, result: &DeliveryResult<'_>, tag: usize) {
         self.interceptors
             .on_acknowledgement(|| Acknowledgement::of_delivery(result));
         let result = match result {
@@ -83,7 +84,7 @@ impl ProducerContext for DeliveryReports {
             Err((error, message)) => Err(Box::new((error.clone(), message.detach()))),
         };
         // The receiver lives as long as the producer; a send error means the worker is gone.
-        let _ = self.sender.send(Delivery { tag: *tag, result });
+        let _ = self.sender.send(Delivery { tag, result });
     }
 }
 
@@ -141,7 +142,7 @@ impl Pipeline {
                     .collect()
             }),
         });
-        let mut base = BaseRecord::with_opaque_to(record.topic, Box::new(tag));
+        let mut base = BaseRecord::with_opaque_to(record.topic, self.tags.insert(tag));
         if let Some(key) = record.key {
             base = base.key(key);
         }
@@ -183,7 +184,7 @@ impl Pipeline {
                     // Refused before it was queued: no delivery report will come. The failure
                     // is handled after this send returns, never from inside it.
                     self.refused.push(Delivery {
-                        tag: *returned.delivery_opaque,
+                        tag: returned.delivery_opaque,
                         result: Err(Box::new((error, message))),
                     });
                     return Ok(());
@@ -218,19 +219,28 @@ impl Pipeline {
                 },
             };
             applied += 1;
+            let Some(tag) = self.tags.take(delivery.tag) else {
+                // Every output gets exactly one report, and only that report frees its slot.
+                tracing::warn!(
+                    worker = %self.worker,
+                    slot = delivery.tag,
+                    "delivery report for no output in flight"
+                );
+                continue;
+            };
             match delivery.result {
                 Ok(offset) => {
                     self.shared.stats.add(Counter::OutputsAcknowledged, 1);
-                    if let Some(store) = delivery.tag.store
-                        && let Some(task) = self.tasks.get_mut(&delivery.tag.source.partition)
+                    if let Some(store) = tag.store
+                        && let Some(task) = self.tasks.get_mut(&tag.source.partition)
                     {
                         task.changelog_position_reached(store, offset + 1);
                     }
-                    self.acknowledge(delivery.tag);
+                    self.acknowledge(tag);
                 }
                 Err(failed) => {
                     let (error, message) = *failed;
-                    self.delivery_failed(delivery.tag, error, message)?;
+                    self.delivery_failed(tag, error, message)?;
                 }
             }
         }
