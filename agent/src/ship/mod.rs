@@ -462,8 +462,8 @@ impl KafkaShipper {
 
 impl RoundSink for KafkaShipper {
     fn take(&mut self, events: Vec<Event>) -> bool {
+        // The round served the producer's events before it settled: no second poll.
         self.accept_round(events);
-        self.serve_deliveries();
         self.feed();
         true
     }
