@@ -6,9 +6,8 @@
 //!   thread (not an async runtime's worker), which samples, appends the round to the spool and
 //!   fsyncs it, and hands the records to the producer, with no hand-off to another thread on
 //!   the way. Rounds are appended (and fsynced) as they arrive, whatever Kafka's state; with
-//!   the same round go the settlements since the last one (and, at most every 10 s, the
-//!   cursor's write and fsync), and the records to send next are read back (the round just
-//!   appended from memory).
+//!   the same round go the settlements since the last one and the cursor's write, and the
+//!   records to send next are read back (the round just appended from memory).
 //! * The producer's delivery reports are served on the same thread, without waiting
 //!   ([`KafkaOutput::poll`]): by the next round when rounds come every second or faster, by a
 //!   timer otherwise (every 100 ms while records are outstanding), so an agent sampling every
@@ -39,7 +38,7 @@ use ferrobeat_toolbox::intercept::Interceptors;
 use crate::config::KafkaConfig;
 use crate::monitor::{AgentMetrics, Count};
 use crate::sample::RoundSink;
-use crate::spool::{Spool, SpoolError, SpoolStats, SpooledRecord};
+use crate::spool::{Durability, Spool, SpoolError, SpoolStats, SpooledRecord};
 use backoff::RetryPause;
 use kafka::{Delivery, KafkaOutput, Pending};
 
@@ -48,16 +47,14 @@ use kafka::{Delivery, KafkaOutput, Pending};
 const MEMORY_QUEUE_LIMIT: usize = 100_000;
 /// The most records read from the spool at once.
 const READ_BATCH: usize = 1000;
-/// How long delivered records wait at most before they are passed to the spool (settled, their
-/// segments deleted once wholly settled): the next round carries them when it comes sooner
-/// (the usual case), so this only acts when rounds are further apart.
+/// How long delivered records wait at most before they are passed to the spool and its cursor
+/// is written: the next round carries them when it comes sooner (the usual case), so this only
+/// acts when rounds are further apart.
 const HOUSEKEEPING_PERIOD: Duration = Duration::from_secs(1);
-/// How often the spool's cursor is written and fsynced, at most (by a round in the period's last
-/// second, else by the housekeeping at its end; and at the end of a run): a cursor that did not
-/// reach the disk before a crash of the process or a power cut only replays records already
-/// delivered, so this bounds those duplicates to the last period's deliveries (one round at the
-/// default 10 s period, where the cursor was written every round before); the records
-/// themselves are fsynced before they are sent.
+/// How often the spool's cursor is fsynced (by a round in the period's last second, else by the
+/// housekeeping at its end; and at the end of a run): a cursor that did not reach the disk
+/// before a power cut only replays records already delivered, so this bounds those duplicates
+/// to the last period's deliveries; the records themselves are fsynced before they are sent.
 const CURSOR_SYNC_PERIOD: Duration = Duration::from_secs(10);
 
 /// What shipping did, reported when it ends.
@@ -100,9 +97,9 @@ pub struct KafkaShipper {
     /// housekeeping), and since when the oldest of them waits.
     settled: Vec<u64>,
     settled_since: Instant,
-    /// When the spool's cursor was last committed (written and fsynced).
+    /// When the spool's cursor was last fsynced.
     cursor_synced: Instant,
-    /// Whether records were settled since.
+    /// Whether it was written since.
     cursor_unsynced: bool,
     flow: Flow,
     retry_pause: RetryPause,
@@ -163,7 +160,7 @@ impl KafkaShipper {
             }
             self.on_wake();
         }
-        self.housekeeping(true);
+        self.housekeeping(Durability::Synced);
         let summary = ShipSummary {
             acknowledged: self.metrics.get(Count::Acknowledged) - self.acknowledged_before,
             left_in_spool: self.spool.stats().depth,
@@ -188,6 +185,10 @@ impl KafkaShipper {
         let payloads: Vec<Vec<u8>> = events.iter().map(ferrobeat_schema::to_vec).collect();
         let n = payloads.len() as u64;
         self.metrics.add(Count::Sampled, n);
+        let cursor = self.cursor_durability();
+        if let Some(durability) = cursor {
+            self.cursor_requested(durability);
+        }
         self.settle_delivered();
         let appended = self.spool.append(&payloads);
         let read = match self.read_room() {
@@ -195,8 +196,8 @@ impl KafkaShipper {
             max => self.spool.read(max),
         };
         self.take_read(read);
-        if self.cursor_due() {
-            self.commit_cursor();
+        if let Some(Err(error)) = cursor.map(|durability| self.spool.persist_cursor(durability)) {
+            self.cursor_failed(&error);
         }
         match appended {
             Ok(_) => self.metrics.add(Count::Spooled, n),
@@ -293,7 +294,8 @@ impl KafkaShipper {
             self.serve_deliveries();
         }
         if self.housekeeping_due().is_some_and(|at| at <= now) {
-            self.housekeeping(self.cursor_due());
+            let durability = self.cursor_durability().unwrap_or(Durability::Written);
+            self.housekeeping(durability);
         }
         if matches!(self.flow, Flow::PausedUntil(at) if at <= now) {
             self.retry();
@@ -364,7 +366,7 @@ impl KafkaShipper {
         }
         // Rewinding goes back to the oldest unsettled record: settle what was delivered first.
         if !self.settled.is_empty() {
-            self.housekeeping(false);
+            self.housekeeping(Durability::Written);
         }
         self.spool.rewind();
         self.unsent.clear();
@@ -390,20 +392,27 @@ impl KafkaShipper {
         settle.into_iter().chain(sync).min()
     }
 
-    /// Whether the cursor should be committed now: records were settled since the last commit,
-    /// [`CURSOR_SYNC_PERIOD`] ago (less [`HOUSEKEEPING_PERIOD`]: a round in the period's last
-    /// second carries the commit, so the timer seldom wakes for it).
-    fn cursor_due(&self) -> bool {
-        self.cursor_unsynced
+    /// What the next request to the spool should do with the cursor: fsync it when it was
+    /// written and not fsynced for [`CURSOR_SYNC_PERIOD`] (less [`HOUSEKEEPING_PERIOD`]: a round
+    /// in the period's last second carries the fsync, so the timer seldom wakes for it), else
+    /// write it when records are settled with that request.
+    fn cursor_durability(&self) -> Option<Durability> {
+        if self.cursor_unsynced
             && self.cursor_synced.elapsed() + HOUSEKEEPING_PERIOD >= CURSOR_SYNC_PERIOD
+        {
+            Some(Durability::Synced)
+        } else if !self.settled.is_empty() {
+            Some(Durability::Written)
+        } else {
+            None
+        }
     }
 
-    /// Writes the cursor and fsyncs it.
-    fn commit_cursor(&mut self) {
-        self.cursor_unsynced = false;
-        self.cursor_synced = Instant::now();
-        if let Err(error) = self.spool.commit_cursor() {
-            self.cursor_failed(&error);
+    /// Notes that a request writes (or fsyncs) the cursor.
+    fn cursor_requested(&mut self, durability: Durability) {
+        self.cursor_unsynced = durability == Durability::Written;
+        if durability == Durability::Synced {
+            self.cursor_synced = Instant::now();
         }
     }
 
@@ -412,12 +421,13 @@ impl KafkaShipper {
         self.metrics.add(Count::SpoolErrors, 1);
     }
 
-    /// Passes the records delivered since the last round to the spool, and commits the cursor
-    /// if `commit`.
-    fn housekeeping(&mut self, commit: bool) {
+    /// Passes the records delivered since the last round to the spool and writes (or fsyncs)
+    /// the cursor.
+    fn housekeeping(&mut self, durability: Durability) {
+        self.cursor_requested(durability);
         self.settle_delivered();
-        if commit {
-            self.commit_cursor();
+        if let Err(error) = self.spool.persist_cursor(durability) {
+            self.cursor_failed(&error);
         }
         self.refresh_spool_metrics();
     }
@@ -425,7 +435,6 @@ impl KafkaShipper {
     /// Settles the records delivered since the last settlement; a failure is logged (the
     /// record is then only settled again after a restart, as a duplicate).
     fn settle_delivered(&mut self) {
-        self.cursor_unsynced |= !self.settled.is_empty();
         for seq in std::mem::take(&mut self.settled) {
             if let Err(error) = self.spool.settle(seq) {
                 tracing::error!(%error, "cannot settle a delivered record in the spool");

@@ -80,6 +80,15 @@ pub enum SpoolError {
     },
 }
 
+/// How far a cursor is persisted ([`Spool::persist_cursor`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// [`Spool::write_cursor`]: written, not fsynced.
+    Written,
+    /// [`Spool::commit_cursor`]: written and fsynced.
+    Synced,
+}
+
 /// A record read back from the spool.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SpooledRecord {
@@ -430,6 +439,17 @@ impl Spool {
         self.cursor_dirty = false;
         self.cursor_unsynced = true;
         Ok(())
+    }
+
+    /// [`Spool::write_cursor`] or [`Spool::commit_cursor`], as `durability` says.
+    ///
+    /// # Errors
+    /// As theirs.
+    pub fn persist_cursor(&mut self, durability: Durability) -> Result<(), SpoolError> {
+        match durability {
+            Durability::Written => self.write_cursor(),
+            Durability::Synced => self.commit_cursor(),
+        }
     }
 
     /// The cursor file, opened on first use.
