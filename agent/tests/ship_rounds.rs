@@ -82,7 +82,7 @@ fn records_are_on_disk_before_the_producer_has_them_and_a_finished_spool_is_sett
         KafkaShipper::new(&config, None, interceptors, spool, metrics.clone()).expect("shipper");
     let mut collector = Collector::new(
         CollectConfig {
-            metricsets: vec![Metricset::Cpu, Metricset::Memory],
+            metricsets: vec![Metricset::Memory],
             ..CollectConfig::default()
         },
         Identity {

@@ -87,6 +87,8 @@ pub struct Sampler {
     offloaded: Option<Offloaded>,
     metrics: Arc<AgentMetrics>,
     inbox: Inbox<Wake>,
+    /// Every enabled metricset and its period (the offloaded one included).
+    periods: Vec<(Metricset, Duration)>,
 }
 
 /// One metricset's place on its grid.
@@ -101,6 +103,13 @@ impl Sampler {
     /// the handle that stops it.
     pub fn new(mut collector: Collector, metrics: Arc<AgentMetrics>) -> (Sampler, Stopper) {
         let (wake, inbox) = inbox();
+        // Before the split: the offloaded metricset keeps its place on the schedule.
+        let config = collector.config();
+        let periods = config
+            .metricsets
+            .iter()
+            .map(|&metricset| (metricset, config.period_of(metricset)))
+            .collect();
         let offloaded = collector.split_off(OFFLOADED).and_then(|split| {
             Offloaded::start(split, OFFLOADED, wake.clone())
                 .map_err(|error| {
@@ -114,6 +123,7 @@ impl Sampler {
             offloaded,
             metrics,
             inbox,
+            periods,
         };
         (sampler, Stopper(wake))
     }
@@ -121,13 +131,12 @@ impl Sampler {
     /// Samples until the [`Stopper`] is dropped or `sink` refuses a round.
     pub fn run(mut self, sink: &mut impl RoundSink) {
         let start = Instant::now();
-        let config = self.collector.config();
-        let mut schedule: Vec<Slot> = config
-            .metricsets
+        let mut schedule: Vec<Slot> = self
+            .periods
             .iter()
-            .map(|&metricset| Slot {
+            .map(|&(metricset, period)| Slot {
                 metricset,
-                period: config.period_of(metricset),
+                period,
                 due: start,
             })
             .collect();
