@@ -94,9 +94,11 @@ pub async fn run(
     ));
 
     let output = match config.output {
-        OutputKind::Kafka => {
-            Output::Kafka(kafka_shipper(&config, &identity, Arc::clone(&metrics))?)
-        }
+        OutputKind::Kafka => Output::Kafka(Box::new(kafka_shipper(
+            &config,
+            &identity,
+            Arc::clone(&metrics),
+        )?)),
         OutputKind::Stdout => Output::Stdout(StdoutSink::new(Arc::clone(&metrics))),
     };
     tracing::info!(
@@ -134,7 +136,7 @@ pub async fn run(
 
 /// Where the tick thread's rounds go.
 enum Output {
-    Kafka(KafkaShipper),
+    Kafka(Box<KafkaShipper>),
     Stdout(StdoutSink),
 }
 
@@ -144,9 +146,9 @@ impl Output {
     fn run(self, sampler: Sampler) -> Result<RunReport, RunError> {
         match self {
             Output::Kafka(mut shipper) => {
-                sampler.run(&mut shipper);
+                sampler.run(shipper.as_mut());
                 Ok(RunReport {
-                    shipped: Some(shipper.finish()),
+                    shipped: Some((*shipper).finish()),
                 })
             }
             Output::Stdout(mut sink) => {
