@@ -13,7 +13,7 @@
 //!   sampler that runs each metricset on its own fixed cadence and reports every round to
 //!   [`monitor`];
 //! * [`spool`] keeps every event on disk (CRC-framed segments, an acknowledgement cursor)
-//!   until Kafka acknowledged it, on a thread of its own;
+//!   until Kafka acknowledged it;
 //! * [`ship`] streams the spool to Kafka with a bounded in-flight window and retries from the
 //!   spool after a failed delivery; it also holds the stdout output and `test output`'s
 //!   checks;
@@ -25,7 +25,6 @@
 //! Dependencies between the modules go one way: `source` and `collect` both depend on
 //! `snapshot` and not on each other; `sample` joins them; `run` joins everything.
 #![warn(missing_docs)]
-pub mod alarm;
 pub mod collect;
 pub mod config;
 pub mod identity;

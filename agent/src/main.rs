@@ -126,10 +126,9 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
     for warning in config.collect.processor_warnings() {
         tracing::warn!("{warning}");
     }
-    // One thread: the agent's tasks (sampling, shipping, housekeeping) take a fraction of a
-    // millisecond per round, and a multi-thread runtime's workers cost more in wake-ups and
-    // memory than they could win. The spool's disk I/O, librdkafka and the filesystem rounds
-    // have threads of their own.
+    // One thread: sampling, the spool and shipping run on the agent's tick thread (a plain
+    // thread, see `run::run`); the runtime only serves the metrics endpoint, the change log and
+    // the signals, which a multi-thread runtime's workers would serve no better.
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

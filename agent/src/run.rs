@@ -7,20 +7,17 @@ use std::sync::Arc;
 use ferrobeat_schema::Event;
 use ferrobeat_toolbox::endpoint::{Endpoint, EndpointError};
 use ferrobeat_toolbox::intercept::{InterceptorError, Interceptors};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{oneshot, watch};
 
 use crate::collect::Identity;
 use crate::config::{AgentConfig, OutputKind, RecordKey};
 use crate::identity::{self, IdentityError};
 use crate::monitor::{self, AgentMetrics};
-use crate::sample::{CollectError, Collector, collect_once, run_sampler};
+use crate::sample::{CollectError, Collector, Sampler, Stopper, collect_once};
 use crate::ship::check::{Step, check_output};
-use crate::ship::{KafkaShipper, ShipSummary, stdout};
+use crate::ship::stdout::StdoutSink;
+use crate::ship::{KafkaShipper, ShipSummary};
 use crate::spool::{Spool, SpoolError};
-
-/// Rounds the sampler may hand over before it waits; the shipper only appends them to the
-/// spool, so this never fills because of Kafka.
-const ROUND_QUEUE: usize = 64;
 
 /// The spool's directory below the data directory.
 pub const SPOOL_DIR: &str = "spool";
@@ -49,6 +46,9 @@ pub enum RunError {
     /// Standard output could not be written.
     #[error("cannot write to standard output: {0}")]
     Stdout(std::io::Error),
+    /// The tick thread (sampling, spool, shipping) could not be started.
+    #[error("cannot start the agent's tick thread: {0}")]
+    Thread(std::io::Error),
 }
 
 /// What a `run` did.
@@ -58,9 +58,14 @@ pub struct RunReport {
     pub shipped: Option<ShipSummary>,
 }
 
-/// Runs the agent until `shutdown` turns true: samples on the configured periods, spools and
-/// ships (or prints) every round, logs and serves its counters. On shutdown, sampling stops,
-/// delivery goes on for at most `kafka.flush_timeout`, and the rest stays in the spool.
+/// Runs the agent until `shutdown` turns true (or its sender is dropped): samples on the
+/// configured periods, spools and ships (or prints) every round, logs and serves its counters.
+/// On shutdown, sampling stops, delivery goes on for at most `kafka.flush_timeout`, and the rest
+/// stays in the spool.
+///
+/// Sampling, the spool and the producer run on one plain thread, the tick thread (see
+/// [`Sampler`]); the async runtime that awaits this future serves the metrics endpoint, the
+/// change log and the shutdown request.
 ///
 /// # Errors
 /// Start-up failures: identity, spool, producer or metrics endpoint. Once running, only a
@@ -88,9 +93,13 @@ pub async fn run(
         monitor_shutdown,
     ));
 
-    let shipper = match config.output {
-        OutputKind::Kafka => Some(kafka_shipper(&config, &identity, Arc::clone(&metrics))?),
-        OutputKind::Stdout => None,
+    let output = match config.output {
+        OutputKind::Kafka => Output::Kafka(Box::new(kafka_shipper(
+            &config,
+            &identity,
+            Arc::clone(&metrics),
+        )?)),
+        OutputKind::Stdout => Output::Stdout(StdoutSink::new(Arc::clone(&metrics))),
     };
     tracing::info!(
         agent_id = %identity.agent_id,
@@ -99,36 +108,72 @@ pub async fn run(
         output = ?config.output,
         "ferrobeat-agent started"
     );
-    let (rounds_in, rounds_out) = mpsc::channel(ROUND_QUEUE);
-    let sampler = tokio::spawn(run_sampler(
+    let (sampler, stopper) = Sampler::new(
         Collector::new(config.collect.clone(), identity),
         Arc::clone(&metrics),
-        rounds_in,
-        shutdown,
-    ));
-    let result = match shipper {
-        // A task of its own, not the future the runtime's `block_on` drives: waking that one
-        // (a round handed over, a timer, the spool's answer) writes the runtime's eventfd and
-        // costs an extra turn of its event loop; waking a task only queues it.
-        Some(shipper) => match tokio::spawn(shipper.run(rounds_out)).await {
-            Ok(summary) => Ok(RunReport {
-                shipped: Some(summary),
-            }),
-            Err(error) => std::panic::resume_unwind(error.into_panic()),
-        },
-        None => stdout::run(rounds_out, Arc::clone(&metrics))
-            .await
-            .map(|()| RunReport { shipped: None })
-            .map_err(RunError::Stdout),
+    );
+    let (done, finished) = oneshot::channel();
+    let tick = std::thread::Builder::new()
+        .name("tick".to_owned())
+        .spawn(move || {
+            // A dropped sender (the thread panicked) is answered by the join below.
+            let _ = done.send(output.run(sampler));
+        })
+        .map_err(RunError::Thread)?;
+    let finished = until_finished(shutdown, stopper, finished).await;
+    let joined = tokio::task::spawn_blocking(move || tick.join()).await;
+    let result = match (finished, joined) {
+        (Some(result), _) => result,
+        (None, Ok(Err(panic))) => std::panic::resume_unwind(panic),
+        (None, _) => unreachable!("the tick thread ends with a result or a panic"),
     };
-    if let Err(error) = sampler.await {
-        tracing::error!(%error, "the sampler task failed");
-    }
     let _ = monitor_stop.send(true);
     let _ = change_log.await;
     drop(endpoint);
     tracing::info!("ferrobeat-agent stopped");
     result
+}
+
+/// Where the tick thread's rounds go.
+enum Output {
+    Kafka(Box<KafkaShipper>),
+    Stdout(StdoutSink),
+}
+
+impl Output {
+    /// Samples into this output until `sampler` is stopped, then finishes the output (the
+    /// shipper's flush and spool close): the tick thread's whole life.
+    fn run(self, sampler: Sampler) -> Result<RunReport, RunError> {
+        match self {
+            Output::Kafka(mut shipper) => {
+                sampler.run(shipper.as_mut());
+                Ok(RunReport {
+                    shipped: Some((*shipper).finish()),
+                })
+            }
+            Output::Stdout(mut sink) => {
+                sampler.run(&mut sink);
+                sink.finish()
+                    .map(|()| RunReport { shipped: None })
+                    .map_err(RunError::Stdout)
+            }
+        }
+    }
+}
+
+/// Waits for the tick thread's result; stops its sampler (drops `stopper`) when `shutdown`
+/// turns true or its sender is dropped. `None` if the thread ended without a result.
+async fn until_finished(
+    mut shutdown: watch::Receiver<bool>,
+    stopper: Stopper,
+    mut finished: oneshot::Receiver<Result<RunReport, RunError>>,
+) -> Option<Result<RunReport, RunError>> {
+    tokio::select! {
+        // It ended on its own: the stdout output failed.
+        result = &mut finished => return result.ok(),
+        _ = shutdown.wait_for(|stop| *stop) => drop(stopper),
+    }
+    finished.await.ok()
 }
 
 fn kafka_shipper(

@@ -1,16 +1,15 @@
 //! The sampler on the real host: cadence, shutdown, failed rounds exported, and one-shot rounds.
 
 use std::path::Path;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, mpsc};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use ferrobeat_agent::collect::{CollectConfig, EventConfig, Identity};
 use ferrobeat_agent::monitor::AgentMetrics;
-use ferrobeat_agent::sample::{Collector, collect_once, next_due, run_sampler};
+use ferrobeat_agent::sample::{Collector, Sampler, Stopper, collect_once, next_due};
 use ferrobeat_agent::source::ProcSource;
 use ferrobeat_schema::{Event, Metricset, System};
-use tokio::sync::{mpsc, watch};
-use tokio::time::Instant;
 
 fn identity() -> Identity {
     Identity {
@@ -48,16 +47,40 @@ fn rounds_stay_on_the_grid_however_late_they_run() {
 }
 
 /// Receives until `deadline`, returning every batch.
-async fn drain(rx: &mut mpsc::Receiver<Vec<Event>>, deadline: Instant) -> Vec<Vec<Event>> {
+fn drain(rx: &mpsc::Receiver<Vec<Event>>, deadline: Instant) -> Vec<Vec<Event>> {
     let mut batches = Vec::new();
-    while let Ok(Some(batch)) = tokio::time::timeout_at(deadline, rx.recv()).await {
+    while let Ok(batch) = rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
         batches.push(batch);
     }
     batches
 }
 
-#[tokio::test]
-async fn samples_each_metricset_on_its_period_until_shutdown() {
+/// Runs a sampler of `collector` on a thread of its own, sending its rounds to a channel.
+fn start(
+    collector: Collector,
+    metrics: &Arc<AgentMetrics>,
+) -> (Stopper, JoinHandle<()>, mpsc::Receiver<Vec<Event>>) {
+    let (sampler, stopper) = Sampler::new(collector, Arc::clone(metrics));
+    let (mut tx, rx) = mpsc::channel();
+    let thread = std::thread::spawn(move || sampler.run(&mut tx));
+    (stopper, thread, rx)
+}
+
+/// Whether `thread` ends within `bound`.
+fn ends_within(thread: JoinHandle<()>, bound: Duration) -> bool {
+    let deadline = Instant::now() + bound;
+    while !thread.is_finished() {
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    thread.join().expect("the sampler does not panic");
+    true
+}
+
+#[test]
+fn samples_each_metricset_on_its_period_until_shutdown() {
     let mut config = config(
         &[Metricset::Cpu, Metricset::Memory],
         Duration::from_millis(200),
@@ -67,23 +90,20 @@ async fn samples_each_metricset_on_its_period_until_shutdown() {
         .insert(Metricset::Memory, Duration::from_millis(500));
     let collector = Collector::new(config, identity());
     let metrics = AgentMetrics::new();
-    let (tx, mut rx) = mpsc::channel(64);
-    let (stop, shutdown) = watch::channel(false);
-    let sampler = tokio::spawn(run_sampler(collector, Arc::clone(&metrics), tx, shutdown));
+    let (stopper, sampler, rx) = start(collector, &metrics);
 
-    let batches = drain(&mut rx, Instant::now() + Duration::from_millis(1_100)).await;
-    stop.send(true).expect("sampler listens");
-    tokio::time::timeout(Duration::from_secs(2), sampler)
-        .await
-        .expect("sampler stops promptly on shutdown")
-        .expect("sampler does not panic");
+    let batches = drain(&rx, Instant::now() + Duration::from_millis(1_100));
+    drop(stopper);
+    assert!(
+        ends_within(sampler, Duration::from_secs(2)),
+        "sampler stops on shutdown"
+    );
 
-    let count = |m: Metricset| {
-        batches
-            .iter()
-            .filter(|b| b[0].metricset() == Some(m))
-            .count()
-    };
+    // The metricsets due at the same instant come as one round: both at 0 ms.
+    let first: Vec<_> = batches[0].iter().map(Event::metricset).collect();
+    assert_eq!(first, [Some(Metricset::Cpu), Some(Metricset::Memory)]);
+    let events: Vec<&Event> = batches.iter().flatten().collect();
+    let count = |m: Metricset| events.iter().filter(|e| e.metricset() == Some(m)).count();
     // 1.1 s: cpu at 0, 200, …, 1000 ms (6 rounds), memory at 0, 500, 1000 ms (3).
     assert!(
         (4..=7).contains(&count(Metricset::Cpu)),
@@ -97,8 +117,7 @@ async fn samples_each_metricset_on_its_period_until_shutdown() {
     );
     assert_eq!(metrics.rounds_failed(Metricset::Cpu), 0);
     assert!(metrics.rounds(Metricset::Cpu) >= count(Metricset::Cpu) as u64);
-    for batch in &batches {
-        let event = &batch[0];
+    for event in events {
         let period = if event.metricset() == Some(Metricset::Memory) {
             500
         } else {
@@ -115,8 +134,29 @@ async fn samples_each_metricset_on_its_period_until_shutdown() {
     }
 }
 
-#[tokio::test]
-async fn a_failing_metricset_is_counted_and_the_others_go_on() {
+#[test]
+fn stopping_does_not_wait_for_the_next_round() {
+    let collector = Collector::new(
+        config(&[Metricset::Memory], Duration::from_secs(30)),
+        identity(),
+    );
+    let metrics = AgentMetrics::new();
+    let (stopper, sampler, rx) = start(collector, &metrics);
+    rx.recv_timeout(Duration::from_secs(5))
+        .expect("the first round comes at once");
+    // The sampler now waits 30 s for its next round: the stop wakes it.
+    let stopped = Instant::now();
+    drop(stopper);
+    assert!(
+        ends_within(sampler, Duration::from_secs(2)),
+        "sampler stops during its wait"
+    );
+    assert!(stopped.elapsed() < Duration::from_secs(2));
+    assert_eq!(metrics.rounds(Metricset::Memory), 1);
+}
+
+#[test]
+fn a_failing_metricset_is_counted_and_the_others_go_on() {
     // A /proc copy with only `stat`: cpu works, diskio cannot read `diskstats`.
     let root = tempfile::tempdir().expect("tempdir");
     let stat = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/real/a/stat");
@@ -128,16 +168,14 @@ async fn a_failing_metricset_is_counted_and_the_others_go_on() {
     let source = ProcSource::new(root.path(), Vec::new());
     let collector = Collector::with_source(config, identity(), source);
     let metrics = AgentMetrics::new();
-    let (tx, mut rx) = mpsc::channel(64);
-    let (stop, shutdown) = watch::channel(false);
-    let sampler = tokio::spawn(run_sampler(collector, Arc::clone(&metrics), tx, shutdown));
+    let (stopper, sampler, rx) = start(collector, &metrics);
 
-    let batches = drain(&mut rx, Instant::now() + Duration::from_millis(450)).await;
-    drop(stop); // a dropped shutdown sender also ends sampling
-    tokio::time::timeout(Duration::from_secs(2), sampler)
-        .await
-        .expect("sampler stops when the shutdown sender is gone")
-        .expect("sampler does not panic");
+    let batches = drain(&rx, Instant::now() + Duration::from_millis(450));
+    drop(stopper);
+    assert!(
+        ends_within(sampler, Duration::from_secs(2)),
+        "sampler stops when its stopper is dropped"
+    );
 
     // The copied `stat` never changes: only the first cpu round (since boot) has events,
     // the others fail with "no CPU time elapsed" and are counted like the diskio rounds.
@@ -162,19 +200,18 @@ async fn a_failing_metricset_is_counted_and_the_others_go_on() {
     }
 }
 
-#[tokio::test]
-async fn sampling_stops_when_the_receiver_is_gone() {
+#[test]
+fn sampling_stops_when_the_receiver_is_gone() {
     let collector = Collector::new(
         config(&[Metricset::Memory], Duration::from_millis(100)),
         identity(),
     );
-    let (tx, rx) = mpsc::channel(1);
-    let (_stop, shutdown) = watch::channel(false);
+    let (_stopper, sampler, rx) = start(collector, &AgentMetrics::new());
     drop(rx);
-    let sampling = run_sampler(collector, AgentMetrics::new(), tx, shutdown);
-    tokio::time::timeout(Duration::from_secs(2), sampling)
-        .await
-        .expect("sampler returns once nobody receives");
+    assert!(
+        ends_within(sampler, Duration::from_secs(2)),
+        "sampler returns once nobody receives"
+    );
 }
 
 #[test]

@@ -6,17 +6,15 @@
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc as std_mpsc};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use ferrobeat_agent::collect::{CollectConfig, EventConfig, Identity};
 use ferrobeat_agent::monitor::AgentMetrics;
-use ferrobeat_agent::sample::{Collector, run_sampler};
+use ferrobeat_agent::sample::{Collector, Sampler};
 use ferrobeat_agent::snapshot::{Mount, MountUsage};
 use ferrobeat_agent::source::ProcSource;
 use ferrobeat_agent::source::mount_stat::{MountStat, StatFn};
 use ferrobeat_schema::{Event, Metricset, System};
-use tokio::sync::{mpsc, watch};
-use tokio::time::Instant;
 
 const PERIOD: Duration = Duration::from_millis(100);
 /// Far longer than a period: were filesystem sampled inline, memory would miss rounds.
@@ -60,8 +58,8 @@ fn mount_points(batch: &[Event]) -> Vec<String> {
 }
 
 // Builds a collector like the sample_round bench: separate crates.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_hung_mount_is_skipped_and_memory_keeps_its_cadence() {
+#[test]
+fn a_hung_mount_is_skipped_and_memory_keeps_its_cadence() {
     let root = tempfile::tempdir().expect("tempdir");
     proc_tree(root.path());
     let (release, released) = std_mpsc::channel::<()>();
@@ -91,18 +89,17 @@ async fn a_hung_mount_is_skipped_and_memory_keeps_its_cadence() {
     };
     let collector = Collector::with_source(config, identity, source);
     let metrics = AgentMetrics::new();
-    let (tx, mut rx) = mpsc::channel(1024);
-    let (stop, shutdown) = watch::channel(false);
-    let sampler = tokio::spawn(run_sampler(collector, Arc::clone(&metrics), tx, shutdown));
+    let (sampler, stopper) = Sampler::new(collector, Arc::clone(&metrics));
+    let (mut tx, rx) = std_mpsc::channel();
+    let sampling = std::thread::spawn(move || sampler.run(&mut tx));
 
     // Phase 1: the hung call blocks; wait for filesystem rounds after the timeout.
     let deadline = Instant::now() + Duration::from_secs(10);
     let (mut memory_at, mut filesystem_rounds) = (Vec::new(), Vec::new());
     while filesystem_rounds.len() < 5 {
-        let batch = tokio::time::timeout_at(deadline, rx.recv())
-            .await
-            .expect("filesystem rounds resume after the timeout")
-            .expect("sampler runs");
+        let batch = rx
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            .expect("filesystem rounds resume after the timeout");
         match batch[0].metricset() {
             Some(Metricset::Memory) => memory_at.push(batch[0].timestamp),
             _ => filesystem_rounds.push(mount_points(&batch)),
@@ -132,19 +129,15 @@ async fn a_hung_mount_is_skipped_and_memory_keeps_its_cadence() {
     // Phase 2: the hung call returns; the mount is reported again.
     release.send(()).expect("release the hung call");
     loop {
-        let batch = tokio::time::timeout_at(deadline, rx.recv())
-            .await
-            .expect("the mount comes back")
-            .expect("sampler runs");
+        let batch = rx
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            .expect("the mount comes back");
         if mount_points(&batch).iter().any(|p| p == "/hung") {
             break;
         }
     }
-    stop.send(true).expect("sampler listens");
-    tokio::time::timeout(Duration::from_secs(2), sampler)
-        .await
-        .expect("sampler stops")
-        .expect("sampler does not panic");
+    drop(stopper);
+    sampling.join().expect("sampler stops and does not panic");
     assert_eq!(metrics.rounds_failed(Metricset::Filesystem), 0);
     assert_eq!(metrics.rounds_failed(Metricset::Memory), 0);
 }

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use ferrobeat_agent::config::KafkaConfig;
 use ferrobeat_agent::monitor::{AgentMetrics, Count};
+use ferrobeat_agent::sample::RoundSink;
 use ferrobeat_agent::ship::KafkaShipper;
 use ferrobeat_agent::spool::{Spool, SpoolLimits};
 use ferrobeat_schema::Event;
@@ -83,34 +84,16 @@ fn unwritable_spool_falls_back_to_memory_and_delivers_everything() {
         metrics.clone(),
     )
     .expect("shipper");
-    let runtime = tokio::runtime::Runtime::new().expect("runtime");
-    let summary = runtime.block_on(async {
-        let (rounds, rounds_out) = tokio::sync::mpsc::channel(8);
-        let shipping = tokio::spawn(shipper.run(rounds_out));
-        for round in 0..ROUNDS {
-            let events: Vec<Event> = (0..ROUND)
-                .map(|i| event((round * ROUND + i) as i64))
-                .collect();
-            rounds.send(events).await.expect("send round");
-            // Rounds waiting together are spooled in one append: hand them over one at a
-            // time, so that each meets a segment of its own.
-            let taken = ((round + 1) * ROUND) as u64;
-            let deadline = Instant::now() + Duration::from_secs(10);
-            while metrics.get(Count::Sampled) < taken && Instant::now() < deadline {
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
-            assert_eq!(
-                metrics.get(Count::Sampled),
-                taken,
-                "the shipper took round {round}"
-            );
-        }
-        drop(rounds);
-        tokio::time::timeout(Duration::from_secs(30), shipping)
-            .await
-            .expect("shipping ends")
-            .expect("shipping task")
-    });
+    // The shipper is the sampler's sink: each round handed over is spooled at once, in a
+    // segment of its own.
+    let mut shipper = shipper;
+    for round in 0..ROUNDS {
+        let events: Vec<Event> = (0..ROUND)
+            .map(|i| event((round * ROUND + i) as i64))
+            .collect();
+        assert!(shipper.take(events), "the shipper takes round {round}");
+    }
+    let summary = shipper.finish();
 
     assert_eq!(metrics.get(Count::Sampled), (ROUND * ROUNDS) as u64);
     assert_eq!(

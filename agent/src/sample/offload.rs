@@ -1,43 +1,45 @@
 //! A metricset collected on a thread of its own: the sampler asks for a round and goes on
-//! with the others; the round's outcome comes back on a channel. Used for filesystem, whose
-//! `statvfs` calls can hang on a dead network mount.
+//! with the others; the round's outcome comes back to the sampler's inbox. Used for
+//! filesystem, whose `statvfs` calls can hang on a dead network mount.
 
-use std::sync::mpsc as std_mpsc;
+use std::sync::mpsc;
 
 use chrono::{DateTime, Utc};
 use ferrobeat_schema::Metricset;
-use tokio::sync::mpsc;
 
-use super::{Collector, Sampled};
+use super::Collector;
+use super::inbox::Poster;
+use super::sampler::Wake;
 
 /// The handle of a collector running on its own thread. Dropping it ends the thread once its
 /// current round (if any) is done.
 #[derive(Debug)]
 pub(super) struct Offloaded {
     metricset: Metricset,
-    requests: std_mpsc::Sender<DateTime<Utc>>,
-    outcomes: mpsc::UnboundedReceiver<Sampled>,
+    requests: mpsc::Sender<DateTime<Utc>>,
     busy: bool,
 }
 
 impl Offloaded {
-    /// Moves `collector`, which collects `metricset` only, to a new thread.
-    pub(super) fn start(mut collector: Collector, metricset: Metricset) -> std::io::Result<Self> {
-        let (requests, inbox) = std_mpsc::channel::<DateTime<Utc>>();
-        let (outbox, outcomes) = mpsc::unbounded_channel();
+    /// Moves `collector`, which collects `metricset` only, to a new thread that sends each
+    /// round's outcome to `outcomes`.
+    pub(super) fn start(
+        mut collector: Collector,
+        metricset: Metricset,
+        outcomes: Poster<Wake>,
+    ) -> std::io::Result<Self> {
+        let (requests, inbox) = mpsc::channel::<DateTime<Utc>>();
         std::thread::Builder::new()
             .name(format!("sample-{metricset}"))
             .spawn(move || {
                 for at in inbox {
-                    if outbox.send(collector.sample(metricset, at)).is_err() {
-                        return;
-                    }
+                    let sampled = collector.sample(metricset, at);
+                    outcomes.post(Wake::Sampled(sampled));
                 }
             })?;
         Ok(Offloaded {
             metricset,
             requests,
-            outcomes,
             busy: false,
         })
     }
@@ -57,14 +59,8 @@ impl Offloaded {
         self.busy
     }
 
-    /// The outcome of the round asked for; never completes while none is running.
-    pub(super) async fn outcome(&mut self) -> Sampled {
-        if self.busy
-            && let Some(sampled) = self.outcomes.recv().await
-        {
-            self.busy = false;
-            return sampled;
-        }
-        std::future::pending().await
+    /// The round asked for came back: the next may be asked for.
+    pub(super) fn done(&mut self) {
+        self.busy = false;
     }
 }

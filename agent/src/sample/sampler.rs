@@ -1,16 +1,15 @@
-//! Running the metricsets on their cadences.
+//! Running the metricsets on their cadences, on the agent's tick thread.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use ferrobeat_schema::{Event, Metricset};
-use tokio::sync::{mpsc, watch};
-use tokio::time::Instant;
 
+use super::inbox::{Inbox, Poster, inbox};
 use super::offload::Offloaded;
 use super::{CollectError, Collector, Sampled};
-use crate::alarm::Alarm;
 use crate::monitor::AgentMetrics;
 
 /// When a round is next due: the first multiple of `period` after `start` that is later
@@ -24,44 +23,72 @@ pub fn next_due(start: Instant, period: Duration, now: Instant) -> Instant {
     start + Duration::from_nanos(u64::try_from(offset_ns).unwrap_or(u64::MAX))
 }
 
-/// Runs every enabled metricset on its own fixed cadence, the first round of each at once,
-/// sending each round's events to `out` (waiting for room), until `shutdown` turns true or
-/// its sender is dropped. Returns early if `out` is closed. Every round's duration, and
-/// whether it failed, goes to `metrics`; a failed round is also logged, and the next round
-/// comes at its usual time.
-///
-/// The OS is read inline on the runtime: a round of cpu+memory+network+diskio costs about
-/// 0.3 ms of CPU (see `benches/sample_round.rs`), too little to warrant the blocking pool.
-/// Filesystem is the exception: its `statvfs` calls can hang on a dead network mount, so it
-/// runs on a thread of its own and the others keep their cadence; while one of its rounds
-/// runs, its next rounds are skipped (logged).
-pub async fn run_sampler(
-    collector: Collector,
-    metrics: Arc<AgentMetrics>,
-    out: mpsc::Sender<Vec<Event>>,
-    shutdown: watch::Receiver<bool>,
-) {
-    Sampler {
-        collector,
-        offloaded: None,
-        metrics,
-        out,
-        shutdown,
+/// Where the sampler's rounds go, and what else the tick thread does between rounds: the
+/// Kafka shipper (spool, producer, delivery reports) or standard output.
+pub trait RoundSink {
+    /// Takes one round's events (never empty); `false` once sampling must stop.
+    fn take(&mut self, events: Vec<Event>) -> bool;
+    /// When [`RoundSink::on_timer`] is next due, if anything waits for it.
+    fn next_timer(&self) -> Option<Instant>;
+    /// Does what was due at [`RoundSink::next_timer`].
+    fn on_timer(&mut self);
+}
+
+/// A channel as a sink, for a caller that takes the rounds elsewhere: each round is sent;
+/// sampling stops once the receiver is gone.
+impl RoundSink for mpsc::Sender<Vec<Event>> {
+    fn take(&mut self, events: Vec<Event>) -> bool {
+        self.send(events).is_ok()
     }
-    .run()
-    .await;
+
+    fn next_timer(&self) -> Option<Instant> {
+        None
+    }
+
+    fn on_timer(&mut self) {}
+}
+
+/// What wakes the sampler besides its schedule.
+#[derive(Debug)]
+pub(super) enum Wake {
+    /// Sampling must stop.
+    Stop,
+    /// The offloaded metricset's round is done.
+    Sampled(Sampled),
+}
+
+/// Stops the [`Sampler`] it was made with (promptly, even while it waits for its next round)
+/// when dropped.
+#[derive(Debug)]
+pub struct Stopper(Poster<Wake>);
+
+impl Drop for Stopper {
+    fn drop(&mut self) {
+        self.0.post(Wake::Stop);
+    }
 }
 
 /// The metricset collected on a thread of its own.
 const OFFLOADED: Metricset = Metricset::Filesystem;
 
-/// The sampling task's state.
-struct Sampler {
+/// Runs every enabled metricset on its own fixed cadence, the first round of each at once, on
+/// the calling thread (the agent's tick thread), handing each round's events to a
+/// [`RoundSink`] and doing the sink's timed work between rounds; one wake-up per tick when the
+/// sink's timers fall on the rounds. Every round's duration, and whether it failed, goes to
+/// the metrics; a failed round is also logged, and the next round comes at its usual time.
+///
+/// The OS is read inline: a round of cpu+memory+network+diskio costs about 0.3 ms of CPU (see
+/// `benches/sample_round.rs`). Filesystem is the exception: its `statvfs` calls can hang on a
+/// dead network mount, so it runs on a thread of its own and the others keep their cadence;
+/// while one of its rounds runs, its next rounds are skipped (logged).
+#[derive(Debug)]
+pub struct Sampler {
     collector: Collector,
     offloaded: Option<Offloaded>,
     metrics: Arc<AgentMetrics>,
-    out: mpsc::Sender<Vec<Event>>,
-    shutdown: watch::Receiver<bool>,
+    inbox: Inbox<Wake>,
+    /// Every enabled metricset and its period (the offloaded one included).
+    periods: Vec<(Metricset, Duration)>,
 }
 
 /// One metricset's place on its grid.
@@ -71,55 +98,75 @@ struct Slot {
     due: Instant,
 }
 
-/// What woke the sampler up.
-enum Wake {
-    Stop,
-    ShutdownUnchanged,
-    Outcome(Sampled),
-    Due,
-}
-
 impl Sampler {
-    async fn run(mut self) {
-        let start = Instant::now();
-        let config = self.collector.config();
-        let mut schedule: Vec<Slot> = config
+    /// A sampler of `collector`'s metricsets (filesystem's moved to a thread of its own), and
+    /// the handle that stops it.
+    pub fn new(mut collector: Collector, metrics: Arc<AgentMetrics>) -> (Sampler, Stopper) {
+        let (wake, inbox) = inbox();
+        // Before the split: the offloaded metricset keeps its place on the schedule.
+        let config = collector.config();
+        let periods = config
             .metricsets
             .iter()
-            .map(|&metricset| Slot {
+            .map(|&metricset| (metricset, config.period_of(metricset)))
+            .collect();
+        let offloaded = collector.split_off(OFFLOADED).and_then(|split| {
+            Offloaded::start(split, OFFLOADED, wake.clone())
+                .map_err(|error| {
+                    // The main collector's adapter can still read it.
+                    tracing::warn!(metricset = %OFFLOADED, %error, "cannot start a sampling thread; sampling inline");
+                })
+                .ok()
+        });
+        let sampler = Sampler {
+            collector,
+            offloaded,
+            metrics,
+            inbox,
+            periods,
+        };
+        (sampler, Stopper(wake))
+    }
+
+    /// Samples until the [`Stopper`] is dropped or `sink` refuses a round.
+    pub fn run(mut self, sink: &mut impl RoundSink) {
+        let start = Instant::now();
+        let mut schedule: Vec<Slot> = self
+            .periods
+            .iter()
+            .map(|&(metricset, period)| Slot {
                 metricset,
-                period: config.period_of(metricset),
+                period,
                 due: start,
             })
             .collect();
-        self.offload(OFFLOADED);
-        let mut alarm = Alarm::new();
         loop {
-            if *self.shutdown.borrow_and_update() {
-                return;
-            }
-            let Some(slot) = schedule.iter_mut().min_by_key(|slot| slot.due) else {
+            let Some(due) = schedule.iter().map(|slot| slot.due).min() else {
                 return;
             };
-            let wake = tokio::select! {
-                biased;
-                changed = self.shutdown.changed() => {
-                    if changed.is_err() || *self.shutdown.borrow_and_update() {
-                        Wake::Stop
-                    } else {
-                        Wake::ShutdownUnchanged
+            let next = sink.next_timer().map_or(due, |at| at.min(due));
+            let go_on = match self.inbox.wait_until(next) {
+                Some(Wake::Stop) => false,
+                Some(Wake::Sampled(sampled)) => {
+                    if let Some(offloaded) = &mut self.offloaded {
+                        offloaded.done();
                     }
+                    let events = self.record(sampled);
+                    self.hand_over(events, sink)
                 }
-                sampled = next_outcome(&mut self.offloaded) => Wake::Outcome(sampled),
-                () = alarm.sleep_until(slot.due) => Wake::Due,
-            };
-            let go_on = match wake {
-                Wake::Stop => false,
-                Wake::ShutdownUnchanged => true,
-                Wake::Outcome(sampled) => self.deliver(sampled).await,
-                Wake::Due => {
-                    let go_on = self.start_round(slot.metricset).await;
-                    slot.due = next_due(start, slot.period, Instant::now());
+                None => {
+                    let now = Instant::now();
+                    // The metricsets due together make one round for the sink: one append, one
+                    // fsync, one send.
+                    let mut events = Vec::new();
+                    for slot in schedule.iter_mut().filter(|slot| slot.due <= now) {
+                        self.start_round(slot.metricset, &mut events);
+                        slot.due = next_due(start, slot.period, Instant::now());
+                    }
+                    let go_on = self.hand_over(events, sink);
+                    if go_on && sink.next_timer().is_some_and(|at| at <= now) {
+                        sink.on_timer();
+                    }
                     go_on
                 }
             };
@@ -129,41 +176,25 @@ impl Sampler {
         }
     }
 
-    /// Moves `metricset`, if enabled, to a collector on a thread of its own.
-    fn offload(&mut self, metricset: Metricset) {
-        let Some(collector) = self.collector.split_off(metricset) else {
-            return;
-        };
-        match Offloaded::start(collector, metricset) {
-            Ok(offloaded) => self.offloaded = Some(offloaded),
-            // The main collector's adapter can still read it.
-            Err(error) => {
-                tracing::warn!(%metricset, %error, "cannot start a sampling thread; sampling inline")
-            }
-        }
-    }
-
-    /// Runs a round of `metricset` (or asks its thread for one); `false` once sampling must
-    /// stop.
-    async fn start_round(&mut self, metricset: Metricset) -> bool {
+    /// Runs a round of `metricset`, adding its events to `events` (or asks its thread for
+    /// one).
+    fn start_round(&mut self, metricset: Metricset, events: &mut Vec<Event>) {
         let at = Utc::now();
         match &mut self.offloaded {
             Some(offloaded) if offloaded.metricset() == metricset => {
                 if !offloaded.request(at) {
                     tracing::warn!(%metricset, "the previous round is still running; this one is skipped");
                 }
-                true
             }
             _ => {
                 let sampled = self.collector.sample(metricset, at);
-                self.deliver(sampled).await
+                events.extend(self.record(sampled));
             }
         }
     }
 
-    /// Reports a round to the metrics and sends its events on; `false` once sampling must
-    /// stop.
-    async fn deliver(&mut self, sampled: Sampled) -> bool {
+    /// Reports a round to the metrics (and a failed one to the log); its events.
+    fn record(&self, sampled: Sampled) -> Vec<Event> {
         let Sampled {
             metricset,
             duration,
@@ -171,48 +202,19 @@ impl Sampler {
         } = sampled;
         self.metrics
             .round_collected(metricset, duration, result.is_err());
-        match result {
-            Ok(events) if events.is_empty() => true,
-            Ok(events) => match unless_shutdown(&mut self.shutdown, self.out.send(events)).await {
-                Some(Ok(())) => true,
-                Some(Err(_)) => {
-                    tracing::info!("event receiver closed; sampling stops");
-                    false
-                }
-                None => false,
-            },
-            Err(error) => {
-                tracing::warn!(%metricset, %error, "collection round failed");
-                true
-            }
-        }
+        result.unwrap_or_else(|error| {
+            tracing::warn!(%metricset, %error, "collection round failed");
+            Vec::new()
+        })
     }
-}
 
-/// The outcome of the offloaded round in progress; never completes without one.
-async fn next_outcome(offloaded: &mut Option<Offloaded>) -> Sampled {
-    match offloaded {
-        Some(offloaded) => offloaded.outcome().await,
-        None => std::future::pending().await,
-    }
-}
-
-/// Awaits `work` unless shutdown is requested (or its sender dropped) first: `None` then.
-async fn unless_shutdown<F: Future>(
-    shutdown: &mut watch::Receiver<bool>,
-    work: F,
-) -> Option<F::Output> {
-    tokio::pin!(work);
-    loop {
-        tokio::select! {
-            biased;
-            changed = shutdown.changed() => {
-                if changed.is_err() || *shutdown.borrow_and_update() {
-                    return None;
-                }
-            }
-            output = &mut work => return Some(output),
+    /// Hands `events`, if any, to `sink`; `false` once sampling must stop.
+    fn hand_over(&self, events: Vec<Event>, sink: &mut impl RoundSink) -> bool {
+        if events.is_empty() || sink.take(events) {
+            return true;
         }
+        tracing::info!("the output stopped taking rounds; sampling stops");
+        false
     }
 }
 

@@ -137,13 +137,14 @@ async fn write_events(
             )
             .map_err(|(e, _)| format!("producer refused the record: {e}"))?;
     }
-    let deadline = tokio::time::Instant::now() + wait;
+    let deadline = std::time::Instant::now() + wait;
     let mut landed = Vec::new();
     while landed.len() < events.len() {
-        if tokio::time::Instant::now() >= deadline {
+        if std::time::Instant::now() >= deadline {
             return Err(format!("no delivery report within {wait:?}"));
         }
-        tokio::time::sleep_until(output.poll_due().min(deadline)).await;
+        let next = output.poll_due().min(deadline);
+        tokio::time::sleep_until(tokio::time::Instant::from_std(next)).await;
         for delivery in output.poll() {
             let at = delivery
                 .result

@@ -3,7 +3,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use ferrobeat_toolbox::intercept::{Acknowledgement, Interceptors, RecordView};
 use ferrobeat_toolbox::kafka::librdkafka;
@@ -13,7 +13,6 @@ use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::error::KafkaError;
 use rdkafka::message::{DeliveryResult, Message};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer, ProducerContext};
-use tokio::time::Instant;
 
 use crate::config::KafkaConfig;
 

@@ -2,15 +2,16 @@
 //! streamed from the spool to Kafka; a record leaves the spool only when its delivery report
 //! succeeds. Sampling never waits for Kafka.
 //!
-//! * Rounds are appended (and fsynced) as they arrive, whatever Kafka's state, on the spool's
-//!   own thread ([`SpoolThread`]): no disk I/O runs on the runtime's worker threads. The same
-//!   request settles what was delivered since the last one, reads the records to send next
-//!   (the round just appended comes back from memory) and writes the cursor: one hand-off per
-//!   tick.
-//! * The producer's delivery reports are served on the runtime's thread, without waiting
+//! * The shipper is the sampler's [`RoundSink`]: it runs on the agent's tick thread, a plain
+//!   thread (not an async runtime's worker), which samples, appends the round to the spool and
+//!   fsyncs it, and hands the records to the producer, with no hand-off to another thread on
+//!   the way. Rounds are appended (and fsynced) as they arrive, whatever Kafka's state; with
+//!   the same round go the settlements since the last one and the cursor's write, and the
+//!   records to send next are read back (the round just appended from memory).
+//! * The producer's delivery reports are served on the same thread, without waiting
 //!   ([`KafkaOutput::poll`]): by the next round when rounds come every second or faster, by a
 //!   timer otherwise (every 100 ms while records are outstanding), so an agent sampling every
-//!   second wakes twice per tick (the tick, the spool's answer) and has no thread for them.
+//!   second wakes its thread once per tick.
 //! * At most `kafka.max_in_flight` records are with the producer at a time; the rest wait on
 //!   disk, so memory stays bounded during an outage.
 //! * When a delivery fails, nothing new is sent until every outstanding report is back; then,
@@ -29,28 +30,21 @@ pub mod stdout;
 
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use ferrobeat_schema::Event;
 use ferrobeat_toolbox::intercept::Interceptors;
-use tokio::sync::mpsc;
-use tokio::time::Instant;
 
-use crate::alarm::Alarm;
 use crate::config::KafkaConfig;
 use crate::monitor::{AgentMetrics, Count};
-use crate::spool::{
-    Durability, Round, RoundOutcome, Spool, SpoolError, SpoolStats, SpoolThread, SpooledRecord,
-};
+use crate::sample::RoundSink;
+use crate::spool::{Durability, Spool, SpoolError, SpoolStats, SpooledRecord};
 use backoff::RetryPause;
 use kafka::{Delivery, KafkaOutput, Pending};
 
 /// The most events kept in memory when the spool cannot be written; past it the oldest are
 /// dropped and counted.
 const MEMORY_QUEUE_LIMIT: usize = 100_000;
-/// The most rounds (of all metricsets) appended to the spool at once: those the sampler
-/// handed over together (the metricsets due at the same instant) share one fsync.
-const ROUNDS_AT_ONCE: usize = 16;
 /// The most records read from the spool at once.
 const READ_BATCH: usize = 1000;
 /// How long delivered records wait at most before they are passed to the spool and its cursor
@@ -85,14 +79,15 @@ enum Flow {
     PausedUntil(Instant),
 }
 
-/// Streams spooled rounds to Kafka. See the module documentation.
+/// Streams spooled rounds to Kafka, as the sampler's [`RoundSink`]. See the module
+/// documentation.
 #[derive(Debug)]
 pub struct KafkaShipper {
     config: KafkaConfig,
     key: Option<Vec<u8>>,
     interceptors: Interceptors,
     output: KafkaOutput,
-    spool: SpoolThread,
+    spool: Spool,
     /// Records read from the spool that the producer has not taken yet.
     unsent: VecDeque<SpooledRecord>,
     /// Records that could not be spooled.
@@ -110,14 +105,16 @@ pub struct KafkaShipper {
     retry_pause: RetryPause,
     metrics: Arc<AgentMetrics>,
     spool_seen: SpoolStats,
+    /// The acknowledged count when the shipper was made, for its summary.
+    acknowledged_before: u64,
 }
 
 impl KafkaShipper {
-    /// A shipper producing to `config`'s topic with record key `key`, from `spool` (moved to
-    /// a thread of its own), through `interceptors`.
+    /// A shipper producing to `config`'s topic with record key `key`, from `spool`, through
+    /// `interceptors`.
     ///
     /// # Errors
-    /// The producer cannot be created from `config`, or a thread cannot be started.
+    /// The producer cannot be created from `config`.
     pub fn new(
         config: &KafkaConfig,
         key: Option<Vec<u8>>,
@@ -126,9 +123,6 @@ impl KafkaShipper {
         metrics: Arc<AgentMetrics>,
     ) -> Result<Self, rdkafka::error::KafkaError> {
         let output = KafkaOutput::new(config, key.clone(), interceptors.clone())?;
-        let spool = SpoolThread::start(spool).map_err(|error| {
-            rdkafka::error::KafkaError::ClientCreation(format!("spool thread: {error}"))
-        })?;
         let shipper = KafkaShipper {
             config: config.clone(),
             key,
@@ -144,6 +138,7 @@ impl KafkaShipper {
             cursor_unsynced: false,
             flow: Flow::Open,
             retry_pause: RetryPause::new(),
+            acknowledged_before: metrics.get(Count::Acknowledged),
             metrics,
             spool_seen: SpoolStats::default(),
         };
@@ -151,40 +146,23 @@ impl KafkaShipper {
         Ok(shipper)
     }
 
-    /// Ships every round received until `rounds` closes (the sampler stopped), then keeps
-    /// delivering for at most the flush timeout.
-    pub async fn run(mut self, mut rounds: mpsc::Receiver<Vec<Event>>) -> ShipSummary {
-        let acknowledged_before = self.metrics.get(Count::Acknowledged);
-        let mut ready = Vec::with_capacity(ROUNDS_AT_ONCE);
-        // One timer for the delivery polls, housekeeping and retries, re-armed on every turn: a
-        // tokio sleep made anew on every turn would cost a wake-up of the event loop whenever it
-        // is earlier than the loop's next deadline, and two per deadline (see `Alarm`).
-        let mut alarm = Alarm::new();
-        loop {
-            // Awake anyway: serving the producer's events now costs no wake-up of its own.
-            self.serve_deliveries();
-            self.feed().await;
-            let next = self.next_timer();
-            tokio::select! {
-                received = rounds.recv_many(&mut ready, ROUNDS_AT_ONCE) => match received {
-                    0 => break,
-                    _ => self.accept_rounds(ready.drain(..).flatten()).await,
-                },
-                () = alarm.sleep_until(next) => self.on_timer().await,
-            }
-        }
+    /// Once sampling stopped: keeps delivering for at most the flush timeout, settles what
+    /// was delivered and fsyncs the cursor, then closes the spool (which cuts the active
+    /// segment back to its data, so a spool closed this way holds no zero-filled room).
+    pub fn finish(mut self) -> ShipSummary {
         let deadline = Instant::now() + self.config.flush_timeout;
         while !self.is_idle() {
-            self.feed().await;
-            alarm.sleep_until(self.next_timer().min(deadline)).await;
+            self.feed();
+            let next = self.next_wake().min(deadline);
+            std::thread::sleep(next.saturating_duration_since(Instant::now()));
             if Instant::now() >= deadline {
                 break;
             }
-            self.on_timer().await;
+            self.on_wake();
         }
-        self.housekeeping(Durability::Synced).await;
+        self.housekeeping(Durability::Synced);
         let summary = ShipSummary {
-            acknowledged: self.metrics.get(Count::Acknowledged) - acknowledged_before,
+            acknowledged: self.metrics.get(Count::Acknowledged) - self.acknowledged_before,
             left_in_spool: self.spool.stats().depth,
             lost_from_memory: self.memory.len() as u64,
         };
@@ -194,50 +172,39 @@ impl KafkaShipper {
                 "unacknowledged events stay in the spool for the next start"
             );
         }
-        self.spool.close().await;
         summary
     }
 
-    /// Writes the events of the rounds that are ready to the spool in one append, so one
-    /// fsync (or, failing that, to memory), in one request with the settlements since the
-    /// last one, the cursor's write and the read of what [`Self::feed`] sends next.
-    async fn accept_rounds(&mut self, events: impl Iterator<Item = Event>) {
-        // The reports that came since the last poll (the last round's, usually) go with this
-        // request rather than with one of their own.
+    /// Writes a round's events to the spool in one append, so one fsync (or, failing that, to
+    /// memory), after the settlements since the last round and before the cursor's write and
+    /// the read of what [`Self::feed`] sends next.
+    fn accept_round(&mut self, events: Vec<Event>) {
+        // The reports that came since the last poll (the last round's, usually) are settled
+        // with this round rather than on their own.
         self.serve_deliveries();
-        let payloads: Arc<[Vec<u8>]> = events
-            .map(|event| ferrobeat_schema::to_vec(&event))
-            .collect();
+        let payloads: Vec<Vec<u8>> = events.iter().map(ferrobeat_schema::to_vec).collect();
         let n = payloads.len() as u64;
         self.metrics.add(Count::Sampled, n);
         let cursor = self.cursor_durability();
         if let Some(durability) = cursor {
             self.cursor_requested(durability);
         }
-        let round = Round {
-            settled: std::mem::take(&mut self.settled),
-            records: Arc::clone(&payloads),
-            read: self.read_room(),
-            cursor,
+        self.settle_delivered();
+        let appended = self.spool.append(&payloads);
+        let read = match self.read_room() {
+            0 => Ok(Vec::new()),
+            max => self.spool.read(max),
         };
-        let outcome = match self.spool.round(round).await {
-            Ok(outcome) => outcome,
-            Err(error) => RoundOutcome {
-                appended: Err(error),
-                read: Ok(Vec::new()),
-                cursor: Ok(()),
-            },
-        };
-        self.take_read(outcome.read);
-        if let Err(error) = outcome.cursor {
+        self.take_read(read);
+        if let Some(Err(error)) = cursor.map(|durability| self.spool.persist_cursor(durability)) {
             self.cursor_failed(&error);
         }
-        match outcome.appended {
+        match appended {
             Ok(_) => self.metrics.add(Count::Spooled, n),
             Err(error) => {
                 self.metrics.add(Count::SpoolErrors, 1);
                 tracing::error!(%error, "cannot spool a round; keeping it in memory");
-                self.memory.extend(payloads.iter().cloned());
+                self.memory.extend(payloads);
                 let excess = self.memory.len().saturating_sub(MEMORY_QUEUE_LIMIT);
                 self.memory.drain(..excess);
                 self.metrics.add(Count::Dropped, excess as u64);
@@ -270,10 +237,10 @@ impl KafkaShipper {
     }
 
     /// Hands records to the producer while the flow is open and there is room.
-    async fn feed(&mut self) {
+    fn feed(&mut self) {
         while self.flow == Flow::Open && self.in_flight < self.config.max_in_flight {
             if self.unsent.is_empty() && self.spool.has_unread() {
-                let read = self.spool.read(self.read_room()).await;
+                let read = self.spool.read(self.read_room());
                 self.take_read(read);
             }
             let sent = if let Some(record) = self.unsent.pop_front() {
@@ -308,7 +275,7 @@ impl KafkaShipper {
 
     /// When the shipper's timer is next due: the earliest of the next delivery poll, the
     /// housekeeping and the retry.
-    fn next_timer(&self) -> Instant {
+    fn next_wake(&self) -> Instant {
         let mut next = self.output.poll_due();
         if let Some(at) = self.housekeeping_due() {
             next = next.min(at);
@@ -319,19 +286,19 @@ impl KafkaShipper {
         next
     }
 
-    /// Does what [`Self::next_timer`] was set for: whichever of the delivery poll, the
+    /// Does what [`Self::next_wake`] was set for: whichever of the delivery poll, the
     /// housekeeping and the retry is due.
-    async fn on_timer(&mut self) {
+    fn on_wake(&mut self) {
         let now = Instant::now();
         if self.output.poll_due() <= now {
             self.serve_deliveries();
         }
         if self.housekeeping_due().is_some_and(|at| at <= now) {
             let durability = self.cursor_durability().unwrap_or(Durability::Written);
-            self.housekeeping(durability).await;
+            self.housekeeping(durability);
         }
         if matches!(self.flow, Flow::PausedUntil(at) if at <= now) {
-            self.retry().await;
+            self.retry();
         }
     }
 
@@ -378,12 +345,18 @@ impl KafkaShipper {
     /// the flow again. A fresh producer gets a new producer id, so no state of the failed
     /// session (sequence numbers, a fenced or forgotten id after a broker restart) can keep
     /// failing the retry; every report of the old one is already in.
-    async fn retry(&mut self) {
+    fn retry(&mut self) {
         match KafkaOutput::new(&self.config, self.key.clone(), self.interceptors.clone()) {
             Ok(output) => {
                 let old = std::mem::replace(&mut self.output, output);
-                // Destroying a producer waits on librdkafka's threads: not on this task.
-                tokio::task::spawn_blocking(move || drop(old));
+                // Destroying a producer waits on librdkafka's threads: not on the tick thread,
+                // which would sample late.
+                let dropped = std::thread::Builder::new()
+                    .name("producer-drop".to_owned())
+                    .spawn(move || drop(old));
+                if let Err(error) = dropped {
+                    tracing::warn!(%error, "cannot start a thread to destroy the old producer");
+                }
             }
             Err(error) => {
                 tracing::error!(%error, "cannot create a new producer");
@@ -393,11 +366,9 @@ impl KafkaShipper {
         }
         // Rewinding goes back to the oldest unsettled record: settle what was delivered first.
         if !self.settled.is_empty() {
-            self.housekeeping(Durability::Written).await;
+            self.housekeeping(Durability::Written);
         }
-        if let Err(error) = self.spool.rewind().await {
-            tracing::error!(%error, "cannot rewind the spool");
-        }
+        self.spool.rewind();
         self.unsent.clear();
         self.flow = Flow::Open;
         tracing::info!(
@@ -450,15 +421,25 @@ impl KafkaShipper {
         self.metrics.add(Count::SpoolErrors, 1);
     }
 
-    /// Passes the records delivered since the last request to the spool and writes (or
-    /// fsyncs) the cursor, in one request.
-    async fn housekeeping(&mut self, durability: Durability) {
+    /// Passes the records delivered since the last round to the spool and writes (or fsyncs)
+    /// the cursor.
+    fn housekeeping(&mut self, durability: Durability) {
         self.cursor_requested(durability);
-        let settled = std::mem::take(&mut self.settled);
-        if let Err(error) = self.spool.commit_cursor(settled, durability).await {
+        self.settle_delivered();
+        if let Err(error) = self.spool.persist_cursor(durability) {
             self.cursor_failed(&error);
         }
         self.refresh_spool_metrics();
+    }
+
+    /// Settles the records delivered since the last settlement; a failure is logged (the
+    /// record is then only settled again after a restart, as a duplicate).
+    fn settle_delivered(&mut self) {
+        for seq in std::mem::take(&mut self.settled) {
+            if let Err(error) = self.spool.settle(seq) {
+                tracing::error!(%error, "cannot settle a delivered record in the spool");
+            }
+        }
     }
 
     fn refresh_spool_metrics(&mut self) {
@@ -476,5 +457,24 @@ impl KafkaShipper {
             && self.unsent.is_empty()
             && self.memory.is_empty()
             && !self.spool.has_unread()
+    }
+}
+
+impl RoundSink for KafkaShipper {
+    fn take(&mut self, events: Vec<Event>) -> bool {
+        // The round served the producer's events before it settled: no second poll.
+        self.accept_round(events);
+        self.feed();
+        true
+    }
+
+    fn next_timer(&self) -> Option<Instant> {
+        Some(self.next_wake())
+    }
+
+    fn on_timer(&mut self) {
+        self.on_wake();
+        self.serve_deliveries();
+        self.feed();
     }
 }

@@ -2,11 +2,12 @@
 
 use std::io::{self, Write};
 use std::sync::Arc;
+use std::time::Instant;
 
 use ferrobeat_schema::Event;
-use tokio::sync::mpsc;
 
 use crate::monitor::{AgentMetrics, Count};
+use crate::sample::RoundSink;
 
 /// Writes `events` as NDJSON and flushes.
 ///
@@ -20,19 +21,51 @@ pub fn write_ndjson<W: Write>(out: &mut W, events: &[Event]) -> io::Result<()> {
     out.flush()
 }
 
-/// Writes every round received to standard output until `rounds` closes.
-///
-/// # Errors
-/// Standard output cannot be written (for instance the reading end of a pipe closed).
-pub async fn run(
-    mut rounds: mpsc::Receiver<Vec<Event>>,
+/// The sampler's [`RoundSink`] for the stdout output: writes every round to standard output,
+/// on the tick thread, until a write fails.
+#[derive(Debug)]
+pub struct StdoutSink {
     metrics: Arc<AgentMetrics>,
-) -> io::Result<()> {
-    while let Some(events) = rounds.recv().await {
-        let n = events.len() as u64;
-        metrics.add(Count::Sampled, n);
-        write_ndjson(&mut io::stdout().lock(), &events)?;
-        metrics.add(Count::Acknowledged, n);
+    failed: Option<io::Error>,
+}
+
+impl StdoutSink {
+    /// A sink counting what it writes in `metrics`.
+    pub fn new(metrics: Arc<AgentMetrics>) -> Self {
+        StdoutSink {
+            metrics,
+            failed: None,
+        }
     }
-    Ok(())
+
+    /// How the output ended.
+    ///
+    /// # Errors
+    /// Standard output could not be written (for instance the reading end of a pipe closed).
+    pub fn finish(self) -> io::Result<()> {
+        self.failed.map_or(Ok(()), Err)
+    }
+}
+
+impl RoundSink for StdoutSink {
+    fn take(&mut self, events: Vec<Event>) -> bool {
+        let n = events.len() as u64;
+        self.metrics.add(Count::Sampled, n);
+        match write_ndjson(&mut io::stdout().lock(), &events) {
+            Ok(()) => {
+                self.metrics.add(Count::Acknowledged, n);
+                true
+            }
+            Err(error) => {
+                self.failed = Some(error);
+                false
+            }
+        }
+    }
+
+    fn next_timer(&self) -> Option<Instant> {
+        None
+    }
+
+    fn on_timer(&mut self) {}
 }

@@ -27,7 +27,6 @@
 
 mod files;
 mod frame;
-mod thread;
 
 use std::collections::{BTreeSet, VecDeque};
 use std::fs::{self, File};
@@ -39,7 +38,6 @@ use files::{
     segment_path, sync_dir, write_all_at, write_cursor, write_zeros,
 };
 use frame::Decoded;
-pub use thread::{Durability, Round, RoundOutcome, SpoolThread};
 
 const SEGMENT_SUFFIX: &str = ".seg";
 const CURSOR_FILE: &str = "ack-cursor";
@@ -80,9 +78,15 @@ pub enum SpoolError {
         /// The frame limit.
         max: usize,
     },
-    /// The spool's thread ([`SpoolThread`]) is gone, so nothing more can be spooled.
-    #[error("spool: its thread has stopped")]
-    Stopped,
+}
+
+/// How far a cursor is persisted ([`Spool::persist_cursor`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// [`Spool::write_cursor`]: written, not fsynced.
+    Written,
+    /// [`Spool::commit_cursor`]: written and fsynced.
+    Synced,
 }
 
 /// A record read back from the spool.
@@ -437,6 +441,17 @@ impl Spool {
         Ok(())
     }
 
+    /// [`Spool::write_cursor`] or [`Spool::commit_cursor`], as `durability` says.
+    ///
+    /// # Errors
+    /// As theirs.
+    pub fn persist_cursor(&mut self, durability: Durability) -> Result<(), SpoolError> {
+        match durability {
+            Durability::Written => self.write_cursor(),
+            Durability::Synced => self.commit_cursor(),
+        }
+    }
+
     /// The cursor file, opened on first use.
     fn cursor_file(&mut self) -> Result<&mut File, SpoolError> {
         if self.cursor_file.is_none() {
@@ -593,8 +608,8 @@ impl Spool {
 }
 
 impl Drop for Spool {
-    /// Cuts the active segment back to its data (the agent's process may end before its spool
-    /// thread drops the spool: the next open cuts the zeros then).
+    /// Cuts the active segment back to its data (the agent's process may end before its tick
+    /// thread drops the spool, killed: the next open cuts the zeros then).
     fn drop(&mut self) {
         self.trim_active();
     }
