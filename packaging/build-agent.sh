@@ -21,7 +21,12 @@
 #   * on Linux, relative relocations packed (`-z pack-relative-relocs`, DT_RELR): the static
 #     OpenSSL brings 20 000 of them, whose 24-byte entries (750 KiB) the dynamic loader would
 #     read at every start; packed they take 12 KiB. It needs glibc 2.36 at run time (Debian 12,
-#     Ubuntu 24.04 or later), which the package's dependencies then say.
+#     Ubuntu 24.04 or later), which the package's dependencies then say;
+#   * on x86-64 Linux, the functions an agent runs laid out together first (packaging/agent.order,
+#     written by packaging/agent-order.py, which says why): the kernel maps code in 64 KiB
+#     blocks around each page first run, so scattered hot functions make most of the binary's
+#     code resident. lld's `--symbol-ordering-file` (rustc links with its own lld on
+#     x86_64-unknown-linux-gnu; GNU ld has no such option).
 #
 #   packaging/build-agent.sh     (honours CARGO_TARGET_DIR; extra CFLAGS are kept)
 #
@@ -34,6 +39,16 @@ link=()
 if [[ "$(uname -s)" == Linux ]]; then
     features=(--features static-openssl)
     link=(-C link-arg=-Wl,-z,pack-relative-relocs)
+    if [[ "$(uname -m)" == x86_64 && -f packaging/agent.order ]]; then
+        # Passed as a copy named by its content: cargo relinks when the arguments change, and
+        # does not look inside the file.
+        order=packaging/agent.order
+        target_dir="${CARGO_TARGET_DIR:-target}"
+        mkdir -p "$target_dir"
+        copy="$(cd "$target_dir" && pwd)/agent-order-$(sha256sum "$order" | cut -c1-16).txt"
+        cp "$order" "$copy"
+        link+=(-C "link-arg=-Wl,--symbol-ordering-file=$copy" -C link-arg=-Wl,--no-warn-symbol-ordering)
+    fi
     if [[ -z "${OPENSSL_CONFIG_DIR:-}" ]]; then
         OPENSSL_CONFIG_DIR=$(openssl version -d 2>/dev/null | sed -n 's/^OPENSSLDIR: "\(.*\)"$/\1/p')
         export OPENSSL_CONFIG_DIR="${OPENSSL_CONFIG_DIR:-/usr/lib/ssl}"
@@ -44,4 +59,15 @@ fi
 CFLAGS="${CFLAGS:+$CFLAGS }-Os -ffunction-sections -fdata-sections -DWITH_ZSTD_STATIC=1" \
     cargo rustc --profile release-agent --locked -p ferrobeat-agent --bin ferrobeat-agent \
     ${features[@]+"${features[@]}"} -- ${link[@]+"${link[@]}"} >&2
-echo "${CARGO_TARGET_DIR:-target}/release-agent/ferrobeat-agent"
+binary="${CARGO_TARGET_DIR:-target}/release-agent/ferrobeat-agent"
+if [[ -n "${order:-}" ]]; then
+    # A stale order costs memory, never correctness: say so when most of it no longer matches.
+    listed=$(grep -cv '^#' "$order")
+    found=$(nm "$binary" | awk '{print $NF}' | sort -u | comm -12 - <(grep -v '^#' "$order" | sort -u) | wc -l)
+    if ((found * 2 < listed)); then
+        echo "build-agent.sh: only $found of the $listed functions in $order are in the agent;" \
+            "its code is laid out as if unordered (more resident memory): run" \
+            "python3 packaging/agent-order.py to regenerate it" >&2
+    fi
+fi
+echo "$binary"
