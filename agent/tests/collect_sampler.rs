@@ -79,6 +79,21 @@ fn ends_within(thread: JoinHandle<()>, bound: Duration) -> bool {
     true
 }
 
+/// Runs a sampler of `collector` for `window`, then drops its stopper and checks that it ends
+/// (saying `stops` if not); returns every batch it sent.
+fn sample_for(
+    collector: Collector,
+    metrics: &Arc<AgentMetrics>,
+    window: Duration,
+    stops: &str,
+) -> Vec<Vec<Event>> {
+    let (stopper, sampler, rx) = start(collector, metrics);
+    let batches = drain(&rx, Instant::now() + window);
+    drop(stopper);
+    assert!(ends_within(sampler, Duration::from_secs(2)), "{stops}");
+    batches
+}
+
 #[test]
 fn samples_each_metricset_on_its_period_until_shutdown() {
     let mut config = config(
@@ -90,13 +105,11 @@ fn samples_each_metricset_on_its_period_until_shutdown() {
         .insert(Metricset::Memory, Duration::from_millis(500));
     let collector = Collector::new(config, identity());
     let metrics = AgentMetrics::new();
-    let (stopper, sampler, rx) = start(collector, &metrics);
-
-    let batches = drain(&rx, Instant::now() + Duration::from_millis(1_100));
-    drop(stopper);
-    assert!(
-        ends_within(sampler, Duration::from_secs(2)),
-        "sampler stops on shutdown"
+    let batches = sample_for(
+        collector,
+        &metrics,
+        Duration::from_millis(1_100),
+        "sampler stops on shutdown",
     );
 
     // The metricsets due at the same instant come as one round: both at 0 ms.
@@ -168,13 +181,11 @@ fn a_failing_metricset_is_counted_and_the_others_go_on() {
     let source = ProcSource::new(root.path(), Vec::new());
     let collector = Collector::with_source(config, identity(), source);
     let metrics = AgentMetrics::new();
-    let (stopper, sampler, rx) = start(collector, &metrics);
-
-    let batches = drain(&rx, Instant::now() + Duration::from_millis(450));
-    drop(stopper);
-    assert!(
-        ends_within(sampler, Duration::from_secs(2)),
-        "sampler stops when its stopper is dropped"
+    let batches = sample_for(
+        collector,
+        &metrics,
+        Duration::from_millis(450),
+        "sampler stops when its stopper is dropped",
     );
 
     // The copied `stat` never changes: only the first cpu round (since boot) has events,

@@ -317,6 +317,11 @@ mod tests {
         topic: 0,
         partition: 1,
     };
+    /// Partition 0 of a second source topic.
+    const OTHER_TOPIC: SourcePartition = SourcePartition {
+        topic: 1,
+        partition: 0,
+    };
 
     #[test]
     fn a_failed_commit_is_offered_again_unless_a_later_one_was_taken() {
@@ -422,22 +427,18 @@ mod tests {
 
     #[test]
     fn a_punctuation_holds_its_tasks_partitions_at_their_last_record_until_acknowledged() {
-        let other_topic = SourcePartition {
-            topic: 1,
-            partition: 0,
-        };
         let mut tracker = OffsetTracker::new();
-        assert_eq!(tracker.record_punctuated(&[P0, other_topic], 0), None);
+        assert_eq!(tracker.record_punctuated(&[P0, OTHER_TOPIC], 0), None);
         tracker.record_consumed(P0, 9, 0, 1);
         let hold = tracker
-            .record_punctuated(&[P0, other_topic], 2)
+            .record_punctuated(&[P0, OTHER_TOPIC], 2)
             .expect("outputs");
         assert_eq!(tracker.in_flight_records(), 1);
         // Records after the punctuation do not move the commit past the last one before it.
         tracker.record_consumed(P0, 10, 0, 1);
-        tracker.record_consumed(other_topic, 0, 0, 1);
+        tracker.record_consumed(OTHER_TOPIC, 0, 0, 1);
         assert_eq!(tracker.committable(P0), Some(9));
-        assert_eq!(tracker.committable(other_topic), None, "nothing before");
+        assert_eq!(tracker.committable(OTHER_TOPIC), None, "nothing before");
         // Another partition of the worker (another task) is not held.
         tracker.record_consumed(P1, 3, 0, 1);
         assert_eq!(tracker.committable(P1), Some(4));
@@ -445,7 +446,7 @@ mod tests {
         assert_eq!(tracker.committable(P0), Some(9));
         tracker.punctuation_acknowledged(hold).expect("known");
         assert_eq!(tracker.committable(P0), Some(11));
-        assert_eq!(tracker.committable(other_topic), Some(1));
+        assert_eq!(tracker.committable(OTHER_TOPIC), Some(1));
         assert_eq!(tracker.in_flight_records(), 0);
         assert_eq!(
             tracker.punctuation_acknowledged(hold),
@@ -478,22 +479,18 @@ mod tests {
 
     #[test]
     fn commits_come_in_partition_order_whatever_order_partitions_were_first_seen_in() {
-        let other_topic = SourcePartition {
-            topic: 1,
-            partition: 0,
-        };
         let mut tracker = OffsetTracker::new();
-        tracker.record_consumed(other_topic, 3, 0, 1);
+        tracker.record_consumed(OTHER_TOPIC, 3, 0, 1);
         tracker.record_consumed(P1, 2, 0, 1);
         tracker.record_consumed(P0, 1, 0, 1);
         assert_eq!(
             tracker.take_commits(CommitScope::All),
-            vec![(P0, 2), (P1, 3), (other_topic, 4)]
+            vec![(P0, 2), (P1, 3), (OTHER_TOPIC, 4)]
         );
         tracker.forget(P1);
         assert_eq!(
             tracker.take_commits(CommitScope::All),
-            vec![(P0, 2), (other_topic, 4)]
+            vec![(P0, 2), (OTHER_TOPIC, 4)]
         );
     }
 }
