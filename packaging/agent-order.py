@@ -15,7 +15,9 @@ a free loopback port and runs the agent under valgrind's callgrind, producing ev
 each second to it, from start-up through SIGTERM and the flush, then lists every function of
 the agent's binary that ran, most instructions first. Names are the linker's (mangled)
 symbols: they survive most code changes (a Rust symbol's hash is of its crate and path, not its
-body) but not a new toolchain; build-agent.sh warns when fewer than half of them are found.
+body) but not a new toolchain; build-agent.sh warns when the order no longer matches (fewer than
+half of its names found, or the binary's first function not among them), and packaging/check.sh
+fails then.
 
     python3 packaging/agent-order.py [SECONDS]     (default 30; installs valgrind with apt)
 """
